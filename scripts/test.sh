@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install everything GRINDER's test suite needs on a fresh machine, then run lint, types and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -e ".[dev,test-clients]"
+
+echo "== ruff"; ruff check src tests bench scripts
+echo "== mypy (strict, src/grinder)"; mypy
+echo "== pytest"
+set +e
+python -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi
+exit "$rc"

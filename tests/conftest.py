@@ -1,0 +1,3 @@
+"""Shared pytest configuration: fixtures every test area can use are registered here."""
+
+pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.simulator"]

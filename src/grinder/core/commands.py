@@ -7,7 +7,7 @@ resolved by querying the same client order id, never by a blind retry with a new
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import msgspec
 
@@ -45,7 +45,7 @@ class AmendOrder(msgspec.Struct, frozen=True, gc=False):
 Command = PlaceOrder | CancelOrder | AmendOrder
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     BLOCKED = "blocked"

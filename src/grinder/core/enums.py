@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
@@ -19,19 +19,19 @@ class Side(str, Enum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     LIMIT = "LIMIT"
     MARKET = "MARKET"
 
 
-class TimeInForce(str, Enum):
+class TimeInForce(StrEnum):
     GTC = "GTC"
     IOC = "IOC"
     FOK = "FOK"
     GTX = "GTX"  # post-only
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
@@ -45,7 +45,7 @@ class OrderStatus(str, Enum):
         return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
-class ExecutionType(str, Enum):
+class ExecutionType(StrEnum):
     """`x` of ORDER_TRADE_UPDATE: what just happened to the order."""
 
     NEW = "NEW"
@@ -56,18 +56,18 @@ class ExecutionType(str, Enum):
     CALCULATED = "CALCULATED"
 
 
-class PositionSide(str, Enum):
+class PositionSide(StrEnum):
     BOTH = "BOTH"
     LONG = "LONG"
     SHORT = "SHORT"
 
 
-class MarginType(str, Enum):
+class MarginType(StrEnum):
     CROSSED = "CROSSED"
     ISOLATED = "ISOLATED"
 
 
-class SafeMode(str, Enum):
+class SafeMode(StrEnum):
     """Connector write mode (Runbook 17). READ_ONLY is the default: no write is possible."""
 
     READ_ONLY = "READ_ONLY"

@@ -2,7 +2,9 @@
 
 The `grinder_` prefix marks an order as ours for reconciliation and remediation. The epoch is the
 second the issuing process started, so ids stay unique across restarts; when the decimal form
-would exceed Binance's 36-character limit the epoch and sequence are written in base 36.
+would exceed Binance's 36-character limit the epoch and sequence are written in base 36, and if
+it is still too long (symbols of 14+ characters) the symbol part, which is informational only
+(the exchange reports each order's symbol), is shortened. Epoch + sequence keep ids unique.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 CLIENT_ORDER_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 GRINDER_PREFIX = "grinder_"
 MAX_CLIENT_ORDER_ID_LEN = 36
-_TAG_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,16}$")
+_STRATEGY_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,8}$")
+_LEVEL_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,6}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -62,9 +65,9 @@ class ClientOrderIdFactory:
     __slots__ = ("_compact", "_epoch", "_seq", "strategy")
 
     def __init__(self, strategy: str, epoch_s: int, start_seq: int = 0) -> None:
-        if not _TAG_RE.match(strategy):
+        if not _STRATEGY_RE.match(strategy):
             raise ValueError(
-                f"strategy tag {strategy!r} is invalid: use 1-16 characters from [A-Za-z0-9.:/-] (no '_')"
+                f"strategy tag {strategy!r} is invalid: use 1-8 characters from [A-Za-z0-9.:/-] (no '_')"
             )
         self.strategy = strategy
         self._epoch = epoch_s
@@ -76,18 +79,17 @@ class ClientOrderIdFactory:
         return self._epoch
 
     def next_id(self, symbol: str, level: str) -> str:
-        if not _TAG_RE.match(level):
-            raise ValueError(f"level tag {level!r} is invalid: use 1-16 characters from [A-Za-z0-9.:/-]")
+        if not _LEVEL_RE.match(level):
+            raise ValueError(
+                f"level tag {level!r} is invalid: use 1-6 characters from [A-Za-z0-9.:/-] (no '_')"
+            )
         self._seq += 1
         cid = f"{GRINDER_PREFIX}{self.strategy}_{symbol}_{level}_{self._epoch}_{self._seq}"
-        if len(cid) > MAX_CLIENT_ORDER_ID_LEN:
-            cid = (
-                f"{GRINDER_PREFIX}{self.strategy}_{symbol}_{level}_"
-                f"{_base36(self._epoch)}_{_base36(self._seq)}"
-            )
-        if len(cid) > MAX_CLIENT_ORDER_ID_LEN:
-            raise ValueError(
-                f"client order id {cid!r} is {len(cid)} characters, over Binance's limit of 36: "
-                "shorten the strategy or level tag"
-            )
-        return cid
+        if len(cid) <= MAX_CLIENT_ORDER_ID_LEN:
+            return cid
+        tail = f"_{level}_{_base36(self._epoch)}_{_base36(self._seq)}"
+        head = f"{GRINDER_PREFIX}{self.strategy}_"
+        room = MAX_CLIENT_ORDER_ID_LEN - len(head) - len(tail)
+        if room < 1:
+            raise ValueError(f"client order id for sequence {self._seq} cannot fit in 36 characters")
+        return f"{head}{symbol[:room]}{tail}"

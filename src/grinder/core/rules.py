@@ -193,7 +193,12 @@ class SymbolRules:
                 "maxQty": str(self.max_qty),
                 "stepSize": str(self.step_size),
             },
-            {"filterType": "MARKET_LOT_SIZE", "minQty": str(mmin), "maxQty": str(mmax), "stepSize": str(mstep)},
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": str(mmin),
+                "maxQty": str(mmax),
+                "stepSize": str(mstep),
+            },
             {"filterType": "MAX_NUM_ORDERS", "limit": self.max_num_orders},
             {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
             {"filterType": "MIN_NOTIONAL", "notional": str(self.min_notional)},
@@ -278,7 +283,9 @@ class SymbolRules:
     def min_lots_for_notional(self, price_ticks: int) -> int:
         """Smallest lot count (≥ minQty) whose notional at this price meets MIN_NOTIONAL."""
         if price_ticks <= 0:
-            raise ValueError(f"{self.symbol}: price must be positive to size an order (got {price_ticks} ticks)")
+            raise ValueError(
+                f"{self.symbol}: price must be positive to size an order (got {price_ticks} ticks)"
+            )
         need = -(-self._min_notional_units // price_ticks)
         min_lots = self.ceil_lots(self.min_qty) if self.min_qty > 0 else 1
         return max(need, min_lots, 1)
@@ -309,7 +316,9 @@ class SymbolRules:
             raise OrderRuleError(-1111, MSG_BAD_PRECISION)
         if order_type is OrderType.LIMIT:
             if price is None:
-                raise OrderRuleError(-1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+                raise OrderRuleError(
+                    -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
+                )
             px = to_decimal(price, "price")
             if decimal_places(px.normalize()) > self._price_dp:
                 raise OrderRuleError(-1111, MSG_BAD_PRECISION)

@@ -1,0 +1,275 @@
+"""GRINDER configuration: one TOML file plus `GRINDER_<SECTION>_<KEY>` environment overrides.
+
+Each component owns a dataclass with safe defaults (READ_ONLY, disarmed, loopback binds) and
+registers it here as a `[section]`. Loading validates every key against that dataclass and fails
+with a message naming the section, the key and the accepted values. Secrets are refused in files:
+BINANCE_API_KEY / BINANCE_API_SECRET come only from the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+ENV_PREFIX = "GRINDER_"
+SECRET_ENV = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
+_SECRET_KEY_WORDS = ("secret", "api_key", "apikey", "password", "passphrase", "private_key", "token")
+
+# section name -> "module:ClassName". Each class is a dataclass whose fields all have defaults.
+SECTIONS: dict[str, str] = {
+    "connector": "grinder.connector.config:LiveConnectorConfig",
+    "binance": "grinder.binance.config:BinanceConfig",
+    "venue": "grinder.venue.config:VenueConfig",
+    "sim": "grinder.sim.config:SimConfig",
+    "features": "grinder.strategy.config:FeatureConfig",
+    "grid": "grinder.strategy.config:GridConfig",
+    "controller": "grinder.strategy.config:ControllerConfig",
+    "toxicity": "grinder.strategy.config:ToxicityConfig",
+    "risk": "grinder.risk.config:RiskConfig",
+    "execution": "grinder.execution.config:ExecutionConfig",
+    "store": "grinder.store.config:StoreConfig",
+    "ha": "grinder.ha.config:HAConfig",
+    "engine": "grinder.live.config:EngineConfig",
+    "ops": "grinder.ops.config:OpsConfig",
+    "backtest": "grinder.backtest.config:BacktestConfig",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased so the operator knows what to change."""
+
+
+def _resolve(path: str) -> type[Any]:
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"config section class {path} cannot be loaded ({exc}); reinstall GRINDER") from exc
+    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
+        raise ConfigError(f"config section class {path} is not a dataclass")
+    return cls
+
+
+def section_classes(registry: Mapping[str, str] | None = None) -> dict[str, type[Any]]:
+    """Import every registered section class (a build missing one is a packaging bug: fail loudly)."""
+    return {name: _resolve(path) for name, path in (registry or SECTIONS).items()}
+
+
+class GrinderConfig:
+    """The effective configuration: one dataclass instance per section."""
+
+    def __init__(self, sections: Mapping[str, Any], source: Path | None) -> None:
+        self._sections = dict(sections)
+        self.source = source
+
+    def get(self, cls: type[T]) -> T:
+        """The section whose dataclass is `cls` (typed access: `cfg.get(RiskConfig)`)."""
+        for value in self._sections.values():
+            if type(value) is cls:
+                return value
+        raise KeyError(f"no config section of type {cls.__name__}")
+
+    def section(self, name: str) -> Any:
+        try:
+            return self._sections[name]
+        except KeyError:
+            raise KeyError(f"no config section [{name}]") from None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._sections)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain values per section, for printing (enums by value, Decimals as strings)."""
+        return {name: _plain(dataclasses.asdict(obj)) for name, obj in self._sections.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Decimal | Path):
+        return str(value)
+    return value
+
+
+def _looks_secret(key: str) -> bool:
+    k = key.lower()
+    if k.endswith("_env") or k.endswith("_env_var"):
+        return False  # names of environment variables, not values
+    return any(word in k for word in _SECRET_KEY_WORDS)
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(str(m.value) for m in tp)
+    if origin is tuple:
+        return "a list"
+    names = {bool: "true or false", int: "an integer", float: "a number", Decimal: "a decimal number",
+             str: "a string", Path: "a file path", type(None): "nothing (omit the key)"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(tp: Any, raw: Any, where: str) -> Any:  # noqa: C901 - one branch per supported type
+    """Convert a TOML value (or an environment string) to the field type, or raise ConfigError."""
+    origin = typing.get_origin(tp)
+    from_env = isinstance(raw, str)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if type(None) in args and (raw is None or (from_env and raw.strip().lower() in ("", "none", "null"))):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, raw, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {_describe(tp)}, got {raw!r}")
+    if origin is tuple:
+        (item_tp, *_rest) = typing.get_args(tp) or (str,)
+        items = [s.strip() for s in raw.split(",") if s.strip()] if from_env else raw
+        if not isinstance(items, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {raw!r}")
+        return tuple(_coerce(item_tp, item, where) for item in items)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        text = str(raw).strip()
+        for member in tp:
+            if text.upper() in (str(member.value).upper(), member.name.upper()):
+                return member
+        accepted = ", ".join(str(m.value) for m in tp)
+        raise ConfigError(f"{where}: {raw!r} is not accepted; accepted values: {accepted}")
+    if tp is bool:
+        if isinstance(raw, bool):
+            return raw
+        if from_env and raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigError(f"{where}: expected true or false, got {raw!r}")
+    if tp is int:
+        if isinstance(raw, bool):
+            raise ConfigError(f"{where}: expected an integer, got {raw!r}")
+        if isinstance(raw, int):
+            return raw
+        if from_env:
+            try:
+                return int(raw.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {raw!r}")
+    if tp is float:
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        if from_env:
+            try:
+                return float(raw.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {raw!r}")
+    if tp is Decimal:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ConfigError(f"{where}: expected a decimal number, got {raw!r}")
+        try:
+            value = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise ConfigError(f"{where}: expected a decimal number, got {raw!r}") from None
+        if not value.is_finite():
+            raise ConfigError(f"{where}: expected a finite decimal number, got {raw!r}")
+        return value
+    if tp is str:
+        if isinstance(raw, str):
+            return raw
+        raise ConfigError(f"{where}: expected a string, got {raw!r}")
+    if tp is Path:
+        if isinstance(raw, str):
+            return Path(raw)
+        raise ConfigError(f"{where}: expected a file path, got {raw!r}")
+    raise ConfigError(f"{where}: this setting cannot be set from a config file (type {_describe(tp)})")
+
+
+def _settable_fields(cls: type[Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
+
+
+def build_section(name: str, cls: type[T], values: Mapping[str, Any], env: Mapping[str, str]) -> T:
+    """Instantiate one section from its TOML table and its GRINDER_<SECTION>_<KEY> overrides."""
+    fields = _settable_fields(cls)
+    accepted = ", ".join(sorted(fields)) or "(none)"
+    kwargs: dict[str, Any] = {}
+    for key, raw in values.items():
+        if _looks_secret(key):
+            raise ConfigError(
+                f"[{name}] {key}: secrets are not accepted in a config file; remove the key and set "
+                f"{' / '.join(SECRET_ENV)} in the environment instead"
+            )
+        if key not in fields:
+            raise ConfigError(f"[{name}] unknown key {key!r}; accepted keys: {accepted}")
+        kwargs[key] = _coerce(fields[key], raw, f"[{name}] {key}")
+    prefix = f"{ENV_PREFIX}{name.upper()}_"
+    for env_name, raw_env in env.items():
+        if not env_name.startswith(prefix):
+            continue
+        key = env_name[len(prefix) :].lower()
+        if key not in fields:
+            raise ConfigError(
+                f"environment {env_name}: [{name}] has no key {key!r}; accepted keys: {accepted}"
+            )
+        kwargs[key] = _coerce(fields[key], raw_env, f"environment {env_name}")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"[{name}] {exc}") from None
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    registry: Mapping[str, str] | None = None,
+) -> GrinderConfig:
+    """Read `path` (optional) and the environment into a validated `GrinderConfig`."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source: Path | None = None
+    if path is not None:
+        source = Path(path)
+        try:
+            data = tomllib.loads(source.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {source} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+    classes = section_classes(registry)
+    for name, table in data.items():
+        if name not in classes:
+            raise ConfigError(f"unknown section [{name}]; accepted sections: {', '.join(sorted(classes))}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table of key = value settings, got {table!r}")
+    sections = {name: build_section(name, cls, data.get(name, {}), env) for name, cls in classes.items()}
+    return GrinderConfig(sections, source)
+
+
+def secret_status(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`set` / `not set` for each secret: the only form in which GRINDER ever shows them."""
+    env = os.environ if env is None else env
+    return {name: "set" if env.get(name) else "not set" for name in SECRET_ENV}

@@ -1,0 +1,1 @@
+"""Operations: metrics, the ops HTTP server, logging set-up."""

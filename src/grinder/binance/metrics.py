@@ -1,0 +1,67 @@
+"""Prometheus metrics of the Binance wire client (module-level singletons, ADR-003).
+
+The first four names are the Runbook 17 contract; a test pins them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WS_CONNECTED = Gauge(
+    "grinder_ws_connected", "1 while the WebSocket connection of a stream group is open", ["stream"]
+)
+WS_RECONNECT_TOTAL = Counter(
+    "grinder_ws_reconnect_total", "WebSocket reconnects, by stream group and reason", ["stream", "reason"]
+)
+TICKS_RECEIVED_TOTAL = Counter(
+    "grinder_ticks_received_total", "Market-data events received (bookTicker, depth, trade, mark)", ["symbol"]
+)
+LAST_TICK_TS = Gauge(
+    "grinder_last_tick_ts", "Local receive time of the last market event, unix seconds", ["symbol"]
+)
+
+REST_LATENCY = Histogram(
+    "grinder_binance_rest_latency_seconds",
+    "REST round-trip time by endpoint",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+REST_ERRORS_TOTAL = Counter(
+    "grinder_binance_rest_errors_total",
+    "Failed REST requests by endpoint and error kind",
+    ["endpoint", "kind"],
+)
+RATE_LIMIT_USED = Gauge(
+    "grinder_binance_rate_limit_used", "Used units of a rate-limit pool in its current window", ["pool"]
+)
+RATE_LIMIT_LIMIT = Gauge("grinder_binance_rate_limit_limit", "Limit of a rate-limit pool", ["pool"])
+RATE_LIMIT_WAIT_SECONDS = Counter(
+    "grinder_binance_rate_limit_wait_seconds_total", "Seconds requests waited in the governor", ["pool"]
+)
+RATE_LIMIT_REFUSED_TOTAL = Counter(
+    "grinder_binance_rate_limit_refused_total", "Requests refused locally by the governor", ["pool"]
+)
+RATE_LIMIT_HITS_TOTAL = Counter(
+    "grinder_binance_rate_limit_hits_total", "429/418 responses received", ["status"]
+)
+CLOCK_OFFSET_MS = Gauge("grinder_binance_clock_offset_ms", "Estimated server time minus local time, ms")
+BOOK_RESYNCS_TOTAL = Counter(
+    "grinder_book_resyncs_total",
+    "Local order-book resynchronisations, by symbol and reason",
+    ["symbol", "reason"],
+)
+BOOK_SYNCED = Gauge("grinder_book_synced", "1 while the local order book of a symbol is in sync", ["symbol"])
+MALFORMED_MESSAGES_TOTAL = Counter(
+    "grinder_ws_malformed_messages_total",
+    "Stream messages that failed to decode and were skipped",
+    ["stream"],
+)
+USER_STREAM_RECOVERED_FILLS_TOTAL = Counter(
+    "grinder_user_stream_recovered_fills_total", "Fills fetched over REST after a user-stream gap"
+)
+USER_STREAM_DUPLICATES_TOTAL = Counter(
+    "grinder_user_stream_duplicates_total", "User-data events dropped as duplicates"
+)
+LISTEN_KEY_RENEWALS_TOTAL = Counter(
+    "grinder_listen_key_renewals_total", "listenKey keepalives and re-creations", ["action"]
+)

@@ -1,0 +1,50 @@
+"""`VenueReject`: a request Binance would refuse, with its error code, message and HTTP status."""
+
+from __future__ import annotations
+
+
+class VenueReject(Exception):
+    """Binance's `{"code": ..., "msg": ...}` error body for a refused request (HTTP 400 unless stated)."""
+
+    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+
+# Messages Binance sends with each code (protocol sheet §6.3).
+MSG_BAD_SYMBOL = "Invalid symbol."
+MSG_UNKNOWN_ORDER = "Unknown order sent."
+MSG_NO_SUCH_ORDER = "Order does not exist."
+MSG_MARGIN = "Margin is insufficient."
+MSG_REDUCE_ONLY = "ReduceOnly Order is rejected."
+MSG_MAX_ORDERS = "Reach max open order limit."
+MSG_POSITION_SIDE = "Order's position side does not match user's setting."
+MSG_DUPLICATE_CID = "clientOrderId is duplicated"
+MSG_BAD_CID = "Client order id is not valid."
+MSG_FOK = (
+    "Due to the order could not be filled immediately, the FOK order has been rejected. "
+    "The order will not be recorded in the order history"
+)
+MSG_GTX = (
+    "Due to the order could not be executed as maker, the Post Only order will be rejected. "
+    "The order will not be recorded in the order history"
+)
+MSG_MODIFY_LIMIT_ONLY = "Only limit order is supported."
+MSG_MODIFY_TOO_MANY = "Exceed maximum modify order limit."
+MSG_MODIFY_NO_CHANGE = "No need to modify the order."
+MSG_NO_MARGIN_TYPE_CHANGE = "No need to change margin type."
+MSG_MARGIN_TYPE_OPEN_ORDERS = "Margin type cannot be changed if there exists open orders."
+MSG_MARGIN_TYPE_POSITION = "Margin type cannot be changed if there exists position."
+MSG_NO_POSITION_SIDE_CHANGE = "No need to change position side."
+MSG_POSITION_SIDE_OPEN_ORDERS = "Position side cannot be changed if there exists open orders."
+MSG_POSITION_SIDE_POSITION = "Position side cannot be changed if there exists position."
+
+
+def mandatory(param: str) -> VenueReject:
+    return VenueReject(-1102, f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.")
+
+
+def not_required(param: str) -> VenueReject:
+    return VenueReject(-1106, f"Parameter '{param}' sent when not required.")

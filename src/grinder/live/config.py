@@ -1,0 +1,74 @@
+"""`EngineConfig`: what the live engine trades and how it starts and stops (TOML section [engine]).
+
+Safe by default: the connector section decides mode/armed (READ_ONLY, disarmed); the engine's own
+defaults cancel our leftover orders at start-up and our working orders at shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+LEFTOVER_POLICIES = ("cancel", "adopt")
+MAINNET_REST_URL = "https://fapi.binance.com"
+MAINNET_WS_URL = "wss://fstream.binance.com"
+BASE_URL_ENV = "BINANCE_FUTURES_BASE_URL"
+WS_URL_ENV = "BINANCE_FUTURES_WS_URL"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Live engine settings.
+
+    symbols: the symbols traded by this process (one account, one process).
+    rest_url / ws_url: exchange endpoints; empty = BINANCE_FUTURES_BASE_URL / BINANCE_FUTURES_WS_URL
+        from the environment, else Binance mainnet.
+    leftover_orders: what to do at start-up with our own (`grinder_` prefixed) open orders found on
+        the exchange: "cancel" (default) or "adopt" them into the order manager.
+    cancel_on_shutdown: cancel our working orders on SIGINT/SIGTERM before exiting.
+    stale_feed_s: a symbol whose last market event is older than this makes /readyz answer 503
+        and stops quoting that symbol until data is fresh again.
+    shutdown_timeout_s: upper bound for the graceful shutdown (cancels, journal flush).
+    log_level / log_format: "INFO"/"DEBUG"/...; "human" or "json".
+    """
+
+    symbols: tuple[str, ...] = ("BTCUSDT",)
+    rest_url: str = ""
+    ws_url: str = ""
+    leftover_orders: str = "cancel"
+    cancel_on_shutdown: bool = True
+    stale_feed_s: float = 10.0
+    shutdown_timeout_s: float = 15.0
+    log_level: str = "INFO"
+    log_format: str = "human"
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("engine.symbols is empty: list at least one symbol, e.g. [\"BTCUSDT\"]")
+        for sym in self.symbols:
+            if not sym or not sym.isalnum() or sym.upper() != sym:
+                raise ValueError(
+                    f"engine.symbols entry {sym!r} is not a Binance symbol (upper-case, e.g. BTCUSDT)"
+                )
+        if self.leftover_orders not in LEFTOVER_POLICIES:
+            raise ValueError(
+                f"engine.leftover_orders={self.leftover_orders!r} is not accepted: use one of "
+                f"{', '.join(LEFTOVER_POLICIES)}"
+            )
+        if self.rest_url and not self.rest_url.startswith(("http://", "https://")):
+            raise ValueError(f"engine.rest_url={self.rest_url!r} must start with http:// or https://")
+        if self.ws_url and not self.ws_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"engine.ws_url={self.ws_url!r} must start with ws:// or wss://")
+        if self.stale_feed_s <= 0 or self.shutdown_timeout_s <= 0:
+            raise ValueError("engine.stale_feed_s and engine.shutdown_timeout_s must be > 0 seconds")
+        if self.log_format not in ("human", "json"):
+            raise ValueError(f"engine.log_format={self.log_format!r} is not accepted: use human or json")
+
+    def resolved_rest_url(self, env: Mapping[str, str] | None = None) -> str:
+        env = os.environ if env is None else env
+        return (self.rest_url or env.get(BASE_URL_ENV, "").strip() or MAINNET_REST_URL).rstrip("/")
+
+    def resolved_ws_url(self, env: Mapping[str, str] | None = None) -> str:
+        env = os.environ if env is None else env
+        return (self.ws_url or env.get(WS_URL_ENV, "").strip() or MAINNET_WS_URL).rstrip("/")

@@ -1,0 +1,179 @@
+"""What the engine shows operators: per-symbol market, position, PnL, fills and latency.
+
+`EngineView` is fed by the engine (ticks, fills, order counts, latencies) and read by /status,
+the demo dashboard and the demo report. PnL is average-cost accounting of our own fills, in
+Decimal; it is a display of what happened, never an input to a trading decision.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from grinder.core.events import Fill
+from grinder.core.rules import SymbolRules
+
+MAX_FILLS_KEPT = 10_000
+MAX_SERIES_POINTS = 20_000
+LATENCY_WINDOW = 4096
+
+
+@dataclass(slots=True)
+class FillRecord:
+    time_ms: int
+    side: str
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    client_order_id: str
+    trade_id: int
+    is_maker: bool
+
+
+@dataclass(slots=True)
+class SymbolView:
+    """One symbol: last book, our position (avg-cost), realized PnL net of fees, fills, series."""
+
+    symbol: str
+    rules: SymbolRules
+    bid_ticks: int = 0
+    ask_ticks: int = 0
+    last_tick_ms: int = 0
+    ticks: int = 0
+    position_lots: int = 0
+    avg_entry: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)  # gross of fees
+    fees: Decimal = Decimal(0)
+    volume_quote: Decimal = Decimal(0)
+    working_orders: int = 0
+    working_bids: tuple[int, ...] = ()
+    working_asks: tuple[int, ...] = ()
+    fills: deque[FillRecord] = field(default_factory=lambda: deque(maxlen=MAX_FILLS_KEPT))
+    fill_count: int = 0
+    price_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
+    position_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
+    equity_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
+    _trade_ids: set[int] = field(default_factory=set)
+
+    # ------------------------------------------------------------------ market
+    def on_book(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> None:
+        self.bid_ticks, self.ask_ticks, self.last_tick_ms = bid_ticks, ask_ticks, now_ms
+        self.ticks += 1
+
+    @property
+    def mid(self) -> Decimal | None:
+        if self.bid_ticks <= 0 or self.ask_ticks <= 0:
+            return None
+        return self.rules.tick_size * (self.bid_ticks + self.ask_ticks) / 2
+
+    # --------------------------------------------------------------- position
+    @property
+    def position_qty(self) -> Decimal:
+        return self.rules.step_size * self.position_lots
+
+    def set_position(self, amount_lots: int, entry_price: Decimal) -> None:
+        """Adopt the exchange's position at start-up (source of truth)."""
+        self.position_lots = amount_lots
+        self.avg_entry = entry_price if amount_lots else Decimal(0)
+
+    def on_fill(self, fill: Fill) -> bool:
+        """Book one fill; False (ignored) when this trade id was already booked."""
+        if fill.trade_id and fill.trade_id in self._trade_ids:
+            return False
+        if fill.trade_id:
+            self._trade_ids.add(fill.trade_id)
+        price = self.rules.ticks_to_price(fill.price_ticks)
+        qty_lots = fill.qty_lots * fill.side.sign
+        self._apply(qty_lots, price)
+        fee = fill.commission if fill.commission_asset in ("USDT", "") else Decimal(0)
+        self.fees += fee
+        qty = self.rules.lots_to_qty(fill.qty_lots)
+        self.volume_quote += price * qty
+        self.fills.append(
+            FillRecord(fill.time_ms, fill.side.value, price, qty, fee, fill.client_order_id, fill.trade_id,
+                       fill.is_maker)
+        )
+        self.fill_count += 1
+        return True
+
+    def _apply(self, signed_lots: int, price: Decimal) -> None:
+        pos = self.position_lots
+        step = self.rules.step_size
+        if pos == 0 or (pos > 0) == (signed_lots > 0):
+            new = pos + signed_lots
+            self.avg_entry = (self.avg_entry * abs(pos) + price * abs(signed_lots)) / abs(new)
+            self.position_lots = new
+            return
+        closing = min(abs(signed_lots), abs(pos))
+        direction = 1 if pos > 0 else -1
+        self.realized_pnl += (price - self.avg_entry) * step * closing * direction
+        new = pos + signed_lots
+        if new == 0:
+            self.avg_entry = Decimal(0)
+        elif (new > 0) != (pos > 0):
+            self.avg_entry = price  # flipped: the remainder opened at this price
+        self.position_lots = new
+
+    def unrealized_pnl(self) -> Decimal:
+        mid = self.mid
+        if mid is None or self.position_lots == 0:
+            return Decimal(0)
+        return (mid - self.avg_entry) * self.position_qty
+
+    def net_pnl(self) -> Decimal:
+        return self.realized_pnl - self.fees + self.unrealized_pnl()
+
+    def sample(self, now_ms: int) -> None:
+        """Append one point to the price / position / equity series (for dashboard and report)."""
+        mid = self.mid
+        if mid is None:
+            return
+        self.price_series.append((now_ms, float(mid)))
+        self.position_series.append((now_ms, float(self.position_qty)))
+        self.equity_series.append((now_ms, float(self.net_pnl())))
+
+    def as_dict(self) -> dict[str, Any]:
+        tick = self.rules.tick_size
+        return {
+            "bid": str(tick * self.bid_ticks) if self.bid_ticks else None,
+            "ask": str(tick * self.ask_ticks) if self.ask_ticks else None,
+            "last_tick_ms": self.last_tick_ms,
+            "ticks": self.ticks,
+            "position_qty": str(self.position_qty),
+            "avg_entry": str(self.avg_entry),
+            "realized_pnl": str(self.realized_pnl),
+            "fees": str(self.fees),
+            "unrealized_pnl": str(self.unrealized_pnl()),
+            "net_pnl": str(self.net_pnl()),
+            "fills": self.fill_count,
+            "volume_quote": str(self.volume_quote),
+            "working_orders": self.working_orders,
+            "working_bids": [str(tick * p) for p in self.working_bids],
+            "working_asks": [str(tick * p) for p in self.working_asks],
+        }
+
+
+class LatencyWindow:
+    """The last N samples of a latency (ns) with percentiles for display."""
+
+    __slots__ = ("_samples", "count")
+
+    def __init__(self, size: int = LATENCY_WINDOW) -> None:
+        self._samples: deque[int] = deque(maxlen=size)
+        self.count = 0
+
+    def add(self, ns: int) -> None:
+        self._samples.append(ns)
+        self.count += 1
+
+    def percentile_us(self, q: float) -> float | None:
+        if not self._samples:
+            return None
+        ordered = sorted(self._samples)
+        idx = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+        return ordered[idx] / 1000.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "p50_us": self.percentile_us(0.5), "p99_us": self.percentile_us(0.99)}

@@ -1,0 +1,343 @@
+"""User-data stream: listenKey lifecycle, ORDER_TRADE_UPDATE / ACCOUNT_UPDATE as core events, no lost fill.
+
+The listenKey is created (POST), kept alive every 30 min (PUT) and re-created on -1125 or a
+`listenKeyExpired` event. Every (re)connect runs a recovery pass before live frames are read:
+`userTrades` since the last event seen (per symbol) become `OrderUpdate(x=TRADE)` events exactly as
+the stream would have sent them, and the open orders are delivered in a `UserStreamResynced`.
+Repeated events are dropped by (order id, execution type, trade id / transaction time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from grinder.binance import metrics
+from grinder.binance.config import BinanceConfig
+from grinder.binance.errors import BinanceAPIError, MalformedMessage, RateLimitRefused
+from grinder.binance.parse import decode_stream_message
+from grinder.binance.rest import BinanceRestClient
+from grinder.binance.schemas import ListenKeyExpired, OrderResponse, UserTrade
+from grinder.binance.streams import WsConnection, _MalformedLog
+from grinder.binance.units import grids_for
+from grinder.core.clock import Clock, WallClock
+from grinder.core.enums import ExecutionType, OrderStatus, PositionSide, Side
+from grinder.core.events import AccountUpdate, OrderUpdate
+from grinder.core.rules import SymbolRules
+
+log = logging.getLogger(__name__)
+
+RECOVERY_MARGIN_MS = 2_000  # look back a little before the last seen event: clocks and ordering jitter
+
+
+class UserStreamResynced(msgspec.Struct, frozen=True, gc=False):
+    """After a (re)connect: what was fetched over REST. Missed fills were delivered just before it."""
+
+    reason: str
+    open_orders: tuple[OrderResponse, ...]
+    recovered_fills: int
+    since_ms: int
+
+
+UserStreamEvent = OrderUpdate | AccountUpdate | UserStreamResynced
+
+
+class _SeenSet:
+    """A bounded set (oldest forgotten first)."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._order: deque[Hashable] = deque()
+        self._set: set[Hashable] = set()
+        self._capacity = capacity
+
+    def add(self, key: Hashable) -> bool:
+        """True if new."""
+        if key in self._set:
+            return False
+        self._set.add(key)
+        self._order.append(key)
+        if len(self._order) > self._capacity:
+            self._set.discard(self._order.popleft())
+        return True
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._set
+
+
+def order_update_key(ev: OrderUpdate) -> tuple[object, ...]:
+    """Identity of one order event: a fill by its trade id, anything else by its transaction time."""
+    if ev.execution_type is ExecutionType.TRADE:
+        return (ev.symbol, ev.order_id, ev.execution_type.value, ev.trade_id)
+    return (ev.symbol, ev.order_id, ev.execution_type.value, ev.status.value, ev.transaction_time_ms)
+
+
+def fills_from_trades(order: OrderResponse, trades: list[UserTrade], rules: SymbolRules) -> list[OrderUpdate]:
+    """Rebuild the TRADE events of one order from its userTrades (all trades after the gap, id order).
+
+    The order's cumulative fill before each trade is its current executedQty minus the trades that
+    came after it, so cum/status match what the stream would have said at that moment.
+    """
+    grids = grids_for(rules)
+    ordered = sorted(trades, key=lambda t: t.id)
+    orig = grids.qty.units(order.origQty)
+    cum = grids.qty.units(order.executedQty)
+    lots = [grids.qty.units(t.qty) for t in ordered]
+    cums: list[int] = []
+    for q in reversed(lots):
+        cums.append(cum)
+        cum -= q
+    cums.reverse()
+    price_ticks = grids.price.units(order.price) if Decimal(order.price) else 0
+    out = []
+    for trade, qty, cum_after in zip(ordered, lots, cums, strict=True):
+        out.append(
+            OrderUpdate(
+                symbol=order.symbol,
+                order_id=order.orderId,
+                client_order_id=order.clientOrderId,
+                side=Side(trade.side),
+                order_type=order.to_order_type(),
+                time_in_force=order.to_time_in_force(),
+                position_side=PositionSide(trade.positionSide),
+                reduce_only=order.reduceOnly,
+                price_ticks=price_ticks,
+                orig_qty_lots=orig,
+                execution_type=ExecutionType.TRADE,
+                status=OrderStatus.FILLED if cum_after >= orig else OrderStatus.PARTIALLY_FILLED,
+                last_fill_lots=qty,
+                last_fill_price_ticks=grids.price.units(trade.price),
+                cum_filled_lots=cum_after,
+                avg_price=Decimal(order.avgPrice),  # the order's average now (exact at the last fill)
+                commission=trade.commission,
+                commission_asset=trade.commissionAsset,
+                realized_pnl=trade.realizedPnl,
+                is_maker=trade.maker,
+                trade_id=trade.id,
+                event_time_ms=trade.time,
+                transaction_time_ms=trade.time,
+            )
+        )
+    return out
+
+
+class UserDataStream:
+    """The account's user-data stream; events go to a callback and/or an asyncio queue."""
+
+    def __init__(
+        self,
+        rest: BinanceRestClient,
+        rules: Mapping[str, SymbolRules],
+        *,
+        symbols: Iterable[str] | None = None,
+        config: BinanceConfig | None = None,
+        on_event: Callable[[UserStreamEvent], None] | None = None,
+        queue: asyncio.Queue[UserStreamEvent] | None = None,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._rest = rest
+        self._rules = rules
+        self.symbols = tuple(symbols) if symbols is not None else tuple(rules)
+        self._config = config or BinanceConfig()
+        self._on_event = on_event
+        self._queue = queue
+        self._clock: Clock = clock or WallClock()
+        self._session = session
+        self._own_session = session is None
+        self.listen_key: str | None = None
+        self._seen_events = _SeenSet()
+        self._seen_account = _SeenSet(5_000)
+        self._last_seen_ms: dict[str, int] = {}
+        self._since_ms = 0
+        self._malformed = _MalformedLog()
+        self._conn: WsConnection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.recoveries = 0
+        self.key_renewals = 0
+
+    # ----------------------------------------------------------------- lifecycle
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
+    async def _url(self) -> str:
+        if self.listen_key is None:
+            self.listen_key = await self._rest.start_listen_key()
+            self.key_renewals += 1
+            metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("create").inc()
+            log.info("listen_key_created")
+        path = self._config.user_stream_path.format(listen_key=self.listen_key)
+        return f"{self._config.ws_url.rstrip('/')}{path}"
+
+    async def start(self) -> None:
+        self._since_ms = self._rest.server_now_ms()
+        self._conn = WsConnection(
+            "private",
+            self._url,
+            self._on_frame,
+            config=self._config,
+            clock=self._clock,
+            rng=random.Random(self._config.seed + 1),
+            session_factory=self._get_session,
+            on_open=self._on_open,
+        )
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._conn.run(), name="ws-private"),
+            loop.create_task(self._keepalive_loop(), name="listen-key-keepalive"),
+        ]
+
+    async def wait_connected(self, timeout_s: float = 10.0) -> None:
+        assert self._conn is not None, "start() first"
+        await asyncio.wait_for(self._conn.connected.wait(), timeout_s)
+
+    @property
+    def connection(self) -> WsConnection | None:
+        return self._conn
+
+    async def stop(self, *, close_listen_key: bool = True) -> None:
+        if self._conn is not None:
+            self._conn.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if close_listen_key and self.listen_key is not None:
+            with contextlib.suppress(BinanceAPIError, RateLimitRefused):
+                await self._rest.close_listen_key()
+            self.listen_key = None
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def keepalive(self) -> None:
+        """PUT the listenKey; on -1125 (gone) forget it and reconnect with a new one."""
+        if self.listen_key is None:
+            return
+        try:
+            await self._rest.keepalive_listen_key()
+            metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("keepalive").inc()
+        except BinanceAPIError as exc:
+            if exc.code == -1125:
+                log.warning("listen_key_invalid action=recreate")
+                self._renew("listen_key_invalid")
+            else:
+                log.warning("listen_key_keepalive_failed code=%s kind=%s", exc.code, exc.kind.value)
+
+    async def _keepalive_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.listen_key_keepalive_s)
+            with contextlib.suppress(RateLimitRefused):
+                await self.keepalive()
+
+    def _renew(self, reason: str) -> None:
+        self.listen_key = None
+        if self._conn is not None:
+            self._conn.reconnect(reason)
+
+    # ----------------------------------------------------------------- recovery
+    async def _on_open(self) -> None:
+        reason = "connect" if self.recoveries == 0 else "reconnect"
+        await self.recover(reason)
+
+    async def recover(self, reason: str) -> int:
+        """Fetch fills missed since the last seen event and the open orders; returns fills delivered."""
+        self.recoveries += 1
+        delivered = 0
+        since_all = self._since_ms
+        for symbol in self.symbols:
+            rules = self._rules.get(symbol)
+            if rules is None:
+                continue
+            since = max(0, self._last_seen_ms.get(symbol, self._since_ms) - RECOVERY_MARGIN_MS)
+            since_all = min(since_all, since)
+            trades = await self._rest.user_trades(symbol, start_time_ms=since, limit=1000)
+            by_order: dict[int, list[UserTrade]] = {}
+            for trade in trades:
+                key = (symbol, trade.orderId, ExecutionType.TRADE.value, trade.id)
+                if key not in self._seen_events:
+                    by_order.setdefault(trade.orderId, []).append(trade)
+            for order_id, missed in by_order.items():
+                order = await self._rest.query_order(symbol, order_id=order_id)
+                later = [t for t in trades if t.orderId == order_id]  # all trades since `since`
+                for ev in fills_from_trades(order, later, rules):
+                    if order_update_key(ev) in self._seen_events or ev.trade_id not in {t.id for t in missed}:
+                        continue
+                    self._accept_order_update(ev)
+                    delivered += 1
+        open_orders: list[OrderResponse] = []
+        for symbol in self.symbols:
+            open_orders.extend(await self._rest.open_orders(symbol))
+        if delivered:
+            metrics.USER_STREAM_RECOVERED_FILLS_TOTAL.inc(delivered)
+        log.info(
+            "user_stream_resynced reason=%s recovered_fills=%d open_orders=%d",
+            reason,
+            delivered,
+            len(open_orders),
+        )
+        self._deliver(UserStreamResynced(reason, tuple(open_orders), delivered, since_all))
+        return delivered
+
+    # ----------------------------------------------------------------- frames
+    def _on_frame(self, frame: str | bytes) -> None:
+        try:
+            ev = decode_stream_message(frame, self._rules)
+        except MalformedMessage as exc:
+            self._malformed.report("private", exc, frame)
+            return
+        if ev is None:
+            return
+        if isinstance(ev, ListenKeyExpired):
+            log.warning("listen_key_expired action=recreate")
+            self._renew("listen_key_expired")
+        elif isinstance(ev, OrderUpdate):
+            self._accept_order_update(ev)
+        elif isinstance(ev, AccountUpdate):
+            key = (ev.reason, ev.event_time_ms, ev.transaction_time_ms, len(ev.balances), len(ev.positions))
+            if self._seen_account.add(key):
+                self._deliver(ev)
+            else:
+                metrics.USER_STREAM_DUPLICATES_TOTAL.inc()
+        else:
+            self._malformed.report(
+                "private", MalformedMessage(f"market event on the user stream: {ev!r}"), frame
+            )
+
+    def _accept_order_update(self, ev: OrderUpdate) -> None:
+        if not self._seen_events.add(order_update_key(ev)):
+            metrics.USER_STREAM_DUPLICATES_TOTAL.inc()
+            return
+        seen = ev.transaction_time_ms or ev.event_time_ms
+        if seen > self._last_seen_ms.get(ev.symbol, 0):
+            self._last_seen_ms[ev.symbol] = seen
+        self._deliver(ev)
+
+    def _deliver(self, ev: UserStreamEvent) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(ev)
+            except Exception:
+                log.exception("user_event_handler_failed event=%s", type(ev).__name__)
+        if self._queue is not None:
+            self._queue.put_nowait(ev)
+
+    @property
+    def malformed_count(self) -> int:
+        return self._malformed.count
+
+    def debug_state(self) -> dict[str, Any]:
+        return {"listen_key_set": self.listen_key is not None, "last_seen_ms": dict(self._last_seen_ms)}

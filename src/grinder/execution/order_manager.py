@@ -1,0 +1,474 @@
+"""The order manager: the minimal place / cancel / amend commands from desired quotes to working orders.
+
+It owns client order ids, tracks every order from the moment a command is sent (in-flight,
+unknown outcome, open) and applies command results and exchange order updates idempotently.
+A level holds at most one live order: a level whose order is in flight or whose outcome is
+unknown is frozen until the exchange tells us what happened (ADR-046).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
+from grinder.core.events import OrderUpdate
+from grinder.core.ids import ClientOrderIdFactory
+from grinder.execution import metrics
+from grinder.execution.config import ExecutionConfig
+
+log = logging.getLogger(__name__)
+
+# Exchange codes meaning "this order is not (or no longer) on the book".
+ORDER_GONE_CODES = frozenset({-2011, -2013})
+
+
+class QuoteLike(Protocol):
+    """What the order manager needs from a desired quote (grinder.strategy's DesiredQuote)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def price_ticks(self) -> int: ...
+    @property
+    def qty_lots(self) -> int: ...
+    @property
+    def level(self) -> object: ...
+    @property
+    def post_only(self) -> bool: ...
+
+
+def level_tag(side: Side, level: object) -> str:
+    """Client-id level tag: a string tag is used as is, an integer level gets a side prefix (b1, s3)."""
+    if isinstance(level, str) and level:
+        return level
+    if isinstance(level, int) and not isinstance(level, bool):
+        return f"{'b' if side is Side.BUY else 's'}{level}"
+    raise ValueError(f"quote level {level!r} is not usable as a level tag: use a non-empty string or an int")
+
+
+class OrderState(StrEnum):
+    PENDING_NEW = "PENDING_NEW"  # place sent, no answer yet
+    OPEN = "OPEN"  # on the book as far as we know
+    PENDING_AMEND = "PENDING_AMEND"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    UNKNOWN = "UNKNOWN"  # last command timed out: frozen until a query or a user-stream event
+
+
+@dataclass(slots=True)
+class WorkingOrder:
+    """One of our orders that may be on the book. Quantities in lots, price in ticks."""
+
+    symbol: str
+    client_order_id: str
+    level: str
+    side: Side
+    price_ticks: int
+    qty_lots: int  # original (total) quantity
+    filled_lots: int = 0
+    state: OrderState = OrderState.PENDING_NEW
+    order_id: int | None = None
+    post_only: bool = True
+    reduce_only: bool = False
+    amend_to: tuple[int, int] | None = None  # (price_ticks, qty_lots) of an in-flight amend
+
+    @property
+    def remaining_lots(self) -> int:
+        return max(0, self.qty_lots - self.filled_lots)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "level": self.level,
+            "side": self.side.value,
+            "price_ticks": self.price_ticks,
+            "qty_lots": self.qty_lots,
+            "filled_lots": self.filled_lots,
+            "state": self.state.value,
+            "order_id": self.order_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Intent:
+    """A planned command before ids are allocated: lets the budget cut plans without burning ids."""
+
+    priority: tuple[int, int, str]
+    kind: str  # "place" | "amend" | "cancel"
+    side: Side
+    level: str
+    price_ticks: int
+    qty_lots: int
+    post_only: bool
+    order: WorkingOrder | None
+
+
+class OrderManager:
+    """Diff engine + order book of our own orders, for every symbol of one account."""
+
+    def __init__(self, config: ExecutionConfig, id_factory: ClientOrderIdFactory) -> None:
+        self.config = config
+        self.ids = id_factory
+        self._orders: dict[str, WorkingOrder] = {}
+        self._by_level: dict[str, dict[str, WorkingOrder]] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()
+
+    # ----------------------------------------------------------------- queries
+    def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
+        if symbol is None:
+            return list(self._orders.values())
+        return list(self._by_level.get(symbol, {}).values())
+
+    def order(self, client_order_id: str) -> WorkingOrder | None:
+        return self._orders.get(client_order_id)
+
+    def unknown_orders(self) -> list[WorkingOrder]:
+        """Orders whose outcome must be resolved by querying the exchange with their client id."""
+        return [o for o in self._orders.values() if o.state is OrderState.UNKNOWN]
+
+    def is_closed(self, client_order_id: str) -> bool:
+        return client_order_id in self._closed
+
+    def working_lots(self, symbol: str) -> tuple[int, int, int]:
+        """(buy lots, sell lots, order count) of every order that could still fill, in-flight included."""
+        buy = sell = count = 0
+        for o in self._by_level.get(symbol, {}).values():
+            count += 1
+            lots = o.remaining_lots
+            if o.amend_to is not None:  # an in-flight amend may land: count the larger of both
+                lots = max(lots, o.amend_to[1] - o.filled_lots)
+            if o.side is Side.BUY:
+                buy += lots
+            else:
+                sell += lots
+        return buy, sell, count
+
+    # ----------------------------------------------------------------- planning
+    def plan(
+        self,
+        symbol: str,
+        desired: Iterable[QuoteLike],
+        *,
+        mid_ticks: int | None = None,
+        position_lots: int = 0,
+        budget: int | None = None,
+    ) -> list[Command]:
+        """The commands that move `symbol`'s working orders to `desired`, most urgent first.
+
+        Cancels come first, then orders that reduce the position, then the rest nearest to the
+        mid first. With a `budget`, only that many commands are returned (ids are allocated only
+        for those). Nothing is marked in flight until `on_submitted`.
+        """
+        book = self._by_level.get(symbol, {})
+        wanted: dict[str, QuoteLike] = {}
+        for dq in desired:
+            if dq.symbol != symbol:
+                raise ValueError(f"quote for {dq.symbol} passed to the {symbol} plan")
+            tag = level_tag(dq.side, dq.level)
+            if tag in wanted:
+                raise ValueError(f"{symbol}: two desired quotes share level {tag!r}; levels must be unique")
+            wanted[tag] = dq
+        if mid_ticks is None:
+            mid_ticks = _mid_of(wanted.values())
+        intents: list[_Intent] = []
+        for tag, wo in book.items():
+            if wo.state is not OrderState.OPEN:
+                continue  # in flight or unknown: frozen until resolved
+            q = wanted.get(tag)
+            if q is None or q.side is not wo.side or q.post_only is not wo.post_only:
+                intents.append(
+                    self._intent("cancel", wo.side, tag, wo.price_ticks, 0, wo.post_only, wo, mid_ticks)
+                )
+                continue
+            if (
+                abs(q.price_ticks - wo.price_ticks) <= self.config.price_tolerance_ticks
+                and abs(q.qty_lots - wo.remaining_lots) <= self.config.qty_tolerance_lots
+            ):
+                continue
+            if self.config.amend_enabled:
+                intents.append(
+                    self._intent(
+                        "amend",
+                        q.side,
+                        tag,
+                        q.price_ticks,
+                        wo.filled_lots + q.qty_lots,
+                        q.post_only,
+                        wo,
+                        mid_ticks,
+                        position_lots,
+                    )
+                )
+            else:
+                intents.append(
+                    self._intent("cancel", wo.side, tag, wo.price_ticks, 0, wo.post_only, wo, mid_ticks)
+                )
+        for tag, quote in wanted.items():
+            if tag not in book and quote.qty_lots > 0:
+                intents.append(
+                    self._intent(
+                        "place",
+                        quote.side,
+                        tag,
+                        quote.price_ticks,
+                        quote.qty_lots,
+                        quote.post_only,
+                        None,
+                        mid_ticks,
+                        position_lots,
+                    )
+                )
+        if not intents:
+            return []
+        intents.sort(key=lambda i: i.priority)
+        if budget is not None:
+            intents = intents[: max(0, budget)]
+        return [self._materialize(symbol, i) for i in intents]
+
+    def plan_cancel_all(self, symbol: str | None = None) -> list[Command]:
+        """Cancel every open order (of one symbol, or all): shutdown, disarm, kill switch."""
+        return [
+            CancelOrder(symbol=o.symbol, client_order_id=o.client_order_id)
+            for o in self._orders.values()
+            if o.state is OrderState.OPEN and (symbol is None or o.symbol == symbol)
+        ]
+
+    @staticmethod
+    def _intent(
+        kind: str,
+        side: Side,
+        tag: str,
+        price_ticks: int,
+        qty_lots: int,
+        post_only: bool,
+        order: WorkingOrder | None,
+        mid_ticks: int | None,
+        position_lots: int = 0,
+    ) -> _Intent:
+        if kind == "cancel":
+            rank = 0
+        else:
+            reducing = (side is Side.SELL and position_lots > 0) or (side is Side.BUY and position_lots < 0)
+            rank = 1 if reducing else 2
+        distance = abs(price_ticks - mid_ticks) if mid_ticks is not None else 0
+        return _Intent((rank, distance, tag), kind, side, tag, price_ticks, qty_lots, post_only, order)
+
+    def _materialize(self, symbol: str, intent: _Intent) -> Command:
+        metrics.OM_COMMANDS.labels(kind=intent.kind).inc()
+        if intent.kind == "cancel":
+            assert intent.order is not None
+            return CancelOrder(symbol=symbol, client_order_id=intent.order.client_order_id)
+        if intent.kind == "amend":
+            assert intent.order is not None
+            return AmendOrder(
+                symbol=symbol,
+                client_order_id=intent.order.client_order_id,
+                side=intent.side,
+                price_ticks=intent.price_ticks,
+                qty_lots=intent.qty_lots,
+            )
+        return PlaceOrder(
+            symbol=symbol,
+            side=intent.side,
+            order_type=OrderType.LIMIT,
+            qty_lots=intent.qty_lots,
+            client_order_id=self.ids.next_id(symbol, intent.level),
+            price_ticks=intent.price_ticks,
+            time_in_force=TimeInForce.GTX if intent.post_only else TimeInForce.GTC,
+            level=intent.level,
+        )
+
+    # ----------------------------------------------------------------- command lifecycle
+    def on_submitted(self, cmd: Command) -> None:
+        """Record that `cmd` passed every gate and is being sent: its level is now in flight."""
+        if isinstance(cmd, PlaceOrder):
+            if cmd.client_order_id in self._orders or cmd.client_order_id in self._closed:
+                raise ValueError(
+                    f"client order id {cmd.client_order_id} was already used; ids must be unique"
+                )
+            level = cmd.level or cmd.client_order_id
+            book = self._by_level.setdefault(cmd.symbol, {})
+            if level in book:
+                raise ValueError(
+                    f"{cmd.symbol} level {level!r} already holds {book[level].client_order_id}; "
+                    "a level holds one live order (plan again after it closes)"
+                )
+            wo = WorkingOrder(
+                symbol=cmd.symbol,
+                client_order_id=cmd.client_order_id,
+                level=level,
+                side=cmd.side,
+                price_ticks=cmd.price_ticks or 0,
+                qty_lots=cmd.qty_lots,
+                post_only=cmd.time_in_force is TimeInForce.GTX,
+                reduce_only=cmd.reduce_only,
+            )
+            self._orders[cmd.client_order_id] = wo
+            book[level] = wo
+            return
+        tracked = self._orders.get(cmd.client_order_id)
+        if tracked is None:
+            return  # cancel of an order we no longer track: harmless
+        wo = tracked
+        if isinstance(cmd, CancelOrder):
+            wo.state = OrderState.PENDING_CANCEL
+        else:
+            wo.state = OrderState.PENDING_AMEND
+            wo.amend_to = (cmd.price_ticks, cmd.qty_lots)
+
+    def on_result(self, res: CommandResult) -> None:
+        """Apply what became of a command. Idempotent; results for closed orders are ignored."""
+        cmd = res.command
+        wo = self._orders.get(cmd.client_order_id)
+        if wo is None:
+            return
+        if res.order_id is not None:
+            wo.order_id = res.order_id
+        if isinstance(cmd, PlaceOrder):
+            self._place_result(wo, res)
+        elif isinstance(cmd, CancelOrder):
+            self._cancel_result(wo, res)
+        else:
+            self._amend_result(wo, res)
+        self._update_gauge()
+
+    def _place_result(self, wo: WorkingOrder, res: CommandResult) -> None:
+        if wo.state is not OrderState.PENDING_NEW:
+            return  # the user stream got there first
+        if res.outcome is Outcome.ACCEPTED:
+            if res.status is not None and not res.status.is_open:
+                self._close(wo, f"place_result_status={res.status.value}")
+            else:
+                wo.state = OrderState.OPEN
+        elif res.outcome is Outcome.UNKNOWN:
+            wo.state = OrderState.UNKNOWN
+            log.warning("order_outcome_unknown client_order_id=%s action=place", wo.client_order_id)
+        else:
+            self._close(wo, f"place_{res.outcome.value} code={res.code} reason={res.reason}")
+
+    def _cancel_result(self, wo: WorkingOrder, res: CommandResult) -> None:
+        if res.outcome is Outcome.ACCEPTED or (
+            res.outcome is Outcome.REJECTED and res.code in ORDER_GONE_CODES
+        ):
+            self._close(wo, f"cancel_{res.outcome.value}")
+        elif res.outcome is Outcome.UNKNOWN:
+            wo.state = OrderState.UNKNOWN
+            log.warning("order_outcome_unknown client_order_id=%s action=cancel", wo.client_order_id)
+        elif wo.state is OrderState.PENDING_CANCEL:
+            wo.state = OrderState.OPEN  # refused or blocked: still ours on the book, plan again
+
+    def _amend_result(self, wo: WorkingOrder, res: CommandResult) -> None:
+        target, wo.amend_to = wo.amend_to, None
+        if res.outcome is Outcome.ACCEPTED:
+            if res.status is not None and not res.status.is_open:
+                self._close(wo, f"amend_result_status={res.status.value}")
+                return
+            if target is not None:
+                wo.price_ticks, wo.qty_lots = target
+            wo.state = OrderState.OPEN
+        elif res.outcome is Outcome.UNKNOWN:
+            wo.state = OrderState.UNKNOWN
+            log.warning("order_outcome_unknown client_order_id=%s action=amend", wo.client_order_id)
+        elif res.outcome is Outcome.REJECTED and res.code in ORDER_GONE_CODES:
+            self._close(wo, "amend_rejected_order_gone")
+        elif wo.state is OrderState.PENDING_AMEND:
+            wo.state = OrderState.OPEN
+
+    def on_order_update(self, ev: OrderUpdate) -> None:
+        """Apply an ORDER_TRADE_UPDATE for one of our orders (new, fill, amend, cancel, expiry)."""
+        wo = self._orders.get(ev.client_order_id)
+        if wo is None:
+            return  # closed already (late or replayed event) or not ours
+        if ev.order_id:
+            wo.order_id = ev.order_id
+        wo.filled_lots = max(wo.filled_lots, ev.cum_filled_lots)
+        if not ev.status.is_open:
+            self._close(wo, f"status={ev.status.value}")
+            self._update_gauge()
+            return
+        if ev.execution_type is ExecutionType.AMENDMENT or wo.state is OrderState.UNKNOWN:
+            wo.price_ticks, wo.qty_lots = ev.price_ticks, ev.orig_qty_lots
+            wo.amend_to = None
+        if wo.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) or (
+            wo.state is OrderState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
+        ):
+            wo.state = OrderState.OPEN
+        self._update_gauge()
+
+    def resolve(
+        self,
+        client_order_id: str,
+        status: OrderStatus | None,
+        *,
+        order_id: int | None = None,
+        price_ticks: int | None = None,
+        qty_lots: int | None = None,
+        filled_lots: int | None = None,
+    ) -> None:
+        """Apply a query result for an order (status None: the exchange does not know the id)."""
+        wo = self._orders.get(client_order_id)
+        if wo is None:
+            return
+        if status is None or not status.is_open:
+            self._close(wo, f"query_status={status.value if status else 'NOT_FOUND'}")
+        else:
+            if order_id is not None:
+                wo.order_id = order_id
+            if price_ticks is not None:
+                wo.price_ticks = price_ticks
+            if qty_lots is not None:
+                wo.qty_lots = qty_lots
+            if filled_lots is not None:
+                wo.filled_lots = max(wo.filled_lots, filled_lots)
+            wo.amend_to = None
+            wo.state = OrderState.OPEN
+        self._update_gauge()
+
+    def restore(self, orders: Iterable[WorkingOrder]) -> None:
+        """Adopt orders believed open at restart (journal / exchange): they start OPEN or UNKNOWN."""
+        for wo in orders:
+            book = self._by_level.setdefault(wo.symbol, {})
+            if wo.client_order_id in self._orders or wo.level in book:
+                raise ValueError(
+                    f"cannot restore {wo.client_order_id}: its id or level {wo.level!r} is taken"
+                )
+            self._orders[wo.client_order_id] = wo
+            book[wo.level] = wo
+        self._update_gauge()
+
+    def _close(self, wo: WorkingOrder, why: str) -> None:
+        self._orders.pop(wo.client_order_id, None)
+        book = self._by_level.get(wo.symbol)
+        if book is not None and book.get(wo.level) is wo:
+            del book[wo.level]
+        self._closed[wo.client_order_id] = None
+        while len(self._closed) > self.config.closed_order_memory:
+            self._closed.popitem(last=False)
+        log.debug("order_closed client_order_id=%s %s", wo.client_order_id, why)
+
+    def _update_gauge(self) -> None:
+        metrics.OM_UNKNOWN_ORDERS.set(sum(1 for _ in self._iter_unknown()))
+
+    def _iter_unknown(self) -> Iterator[WorkingOrder]:
+        return (o for o in self._orders.values() if o.state is OrderState.UNKNOWN)
+
+
+def _mid_of(quotes: Iterable[QuoteLike]) -> int | None:
+    best_bid: int | None = None
+    best_ask: int | None = None
+    for q in quotes:
+        if q.side is Side.BUY:
+            best_bid = q.price_ticks if best_bid is None else max(best_bid, q.price_ticks)
+        else:
+            best_ask = q.price_ticks if best_ask is None else min(best_ask, q.price_ticks)
+    if best_bid is not None and best_ask is not None:
+        return (best_bid + best_ask) // 2
+    return best_bid if best_bid is not None else best_ask

@@ -1,0 +1,372 @@
+"""`TradingPipeline`: strategy → risk guard → order manager, one object for live, paper and backtest.
+
+Per symbol it feeds market events to the strategy, asks for the desired quote set when the market
+left the strategy's quiet band (or anything else changed), diffs it against our working orders,
+and passes every command through the risk guard. What comes out is already risk-filtered; what
+was refused is kept as a `BlockedCommand` for the journal. Pure and deterministic: time is the
+`now_ms` argument, there is no I/O (ADR-047).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.events import (
+    AccountUpdate,
+    BookTicker,
+    Fill,
+    MarketEvent,
+    MarkPrice,
+    OrderUpdate,
+    Trade,
+)
+from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.rules import SymbolRules
+from grinder.execution import metrics
+from grinder.execution.config import ExecutionConfig
+from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
+from grinder.risk.config import RiskConfig
+from grinder.risk.guard import RiskGuard, SymbolExposure
+
+log = logging.getLogger(__name__)
+
+
+class QuoteSetLike(Protocol):
+    @property
+    def quotes(self) -> tuple[Any, ...]: ...
+    @property
+    def mode(self) -> Any: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class QuietBandLike(Protocol):
+    def contains(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> bool: ...
+    @property
+    def position_lots(self) -> int: ...
+
+
+class QuotingStrategy(Protocol):
+    """The per-symbol strategy contract (grinder.strategy.GridStrategy)."""
+
+    def on_event(self, ev: MarketEvent) -> None: ...
+    def desired_quotes(self, position_lots: int, now_ms: int) -> Any: ...
+    def on_fill(self, fill: Fill) -> None: ...
+    def quiet_band(self) -> Any: ...
+
+
+StrategyFactory = Callable[[str, SymbolRules, Any], QuotingStrategy]
+
+
+def default_strategy_factory(symbol: str, rules: SymbolRules, strategy_config: Any) -> QuotingStrategy:
+    """`grinder.strategy.GridStrategy(symbol, rules, config)` (imported late: the layer above us)."""
+    grid_strategy: Callable[[str, SymbolRules, Any], QuotingStrategy] = importlib.import_module(
+        "grinder.strategy"
+    ).GridStrategy
+    return grid_strategy(symbol, rules, strategy_config)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedCommand:
+    """A command the risk guard refused: journal it (reason is a `RiskReason` string)."""
+
+    command: Command
+    reason: str
+    time_ms: int
+
+
+@dataclass(slots=True)
+class _SymbolState:
+    rules: SymbolRules
+    strategy: QuotingStrategy
+    position_lots: int = 0
+    bid_ticks: int | None = None
+    ask_ticks: int | None = None
+    mark_ticks: int | None = None
+    last_trade_ticks: int | None = None
+    band: Any = None
+    dirty: bool = True  # plan on the next event regardless of the quiet band
+    mode: str = ""
+    quote_reason: str = ""
+    entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
+    account_amount_lots: int = 0
+
+    @property
+    def reference_ticks(self) -> int | None:
+        if self.bid_ticks is not None and self.ask_ticks is not None:
+            return (self.bid_ticks + self.ask_ticks) // 2
+        if self.mark_ticks is not None:
+            return self.mark_ticks
+        return self.last_trade_ticks
+
+
+class TradingPipeline:
+    """Strategy + RiskGuard + OrderManager for a set of symbols of one account."""
+
+    def __init__(
+        self,
+        symbols_rules: Mapping[str, SymbolRules],
+        strategy_config: Any,
+        risk_config: RiskConfig,
+        execution_config: ExecutionConfig,
+        id_factory: ClientOrderIdFactory,
+        *,
+        strategy_factory: StrategyFactory | None = None,
+    ) -> None:
+        if not symbols_rules:
+            raise ValueError("TradingPipeline needs at least one symbol with its SymbolRules")
+        make = strategy_factory or default_strategy_factory
+        self.config = execution_config
+        self.guard = RiskGuard(risk_config, symbols_rules)
+        self.orders = OrderManager(execution_config, id_factory)
+        self._symbols: dict[str, _SymbolState] = {
+            sym: _SymbolState(rules=rules, strategy=make(sym, rules, strategy_config))
+            for sym, rules in symbols_rules.items()
+        }
+        self._blocked: list[BlockedCommand] = []
+        self._last_block: dict[tuple[str, str], str] = {}
+        self._fills: list[Fill] = []
+        self._seen_fills: OrderedDict[tuple[str, int, str], None] = OrderedDict()
+        self._wallet: Decimal | None = None
+        self._last_equity_ms: int | None = None
+
+    # ----------------------------------------------------------------- market side
+    def on_market_event(self, ev: MarketEvent, now_ms: int) -> list[Command]:
+        """Feed one market event; returns the risk-approved commands to send, most urgent first."""
+        st = self._symbols.get(ev.symbol)
+        if st is None:
+            return []
+        if isinstance(ev, BookTicker):
+            st.bid_ticks, st.ask_ticks = ev.bid_ticks, ev.ask_ticks
+        elif isinstance(ev, MarkPrice):
+            st.mark_ticks = st.rules.nearest_ticks(ev.mark_price)
+        elif isinstance(ev, Trade):
+            st.last_trade_ticks = ev.price_ticks
+        st.strategy.on_event(ev)
+        self._refresh_equity(now_ms)
+        if not self._needs_plan(st, ev, now_ms):
+            return []
+        return self._plan(ev.symbol, st, now_ms)
+
+    def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
+        if st.dirty or st.band is None or not isinstance(ev, BookTicker | Trade):
+            return True
+        if st.bid_ticks is None or st.ask_ticks is None:
+            return True
+        return not (
+            st.band.position_lots == st.position_lots and st.band.contains(st.bid_ticks, st.ask_ticks, now_ms)
+        )
+
+    def _plan(self, symbol: str, st: _SymbolState, now_ms: int) -> list[Command]:
+        qs = st.strategy.desired_quotes(st.position_lots, now_ms)
+        st.band = st.strategy.quiet_band()
+        st.mode, st.quote_reason = str(qs.mode), str(qs.reason)
+        quotes: Iterable[QuoteLike] = qs.quotes
+        if self.guard.kill_switch_engaged:
+            # Only quotes that shrink the position survive; the plan cancels everything else.
+            quotes = [q for q in qs.quotes if q.side.sign * st.position_lots < 0]
+        budget = min(self.guard.rate_budget_available(now_ms), self.config.max_commands_per_event)
+        planned = self.orders.plan(
+            symbol, quotes, mid_ticks=st.reference_ticks, position_lots=st.position_lots, budget=budget
+        )
+        approved: list[Command] = []
+        for cmd in planned:
+            decision = self.guard.check(cmd, self, now_ms)
+            key = (symbol, _level_of(cmd, self.orders))
+            if decision.allowed:
+                self.orders.on_submitted(cmd)
+                approved.append(cmd)
+                self._last_block.pop(key, None)
+            elif self._last_block.get(key) != decision.reason:
+                # Record a block once per level and reason, not on every tick it persists.
+                self._last_block[key] = decision.reason
+                self._blocked.append(BlockedCommand(cmd, decision.reason, now_ms))
+                log.info(
+                    "risk_block symbol=%s client_order_id=%s reason=%s",
+                    symbol,
+                    cmd.client_order_id,
+                    decision.reason,
+                )
+        # Plan again on the next event while anything is left to do (budget, blocks, in flight).
+        st.dirty = bool(planned) or budget == 0
+        return approved
+
+    def cancel_all(self, now_ms: int, symbol: str | None = None) -> list[Command]:
+        """Cancels for every open order (shutdown, disarm); each still spends an order-rate token."""
+        out: list[Command] = []
+        for cmd in self.orders.plan_cancel_all(symbol):
+            decision = self.guard.check(cmd, self, now_ms)
+            if decision.allowed:
+                self.orders.on_submitted(cmd)
+                out.append(cmd)
+            else:
+                self._blocked.append(BlockedCommand(cmd, decision.reason, now_ms))
+        for st in self._symbols.values():
+            st.dirty = True
+        return out
+
+    # ----------------------------------------------------------------- account side
+    def on_user_event(self, ev: OrderUpdate | AccountUpdate) -> Fill | None:
+        """Apply a user-stream event; returns the new Fill (None for duplicates and non-fills)."""
+        if isinstance(ev, AccountUpdate):
+            self._on_account_update(ev)
+            return None
+        st = self._symbols.get(ev.symbol)
+        if st is None:
+            return None
+        fill: Fill | None = None
+        if ev.is_fill:
+            key = (ev.symbol, ev.trade_id, ev.client_order_id)
+            if key in self._seen_fills:
+                metrics.OM_DUPLICATE_FILLS.inc()
+            else:
+                self._seen_fills[key] = None
+                while len(self._seen_fills) > self.config.fill_memory:
+                    self._seen_fills.popitem(last=False)
+                fill = Fill.from_order_update(ev)
+                st.position_lots += ev.side.sign * ev.last_fill_lots
+                st.strategy.on_fill(fill)
+                self._fills.append(fill)
+        self.orders.on_order_update(ev)
+        st.dirty = True
+        return fill
+
+    def _on_account_update(self, ev: AccountUpdate) -> None:
+        for bal in ev.balances:
+            if bal.asset == self.config.margin_asset:
+                self._wallet = bal.wallet_balance
+        for pos in ev.positions:
+            st = self._symbols.get(pos.symbol)
+            if st is not None:
+                st.entry_price = pos.entry_price
+                st.account_amount_lots = pos.amount_lots
+        self._last_equity_ms = None  # re-mark on the next event
+        self._refresh_equity(ev.transaction_time_ms)
+
+    def on_result(self, res: CommandResult) -> None:
+        """Apply the outcome of a command we sent (or a gate's BLOCKED verdict on it)."""
+        self.orders.on_result(res)
+        st = self._symbols.get(res.command.symbol)
+        if st is not None:
+            st.dirty = True
+        if res.outcome is Outcome.UNKNOWN:
+            log.warning(
+                "command_outcome_unknown symbol=%s client_order_id=%s reason=%s",
+                res.command.symbol,
+                res.command.client_order_id,
+                res.reason,
+            )
+
+    def on_wallet_balance(self, wallet_balance: Decimal, now_ms: int) -> None:
+        """Seed the margin-asset wallet balance (start-up account snapshot, backtest start)."""
+        self._wallet = wallet_balance
+        self._last_equity_ms = None
+        self._refresh_equity(now_ms)
+
+    def set_position(self, symbol: str, position_lots: int) -> None:
+        """Adopt the exchange's position (start-up, reconciliation)."""
+        st = self._symbols[symbol]
+        st.position_lots = position_lots
+        st.dirty = True
+
+    def restore_orders(self, orders: Iterable[WorkingOrder]) -> None:
+        """Adopt working orders believed open at restart (journal, then exchange reconciliation)."""
+        self.orders.restore(orders)
+        for st in self._symbols.values():
+            st.dirty = True
+
+    def engage_kill_switch(self, reason: str = "MANUAL") -> None:
+        self.guard.engage_kill_switch(reason)
+        for st in self._symbols.values():
+            st.dirty = True
+
+    def equity(self) -> Decimal | None:
+        """Wallet balance plus unrealized PnL of the account positions at reference prices."""
+        if self._wallet is None:
+            return None
+        total = self._wallet
+        for st in self._symbols.values():
+            ref = st.reference_ticks
+            if st.account_amount_lots and ref is not None:
+                qty = st.rules.lots_to_qty(st.account_amount_lots)
+                total += qty * (st.rules.ticks_to_price(ref) - st.entry_price)
+        return total
+
+    def _refresh_equity(self, now_ms: int) -> None:
+        if self._wallet is None:
+            return
+        if self._last_equity_ms is not None and now_ms - self._last_equity_ms < self.config.equity_refresh_ms:
+            return
+        equity = self.equity()
+        if equity is not None:
+            self._last_equity_ms = now_ms
+            was_engaged = self.guard.kill_switch_engaged
+            self.guard.on_equity(equity, now_ms)
+            if self.guard.kill_switch_engaged and not was_engaged:
+                for st in self._symbols.values():
+                    st.dirty = True
+
+    # ----------------------------------------------------------------- RiskView
+    def symbols(self) -> Iterable[str]:
+        return self._symbols.keys()
+
+    def exposure(self, symbol: str) -> SymbolExposure:
+        st = self._symbols.get(symbol)
+        if st is None:
+            return SymbolExposure()
+        buy, sell, count = self.orders.working_lots(symbol)
+        return SymbolExposure(st.position_lots, buy, sell, count, st.reference_ticks)
+
+    def working_order(self, client_order_id: str) -> tuple[int, int] | None:
+        wo = self.orders.order(client_order_id)
+        return None if wo is None else (wo.qty_lots, wo.filled_lots)
+
+    # ----------------------------------------------------------------- queries
+    def position_lots(self, symbol: str) -> int:
+        return self._symbols[symbol].position_lots
+
+    def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
+        return self.orders.working_orders(symbol)
+
+    def take_blocked(self) -> list[BlockedCommand]:
+        """Blocks recorded since the last call (the engine journals them)."""
+        out, self._blocked = self._blocked, []
+        return out
+
+    def take_fills(self) -> list[Fill]:
+        """New (de-duplicated) fills since the last call."""
+        out, self._fills = self._fills, []
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Plain values for /status: risk latches, per-symbol position, quotes and working orders."""
+        return {
+            "risk": self.guard.status(),
+            "symbols": {
+                sym: {
+                    "position_lots": st.position_lots,
+                    "reference_ticks": st.reference_ticks,
+                    "mode": st.mode,
+                    "quote_reason": st.quote_reason,
+                    "working_orders": [o.as_dict() for o in self.orders.working_orders(sym)],
+                }
+                for sym, st in self._symbols.items()
+            },
+            "unknown_orders": [o.client_order_id for o in self.orders.unknown_orders()],
+        }
+
+
+def _level_of(cmd: Command, orders: OrderManager) -> str:
+    if isinstance(cmd, PlaceOrder):
+        return cmd.level
+    wo = orders.order(cmd.client_order_id)
+    if isinstance(cmd, CancelOrder | AmendOrder) and wo is not None:
+        return wo.level
+    return cmd.client_order_id

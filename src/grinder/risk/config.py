@@ -1,0 +1,47 @@
+"""`RiskConfig`: the [risk] section: pre-trade limits and latches, with safe (small) defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Limits in the quote currency (USDT). A limit of 0 is refused: every check stays on.
+
+    Defaults follow Runbook 17 (`max_notional_per_order` $125) and Binance's ORDERS limits
+    (300 per 10 s, 1200 per minute per account).
+    """
+
+    max_notional_per_order: Decimal = Decimal("125")
+    max_position_notional: Decimal = Decimal("500")  # per symbol, worst case if every working order fills
+    max_total_position_notional: Decimal = Decimal("1000")  # all symbols together
+    max_open_orders_per_symbol: int = 20  # also capped by the symbol's MAX_NUM_ORDERS filter
+    orders_per_10s: int = 300  # Binance ORDERS limit (10 SECOND); cancels and amends count too
+    orders_per_minute: int = 1200  # Binance ORDERS limit (1 MINUTE)
+    max_drawdown_pct: Decimal = Decimal("10")  # from the equity high-water mark; engages the kill switch
+    daily_loss_limit: Decimal = Decimal("100")  # loss since the UTC day's first equity; engages it too
+    block_without_equity: bool = True  # no equity seen yet -> block risk-increasing orders (fail closed)
+    block_without_price: bool = True  # no reference price -> block risk-increasing orders (fail closed)
+
+    def __post_init__(self) -> None:
+        positive = {
+            "max_notional_per_order": self.max_notional_per_order,
+            "max_position_notional": self.max_position_notional,
+            "max_total_position_notional": self.max_total_position_notional,
+            "max_drawdown_pct": self.max_drawdown_pct,
+            "daily_loss_limit": self.daily_loss_limit,
+        }
+        for key, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"[risk] {key} must be > 0 (got {value}); set a positive limit")
+        for key, count in (
+            ("max_open_orders_per_symbol", self.max_open_orders_per_symbol),
+            ("orders_per_10s", self.orders_per_10s),
+            ("orders_per_minute", self.orders_per_minute),
+        ):
+            if count < 1:
+                raise ValueError(f"[risk] {key} must be >= 1 (got {count})")
+        if self.max_drawdown_pct >= 100:
+            raise ValueError(f"[risk] max_drawdown_pct must be below 100 (got {self.max_drawdown_pct})")

@@ -1,0 +1,352 @@
+"""`BinanceFuturesPort`: the ExchangePort over the Binance USDⓈ-M REST wire client.
+
+`http_client` is a `grinder.binance.rest.BinanceRestClient` (signing, clock offset, rate-limit
+governor, error taxonomy, and retries of definitely-not-executed failures with the same client
+order id). This port adds what only an order path knows: our notional cap, local filter checks
+(nothing invalid is sent), and unknown-outcome resolution — after a timeout / 503 "unknown error"
+it queries the SAME client order id before anything else is sent, and re-sends with that same id
+only when the query proves the order absent (ADR-056).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Final
+
+from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused
+from grinder.binance.rest import BinanceRestClient
+from grinder.binance.schemas import OrderResponse
+from grinder.connector.config import BinanceFuturesPortConfig
+from grinder.connector.errors import explain_exchange_error
+from grinder.connector.gates import is_mainnet_url
+from grinder.connector.metrics import UNKNOWN_OUTCOMES_TOTAL
+from grinder.connector.notional import notional_problem
+from grinder.connector.port import BalanceState, OrderState, PositionState
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import OrderStatus, OrderType
+from grinder.core.ids import is_valid_client_order_id
+from grinder.core.rules import OrderRuleError, SymbolRules
+
+log = logging.getLogger(__name__)
+
+_CODE_NO_SUCH_ORDER: Final = -2013
+_CODE_UNKNOWN_ORDER: Final = -2011
+_CODE_DUPLICATE_ID: Final = -4116
+_CODE_NO_NEED_TO_MODIFY: Final = -5027
+
+
+class _Unresolved:
+    """Marker: the query after an unknown outcome did not answer either."""
+
+
+_UNRESOLVED: Final = _Unresolved()
+
+
+def order_state(resp: OrderResponse, rules: SymbolRules) -> OrderState:
+    """Wire order object → OrderState (ticks/lots)."""
+    price = resp.price if resp.price not in ("", "0") else "0"
+    return OrderState(
+        symbol=resp.symbol,
+        client_order_id=resp.clientOrderId,
+        order_id=resp.orderId,
+        side=resp.to_side(),
+        order_type=resp.to_order_type(),
+        status=resp.to_status(),
+        price_ticks=rules.floor_ticks(price),
+        orig_lots=rules.qty_to_lots(resp.origQty),
+        executed_lots=rules.qty_to_lots(resp.executedQty),
+        time_in_force=resp.to_time_in_force(),
+        reduce_only=resp.reduceOnly,
+        position_side=resp.to_position_side(),
+        update_time_ms=resp.updateTime,
+    )
+
+
+class BinanceFuturesPort:
+    """Orders, cancels, amends and account reads against Binance USDⓈ-M (or a compatible simulator)."""
+
+    name = "binance_futures"
+
+    def __init__(
+        self,
+        config: BinanceFuturesPortConfig | None = None,
+        http_client: BinanceRestClient | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config if config is not None else BinanceFuturesPortConfig()
+        if http_client is None:
+            # Keys come from the environment only (never from config files or arguments).
+            http_client = BinanceRestClient(
+                self.config.base_url,
+                api_key=os.environ.get("BINANCE_API_KEY") or None,
+                api_secret=os.environ.get("BINANCE_API_SECRET") or None,
+            )
+        elif http_client.base_url.rstrip("/") != self.config.base_url.rstrip("/"):
+            # Gate 3 decides on this URL; it must be the one requests actually go to.
+            raise ValueError(
+                f"BinanceFuturesPort: http_client.base_url {http_client.base_url!r} differs from "
+                f"config.base_url {self.config.base_url!r}; build both from the same URL"
+            )
+        self._client = http_client
+        self._rules: dict[str, SymbolRules] = {}
+        self._sleep = sleep
+        log.info("BinanceFuturesPort initialized url=%s", self.base_url)
+
+    def __repr__(self) -> str:
+        return f"BinanceFuturesPort(url={self.base_url!r})"
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    @property
+    def is_mainnet(self) -> bool:
+        return is_mainnet_url(self.base_url)
+
+    @property
+    def http_client(self) -> BinanceRestClient:
+        return self._client
+
+    async def start(self) -> None:
+        info = await self._client.exchange_info()
+        self._rules.update(info.rules)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def symbol_rules(self, symbol: str) -> SymbolRules:
+        rules = self._rules.get(symbol)
+        if rules is None:
+            await self.start()
+            rules = self._rules.get(symbol)
+        if rules is None:
+            raise ValueError(
+                f"symbol {symbol} is not listed by {self.base_url} exchangeInfo; check the symbol name"
+            )
+        return rules
+
+    # ------------------------------------------------------------------ writes
+    async def submit(self, cmd: Command) -> CommandResult:
+        try:
+            rules = await self.symbol_rules(cmd.symbol)
+        except ValueError as exc:
+            return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
+        except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
+            return CommandResult(cmd, Outcome.BLOCKED, reason=f"rules_unavailable: {exc}")
+        if isinstance(cmd, PlaceOrder):
+            return await self._place(cmd, rules)
+        if isinstance(cmd, CancelOrder):
+            return await self._cancel(cmd, rules)
+        return await self._amend(cmd, rules)
+
+    async def _reference_price_ticks(self, cmd: PlaceOrder, rules: SymbolRules) -> int:
+        if cmd.price_ticks is not None:
+            return cmd.price_ticks
+        return rules.ceil_ticks(await self.mid_price(cmd.symbol))
+
+    async def _check_place(self, cmd: PlaceOrder, rules: SymbolRules) -> str | None:
+        if not is_valid_client_order_id(cmd.client_order_id):
+            return (
+                f"invalid_order: client order id {cmd.client_order_id!r} "
+                "must match ^[.A-Z:/a-z0-9_-]{1,36}$"
+            )
+        if cmd.order_type is OrderType.LIMIT and cmd.price_ticks is None:
+            return "invalid_order: a LIMIT order needs price_ticks"
+        try:
+            rules.validate_ticks(cmd.side, cmd.order_type, cmd.qty_lots, cmd.price_ticks,
+                                 reduce_only=cmd.reduce_only)
+            ref_ticks = await self._reference_price_ticks(cmd, rules)
+        except OrderRuleError as exc:
+            return f"invalid_order: {exc.code} {exc.msg}"
+        except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
+            return f"invalid_order: no reference price for the notional check ({exc})"
+        problem = notional_problem(rules, ref_ticks, cmd.qty_lots, self.config.max_notional_per_order,
+                                   reduce_only=cmd.reduce_only, op="place_order")
+        return f"limit: {problem}" if problem else None
+
+    async def _place(self, cmd: PlaceOrder, rules: SymbolRules) -> CommandResult:
+        problem = await self._check_place(cmd, rules)
+        if problem is not None:
+            return CommandResult(cmd, Outcome.BLOCKED, reason=problem)
+        resends = 0
+        while True:
+            try:
+                resp = await self._client.new_order(cmd, rules)
+                return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
+            except RateLimitRefused as exc:
+                return CommandResult(cmd, Outcome.BLOCKED, reason=f"rate_limited: {exc}")
+            except ValueError as exc:  # not encodable: nothing was sent
+                return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
+            except BinanceAPIError as exc:
+                if exc.kind is ErrorKind.NON_RETRYABLE and exc.code != _CODE_DUPLICATE_ID:
+                    return _rejected(cmd, exc, "place_order")
+                # Unknown outcome, a duplicate id (an earlier attempt of ours landed) or a retryable
+                # failure the client gave up on: ask the exchange about this id before anything else.
+                found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
+                if isinstance(found, OrderState):
+                    return _found(cmd, found)
+                if found is _UNRESOLVED or resends >= self.config.max_resends:
+                    return _unknown(cmd, exc)
+                resends += 1
+                log.warning("order_resend client_order_id=%s attempt=%d reason=absent_after_%s",
+                            cmd.client_order_id, resends, exc.kind.value)
+                UNKNOWN_OUTCOMES_TOTAL.labels(resolution="absent_resent").inc()
+                await self._sleep(self.config.retry_backoff_s)
+
+    async def _cancel(self, cmd: CancelOrder, rules: SymbolRules) -> CommandResult:
+        resends = 0
+        while True:
+            try:
+                resp = await self._client.cancel_order(cmd.symbol, client_order_id=cmd.client_order_id)
+                return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
+            except RateLimitRefused as exc:
+                return CommandResult(cmd, Outcome.BLOCKED, reason=f"rate_limited: {exc}")
+            except BinanceAPIError as exc:
+                retrying = resends > 0 and exc.code == _CODE_UNKNOWN_ORDER
+                if exc.kind is ErrorKind.NON_RETRYABLE and not retrying:
+                    return _rejected(cmd, exc, "cancel_order")
+                found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
+                if isinstance(found, OrderState) and not found.is_open:
+                    if found.status is OrderStatus.CANCELED:
+                        return _found(cmd, found)
+                    return CommandResult(cmd, Outcome.REJECTED, order_id=found.order_id, status=found.status,
+                                         code=_CODE_UNKNOWN_ORDER,
+                                         reason=f"order is {found.status.value}, not open")
+                if found is None:
+                    return CommandResult(cmd, Outcome.REJECTED, code=_CODE_NO_SUCH_ORDER,
+                                         reason="Order does not exist.")
+                if found is _UNRESOLVED or resends >= self.config.max_resends:
+                    return _unknown(cmd, exc)
+                resends += 1
+                await self._sleep(self.config.retry_backoff_s)
+
+    async def _amend(self, cmd: AmendOrder, rules: SymbolRules) -> CommandResult:
+        try:
+            rules.validate_ticks(cmd.side, OrderType.LIMIT, cmd.qty_lots, cmd.price_ticks)
+        except OrderRuleError as exc:
+            return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc.code} {exc.msg}")
+        problem = notional_problem(rules, cmd.price_ticks, cmd.qty_lots, self.config.max_notional_per_order,
+                                   reduce_only=False, op="replace_order")
+        if problem is not None:
+            return CommandResult(cmd, Outcome.BLOCKED, reason=f"limit: {problem}")
+        resends = 0
+        while True:
+            try:
+                resp = await self._client.modify_order(cmd, rules)
+                return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
+            except RateLimitRefused as exc:
+                return CommandResult(cmd, Outcome.BLOCKED, reason=f"rate_limited: {exc}")
+            except ValueError as exc:
+                return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
+            except BinanceAPIError as exc:
+                if resends > 0 and exc.code == _CODE_NO_NEED_TO_MODIFY:
+                    found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
+                    if isinstance(found, OrderState):
+                        return _found(cmd, found)
+                if exc.kind is ErrorKind.NON_RETRYABLE:
+                    return _rejected(cmd, exc, "replace_order")
+                found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
+                if isinstance(found, OrderState):
+                    applied = (found.price_ticks, found.orig_lots) == (cmd.price_ticks, cmd.qty_lots)
+                    if applied or not found.is_open:
+                        return _found(cmd, found)
+                elif found is None:
+                    return CommandResult(cmd, Outcome.REJECTED, code=_CODE_NO_SUCH_ORDER,
+                                         reason="Order does not exist.")
+                if found is _UNRESOLVED or resends >= self.config.max_resends:
+                    return _unknown(cmd, exc)
+                resends += 1
+                await self._sleep(self.config.retry_backoff_s)
+
+    async def _resolve(
+        self, symbol: str, client_order_id: str, rules: SymbolRules, cause: BinanceAPIError
+    ) -> OrderState | _Unresolved | None:
+        """Query the same id until the exchange answers: the order's state, None (absent) or unresolved."""
+        log.warning("unknown_outcome_resolve client_order_id=%s status=%s code=%s kind=%s",
+                    client_order_id, cause.http_status, cause.code, cause.kind.value)
+        for attempt in range(self.config.resolve_attempts):
+            if attempt:
+                await self._sleep(self.config.retry_backoff_s)
+            try:
+                found = await self._query(symbol, client_order_id, rules)
+            except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
+                log.warning("unknown_outcome_query_failed client_order_id=%s attempt=%d error=%s",
+                            client_order_id, attempt + 1, exc)
+                continue
+            if found is not None:
+                UNKNOWN_OUTCOMES_TOTAL.labels(resolution="found").inc()
+                log.info("unknown_outcome_resolved client_order_id=%s status=%s", client_order_id,
+                         found.status.value)
+            return found
+        UNKNOWN_OUTCOMES_TOTAL.labels(resolution="unresolved").inc()
+        return _UNRESOLVED
+
+    # ------------------------------------------------------------------ reads
+    async def _query(self, symbol: str, client_order_id: str, rules: SymbolRules) -> OrderState | None:
+        try:
+            resp = await self._client.query_order(symbol, client_order_id=client_order_id)
+        except BinanceAPIError as exc:
+            if exc.code == _CODE_NO_SUCH_ORDER:
+                return None
+            raise
+        return order_state(resp, rules)
+
+    async def query_order(self, symbol: str, client_order_id: str) -> OrderState | None:
+        return await self._query(symbol, client_order_id, await self.symbol_rules(symbol))
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        rows = await self._client.open_orders(symbol)
+        out = []
+        for row in rows:
+            out.append(order_state(row, await self.symbol_rules(row.symbol)))
+        return out
+
+    async def positions(self) -> list[PositionState]:
+        if not self._rules:
+            await self.start()
+        out = []
+        for row in await self._client.position_risk():
+            rules = self._rules.get(row.symbol)
+            if rules is None or Decimal(row.positionAmt) == 0:
+                continue
+            out.append(PositionState(
+                symbol=row.symbol,
+                amount_lots=row.amount_lots(rules),
+                entry_price=Decimal(row.entryPrice),
+                position_side=row.to_position_side(),
+                mark_price=Decimal(row.markPrice),
+                unrealized_pnl=Decimal(row.unRealizedProfit),
+            ))
+        return out
+
+    async def balance(self, asset: str = "USDT") -> BalanceState:
+        for row in await self._client.balance():
+            if row.asset == asset:
+                return BalanceState(asset=row.asset, wallet_balance=row.balance,
+                                    available_balance=row.availableBalance, unrealized_pnl=row.crossUnPnl)
+        return BalanceState(asset=asset, wallet_balance=Decimal(0), available_balance=Decimal(0))
+
+    async def mid_price(self, symbol: str) -> Decimal:
+        ticker = await self._client.book_ticker(symbol)
+        return (Decimal(ticker.bidPrice) + Decimal(ticker.askPrice)) / 2
+
+
+def _found(cmd: Command, found: OrderState) -> CommandResult:
+    return CommandResult(cmd, Outcome.ACCEPTED, order_id=found.order_id, status=found.status)
+
+
+def _rejected(cmd: Command, exc: BinanceAPIError, op: str) -> CommandResult:
+    return CommandResult(cmd, Outcome.REJECTED, code=exc.code,
+                         reason=explain_exchange_error(op, exc.code, exc.msg, exc.http_status))
+
+
+def _unknown(cmd: Command, exc: BinanceAPIError) -> CommandResult:
+    return CommandResult(cmd, Outcome.UNKNOWN, code=exc.code,
+                         reason=f"outcome unknown after {exc.kind.value} (HTTP {exc.http_status} {exc.msg}); "
+                                f"query client order id {cmd.client_order_id}")

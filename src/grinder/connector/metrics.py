@@ -1,0 +1,60 @@
+"""Prometheus metrics of the connector (module-level singletons, ADR-003).
+
+`grinder_orders_placed_total`, `grinder_orders_cancelled_total` and `grinder_connector_errors_total`
+are the Runbook 17 contract. Every label is bounded: `mode` is a SafeMode, `gate` a `Gate`,
+`reason` one of `ERROR_REASONS`, `code` an exchange code from the known set or "other"/"none".
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+ORDERS_PLACED_TOTAL = Counter(
+    "grinder_orders_placed_total", "Orders accepted by the exchange (or the paper venue), by mode", ["mode"]
+)
+ORDERS_CANCELLED_TOTAL = Counter(
+    "grinder_orders_cancelled_total",
+    "Orders cancelled on the exchange (or the paper venue), by mode",
+    ["mode"],
+)
+ORDERS_AMENDED_TOTAL = Counter(
+    "grinder_orders_amended_total", "Orders amended in place (price/quantity), by mode", ["mode"]
+)
+CONNECTOR_ERRORS_TOTAL = Counter(
+    "grinder_connector_errors_total",
+    "Connector writes that did not succeed, by bounded reason and exchange code",
+    ["reason", "code"],
+)
+GATE_BLOCKS_TOTAL = Counter(
+    "grinder_connector_gate_blocks_total", "Writes blocked by a Runbook 17 gate, by gate", ["gate"]
+)
+UNKNOWN_OUTCOMES_TOTAL = Counter(
+    "grinder_connector_unknown_outcomes_total",
+    "Writes whose outcome was unknown, by how it was resolved",
+    ["resolution"],
+)
+
+ERROR_REASONS = frozenset(
+    {"rejected", "unknown_outcome", "retryable", "rate_limited", "limit", "invalid_order", "transport"}
+)
+# Exchange codes kept as their own label value; any other code becomes "other".
+KNOWN_CODES = frozenset(
+    {
+        -1000, -1001, -1003, -1006, -1007, -1008, -1015, -1021, -1022, -1102, -1106, -1111, -1116,
+        -1121, -1125, -2010, -2011, -2013, -2014, -2015, -2018, -2019, -2022, -2025, -2027,
+        -4003, -4004, -4005, -4013, -4002, -4014, -4023, -4015, -4016, -4024, -4061, -4116, -4118,
+        -4120, -4131, -4164, -5021, -5022, -5025, -5026, -5027, -5028,
+    }
+)
+UNKNOWN_RESOLUTIONS = frozenset({"found", "absent_resent", "unresolved"})
+
+
+def code_label(code: int | None) -> str:
+    if code is None:
+        return "none"
+    return str(code) if code in KNOWN_CODES else "other"
+
+
+def count_error(reason: str, code: int | None = None) -> None:
+    CONNECTOR_ERRORS_TOTAL.labels(reason=reason if reason in ERROR_REASONS else "rejected",
+                                  code=code_label(code)).inc()

@@ -1,0 +1,218 @@
+"""Open any supported market-data path and merge everything into one `Tape` or event stream.
+
+Supported: Binance public-data CSV (plain or .zip, header or not) and Parquet for bookTicker,
+aggTrades and trades; raw stream captures (`<ns> <json>` gzip lines); GRINDER recordings (Parquet
+from `grinder record`). Directories are expanded to the supported files inside, sorted by name.
+
+Merge order: public files by their primary exchange timestamp (transaction_time / transact_time /
+time, ms); captures and recordings by local receive time (their line order). Ties keep the order
+of the sources as listed (after sorting by path).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from grinder.core.events import BookTicker, DepthSnapshot, MarketEvent, Trade
+from grinder.core.rules import SymbolRules
+from grinder.data.binance_files import (
+    kind_from_filename,
+    load_quotes,
+    load_trades,
+    open_columns,
+    symbol_from_filename,
+)
+from grinder.data.capture import is_capture, iter_capture
+from grinder.data.errors import DataError
+from grinder.data.recording import is_recording, iter_recording
+from grinder.data.symbols import RulesArg, as_rules_map, rules_for
+from grinder.data.tape import (
+    OTHER,
+    QUOTE,
+    TRADE_BUY_AGGR,
+    TRADE_SELL_AGGR,
+    SourceColumns,
+    Tape,
+    merge_sources,
+)
+
+log = logging.getLogger(__name__)
+
+_SUFFIXES = (".csv", ".zip", ".parquet", ".gz")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, plus supported files inside named directories; sorted and de-duplicated."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.name.endswith(_SUFFIXES)))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise DataError(f"data path {p} does not exist")
+    seen: set[Path] = set()
+    uniq = []
+    for p in sorted(out, key=str):
+        if p not in seen:
+            seen.add(p)
+            uniq.append(p)
+    if not uniq:
+        raise DataError(f"no market-data files found in {', '.join(map(str, paths))}")
+    return uniq
+
+
+def _file_symbol(path: Path, symbol: str | None, rules: dict[str, SymbolRules]) -> str:
+    sym = symbol or symbol_from_filename(path)
+    if sym is None and len(rules) == 1:
+        sym = next(iter(rules))
+    if sym is None:
+        raise DataError(
+            f"{path}: cannot tell the symbol from the file name; pass --symbol or name it <SYMBOL>-..."
+        )
+    return sym
+
+
+def _quote_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColumns:
+    q = load_quotes(path, rules)
+    n = len(q)
+    return SourceColumns(
+        name=str(path),
+        key=q.time_ms,
+        columns={
+            "time_ms": q.time_ms, "kind": np.full(n, QUOTE, np.int8),
+            "sym": np.full(n, sym_index, np.int16), "a": q.bid, "b": q.ask, "qa": q.bid_qty,
+            "qb": q.ask_qty, "ident": q.update_id, "event_ms": q.event_ms,
+        },
+    )  # fmt: skip
+
+
+def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColumns:
+    t = load_trades(path, rules)
+    n = len(t)
+    kind = np.where(t.buyer_is_maker, TRADE_SELL_AGGR, TRADE_BUY_AGGR).astype(np.int8)
+    return SourceColumns(
+        name=str(path),
+        key=t.time_ms,
+        columns={
+            "time_ms": t.time_ms, "kind": kind, "sym": np.full(n, sym_index, np.int16),
+            "a": t.price, "b": t.price, "qa": t.qty, "qb": np.zeros(n, np.int64),
+            "ident": t.trade_id, "event_ms": t.time_ms,
+        },
+    )  # fmt: skip
+
+
+def event_time_ms(ev: MarketEvent | DepthSnapshot) -> int:
+    """The exchange time an event happened (what the virtual clock shows while it is processed)."""
+    if isinstance(ev, BookTicker):
+        return ev.transaction_time_ms
+    if isinstance(ev, Trade):
+        return ev.trade_time_ms
+    t = getattr(ev, "transaction_time_ms", 0) or getattr(ev, "event_time_ms", 0)
+    return int(t)
+
+
+def events_source(
+    name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapshot]], sym_of: dict[str, int]
+) -> SourceColumns:
+    """Columns for decoded events (captures, recordings): quotes and trades flat, the rest as objects."""
+    keys: list[int] = []
+    cols: dict[str, list[int]] = {
+        c: [] for c in ("time_ms", "kind", "sym", "a", "b", "qa", "qb", "ident", "event_ms")
+    }
+    objects: list[MarketEvent | DepthSnapshot] = []
+    for key, ev in rows:
+        symbol = getattr(ev, "symbol", None)
+        if symbol not in sym_of:
+            continue
+        keys.append(key)
+        cols["sym"].append(sym_of[symbol])
+        cols["time_ms"].append(event_time_ms(ev))
+        if isinstance(ev, BookTicker):
+            vals = (
+                QUOTE,
+                ev.bid_ticks,
+                ev.ask_ticks,
+                ev.bid_lots,
+                ev.ask_lots,
+                ev.update_id,
+                ev.event_time_ms,
+            )
+        elif isinstance(ev, Trade):
+            k = TRADE_SELL_AGGR if ev.buyer_is_maker else TRADE_BUY_AGGR
+            vals = (k, ev.price_ticks, ev.price_ticks, ev.qty_lots, 0, ev.trade_id, ev.event_time_ms)
+        else:
+            vals = (OTHER, 0, 0, 0, 0, len(objects), int(getattr(ev, "event_time_ms", 0)))
+            objects.append(ev)
+        for c, v in zip(("kind", "a", "b", "qa", "qb", "ident", "event_ms"), vals, strict=True):
+            cols[c].append(v)
+    dtypes = {"kind": np.int8, "sym": np.int16}
+    return SourceColumns(
+        name=name,
+        key=np.asarray(keys, dtype=np.int64),
+        columns={c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()},
+        objects=objects,
+        key_is_ns=True,
+    )
+
+
+def _symbols_of(files: Sequence[Path], symbol: str | None, rules: dict[str, SymbolRules]) -> list[str]:
+    syms: list[str] = []
+    for f in files:
+        s = symbol or symbol_from_filename(f) or (next(iter(rules)) if len(rules) == 1 else None)
+        if s is None:
+            raise DataError(f"{f}: cannot tell the symbol from the file name; pass --symbol")
+        if s not in syms:
+            syms.append(s)
+    return sorted(syms)
+
+
+def load_tape(
+    paths: Iterable[str | Path], rules: RulesArg | None = None, *, symbol: str | None = None
+) -> Tape:
+    """Load and merge market data from files/directories into a columnar `Tape`.
+
+    `rules`: one `SymbolRules` or symbol -> rules; symbols without rules use the built-in
+    BTCUSDT/ETHUSDT rules or fail with a message asking for an exchangeInfo file.
+    `symbol`: force the symbol of public-data files whose names do not carry it.
+    """
+    files = expand_paths(paths)
+    rules_map = as_rules_map(rules)
+    symbols = _symbols_of(files, symbol, rules_map)
+    resolved = {s: rules_for(rules_map, s) for s in symbols}
+    sym_of = {s: i for i, s in enumerate(symbols)}
+    sources: list[SourceColumns] = []
+    for f in files:
+        if f.suffix.lower() == ".gz" and is_capture(f):
+            sources.append(events_source(str(f), iter_capture(f, resolved), sym_of))
+            continue
+        if f.suffix.lower() == ".parquet" and is_recording(f):
+            sources.append(events_source(str(f), iter_recording(f, resolved), sym_of))
+            continue
+        sym = _file_symbol(f, symbol, resolved)
+        kind = kind_from_filename(f) or open_columns(f).kind
+        if kind == "bookTicker":
+            sources.append(_quote_source(f, resolved[sym], sym_of[sym]))
+        else:
+            sources.append(_trade_source(f, resolved[sym], sym_of[sym]))
+        log.debug("data_file_loaded path=%s kind=%s rows=%d", f, kind, len(sources[-1]))
+    tape = merge_sources(sources, symbols, [resolved[s] for s in symbols])
+    log.info("tape_loaded files=%d events=%d symbols=%s", len(files), len(tape), ",".join(symbols))
+    return tape
+
+
+def iter_events(
+    paths: Iterable[str | Path], rules: RulesArg | None = None, *, symbol: str | None = None
+) -> Iterator[MarketEvent | DepthSnapshot]:
+    """Core market events from files/directories, merged in event-time order (see module doc).
+
+    The simple replay API (`grinder sim --data`, tests): `for ev in iter_events([path], rules): ...`.
+    Loads the files' columns into memory first (about 40 bytes per quote/trade).
+    """
+    tape = load_tape(paths, rules, symbol=symbol)
+    return tape.events()

@@ -553,7 +553,12 @@ class Venue:
         rules = m.rules
         try:
             rules.validate_order(
-                side, order_type, quantity, price, mark_price=self._mark(m), reduce_only=reduce_only
+                side,
+                order_type,
+                quantity,
+                price,
+                mark_price=self._mark(m),
+                reduce_only=reduce_only or _hedge_close(side, position_side),
             )
             lots = rules.qty_to_lots(quantity)
             ticks = rules.price_to_ticks(price) if price is not None else 0
@@ -691,7 +696,7 @@ class Venue:
         elif not is_valid_client_order_id(cid):
             raise VenueReject(-4015, E.MSG_BAD_CID)
         if not validated:
-            self._validate_ints(m, side, otype, ticks, lots, reduce_only)
+            self._validate_ints(m, side, otype, ticks, lots, reduce_only or _hedge_close(side, pside))
         self._check_position_mode(pside, reduce_only)
         o = _Order(
             m.next_order_id, m.rules.symbol, cid, side, otype, tif, ticks, lots, reduce_only, pside, now_ms
@@ -1624,6 +1629,13 @@ class Venue:
 
 
 # ==================================================================== module helpers
+def _hedge_close(side: Side, pside: PositionSide) -> bool:
+    """SELL LONG / BUY SHORT: a hedge-mode close, which behaves like reduce-only (MIN_NOTIONAL exempt)."""
+    return (pside is PositionSide.LONG and side is Side.SELL) or (
+        pside is PositionSide.SHORT and side is Side.BUY
+    )
+
+
 def _observe_level(o: _Order, level_lots: int) -> None:
     """Queue rule (ADR-011): the displayed quantity at our level is now `level_lots`. A decrease not
     explained by trades already seen at the level is cancellations spread evenly over the queue, so

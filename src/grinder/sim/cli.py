@@ -1,0 +1,109 @@
+"""`grinder sim`: run the Binance USDⓈ-M compatible simulator on loopback until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import replace
+
+from grinder.sim.config import SimConfig
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    d = SimConfig()
+    parser.add_argument("--host", default=d.host, help="bind address (default 127.0.0.1: loopback only)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 = pick a free one); default 8765")
+    parser.add_argument(
+        "--symbols", default=",".join(d.symbols), help="comma-separated, e.g. BTCUSDT,ETHUSDT"
+    )
+    parser.add_argument(
+        "--data", default=None, help="replay this market-data file instead of a synthetic market"
+    )
+    parser.add_argument("--seed", type=int, default=d.seed, help="seed of the synthetic market and faults")
+    parser.add_argument("--speed", type=float, default=d.speed, help="market speed: 1 = real time, 0 = max")
+    parser.add_argument("--api-key", default=d.api_key, help="API key the simulator accepts")
+    parser.add_argument("--api-secret", default=d.api_secret, help="API secret the simulator accepts")
+    parser.add_argument(
+        "--weight-limit", type=int, default=d.weight_limit_1m, help="REQUEST_WEIGHT per minute"
+    )
+    parser.add_argument("--orders-limit-10s", type=int, default=d.orders_limit_10s, help="ORDERS per 10 s")
+    parser.add_argument("--orders-limit-1m", type=int, default=d.orders_limit_1m, help="ORDERS per minute")
+    parser.add_argument(
+        "--faults",
+        default=None,
+        metavar="JSON",
+        help="initial fault plan, e.g. '{\"unknown_after_execute_rate\": 0.05}' (see docs/simulator.md)",
+    )
+    parser.add_argument("--clock-skew-ms", type=int, default=0, help="server clock skew in ms (fault)")
+    parser.add_argument(
+        "--delay-ms", type=int, default=0, help="delay every REST answer by this much (fault)"
+    )
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
+    if not symbols:
+        raise ValueError("--symbols is empty: name at least one symbol, e.g. --symbols BTCUSDT")
+    if args.speed < 0:
+        raise ValueError(f"--speed {args.speed} must be >= 0 (0 = as fast as possible)")
+    return replace(
+        SimConfig(),
+        host=args.host,
+        port=args.port,
+        symbols=symbols,
+        data_path=args.data,
+        seed=args.seed,
+        speed=args.speed,
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        weight_limit_1m=args.weight_limit,
+        orders_limit_10s=args.orders_limit_10s,
+        orders_limit_1m=args.orders_limit_1m,
+    )
+
+
+async def serve(args: argparse.Namespace) -> int:
+    from grinder.sim.server import SimServer
+
+    server = SimServer(config_from_args(args))
+    faults = json.loads(args.faults) if args.faults else {}
+    if args.clock_skew_ms:
+        faults["clock_skew_ms"] = args.clock_skew_ms
+    if args.delay_ms:
+        faults["delay_ms"] = args.delay_ms
+    server.control.set_faults(**faults)
+    await server.start()
+    print(f"grinder sim: REST {server.rest_url}  WS {server.ws_url}", flush=True)
+    print(
+        f"  streams: {server.ws_url}/public/ws/btcusdt@bookTicker  {server.ws_url}/market/stream?streams=...",
+        flush=True,
+    )
+    print(f"  credentials: api key {server.api_key}  api secret {server.api_secret}", flush=True)
+    print(f"  control: {server.rest_url}/_sim/faults  {server.rest_url}/_sim/state", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    print("grinder sim: stopped", flush=True)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return asyncio.run(serve(args))
+    except (ValueError, OSError) as exc:
+        print(f"grinder sim: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,68 @@
+"""Binance error answers: `ApiError(code, msg, http_status)` and the exact texts the simulator sends."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error the REST layer renders as `{"code": code, "msg": msg}` with `http_status`."""
+
+    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+
+MSG_UNKNOWN_503 = "Unknown error, please check your request or try again later."
+MSG_SERVICE_UNAVAILABLE = "Service Unavailable."
+MSG_THROTTLED = (
+    "Request throttled by system-level protection. Reduce-only/close-position orders are exempt. "
+    "Please try again."
+)
+MSG_TS_OUTSIDE = "Timestamp for this request is outside of the recvWindow."
+MSG_TS_AHEAD = "Timestamp for this request was 1000ms ahead of the server's time."
+MSG_BAD_SIGNATURE = "Signature for this request is not valid."
+MSG_BAD_KEY_FORMAT = "API-key format invalid."
+MSG_REJECTED_KEY = "Invalid API-key, IP, or permissions for action, request ip: {ip}"
+MSG_BAD_SYMBOL = "Invalid symbol."
+MSG_UNKNOWN_ORDER = "Unknown order sent."
+MSG_NO_SUCH_ORDER = "Order does not exist."
+MSG_INVALID_LISTEN_KEY = "This listenKey does not exist."
+MSG_BAD_RECV_WINDOW = "recvWindow must be less than {limit}."
+
+
+def mandatory(name: str) -> ApiError:
+    """-1102 for a parameter that is missing, empty or malformed."""
+    return ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def not_required(name: str) -> ApiError:
+    return ApiError(-1106, f"Parameter '{name}' sent when not required.")
+
+
+def illegal_chars(name: str) -> ApiError:
+    return ApiError(
+        -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+    )
+
+
+def too_many_requests(ip: str, limit: int) -> ApiError:
+    return ApiError(
+        -1003,
+        f"Too many requests; current limit of IP({ip}) is {limit} requests per minute. "
+        "Please use the websocket for live updates to avoid polling the API.",
+        429,
+    )
+
+
+def banned(ip: str, until_ms: int) -> ApiError:
+    return ApiError(
+        -1003,
+        f"Way too many requests; IP({ip}) banned until {until_ms}. "
+        "Please use the websocket for live updates to avoid bans.",
+        418,
+    )
+
+
+def too_many_orders(limit: int, interval: str) -> ApiError:
+    return ApiError(-1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429)

@@ -1,0 +1,681 @@
+"""REST endpoint logic of the simulator: parse parameters, call the venue, render Binance JSON.
+
+Each handler takes the merged request parameters and the server time and returns the response
+document, or raises `ApiError` / `VenueReject` with Binance's code. HTTP plumbing (auth, limits,
+faults, headers) lives in `grinder.sim.rest`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeInForce
+from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
+from grinder.core.rules import SymbolRules
+from grinder.sim import render
+from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory
+from grinder.sim.market import MarketState
+from grinder.sim.params import (
+    CONDITIONAL_TYPES,
+    MSG_ALGO_ONLY,
+    bool_param,
+    client_order_id,
+    decimal_param,
+    enum_param,
+    int_param,
+    order_ref,
+    required,
+)
+from grinder.sim.userdata import UserData
+from grinder.venue import Venue
+from grinder.venue.errors import VenueReject
+from grinder.venue.views import OrderView
+
+Handler = Callable[[dict[str, str], int], Any]
+_DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+_AUTO_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_OK = {"code": 200, "msg": "success"}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    weight_1m: int
+    orders_10s: int
+    orders_1m: int
+
+
+class VenueFeed:
+    """`MarketSink` that feeds the venue and then pushes its user events to the listenKey streams."""
+
+    def __init__(self, venue: Venue, user: UserData) -> None:
+        self._venue = venue
+        self._user = user
+
+    def on_reset(self, snapshot: DepthSnapshot) -> None:
+        self._venue.on_depth_snapshot(snapshot)
+
+    def on_depth(self, update: DepthUpdate) -> None:
+        self._venue.on_depth_update(update)
+
+    def on_book_ticker(self, ticker: BookTicker) -> None:
+        self._venue.on_book_ticker(ticker)
+
+    def on_trade(self, trade: Trade) -> None:
+        self._venue.on_trade(trade)
+
+    def on_mark_price(self, mark: MarkPrice) -> None:
+        self._venue.on_mark_price(mark)
+
+    def end_batch(self, now_ms: int, flush_all: bool) -> None:
+        self._venue.advance_to(now_ms)
+        self._user.publish(self._venue.drain_events(now_ms))
+
+
+class SimExchange:
+    """The simulated account + market behind the REST API."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        market: MarketState,
+        user: UserData,
+        limits: RateLimitSpec,
+        seed: int,
+        maint_margin_ratio: Decimal,
+    ) -> None:
+        self.venue = venue
+        self.market = market
+        self.user = user
+        self.rules: Mapping[str, SymbolRules] = market.rules
+        self.limits = limits
+        self.countdowns: dict[str, tuple[int, int]] = {}  # symbol -> (deadline ms, countdown ms)
+        self._rng = random.Random(seed ^ 0xC1D)
+        self._mmr = maint_margin_ratio
+        self._exchange_info_cache: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def symbol(self, params: dict[str, str]) -> str:
+        raw = required(params, "symbol")
+        sym = raw.upper()
+        if sym not in self.rules:
+            raise ApiError(-1121, MSG_BAD_SYMBOL)
+        return sym
+
+    def optional_symbol(self, params: dict[str, str]) -> str | None:
+        return self.symbol(params) if params.get("symbol") else None
+
+    def pump(self, now_ms: int) -> None:
+        """Publish whatever user events the venue has ready (after every write)."""
+        self.user.publish(self.venue.drain_events(now_ms))
+
+    def open_notional(self, symbol: str) -> tuple[Decimal, Decimal]:
+        rules = self.rules[symbol]
+        bid = ask = Decimal(0)
+        for o in self.venue.open_orders(symbol):
+            if o.order_type is not OrderType.LIMIT:
+                continue
+            notional = rules.notional(o.price_ticks, o.remaining_lots)
+            if o.side is Side.BUY:
+                bid += notional
+            else:
+                ask += notional
+        return bid, ask
+
+    def _auto_client_id(self) -> str:
+        return "".join(self._rng.choice(_AUTO_ID_ALPHABET) for _ in range(22))
+
+    # ------------------------------------------------------------------ public market data
+    def ping(self, params: dict[str, str], now_ms: int) -> Any:
+        return {}
+
+    def time(self, params: dict[str, str], now_ms: int) -> Any:
+        return {"serverTime": now_ms}
+
+    def exchange_info(self, params: dict[str, str], now_ms: int) -> Any:
+        if self._exchange_info_cache is None:
+            self._exchange_info_cache = self._build_exchange_info()
+        return {**self._exchange_info_cache, "serverTime": now_ms}
+
+    def _build_exchange_info(self) -> dict[str, Any]:
+        limits = self.limits
+        symbols = []
+        for sym, r in self.rules.items():
+            symbols.append(
+                {
+                    "symbol": sym,
+                    "pair": sym,
+                    "contractType": "PERPETUAL",
+                    "deliveryDate": 4133404800000,
+                    "onboardDate": 1569398400000,
+                    "status": r.status,
+                    "maintMarginPercent": "2.5000",
+                    "requiredMarginPercent": "5.0000",
+                    "baseAsset": r.base_asset or sym.removesuffix(r.quote_asset),
+                    "quoteAsset": r.quote_asset,
+                    "marginAsset": r.margin_asset,
+                    "pricePrecision": r.effective_price_precision,
+                    "quantityPrecision": r.effective_quantity_precision,
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
+                    "underlyingSubType": [],
+                    "settlePlan": 0,
+                    "triggerProtect": "0.0500",
+                    "liquidationFee": "0.012500",
+                    "marketTakeBound": "0.05",
+                    "maxMoveOrderLimit": 10000,
+                    "filters": r.to_filters(),
+                    "orderTypes": ["LIMIT", "MARKET"],
+                    "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+                }
+            )
+        return {
+            "timezone": "UTC",
+            "serverTime": 0,
+            "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": limits.weight_1m,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": limits.orders_1m,
+                },
+                {
+                    "rateLimitType": "ORDERS",
+                    "interval": "SECOND",
+                    "intervalNum": 10,
+                    "limit": limits.orders_10s,
+                },
+            ],
+            "exchangeFilters": [],
+            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": symbols,
+        }
+
+    def depth(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        limit = int_param(params, "limit", optional=True) or 500
+        if limit not in _DEPTH_LIMITS:
+            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        snap = self.market.books[sym].snapshot(limit, now_ms, self.market.last_event_ms or now_ms)
+        return render.rest_depth(self.rules[sym], snap)
+
+    def book_ticker(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        syms = [sym] if sym else list(self.rules)
+        rows = []
+        for s in syms:
+            t = self.market.books[s].book_ticker(now_ms, self.market.last_event_ms or now_ms)
+            rows.append(render.rest_book_ticker(self.rules[s], t))
+        return rows[0] if sym else rows
+
+    def ticker_price(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        rows = []
+        for s in [sym] if sym else list(self.rules):
+            trade = self.market.last_trade.get(s)
+            r = self.rules[s]
+            if trade is not None:
+                price = r.price_str(trade.price_ticks)
+            else:
+                mark = self.market.mark_price(s)
+                price = render.price_dec(r, r.round_price(mark)) if mark else "0"
+            rows.append({"symbol": s, "price": price, "time": now_ms})
+        return rows[0] if sym else rows
+
+    def premium_index(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        rows = []
+        for s in [sym] if sym else list(self.rules):
+            mark = self.market.marks.get(s)
+            if mark is None:
+                mp = self.market.mark_price(s) or Decimal(0)
+                mark = MarkPrice(s, mp, mp, Decimal("0.0001"), 0, now_ms)
+            rows.append(render.premium_index(mark, now_ms))
+        return rows[0] if sym else rows
+
+    def funding_rate(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        limit = min(int_param(params, "limit", optional=True) or 100, 1000)
+        rows = [
+            {
+                "symbol": f.symbol,
+                "fundingRate": render.dec(f.funding_rate),
+                "fundingTime": f.next_funding_time_ms,
+                "markPrice": render.dec(f.mark_price),
+                "rateType": "Regular",
+            }
+            for s in ([sym] if sym else list(self.rules))
+            for f in self.market.funding_history.get(s, ())
+        ]
+        rows = _time_window(rows, params, lambda r: int(r["fundingTime"]))
+        return rows[-limit:]
+
+    # ------------------------------------------------------------------ orders
+    def _parse_new_order(self, params: dict[str, str]) -> dict[str, Any]:
+        sym = self.symbol(params)
+        side = enum_param(params, "side", Side, -1117, "Invalid side.")
+        raw_type = required(params, "type")
+        if raw_type in CONDITIONAL_TYPES:
+            raise ApiError(-4120, MSG_ALGO_ONLY)
+        try:
+            order_type = OrderType(raw_type)
+        except ValueError:
+            raise ApiError(-1116, "Invalid orderType.") from None
+        position_side = PositionSide.BOTH
+        if params.get("positionSide"):
+            position_side = enum_param(params, "positionSide", PositionSide, -4006, "Invalid position side.")
+        tif: TimeInForce | None = None
+        price: Decimal | None = None
+        quantity = decimal_param(params, "quantity")
+        if order_type is OrderType.LIMIT:
+            tif = enum_param(params, "timeInForce", TimeInForce, -1115, "Invalid timeInForce.")
+            price = decimal_param(params, "price")
+        elif params.get("price"):
+            raise ApiError(-1106, "Parameter 'price' sent when not required.")
+        cid = client_order_id(params, "newClientOrderId") or self._auto_client_id()
+        resp_type = params.get("newOrderRespType", "ACK")
+        if resp_type not in ("ACK", "RESULT"):
+            raise mandatory("newOrderRespType")
+        return {
+            "symbol": sym,
+            "side": side,
+            "order_type": order_type,
+            "quantity": quantity,
+            "price": price,
+            "time_in_force": tif,
+            "reduce_only": bool_param(params, "reduceOnly"),
+            "position_side": position_side,
+            "client_order_id": cid,
+            "_resp": resp_type,
+        }
+
+    def place(self, order: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        resp_type = order.pop("_resp")
+        view = self.venue.new_order(**order, now_ms=now_ms)
+        return render.order_object(self.rules[view.symbol], view, ack=resp_type == "ACK" and view.is_open)
+
+    def new_order(self, params: dict[str, str], now_ms: int) -> Any:
+        return self.place(self._parse_new_order(params), now_ms)
+
+    def _parse_modify(self, params: dict[str, str]) -> dict[str, Any]:
+        sym = self.symbol(params)
+        order_id, orig = order_ref(params)
+        side = enum_param(params, "side", Side, -1117, "Invalid side.")
+        quantity = decimal_param(params, "quantity")
+        price = decimal_param(params, "price")
+        return {
+            "symbol": sym,
+            "order_id": order_id,
+            "client_order_id": orig,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+        }
+
+    def modify(self, mod: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        view = self.venue.modify_order(**mod, now_ms=now_ms)
+        doc = render.order_object(self.rules[view.symbol], view)
+        doc["pair"] = view.symbol
+        return doc
+
+    def modify_order(self, params: dict[str, str], now_ms: int) -> Any:
+        return self.modify(self._parse_modify(params), now_ms)
+
+    def cancel_order(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        order_id, orig = order_ref(params)
+        view = self.venue.cancel_order(symbol=sym, order_id=order_id, client_order_id=orig, now_ms=now_ms)
+        return render.order_object(self.rules[sym], view)
+
+    def cancel_all(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        self.venue.cancel_all(sym, now_ms)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    def _get(self, params: dict[str, str]) -> OrderView:
+        sym = self.symbol(params)
+        order_id, orig = order_ref(params)
+        return self.venue.get_order(symbol=sym, order_id=order_id, client_order_id=orig)
+
+    def query_order(self, params: dict[str, str], now_ms: int) -> Any:
+        view = self._get(params)
+        return render.order_object(self.rules[view.symbol], view, query=True)
+
+    def query_open_order(self, params: dict[str, str], now_ms: int) -> Any:
+        view = self._get(params)
+        if not view.is_open:
+            raise ApiError(-2013, "Order does not exist.")
+        return render.order_object(self.rules[view.symbol], view, query=True)
+
+    def open_orders(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        return [render.order_object(self.rules[o.symbol], o, query=True) for o in self.venue.open_orders(sym)]
+
+    def all_orders(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        from_id = int_param(params, "orderId", optional=True)
+        limit = min(int_param(params, "limit", optional=True) or 500, 1000)
+        rows = [o for o in self.venue.all_orders(sym) if from_id is None or o.order_id >= from_id]
+        rows = _time_window(rows, params, lambda o: o.time_ms)
+        return [render.order_object(self.rules[sym], o, query=True) for o in rows[:limit]]
+
+    def batch_new(self, params: dict[str, str], now_ms: int) -> Any:
+        items = _batch_list(params, "batchOrders", 5)
+        out: list[Any] = []
+        for item in items:
+            try:
+                order = self._parse_new_order({k: _wire_str(v) for k, v in item.items()})
+                out.append(self.place(order, now_ms))
+            except (ApiError, VenueReject) as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return out
+
+    def batch_modify(self, params: dict[str, str], now_ms: int) -> Any:
+        items = _batch_list(params, "batchOrders", 5)
+        out: list[Any] = []
+        for item in items:
+            try:
+                out.append(
+                    self.modify(self._parse_modify({k: _wire_str(v) for k, v in item.items()}), now_ms)
+                )
+            except (ApiError, VenueReject) as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return out
+
+    def batch_cancel(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        refs: list[tuple[int | None, str | None]]
+        if params.get("orderIdList"):
+            refs = [(int(x), None) for x in _json_list(params, "orderIdList", 10)]
+        elif params.get("origClientOrderIdList"):
+            refs = [(None, str(x)) for x in _json_list(params, "origClientOrderIdList", 10)]
+        else:
+            raise ApiError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
+        out: list[Any] = []
+        for order_id, cid in refs:
+            try:
+                view = self.venue.cancel_order(
+                    symbol=sym, order_id=order_id, client_order_id=cid, now_ms=now_ms
+                )
+                out.append(render.order_object(self.rules[sym], view))
+            except (ApiError, VenueReject) as exc:
+                out.append({"code": exc.code, "msg": exc.msg})
+        return out
+
+    def countdown_cancel_all(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        countdown = int_param(params, "countdownTime")
+        assert countdown is not None
+        if countdown < 0:
+            raise mandatory("countdownTime")
+        if countdown == 0:
+            self.countdowns.pop(sym, None)
+        else:
+            self.countdowns[sym] = (now_ms + countdown, countdown)
+        return {"symbol": sym, "countdownTime": str(countdown)}
+
+    def run_countdowns(self, now_ms: int) -> None:
+        """The dead-man switch: cancel every open order of a symbol whose countdown ran out."""
+        for sym, (deadline, _) in list(self.countdowns.items()):
+            if now_ms >= deadline:
+                del self.countdowns[sym]
+                self.venue.cancel_all(sym, now_ms)
+        self.pump(now_ms)
+
+    # ------------------------------------------------------------------ account
+    def user_trades(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        order_id = int_param(params, "orderId", optional=True)
+        from_id = int_param(params, "fromId", optional=True)
+        limit = min(int_param(params, "limit", optional=True) or 500, 1000)
+        rows = [
+            t
+            for t in self.venue.user_trades(sym)
+            if (order_id is None or t.order_id == order_id) and (from_id is None or t.trade_id >= from_id)
+        ]
+        rows = _time_window(rows, params, lambda t: t.time_ms)
+        return [render.user_trade(self.rules[sym], t) for t in rows[:limit]]
+
+    def position_risk_v2(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        return [render.position_v2(self.rules[p.symbol], p) for p in self.venue.positions(sym)]
+
+    def position_risk_v3(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        with_orders = {o.symbol for o in self.venue.open_orders(sym)}
+        out = []
+        for p in self.venue.positions(sym):
+            if p.amount_lots == 0 and p.symbol not in with_orders:
+                continue
+            bid, ask = self.open_notional(p.symbol)
+            out.append(render.position_v3(self.rules[p.symbol], p, bid, ask))
+        return out
+
+    def balance(self, params: dict[str, str], now_ms: int) -> Any:
+        return [render.balance_row(self.venue.balance())]
+
+    def _account(self, v3: bool) -> dict[str, Any]:
+        b = self.venue.balance()
+        doc: dict[str, Any] = {}
+        if not v3:
+            doc.update(
+                {
+                    "feeTier": 0,
+                    "feeBurn": False,
+                    "canTrade": True,
+                    "canDeposit": True,
+                    "canWithdraw": True,
+                    "updateTime": 0,
+                    "multiAssetsMargin": False,
+                    "tradeGroupId": -1,
+                }
+            )
+        doc.update(render.account_totals(b))
+        doc["assets"] = [render.account_asset(b, v3=v3)]
+        positions = []
+        for p in self.venue.positions(None):
+            if v3 and p.amount_lots == 0:
+                continue
+            r = self.rules[p.symbol]
+            bid, ask = self.open_notional(p.symbol)
+            row: dict[str, Any] = {
+                "symbol": p.symbol,
+                "positionSide": p.position_side.value,
+                "positionAmt": render.position_v2(r, p)["positionAmt"],
+                "unrealizedProfit": render.money(p.unrealized_pnl),
+                "isolatedMargin": render.money(p.isolated_margin),
+                "notional": render.dec(p.notional),
+                "isolatedWallet": render.dec(p.isolated_wallet),
+                "initialMargin": render.dec(p.initial_margin),
+                "maintMargin": render.dec(p.maint_margin),
+                "updateTime": p.update_time_ms,
+            }
+            if not v3:
+                row.update(
+                    {
+                        "positionInitialMargin": render.dec(p.position_initial_margin),
+                        "openOrderInitialMargin": render.dec(p.open_order_initial_margin),
+                        "leverage": str(p.leverage),
+                        "isolated": p.margin_type is MarginType.ISOLATED,
+                        "entryPrice": render.price_dec(r, p.entry_price),
+                        "breakEvenPrice": render.price_dec(r, p.break_even_price),
+                        "maxNotional": render.dec(p.max_notional_value),
+                        "bidNotional": render.dec(bid),
+                        "askNotional": render.dec(ask),
+                    }
+                )
+            positions.append(row)
+        doc["positions"] = positions
+        return doc
+
+    def account_v2(self, params: dict[str, str], now_ms: int) -> Any:
+        return self._account(v3=False)
+
+    def account_v3(self, params: dict[str, str], now_ms: int) -> Any:
+        return self._account(v3=True)
+
+    def _dual(self) -> bool:
+        return self.venue.dual_side_position
+
+    def account_config(self, params: dict[str, str], now_ms: int) -> Any:
+        return {
+            "feeTier": 0,
+            "canTrade": True,
+            "canDeposit": True,
+            "canWithdraw": True,
+            "dualSidePosition": self._dual(),
+            "updateTime": 0,
+            "multiAssetsMargin": False,
+            "tradeGroupId": -1,
+        }
+
+    def symbol_config(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        seen: dict[str, dict[str, Any]] = {}
+        for p in self.venue.positions(sym):
+            seen.setdefault(
+                p.symbol,
+                {
+                    "symbol": p.symbol,
+                    "marginType": p.margin_type.value,
+                    "isAutoAddMargin": False,
+                    "leverage": p.leverage,
+                    "maxNotionalValue": render.dec(p.max_notional_value),
+                },
+            )
+        return list(seen.values())
+
+    def leverage(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        lev = int_param(params, "leverage")
+        assert lev is not None
+        if not 1 <= lev <= 125:
+            raise ApiError(-4028, "Leverage is not valid.")
+        self.venue.set_leverage(sym, lev)
+        pos = self.venue.positions(sym)
+        max_notional = render.dec(pos[0].max_notional_value) if pos else "0"
+        return {"leverage": lev, "maxNotionalValue": max_notional, "symbol": sym}
+
+    def margin_type(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        raw = required(params, "marginType").upper()
+        if raw == "CROSS":
+            raw = "CROSSED"
+        try:
+            mt = MarginType(raw)
+        except ValueError:
+            raise ApiError(-1130, "Data sent for parameter 'marginType' is not valid.") from None
+        self.venue.set_margin_type(sym, mt)
+        return _OK
+
+    def position_side_get(self, params: dict[str, str], now_ms: int) -> Any:
+        return {"dualSidePosition": self._dual()}
+
+    def position_side_set(self, params: dict[str, str], now_ms: int) -> Any:
+        if not params.get("dualSidePosition"):
+            raise mandatory("dualSidePosition")
+        self.venue.set_dual_side(bool_param(params, "dualSidePosition"))
+        return _OK
+
+    def multi_assets_margin(self, params: dict[str, str], now_ms: int) -> Any:
+        return {"multiAssetsMargin": False}
+
+    def commission_rate(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        maker, taker = self.venue.commission_rates(sym)
+        return {
+            "symbol": sym,
+            "makerCommissionRate": render.dec(maker),
+            "takerCommissionRate": render.dec(taker),
+            "rpiCommissionRate": "0",
+        }
+
+    def income(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        income_type = params.get("incomeType")
+        limit = min(int_param(params, "limit", optional=True) or 100, 1000)
+        rows = [i for i in self.venue.income(sym) if income_type is None or i.income_type == income_type]
+        rows = _time_window(rows, params, lambda i: i.time_ms)
+        return [render.income_row(i) for i in rows[:limit]]
+
+    def leverage_bracket(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        rows = [
+            {
+                "symbol": s,
+                "brackets": [
+                    {
+                        "bracket": 1,
+                        "initialLeverage": 125,
+                        "notionalCap": 50_000_000,
+                        "notionalFloor": 0,
+                        "maintMarginRatio": float(self._mmr),
+                        "cum": 0.0,
+                    }
+                ],
+            }
+            for s in ([sym] if sym else list(self.rules))
+        ]
+        return rows[0] if sym else rows
+
+    def order_rate_limit(self, params: dict[str, str], now_ms: int) -> Any:
+        limits = self.limits
+        return [
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": limits.orders_10s},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": limits.orders_1m},
+        ]
+
+    # ------------------------------------------------------------------ listenKey
+    def listen_key_new(self, params: dict[str, str], now_ms: int) -> Any:
+        return {"listenKey": self.user.create(now_ms)}
+
+    def listen_key_keepalive(self, params: dict[str, str], now_ms: int) -> Any:
+        return {"listenKey": self.user.keepalive(now_ms)}
+
+    def listen_key_delete(self, params: dict[str, str], now_ms: int) -> Any:
+        self.user.delete()
+        return {}
+
+
+def _wire_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _json_list(params: dict[str, str], name: str, max_items: int) -> list[Any]:
+    raw = required(params, name)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.") from None
+    if not isinstance(value, list) or not value or len(value) > max_items:
+        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return value
+
+
+def _batch_list(params: dict[str, str], name: str, max_items: int) -> list[dict[str, Any]]:
+    items = _json_list(params, name, max_items)
+    if not all(isinstance(i, dict) for i in items):
+        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return items
+
+
+def _time_window(rows: list[Any], params: dict[str, str], time_of: Callable[[Any], int]) -> list[Any]:
+    start = int_param(params, "startTime", optional=True)
+    end = int_param(params, "endTime", optional=True)
+    if start is None and end is None:
+        return rows
+    return [r for r in rows if (start is None or time_of(r) >= start) and (end is None or time_of(r) <= end)]

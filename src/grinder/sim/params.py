@@ -1,0 +1,88 @@
+"""Wire parameter parsing for REST requests: each helper raises the Binance error a bad value earns."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import TypeVar
+
+from grinder.core.ids import CLIENT_ORDER_ID_RE, MAX_CLIENT_ORDER_ID_LEN
+from grinder.sim.errors import ApiError, illegal_chars, mandatory
+
+E = TypeVar("E", bound=Enum)
+
+CONDITIONAL_TYPES = frozenset(
+    {"STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"}
+)
+MSG_ALGO_ONLY = "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
+
+
+def required(params: dict[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None or value == "":
+        raise mandatory(name)
+    return value
+
+
+def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) -> Decimal | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if optional:
+            return None
+        raise mandatory(name)
+    try:
+        value = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise mandatory(name) from None
+    if not value.is_finite():
+        raise mandatory(name)
+    return value
+
+
+def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        if optional:
+            return None
+        raise mandatory(name)
+    if not raw.lstrip("-").isdigit() or len(raw) > 20:
+        raise illegal_chars(name)
+    return int(raw)
+
+
+def bool_param(params: dict[str, str], name: str, default: bool = False) -> bool:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.lower()
+    if lowered not in ("true", "false"):
+        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return lowered == "true"
+
+
+def enum_param(params: dict[str, str], name: str, enum: type[E], code: int, msg: str) -> E:
+    raw = required(params, name)
+    try:
+        return enum(raw)
+    except ValueError:
+        raise ApiError(code, msg) from None
+
+
+def client_order_id(params: dict[str, str], name: str) -> str | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > MAX_CLIENT_ORDER_ID_LEN:
+        raise ApiError(-4015, "Client order id length should not be more than 36 chars")
+    if not CLIENT_ORDER_ID_RE.match(raw):
+        raise ApiError(-4015, "Client order id is not valid.")
+    return raw
+
+
+def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
+    """(orderId, origClientOrderId): at least one must be sent; orderId wins when both are."""
+    order_id = int_param(params, "orderId", optional=True)
+    orig = params.get("origClientOrderId") or None
+    if order_id is None and orig is None:
+        raise ApiError(-1102, "Either orderId or origClientOrderId must be sent.")
+    return order_id, (None if order_id is not None else orig)

@@ -1,0 +1,235 @@
+"""The simulator's REST surface: route table, authentication, rate limits, faults, Binance error bodies.
+
+Every `/fapi` request runs the same pipeline: ban / injected 429-418 → weight → API key →
+signature → timestamp window → order-rate limit → (fault: 503 before executing) → handler →
+(fault: 503 unknown AFTER executing). Errors are `{"code", "msg"}` with Binance's HTTP status;
+`X-MBX-USED-WEIGHT-1M` is on every answer and the order counters on order answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from grinder.sim.auth import check_api_key, check_signature, check_timestamp, merge_params
+from grinder.sim.config import SimConfig
+from grinder.sim.errors import (
+    MSG_SERVICE_UNAVAILABLE,
+    MSG_THROTTLED,
+    MSG_UNKNOWN_503,
+    ApiError,
+    banned,
+    too_many_requests,
+)
+from grinder.sim.exchange import Handler, SimExchange
+from grinder.sim.faults import FaultPlan
+from grinder.sim.ratelimit import RateLimiter
+from grinder.venue.errors import VenueReject
+
+log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
+
+NONE = "NONE"
+USER_STREAM = "USER_STREAM"
+SIGNED = "SIGNED"  # TRADE and USER_DATA
+_REJECT_MESSAGES = {
+    -2010: "NEW_ORDER_REJECTED",
+    -2019: "Margin is insufficient.",
+    -1008: MSG_THROTTLED,
+    -1000: "An unknown error occured while processing the request.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    security: str
+    weight: Callable[[dict[str, str]], int]
+    handler: Handler
+    orders_10s: int = 0
+    orders_1m: int = 0
+    write: str = ""  # "new" | "modify" | "cancel": subject to execution faults
+
+
+def _w(n: int) -> Callable[[dict[str, str]], int]:
+    return lambda params: n
+
+
+def _w_symbol(with_symbol: int, without: int) -> Callable[[dict[str, str]], int]:
+    return lambda params: with_symbol if params.get("symbol") else without
+
+
+def _w_depth(params: dict[str, str]) -> int:
+    limit = params.get("limit", "500")
+    return {"5": 2, "10": 2, "20": 2, "50": 2, "100": 5, "500": 10, "1000": 20}.get(limit, 10)
+
+
+def endpoints(x: SimExchange) -> list[Endpoint]:
+    """Every REST endpoint the simulator serves (protocol sheet §3 weights)."""
+    v1, v2, v3 = "/fapi/v1", "/fapi/v2", "/fapi/v3"
+    return [
+        Endpoint("GET", f"{v1}/ping", NONE, _w(1), x.ping),
+        Endpoint("GET", f"{v1}/time", NONE, _w(1), x.time),
+        Endpoint("GET", f"{v1}/exchangeInfo", NONE, _w(1), x.exchange_info),
+        Endpoint("GET", f"{v1}/depth", NONE, _w_depth, x.depth),
+        Endpoint("GET", f"{v1}/ticker/bookTicker", NONE, _w_symbol(2, 5), x.book_ticker),
+        Endpoint("GET", f"{v1}/ticker/price", NONE, _w_symbol(1, 2), x.ticker_price),
+        Endpoint("GET", f"{v2}/ticker/price", NONE, _w_symbol(1, 2), x.ticker_price),
+        Endpoint("GET", f"{v1}/premiumIndex", NONE, _w_symbol(1, 10), x.premium_index),
+        Endpoint("GET", f"{v1}/fundingRate", NONE, _w(1), x.funding_rate),
+        Endpoint("POST", f"{v1}/order", SIGNED, _w(0), x.new_order, 1, 1, "new"),
+        Endpoint("PUT", f"{v1}/order", SIGNED, _w(1), x.modify_order, 1, 1, "modify"),
+        Endpoint("DELETE", f"{v1}/order", SIGNED, _w(1), x.cancel_order, write="cancel"),
+        Endpoint("GET", f"{v1}/order", SIGNED, _w(1), x.query_order),
+        Endpoint("GET", f"{v1}/openOrder", SIGNED, _w(1), x.query_open_order),
+        Endpoint("GET", f"{v1}/openOrders", SIGNED, _w_symbol(1, 40), x.open_orders),
+        Endpoint("DELETE", f"{v1}/allOpenOrders", SIGNED, _w(1), x.cancel_all, write="cancel"),
+        Endpoint("GET", f"{v1}/allOrders", SIGNED, _w(5), x.all_orders),
+        Endpoint("POST", f"{v1}/batchOrders", SIGNED, _w(5), x.batch_new, 5, 1, "new"),
+        Endpoint("PUT", f"{v1}/batchOrders", SIGNED, _w(5), x.batch_modify, 5, 1, "modify"),
+        Endpoint("DELETE", f"{v1}/batchOrders", SIGNED, _w(1), x.batch_cancel, write="cancel"),
+        Endpoint("POST", f"{v1}/countdownCancelAll", SIGNED, _w(10), x.countdown_cancel_all),
+        Endpoint("GET", f"{v2}/positionRisk", SIGNED, _w(5), x.position_risk_v2),
+        Endpoint("GET", f"{v3}/positionRisk", SIGNED, _w(5), x.position_risk_v3),
+        Endpoint("GET", f"{v2}/account", SIGNED, _w(5), x.account_v2),
+        Endpoint("GET", f"{v3}/account", SIGNED, _w(5), x.account_v3),
+        Endpoint("GET", f"{v2}/balance", SIGNED, _w(5), x.balance),
+        Endpoint("GET", f"{v3}/balance", SIGNED, _w(5), x.balance),
+        Endpoint("POST", f"{v1}/leverage", SIGNED, _w(1), x.leverage),
+        Endpoint("POST", f"{v1}/marginType", SIGNED, _w(1), x.margin_type),
+        Endpoint("GET", f"{v1}/positionSide/dual", SIGNED, _w(30), x.position_side_get),
+        Endpoint("POST", f"{v1}/positionSide/dual", SIGNED, _w(1), x.position_side_set),
+        Endpoint("GET", f"{v1}/multiAssetsMargin", SIGNED, _w(30), x.multi_assets_margin),
+        Endpoint("GET", f"{v1}/userTrades", SIGNED, _w(5), x.user_trades),
+        Endpoint("GET", f"{v1}/commissionRate", SIGNED, _w(20), x.commission_rate),
+        Endpoint("GET", f"{v1}/income", SIGNED, _w(30), x.income),
+        Endpoint("GET", f"{v1}/leverageBracket", SIGNED, _w(1), x.leverage_bracket),
+        Endpoint("GET", f"{v2}/leverageBracket", SIGNED, _w(1), x.leverage_bracket),
+        Endpoint("GET", f"{v1}/accountConfig", SIGNED, _w(5), x.account_config),
+        Endpoint("GET", f"{v1}/symbolConfig", SIGNED, _w(5), x.symbol_config),
+        Endpoint("GET", f"{v1}/rateLimit/order", SIGNED, _w(1), x.order_rate_limit),
+        Endpoint("POST", f"{v1}/listenKey", USER_STREAM, _w(1), x.listen_key_new),
+        Endpoint("PUT", f"{v1}/listenKey", USER_STREAM, _w(1), x.listen_key_keepalive),
+        Endpoint("DELETE", f"{v1}/listenKey", USER_STREAM, _w(1), x.listen_key_delete),
+    ]
+
+
+class RestApi:
+    """Binds the endpoint table to aiohttp routes and runs the request pipeline."""
+
+    def __init__(
+        self,
+        exchange: SimExchange,
+        config: SimConfig,
+        limiter: RateLimiter,
+        faults: FaultPlan,
+        now_ms: Callable[[], int],
+        api_key: str,
+        api_secret: str,
+    ) -> None:
+        self.exchange = exchange
+        self.config = config
+        self.limiter = limiter
+        self.faults = faults
+        self.now_ms = now_ms
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self.requests = 0
+
+    def add_routes(self, app: web.Application) -> None:
+        for ep in endpoints(self.exchange):
+            app.router.add_route(ep.method, ep.path, self._bind(ep))
+
+    def _bind(self, ep: Endpoint) -> Callable[[web.Request], Any]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self.dispatch(ep, request)
+
+        return handle
+
+    async def dispatch(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        faults = self.faults
+        if faults.delay_ms:
+            await asyncio.sleep(faults.delay_ms / 1000)
+        ip = request.remote or "127.0.0.1"
+        now = self.now_ms()
+        headers: dict[str, str] = {}
+        try:
+            query = request.raw_path.partition("?")[2]
+            body = "" if ep.method == "GET" else await request.text()
+            params = merge_params(query, body)
+            result = self._run(ep, request, ip, now, query, body, params, headers)
+            status = 200
+        except ApiError as exc:
+            status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
+        except VenueReject as exc:
+            status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
+        except Exception:
+            log.exception("sim_rest_handler_failed path=%s", ep.path)
+            status, result = 500, {"code": -1000, "msg": _REJECT_MESSAGES[-1000]}
+        headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip, now))
+        return web.Response(
+            body=_encode(result), status=status, headers=headers, content_type="application/json"
+        )
+
+    def _run(
+        self,
+        ep: Endpoint,
+        request: web.Request,
+        ip: str,
+        now: int,
+        query: str,
+        body: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+    ) -> Any:
+        faults = self.faults
+        limiter = self.limiter
+        limiter.check_ban(ip, now)
+        if faults.take_ban():
+            raise banned(ip, now + self.config.ban_initial_ms)
+        if faults.take_too_many_requests():
+            raise too_many_requests(ip, limiter.weight_limit)
+        limiter.charge(ip, ep.weight(params), now)
+        if ep.security != NONE:
+            check_api_key(request.headers.get("X-MBX-APIKEY"), self._api_key, ip)
+        if ep.security == SIGNED:
+            check_signature(self._api_secret, query, body)
+            check_timestamp(
+                params,
+                now,
+                default_window_ms=self.config.recv_window_default_ms,
+                max_window_ms=self.config.recv_window_max_ms,
+                ahead_ms=self.config.future_tolerance_ms,
+            )
+        if ep.orders_10s or ep.orders_1m:
+            c10, c1m = limiter.charge_orders(ip, ep.orders_10s, ep.orders_1m, now)
+            headers["X-MBX-ORDER-COUNT-10S"] = str(c10)
+            headers["X-MBX-ORDER-COUNT-1M"] = str(c1m)
+        if ep.write:
+            self._pre_execution_faults(ep)
+        result = ep.handler(params, now)
+        if ep.write:
+            self.exchange.pump(now)
+            if faults.take_unknown_after():
+                log.info("sim_fault_unknown_after_execute path=%s", ep.path)
+                raise ApiError(-1000, MSG_UNKNOWN_503, 503)
+        return result
+
+    def _pre_execution_faults(self, ep: Endpoint) -> None:
+        faults = self.faults
+        if faults.take_unavailable_before():
+            raise ApiError(-1001, MSG_SERVICE_UNAVAILABLE, 503)
+        if ep.write == "new":
+            if faults.take_throttle():
+                raise ApiError(-1008, MSG_THROTTLED, 503)
+            if faults.take_reject():
+                code = faults.reject_code
+                raise ApiError(code, _REJECT_MESSAGES.get(code, "NEW_ORDER_REJECTED"))

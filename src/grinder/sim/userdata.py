@@ -1,0 +1,118 @@
+"""The user-data side: listenKeys (60 min validity, keepalive, forced expiry) and event rendering.
+
+Venue events (OrderUpdate, AccountUpdate) are rendered with Binance field names and published on
+the hub under the listenKey's stream name; duplicate/reorder faults are applied here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+from grinder.core.events import AccountUpdate, OrderUpdate
+from grinder.core.rules import SymbolRules
+from grinder.sim import render
+from grinder.sim.errors import MSG_INVALID_LISTEN_KEY, ApiError
+from grinder.sim.faults import FaultPlan
+from grinder.sim.hub import StreamHub
+from grinder.sim.streams import to_json
+
+log = logging.getLogger(__name__)
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class UserData:
+    """listenKey registry and publisher for the simulator's single account."""
+
+    def __init__(
+        self,
+        hub: StreamHub,
+        rules: Mapping[str, SymbolRules],
+        faults: FaultPlan,
+        ttl_ms: int,
+        seed: int,
+        open_notional: Callable[[str], tuple[Decimal, Decimal]],
+    ) -> None:
+        self._hub = hub
+        self._rules = dict(rules)
+        self._faults = faults
+        self._ttl_ms = ttl_ms
+        self._rng = random.Random(seed ^ 0x5EED)
+        self._open_notional = open_notional
+        self.keys: dict[str, int] = {}  # listenKey -> expiry time (ms)
+        self._held: list[tuple[str, str]] = []  # (event type, raw) held back by a reorder fault
+        self.events_published = 0
+
+    # ------------------------------------------------------------------ listenKey lifecycle
+    def create(self, now_ms: int) -> str:
+        """POST: the active key (extended) or a new one."""
+        for key in self.keys:
+            self.keys[key] = now_ms + self._ttl_ms
+            return key
+        key = "".join(self._rng.choice(_KEY_ALPHABET) for _ in range(64))
+        self.keys[key] = now_ms + self._ttl_ms
+        log.info("sim_listen_key_created expires_ms=%d", self.keys[key])
+        return key
+
+    def keepalive(self, now_ms: int) -> str:
+        """PUT extends the active key; -1125 if there is none."""
+        for key in self.keys:
+            self.keys[key] = now_ms + self._ttl_ms
+            return key
+        raise ApiError(-1125, MSG_INVALID_LISTEN_KEY)
+
+    def delete(self) -> None:
+        self.keys.clear()
+
+    def is_valid(self, key: str, now_ms: int) -> bool:
+        expiry = self.keys.get(key)
+        return expiry is not None and expiry > now_ms
+
+    def expire_due(self, now_ms: int, force: bool = False) -> list[str]:
+        """Expire keys past their time (or all, when forced): send `listenKeyExpired`, then silence."""
+        expired = [k for k, t in self.keys.items() if force or t <= now_ms]
+        for key in expired:
+            del self.keys[key]
+            doc = {"e": "listenKeyExpired", "E": now_ms, "listenKey": key}
+            self._hub.publish(key, to_json(doc), "listenKeyExpired")
+            log.info("sim_listen_key_expired forced=%s", force)
+        return expired
+
+    # ------------------------------------------------------------------ events
+    def publish(self, events: list[OrderUpdate | AccountUpdate]) -> None:
+        if not events or not self.keys:
+            self._held.clear()
+            return
+        for ev in events:
+            if isinstance(ev, OrderUpdate):
+                bid, ask = self._open_notional(ev.symbol)
+                doc = render.order_trade_update(self._rules[ev.symbol], ev, bid, ask)
+                self._send("ORDER_TRADE_UPDATE", to_json(doc))
+            else:
+                self._send("ACCOUNT_UPDATE", to_json(render.account_update(self._rules, ev)))
+        self.flush_held()
+
+    def _send(self, event_type: str, raw: str) -> None:
+        faults = self._faults
+        if faults.take_reorder() and not self._held:
+            self._held.append((event_type, raw))
+            return
+        self._emit(event_type, raw)
+        if faults.take_duplicate():
+            self._emit(event_type, raw)
+        if self._held:
+            held, self._held = self._held, []
+            for held_type, held_raw in held:
+                self._emit(held_type, held_raw)
+
+    def flush_held(self) -> None:
+        """A held-back event is released after the next one; with nothing after it, at batch end."""
+        held, self._held = self._held, []
+        for event_type, raw in held:
+            self._emit(event_type, raw)
+
+    def _emit(self, event_type: str, raw: str) -> None:
+        for key in self.keys:
+            self.events_published += self._hub.publish(key, raw, event_type)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from grinder.data.tape import OTHER, Tape
+from grinder.data.tape import OTHER, QUOTE, Tape
 
 NO_BUY = -(1 << 62)
 NO_SELL = 1 << 62
@@ -27,12 +28,30 @@ NO_SELL = 1 << 62
 
 @dataclass(frozen=True, slots=True)
 class SymbolGuard:
-    """What keeps one symbol quiet: the band on mid2 and the prices of our nearest orders."""
+    """What keeps one symbol quiet: the strategy's band and the prices of our nearest orders.
+
+    mid2 (bid + ask) must stay in [mid2_lo, mid2_hi]; on quotes also bid in [bid_lo, bid_hi], ask in
+    [ask_lo, ask_hi] and ask - bid <= spread_max (grinder.strategy.QuietBand); no row may reach
+    max_buy_ticks / min_sell_ticks.
+    """
 
     mid2_lo: int
     mid2_hi: int
     max_buy_ticks: int = NO_BUY
     min_sell_ticks: int = NO_SELL
+    bid_lo: int = NO_BUY
+    bid_hi: int = NO_SELL
+    ask_lo: int = NO_BUY
+    ask_hi: int = NO_SELL
+    spread_max: int = NO_SELL
+
+    @property
+    def quote_bounds(self) -> bool:
+        """True when bid/ask/spread limits are narrower than the mid band can express."""
+        return (
+            self.bid_lo > NO_BUY or self.bid_hi < NO_SELL or self.ask_lo > NO_BUY or self.ask_hi < NO_SELL
+            or self.spread_max < NO_SELL
+        )  # fmt: skip
 
 
 class QuietScanner:
@@ -48,8 +67,14 @@ class QuietScanner:
         self.skipped = 0
         self.scans = 0
 
-    def next_active(self, start: int, guards: list[SymbolGuard | None], until_ms: int | None) -> int:
-        """First row >= start that must be processed (n when none). `guards[i]` None = no skipping."""
+    def next_active(
+        self, start: int, guards: list[SymbolGuard | None], until_ms: int | None, *, queue_model: bool = False
+    ) -> int:
+        """First row >= start that must be processed (n when none). `guards[i]` None = no skipping.
+
+        queue_model: a quote whose bid reaches a buy (ask reaches a sell) moves our queue position,
+        so it must be processed even if it does not touch the order.
+        """
         n = self.n
         if start >= n or any(g is None for g in guards):
             return start
@@ -59,22 +84,30 @@ class QuietScanner:
             stop = int(np.searchsorted(self.tape.time_ms, until_ms, side="left"))
             if stop <= start:
                 return start
-        found = self._scan(start, stop, guards)  # type: ignore[arg-type]
+        found = self._scan(start, stop, guards, queue_model)  # type: ignore[arg-type]
         self.skipped += found - start
         return found
 
-    def _scan(self, start: int, stop: int, guards: list[SymbolGuard]) -> int:
+    def _scan(self, start: int, stop: int, guards: list[SymbolGuard], queue_model: bool) -> int:
         t = self.tape
         w = self.first_window
         s = start
+        # buy side: touch model compares the ask (column b), queue model the bid (column a)
+        buy_col, sell_col = (t.a, t.b) if queue_model else (t.b, t.a)
+        bounded = any(g.quote_bounds for g in guards)
         if self.multi:
-            lo = np.array([g.mid2_lo for g in guards], dtype=np.int64)
-            hi = np.array([g.mid2_hi for g in guards], dtype=np.int64)
-            mb = np.array([g.max_buy_ticks for g in guards], dtype=np.int64)
-            ms = np.array([g.min_sell_ticks for g in guards], dtype=np.int64)
-        else:
-            g = guards[0]
-            lo_s, hi_s, mb_s, ms_s = g.mid2_lo, g.mid2_hi, g.max_buy_ticks, g.min_sell_ticks
+
+            def vec(name: str) -> npt.NDArray[np.int64]:
+                return np.array([getattr(g, name) for g in guards], dtype=np.int64)
+
+            lo, hi, mb, ms = vec("mid2_lo"), vec("mid2_hi"), vec("max_buy_ticks"), vec("min_sell_ticks")
+            blo, bhi, alo, ahi, spr = (
+                vec("bid_lo"),
+                vec("bid_hi"),
+                vec("ask_lo"),
+                vec("ask_hi"),
+                vec("spread_max"),
+            )
         while s < stop:
             e = min(stop, s + w)
             a = t.a[s:e]
@@ -82,10 +115,25 @@ class QuietScanner:
             if self.multi:
                 sym = t.sym[s:e]
                 mid2 = a.astype(np.int64) + b
-                hit = (b <= mb[sym]) | (a >= ms[sym]) | (mid2 < lo[sym]) | (mid2 > hi[sym])
+                hit = (
+                    (buy_col[s:e] <= mb[sym])
+                    | (sell_col[s:e] >= ms[sym])
+                    | (mid2 < lo[sym])
+                    | (mid2 > hi[sym])
+                )
+                if bounded:
+                    q = t.kind[s:e] == QUOTE
+                    hit |= q & ((a < blo[sym]) | (a > bhi[sym]) | (b < alo[sym]) | (b > ahi[sym])
+                                | ((b - a) > spr[sym]))  # fmt: skip
             else:
+                g = guards[0]
                 mid2 = a + b
-                hit = (b <= mb_s) | (a >= ms_s) | (mid2 < lo_s) | (mid2 > hi_s)
+                hit = (buy_col[s:e] <= g.max_buy_ticks) | (sell_col[s:e] >= g.min_sell_ticks)
+                hit |= (mid2 < g.mid2_lo) | (mid2 > g.mid2_hi)
+                if bounded:
+                    q = t.kind[s:e] == QUOTE
+                    hit |= q & ((a < g.bid_lo) | (a > g.bid_hi) | (b < g.ask_lo) | (b > g.ask_hi)
+                                | ((b - a) > g.spread_max))  # fmt: skip
             if self.has_other:
                 hit |= t.kind[s:e] == OTHER
             k = int(hit.argmax())

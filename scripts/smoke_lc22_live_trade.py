@@ -138,7 +138,8 @@ async def live_run(symbol: str, max_notional: Decimal) -> int:
         print(f"  quantity: {quantity}")
         print()
         try:
-            order_id = await connector.place_order(symbol=symbol, side=Side.BUY, price=price, quantity=quantity)
+            order_id = await connector.place_order(symbol=symbol, side=Side.BUY, price=price,
+                                                   quantity=quantity)
         except ConnectorUnknownOutcomeError as exc:
             print(f"FAIL: place_order outcome unknown: {exc}")
             return await _cleanup(connector, symbol, exc.client_order_id)
@@ -163,7 +164,7 @@ async def live_run(symbol: str, max_notional: Decimal) -> int:
     except ConnectorError as exc:
         print(f"FAIL: {type(exc).__name__}: {exc}")
         return EXIT_FAIL
-    except Exception as exc:  # noqa: BLE001 - the operator needs one clear line, not a traceback
+    except Exception as exc:  # the operator needs one clear line, not a traceback
         print(f"FAIL: {type(exc).__name__}: {exc}")
         return EXIT_FAIL
     finally:
@@ -181,7 +182,7 @@ async def _cleanup(connector: LiveConnectorV0, symbol: str, order_id: str) -> in
             print(f"  order {order_id} existed and was cancelled")
         else:
             print(f"  order {order_id}: {'not on the exchange' if state is None else state.status.value}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # any failure here only changes the printed hint
         print(f"  could not settle order {order_id} ({type(exc).__name__}); check the Binance console")
     return EXIT_FAIL
 

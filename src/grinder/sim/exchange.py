@@ -97,6 +97,7 @@ class SimExchange:
         self._rng = random.Random(seed ^ 0xC1D)
         self._mmr = maint_margin_ratio
         self._exchange_info_cache: dict[str, Any] | None = None
+        self.created_ms = 0  # account creation time (the server's start)
 
     # ------------------------------------------------------------------ helpers
     def symbol(self, params: dict[str, str]) -> str:
@@ -464,7 +465,7 @@ class SimExchange:
         return out
 
     def balance(self, params: dict[str, str], now_ms: int) -> Any:
-        return [render.balance_row(self.venue.balance())]
+        return [render.balance_row(self.venue.balance(), self.created_ms)]
 
     def _account(self, v3: bool) -> dict[str, Any]:
         b = self.venue.balance()
@@ -483,7 +484,7 @@ class SimExchange:
                 }
             )
         doc.update(render.account_totals(b))
-        doc["assets"] = [render.account_asset(b, v3=v3)]
+        doc["assets"] = [render.account_asset(b, self.created_ms, v3=v3)]
         positions = []
         for p in self.venue.positions(None):
             if v3 and p.amount_lots == 0:

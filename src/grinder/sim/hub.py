@@ -28,7 +28,8 @@ def stream_class(stream: str) -> str:
     if "@" not in stream and not stream.startswith("!"):
         return PRIVATE
     kind = stream.split("@", 1)[1] if "@" in stream else stream
-    if stream.startswith("!bookTicker") or kind.startswith(("bookTicker", "depth", "rpiDepth")):
+    # ccxt (following Binance's routing notice) also serves the raw `@trade` stream on /public.
+    if stream.startswith("!bookTicker") or kind.startswith(("bookTicker", "depth", "rpiDepth", "trade")):
         return PUBLIC
     return MARKET
 

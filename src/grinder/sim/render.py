@@ -177,7 +177,7 @@ def _signed_qty(rules: SymbolRules, lots: int) -> str:
     return f"-{text}" if lots < 0 else text
 
 
-def balance_row(b: BalanceView, account_alias: str = "SgsR") -> dict[str, Any]:
+def balance_row(b: BalanceView, created_ms: int, account_alias: str = "SgsR") -> dict[str, Any]:
     return {
         "accountAlias": account_alias,
         "asset": b.asset,
@@ -187,11 +187,12 @@ def balance_row(b: BalanceView, account_alias: str = "SgsR") -> dict[str, Any]:
         "availableBalance": money(b.available_balance),
         "maxWithdrawAmount": money(b.max_withdraw_amount),
         "marginAvailable": True,
-        "updateTime": b.update_time_ms,
+        "updateTime": b.update_time_ms or created_ms,
     }
 
 
-def account_asset(b: BalanceView, *, v3: bool) -> dict[str, Any]:
+def account_asset(b: BalanceView, created_ms: int, *, v3: bool) -> dict[str, Any]:
+    """One `assets[]` row; a funded asset never reports updateTime 0 (clients skip such rows)."""
     out: dict[str, Any] = {
         "asset": b.asset,
         "walletBalance": money(b.wallet_balance),
@@ -208,7 +209,7 @@ def account_asset(b: BalanceView, *, v3: bool) -> dict[str, Any]:
     }
     if not v3:
         out["marginAvailable"] = True
-    out["updateTime"] = b.update_time_ms
+    out["updateTime"] = b.update_time_ms or created_ms
     return out
 
 

@@ -209,6 +209,7 @@ class SimServer:
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("SimServer already started")
+        self.exchange.created_ms = self.now_ms()
         self.driver.step(1)  # the opening book exists before the first request
         runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
         await runner.setup()

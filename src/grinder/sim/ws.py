@@ -28,6 +28,7 @@ _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 PING_INTERVAL_MS = 180_000
 PONG_TIMEOUT_MS = 600_000
 MAX_STREAMS = 1024
+_MIN_LISTEN_KEY_LEN = 32
 
 
 class WsGateway:
@@ -68,6 +69,9 @@ class WsGateway:
         keys = request.query.getall("listenKey", [])
         events = request.query.getall("events", [])
         now = self.now_ms()
+        # A path segment without '@' is a listenKey; short ones (ccxt appends a connection number,
+        # e.g. /public/ws/0) name no stream and are ignored, as Binance delivers nothing for them.
+        streams = [s for s in streams if stream_class(s) != PRIVATE or len(s) >= _MIN_LISTEN_KEY_LEN]
         for s in streams + keys:
             if stream_class(s) == PRIVATE and not self.user.is_valid(s, now):
                 body = _encode_json({"code": -1125, "msg": MSG_INVALID_LISTEN_KEY})

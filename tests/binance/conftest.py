@@ -1,0 +1,39 @@
+"""Shared helpers for the wire-client tests: the real captures and typical symbol rules."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grinder.core.rules import SymbolRules, btcusdt_rules, ethusdt_rules
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / ".." / "shared"
+CAPTURE_DIR = SHARED_DIR / "data" / "binance_usdm_capture"
+CAPTURES = {"BTCUSDT": "btcusdt_20240808.gz", "ETHUSDT": "ethusdt_20240808.gz"}
+
+
+def capture_path(symbol: str) -> Path:
+    path = CAPTURE_DIR / CAPTURES[symbol]
+    if not path.exists():
+        pytest.skip(f"real capture {path} absent: clone the shared data directory beside the repo (../shared)")
+    return path
+
+
+def capture_lines(symbol: str) -> Iterator[tuple[int, bytes]]:
+    """(local receive ns, JSON bytes) per line of a capture."""
+    with gzip.open(capture_path(symbol), "rb") as fh:
+        for line in fh:
+            ns, _, payload = line.rstrip(b"\n").partition(b" ")
+            yield int(ns), payload
+
+
+def rules_for(symbol: str) -> SymbolRules:
+    return {"BTCUSDT": btcusdt_rules, "ETHUSDT": ethusdt_rules}[symbol]()
+
+
+@pytest.fixture
+def rules() -> dict[str, SymbolRules]:
+    return {"BTCUSDT": btcusdt_rules(), "ETHUSDT": ethusdt_rules()}

@@ -1,0 +1,629 @@
+"""`Journal`: an append-only SQLite (WAL) record of every command, answer, fill, position and block.
+
+Each append is one committed transaction (or part of an explicit `batch()`), so a process killed
+with SIGKILL loses nothing that was committed; with `synchronous=FULL` a power cut loses nothing
+either (ADR-048). Rows are typed; every row carries a journal-wide sequence number so restart
+recovery can replay them in the order they happened. Bad input raises `JournalError` naming the
+field; free text passes through the log redactor, so no secret reaches a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import OrderStatus, PositionSide, Side
+from grinder.core.events import Fill, OrderUpdate
+from grinder.execution.order_manager import ORDER_GONE_CODES, OrderState, WorkingOrder
+from grinder.ops.logging import redact
+from grinder.store.config import Synchronous
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS epochs (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, epoch_s INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS commands (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, kind TEXT NOT NULL, symbol TEXT NOT NULL,
+    client_order_id TEXT NOT NULL, side TEXT, order_type TEXT, price_ticks INTEGER, qty_lots INTEGER,
+    time_in_force TEXT, reduce_only INTEGER NOT NULL DEFAULT 0, level TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS commands_cid ON commands (client_order_id);
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, kind TEXT NOT NULL, symbol TEXT NOT NULL,
+    client_order_id TEXT NOT NULL, outcome TEXT NOT NULL, order_id INTEGER, status TEXT, code INTEGER,
+    reason TEXT NOT NULL, price_ticks INTEGER, qty_lots INTEGER
+);
+CREATE TABLE IF NOT EXISTS order_updates (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, symbol TEXT NOT NULL, client_order_id TEXT NOT NULL,
+    order_id INTEGER NOT NULL, side TEXT NOT NULL, execution_type TEXT NOT NULL, status TEXT NOT NULL,
+    price_ticks INTEGER NOT NULL, orig_qty_lots INTEGER NOT NULL, cum_filled_lots INTEGER NOT NULL,
+    event_time_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, symbol TEXT NOT NULL, client_order_id TEXT NOT NULL,
+    order_id INTEGER NOT NULL, trade_id INTEGER NOT NULL, side TEXT NOT NULL, position_side TEXT NOT NULL,
+    price_ticks INTEGER NOT NULL, qty_lots INTEGER NOT NULL, is_maker INTEGER NOT NULL,
+    commission TEXT NOT NULL, commission_asset TEXT NOT NULL, realized_pnl TEXT NOT NULL,
+    fill_time_ms INTEGER NOT NULL,
+    UNIQUE (symbol, trade_id, client_order_id)
+);
+CREATE TABLE IF NOT EXISTS positions (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, symbol TEXT NOT NULL, position_side TEXT NOT NULL,
+    amount_lots INTEGER NOT NULL, entry_price TEXT, reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
+    symbol TEXT NOT NULL, client_order_id TEXT NOT NULL, reason TEXT NOT NULL
+);
+"""
+_TABLES = ("epochs", "commands", "results", "order_updates", "fills", "positions", "blocks")
+
+
+class JournalError(ValueError):
+    """A row could not be journaled: what was refused and why (nothing is half-written)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCommand:
+    seq: int
+    time_ms: int
+    kind: str  # "place" | "cancel" | "amend"
+    symbol: str
+    client_order_id: str
+    side: Side | None
+    order_type: str | None
+    price_ticks: int | None
+    qty_lots: int | None
+    time_in_force: str | None
+    reduce_only: bool
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalResult:
+    seq: int
+    time_ms: int
+    kind: str
+    symbol: str
+    client_order_id: str
+    outcome: Outcome
+    order_id: int | None
+    status: OrderStatus | None
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPosition:
+    seq: int
+    time_ms: int
+    symbol: str
+    position_side: PositionSide
+    amount_lots: int
+    entry_price: Decimal | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalBlock:
+    seq: int
+    time_ms: int
+    source: str  # "risk" | "gate"
+    kind: str
+    symbol: str
+    client_order_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    """An order the journal believes may still be open; `state` OPEN, PENDING or UNKNOWN."""
+
+    symbol: str
+    client_order_id: str
+    level: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    filled_lots: int
+    state: str
+    order_id: int | None
+    post_only: bool
+
+    def to_working_order(self) -> WorkingOrder:
+        """For `TradingPipeline.restore_orders`: anything not confirmed open starts UNKNOWN (query it)."""
+        return WorkingOrder(
+            symbol=self.symbol,
+            client_order_id=self.client_order_id,
+            level=self.level,
+            side=self.side,
+            price_ticks=self.price_ticks,
+            qty_lots=self.qty_lots,
+            filled_lots=self.filled_lots,
+            state=OrderState.OPEN if self.state == "OPEN" else OrderState.UNKNOWN,
+            order_id=self.order_id,
+            post_only=self.post_only,
+        )
+
+
+def _kind(cmd: object) -> str:
+    if isinstance(cmd, PlaceOrder):
+        return "place"
+    if isinstance(cmd, CancelOrder):
+        return "cancel"
+    if isinstance(cmd, AmendOrder):
+        return "amend"
+    raise JournalError(f"expected a PlaceOrder, CancelOrder or AmendOrder, got {type(cmd).__name__}")
+
+
+def _int(value: object, what: str, *, positive: bool = False, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise JournalError(f"{what} must be an integer, got {value!r}")
+    if positive and value <= 0:
+        raise JournalError(f"{what} must be > 0, got {value}")
+    return value
+
+
+def _dec(value: object, what: str) -> str:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise JournalError(f"{what} must be a finite Decimal, got {value!r}")
+    return str(value)
+
+
+def _text(value: object, what: str, *, required: bool = True) -> str:
+    if not isinstance(value, str) or (required and not value):
+        raise JournalError(f"{what} must be a non-empty string, got {value!r}")
+    return redact(value)
+
+
+class Journal:
+    """One SQLite file in WAL mode. Methods are thread-safe; each append commits before returning."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = Synchronous.FULL,
+        busy_timeout_ms: int = 5_000,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode}); use a local filesystem")
+        self._db.execute(f"PRAGMA synchronous = {Synchronous(synchronous).value}")
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version not in (0, SCHEMA_VERSION):
+            raise JournalError(
+                f"{self.path}: journal schema {version} is newer than this GRINDER ({SCHEMA_VERSION})"
+            )
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._seq = max(
+            int(self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {t}").fetchone()[0])  # noqa: S608
+            for t in _TABLES
+        )
+        self._batch_depth = 0
+
+    # ----------------------------------------------------------------- plumbing
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def pragma(self, name: str) -> Any:
+        if not name.isidentifier():
+            raise JournalError(f"pragma name {name!r} is not an identifier")
+        with self._lock:
+            return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group several appends into one transaction (one fsync); all or nothing."""
+        with self._lock:
+            outer = self._batch_depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                    self._seq = self._max_seq()
+                raise
+            self._batch_depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+
+    def _max_seq(self) -> int:
+        return max(
+            int(self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {t}").fetchone()[0])  # noqa: S608
+            for t in _TABLES
+        )
+
+    def _insert(self, table: str, row: dict[str, Any], *, ignore_duplicate: bool = False) -> bool:
+        with self._lock:
+            seq = self._seq + 1
+            cols = ", ".join(["seq", *row])
+            marks = ", ".join("?" for _ in range(len(row) + 1))
+            verb = "INSERT OR IGNORE" if ignore_duplicate else "INSERT"
+            try:
+                cur = self._db.execute(
+                    f"{verb} INTO {table} ({cols}) VALUES ({marks})",
+                    (seq, *row.values()),
+                )
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"journal {self.path}: cannot append to {table} "
+                    f"(client_order_id={row.get('client_order_id', '-')}): {exc}"
+                ) from exc
+            if cur.rowcount == 1:
+                self._seq = seq
+                return True
+            return False
+
+    # ----------------------------------------------------------------- appends
+    def append_epoch(self, epoch_s: int, time_ms: int) -> None:
+        """Record the client-id epoch this process uses; refuses one not above every earlier epoch."""
+        _int(epoch_s, "epoch_s", positive=True)
+        last = self.last_epoch()
+        if last is not None and epoch_s <= last:
+            raise JournalError(
+                f"epoch {epoch_s} is not above the last journaled epoch {last}: client order ids "
+                "could repeat; use Journal.next_epoch(now_s)"
+            )
+        self._insert("epochs", {"time_ms": _int(time_ms, "time_ms"), "epoch_s": epoch_s})
+
+    def append_command(self, cmd: Command, time_ms: int) -> None:
+        kind = _kind(cmd)
+        row: dict[str, Any] = {
+            "time_ms": _int(time_ms, "time_ms"),
+            "kind": kind,
+            "symbol": _text(cmd.symbol, "symbol"),
+            "client_order_id": _text(cmd.client_order_id, "client_order_id"),
+        }
+        if isinstance(cmd, PlaceOrder):
+            row.update(
+                side=cmd.side.value,
+                order_type=cmd.order_type.value,
+                price_ticks=_int(cmd.price_ticks, "price_ticks", positive=True, optional=True),
+                qty_lots=_int(cmd.qty_lots, "qty_lots", positive=True),
+                time_in_force=None if cmd.time_in_force is None else cmd.time_in_force.value,
+                reduce_only=int(cmd.reduce_only),
+                level=_text(cmd.level, "level", required=False),
+            )
+        elif isinstance(cmd, AmendOrder):
+            row.update(
+                side=cmd.side.value,
+                price_ticks=_int(cmd.price_ticks, "price_ticks", positive=True),
+                qty_lots=_int(cmd.qty_lots, "qty_lots", positive=True),
+            )
+        self._insert("commands", row)
+
+    def append_result(self, res: CommandResult, time_ms: int) -> None:
+        if not isinstance(res, CommandResult):
+            raise JournalError(f"append_result expects a CommandResult, got {type(res).__name__}")
+        cmd = res.command
+        row = {
+            "time_ms": _int(time_ms, "time_ms"),
+            "kind": _kind(cmd),
+            "symbol": _text(cmd.symbol, "symbol"),
+            "client_order_id": _text(cmd.client_order_id, "client_order_id"),
+            "outcome": Outcome(res.outcome).value,
+            "order_id": _int(res.order_id, "order_id", optional=True),
+            "status": None if res.status is None else OrderStatus(res.status).value,
+            "code": _int(res.code, "code", optional=True),
+            "reason": _text(res.reason, "reason", required=False),
+            "price_ticks": cmd.price_ticks if isinstance(cmd, PlaceOrder | AmendOrder) else None,
+            "qty_lots": cmd.qty_lots if isinstance(cmd, PlaceOrder | AmendOrder) else None,
+        }
+        self._insert("results", row)
+
+    def append_order_update(self, ev: OrderUpdate, time_ms: int) -> None:
+        if not isinstance(ev, OrderUpdate):
+            raise JournalError(f"append_order_update expects an OrderUpdate, got {type(ev).__name__}")
+        self._insert(
+            "order_updates",
+            {
+                "time_ms": _int(time_ms, "time_ms"),
+                "symbol": _text(ev.symbol, "symbol"),
+                "client_order_id": _text(ev.client_order_id, "client_order_id"),
+                "order_id": _int(ev.order_id, "order_id"),
+                "side": ev.side.value,
+                "execution_type": ev.execution_type.value,
+                "status": ev.status.value,
+                "price_ticks": _int(ev.price_ticks, "price_ticks"),
+                "orig_qty_lots": _int(ev.orig_qty_lots, "orig_qty_lots"),
+                "cum_filled_lots": _int(ev.cum_filled_lots, "cum_filled_lots"),
+                "event_time_ms": _int(ev.event_time_ms, "event_time_ms"),
+            },
+        )
+
+    def append_fill(self, fill: Fill, time_ms: int) -> bool:
+        """Journal a fill; False (and no new row) when this trade of this order is already journaled."""
+        if not isinstance(fill, Fill):
+            raise JournalError(f"append_fill expects a Fill, got {type(fill).__name__}")
+        return self._insert(
+            "fills",
+            {
+                "time_ms": _int(time_ms, "time_ms"),
+                "symbol": _text(fill.symbol, "symbol"),
+                "client_order_id": _text(fill.client_order_id, "client_order_id"),
+                "order_id": _int(fill.order_id, "order_id"),
+                "trade_id": _int(
+                    fill.trade_id, f"trade_id of fill for {fill.client_order_id}", positive=True
+                ),
+                "side": Side(fill.side).value,
+                "position_side": PositionSide(fill.position_side).value,
+                "price_ticks": _int(fill.price_ticks, "price_ticks", positive=True),
+                "qty_lots": _int(fill.qty_lots, "qty_lots", positive=True),
+                "is_maker": int(bool(fill.is_maker)),
+                "commission": _dec(fill.commission, "commission"),
+                "commission_asset": _text(fill.commission_asset, "commission_asset", required=False),
+                "realized_pnl": _dec(fill.realized_pnl, "realized_pnl"),
+                "fill_time_ms": _int(fill.time_ms, "fill time_ms"),
+            },
+            ignore_duplicate=True,
+        )
+
+    def append_position(
+        self,
+        symbol: str,
+        amount_lots: int,
+        time_ms: int,
+        *,
+        reason: str,
+        entry_price: Decimal | None = None,
+        position_side: PositionSide = PositionSide.BOTH,
+    ) -> None:
+        """A position change (signed lots), e.g. reason "FILL", "ACCOUNT_UPDATE:ORDER", "RECONCILE"."""
+        self._insert(
+            "positions",
+            {
+                "time_ms": _int(time_ms, "time_ms"),
+                "symbol": _text(symbol, "symbol"),
+                "position_side": PositionSide(position_side).value,
+                "amount_lots": _int(amount_lots, "amount_lots"),
+                "entry_price": None if entry_price is None else _dec(entry_price, "entry_price"),
+                "reason": _text(reason, "reason"),
+            },
+        )
+
+    def append_block(self, cmd: Command, reason: str, time_ms: int, *, source: str = "risk") -> None:
+        """A command refused by our own risk guard ("risk") or a connector gate ("gate")."""
+        if source not in ("risk", "gate"):
+            raise JournalError(f"block source must be 'risk' or 'gate', got {source!r}")
+        self._insert(
+            "blocks",
+            {
+                "time_ms": _int(time_ms, "time_ms"),
+                "source": source,
+                "kind": _kind(cmd),
+                "symbol": _text(cmd.symbol, "symbol"),
+                "client_order_id": _text(cmd.client_order_id, "client_order_id"),
+                "reason": _text(reason, "reason"),
+            },
+        )
+
+    # ----------------------------------------------------------------- readers
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._db.execute(sql, args)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def last_epoch(self) -> int | None:
+        with self._lock:
+            value = self._db.execute("SELECT MAX(epoch_s) FROM epochs").fetchone()[0]
+        return None if value is None else int(value)
+
+    def next_epoch(self, now_s: int) -> int:
+        """An epoch for a new process: now, or one above the last journaled epoch if the clock is behind."""
+        last = self.last_epoch()
+        return now_s if last is None or now_s > last else last + 1
+
+    def commands(self) -> list[JournalCommand]:
+        return [
+            JournalCommand(
+                r["seq"],
+                r["time_ms"],
+                r["kind"],
+                r["symbol"],
+                r["client_order_id"],
+                None if r["side"] is None else Side(r["side"]),
+                r["order_type"],
+                r["price_ticks"],
+                r["qty_lots"],
+                r["time_in_force"],
+                bool(r["reduce_only"]),
+                r["level"],
+            )
+            for r in self._rows("SELECT * FROM commands ORDER BY seq")
+        ]
+
+    def results(self) -> list[JournalResult]:
+        return [
+            JournalResult(
+                r["seq"],
+                r["time_ms"],
+                r["kind"],
+                r["symbol"],
+                r["client_order_id"],
+                Outcome(r["outcome"]),
+                r["order_id"],
+                None if r["status"] is None else OrderStatus(r["status"]),
+                r["code"],
+                r["reason"],
+            )
+            for r in self._rows("SELECT * FROM results ORDER BY seq")
+        ]
+
+    def positions(self, symbol: str | None = None) -> list[JournalPosition]:
+        sql, args = "SELECT * FROM positions ORDER BY seq", tuple[str, ...]()
+        if symbol is not None:
+            sql, args = "SELECT * FROM positions WHERE symbol = ? ORDER BY seq", (symbol,)
+        return [
+            JournalPosition(
+                r["seq"],
+                r["time_ms"],
+                r["symbol"],
+                PositionSide(r["position_side"]),
+                r["amount_lots"],
+                None if r["entry_price"] is None else Decimal(r["entry_price"]),
+                r["reason"],
+            )
+            for r in self._rows(sql, args)
+        ]
+
+    def blocks(self) -> list[JournalBlock]:
+        return [
+            JournalBlock(
+                r["seq"], r["time_ms"], r["source"], r["kind"], r["symbol"], r["client_order_id"], r["reason"]
+            )
+            for r in self._rows("SELECT * FROM blocks ORDER BY seq")
+        ]
+
+    def fills(self, symbol: str | None = None) -> list[Fill]:
+        """Every journaled fill in journal order, as core `Fill` values."""
+        sql, args = "SELECT * FROM fills ORDER BY seq", tuple[str, ...]()
+        if symbol is not None:
+            sql, args = "SELECT * FROM fills WHERE symbol = ? ORDER BY seq", (symbol,)
+        return [
+            Fill(
+                symbol=r["symbol"],
+                order_id=r["order_id"],
+                client_order_id=r["client_order_id"],
+                trade_id=r["trade_id"],
+                side=Side(r["side"]),
+                position_side=PositionSide(r["position_side"]),
+                price_ticks=r["price_ticks"],
+                qty_lots=r["qty_lots"],
+                is_maker=bool(r["is_maker"]),
+                commission=Decimal(r["commission"]),
+                commission_asset=r["commission_asset"],
+                realized_pnl=Decimal(r["realized_pnl"]),
+                time_ms=r["fill_time_ms"],
+            )
+            for r in self._rows(sql, args)
+        ]
+
+    def fill_keys(self) -> set[tuple[str, int, str]]:
+        """(symbol, trade_id, client_order_id) of every journaled fill: seed fill de-duplication."""
+        return {
+            (r["symbol"], r["trade_id"], r["client_order_id"])
+            for r in self._rows("SELECT symbol, trade_id, client_order_id FROM fills")
+        }
+
+    def open_orders(self) -> list[JournalOrder]:
+        """Orders the journal believes may still be open, replaying commands, answers and updates."""
+        orders: dict[str, dict[str, Any]] = {}
+        sql = (
+            "SELECT seq, 'c' AS src, kind, client_order_id, NULL AS status, NULL AS outcome, NULL AS code, "
+            "price_ticks, qty_lots, NULL AS cum, symbol, side, level, time_in_force, NULL AS order_id "
+            "FROM commands "
+            "UNION ALL SELECT seq, 'r', kind, client_order_id, status, outcome, code, price_ticks, qty_lots, "
+            "NULL, symbol, NULL, NULL, NULL, order_id FROM results "
+            "UNION ALL SELECT seq, 'u', execution_type, client_order_id, status, NULL, NULL, price_ticks, "
+            "orig_qty_lots, cum_filled_lots, symbol, side, NULL, NULL, order_id FROM order_updates "
+            "ORDER BY seq"
+        )
+        for r in self._rows(sql):
+            cid = r["client_order_id"]
+            if r["src"] == "c":
+                if r["kind"] == "place":
+                    orders[cid] = {
+                        "symbol": r["symbol"],
+                        "level": r["level"] or cid,
+                        "side": Side(r["side"]),
+                        "price": r["price_ticks"] or 0,
+                        "qty": r["qty_lots"],
+                        "filled": 0,
+                        "state": "PENDING",
+                        "order_id": None,
+                        "post_only": r["time_in_force"] == "GTX",
+                    }
+                continue
+            o = orders.get(cid)
+            if o is None:
+                continue
+            if r["order_id"]:
+                o["order_id"] = r["order_id"]
+            if r["src"] == "u":
+                self._apply_update(orders, cid, o, r)
+            else:
+                self._apply_result(orders, cid, o, r)
+        return [
+            JournalOrder(
+                o["symbol"],
+                cid,
+                o["level"],
+                o["side"],
+                o["price"],
+                o["qty"],
+                o["filled"],
+                o["state"],
+                o["order_id"],
+                o["post_only"],
+            )
+            for cid, o in orders.items()
+        ]
+
+    @staticmethod
+    def _apply_update(
+        orders: dict[str, dict[str, Any]], cid: str, o: dict[str, Any], r: dict[str, Any]
+    ) -> None:
+        if not OrderStatus(r["status"]).is_open:
+            del orders[cid]
+            return
+        o["price"], o["qty"] = r["price_ticks"], r["qty_lots"]
+        o["filled"] = max(o["filled"], r["cum"])
+        o["state"] = "OPEN"
+
+    @staticmethod
+    def _apply_result(
+        orders: dict[str, dict[str, Any]], cid: str, o: dict[str, Any], r: dict[str, Any]
+    ) -> None:
+        outcome = Outcome(r["outcome"])
+        status = None if r["status"] is None else OrderStatus(r["status"])
+        gone = status is not None and not status.is_open
+        if outcome is Outcome.UNKNOWN:
+            o["state"] = "UNKNOWN"
+        elif r["kind"] == "place":
+            if outcome is Outcome.ACCEPTED and not gone:
+                o["state"] = "OPEN" if o["state"] == "PENDING" else o["state"]
+            else:
+                del orders[cid]
+        elif r["kind"] == "cancel":
+            if outcome is Outcome.ACCEPTED or r["code"] in ORDER_GONE_CODES:
+                del orders[cid]
+        elif outcome is Outcome.ACCEPTED:  # amend
+            if gone:
+                del orders[cid]
+            else:
+                o["price"], o["qty"] = r["price_ticks"], r["qty_lots"]
+        elif r["code"] in ORDER_GONE_CODES:
+            del orders[cid]

@@ -121,6 +121,11 @@ async def live_run(symbol: str, max_notional: Decimal) -> int:
     print(f"  ALLOW_MAINNET_TRADE: {allow or 'NOT SET'}")
     print(f"  max_notional_per_order: {max_notional} (smoke order cap)")
     print()
+    block = connector.check_gates("place_order")
+    if block is not None:  # refuse before any network traffic
+        print(f"FAIL: Blocked with: {block.message}")
+        await port.close()
+        return EXIT_FAIL
     try:
         await connector.connect()
         rules = await port.symbol_rules(symbol)

@@ -167,9 +167,9 @@ async def test_clock_skew_fault_moves_server_time(
 ) -> None:
     s = sim_server_manual
     s.control.set_faults(clock_skew_ms=-30_000)
-    status, body, _ = await call(http, s, "GET", "/fapi/v1/time", signed=False)
+    _, body, _ = await call(http, s, "GET", "/fapi/v1/time", signed=False)
     assert abs(body["serverTime"] - (time.time() * 1000 - 30_000)) < 2_000
-    _status, body, _ = await call(http, s, "GET", "/fapi/v2/balance")
+    _, body, _ = await call(http, s, "GET", "/fapi/v2/balance")
     assert body["code"] == -1021  # our wall-clock timestamp is now 30 s "ahead" of the server
 
 

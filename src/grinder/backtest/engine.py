@@ -289,8 +289,19 @@ class Backtest:
                     mb = max(mb, ov.price_ticks)
                 else:
                     ms = min(ms, ov.price_ticks)
-            guards.append(SymbolGuard(band.mid2_lo, band.mid2_hi, mb, ms, band.bid_lo, band.bid_hi,
-                                      band.ask_lo, band.ask_hi, band.spread_max))  # fmt: skip
+            guards.append(
+                SymbolGuard(
+                    band.mid2_lo,
+                    band.mid2_hi,
+                    mb,
+                    ms,
+                    band.bid_lo,
+                    band.bid_hi,
+                    band.ask_lo,
+                    band.ask_hi,
+                    band.spread_max,
+                )
+            )
             until = band.until_ms if until is None else min(until, band.until_ms)
             nft = self.venue.next_funding_time(sym)
             if nft > self._last_row_ms:

@@ -49,9 +49,12 @@ class SymbolGuard:
     def quote_bounds(self) -> bool:
         """True when bid/ask/spread limits are narrower than the mid band can express."""
         return (
-            self.bid_lo > NO_BUY or self.bid_hi < NO_SELL or self.ask_lo > NO_BUY or self.ask_hi < NO_SELL
+            self.bid_lo > NO_BUY
+            or self.bid_hi < NO_SELL
+            or self.ask_lo > NO_BUY
+            or self.ask_hi < NO_SELL
             or self.spread_max < NO_SELL
-        )  # fmt: skip
+        )
 
 
 class QuietScanner:
@@ -123,8 +126,13 @@ class QuietScanner:
                 )
                 if bounded:
                     q = t.kind[s:e] == QUOTE
-                    hit |= q & ((a < blo[sym]) | (a > bhi[sym]) | (b < alo[sym]) | (b > ahi[sym])
-                                | ((b - a) > spr[sym]))  # fmt: skip
+                    hit |= q & (
+                        (a < blo[sym])
+                        | (a > bhi[sym])
+                        | (b < alo[sym])
+                        | (b > ahi[sym])
+                        | ((b - a) > spr[sym])
+                    )
             else:
                 g = guards[0]
                 mid2 = a + b
@@ -132,8 +140,13 @@ class QuietScanner:
                 hit |= (mid2 < g.mid2_lo) | (mid2 > g.mid2_hi)
                 if bounded:
                     q = t.kind[s:e] == QUOTE
-                    hit |= q & ((a < g.bid_lo) | (a > g.bid_hi) | (b < g.ask_lo) | (b > g.ask_hi)
-                                | ((b - a) > g.spread_max))  # fmt: skip
+                    hit |= q & (
+                        (a < g.bid_lo)
+                        | (a > g.bid_hi)
+                        | (b < g.ask_lo)
+                        | (b > g.ask_hi)
+                        | ((b - a) > g.spread_max)
+                    )
             if self.has_other:
                 hit |= t.kind[s:e] == OTHER
             k = int(hit.argmax())

@@ -29,12 +29,23 @@ I64 = npt.NDArray[np.int64]
 BoolArr = npt.NDArray[np.bool_]
 
 BOOK_TICKER_COLUMNS = (
-    "update_id", "best_bid_price", "best_bid_qty", "best_ask_price", "best_ask_qty",
-    "transaction_time", "event_time",
-)  # fmt: skip
+    "update_id",
+    "best_bid_price",
+    "best_bid_qty",
+    "best_ask_price",
+    "best_ask_qty",
+    "transaction_time",
+    "event_time",
+)
 AGG_TRADES_COLUMNS = (
-    "agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id", "transact_time", "is_buyer_maker",
-)  # fmt: skip
+    "agg_trade_id",
+    "price",
+    "quantity",
+    "first_trade_id",
+    "last_trade_id",
+    "transact_time",
+    "is_buyer_maker",
+)
 TRADES_COLUMNS = ("id", "price", "qty", "quote_qty", "time", "is_buyer_maker")
 
 KIND_COLUMNS = {"bookTicker": BOOK_TICKER_COLUMNS, "aggTrades": AGG_TRADES_COLUMNS, "trades": TRADES_COLUMNS}
@@ -176,8 +187,17 @@ def open_columns(path: str | Path) -> ColumnReader:
     kind, has_header, _ = sniff_csv(p)
     cols = KIND_COLUMNS[kind]
     types: dict[str, Any] = {c: pa.float64() for c in cols}
-    for c in ("update_id", "transaction_time", "event_time", "agg_trade_id", "first_trade_id",
-              "last_trade_id", "transact_time", "id", "time"):  # fmt: skip
+    for c in (
+        "update_id",
+        "transaction_time",
+        "event_time",
+        "agg_trade_id",
+        "first_trade_id",
+        "last_trade_id",
+        "transact_time",
+        "id",
+        "time",
+    ):
         types[c] = pa.int64()
     types["is_buyer_maker"] = pa.bool_()
     read_opts = pacsv.ReadOptions(

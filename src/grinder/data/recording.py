@@ -41,9 +41,13 @@ class RecordingWriter:
     """Buffers messages and writes rotating Parquet files `<prefix>-<first recv ms>-<seq>.parquet`."""
 
     def __init__(
-        self, out_dir: str | Path, *, prefix: str = "grinder-rec", rotate_rows: int = 500_000,
+        self,
+        out_dir: str | Path,
+        *,
+        prefix: str = "grinder-rec",
+        rotate_rows: int = 500_000,
         rotate_ns: int = 3_600 * 1_000_000_000,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if rotate_rows <= 0 or rotate_ns <= 0:
             raise ValueError("rotate_rows and rotate_ns must be positive")
         self.out_dir = Path(out_dir)
@@ -76,10 +80,13 @@ class RecordingWriter:
         self._seq += 1
         path = self.out_dir / f"{self.prefix}-{self._recv[0] // 1_000_000}-{self._seq:04d}.parquet"
         table = pa.table(
-            [pa.array(self._recv, pa.int64()), pa.array(self._stream, pa.string()),
-             pa.array(self._payload, pa.binary())],
+            [
+                pa.array(self._recv, pa.int64()),
+                pa.array(self._stream, pa.string()),
+                pa.array(self._payload, pa.binary()),
+            ],
             schema=SCHEMA,
-        )  # fmt: skip
+        )
         tmp = path.with_suffix(".parquet.tmp")
         pq.write_table(table, tmp, compression="zstd")
         tmp.replace(path)

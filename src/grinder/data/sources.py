@@ -85,11 +85,17 @@ def _quote_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
         name=str(path),
         key=q.time_ms,
         columns={
-            "time_ms": q.time_ms, "kind": np.full(n, QUOTE, np.int8),
-            "sym": np.full(n, sym_index, np.int16), "a": q.bid, "b": q.ask, "qa": q.bid_qty,
-            "qb": q.ask_qty, "ident": q.update_id, "event_ms": q.event_ms,
+            "time_ms": q.time_ms,
+            "kind": np.full(n, QUOTE, np.int8),
+            "sym": np.full(n, sym_index, np.int16),
+            "a": q.bid,
+            "b": q.ask,
+            "qa": q.bid_qty,
+            "qb": q.ask_qty,
+            "ident": q.update_id,
+            "event_ms": q.event_ms,
         },
-    )  # fmt: skip
+    )
 
 
 def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColumns:
@@ -100,11 +106,17 @@ def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
         name=str(path),
         key=t.time_ms,
         columns={
-            "time_ms": t.time_ms, "kind": kind, "sym": np.full(n, sym_index, np.int16),
-            "a": t.price, "b": t.price, "qa": t.qty, "qb": np.zeros(n, np.int64),
-            "ident": t.trade_id, "event_ms": t.time_ms,
+            "time_ms": t.time_ms,
+            "kind": kind,
+            "sym": np.full(n, sym_index, np.int16),
+            "a": t.price,
+            "b": t.price,
+            "qa": t.qty,
+            "qb": np.zeros(n, np.int64),
+            "ident": t.trade_id,
+            "event_ms": t.time_ms,
         },
-    )  # fmt: skip
+    )
 
 
 def event_time_ms(ev: MarketEvent | DepthSnapshot) -> int:

@@ -102,10 +102,20 @@ class Tape:
     def slice(self, stop: int) -> Tape:
         """The first `stop` rows (views, no copy)."""
         return Tape(
-            self.symbols, self.rules, self.time_ms[:stop], self.kind[:stop], self.sym[:stop], self.a[:stop],
-            self.b[:stop], self.qa[:stop], self.qb[:stop], self.ident[:stop], self.event_ms[:stop],
-            self.objects, self.sources,
-        )  # fmt: skip
+            self.symbols,
+            self.rules,
+            self.time_ms[:stop],
+            self.kind[:stop],
+            self.sym[:stop],
+            self.a[:stop],
+            self.b[:stop],
+            self.qa[:stop],
+            self.qb[:stop],
+            self.ident[:stop],
+            self.event_ms[:stop],
+            self.objects,
+            self.sources,
+        )
 
     def counts(self) -> dict[str, int]:
         kinds = np.bincount(self.kind, minlength=4)
@@ -168,8 +178,12 @@ def merge_sources(
         obj_base.append(len(objects))
         objects.extend(s.objects)
     dtypes: dict[str, type[np.generic]] = {
-        "time_ms": np.int64, "kind": np.int8, "sym": np.int16, "ident": np.int64, "event_ms": np.int64,
-    }  # fmt: skip
+        "time_ms": np.int64,
+        "kind": np.int8,
+        "sym": np.int16,
+        "ident": np.int64,
+        "event_ms": np.int64,
+    }
     out: dict[str, npt.NDArray[np.generic]] = {}
     for name in COLUMNS:
         dtype = dtypes.get(name)

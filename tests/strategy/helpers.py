@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from grinder.core.enums import PositionSide, Side
 from grinder.core.events import BookTicker, Fill, MarkPrice, Trade
-from grinder.strategy.types import QuoteSet
+from grinder.strategy.types import DesiredQuote, QuoteSet
 
 SYM = "BTCUSDT"
 
@@ -93,4 +94,79 @@ class ReferenceMatcher:
             self.resting.discard(o)
             self.pos += o[2] * o[0].sign
             self.fills += 1
+        return hit
+
+
+def market_events(seed: int, n: int, start: int = 600_000, t0: int = 1_700_000_000_000) -> list[object]:
+    """A seeded market with regimes (calm, trend, jumps, wide spreads, one-sided flow), marks and depth."""
+    from grinder.core.events import DepthUpdate
+
+    rng = random.Random(seed)
+    mid = start
+    t = t0
+    drift = 0
+    spread = 2
+    flow_bias = 0.5
+    out: list[object] = []
+    uid = 1
+    for _ in range(n):
+        t += rng.randint(1, 400)
+        r = rng.random()
+        if rng.random() < 0.01:
+            drift = rng.choice((-40, 0, 0, 40))
+            spread = rng.choice((1, 2, 3, 10, 200, 900))
+            flow_bias = rng.choice((0.5, 0.5, 0.05, 0.95))
+        if r < 0.6:
+            jump = rng.choice((-1, 1)) * rng.randint(1000, 6000) if rng.random() < 0.005 else 0
+            mid = max(10_000, mid + drift + rng.randint(-60, 60) + jump)
+            sp = max(1, spread + rng.randint(-1, 1))
+            bid = mid - sp // 2
+            out.append(BookTicker(SYM, bid, rng.randint(1, 50), bid + sp, rng.randint(1, 50), uid, t, t))
+        elif r < 0.9:
+            px = mid + rng.randint(-300, 300)
+            out.append(Trade(SYM, uid, px, rng.randint(1, 20), rng.random() > flow_bias, t, t))
+        elif r < 0.97:
+            out.append(mark(str(Decimal(mid + rng.randint(-50, 50)) / 10), t))
+        else:
+            bids = tuple((mid - k, rng.randint(0, 30)) for k in range(1, 4))
+            asks = tuple((mid + k, rng.randint(0, 30)) for k in range(1, 4))
+            out.append(DepthUpdate(SYM, uid, uid, uid - 1, bids, asks, t, t))
+        uid += 1
+    return out
+
+
+def event_time(ev: object) -> int:
+    if isinstance(ev, BookTicker):
+        return ev.transaction_time_ms
+    if isinstance(ev, Trade):
+        return ev.trade_time_ms
+    return int(ev.event_time_ms)  # type: ignore[attr-defined]
+
+
+class QuoteMatcher:
+    """Reference-style fill model over DesiredQuotes: full fills at the limit from the next event."""
+
+    def __init__(self) -> None:
+        self.resting: tuple[DesiredQuote, ...] = ()
+        self.pos = 0
+
+    def match(self, ev: object) -> list[DesiredQuote]:
+        hit: list[DesiredQuote] = []
+        if isinstance(ev, BookTicker):
+            hit = [
+                q
+                for q in self.resting
+                if (q.side is Side.BUY and ev.ask_ticks <= q.price_ticks)
+                or (q.side is Side.SELL and ev.bid_ticks >= q.price_ticks)
+            ]
+        elif isinstance(ev, Trade):
+            hit = [
+                q
+                for q in self.resting
+                if (q.side is Side.BUY and ev.price_ticks <= q.price_ticks)
+                or (q.side is Side.SELL and ev.price_ticks >= q.price_ticks)
+            ]
+        for q in hit:
+            self.pos += q.side.sign * q.qty_lots
+        self.resting = tuple(q for q in self.resting if q not in hit)
         return hit

@@ -344,8 +344,10 @@ class FeatureEngine:
             return math.nan
         mid2 = self._mid2
         band2 = mid2 * self.cfg.l2_band_bps / 10_000.0
-        b = sum(q for p, q in self._l2_bids.items() if mid2 - 2 * p <= band2)
-        a = sum(q for p, q in self._l2_asks.items() if 2 * p - mid2 <= band2)
+        bid, ask = self._bid, self._ask
+        # levels through the L1 touch are stale (the diff stream has not removed them yet)
+        b = sum(q for p, q in self._l2_bids.items() if p <= bid and mid2 - 2 * p <= band2)
+        a = sum(q for p, q in self._l2_asks.items() if p >= ask and 2 * p - mid2 <= band2)
         return (b - a) / (a + b) if a + b > 0 else 0.0
 
     def snapshot(self) -> Features:

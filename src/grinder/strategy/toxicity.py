@@ -63,18 +63,15 @@ class ToxicityGate:
         return self.cfg.enabled
 
     def _trigger(self, code: str, now_ms: int, detail: str) -> None:
-        until = now_ms + self.cfg.cooldown_ms
-        if code not in self.active:
-            self.triggers += 1
-            log.info(
-                "strategy_toxicity_trigger symbol=%s reason=%s %s time_ms=%d",
-                self.symbol,
-                code,
-                detail,
-                now_ms,
-            )
-        if self.active.get(code, INT_MIN) < until:
-            self.active[code] = until
+        # The hold runs from the first trigger; a condition that stays true is kept by `evaluate`.
+        # (Not extending on re-trigger makes the state independent of how often the checks run.)
+        if code in self.active:
+            return
+        self.active[code] = now_ms + self.cfg.cooldown_ms
+        self.triggers += 1
+        log.info(
+            "strategy_toxicity_trigger symbol=%s reason=%s %s time_ms=%d", self.symbol, code, detail, now_ms
+        )
 
     def _abs_spike_ticks(self, mid2: int) -> int:
         return max(1, int(self.cfg.spread_spike_bps * mid2 / 20_000.0))

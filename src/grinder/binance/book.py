@@ -49,6 +49,17 @@ class _Side:
         else:
             levels.pop(price, None)  # removing an unknown level is normal
 
+    def apply(self, changes: tuple[Level, ...]) -> None:
+        """`set` for a batch of levels, inlined: this loop is the book's hot path."""
+        levels, heap, sign, push = self.levels, self._heap, self._sign, heapq.heappush
+        for price, qty in changes:
+            if qty:
+                if price not in levels:
+                    push(heap, sign * price)
+                levels[price] = qty
+            else:
+                levels.pop(price, None)
+
     def best(self) -> Level | None:
         heap, levels, sign = self._heap, self.levels, self._sign
         while heap:
@@ -139,10 +150,8 @@ class LocalOrderBook:
             raise ValueError(f"snapshot of {snap.symbol} given to the book of {self.symbol}")
         self._bids.clear()
         self._asks.clear()
-        for price, qty in snap.bids:
-            self._bids.set(price, qty)
-        for price, qty in snap.asks:
-            self._asks.set(price, qty)
+        self._bids.apply(snap.bids)
+        self._asks.apply(snap.asks)
         self.last_update_id = snap.last_update_id
         self.snapshot_update_id = snap.last_update_id
         self.event_time_ms = snap.event_time_ms
@@ -173,10 +182,8 @@ class LocalOrderBook:
 
     def _apply(self, ev: DepthUpdate) -> None:
         bids, asks = self._bids, self._asks
-        for price, qty in ev.bids:
-            bids.set(price, qty)
-        for price, qty in ev.asks:
-            asks.set(price, qty)
+        bids.apply(ev.bids)
+        asks.apply(ev.asks)
         self.last_update_id = ev.final_update_id
         self.event_time_ms = ev.event_time_ms
         self.transaction_time_ms = ev.transaction_time_ms

@@ -111,8 +111,20 @@ def _book_ticker(msg: BookTickerMsg, rules: Mapping[str, SymbolRules]) -> BookTi
 
 
 def _levels(raw: list[tuple[str, str]], price: Grid, qty: Grid) -> tuple[Level, ...]:
+    # Hot path (tens of levels per depth diff): inline cache hits, fall back to exact conversion.
+    pget, qget = price.cache.get, qty.cache.get
     pu, qu = price.units, qty.units
-    return tuple([(pu(p), qu(q)) for p, q in raw])
+    out: list[Level] = []
+    append = out.append
+    for p, q in raw:
+        pt = pget(p)
+        if pt is None:
+            pt = pu(p)
+        qt = qget(q)
+        if qt is None:
+            qt = qu(q)
+        append((pt, qt))
+    return tuple(out)
 
 
 def _depth(msg: DepthUpdateMsg, rules: Mapping[str, SymbolRules]) -> DepthUpdate:

@@ -11,11 +11,13 @@ from decimal import Decimal
 
 from grinder.core.rules import SymbolRules, decimal_places
 
+CACHE_LIMIT = 1 << 16
+
 
 class Grid:
     """One price or quantity grid (a tick size or a step size)."""
 
-    __slots__ = ("dp", "step", "step_units", "what")
+    __slots__ = ("cache", "dp", "step", "step_units", "what")
 
     def __init__(self, step: Decimal | str, what: str = "value") -> None:
         step_dec = Decimal(step)
@@ -25,9 +27,23 @@ class Grid:
         self.dp = decimal_places(step_dec.normalize())
         self.step_units = int(step_dec.scaleb(self.dp))
         self.what = what
+        # Wire strings repeat a lot (the same price levels, the same lot sizes): remember the
+        # conversions. Only successful conversions are cached; the cache is bounded.
+        self.cache: dict[str, int] = {}
 
     def units(self, text: str) -> int:
         """Exact number of steps in `text`; ValueError if off-grid or not a plain decimal."""
+        cached = self.cache.get(text)
+        if cached is not None:
+            return cached
+        value = self._convert(text)
+        cache = self.cache
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = value
+        return value
+
+    def _convert(self, text: str) -> int:
         dot = text.find(".")
         dp = self.dp
         if dot < 0:

@@ -9,7 +9,6 @@ was refused is kept as a `BlockedCommand` for the journal. Pure and deterministi
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +33,7 @@ from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
 from grinder.risk.config import RiskConfig
 from grinder.risk.guard import RiskGuard, SymbolExposure
+from grinder.strategy import GridStrategy, StrategyConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,10 @@ StrategyFactory = Callable[[str, SymbolRules, Any], QuotingStrategy]
 
 
 def default_strategy_factory(symbol: str, rules: SymbolRules, strategy_config: Any) -> QuotingStrategy:
-    """`grinder.strategy.GridStrategy(symbol, rules, config)` (imported late: the layer above us)."""
-    grid_strategy: Callable[[str, SymbolRules, Any], QuotingStrategy] = importlib.import_module(
-        "grinder.strategy"
-    ).GridStrategy
-    return grid_strategy(symbol, rules, strategy_config)
+    """`grinder.strategy.GridStrategy(symbol, rules, config)`: the strategy every run mode uses."""
+    if strategy_config is not None and not isinstance(strategy_config, StrategyConfig):
+        raise TypeError(f"strategy_config must be a StrategyConfig, got {type(strategy_config).__name__}")
+    return GridStrategy(symbol, rules, strategy_config)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,176 @@
+"""TradingPipeline with the real GridStrategy: quoting, quiet fast path, fills, blocks, kill switch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from grinder.core.commands import AmendOrder, CancelOrder, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import ExecutionType, OrderStatus, OrderType, PositionSide, Side
+from grinder.core.events import AccountUpdate, BalanceChange, BookTicker, PositionChange
+from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.rules import btcusdt_rules
+from grinder.execution import ExecutionConfig, TradingPipeline
+from grinder.risk import RiskConfig, RiskReason
+from grinder.strategy import StrategyConfig
+
+from .helpers import update
+
+SYM = "BTCUSDT"
+RULES = btcusdt_rules("100")
+WIDE = RiskConfig(
+    max_notional_per_order=Decimal("600"),
+    max_position_notional=Decimal("6000"),
+    max_total_position_notional=Decimal("10000"),
+)
+T0 = 1_700_000_000_000
+
+
+def pipeline(risk: RiskConfig = WIDE, wallet: Decimal | None = Decimal("10000")) -> TradingPipeline:
+    p = TradingPipeline(
+        {SYM: RULES},
+        StrategyConfig.reference(),
+        risk,
+        ExecutionConfig(),
+        ClientOrderIdFactory("grid", 1_700_000_000),
+    )
+    if wallet is not None:
+        p.on_wallet_balance(wallet, T0)
+    return p
+
+
+def book(mid: int, t: int, uid: int = 1) -> BookTicker:
+    return BookTicker(SYM, mid - 1, 10, mid + 1, 10, uid, t, t)
+
+
+def accept_all(p: TradingPipeline, cmds: list) -> None:  # type: ignore[type-arg]
+    for i, c in enumerate(cmds):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+
+
+def test_first_book_places_the_reference_grid_and_quiet_ticks_do_nothing() -> None:
+    p = pipeline()
+    cmds = p.on_market_event(book(500_000, T0), T0)
+    places = [c for c in cmds if isinstance(c, PlaceOrder)]
+    assert len(places) == 10 and len(cmds) == 10
+    for c in places:
+        RULES.validate_ticks(c.side, OrderType.LIMIT, c.qty_lots, c.price_ticks)
+        assert c.client_order_id.startswith("grinder_grid_BTCUSDT_")
+    assert {c.side for c in places[:2]} == {Side.BUY, Side.SELL}  # nearest levels first
+    accept_all(p, cmds)
+    assert p.on_market_event(book(500_000, T0 + 10, 2), T0 + 10) == []
+    assert len(p.working_orders(SYM)) == 10
+
+
+def test_grid_shift_amends_instead_of_replacing() -> None:
+    p = pipeline()
+    accept_all(p, p.on_market_event(book(500_000, T0), T0))
+    cmds = p.on_market_event(book(510_000, T0 + 1000, 2), T0 + 1000)  # +2 %: re-anchor
+    assert cmds and all(isinstance(c, AmendOrder | CancelOrder) for c in cmds)
+    assert not any(isinstance(c, PlaceOrder) for c in cmds)
+
+
+def test_fill_moves_position_once_and_reaches_the_strategy() -> None:
+    p = pipeline()
+    cmds = p.on_market_event(book(500_000, T0), T0)
+    accept_all(p, cmds)
+    buy = next(c for c in cmds if isinstance(c, PlaceOrder) and c.side is Side.BUY)
+    ev = update(
+        buy,
+        OrderStatus.FILLED,
+        execution=ExecutionType.TRADE,
+        fill_lots=buy.qty_lots,
+        cum_lots=buy.qty_lots,
+        trade_id=77,
+    )
+    fill = p.on_user_event(ev)
+    assert fill is not None and fill.trade_id == 77
+    assert p.on_user_event(ev) is None  # replay: ignored
+    assert p.position_lots(SYM) == buy.qty_lots
+    assert [f.trade_id for f in p.take_fills()] == [77] and p.take_fills() == []
+    assert buy.client_order_id not in {o.client_order_id for o in p.working_orders(SYM)}
+    # the strategy saw the fill / new position: the next event re-plans
+    assert p.on_market_event(book(500_000, T0 + 5, 3), T0 + 5) != []
+
+
+def test_blocks_are_recorded_once_per_level_and_reason() -> None:
+    p = pipeline(RiskConfig())  # $125 per order: every 0.01 BTC level is too large
+    assert p.on_market_event(book(500_000, T0), T0) == []
+    blocked = p.take_blocked()
+    assert len(blocked) == 10 and {b.reason for b in blocked} == {RiskReason.MAX_ORDER_NOTIONAL}
+    assert p.on_market_event(book(500_000, T0 + 1, 2), T0 + 1) == []
+    assert p.take_blocked() == []
+
+
+def test_no_wallet_means_no_risk_increasing_orders() -> None:
+    p = pipeline(wallet=None)
+    assert p.on_market_event(book(500_000, T0), T0) == []
+    assert {b.reason for b in p.take_blocked()} == {RiskReason.NO_EQUITY}
+
+
+def test_kill_switch_cancels_risk_increasing_orders() -> None:
+    p = pipeline()
+    accept_all(p, p.on_market_event(book(500_000, T0), T0))
+    p.set_position(SYM, 10)  # long 0.01
+    p.engage_kill_switch()
+    cmds = p.on_market_event(book(500_000, T0 + 1, 2), T0 + 1)
+    buys = {o.client_order_id for o in p.working_orders(SYM) if o.side is Side.BUY}
+    assert {c.client_order_id for c in cmds if isinstance(c, CancelOrder)} >= buys
+    assert not any(isinstance(c, PlaceOrder | AmendOrder) and c.side is Side.BUY for c in cmds)
+
+
+def test_drawdown_from_account_updates_engages_the_kill_switch() -> None:
+    p = pipeline(
+        RiskConfig(
+            max_drawdown_pct=Decimal("5"),
+            max_notional_per_order=Decimal("600"),
+            max_position_notional=Decimal("6000"),
+            max_total_position_notional=Decimal("10000"),
+        )
+    )
+    p.on_market_event(book(500_000, T0), T0)
+    pos = PositionChange(
+        SYM,
+        PositionSide.BOTH,
+        100,
+        Decimal("50000"),
+        Decimal("50000"),
+        Decimal(0),
+        Decimal(0),
+        "cross",
+        Decimal(0),
+    )
+    p.on_user_event(
+        AccountUpdate(
+            "ORDER",
+            (BalanceChange("USDT", Decimal("10000"), Decimal("10000"), Decimal(0)),),
+            (pos,),
+            T0 + 1,
+            T0 + 1,
+        )
+    )
+    assert not p.guard.kill_switch_engaged
+    p.on_market_event(book(440_000, T0 + 5000, 2), T0 + 5000)  # 0.1 BTC × -6000 = -600 = -6 %
+    assert p.guard.kill_switch_reason == "DRAWDOWN"
+    assert p.status()["risk"]["kill_switch_engaged"] is True
+
+
+def test_same_events_same_commands() -> None:
+    def run() -> list[object]:
+        p = pipeline()
+        out: list[object] = []
+        for i, mid in enumerate((500_000, 500_010, 505_000, 495_000, 495_100)):
+            cmds = p.on_market_event(book(mid, T0 + i * 700, i), T0 + i * 700)
+            accept_all(p, cmds)
+            out.extend(cmds)
+        return out
+
+    assert run() == run()
+
+
+def test_status_snapshot() -> None:
+    p = pipeline()
+    accept_all(p, p.on_market_event(book(500_000, T0), T0))
+    s = p.status()
+    assert s["symbols"][SYM]["position_lots"] == 0
+    assert len(s["symbols"][SYM]["working_orders"]) == 10
+    assert s["risk"]["equity"] == "10000" and s["unknown_orders"] == []

@@ -11,10 +11,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 LEFTOVER_POLICIES = ("cancel", "adopt")
-MAINNET_REST_URL = "https://fapi.binance.com"
-MAINNET_WS_URL = "wss://fstream.binance.com"
+STREAM_KINDS = ("bookTicker", "aggTrade", "markPrice", "depth")
 BASE_URL_ENV = "BINANCE_FUTURES_BASE_URL"
 WS_URL_ENV = "BINANCE_FUTURES_WS_URL"
+
+
+def resolve_urls(rest_url: str, ws_url: str, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Exchange endpoints: BINANCE_FUTURES_BASE_URL / BINANCE_FUTURES_WS_URL override [binance] urls."""
+    env = os.environ if env is None else env
+    rest = env.get(BASE_URL_ENV, "").strip() or rest_url
+    ws = env.get(WS_URL_ENV, "").strip() or ws_url
+    if not rest.startswith(("http://", "https://")):
+        raise ValueError(f"REST url {rest!r} must start with http:// or https:// (check {BASE_URL_ENV})")
+    if not ws.startswith(("ws://", "wss://")):
+        raise ValueError(f"WebSocket url {ws!r} must start with ws:// or wss:// (check {WS_URL_ENV})")
+    return rest.rstrip("/"), ws.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +33,7 @@ class EngineConfig:
     """Live engine settings.
 
     symbols: the symbols traded by this process (one account, one process).
-    rest_url / ws_url: exchange endpoints; empty = BINANCE_FUTURES_BASE_URL / BINANCE_FUTURES_WS_URL
-        from the environment, else Binance mainnet.
+    market_streams: market stream kinds per symbol (bookTicker, aggTrade, markPrice, depth).
     leftover_orders: what to do at start-up with our own (`grinder_` prefixed) open orders found on
         the exchange: "cancel" (default) or "adopt" them into the order manager.
     cancel_on_shutdown: cancel our working orders on SIGINT/SIGTERM before exiting.
@@ -34,8 +44,7 @@ class EngineConfig:
     """
 
     symbols: tuple[str, ...] = ("BTCUSDT",)
-    rest_url: str = ""
-    ws_url: str = ""
+    market_streams: tuple[str, ...] = ("bookTicker", "aggTrade", "markPrice", "depth")
     leftover_orders: str = "cancel"
     cancel_on_shutdown: bool = True
     stale_feed_s: float = 10.0
@@ -51,24 +60,18 @@ class EngineConfig:
                 raise ValueError(
                     f"engine.symbols entry {sym!r} is not a Binance symbol (upper-case, e.g. BTCUSDT)"
                 )
+        unknown = [k for k in self.market_streams if k not in STREAM_KINDS]
+        if unknown or "bookTicker" not in self.market_streams:
+            raise ValueError(
+                f"engine.market_streams={list(self.market_streams)} is not accepted: use kinds from "
+                f"{', '.join(STREAM_KINDS)}, including bookTicker (quotes follow the top of book)"
+            )
         if self.leftover_orders not in LEFTOVER_POLICIES:
             raise ValueError(
                 f"engine.leftover_orders={self.leftover_orders!r} is not accepted: use one of "
                 f"{', '.join(LEFTOVER_POLICIES)}"
             )
-        if self.rest_url and not self.rest_url.startswith(("http://", "https://")):
-            raise ValueError(f"engine.rest_url={self.rest_url!r} must start with http:// or https://")
-        if self.ws_url and not self.ws_url.startswith(("ws://", "wss://")):
-            raise ValueError(f"engine.ws_url={self.ws_url!r} must start with ws:// or wss://")
         if self.stale_feed_s <= 0 or self.shutdown_timeout_s <= 0:
             raise ValueError("engine.stale_feed_s and engine.shutdown_timeout_s must be > 0 seconds")
         if self.log_format not in ("human", "json"):
             raise ValueError(f"engine.log_format={self.log_format!r} is not accepted: use human or json")
-
-    def resolved_rest_url(self, env: Mapping[str, str] | None = None) -> str:
-        env = os.environ if env is None else env
-        return (self.rest_url or env.get(BASE_URL_ENV, "").strip() or MAINNET_REST_URL).rstrip("/")
-
-    def resolved_ws_url(self, env: Mapping[str, str] | None = None) -> str:
-        env = os.environ if env is None else env
-        return (self.ws_url or env.get(WS_URL_ENV, "").strip() or MAINNET_WS_URL).rstrip("/")

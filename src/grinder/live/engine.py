@@ -1,0 +1,659 @@
+"""The live engine: market streams → TradingPipeline → LiveConnectorV0 → exchange, fills back in.
+
+One process trades one account and any number of symbols. The engine is the thin async shell
+around the pure decision code: it owns the tasks, the start-up sequence (HA role, journal, exchange
+state, leftover orders), the ops hooks (/readyz, /status, /control) and the graceful shutdown.
+Every write goes through the connector, so the Runbook 17 gates hold for every command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from grinder.binance.user_stream import UserStreamResynced
+from grinder.connector.config import env_flag
+from grinder.connector.live import LiveConnectorV0
+from grinder.connector.port import ExchangePort, OrderState
+from grinder.core.clock import Clock, WallClock
+from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import SafeMode
+from grinder.core.events import AccountUpdate, BookTicker, Fill, MarketEvent, OrderUpdate
+from grinder.core.ids import is_grinder_order, parse_client_order_id
+from grinder.core.rules import SymbolRules
+from grinder.execution.order_manager import OrderState as WorkingState
+from grinder.execution.order_manager import WorkingOrder
+from grinder.execution.pipeline import BlockedCommand, TradingPipeline
+from grinder.live.config import EngineConfig
+from grinder.live.state import LatencyWindow, SymbolView
+from grinder.ops import metrics
+from grinder.ops.server import Readiness
+
+log = logging.getLogger(__name__)
+
+# Receive time (monotonic ns) of the market message behind the command being sent. The REST
+# session's trace hook reads it when the request headers are written: tick-to-order latency.
+TICK_RECV_NS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "grinder_tick_recv_ns", default=None
+)
+TICK_SYMBOL: contextvars.ContextVar[str] = contextvars.ContextVar("grinder_tick_symbol", default="")
+
+
+class Journal(Protocol):
+    """What the engine appends to the journal (grinder.live.journal adapts grinder.store)."""
+
+    def record_command(self, cmd: Command, now_ms: int) -> None: ...
+
+    def record_result(self, res: CommandResult, now_ms: int) -> None: ...
+
+    def record_blocked(self, blocked: BlockedCommand) -> None: ...
+
+    def record_fill(self, fill: Fill, now_ms: int) -> None: ...
+
+    def record_user_event(self, ev: OrderUpdate | AccountUpdate, now_ms: int) -> None: ...
+
+    def open_order_ids(self) -> dict[str, str]: ...
+
+    def batch(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Feed(Protocol):
+    """A market or user-data stream."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Lease(Protocol):
+    """The HA leader lease: `role` is "leader", "follower" or "standalone"."""
+
+    @property
+    def role(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class EngineParts:
+    """Everything the engine drives, built by `grinder.live.wiring` (or a test / benchmark)."""
+
+    config: EngineConfig
+    rules: Mapping[str, SymbolRules]
+    port: ExchangePort
+    connector: LiveConnectorV0
+    pipeline: TradingPipeline
+    journal: Journal
+    market_feed: Feed
+    user_feed: Feed
+    market_connected: Callable[[], bool]
+    user_connected: Callable[[], bool]
+    lease: Lease | None = None
+    want_armed: bool = False
+    recover_fills: Callable[[], Awaitable[int]] | None = None  # journal fills missed while we were down
+    on_close: Sequence[Callable[[], Awaitable[None] | None]] = field(default_factory=tuple)
+
+
+@dataclass(slots=True)
+class OrderCounts:
+    placed: int = 0
+    cancelled: int = 0
+    amended: int = 0
+    rejected: int = 0
+    blocked: int = 0
+    unknown: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"placed": self.placed, "cancelled": self.cancelled, "amended": self.amended,
+                "rejected": self.rejected, "blocked": self.blocked, "unknown": self.unknown}
+
+
+def command_kind(cmd: Command) -> str:
+    if isinstance(cmd, PlaceOrder):
+        return "place"
+    if isinstance(cmd, CancelOrder):
+        return "cancel"
+    return "amend"
+
+
+def working_order_from_exchange(o: OrderState) -> WorkingOrder:
+    """An exchange-reported open order of ours as an order-manager entry (adopted at start-up)."""
+    parsed = parse_client_order_id(o.client_order_id)
+    level = parsed.level if parsed is not None else o.client_order_id[-6:]
+    return WorkingOrder(
+        symbol=o.symbol, client_order_id=o.client_order_id, level=level, side=o.side,
+        price_ticks=o.price_ticks, qty_lots=o.orig_lots, filled_lots=o.executed_lots,
+        state=WorkingState.OPEN, order_id=o.order_id, post_only=o.time_in_force.value == "GTX",
+        reduce_only=o.reduce_only,
+    )
+
+
+class LiveEngine:
+    """Runs the parts until `stop()`; see the module docstring for the data flow."""
+
+    def __init__(self, parts: EngineParts, *, clock: Clock | None = None) -> None:
+        self.parts = parts
+        self.config = parts.config
+        self.clock: Clock = clock or WallClock()
+        self.views = {s: SymbolView(s, parts.rules[s]) for s in parts.config.symbols}
+        self.tick_to_order = LatencyWindow()
+        self.order_roundtrip = LatencyWindow()
+        self.counts = OrderCounts()
+        self.recent_fills: deque[dict[str, Any]] = deque(maxlen=50)
+        self.kill_switch = False
+        self.started_mono = self.clock.monotonic_ns()
+        self.trace_latency = False  # True when the REST session reports request-write times
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._phase = "created"
+        self._stop = asyncio.Event()
+        self._quoting = False
+        self._role = "standalone" if parts.lease is None else "follower"
+        self._resolving: asyncio.Task[None] | None = None
+        self._write_block: str | None = None
+        self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
+        for sym in parts.config.symbols:
+            metrics.POSITION_QTY.labels(sym).set(0)
+            metrics.WORKING_ORDERS.labels(sym).set(0)
+
+    # ================================================================ lifecycle
+    async def start(self) -> None:
+        """Start-up: HA role, user stream, exchange state, leftover orders, market streams, quoting."""
+        p = self.parts
+        self._phase = "starting"
+        if p.lease is not None:  # started by the wiring (the connector's arming depends on it)
+            self._role = p.lease.role
+        self._apply_role()
+        if self.has_account:
+            await p.user_feed.start()
+        await self._sync_with_exchange()
+        await p.market_feed.start()
+        self._quoting = True
+        self._phase = "running"
+        cfg = p.connector.config
+        log.info("engine started symbols=%s mode=%s armed=%s role=%s", ",".join(self.config.symbols),
+                 cfg.mode.value, cfg.armed, self._role)
+
+    async def run(self) -> int:
+        """Start, serve until `stop()`, shut down gracefully; returns the exit code."""
+        try:
+            await self.start()
+            while not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=0.25)
+                self.housekeeping()
+        finally:
+            await self.shutdown()
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _mono_s(self) -> float:
+        return self.clock.monotonic_ns() / 1e9
+
+    async def shutdown(self) -> None:
+        """Stop quoting, optionally cancel our orders, stop streams, flush the journal."""
+        if self._phase in ("stopping", "stopped"):
+            return
+        self._phase = "stopping"
+        p = self.parts
+        self._quoting = False
+        deadline = self._mono_s() + self.config.shutdown_timeout_s
+        await p.market_feed.stop()
+        await self._drain_inflight(deadline)
+        if self.config.cancel_on_shutdown and p.connector.config.armed:
+            await self._cancel_everything(deadline)
+        self._journal_blocked()
+        if self.has_account:
+            await p.user_feed.stop()
+            if p.recover_fills is not None:
+                # Fills that raced the stream's close are in the exchange's trade list: journal them too.
+                with contextlib.suppress(Exception):
+                    await p.recover_fills()
+        if p.lease is not None:
+            await p.lease.stop()
+        p.journal.flush()
+        p.journal.close()
+        for close in p.on_close:
+            result = close()
+            if result is not None:
+                await result
+        self._phase = "stopped"
+        metrics.ENGINE_READY.set(0)
+        log.info("engine stopped orders=%s", self.counts.as_dict())
+
+    async def _cancel_everything(self, deadline: float) -> None:
+        """Cancel our working orders; cancels held back by our rate budget are retried until the deadline."""
+        p = self.parts
+        while True:
+            cmds = p.pipeline.cancel_all(self.clock.now_ms())
+            if cmds:
+                log.info("shutdown cancelling our working orders count=%d", len(cmds))
+                self._dispatch(cmds, None)
+                await self._drain_inflight(deadline)
+            left = p.pipeline.working_orders()
+            if not left:
+                break
+            if self._mono_s() >= deadline:
+                log.error("shutdown left %d of our orders on the exchange: %s", len(left),
+                          ",".join(o.client_order_id for o in left))
+                break
+            await asyncio.sleep(0.2)  # rate budget refills; in-flight fills and cancels arrive
+        # Let the user stream deliver the last fills and cancels before we stop listening.
+        await asyncio.sleep(0.2)
+
+    async def _drain_inflight(self, deadline: float) -> None:
+        while self._inflight:
+            remaining = deadline - self._mono_s()
+            if remaining <= 0:
+                log.warning("shutdown timeout: %d commands still in flight", len(self._inflight))
+                return
+            await asyncio.wait(set(self._inflight), timeout=remaining)
+
+    # ========================================================== exchange state
+    async def _sync_with_exchange(self) -> None:
+        """Positions and balance from the exchange (source of truth); our leftovers adopted or cancelled."""
+        p = self.parts
+        if not self.has_account:
+            log.warning("no API credentials: market data only (no account state, no orders)")
+            return
+        now_ms = self.clock.now_ms()
+        balance = await p.port.balance()
+        p.pipeline.on_wallet_balance(balance.wallet_balance, now_ms)
+        if p.recover_fills is not None:
+            recovered = await p.recover_fills()
+            if recovered:
+                log.warning("startup journaled %d fills that happened while the engine was down", recovered)
+        await self._handle_leftovers(now_ms)
+        # Positions after the leftovers are gone: nothing of ours can fill behind the snapshot.
+        for ps in await p.port.positions():
+            view = self.views.get(ps.symbol)
+            if view is None:
+                continue
+            view.set_position(ps.amount_lots, ps.entry_price)
+            p.pipeline.set_position(ps.symbol, ps.amount_lots)
+            metrics.POSITION_QTY.labels(ps.symbol).set(float(view.position_qty))
+            if ps.amount_lots:
+                log.info("startup position symbol=%s qty=%s entry=%s", ps.symbol, view.position_qty,
+                         ps.entry_price)
+
+    async def _handle_leftovers(self, now_ms: int) -> None:
+        """Our open orders from before this process (exchange list + journal): adopt or cancel them."""
+        p = self.parts
+        open_orders = [o for o in await p.port.open_orders() if o.symbol in self.views]
+        ours = [o for o in open_orders if is_grinder_order(o.client_order_id)]
+        if len(open_orders) > len(ours):
+            log.warning("startup found %d open orders not placed by GRINDER; left untouched",
+                        len(open_orders) - len(ours))
+        # Orders the journal saw sent but the exchange did not list: ask by id (a late arrival is ours too).
+        listed = {o.client_order_id for o in ours}
+        for cid, sym in p.journal.open_order_ids().items():
+            if cid in listed or sym not in self.views:
+                continue
+            state = await p.port.query_order(sym, cid)
+            if state is not None and state.is_open:
+                ours.append(state)
+        if self.config.leftover_orders == "adopt":
+            p.pipeline.restore_orders(working_order_from_exchange(o) for o in ours)
+            log.info("startup adopted our leftover orders count=%d", len(ours))
+            return
+        if ours and not self._writable():
+            log.warning("startup cannot cancel %d leftover orders of ours: writes blocked (%s)", len(ours),
+                        self._write_block)
+            return
+        log.info("startup cancelling our leftover orders count=%d", len(ours))
+        cmds = [CancelOrder(symbol=o.symbol, client_order_id=o.client_order_id) for o in ours]
+        for cmd in cmds:
+            p.journal.record_command(cmd, now_ms)
+        results = await asyncio.gather(*(p.connector.submit(c) for c in cmds))
+        for res in results:
+            p.journal.record_result(res, self.clock.now_ms())
+            self._count("cancel", res)
+            if res.outcome is not Outcome.ACCEPTED:
+                log.warning("startup cancel failed order_id=%s outcome=%s reason=%s",
+                            res.command.client_order_id, res.outcome.value, res.reason)
+
+    def _writable(self) -> bool:
+        """Quote only while the connector could send a write; otherwise observe (no blocked-order churn)."""
+        block = self.parts.connector.check_gates("place_order")
+        reason = None if block is None else block.reason
+        if reason != self._write_block:
+            if reason is None:
+                log.info("quoting resumed: connector gates pass")
+            else:
+                log.warning("quoting paused reason=%s (market data still processed)", reason)
+            self._write_block = reason
+        return block is None
+
+    # ================================================================= events
+    def on_market_event(self, ev: MarketEvent) -> None:
+        """The market feed's callback: every decoded event, as soon as it arrives."""
+        recv = self.clock.monotonic_ns()
+        now_ms = self.clock.now_ms()
+        if isinstance(ev, BookTicker):
+            view = self.views.get(ev.symbol)
+            if view is not None:
+                view.on_book(ev.bid_ticks, ev.ask_ticks, now_ms)
+        if not self._quoting or not self._writable():
+            return
+        try:
+            cmds = self.parts.pipeline.on_market_event(ev, now_ms)
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("market").inc()
+            log.exception("market event skipped: pipeline failed symbol=%s", ev.symbol)
+            return
+        if cmds:
+            self._dispatch(cmds, recv)
+
+    def on_user_event(self, ev: object) -> None:
+        """The user-data stream's callback: order updates, account updates, resyncs."""
+        if isinstance(ev, UserStreamResynced):
+            self._schedule_resolve("user_stream_resync")
+            return
+        if not isinstance(ev, OrderUpdate | AccountUpdate):
+            return
+        now_ms = self.clock.now_ms()
+        try:
+            self.parts.journal.record_user_event(ev, now_ms)
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("journal").inc()
+            log.exception("journal write of a user event failed (the exchange keeps the truth)")
+        try:
+            fill = self.parts.pipeline.on_user_event(ev)
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("user").inc()
+            log.exception("user event not applied by the pipeline: %s", type(ev).__name__)
+            return
+        if fill is not None:
+            self._on_fill(fill, now_ms)
+        if isinstance(ev, AccountUpdate):
+            for pos in ev.positions:
+                view = self.views.get(pos.symbol)
+                if view is not None:
+                    metrics.POSITION_QTY.labels(pos.symbol).set(float(view.rules.lots_to_qty(pos.amount_lots)))
+
+    def _on_fill(self, fill: Fill, now_ms: int) -> None:
+        try:
+            self.parts.journal.record_fill(fill, now_ms)
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("journal").inc()
+            log.exception("journal write of a fill failed trade_id=%s", fill.trade_id)
+        view = self.views.get(fill.symbol)
+        if view is None or not view.on_fill(fill):
+            return
+        metrics.FILLS_TOTAL.labels(fill.symbol, fill.side.value).inc()
+        metrics.POSITION_QTY.labels(fill.symbol).set(float(view.position_qty))
+        rec = view.fills[-1]
+        self.recent_fills.append({
+            "time": time.strftime("%H:%M:%S", time.gmtime(fill.time_ms / 1000)), "symbol": fill.symbol,
+            "side": rec.side, "price": str(rec.price), "qty": str(rec.qty), "is_maker": rec.is_maker,
+        })
+        log.info("fill symbol=%s side=%s price=%s qty=%s order_id=%s trade_id=%s", fill.symbol, rec.side,
+                 rec.price, rec.qty, fill.client_order_id, fill.trade_id)
+
+    # =============================================================== commands
+    def _dispatch(self, cmds: Sequence[Command], recv_ns: int | None) -> None:
+        now_ms = self.clock.now_ms()
+        loop = asyncio.get_running_loop()
+        journal = self.parts.journal
+        try:
+            with journal.batch():  # one transaction for the event's commands
+                for cmd in cmds:
+                    journal.record_command(cmd, now_ms)
+        except Exception:
+            # Not journaled, not sent: after a crash the journal must know every order we sent.
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("journal").inc()
+            log.exception("journal write failed; %d commands not sent", len(cmds))
+            for cmd in cmds:
+                self._apply_result(CommandResult(cmd, Outcome.BLOCKED, reason="journal_write_failed"))
+            return
+        for cmd in cmds:
+            task = loop.create_task(self._submit(cmd, recv_ns))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        self._journal_blocked()
+
+    async def _submit(self, cmd: Command, recv_ns: int | None) -> None:
+        TICK_RECV_NS.set(recv_ns)
+        TICK_SYMBOL.set(cmd.symbol)
+        kind = command_kind(cmd)
+        sent = self.clock.monotonic_ns()
+        if recv_ns is not None and not self.trace_latency:
+            self.observe_tick_to_order(cmd.symbol, sent - recv_ns)
+        try:
+            res = await self.parts.connector.submit(cmd)
+        except Exception as exc:  # a port must not raise; if it does, the outcome is unknown
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("submit").inc()
+            log.exception("connector raised on submit order_id=%s", cmd.client_order_id)
+            res = CommandResult(cmd, Outcome.UNKNOWN, reason=f"connector raised {type(exc).__name__}")
+        rtt = self.clock.monotonic_ns() - sent
+        if res.outcome is not Outcome.BLOCKED:
+            self.order_roundtrip.add(rtt)
+            metrics.ORDER_ROUNDTRIP_SECONDS.labels(kind, res.outcome.value).observe(rtt / 1e9)
+        metrics.COMMANDS_TOTAL.labels(kind, res.outcome.value).inc()
+        self._count(kind, res)
+        self._apply_result(res)
+
+    def observe_tick_to_order(self, symbol: str, ns: int) -> None:
+        self.tick_to_order.add(ns)
+        metrics.TICK_TO_ORDER_SECONDS.labels(symbol).observe(ns / 1e9)
+
+    def _apply_result(self, res: CommandResult) -> None:
+        try:
+            self.parts.journal.record_result(res, self.clock.now_ms())
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("journal").inc()
+            log.exception("journal write of a result failed order_id=%s", res.command.client_order_id)
+        try:
+            self.parts.pipeline.on_result(res)
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("result").inc()
+            log.exception("pipeline failed to apply a command result")
+        if res.outcome is Outcome.UNKNOWN:
+            self._schedule_resolve("unknown_outcome")
+
+    def _journal_blocked(self) -> None:
+        for blocked in self.parts.pipeline.take_blocked():
+            metrics.COMMANDS_BLOCKED_TOTAL.labels(blocked.reason.split(":")[0][:48] or "unspecified").inc()
+            try:
+                self.parts.journal.record_blocked(blocked)
+            except Exception:
+                metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("journal").inc()
+                log.exception("journal write of a blocked command failed")
+
+    def _count(self, kind: str, res: CommandResult) -> None:
+        c = self.counts
+        if res.outcome is Outcome.ACCEPTED:
+            if kind == "place":
+                c.placed += 1
+            elif kind == "cancel":
+                c.cancelled += 1
+            else:
+                c.amended += 1
+        elif res.outcome is Outcome.REJECTED:
+            c.rejected += 1
+        elif res.outcome is Outcome.BLOCKED:
+            c.blocked += 1
+            metrics.COMMANDS_BLOCKED_TOTAL.labels(res.reason.split(":")[0][:48] or "unspecified").inc()
+        else:
+            c.unknown += 1
+
+    # ============================================================ resolution
+    def _schedule_resolve(self, why: str) -> None:
+        if self._resolving is None or self._resolving.done():
+            self._resolving = asyncio.get_running_loop().create_task(self._resolve_orders(why))
+
+    async def _resolve_orders(self, why: str) -> None:
+        """Query every order whose outcome is unknown and tell the order manager what the exchange says."""
+        pipeline = self.parts.pipeline
+        for wo in list(pipeline.orders.unknown_orders()):
+            try:
+                state = await self.parts.port.query_order(wo.symbol, wo.client_order_id)
+            except Exception as exc:
+                log.warning("order query failed order_id=%s error=%s; will retry", wo.client_order_id, exc)
+                continue
+            if state is None:
+                pipeline.orders.resolve(wo.client_order_id, None)
+            else:
+                pipeline.orders.resolve(wo.client_order_id, state.status, order_id=state.order_id,
+                                        price_ticks=state.price_ticks, qty_lots=state.orig_lots,
+                                        filled_lots=state.executed_lots)
+            log.info("order resolved order_id=%s status=%s why=%s", wo.client_order_id,
+                     state.status.value if state else "NOT_FOUND", why)
+
+    # ================================================================== roles
+    def _apply_role(self) -> None:
+        """Only the leader (or a standalone engine) may be armed."""
+        cfg = self.parts.connector.config
+        may_arm = self._role in ("leader", "standalone") and not self.kill_switch
+        target = self.parts.want_armed and may_arm
+        if cfg.armed != target:
+            cfg.armed = target
+        metrics.ENGINE_ARMED.set(1 if cfg.armed else 0)
+        for mode in SafeMode:
+            metrics.ENGINE_TRADING_MODE.labels(mode.value).set(1 if cfg.mode is mode else 0)
+
+    def housekeeping(self) -> None:
+        """Periodic: HA role changes, unknown orders, feed ages, per-symbol gauges and series."""
+        lease = self.parts.lease
+        if lease is not None and lease.role != self._role:
+            log.warning("ha role changed from=%s to=%s", self._role, lease.role)
+            self._role = lease.role
+        self._apply_role()
+        if self.parts.pipeline.orders.unknown_orders():
+            self._schedule_resolve("periodic")
+        self._journal_blocked()
+        now_ms = self.clock.now_ms()
+        for sym, view in self.views.items():
+            working = self.parts.pipeline.working_orders(sym)
+            bids = (o.price_ticks for o in working if o.side.sign > 0)
+            view.working_bids = tuple(sorted(bids, reverse=True))
+            view.working_asks = tuple(sorted(o.price_ticks for o in working if o.side.sign < 0))
+            view.working_orders = len(working)
+            metrics.WORKING_ORDERS.labels(sym).set(view.working_orders)
+            if view.last_tick_ms:
+                metrics.FEED_AGE_SECONDS.labels(sym).set(max(0.0, (now_ms - view.last_tick_ms) / 1000))
+            metrics.REALIZED_PNL.labels(sym).set(float(view.realized_pnl - view.fees))
+            metrics.UNREALIZED_PNL.labels(sym).set(float(view.unrealized_pnl()))
+            mid = view.mid
+            if mid is not None:
+                metrics.POSITION_NOTIONAL.labels(sym).set(float(mid * view.position_qty))
+            view.sample(now_ms)
+        metrics.ENGINE_READY.set(1 if self.readiness().ready else 0)
+
+    # ============================================================= ops hooks
+    def readiness(self) -> Readiness:
+        reasons: list[str] = []
+        if self._phase != "running":
+            reasons.append(f"engine {self._phase}")
+        now_ms = self.clock.now_ms()
+        for sym, view in self.views.items():
+            if not view.last_tick_ms:
+                reasons.append(f"no market data yet for {sym}")
+            elif now_ms - view.last_tick_ms > self.config.stale_feed_s * 1000:
+                reasons.append(f"market data for {sym} stale ({(now_ms - view.last_tick_ms) / 1000:.1f}s)")
+        if not self.parts.market_connected():
+            reasons.append("market stream disconnected")
+        if self.has_account and not self.parts.user_connected():
+            reasons.append("user-data stream disconnected")
+        if self._write_block is not None and self.parts.want_armed:
+            reasons.append(f"writes blocked ({self._write_block})")
+        cfg = self.parts.connector.config
+        if self.parts.want_armed and not cfg.armed:
+            reasons.append("follower: only the leader is armed" if self._role == "follower" else "disarmed")
+        elif not self.parts.want_armed:
+            reasons.append(f"not configured to trade (mode={cfg.mode.value} armed={cfg.armed})")
+        if self.kill_switch:
+            reasons.append("kill switch engaged")
+        return Readiness(role=self._role, ready=not reasons, reasons=tuple(reasons))
+
+    def status(self) -> dict[str, Any]:
+        cfg = self.parts.connector.config
+        ready = self.readiness()
+        now_ms = self.clock.now_ms()
+        port = self.parts.port
+        feed: dict[str, Any] = {
+            s: {"age_s": None if not v.last_tick_ms else round((now_ms - v.last_tick_ms) / 1000, 3),
+                "ticks": v.ticks}
+            for s, v in self.views.items()
+        }
+        return {
+            "mode": cfg.mode.value,
+            "armed": cfg.armed,
+            "role": ready.role,
+            "ready": ready.ready,
+            "reasons": list(ready.reasons),
+            "phase": self._phase,
+            "quoting": self._quoting and self._write_block is None,
+            "write_block": self._write_block,
+            "kill_switch": self.kill_switch,
+            "uptime_s": round((self.clock.monotonic_ns() - self.started_mono) / 1e9, 3),
+            "exchange": port.base_url,
+            "gates": {
+                "armed": cfg.armed,
+                "mode_live_trade": cfg.mode is SafeMode.LIVE_TRADE,
+                "mainnet_ok": not port.is_mainnet or env_flag(os.environ, "ALLOW_MAINNET_TRADE"),
+                "futures_port": cfg.futures_port is not None,
+            },
+            "streams": {"market": self.parts.market_connected(), "user": self.parts.user_connected()},
+            "symbols": {s: v.as_dict() for s, v in self.views.items()},
+            "feed": feed,
+            "orders": self.counts.as_dict(),
+            "inflight": len(self._inflight),
+            "latency": {"tick_to_order": self.tick_to_order.as_dict(),
+                        "order_roundtrip": self.order_roundtrip.as_dict()},
+            "recent_fills": list(self.recent_fills)[-10:],
+            "pipeline": self.parts.pipeline.status(),
+        }
+
+    async def disarm(self, reason: str) -> Mapping[str, Any]:
+        self.parts.want_armed = False
+        self._apply_role()
+        log.warning("engine disarmed reason=%s", reason)
+        return {"armed": self.parts.connector.config.armed, "reason": reason}
+
+    async def engage_kill_switch(self, reason: str) -> Mapping[str, Any]:
+        """Stop quoting, cancel our working orders, then disarm (latched until restart)."""
+        self.kill_switch = True
+        self._quoting = False
+        self.parts.pipeline.engage_kill_switch("MANUAL")
+        cmds = self.parts.pipeline.cancel_all(self.clock.now_ms())
+        log.warning("kill switch engaged reason=%s cancelling=%d", reason, len(cmds))
+        self._dispatch(cmds, None)
+        await self._drain_inflight(self._mono_s() + self.config.shutdown_timeout_s)
+        self.parts.want_armed = False
+        self._apply_role()
+        return {"kill_switch": True, "cancelled": len(cmds), "armed": self.parts.connector.config.armed}
+
+
+class EngineHooks:
+    """Adapter from the engine to the ops server's `OpsHooks` protocol."""
+
+    def __init__(self, engine: LiveEngine) -> None:
+        self.engine = engine
+
+    def readiness(self) -> Readiness:
+        return self.engine.readiness()
+
+    def status(self) -> Mapping[str, Any]:
+        return self.engine.status()
+
+    async def disarm(self, reason: str) -> Mapping[str, Any]:
+        return await self.engine.disarm(reason)
+
+    async def kill_switch(self, reason: str) -> Mapping[str, Any]:
+        return await self.engine.engage_kill_switch(reason)

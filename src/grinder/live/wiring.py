@@ -1,0 +1,257 @@
+"""Builds a `LiveEngine` from configuration: REST client, port, connector, pipeline, streams, journal.
+
+All the objects live here so `run.py` (the engine process), `demo.py` and the benchmark assemble
+exactly the same engine. The REST session carries a trace hook that stamps tick-to-order latency
+when an order request's headers are written to the socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+
+from grinder.binance.config import BinanceConfig
+from grinder.binance.constants import StreamGroup
+from grinder.binance.rest import BinanceRestClient
+from grinder.binance.streams import MarketStreams
+from grinder.binance.user_stream import UserDataStream
+from grinder.connector.binance_port import BinanceFuturesPort
+from grinder.connector.config import BinanceFuturesPortConfig, LiveConnectorConfig
+from grinder.connector.live import LiveConnectorV0
+from grinder.core.clock import Clock, WallClock
+from grinder.core.enums import PositionSide, SafeMode, Side
+from grinder.core.events import Fill
+from grinder.core.ids import ClientOrderIdFactory, is_grinder_order
+from grinder.core.rules import SymbolRules
+from grinder.execution.config import ExecutionConfig
+from grinder.execution.pipeline import TradingPipeline
+from grinder.ha import HAConfig
+from grinder.live.config import EngineConfig, resolve_urls
+from grinder.live.engine import TICK_RECV_NS, TICK_SYMBOL, EngineParts, Journal, Lease, LiveEngine
+from grinder.live.journal import EngineJournal
+from grinder.ops.config import OpsConfig
+from grinder.risk.config import RiskConfig
+from grinder.store import StoreConfig
+from grinder.strategy import GridStrategy, StrategyConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Every section the engine needs. `strategies` may override the strategy per symbol."""
+
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    connector: LiveConnectorConfig = field(default_factory=LiveConnectorConfig)
+    binance: BinanceConfig = field(default_factory=BinanceConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    strategies: Mapping[str, StrategyConfig] = field(default_factory=dict)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
+    store: StoreConfig | None = None
+    ha: HAConfig | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> EngineSettings:
+        """From a loaded `grinder.config.GrinderConfig`."""
+        return cls(
+            engine=cfg.section("engine"),
+            connector=cfg.section("connector"),
+            binance=cfg.section("binance"),
+            strategy=StrategyConfig.from_sections(cfg),
+            risk=cfg.section("risk"),
+            execution=cfg.section("execution"),
+            ops=cfg.section("ops"),
+            store=_optional_section(cfg, "store"),
+            ha=_optional_section(cfg, "ha"),
+        )
+
+
+def _optional_section(cfg: Any, name: str) -> Any:
+    try:
+        return cfg.section(name)
+    except KeyError:
+        return None
+
+
+def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
+    """An aiohttp trace that records tick-to-order when a request caused by a tick hits the socket."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_headers_sent(session: Any, ctx: Any, params: Any) -> None:
+        recv = TICK_RECV_NS.get()
+        engine: LiveEngine | None = engine_ref.engine
+        if recv is not None and engine is not None:
+            engine.observe_tick_to_order(TICK_SYMBOL.get(), engine.clock.monotonic_ns() - recv)
+            TICK_RECV_NS.set(None)  # a retry of the same command is not a new decision
+
+    trace.on_request_headers_sent.append(on_headers_sent)
+    return trace
+
+
+def strategy_factory(settings: EngineSettings) -> Callable[[str, SymbolRules, Any], GridStrategy]:
+    def make(symbol: str, rules: SymbolRules, default: Any) -> GridStrategy:
+        return GridStrategy(symbol, rules, settings.strategies.get(symbol, default))
+
+    return make
+
+
+async def load_rules(port: BinanceFuturesPort, symbols: tuple[str, ...]) -> dict[str, SymbolRules]:
+    rules: dict[str, SymbolRules] = {}
+    for sym in symbols:
+        rules[sym] = await port.symbol_rules(sym)
+    return rules
+
+
+async def build_engine(
+    settings: EngineSettings,
+    *,
+    journal: Journal,
+    api_key: str | None,
+    api_secret: str | None,
+    lease: Lease | None = None,
+    clock: Clock | None = None,
+    id_epoch_s: int | None = None,
+) -> LiveEngine:
+    """Connect to the exchange (rules, gates) and assemble the engine; streams start in `engine.start()`."""
+    clock = clock or WallClock()
+    cfg = settings.engine
+    rest_url, ws_url = resolve_urls(settings.binance.rest_url, settings.binance.ws_url)
+    binance_cfg = dataclasses.replace(settings.binance, rest_url=rest_url, ws_url=ws_url)
+    mode = settings.connector.mode
+    want_armed = settings.connector.armed
+    has_account = bool(api_key and api_secret)
+    if want_armed and mode is not SafeMode.READ_ONLY and not has_account:
+        raise ValueError(
+            f"connector mode={mode.value} armed=True needs BINANCE_API_KEY and BINANCE_API_SECRET in the "
+            "environment; set them, or run READ_ONLY / disarmed for market data only"
+        )
+    engine_ref = SimpleNamespace(engine=None)
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
+        trace_configs=[latency_trace(engine_ref)],
+    )
+    rest = BinanceRestClient(
+        rest_url, api_key=api_key, api_secret=api_secret, session=session, clock=clock,
+        recv_window_ms=binance_cfg.recv_window_ms, timeout_s=binance_cfg.timeout_s,
+        max_retries=binance_cfg.max_retries, retry_backoff_s=binance_cfg.retry_backoff_s,
+        time_resync_interval_s=binance_cfg.time_resync_interval_s,
+    )
+    try:
+        port = BinanceFuturesPort(
+            BinanceFuturesPortConfig(base_url=rest_url, ws_url=ws_url,
+                                     max_notional_per_order=settings.connector.max_notional_per_order),
+            http_client=rest,
+        )
+        may_arm = lease is None or lease.role in ("leader", "standalone")
+        conn_cfg = LiveConnectorConfig(
+            mode=mode, armed=want_armed and may_arm, futures_port=port,
+            paper_port=settings.connector.paper_port,
+            symbols=cfg.symbols, max_notional_per_order=settings.connector.max_notional_per_order,
+            strategy_tag=settings.connector.strategy_tag,
+        )
+        connector = LiveConnectorV0(conn_cfg, clock=clock)
+        await connector.connect()
+        rules = await load_rules(port, cfg.symbols)
+        if has_account:
+            await rest.sync_time()
+    except BaseException:
+        await session.close()
+        raise
+    epoch = id_epoch_s if id_epoch_s is not None else clock.now_ms() // 1000
+    ids = ClientOrderIdFactory(settings.strategy.strategy_tag, epoch)
+    pipeline = TradingPipeline(
+        rules, settings.strategy, settings.risk, settings.execution, ids,
+        strategy_factory=strategy_factory(settings),
+    )
+
+    def on_market(ev: Any) -> None:
+        engine.on_market_event(ev)
+
+    def on_user(ev: Any) -> None:
+        engine.on_user_event(ev)
+
+    market = MarketStreams(rules, config=binance_cfg, rest=rest, on_event=on_market, clock=clock)
+    for sym in cfg.symbols:
+        await market.subscribe(sym, cfg.market_streams)
+    user = UserDataStream(rest, rules, symbols=cfg.symbols, config=binance_cfg, on_event=on_user, clock=clock)
+
+    def market_connected() -> bool:
+        groups = [g for g in (StreamGroup.PUBLIC, StreamGroup.MARKET) if market.connection(g) is not None]
+        return bool(groups) and all(market.connection(g).is_connected for g in groups)  # type: ignore[union-attr]
+
+    def user_connected() -> bool:
+        return user.connection is not None and user.connection.is_connected
+
+    async def close_session() -> None:
+        await connector.close()
+        await session.close()
+
+    async def recover_fills() -> int:
+        assert isinstance(journal, EngineJournal)
+        return await journal_missed_fills(rest, rules, journal, cfg.symbols)
+
+    parts = EngineParts(
+        config=cfg, rules=rules, port=port, connector=connector, pipeline=pipeline, journal=journal,
+        market_feed=market, user_feed=user, market_connected=market_connected, user_connected=user_connected,
+        lease=lease, want_armed=want_armed, on_close=(close_session,),
+        recover_fills=recover_fills if has_account and isinstance(journal, EngineJournal) else None,
+    )
+    engine = LiveEngine(parts, clock=clock)
+    engine.has_account = has_account
+    engine.trace_latency = True
+    engine_ref.engine = engine
+    return engine
+
+
+async def journal_missed_fills(
+    rest: BinanceRestClient,
+    rules: Mapping[str, SymbolRules],
+    journal: EngineJournal,
+    symbols: tuple[str, ...],
+) -> int:
+    """Append to the journal every fill of ours the exchange reports since the journal's last one.
+
+    After a crash the user stream of the dead process is gone; `userTrades` is the exchange's record.
+    Positions come from the exchange anyway; this keeps the journal equal to the exchange's trades.
+    """
+    store = journal.store
+    commands = store.commands()
+    if not commands:
+        return 0
+    known = store.fill_keys()
+    added = 0
+    for sym in symbols:
+        last = journal.last_fill_ms(sym)
+        since = (last if last is not None else commands[0].time_ms) - 2_000
+        trades = await rest.user_trades(sym, start_time_ms=max(0, since), limit=1000)
+        order_ids: dict[int, str] = {}
+        for trade in sorted(trades, key=lambda t: t.id):
+            cid = order_ids.get(trade.orderId)
+            if cid is None:
+                order = await rest.query_order(sym, order_id=trade.orderId)
+                cid = order_ids[trade.orderId] = order.clientOrderId
+            if not is_grinder_order(cid) or (sym, trade.id, cid) in known:
+                continue
+            r = rules[sym]
+            fill = Fill(
+                symbol=sym, order_id=trade.orderId, client_order_id=cid, trade_id=trade.id,
+                side=Side(trade.side), position_side=PositionSide(trade.positionSide),
+                price_ticks=trade.price_ticks(r), qty_lots=trade.qty_lots(r), is_maker=trade.maker,
+                commission=trade.commission, commission_asset=trade.commissionAsset,
+                realized_pnl=trade.realizedPnl, time_ms=trade.time,
+            )
+            if store.append_fill(fill, trade.time):
+                added += 1
+    return added
+
+
+def ops_config_for(settings: EngineSettings, port: int | None = None) -> OpsConfig:
+    return settings.ops if port is None else dataclasses.replace(settings.ops, port=port)

@@ -179,12 +179,12 @@ class WsGateway:
                 await conn.close(1000, b"max connection lifetime")
                 self.hub.remove(conn)
                 continue
-            if now - conn.last_pong_ms >= PONG_TIMEOUT_MS:
+            ping_at = self._last_ping_ms.get(conn, 0)
+            if ping_at and conn.last_pong_ms < ping_at and now - ping_at >= PONG_TIMEOUT_MS:
                 await conn.close(1008, b"pong timeout")
                 self.hub.remove(conn)
                 continue
-            last = self._last_ping_ms.get(conn, conn.opened_ms)
-            if now - last >= PING_INTERVAL_MS:
+            if now - (ping_at or conn.opened_ms) >= PING_INTERVAL_MS:
                 self._last_ping_ms[conn] = now
                 with contextlib.suppress(Exception):
                     await conn.ws.ping()

@@ -401,3 +401,6 @@ class LiveConnectorV0:
 
     async def mid_price(self, symbol: str) -> Decimal:
         return await self._read_port().mid_price(symbol)
+
+    async def symbol_rules(self, symbol: str) -> SymbolRules:
+        return await self._read_port().symbol_rules(symbol)

@@ -1,0 +1,18 @@
+"""Prometheus metrics of reconciliation and remediation (module-level singletons, ADR-003).
+Labels are bounded: `kind` is a MismatchKind, `action` an ActionKind, `outcome` an ActionOutcome."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+RUNS_TOTAL = Counter("grinder_reconcile_runs_total", "Reconciliation passes completed")
+MISMATCHES_TOTAL = Counter(
+    "grinder_reconcile_mismatches_total", "Mismatches found, by kind (counted per pass)", ["kind"]
+)
+MISMATCHES_CURRENT = Gauge(
+    "grinder_reconcile_mismatches_current", "Mismatches found by the last pass, by kind", ["kind"]
+)
+ACTIONS_TOTAL = Counter(
+    "grinder_reconcile_actions_total", "Remediation actions, by action and outcome", ["action", "outcome"]
+)
+LAST_RUN_TS = Gauge("grinder_reconcile_last_run_ts", "Unix time of the last completed reconciliation pass")

@@ -17,6 +17,8 @@ from grinder.strategy.config import GridConfig
 from grinder.strategy.types import INT_MAX, INT_MIN, DesiredQuote
 
 BPS = 10_000
+_BUY_TAGS = tuple(f"b{i}" for i in range(1, 100))
+_SELL_TAGS = tuple(f"s{i}" for i in range(1, 100))
 
 
 def frac(value: Decimal | float | int) -> Fraction:
@@ -28,12 +30,6 @@ def level_offset(anchor_ticks: int, spacing_bps: Fraction, i: int, min_ticks: in
     """Distance in ticks of level `i` from the anchor: floor(anchor × spacing_bps × i / 10000)."""
     d = (anchor_ticks * spacing_bps.numerator * i) // (spacing_bps.denominator * BPS)
     return max(d, i * min_ticks)
-
-
-def reanchor_threshold2(anchor_ticks: int, spacing_bps: Fraction, spacings: Fraction, min_ticks: int) -> int:
-    """Half-tick distance |mid2 - 2A| beyond which the grid re-anchors: floor(2 × d_1 × spacings)."""
-    d1 = level_offset(anchor_ticks, spacing_bps, 1, min_ticks)
-    return (2 * d1 * spacings.numerator) // spacings.denominator
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +59,11 @@ class GridPolicy:
     __slots__ = (
         "_max_qty_lots",
         "_max_ticks",
+        "_min_notional_units",
+        "_min_qty_lots",
         "_min_ticks_price",
         "_notional_units",
+        "_offsets",
         "base_spacing_bps",
         "cfg",
         "max_position_lots",
@@ -83,6 +82,10 @@ class GridPolicy:
         self.max_position_lots = _exact_lots(rules, cfg.max_position, "max_position")
         unit = rules.tick_size * rules.step_size
         self._notional_units = int((cfg.order_notional / unit).to_integral_value(rounding=ROUND_CEILING))
+        # MIN_NOTIONAL in tick×step units and minQty in lots, so sizing is integer-only
+        self._min_notional_units = int((rules.min_notional / unit).to_integral_value(rounding=ROUND_CEILING))
+        self._min_qty_lots = max(1, rules.ceil_lots(rules.min_qty)) if rules.min_qty > 0 else 1
+        self._offsets: dict[tuple[int, Fraction], tuple[int, ...]] = {}
         self._max_qty_lots = (
             int((rules.max_qty / rules.step_size).to_integral_value(rounding=ROUND_FLOOR))
             if rules.max_qty > 0
@@ -100,9 +103,9 @@ class GridPolicy:
 
     # ----------------------------------------------------------------- pieces
     def reanchor_threshold2(self, anchor_ticks: int, spacing_bps: Fraction) -> int:
-        return reanchor_threshold2(
-            anchor_ticks, spacing_bps, self.reanchor_spacings, self.cfg.min_spacing_ticks
-        )
+        """Re-anchor when |mid2 - 2A| exceeds this: floor(2 × d_1 × reanchor_spacings), half ticks."""
+        k = self.reanchor_spacings
+        return (2 * self.offsets(anchor_ticks, spacing_bps)[0] * k.numerator) // k.denominator
 
     def skewed_center(self, anchor_ticks: int, position_lots: int) -> int:
         """The anchor shifted against the position: long → lower, short → higher (0 shift at flat)."""
@@ -114,10 +117,28 @@ class GridPolicy:
         )
         return anchor_ticks - shift if position_lots > 0 else anchor_ticks + shift
 
+    def min_lots(self, price_ticks: int) -> int:
+        """`SymbolRules.min_lots_for_notional` in integers only (the smallest valid size at this price)."""
+        need = -(-self._min_notional_units // price_ticks)
+        return need if need > self._min_qty_lots else self._min_qty_lots
+
     def base_lots(self, price_ticks: int) -> int:
         """Size of one level at this price: configured lots or notional, at least MIN_NOTIONAL/minQty."""
         lots = -(-self._notional_units // price_ticks) if self._notional_units > 0 else self.qty_lots
-        return max(lots, self.rules.min_lots_for_notional(price_ticks))
+        m = self.min_lots(price_ticks)
+        return lots if lots > m else m
+
+    def offsets(self, anchor_ticks: int, spacing_bps: Fraction) -> tuple[int, ...]:
+        """(d_1, ..., d_levels) for this anchor and spacing (cached: they change only on a re-anchor)."""
+        key = (anchor_ticks, spacing_bps)
+        out = self._offsets.get(key)
+        if out is None:
+            if len(self._offsets) >= 8:
+                self._offsets.clear()
+            m = self.cfg.min_spacing_ticks
+            out = tuple(level_offset(anchor_ticks, spacing_bps, i, m) for i in range(1, self.cfg.levels + 1))
+            self._offsets[key] = out
+        return out
 
     def price_allowed(self, price_ticks: int) -> bool:
         return self._min_ticks_price <= price_ticks <= self._max_ticks
@@ -158,7 +179,7 @@ class GridPolicy:
         tp_sell_budget = min(max(position_lots, 0), sell_room)
         for tp in take_profits:
             p = tp.price_ticks
-            if not self.price_allowed(p) or tp.qty_lots < self.rules.min_lots_for_notional(p):
+            if not self.price_allowed(p) or tp.qty_lots < self.min_lots(p):
                 continue
             if tp.side is Side.BUY:
                 if tp.qty_lots > tp_buy_budget or p > buy_max_ticks:
@@ -184,15 +205,13 @@ class GridPolicy:
         shrink = cfg.size_skew and position_lots != 0
         growing = Side.BUY if position_lots > 0 else Side.SELL
         held = min(abs(position_lots), max_pos)
-        min_ticks = cfg.min_spacing_ticks
         for side, spacing in ((Side.BUY, buy_spacing_bps), (Side.SELL, sell_spacing_bps)):
             if spacing is None:
                 continue
             is_buy = side is Side.BUY
             room = buy_room if is_buy else sell_room
-            tag = "b" if is_buy else "s"
-            for i in range(1, cfg.levels + 1):
-                d = level_offset(anchor_ticks, spacing, i, min_ticks)
+            tags = _BUY_TAGS if is_buy else _SELL_TAGS
+            for i, d in enumerate(self.offsets(anchor_ticks, spacing)):
                 p = center - d if is_buy else center + d
                 if not self.price_allowed(p):
                     continue
@@ -201,7 +220,7 @@ class GridPolicy:
                 lots = self.base_lots(p)
                 if shrink and side is growing:
                     lots = lots * (max_pos - held) // max_pos
-                    if lots < self.rules.min_lots_for_notional(p):
+                    if lots < self.min_lots(p):
                         break  # zero size on the growing side at (or near) the cap
                 lots = min(lots, self._max_qty_lots)
                 if lots > room:
@@ -218,7 +237,7 @@ class GridPolicy:
                     ask_lo = max(ask_lo, p + 1)
                 else:
                     bid_hi = min(bid_hi, p - 1)
-                quotes.append(DesiredQuote(symbol, side, p, lots, f"{tag}{i}", post_only))
+                quotes.append(DesiredQuote(symbol, side, p, lots, tags[i], post_only))
         quotes.extend(tp_quotes)
         return GridBuild(tuple(quotes), ask_lo, bid_hi, ask_hi, bid_lo)
 

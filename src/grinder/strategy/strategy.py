@@ -51,6 +51,7 @@ class GridStrategy:
         "_q_pos",
         "_qs",
         "_sell_min_ticks",
+        "_sp",
         "_spacing",
         "_spread_max",
         "_tp_seq",
@@ -83,7 +84,8 @@ class GridStrategy:
         self._bid = 0
         self._ask = 0
         self._anchor = 0
-        self._spacing = self.policy.base_spacing_bps
+        self._spacing = self.policy.base_spacing_bps  # before the mode factor
+        self._sp = self._spacing  # with the mode factor: what the grid uses
         self._buy_max_ticks = INT_MAX
         self._sell_min_ticks = INT_MIN
         self._tps: dict[tuple[Side, int], TakeProfit] = {}
@@ -237,7 +239,7 @@ class GridStrategy:
 
     # ----------------------------------------------------------------- internals
     def _spacing_now(self) -> Fraction:
-        return self._spacing * self.controller.spacing_factor()
+        return self._sp
 
     def _set_band_empty(self) -> None:
         self._lo2, self._hi2 = 1, 0
@@ -265,6 +267,7 @@ class GridStrategy:
                 )
                 self._spacing = new
         self.controller.evaluate(now_ms, natr, f.spread_ema_bps)
+        self._sp = self._spacing * self.controller.spacing_factor()
         self.toxicity.evaluate(now_ms, f)
 
     def _recompute(self, position_lots: int, now_ms: int) -> QuoteSet:
@@ -305,8 +308,11 @@ class GridStrategy:
             self._qs = QuoteSet(self.symbol, (), mode, f"PAUSE:{why}", anchor)
             self._bid_lo, self._bid_hi, self._ask_lo, self._ask_hi = INT_MIN, INT_MAX, INT_MIN, INT_MAX
         else:
-            buy_sp: Fraction | None = None if tox.buy_blocked() else spacing * tox.buy_factor()
-            sell_sp: Fraction | None = None if tox.sell_blocked() else spacing * tox.sell_factor()
+            buy_sp: Fraction | None = spacing
+            sell_sp: Fraction | None = spacing
+            if tox.active:
+                buy_sp = None if tox.buy_blocked() else spacing * tox.buy_factor()
+                sell_sp = None if tox.sell_blocked() else spacing * tox.sell_factor()
             build = policy.build(
                 anchor_ticks=anchor,
                 position_lots=position_lots,

@@ -99,3 +99,17 @@ async def test_symbol_not_in_config_is_refused(paper: tuple[LiveConnectorV0, Pap
     connector.config.symbols = ("ETHUSDT",)
     with pytest.raises(ConnectorNonRetryableError, match=r"BTCUSDT is not in LiveConnectorConfig\.symbols"):
         await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("50000.00"))
+
+
+async def test_cancel_and_reduce_only_allowed_outside_configured_symbols(
+    paper: tuple[LiveConnectorV0, PaperPort, VirtualClock],
+) -> None:
+    connector, _, _ = paper
+    cid = await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("50000.00"))
+    await connector.place_order(symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"),
+                                order_type=OrderType.MARKET)
+    connector.config.symbols = ("ETHUSDT",)
+    assert await connector.cancel_order(cid, "BTCUSDT") is True
+    await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
+                                order_type=OrderType.MARKET, reduce_only=True)
+    assert await connector.positions() == []

@@ -117,7 +117,9 @@ class LiveConnectorV0:
 
     async def _limit_problem(self, cmd: Command, port: ExchangePort, rules: SymbolRules) -> str | None:
         op = _op_of(cmd)
-        if cmd.symbol not in self.config.symbols:
+        # Cancels and reduce-only orders only ever lower exposure: allowed on any symbol.
+        reduces = isinstance(cmd, CancelOrder) or (isinstance(cmd, PlaceOrder) and cmd.reduce_only)
+        if not reduces and cmd.symbol not in self.config.symbols:
             return (f"symbol_not_allowed: Cannot {op}: {cmd.symbol} is not in LiveConnectorConfig.symbols "
                     f"{list(self.config.symbols)}; add it to trade it")
         cap = self.config.max_notional_per_order

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -23,6 +23,8 @@ from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 
 log = logging.getLogger(__name__)
+
+_COMMAND_COUNTERS = {kind: metrics.OM_COMMANDS.labels(kind=kind) for kind in ("place", "amend", "cancel")}
 
 # Exchange codes meaning "this order is not (or no longer) on the book".
 ORDER_GONE_CODES = frozenset({-2011, -2013})
@@ -120,6 +122,7 @@ class OrderManager:
         self._orders: dict[str, WorkingOrder] = {}
         self._by_level: dict[str, dict[str, WorkingOrder]] = {}
         self._closed: OrderedDict[str, None] = OrderedDict()
+        self._unknown = 0  # orders in UNKNOWN state (the gauge)
 
     # ----------------------------------------------------------------- queries
     def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
@@ -172,7 +175,7 @@ class OrderManager:
         for dq in desired:
             if dq.symbol != symbol:
                 raise ValueError(f"quote for {dq.symbol} passed to the {symbol} plan")
-            tag = level_tag(dq.side, dq.level)
+            tag = dq.level if type(dq.level) is str and dq.level else level_tag(dq.side, dq.level)
             if tag in wanted:
                 raise ValueError(f"{symbol}: two desired quotes share level {tag!r}; levels must be unique")
             wanted[tag] = dq
@@ -262,7 +265,7 @@ class OrderManager:
         return _Intent((rank, distance, tag), kind, side, tag, price_ticks, qty_lots, post_only, order)
 
     def _materialize(self, symbol: str, intent: _Intent) -> Command:
-        metrics.OM_COMMANDS.labels(kind=intent.kind).inc()
+        _COMMAND_COUNTERS[intent.kind].inc()
         if intent.kind == "cancel":
             assert intent.order is not None
             return CancelOrder(symbol=symbol, client_order_id=intent.order.client_order_id)
@@ -332,13 +335,15 @@ class OrderManager:
             return
         if res.order_id is not None:
             wo.order_id = res.order_id
+        was_unknown = wo.state is OrderState.UNKNOWN
         if isinstance(cmd, PlaceOrder):
             self._place_result(wo, res)
         elif isinstance(cmd, CancelOrder):
             self._cancel_result(wo, res)
         else:
             self._amend_result(wo, res)
-        self._update_gauge()
+        if was_unknown or wo.state is OrderState.UNKNOWN:
+            self._update_gauge()
 
     def _place_result(self, wo: WorkingOrder, res: CommandResult) -> None:
         if wo.state is not OrderState.PENDING_NEW:
@@ -390,9 +395,11 @@ class OrderManager:
         if ev.order_id:
             wo.order_id = ev.order_id
         wo.filled_lots = max(wo.filled_lots, ev.cum_filled_lots)
+        was_unknown = wo.state is OrderState.UNKNOWN
         if not ev.status.is_open:
             self._close(wo, f"status={ev.status.value}")
-            self._update_gauge()
+            if was_unknown:
+                self._update_gauge()
             return
         if ev.execution_type is ExecutionType.AMENDMENT or wo.state is OrderState.UNKNOWN:
             wo.price_ticks, wo.qty_lots = ev.price_ticks, ev.orig_qty_lots
@@ -401,7 +408,8 @@ class OrderManager:
             wo.state is OrderState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
         ):
             wo.state = OrderState.OPEN
-        self._update_gauge()
+        if was_unknown:
+            self._update_gauge()
 
     def resolve(
         self,
@@ -455,10 +463,10 @@ class OrderManager:
         log.debug("order_closed client_order_id=%s %s", wo.client_order_id, why)
 
     def _update_gauge(self) -> None:
-        metrics.OM_UNKNOWN_ORDERS.set(sum(1 for _ in self._iter_unknown()))
-
-    def _iter_unknown(self) -> Iterator[WorkingOrder]:
-        return (o for o in self._orders.values() if o.state is OrderState.UNKNOWN)
+        unknown = sum(1 for o in self._orders.values() if o.state is OrderState.UNKNOWN)
+        if unknown != self._unknown:
+            self._unknown = unknown
+            metrics.OM_UNKNOWN_ORDERS.set(unknown)
 
 
 def _mid_of(quotes: Iterable[QuoteLike]) -> int | None:

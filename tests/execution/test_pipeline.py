@@ -174,3 +174,15 @@ def test_status_snapshot() -> None:
     assert s["symbols"][SYM]["position_lots"] == 0
     assert len(s["symbols"][SYM]["working_orders"]) == 10
     assert s["risk"]["equity"] == "10000" and s["unknown_orders"] == []
+
+
+def test_seeded_fill_keys_make_replays_harmless() -> None:
+    p = pipeline()
+    cmds = p.on_market_event(book(500_000, T0), T0)
+    accept_all(p, cmds)
+    buy = next(c for c in cmds if isinstance(c, PlaceOrder) and c.side is Side.BUY)
+    p.seed_fill_keys([(SYM, 5, buy.client_order_id)])
+    ev = update(
+        buy, OrderStatus.PARTIALLY_FILLED, execution=ExecutionType.TRADE, fill_lots=1, cum_lots=1, trade_id=5
+    )
+    assert p.on_user_event(ev) is None and p.position_lots(SYM) == 0

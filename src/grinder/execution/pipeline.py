@@ -281,6 +281,14 @@ class TradingPipeline:
         for st in self._symbols.values():
             st.dirty = True
 
+    def seed_fill_keys(self, keys: Iterable[tuple[str, int, str]]) -> None:
+        """Fills already applied before a restart ((symbol, trade_id, client_order_id), e.g.
+        `Journal.fill_keys()`): replays of them from the user stream change nothing."""
+        for key in keys:
+            self._seen_fills[key] = None
+        while len(self._seen_fills) > self.config.fill_memory:
+            self._seen_fills.popitem(last=False)
+
     def engage_kill_switch(self, reason: str = "MANUAL") -> None:
         self.guard.engage_kill_switch(reason)
         for st in self._symbols.values():

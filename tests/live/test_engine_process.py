@@ -1,0 +1,160 @@
+"""The engine as users run it (`python -m grinder.live.run`) against `grinder sim`, both as processes.
+
+Acceptance: it quotes both symbols, gets fills, its journal equals the simulator's trade list, the
+ops endpoints answer (/readyz role, every Runbook 17 metric on /metrics), SIGTERM exits 0 with our
+orders cancelled; and after kill -9 a restart leaves no duplicate or orphaned order and reports the
+simulator's positions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from grinder.live.journal import journal_fills
+from grinder.ops.metrics import RUNBOOK17_METRICS
+from tests.live.procs import (
+    EngineProcess,
+    SimProcess,
+    get_json,
+    poll,
+    sim_all_orders,
+    sim_positions,
+    sim_trades,
+    write_config,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimProcess]:
+    proc = SimProcess(tmp_path / "sim.log", speed=10.0)
+    yield proc
+    proc.stop()
+
+
+async def _status(session: aiohttp.ClientSession, engine: EngineProcess) -> dict[str, Any]:
+    _, body = await get_json(session, f"{engine.url}/status")
+    return dict(body)
+
+
+async def _trading_both(session: aiohttp.ClientSession, engine: EngineProcess, min_fills: int) -> Any:
+    st = await _status(session, engine)
+    syms = st["symbols"]
+    return all(syms[s]["fills"] >= min_fills for s in ("BTCUSDT", "ETHUSDT")) and st
+
+
+async def test_engine_trades_journals_serves_ops_and_stops_cleanly(sim: SimProcess, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    cfg = write_config(tmp_path / "grinder.toml", sim, journal)
+    engine = EngineProcess(cfg, tmp_path / "engine.log")
+    client = sim.client()
+    try:
+        async with aiohttp.ClientSession() as session:
+            ready = await poll(
+                lambda: _ready_200(session, engine), 30, f"/readyz 200 (log: {engine.log_path})"
+            )
+            assert ready == {"role": "standalone", "ready": True, "reasons": []}
+            # Quotes on both symbols, then fills on both.
+            st = await poll(lambda: _trading_both(session, engine, 1), 60, "fills on BTCUSDT and ETHUSDT")
+            assert st["mode"] == "LIVE_TRADE" and st["armed"] is True
+            assert st["orders"]["placed"] > 0
+            placed_symbols = {o["symbol"] for o in await _open_ours(client)}
+            assert placed_symbols == {"BTCUSDT", "ETHUSDT"}
+            async with session.get(f"{engine.url}/metrics") as resp:
+                text = await resp.text()
+            for name in RUNBOOK17_METRICS:
+                assert f"# TYPE {name} " in text, f"{name} missing from /metrics"
+            assert 'grinder_orders_placed_total{mode="LIVE_TRADE"}' in text
+            assert "grinder_tick_to_order_seconds_count" in text
+            assert _sample(text, 'grinder_ws_connected{stream="public"}') == 1.0
+        assert engine.terminate() == 0
+        log = engine.log_text()
+        assert "LiveConnectorV0 connected mode=LIVE_TRADE armed=True" in log
+        assert f"BinanceFuturesPort initialized url={sim.rest_url}" in log
+        assert "engine stopped" in log
+        assert "Traceback" not in log
+        # Our orders were cancelled on the way out; the journal is the simulator's trade list, exactly.
+        assert await _open_ours(client) == []
+        fills = journal_fills(journal)
+        assert len(fills) == len({(f["symbol"], f["trade_id"]) for f in fills})
+        assert {(f["symbol"], f["trade_id"]) for f in fills} == await sim_trades(client)
+        assert len(fills) >= 2
+    finally:
+        if engine.proc.poll() is None:
+            engine.proc.kill()
+        await client.close()
+
+
+async def test_kill9_restart_leaves_no_duplicate_or_orphan_and_matches_positions(
+    sim: SimProcess, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.sqlite3"
+    cfg = write_config(tmp_path / "grinder.toml", sim, journal)
+    client = sim.client()
+    first = EngineProcess(cfg, tmp_path / "engine1.log")
+    second: EngineProcess | None = None
+    try:
+        async with aiohttp.ClientSession() as session:
+            await poll(lambda: _trading_both(session, first, 1), 60, "first engine fills on both symbols")
+            first_open = {o["clientOrderId"] for o in await _open_ours(client)}
+            assert first_open, "the first engine should have working orders when killed"
+            first.kill9()
+            # The dead engine's orders keep resting (and may fill) while it is down.
+            time.sleep(1.0)
+            second = EngineProcess(cfg, tmp_path / "engine2.log")
+            await poll(lambda: _ready_200(session, second), 40, f"restarted engine ready ({second.log_path})")
+            # No orphan: nothing of the first process is left on the book.
+            open_now = {o["clientOrderId"] for o in await _open_ours(client)}
+            assert not (open_now & first_open), f"orphaned orders: {open_now & first_open}"
+            # No duplicate: every client order id the simulator ever saw is unique.
+            ids = [o["clientOrderId"] for o in await sim_all_orders(client)]
+            assert len(ids) == len(set(ids))
+            # Positions: the engine reports what the exchange holds (read both until a quiet moment).
+            await poll(lambda: _positions_agree(session, second, client), 30, "engine positions == simulator")
+        assert second.terminate() == 0
+        fills = journal_fills(journal)
+        assert {(f["symbol"], f["trade_id"]) for f in fills} == await sim_trades(client)
+        assert "startup cancelling our leftover orders" in second.log_text()
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.proc.poll() is None:
+                proc.proc.kill()
+        await client.close()
+
+
+async def _ready_200(session: aiohttp.ClientSession, engine: EngineProcess) -> Any:
+    status, body = await get_json(session, f"{engine.url}/readyz")
+    return status == 200 and body
+
+
+async def _open_ours(client: Any) -> list[dict[str, Any]]:
+    rows = []
+    for o in await client.open_orders():
+        if o.clientOrderId.startswith("grinder_"):
+            rows.append({"symbol": o.symbol, "clientOrderId": o.clientOrderId})
+    return rows
+
+
+async def _positions_agree(session: aiohttp.ClientSession, engine: EngineProcess, client: Any) -> bool:
+    before = await sim_positions(client)
+    st = await _status(session, engine)
+    after = await sim_positions(client)
+    if before != after:
+        return False
+    mine = {s: str(Decimal(v["position_qty"]).normalize()) for s, v in st["symbols"].items()}
+    return all(mine[s] == before.get(s, "0") for s in mine)
+
+
+def _sample(text: str, series: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None

@@ -113,10 +113,12 @@ async def test_control_disabled_when_no_token_configured() -> None:
     server = OpsServer(OpsConfig(port=0), hooks, env={})
     await server.start()
     try:
-        async with aiohttp.ClientSession(base_url=server.url) as session:
-            async with session.post("/control/disarm", headers={"Authorization": "Bearer anything"}) as resp:
-                assert resp.status == 403
-                body = await resp.json()
+        async with (
+            aiohttp.ClientSession(base_url=server.url) as session,
+            session.post("/control/disarm", headers={"Authorization": "Bearer anything"}) as resp,
+        ):
+            assert resp.status == 403
+            body = await resp.json()
         assert "GRINDER_CONTROL_TOKEN" in body["fix"]
         assert hooks.calls == []
     finally:
@@ -124,5 +126,5 @@ async def test_control_disabled_when_no_token_configured() -> None:
 
 
 def test_config_rejects_bad_port_with_a_fix() -> None:
-    with pytest.raises(ValueError, match="ops.port=70000"):
+    with pytest.raises(ValueError, match=r"ops\.port=70000"):
         OpsConfig(port=70000)

@@ -47,7 +47,7 @@ def expected_block(op: str, armed: bool, mode: SafeMode, env: str | None, port_u
     if mode is SafeMode.PAPER:
         if not paper:
             return ("paper_port", f"Cannot {op}: mode=PAPER but paper_port not configured. Provide one: "
-                                  "LiveConnectorConfig(paper_port=PaperPort(venue=venue, rules=rules), ...).")
+                                  "LiveConnectorConfig(paper_port=PaperPort(venue, clock), ...).")
         return None
     if (port_url is None or port_url in MAINNET_LIKE) and env not in TRUTHY:
         target = port_url if port_url is not None else "(no futures_port: assumed mainnet)"

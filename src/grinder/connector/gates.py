@@ -88,7 +88,7 @@ def check_write_gates(
             return GateBlock(
                 Gate.PAPER_PORT,
                 f"Cannot {op}: mode=PAPER but paper_port not configured. Provide one: "
-                "LiveConnectorConfig(paper_port=PaperPort(venue=venue, rules=rules), ...).",
+                "LiveConnectorConfig(paper_port=PaperPort(venue, clock), ...).",
             )
         return None
     target_is_mainnet = futures_port is None or futures_port.is_mainnet

@@ -144,7 +144,7 @@ def test_strategy_refuses_other_symbols_and_bad_sizes() -> None:
         ValueError, match=r"\[grid\] order_qty = 0.0015 is not a multiple of BTCUSDT stepSize"
     ):
         GridStrategy(SYM, btcusdt_rules(), StrategyConfig(grid=GridConfig(order_qty=Decimal("0.0015"))))
-    with pytest.raises(ValueError, match=r"\[grid\] levels = 0 is invalid"):
+    with pytest.raises(ValueError, match=r"levels = 0 is invalid: use 1..99"):
         GridConfig(levels=0)
     before = s.desired_quotes(0, T0)
     assert before.reason == "NO_BOOK" and before.quotes == () and s.quiet_band().is_empty

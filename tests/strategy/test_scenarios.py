@@ -115,6 +115,8 @@ def test_violent_market_pauses_then_recovers_after_dwell_with_hysteresis() -> No
     rng = random.Random(5)
     qs, _, t = run(s, lambda i: 600_000 + rng.randint(-4000, 4000), 10)  # ±60 bps noise
     assert qs.mode is ControllerMode.PAUSE and qs.quotes == () and qs.reason == "PAUSE:VOL_PAUSE"
+    paused_at = s.controller.since_ms
+    assert paused_at is not None
     # calm again: NATR decays; PAUSE → (WIDEN) → BASE/TIGHTEN, never faster than the dwell
     switches: list[tuple[int, ControllerMode]] = []
     last = s.mode
@@ -126,9 +128,7 @@ def test_violent_market_pauses_then_recovers_after_dwell_with_hysteresis() -> No
             switches.append((tt, q.mode))
             last = q.mode
     assert switches and switches[-1][1] in (ControllerMode.BASE, ControllerMode.TIGHTEN)
-    paused_at = s.controller.since_ms if not switches else None
-    times = [x[0] for x in switches]
-    assert paused_at is None
+    times = [paused_at] + [x[0] for x in switches]
     assert all(b - a >= CONTROLLER.min_dwell_ms for a, b in itertools.pairwise(times))
 
 

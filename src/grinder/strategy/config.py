@@ -25,9 +25,10 @@ class ToxicAction(StrEnum):
     PAUSE = "PAUSE"  # stop quoting the exposed side
 
 
-def _require(ok: bool, section: str, key: str, got: object, fix: str) -> None:
+def _require(ok: bool, key: str, got: object, fix: str) -> None:
+    """Refuse a bad value, naming the key and the fix (the config loader prefixes "[section]")."""
     if not ok:
-        raise ValueError(f"[{section}] {key} = {got!r} is invalid: {fix}")
+        raise ValueError(f"{key} = {got!r} is invalid: {fix}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,37 +54,33 @@ class GridConfig:
     post_only: bool = True  # GTX maker orders; quotes that would cross the book are withheld
 
     def __post_init__(self) -> None:
-        s = "grid"
-        _require(1 <= self.levels <= 99, s, "levels", self.levels, "use 1..99 levels per side")
-        _require(self.spacing_bps > 0, s, "spacing_bps", self.spacing_bps, "use a positive number of bps")
-        _require(self.natr_multiple > 0, s, "natr_multiple", self.natr_multiple, "use a positive multiple")
+        _require(1 <= self.levels <= 99, "levels", self.levels, "use 1..99 levels per side")
+        _require(self.spacing_bps > 0, "spacing_bps", self.spacing_bps, "use a positive number of bps")
+        _require(self.natr_multiple > 0, "natr_multiple", self.natr_multiple, "use a positive multiple")
         _require(
             0 < self.spacing_min_bps <= self.spacing_max_bps,
-            s,
             "spacing_min_bps",
             self.spacing_min_bps,
             "need 0 < spacing_min_bps <= spacing_max_bps",
         )
         _require(
             0 <= self.spacing_change_min_frac < 1,
-            s,
             "spacing_change_min_frac",
             self.spacing_change_min_frac,
             "use a fraction in [0, 1)",
         )
-        _require(self.min_spacing_ticks >= 0, s, "min_spacing_ticks", self.min_spacing_ticks, "use >= 0")
-        _require(self.order_qty > 0, s, "order_qty", self.order_qty, "use a positive base quantity")
-        _require(self.order_notional >= 0, s, "order_notional", self.order_notional, "use >= 0 (0 = off)")
-        _require(self.max_position > 0, s, "max_position", self.max_position, "use a positive base quantity")
+        _require(self.min_spacing_ticks >= 0, "min_spacing_ticks", self.min_spacing_ticks, "use >= 0")
+        _require(self.order_qty > 0, "order_qty", self.order_qty, "use a positive base quantity")
+        _require(self.order_notional >= 0, "order_notional", self.order_notional, "use >= 0 (0 = off)")
+        _require(self.max_position > 0, "max_position", self.max_position, "use a positive base quantity")
         _require(
             self.reanchor_spacings > 0,
-            s,
             "reanchor_spacings",
             self.reanchor_spacings,
             "use a positive number",
         )
-        _require(self.anchor_skew_bps >= 0, s, "anchor_skew_bps", self.anchor_skew_bps, "use >= 0 (0 = off)")
-        _require(0 <= self.max_take_profits <= 99, s, "max_take_profits", self.max_take_profits, "use 0..99")
+        _require(self.anchor_skew_bps >= 0, "anchor_skew_bps", self.anchor_skew_bps, "use >= 0 (0 = off)")
+        _require(0 <= self.max_take_profits <= 99, "max_take_profits", self.max_take_profits, "use 0..99")
 
     @classmethod
     def reference(cls) -> GridConfig:
@@ -122,26 +119,23 @@ class ControllerConfig:
     tighten_factor: Decimal = Decimal("0.75")  # spacing multiplier in TIGHTEN
 
     def __post_init__(self) -> None:
-        s = "controller"
-        _require(self.eval_interval_ms > 0, s, "eval_interval_ms", self.eval_interval_ms, "use > 0 ms")
-        _require(self.min_dwell_ms >= 0, s, "min_dwell_ms", self.min_dwell_ms, "use >= 0 ms")
-        _require(0 <= self.hysteresis < 1, s, "hysteresis", self.hysteresis, "use a fraction in [0, 1)")
+        _require(self.eval_interval_ms > 0, "eval_interval_ms", self.eval_interval_ms, "use > 0 ms")
+        _require(self.min_dwell_ms >= 0, "min_dwell_ms", self.min_dwell_ms, "use >= 0 ms")
+        _require(0 <= self.hysteresis < 1, "hysteresis", self.hysteresis, "use a fraction in [0, 1)")
         _require(
             0 <= self.tighten_vol_bps < self.widen_vol_bps < self.pause_vol_bps,
-            s,
             "widen_vol_bps",
             self.widen_vol_bps,
             "need tighten_vol_bps < widen_vol_bps < pause_vol_bps",
         )
         _require(
             0 <= self.tighten_spread_bps < self.widen_spread_bps < self.pause_spread_bps,
-            s,
             "widen_spread_bps",
             self.widen_spread_bps,
             "need tighten_spread_bps < widen_spread_bps < pause_spread_bps",
         )
-        _require(self.widen_factor >= 1, s, "widen_factor", self.widen_factor, "use >= 1")
-        _require(0 < self.tighten_factor <= 1, s, "tighten_factor", self.tighten_factor, "use (0, 1]")
+        _require(self.widen_factor >= 1, "widen_factor", self.widen_factor, "use >= 1")
+        _require(0 < self.tighten_factor <= 1, "tighten_factor", self.tighten_factor, "use (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +154,14 @@ class ToxicityConfig:
     cooldown_ms: int = 5000  # a triggered condition holds at least this long
 
     def __post_init__(self) -> None:
-        s = "toxicity"
-        _require(self.spread_spike_bps > 0, s, "spread_spike_bps", self.spread_spike_bps, "use > 0")
-        _require(self.spread_spike_mult >= 1, s, "spread_spike_mult", self.spread_spike_mult, "use >= 1")
-        _require(self.impact_bps > 0, s, "impact_bps", self.impact_bps, "use > 0")
-        _require(self.impact_lookback_ms > 0, s, "impact_lookback_ms", self.impact_lookback_ms, "use > 0 ms")
-        _require(0 < self.flow_threshold <= 1, s, "flow_threshold", self.flow_threshold, "use (0, 1]")
-        _require(self.flow_min_trades >= 0, s, "flow_min_trades", self.flow_min_trades, "use >= 0")
-        _require(self.flow_widen_factor >= 1, s, "flow_widen_factor", self.flow_widen_factor, "use >= 1")
-        _require(self.cooldown_ms >= 0, s, "cooldown_ms", self.cooldown_ms, "use >= 0 ms")
+        _require(self.spread_spike_bps > 0, "spread_spike_bps", self.spread_spike_bps, "use > 0")
+        _require(self.spread_spike_mult >= 1, "spread_spike_mult", self.spread_spike_mult, "use >= 1")
+        _require(self.impact_bps > 0, "impact_bps", self.impact_bps, "use > 0")
+        _require(self.impact_lookback_ms > 0, "impact_lookback_ms", self.impact_lookback_ms, "use > 0 ms")
+        _require(0 < self.flow_threshold <= 1, "flow_threshold", self.flow_threshold, "use (0, 1]")
+        _require(self.flow_min_trades >= 0, "flow_min_trades", self.flow_min_trades, "use >= 0")
+        _require(self.flow_widen_factor >= 1, "flow_widen_factor", self.flow_widen_factor, "use >= 1")
+        _require(self.cooldown_ms >= 0, "cooldown_ms", self.cooldown_ms, "use >= 0 ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,15 +179,14 @@ class FeatureConfig:
     l2_max_levels: int = 400  # L2 levels kept per side (farthest dropped first)
 
     def __post_init__(self) -> None:
-        s = "features"
-        _require(self.bar_ms > 0, s, "bar_ms", self.bar_ms, "use > 0 ms")
-        _require(self.natr_period >= 1, s, "natr_period", self.natr_period, "use >= 1 bar")
-        _require(self.trend_window_bars >= 2, s, "trend_window_bars", self.trend_window_bars, "use >= 2 bars")
+        _require(self.bar_ms > 0, "bar_ms", self.bar_ms, "use > 0 ms")
+        _require(self.natr_period >= 1, "natr_period", self.natr_period, "use >= 1 bar")
+        _require(self.trend_window_bars >= 2, "trend_window_bars", self.trend_window_bars, "use >= 2 bars")
         for key in ("vol_halflife_ms", "spread_halflife_ms", "flow_halflife_ms", "ofi_halflife_ms"):
             value = getattr(self, key)
-            _require(value > 0, s, key, value, "use > 0 ms")
-        _require(self.l2_band_bps > 0, s, "l2_band_bps", self.l2_band_bps, "use > 0")
-        _require(self.l2_max_levels >= 1, s, "l2_max_levels", self.l2_max_levels, "use >= 1")
+            _require(value > 0, key, value, "use > 0 ms")
+        _require(self.l2_band_bps > 0, "l2_band_bps", self.l2_band_bps, "use > 0")
+        _require(self.l2_max_levels >= 1, "l2_max_levels", self.l2_max_levels, "use >= 1")
 
 
 class SectionSource(Protocol):

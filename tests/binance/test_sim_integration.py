@@ -330,3 +330,22 @@ async def test_duplicates_dropped_and_keepalive_recreates_missing_key(sim_server
                          and us.connection.is_connected, what="new listenKey")
     finally:
         await us.stop()
+
+
+async def test_unsubscribe_stops_a_stream(sim_server: Any, client: BinanceRestClient) -> None:
+    events: list[Any] = []
+    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url)
+    ms = MarketStreams(client.rules, config=cfg, rest=client, on_event=events.append)
+    await ms.subscribe("BTCUSDT", ["bookTicker"])
+    await ms.subscribe("ETHUSDT", ["bookTicker"])
+    await ms.start()
+    try:
+        await wait_until(lambda: {e.symbol for e in events} == {"BTCUSDT", "ETHUSDT"}, what="both symbols")
+        await ms.unsubscribe("ETHUSDT", ["bookTicker"])
+        await asyncio.sleep(0.3)  # let frames already in flight drain
+        events.clear()
+        await wait_until(lambda: len(events) >= 5, what="more BTCUSDT ticks")
+        assert {e.symbol for e in events} == {"BTCUSDT"}
+    finally:
+        await ms.stop()
+

@@ -93,6 +93,7 @@ class WsConnection:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stop = asyncio.Event()
         self._force_reason: str | None = None
+        self._closing: set[asyncio.Task[bool]] = set()
         self.connects = 0
         self.frames = 0
         self.connected = asyncio.Event()
@@ -110,7 +111,9 @@ class WsConnection:
         self._force_reason = reason
         ws = self._ws
         if ws is not None and not ws.closed:
-            asyncio.get_running_loop().create_task(ws.close())
+            task = asyncio.get_running_loop().create_task(ws.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def send_json(self, payload: Mapping[str, Any]) -> bool:
         ws = self._ws
@@ -195,6 +198,18 @@ class WsConnection:
                 self._on_frame(msg.data)
                 continue
             return self._force_reason or ("closed" if msg.type is not aiohttp.WSMsgType.ERROR else "error")
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], grace_s: float = 2.0) -> None:
+    """Let stopped connection loops finish (they close their sockets); cancel any still stuck."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class _MalformedLog:
@@ -372,12 +387,9 @@ class MarketStreams:
         self._running = False
         for conn in self._conns.values():
             conn.stop()
-        tasks = [*self._tasks.values(), *self._snapshot_tasks.values()]
         for task in self._snapshot_tasks.values():
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks([*self._tasks.values(), *self._snapshot_tasks.values()])
         self._conns.clear()
         self._tasks.clear()
         self._snapshot_tasks.clear()

@@ -23,11 +23,11 @@ import msgspec
 
 from grinder.binance import metrics
 from grinder.binance.config import BinanceConfig
-from grinder.binance.errors import BinanceAPIError, MalformedMessage, RateLimitRefused
+from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused
 from grinder.binance.parse import decode_stream_message
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.schemas import ListenKeyExpired, OrderResponse, UserTrade
-from grinder.binance.streams import WsConnection, _MalformedLog
+from grinder.binance.streams import WsConnection, _MalformedLog, stop_tasks
 from grinder.binance.units import grids_for
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import ExecutionType, OrderStatus, PositionSide, Side
@@ -129,6 +129,28 @@ def fills_from_trades(order: OrderResponse, trades: list[UserTrade], rules: Symb
     return out
 
 
+def order_from_trades(symbol: str, order_id: int, trades: list[UserTrade]) -> OrderResponse:
+    """A stand-in order for fills whose order cannot be queried: filled by exactly these trades.
+
+    Client order id, order type and time in force are unknown and reported as "", LIMIT, GTC.
+    """
+    total = sum(Decimal(t.qty) for t in trades)
+    last = max(trades, key=lambda t: t.id)
+    return OrderResponse(
+        orderId=order_id,
+        symbol=symbol,
+        status="FILLED",
+        clientOrderId="",
+        price=last.price,
+        origQty=format(total, "f"),
+        executedQty=format(total, "f"),
+        side=last.side,
+        type="LIMIT",
+        avgPrice="0",
+        positionSide=last.positionSide,
+    )
+
+
 class UserDataStream:
     """The account's user-data stream; events go to a callback and/or an asyncio queue."""
 
@@ -209,11 +231,9 @@ class UserDataStream:
     async def stop(self, *, close_listen_key: bool = True) -> None:
         if self._conn is not None:
             self._conn.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if len(self._tasks) > 1:
+            self._tasks[1].cancel()  # keepalive loop
+        await stop_tasks(self._tasks)
         self._tasks = []
         if close_listen_key and self.listen_key is not None:
             with contextlib.suppress(BinanceAPIError, RateLimitRefused):
@@ -271,8 +291,17 @@ class UserDataStream:
                 if key not in self._seen_events:
                     by_order.setdefault(trade.orderId, []).append(trade)
             for order_id, missed in by_order.items():
-                order = await self._rest.query_order(symbol, order_id=order_id)
                 later = [t for t in trades if t.orderId == order_id]  # all trades since `since`
+                try:
+                    order = await self._rest.query_order(symbol, order_id=order_id)
+                except BinanceAPIError as exc:
+                    if exc.kind is not ErrorKind.NON_RETRYABLE:
+                        raise
+                    # The order is no longer queryable: still deliver its fills, from the trades alone.
+                    log.warning(
+                        "user_stream_recovery_order_unqueryable order_id=%d code=%s", order_id, exc.code
+                    )
+                    order = order_from_trades(symbol, order_id, later)
                 for ev in fills_from_trades(order, later, rules):
                     if order_update_key(ev) in self._seen_events or ev.trade_id not in {t.id for t in missed}:
                         continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from grinder.core.rules import SymbolRules
 from grinder.data.errors import DataError
 
 I64 = npt.NDArray[np.int64]
+IntArr = npt.NDArray[Any]  # int32 or int64 (int32 when the values fit)
 BoolArr = npt.NDArray[np.bool_]
 
 BOOK_TICKER_COLUMNS = (
@@ -60,10 +62,10 @@ class QuoteColumns:
     time_ms: I64  # transaction_time: the merge key
     event_ms: I64
     update_id: I64
-    bid: I64
-    bid_qty: I64
-    ask: I64
-    ask_qty: I64
+    bid: IntArr
+    bid_qty: IntArr
+    ask: IntArr
+    ask_qty: IntArr
 
     def __len__(self) -> int:
         return len(self.time_ms)
@@ -76,8 +78,8 @@ class TradeColumns:
     symbol: str
     time_ms: I64  # transact_time / time: the merge key (and the event time: files carry no E)
     trade_id: I64
-    price: I64
-    qty: I64
+    price: IntArr
+    qty: IntArr
     buyer_is_maker: BoolArr
 
     def __len__(self) -> int:
@@ -150,79 +152,20 @@ def sniff_csv(path: str | Path) -> tuple[str, bool, int]:
     return kind, has_header, len(fields)
 
 
-class ColumnReader:
-    """Hands out a file's columns one at a time and forgets each one handed out (bounded memory)."""
-
-    def __init__(self, kind: str, path: Path, table: pa.Table | None) -> None:
-        self.kind = kind
-        self.path = path
-        if table is None:  # Parquet: decode the needed columns in parallel, hand them out one by one
-            wanted = [
-                c for c in KIND_COLUMNS[kind] if c not in ("quote_qty", "first_trade_id", "last_trade_id")
-            ]
-            table = pq.read_table(path, columns=wanted, use_threads=True)
-        self._table = table
-        self.num_rows = table.num_rows
-
-    def pop(self, name: str) -> pa.ChunkedArray:
-        col = self._table.column(name)
-        self._table = self._table.drop_columns([name])
-        return col
-
-
-def open_columns(path: str | Path) -> ColumnReader:
-    """A column reader over a public-data CSV/zip/Parquet file, with the layout's column names."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"data file {p} does not exist")
-    if p.suffix.lower() == ".parquet":
-        schema_names = tuple(pq.read_schema(p).names)
-        kind = next((k for k, cols in KIND_COLUMNS.items() if set(cols) <= set(schema_names)), None)
-        if kind is None:
-            raise DataError(
-                f"{p}: Parquet columns {schema_names} match no Binance public-data layout "
-                "(bookTicker, aggTrades, trades)"
-            )
-        return ColumnReader(kind, p, None)
-    kind, has_header, _ = sniff_csv(p)
-    cols = KIND_COLUMNS[kind]
-    types: dict[str, Any] = {c: pa.float64() for c in cols}
-    for c in (
-        "update_id",
-        "transaction_time",
-        "event_time",
-        "agg_trade_id",
-        "first_trade_id",
-        "last_trade_id",
-        "transact_time",
-        "id",
-        "time",
-    ):
-        types[c] = pa.int64()
-    types["is_buyer_maker"] = pa.bool_()
-    read_opts = pacsv.ReadOptions(
-        column_names=list(cols), skip_rows=1 if has_header else 0, block_size=1 << 24
-    )
-    keep = [c for c in cols if c not in ("quote_qty", "first_trade_id", "last_trade_id")]
-    conv = pacsv.ConvertOptions(column_types=types, include_columns=keep)
-    try:
-        with _open_text(p) as f:
-            table = pacsv.read_csv(f, read_options=read_opts, convert_options=conv)
-    except pa.ArrowInvalid as exc:
-        raise DataError(f"{p}: malformed {kind} CSV: {exc}") from None
-    return ColumnReader(kind, p, table)
-
-
 def _decimals(step: Decimal) -> int:
     exp = step.normalize().as_tuple().exponent
     return max(0, -int(exp))
 
 
-def to_units(values: Any, step: Decimal, what: str, where: str) -> I64:
+_CHUNK = 1 << 16  # elements per block: keeps the conversion's temporaries in cache
+
+
+def to_units(values: Any, step: Decimal, what: str, where: str, row0: int = 0) -> I64:
     """Exact integer multiples of `step` (tick or lot) from decimal numbers read as float64.
 
     float64 holds every decimal with <= 15 significant digits to within half an ulp, so scaling by
-    10**decimals and rounding recovers the exact integer; anything off the grid is refused.
+    10**decimals and rounding recovers the exact integer, and dividing back gives the same double;
+    any value where it does not (off the grid, or more decimals than the step) is refused.
     """
     arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
     if arr.dtype.kind in "iu":
@@ -230,76 +173,206 @@ def to_units(values: Any, step: Decimal, what: str, where: str) -> I64:
     elif arr.dtype.kind != "f":
         arr = pc.cast(values, pa.float64()).to_numpy()
     dp = _decimals(step)
-    scaled = arr * (10.0**dp)
-    units = np.rint(scaled)
-    scaled -= units
-    np.abs(scaled, out=scaled)
-    peak = float(np.abs(units).max()) if len(units) else 0.0
-    tol = max(1e-3, peak * 1e-13)
+    scale = 10.0**dp
     step_units = int(step * (10**dp))
-    out: I64 = units.astype(np.int64)
-    bad_row = int(scaled.argmax()) if len(scaled) and float(scaled.max()) > tol else -1
-    if bad_row < 0 and step_units != 1:
+    n = len(arr)
+    out: I64 = np.empty(n, dtype=np.int64)
+    buf = np.empty(min(n, _CHUNK), dtype=np.float64)
+    chk = np.empty(min(n, _CHUNK), dtype=np.float64)
+    for s in range(0, n, _CHUNK):
+        e = min(n, s + _CHUNK)
+        x = arr[s:e]
+        u = buf[: e - s]
+        np.multiply(x, scale, out=u)
+        np.rint(u, out=u)
+        c = chk[: e - s]
+        np.divide(u, scale, out=c)
+        if not np.array_equal(c, x):
+            bad_row = s + int(np.flatnonzero(c != x)[0])
+            raise DataError(
+                f"{where}: {what} {float(arr[bad_row])!r} at row {row0 + bad_row} has more decimals than "
+                f"{step}; the symbol rules do not match this file (pass --rules exchangeInfo.json)"
+            )
+        out[s:e] = u
+    if step_units != 1:
         rem = out % step_units
         if rem.any():
             bad_row = int(np.flatnonzero(rem)[0])
+            raise DataError(
+                f"{where}: {what} {float(arr[bad_row])!r} at row {row0 + bad_row} is not a multiple of "
+                f"{step}; the symbol rules do not match this file (pass --rules exchangeInfo.json)"
+            )
         out //= step_units
-    if bad_row >= 0:
-        raise DataError(
-            f"{where}: {what} {arr[bad_row]!r} at row {bad_row} is not a multiple of {step}; "
-            "the symbol rules do not match this file (pass --rules exchangeInfo.json)"
-        )
     return out
 
 
-def _ints(col: pa.ChunkedArray, what: str, where: str) -> I64:
-    if col.null_count:
-        raise DataError(f"{where}: column {what} has empty values")
-    return np.asarray(col.to_numpy(), dtype=np.int64)
+_UNUSED = ("quote_qty", "first_trade_id", "last_trade_id")
+_INT_COLUMNS = (
+    "update_id",
+    "transaction_time",
+    "event_time",
+    "agg_trade_id",
+    "first_trade_id",
+    "last_trade_id",
+    "transact_time",
+    "id",
+    "time",
+)
 
 
-def _units(col: pa.ChunkedArray, step: Decimal, what: str, where: str) -> I64:
-    if col.null_count:
-        raise DataError(f"{where}: column {what} has empty values")
-    return to_units(col, step, what, where)
+def read_batches(path: str | Path) -> tuple[str, int | None, Iterator[pa.Table]]:
+    """(layout kind, row count if known, tables of consecutive rows) of a public-data file.
+
+    Parquet is read one row group at a time and CSV as a stream of blocks, so memory stays bounded
+    by the converted output plus one block.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file {p} does not exist")
+    if p.suffix.lower() == ".parquet":
+        pf = pq.ParquetFile(p)
+        names = tuple(pf.schema_arrow.names)
+        kind = next((k for k, cols in KIND_COLUMNS.items() if set(cols) <= set(names)), None)
+        if kind is None:
+            raise DataError(
+                f"{p}: Parquet columns {names} match no Binance public-data layout "
+                "(bookTicker, aggTrades, trades)"
+            )
+        wanted = [c for c in KIND_COLUMNS[kind] if c not in _UNUSED]
+
+        def row_groups() -> Iterator[pa.Table]:
+            for rg in range(pf.num_row_groups):
+                yield pf.read_row_group(rg, columns=wanted, use_threads=True)
+
+        return kind, pf.metadata.num_rows, row_groups()
+    kind, has_header, _ = sniff_csv(p)
+    cols = KIND_COLUMNS[kind]
+    types: dict[str, Any] = {c: pa.int64() if c in _INT_COLUMNS else pa.float64() for c in cols}
+    types["is_buyer_maker"] = pa.bool_()
+    read_opts = pacsv.ReadOptions(
+        column_names=list(cols), skip_rows=1 if has_header else 0, block_size=1 << 24
+    )
+    conv = pacsv.ConvertOptions(column_types=types, include_columns=[c for c in cols if c not in _UNUSED])
+
+    def blocks() -> Iterator[pa.Table]:
+        try:
+            with _open_text(p) as f:
+                reader = pacsv.open_csv(f, read_options=read_opts, convert_options=conv)
+                for batch in reader:
+                    yield pa.Table.from_batches([batch])
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{p}: malformed {kind} CSV: {exc}") from None
+
+    return kind, None, blocks()
+
+
+class _Sink:
+    """Collects one output column chunk by chunk: int32 while the values allow, else int64."""
+
+    def __init__(self, total: int | None, narrow: bool) -> None:
+        self.total = total
+        self.narrow = narrow
+        self.parts: list[npt.NDArray[Any]] = []
+        self.out: npt.NDArray[Any] | None = None
+        self.pos = 0
+
+    def add(self, values: npt.NDArray[Any]) -> None:
+        if values.dtype == np.bool_:
+            dtype: Any = np.bool_
+        elif self.narrow and (
+            not len(values) or (int(values.max()) < _I32_LIMIT and int(values.min()) > -_I32_LIMIT)
+        ):
+            dtype = np.int32
+        else:
+            dtype = np.int64
+        if self.total is None:
+            self.parts.append(values.astype(dtype, copy=False))
+            return
+        if self.out is None:
+            self.out = np.empty(self.total, dtype=dtype)
+        elif dtype == np.int64 and self.out.dtype == np.int32:
+            self.out = self.out.astype(np.int64)
+        self.out[self.pos : self.pos + len(values)] = values
+        self.pos += len(values)
+
+    def result(self, dtype_if_empty: Any) -> npt.NDArray[Any]:
+        if self.total is None:
+            if not self.parts:
+                return np.empty(0, dtype=dtype_if_empty)
+            wide = any(p.dtype == np.int64 for p in self.parts)
+            arr = np.concatenate([p.astype(np.int64) if wide else p for p in self.parts])
+            self.parts = []
+            return arr
+        return self.out if self.out is not None else np.empty(0, dtype=dtype_if_empty)
+
+
+_I32_LIMIT = 1 << 30  # int32 with headroom: bid + ask sums stay inside int32
+
+
+def _read_columns(
+    path: str | Path, spec: dict[str, tuple[str, Decimal | None]], expect: tuple[str, ...]
+) -> tuple[str, dict[str, npt.NDArray[Any]]]:
+    """Columns converted per `spec`: out name -> (file column, step for ticks/lots or None for as-is)."""
+    kind, total, tables = read_batches(path)
+    if kind not in expect:
+        raise DataError(f"{path} holds {kind}, expected {' or '.join(expect)}")
+    cols = spec_for(kind, spec)
+    sinks = {out: _Sink(total, narrow=step is not None) for out, (_, step) in cols.items()}
+    row0 = 0
+    where = str(path)
+    for table in tables:
+        for out, (src, step) in cols.items():
+            col = table.column(src)
+            if col.null_count:
+                raise DataError(
+                    f"{where}: column {src} has empty values (rows {row0}..{row0 + table.num_rows})"
+                )
+            values = np.asarray(col.to_numpy()) if step is None else to_units(col, step, src, where, row0)
+            sinks[out].add(values)
+        row0 += table.num_rows
+        del table
+    return kind, {out: sink.result(np.int64) for out, sink in sinks.items()}
+
+
+def spec_for(kind: str, spec: dict[str, tuple[str, Decimal | None]]) -> dict[str, tuple[str, Decimal | None]]:
+    """Map layout-neutral source names (`@ts`, `@id`, `@qty`) to this layout's column names."""
+    alias = {
+        "bookTicker": {},
+        "aggTrades": {"@id": "agg_trade_id", "@qty": "quantity", "@ts": "transact_time"},
+        "trades": {"@id": "id", "@qty": "qty", "@ts": "time"},
+    }[kind]
+    return {out: (alias.get(src, src), step) for out, (src, step) in spec.items()}
 
 
 def load_quotes(path: str | Path, rules: SymbolRules) -> QuoteColumns:
     """bookTicker rows of a public-data file as integer columns."""
-    reader = open_columns(path)
-    if reader.kind != "bookTicker":
-        raise DataError(f"{path} holds {reader.kind}, not bookTicker")
-    w = str(path)
-    return QuoteColumns(
-        symbol=rules.symbol,
-        time_ms=_ints(reader.pop("transaction_time"), "transaction_time", w),
-        event_ms=_ints(reader.pop("event_time"), "event_time", w),
-        update_id=_ints(reader.pop("update_id"), "update_id", w),
-        bid=_units(reader.pop("best_bid_price"), rules.tick_size, "best_bid_price", w),
-        bid_qty=_units(reader.pop("best_bid_qty"), rules.step_size, "best_bid_qty", w),
-        ask=_units(reader.pop("best_ask_price"), rules.tick_size, "best_ask_price", w),
-        ask_qty=_units(reader.pop("best_ask_qty"), rules.step_size, "best_ask_qty", w),
+    _, c = _read_columns(
+        path,
+        {
+            "time_ms": ("transaction_time", None),
+            "event_ms": ("event_time", None),
+            "update_id": ("update_id", None),
+            "bid": ("best_bid_price", rules.tick_size),
+            "bid_qty": ("best_bid_qty", rules.step_size),
+            "ask": ("best_ask_price", rules.tick_size),
+            "ask_qty": ("best_ask_qty", rules.step_size),
+        },
+        ("bookTicker",),
     )
+    return QuoteColumns(symbol=rules.symbol, **c)
 
 
 def load_trades(path: str | Path, rules: SymbolRules) -> TradeColumns:
     """aggTrades or trades rows of a public-data file as integer columns."""
-    reader = open_columns(path)
-    if reader.kind == "bookTicker":
-        raise DataError(f"{path} holds bookTicker, not trades")
-    if reader.kind == "aggTrades":
-        tid, qty, ts = "agg_trade_id", "quantity", "transact_time"
-    else:
-        tid, qty, ts = "id", "qty", "time"
-    w = str(path)
-    ibm = reader.pop("is_buyer_maker")
-    if ibm.null_count:
-        raise DataError(f"{w}: is_buyer_maker must be true/false in every row")
-    return TradeColumns(
-        symbol=rules.symbol,
-        time_ms=_ints(reader.pop(ts), ts, w),
-        trade_id=_ints(reader.pop(tid), tid, w),
-        price=_units(reader.pop("price"), rules.tick_size, "price", w),
-        qty=_units(reader.pop(qty), rules.step_size, qty, w),
-        buyer_is_maker=np.asarray(ibm.to_numpy(), dtype=np.bool_),
+    _, c = _read_columns(
+        path,
+        {
+            "time_ms": ("@ts", None),
+            "trade_id": ("@id", None),
+            "price": ("price", rules.tick_size),
+            "qty": ("@qty", rules.step_size),
+            "buyer_is_maker": ("is_buyer_maker", None),
+        },
+        ("aggTrades", "trades"),
     )
+    return TradeColumns(symbol=rules.symbol, **c)

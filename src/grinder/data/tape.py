@@ -126,27 +126,28 @@ class Tape:
         }
 
 
-def _merge_positions(keys: Sequence[I64]) -> list[I64]:
-    """Row positions of each source in the stable merge of sorted key arrays (ties: earlier source first)."""
+def merge_order(keys: Sequence[I64]) -> npt.NDArray[np.int16]:
+    """Source index of every row of the stable merge of sorted key arrays (ties: earlier source first)."""
     if not keys:
-        return []
-    positions: list[I64] = [np.arange(len(keys[0]), dtype=np.int64)]
+        return np.empty(0, np.int16)
+    src = np.zeros(len(keys[0]), dtype=np.int16)
     merged = keys[0]
-    for n, k in enumerate(keys[1:], start=2):
-        ins = np.searchsorted(merged, k, side="right").astype(np.int64)  # new rows go after equal keys
-        new_pos = ins + np.arange(len(k), dtype=np.int64)
-        # an old row moves right by the number of new rows inserted at or before it
-        shift = np.cumsum(np.bincount(ins, minlength=len(merged) + 1))[: len(merged)].astype(np.int64)
-        positions = [p + shift[p] for p in positions]
-        positions.append(new_pos)
-        if n < len(keys):
-            out = np.empty(len(merged) + len(k), dtype=np.int64)
-            out[new_pos] = k
-            mask = np.ones(len(out), dtype=np.bool_)
-            mask[new_pos] = False
-            out[mask] = merged
-            merged = out
-    return positions
+    for n, k in enumerate(keys[1:], start=1):
+        ins = np.searchsorted(merged, k, side="right")  # new rows go after equal keys
+        ins += np.arange(len(k), dtype=ins.dtype)
+        is_new = np.zeros(len(src) + len(k), dtype=np.bool_)
+        is_new[ins] = True
+        out = np.empty(len(is_new), dtype=np.int16)
+        out[is_new] = n
+        out[~is_new] = src
+        src = out
+        if n + 1 < len(keys):  # the merged keys are only needed to place a further source
+            mk = np.empty(len(is_new), dtype=np.int64)
+            mk[is_new] = k
+            mk[~is_new] = merged
+            merged = mk
+        del ins, is_new
+    return src
 
 
 def _fits_int32(arrays: Sequence[npt.NDArray[np.generic]], limit: int = 1 << 30) -> bool:
@@ -168,16 +169,18 @@ def merge_sources(
             order = np.argsort(s.key, kind="stable")
             s.key = s.key[order]
             s.columns = {n: c[order] for n, c in s.columns.items()}
-    positions = _merge_positions([s.key for s in srcs])
+    src_of_row = merge_order([s.key for s in srcs])
     for s in srcs:
         s.key = np.empty(0, np.int64)
-    total = sum(len(p) for p in positions)
+    total = len(src_of_row)
+    masks = [src_of_row == k for k in range(len(srcs))] if len(srcs) > 1 else []
+    del src_of_row
     objects: list[ReplayEvent] = []
     obj_base = []
     for s in srcs:
         obj_base.append(len(objects))
         objects.extend(s.objects)
-    dtypes: dict[str, type[np.generic]] = {
+    fixed: dict[str, type[np.generic]] = {
         "time_ms": np.int64,
         "kind": np.int8,
         "sym": np.int16,
@@ -186,18 +189,18 @@ def merge_sources(
     }
     out: dict[str, npt.NDArray[np.generic]] = {}
     for name in COLUMNS:
-        dtype = dtypes.get(name)
+        dtype = fixed.get(name)
         if dtype is None:
             dtype = np.int32 if _fits_int32([s.columns[name] for s in srcs]) else np.int64
         if len(srcs) == 1:
             col = np.ascontiguousarray(srcs[0].columns[name], dtype=dtype)
         else:
             col = np.empty(total, dtype=dtype)
-            for s, pos, base in zip(srcs, positions, obj_base, strict=True):
+            for s, mask, base in zip(srcs, masks, obj_base, strict=True):
                 values = s.columns[name]
                 if name == "ident" and base:
                     values = np.where(s.columns["kind"] == OTHER, values + base, values)
-                col[pos] = values
+                col[mask] = values
         for s in srcs:  # free source memory column by column
             if name != "kind":
                 s.columns.pop(name, None)

@@ -8,7 +8,9 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
 from dataclasses import replace
+from typing import Any
 
 from grinder.sim.config import SimConfig
 
@@ -99,11 +101,20 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when it is installed (about twice the request rate), else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def run(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        return asyncio.run(serve(args))
+        return _run_loop(serve(args))
     except (ValueError, OSError) as exc:
         print(f"grinder sim: {exc}", file=sys.stderr)
         return 2

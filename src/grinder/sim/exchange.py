@@ -128,7 +128,13 @@ class SimExchange:
         return bid, ask
 
     def _auto_client_id(self) -> str:
-        return "".join(self._rng.choice(_AUTO_ID_ALPHABET) for _ in range(22))
+        """22 random base-62 characters, like the ids Binance assigns (seeded: reproducible runs)."""
+        n = self._rng.getrandbits(131)
+        chars = []
+        for _ in range(22):
+            n, r = divmod(n, 62)
+            chars.append(_AUTO_ID_ALPHABET[r])
+        return "".join(chars)
 
     # ------------------------------------------------------------------ public market data
     def ping(self, params: dict[str, str], now_ms: int) -> Any:

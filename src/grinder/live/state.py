@@ -18,6 +18,7 @@ from grinder.core.rules import SymbolRules
 MAX_FILLS_KEPT = 10_000
 MAX_SERIES_POINTS = 20_000
 LATENCY_WINDOW = 4096
+PRICE_SAMPLE_MS = 50  # one mid-price point per 50 ms of book updates at most
 
 
 @dataclass(slots=True)
@@ -61,6 +62,8 @@ class SymbolView:
     def on_book(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> None:
         self.bid_ticks, self.ask_ticks, self.last_tick_ms = bid_ticks, ask_ticks, now_ms
         self.ticks += 1
+        if not self.price_series or now_ms - self.price_series[-1][0] >= PRICE_SAMPLE_MS:
+            self.price_series.append((now_ms, float(self.rules.tick_size * (bid_ticks + ask_ticks)) / 2))
 
     @property
     def mid(self) -> Decimal | None:
@@ -126,11 +129,9 @@ class SymbolView:
         return self.realized_pnl - self.fees + self.unrealized_pnl()
 
     def sample(self, now_ms: int) -> None:
-        """Append one point to the price / position / equity series (for dashboard and report)."""
-        mid = self.mid
-        if mid is None:
+        """Append one point to the position / equity series (for dashboard and report)."""
+        if self.mid is None:
             return
-        self.price_series.append((now_ms, float(mid)))
         self.position_series.append((now_ms, float(self.position_qty)))
         self.equity_series.append((now_ms, float(self.net_pnl())))
 

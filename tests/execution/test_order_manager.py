@@ -207,3 +207,11 @@ def test_cancel_all_covers_open_orders_only() -> None:
     for c in cmds[:3]:
         m.on_result(result(c))
     assert len(m.plan_cancel_all(SYM)) == 3  # the fourth is still in flight
+
+
+def test_zero_quantity_quote_cancels_its_level() -> None:
+    m = om()
+    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 10)])
+    assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 0)], mid_ticks=MID) == [
+        CancelOrder(SYM, b1.client_order_id)
+    ]

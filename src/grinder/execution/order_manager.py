@@ -186,7 +186,7 @@ class OrderManager:
             if wo.state is not OrderState.OPEN:
                 continue  # in flight or unknown: frozen until resolved
             q = wanted.get(tag)
-            if q is None or q.side is not wo.side or q.post_only is not wo.post_only:
+            if q is None or q.qty_lots <= 0 or q.side is not wo.side or q.post_only is not wo.post_only:
                 intents.append(
                     self._intent("cancel", wo.side, tag, wo.price_ticks, 0, wo.post_only, wo, mid_ticks)
                 )

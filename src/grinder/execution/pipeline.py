@@ -99,8 +99,12 @@ class _SymbolState:
 
     @property
     def reference_ticks(self) -> int | None:
+        """Last BookTicker mid, else the strategy's book mid (L2-only feeds), else mark, else last trade."""
         if self.bid_ticks is not None and self.ask_ticks is not None:
             return (self.bid_ticks + self.ask_ticks) // 2
+        mid2 = getattr(getattr(self.strategy, "features", None), "mid2", 0)
+        if isinstance(mid2, int) and mid2 > 0:
+            return mid2 // 2
         if self.mark_ticks is not None:
             return self.mark_ticks
         return self.last_trade_ticks

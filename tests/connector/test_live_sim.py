@@ -291,3 +291,14 @@ async def test_reads_positions_and_balance(rig: Rig) -> None:
     balance = await rig.connector.balance()
     assert balance.asset == "USDT" and balance.wallet_balance == Decimal("10000")
     assert await rig.connector.positions() == []
+
+
+async def test_persistent_not_executed_failures_end_retryable_with_nothing_placed(rig: Rig) -> None:
+    from grinder.connector import ConnectorRetryableError
+
+    rig.sim.control.set_faults(unavailable_before_execute=1000)
+    with pytest.raises(ConnectorRetryableError, match="not executed") as info:
+        await rig.connector.place_order(symbol="BTCUSDT", side="BUY", price=await far_buy_price(rig),
+                                        quantity=Decimal("0.004"))
+    assert "retry later with client order id grinder_s_BTCUSDT_1_" in str(info.value)
+    assert exchange_orders(rig.sim) == []

@@ -175,6 +175,7 @@ class BinanceFuturesPort:
         if problem is not None:
             return CommandResult(cmd, Outcome.BLOCKED, reason=problem)
         resends = 0
+        maybe_executed = False  # any unknown outcome so far: the order may still appear later
         while True:
             try:
                 resp = await self._client.new_order(cmd, rules)
@@ -188,11 +189,12 @@ class BinanceFuturesPort:
                     return _rejected(cmd, exc, "place_order")
                 # Unknown outcome, a duplicate id (an earlier attempt of ours landed) or a retryable
                 # failure the client gave up on: ask the exchange about this id before anything else.
+                maybe_executed |= exc.kind is ErrorKind.UNKNOWN_OUTCOME
                 found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
                 if isinstance(found, OrderState):
                     return _found(cmd, found)
                 if found is _UNRESOLVED or resends >= self.config.max_resends:
-                    return _unknown(cmd, exc)
+                    return _give_up(cmd, exc, maybe_executed)
                 resends += 1
                 log.warning("order_resend client_order_id=%s attempt=%d reason=absent_after_%s",
                             cmd.client_order_id, resends, exc.kind.value)
@@ -201,6 +203,7 @@ class BinanceFuturesPort:
 
     async def _cancel(self, cmd: CancelOrder, rules: SymbolRules) -> CommandResult:
         resends = 0
+        maybe_executed = False
         while True:
             try:
                 resp = await self._client.cancel_order(cmd.symbol, client_order_id=cmd.client_order_id)
@@ -211,6 +214,7 @@ class BinanceFuturesPort:
                 retrying = resends > 0 and exc.code == _CODE_UNKNOWN_ORDER
                 if exc.kind is ErrorKind.NON_RETRYABLE and not retrying:
                     return _rejected(cmd, exc, "cancel_order")
+                maybe_executed |= exc.kind is ErrorKind.UNKNOWN_OUTCOME
                 found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
                 if isinstance(found, OrderState) and not found.is_open:
                     if found.status is OrderStatus.CANCELED:
@@ -222,7 +226,7 @@ class BinanceFuturesPort:
                     return CommandResult(cmd, Outcome.REJECTED, code=_CODE_NO_SUCH_ORDER,
                                          reason="Order does not exist.")
                 if found is _UNRESOLVED or resends >= self.config.max_resends:
-                    return _unknown(cmd, exc)
+                    return _give_up(cmd, exc, maybe_executed)
                 resends += 1
                 await self._sleep(self.config.retry_backoff_s)
 
@@ -236,6 +240,7 @@ class BinanceFuturesPort:
         if problem is not None:
             return CommandResult(cmd, Outcome.BLOCKED, reason=f"limit: {problem}")
         resends = 0
+        maybe_executed = False
         while True:
             try:
                 resp = await self._client.modify_order(cmd, rules)
@@ -251,6 +256,7 @@ class BinanceFuturesPort:
                         return _found(cmd, found)
                 if exc.kind is ErrorKind.NON_RETRYABLE:
                     return _rejected(cmd, exc, "replace_order")
+                maybe_executed |= exc.kind is ErrorKind.UNKNOWN_OUTCOME
                 found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
                 if isinstance(found, OrderState):
                     applied = (found.price_ticks, found.orig_lots) == (cmd.price_ticks, cmd.qty_lots)
@@ -260,7 +266,7 @@ class BinanceFuturesPort:
                     return CommandResult(cmd, Outcome.REJECTED, code=_CODE_NO_SUCH_ORDER,
                                          reason="Order does not exist.")
                 if found is _UNRESOLVED or resends >= self.config.max_resends:
-                    return _unknown(cmd, exc)
+                    return _give_up(cmd, exc, maybe_executed)
                 resends += 1
                 await self._sleep(self.config.retry_backoff_s)
 
@@ -344,6 +350,15 @@ def _found(cmd: Command, found: OrderState) -> CommandResult:
 def _rejected(cmd: Command, exc: BinanceAPIError, op: str) -> CommandResult:
     return CommandResult(cmd, Outcome.REJECTED, code=exc.code,
                          reason=explain_exchange_error(op, exc.code, exc.msg, exc.http_status))
+
+
+def _give_up(cmd: Command, exc: BinanceAPIError, maybe_executed: bool) -> CommandResult:
+    """Attempts exhausted: UNKNOWN if any attempt may have executed, else definitely not executed."""
+    if maybe_executed:
+        return _unknown(cmd, exc)
+    return CommandResult(cmd, Outcome.REJECTED, code=exc.code,
+                         reason=f"retryable: not executed (HTTP {exc.http_status} {exc.msg}); "
+                                f"retry later with client order id {cmd.client_order_id}")
 
 
 def _unknown(cmd: Command, exc: BinanceAPIError) -> CommandResult:

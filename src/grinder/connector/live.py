@@ -195,6 +195,8 @@ class LiveConnectorV0:
             metrics.count_error(reason if reason in metrics.ERROR_REASONS else "invalid_order")
         elif result.outcome is Outcome.UNKNOWN:
             metrics.count_error("unknown_outcome", result.code)
+        elif result.reason.startswith("retryable"):
+            metrics.count_error("retryable", result.code)
         else:
             metrics.count_error("rejected", result.code)
         log.warning("write_failed op=%s order_id=%s outcome=%s code=%s reason=%s", _op_of(cmd), cid,
@@ -217,7 +219,7 @@ class LiveConnectorV0:
                 client_order_id=result.command.client_order_id,
             )
         reason = result.reason
-        if reason.startswith("rate_limited"):
+        if reason.startswith(("rate_limited", "retryable")):
             raise ConnectorRetryableError(f"Cannot {op} now: {reason}")
         if result.outcome is Outcome.BLOCKED:
             text = reason.split(": ", 1)[1] if ": " in reason else reason

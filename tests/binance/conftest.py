@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,3 +38,19 @@ def rules_for(symbol: str) -> SymbolRules:
 @pytest.fixture
 def rules() -> dict[str, SymbolRules]:
     return {"BTCUSDT": btcusdt_rules(), "ETHUSDT": ethusdt_rules()}
+
+
+@functools.lru_cache(maxsize=2)
+def decoded_capture(symbol: str) -> tuple[object, ...]:
+    """Every capture line decoded once per session: stream events and the DepthSnapshot, in order."""
+    from grinder.binance.parse import decode_stream_message, parse_depth_snapshot
+
+    rules = rules_for(symbol)
+    rmap = {symbol: rules}
+    out: list[object] = []
+    for _, payload in capture_lines(symbol):
+        if payload.startswith(b'{"lastUpdateId"'):
+            out.append(parse_depth_snapshot(payload, symbol, rules))
+        else:
+            out.append(decode_stream_message(payload, rmap))
+    return tuple(out)

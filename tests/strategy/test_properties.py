@@ -75,6 +75,9 @@ def check_quotes(
     # worst case: every resting order of one side fills
     assert buys <= max(0, max_pos - pos), (pos, buys, max_pos)
     assert sells <= max(0, max_pos + pos), (pos, sells, max_pos)
+    buy_px = [q.price_ticks for q in qs.quotes if q.side is Side.BUY]
+    sell_px = [q.price_ticks for q in qs.quotes if q.side is Side.SELL]
+    assert max(buy_px, default=0) < min(sell_px, default=1 << 62)  # never a self-trade
     levels = [q.level for q in qs.quotes]
     assert len(set(levels)) == len(levels)
     for q in qs.quotes:

@@ -335,3 +335,23 @@ def test_post_only_withholds_crossing_levels_and_percent_price_drops_far_levels(
     s2.on_event(mark("55000", T0 + 2))  # buys above 57_750.0 are dropped
     qs = s2.desired_quotes(0, T0 + 2)
     assert sides(qs, Side.BUY) == [576_001, 564_001, 552_001, 540_001] and len(sides(qs, Side.SELL)) == 5
+
+
+def test_grid_level_never_crosses_our_own_take_profit() -> None:
+    g = GridConfig(levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True)
+    s = GridStrategy(
+        SYM,
+        btcusdt_rules("100"),
+        StrategyConfig(grid=g, controller=ControllerConfig(enabled=False), toxicity=NO_TOX),
+    )
+    s.on_event(book(600_000, 600_002, T0))
+    b1 = next(q for q in s.desired_quotes(0, T0).quotes if q.level == "b1")
+    s.on_event(book(599_400, 599_402, T0 + 1))
+    s.on_fill(fill(Side.BUY, b1.price_ticks, 2, T0 + 1, "b1"))
+    # a very wide book re-anchors the grid up: b1 (600_099) would sit above our take-profit sell (600_000)
+    s.on_event(book(599_999, 601_400, T0 + 2))
+    qs = s.desired_quotes(2, T0 + 2)
+    tp = next(q for q in qs.quotes if q.level.startswith("tp"))
+    assert tp.price_ticks == 600_000 and qs.anchor_ticks == 600_699
+    assert sides(qs, Side.BUY) == [600_699 - 1201]  # b1 withheld, b2 kept
+    assert max(sides(qs, Side.BUY)) < tp.price_ticks

@@ -201,6 +201,9 @@ class GridPolicy:
                 bid_hi = min(bid_hi, p - 1)
             tp_quotes.append(DesiredQuote(symbol, tp.side, p, tp.qty_lots, tp.tag, post_only))
 
+        # A grid level never crosses one of our own take-profits (that would be a self-trade).
+        tp_sell_min = min((q.price_ticks for q in tp_quotes if q.side is Side.SELL), default=INT_MAX)
+        tp_buy_max = max((q.price_ticks for q in tp_quotes if q.side is Side.BUY), default=INT_MIN)
         center = self.skewed_center(anchor_ticks, position_lots)
         shrink = cfg.size_skew and position_lots != 0
         growing = Side.BUY if position_lots > 0 else Side.SELL
@@ -215,7 +218,10 @@ class GridPolicy:
                 p = center - d if is_buy else center + d
                 if not self.price_allowed(p):
                     continue
-                if (is_buy and p > buy_max_ticks) or (not is_buy and p < sell_min_ticks):
+                if is_buy:
+                    if p > buy_max_ticks or p >= tp_sell_min:
+                        continue
+                elif p < sell_min_ticks or p <= tp_buy_max:
                     continue
                 lots = self.base_lots(p)
                 if shrink and side is growing:

@@ -112,7 +112,7 @@ class GridStrategy:
                 self.features.on_trade(ev)
         elif isinstance(ev, MarkPrice):
             self._on_mark(ev)
-        elif self._feed:
+        elif isinstance(ev, DepthUpdate) and self._feed:
             self.features.on_depth(ev)
             self._dirty = True
 

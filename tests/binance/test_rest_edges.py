@@ -14,6 +14,7 @@ from aiohttp import web
 from grinder.binance.errors import MSG_503_UNKNOWN, BinanceAPIError, BinanceUnknownOutcome, ErrorKind
 from grinder.binance.governor import WEIGHT_1M, RateLimitGovernor
 from grinder.binance.rest import BinanceRestClient
+from grinder.core.clock import VirtualClock
 from grinder.core.commands import PlaceOrder
 from grinder.core.enums import OrderType, Side
 from grinder.core.rules import btcusdt_rules
@@ -194,4 +195,23 @@ async def test_signed_request_shape_and_secret_hygiene(
     assert req.query["price"] == "60000.00" and req.query["quantity"] == "0.010"
     for text in (caplog.text, str(info.value), repr(info.value), repr(c)):
         assert SECRET not in text and KEY not in text
+    await c.close()
+
+
+async def test_offset_from_server_time_and_periodic_resync(server: tuple[Script, str]) -> None:
+    script, url = server
+    clock = VirtualClock.from_ms(1_699_999_990_000)  # 10 s behind the scripted server
+    script.on("/fapi/v1/openOrders", reply(200, []), reply(200, []), reply(200, []))
+    c = await make(url, clock=clock, time_resync_interval_s=1800)
+    await c.open_orders("BTCUSDT")
+    assert c.offset_ms == 10_000
+    signed = [r for r in script.requests if r.path == "/fapi/v1/openOrders"][-1]
+    assert signed.query["timestamp"] == "1700000000000" and signed.query["recvWindow"] == "5000"
+    time_calls = sum(r.path == "/fapi/v1/time" for r in script.requests)
+    assert time_calls == 3  # median of three samples
+    await c.open_orders("BTCUSDT")
+    assert sum(r.path == "/fapi/v1/time" for r in script.requests) == 3
+    clock.advance_ms(1_800_000)  # 30 min later: re-sync before the next signed request
+    await c.open_orders("BTCUSDT")
+    assert sum(r.path == "/fapi/v1/time" for r in script.requests) == 6
     await c.close()

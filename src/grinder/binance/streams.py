@@ -195,7 +195,11 @@ class WsConnection:
                     got_frame = True
                     self._backoff.reset()  # the connection really works: start backoff afresh
                 self.frames += 1
-                self._on_frame(msg.data)
+                try:
+                    self._on_frame(msg.data)
+                except Exception:  # one bad frame or handler bug must not end the stream
+                    metrics.MALFORMED_MESSAGES_TOTAL.labels(self.name).inc()
+                    log.exception("ws_frame_handler_failed stream=%s", self.name)
                 continue
             return self._force_reason or ("closed" if msg.type is not aiohttp.WSMsgType.ERROR else "error")
 

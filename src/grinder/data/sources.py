@@ -12,7 +12,7 @@ of the sources as listed (after sorting by path).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from grinder.data.binance_files import (
 from grinder.data.capture import is_capture, iter_capture
 from grinder.data.errors import DataError
 from grinder.data.recording import is_recording, iter_recording
-from grinder.data.symbols import RulesArg, as_rules_map, rules_for
+from grinder.data.symbols import RulesArg, as_rules_map, builtin_rules, rules_for
 from grinder.data.tape import (
     OTHER,
     QUOTE,
@@ -138,21 +138,20 @@ def event_time_ms(ev: MarketEvent | DepthSnapshot) -> int:
     return int(t)
 
 
-def events_source(
-    name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapshot]], sym_of: dict[str, int]
-) -> SourceColumns:
-    """Columns for decoded events (captures, recordings): quotes and trades flat, the rest as objects."""
+def events_source(name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapshot]]) -> SourceColumns:
+    """Columns for decoded events (captures, recordings): quotes and trades flat, the rest as objects.
+
+    The `sym` column indexes `SourceColumns.symbols` (this source's symbols in order of appearance).
+    """
     keys: list[int] = []
     cols: dict[str, list[int]] = {
         c: [] for c in ("time_ms", "kind", "sym", "a", "b", "qa", "qb", "ident", "event_ms")
     }
     objects: list[MarketEvent | DepthSnapshot] = []
+    sym_of: dict[str, int] = {}
     for key, ev in rows:
-        symbol = getattr(ev, "symbol", None)
-        if symbol not in sym_of:
-            continue
         keys.append(key)
-        cols["sym"].append(sym_of[symbol])
+        cols["sym"].append(sym_of.setdefault(ev.symbol, len(sym_of)))
         cols["time_ms"].append(event_time_ms(ev))
         if isinstance(ev, BookTicker):
             vals = (
@@ -179,18 +178,31 @@ def events_source(
         columns={c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()},
         objects=objects,
         key_is_ns=True,
+        symbols=list(sym_of),
     )
 
 
-def _symbols_of(files: Sequence[Path], symbol: str | None, rules: dict[str, SymbolRules]) -> list[str]:
-    syms: list[str] = []
-    for f in files:
-        s = symbol or symbol_from_filename(f) or (next(iter(rules)) if len(rules) == 1 else None)
-        if s is None:
-            raise DataError(f"{f}: cannot tell the symbol from the file name; pass --symbol")
-        if s not in syms:
-            syms.append(s)
-    return sorted(syms)
+class RulesView(Mapping[str, SymbolRules]):
+    """Explicit rules first, then the built-in ones; unknown symbols are simply absent."""
+
+    def __init__(self, explicit: Mapping[str, SymbolRules]) -> None:
+        self._rules = dict(explicit)
+
+    def __getitem__(self, symbol: str) -> SymbolRules:
+        found = self._rules.get(symbol)
+        if found is None:
+            try:
+                found = builtin_rules(symbol)
+            except DataError:
+                raise KeyError(symbol) from None
+            self._rules[symbol] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._rules))
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
 
 def load_tape(
@@ -203,26 +215,31 @@ def load_tape(
     `symbol`: force the symbol of public-data files whose names do not carry it.
     """
     files = expand_paths(paths)
-    rules_map = as_rules_map(rules)
-    symbols = _symbols_of(files, symbol, rules_map)
-    resolved = {s: rules_for(rules_map, s) for s in symbols}
-    sym_of = {s: i for i, s in enumerate(symbols)}
+    explicit = as_rules_map(rules)
+    view = RulesView(explicit)
 
     def load_one(f: Path) -> SourceColumns:
         if f.suffix.lower() == ".gz" and is_capture(f):
-            return events_source(str(f), iter_capture(f, resolved), sym_of)
+            return events_source(str(f), iter_capture(f, view))
         if f.suffix.lower() == ".parquet" and is_recording(f):
-            return events_source(str(f), iter_recording(f, resolved), sym_of)
-        sym = _file_symbol(f, symbol, resolved)
+            return events_source(str(f), iter_recording(f, view))
+        sym = _file_symbol(f, symbol, explicit)
+        sym_rules = rules_for(explicit, sym)
         kind = kind_from_filename(f) or read_batches(f)[0]
-        if kind == "bookTicker":
-            return _quote_source(f, resolved[sym], sym_of[sym])
-        return _trade_source(f, resolved[sym], sym_of[sym])
+        src = _quote_source(f, sym_rules, 0) if kind == "bookTicker" else _trade_source(f, sym_rules, 0)
+        src.symbols = [sym]
+        return src
 
     # Arrow decoding and the numpy conversions release the GIL: two files load at once.
     with ThreadPoolExecutor(max_workers=min(2, len(files))) as pool:
         sources = list(pool.map(load_one, files))
-    tape = merge_sources(sources, symbols, [resolved[s] for s in symbols])
+    symbols = sorted({s for src in sources for s in src.symbols})
+    index = {s: i for i, s in enumerate(symbols)}
+    for src in sources:  # local symbol numbers -> tape symbol numbers
+        local = np.array([index[s] for s in src.symbols], dtype=np.int16)
+        if len(src) and not np.array_equal(local, np.arange(len(local))):
+            src.columns["sym"] = local[src.columns["sym"]]
+    tape = merge_sources(sources, symbols, [view[s] for s in symbols])
     log.info("tape_loaded files=%d events=%d symbols=%s", len(files), len(tape), ",".join(symbols))
     return tape
 

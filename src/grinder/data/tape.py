@@ -42,6 +42,7 @@ class SourceColumns:
     columns: dict[str, npt.NDArray[np.generic]]
     objects: list[ReplayEvent] = field(default_factory=list)
     key_is_ns: bool = False
+    symbols: list[str] = field(default_factory=list)  # what the `sym` column numbers
 
     def __len__(self) -> int:
         return len(self.key)

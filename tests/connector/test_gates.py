@@ -228,3 +228,46 @@ def test_config_assignment_is_validated_and_logged(caplog: pytest.LogCaptureFixt
     with pytest.raises(ValueError, match="True or False"):
         config.armed = "yes"  # type: ignore[assignment]
     assert LiveConnectorConfig().mode is SafeMode.READ_ONLY and LiveConnectorConfig().armed is False
+
+
+async def test_rollback_during_an_in_flight_write_still_wins() -> None:
+    """A mode or arm change while the write awaits rules/prices stops it before the port call."""
+    paper_port = RecordingPort("paper://venue", name="paper")
+
+    class SlowPort(RecordingPort):
+        async def symbol_rules(self, symbol: str):  # type: ignore[no-untyped-def]
+            change()  # the operator acts while we await the exchange
+            return self.rules
+
+    for change_name in ("disarm", "paper", "read_only"):
+        port = SlowPort(LOOPBACK)
+        config = LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port, paper_port=paper_port)
+        connector = LiveConnectorV0(config, environ={})
+
+        def change(name: str = change_name, cfg: LiveConnectorConfig = config) -> None:
+            if name == "disarm":
+                cfg.armed = False
+            elif name == "paper":
+                cfg.mode = SafeMode.PAPER
+            else:
+                cfg.mode = SafeMode.READ_ONLY
+
+        cmd = PlaceOrder(symbol="BTCUSDT", side=Side.BUY, order_type=OrderType.LIMIT, qty_lots=3,
+                         client_order_id=CID, price_ticks=400000)
+        result = await connector.submit(cmd)
+        assert result.outcome is Outcome.BLOCKED, change_name
+        assert result.reason == ("gate:armed" if change_name == "disarm" else "gate:mode"), change_name
+        assert port.received == [] and paper_port.received == [], change_name
+
+
+async def test_unreadable_exchange_blocks_the_write_without_raising_on_submit() -> None:
+    class DownPort(RecordingPort):
+        async def symbol_rules(self, symbol: str):  # type: ignore[no-untyped-def]
+            raise ConnectionError("exchange unreachable")
+
+    port = DownPort(LOOPBACK)
+    connector = LiveConnectorV0(LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port),
+                                environ={})
+    result = await connector.submit(CancelOrder(symbol="BTCUSDT", client_order_id=CID))
+    assert result.outcome is Outcome.BLOCKED and result.reason.startswith("rules_unavailable:")
+    assert "ConnectionError: exchange unreachable" in result.reason and port.received == []

@@ -23,7 +23,7 @@ from grinder.connector.errors import (
     ConnectorRetryableError,
     ConnectorUnknownOutcomeError,
 )
-from grinder.connector.gates import GateBlock, check_write_gates
+from grinder.connector.gates import Gate, GateBlock, check_write_gates
 from grinder.connector.notional import feasible_lots, notional_problem
 from grinder.connector.port import BalanceState, ExchangePort, OrderState, PositionState
 from grinder.core.clock import Clock, WallClock
@@ -34,6 +34,7 @@ from grinder.core.rules import SymbolRules
 
 log = logging.getLogger(__name__)
 
+_MAX_REMEMBERED_IDS = 10_000
 _OPS = {PlaceOrder: "place_order", CancelOrder: "cancel_order", AmendOrder: "replace_order"}
 
 
@@ -102,8 +103,14 @@ class LiveConnectorV0:
     def check_gates(self, op: str) -> GateBlock | None:
         """The first failing Runbook 17 gate for `op` right now, or None."""
         cfg = self.config
-        return check_write_gates(op, mode=cfg.mode, armed=cfg.armed, futures_port=cfg.futures_port,
-                                 paper_port=cfg.paper_port, environ=self._environ)
+        return check_write_gates(
+            op,
+            mode=cfg.mode,
+            armed=cfg.armed,
+            futures_port=cfg.futures_port,
+            paper_port=cfg.paper_port,
+            environ=self._environ,
+        )
 
     def _write_port(self) -> ExchangePort:
         port = self.config.paper_port if self.config.mode is SafeMode.PAPER else self.config.futures_port
@@ -112,16 +119,23 @@ class LiveConnectorV0:
 
     def _blocked(self, op: str, block: GateBlock) -> None:
         metrics.GATE_BLOCKS_TOTAL.labels(gate=block.gate.value).inc()
-        log.warning("write_blocked op=%s gate=%s mode=%s armed=%s", op, block.gate.value,
-                    self.config.mode.value, self.config.armed)
+        log.warning(
+            "write_blocked op=%s gate=%s mode=%s armed=%s",
+            op,
+            block.gate.value,
+            self.config.mode.value,
+            self.config.armed,
+        )
 
     async def _limit_problem(self, cmd: Command, port: ExchangePort, rules: SymbolRules) -> str | None:
         op = _op_of(cmd)
         # Cancels and reduce-only orders only ever lower exposure: allowed on any symbol.
         reduces = isinstance(cmd, CancelOrder) or (isinstance(cmd, PlaceOrder) and cmd.reduce_only)
         if not reduces and cmd.symbol not in self.config.symbols:
-            return (f"symbol_not_allowed: Cannot {op}: {cmd.symbol} is not in LiveConnectorConfig.symbols "
-                    f"{list(self.config.symbols)}; add it to trade it")
+            return (
+                f"symbol_not_allowed: Cannot {op}: {cmd.symbol} is not in LiveConnectorConfig.symbols "
+                f"{list(self.config.symbols)}; add it to trade it"
+            )
         cap = self.config.max_notional_per_order
         if isinstance(cmd, PlaceOrder):
             if cmd.reduce_only:
@@ -149,6 +163,9 @@ class LiveConnectorV0:
             problem = await self._limit_problem(cmd, port, rules)
         except ValueError as exc:
             problem = f"invalid_order: {exc}"
+        except Exception as exc:  # the exchange could not be read: refuse this write, keep the engine up
+            why = f"{type(exc).__name__}: {exc}"
+            problem = f"rules_unavailable: Cannot {op}: symbol rules or price unavailable ({why})"
         if problem is not None:
             metrics.count_error(problem.split(":", 1)[0].replace("symbol_not_allowed", "limit"))
             log.warning("write_refused op=%s client_order_id=%s reason=%s", op, cmd.client_order_id, problem)
@@ -156,6 +173,12 @@ class LiveConnectorV0:
         self._log_request(cmd, rules)
         # Gates again, immediately before the port: a rollback during the awaits above still wins.
         block = self.check_gates(op)
+        if block is None and self._write_port() is not port:
+            block = GateBlock(
+                Gate.MODE,
+                f"Cannot {op}: mode changed to {self.config.mode.value} during the "
+                "write; nothing was sent. Resend it.",
+            )
         if block is not None:
             self._blocked(op, block)
             return CommandResult(cmd, Outcome.BLOCKED, reason=block.reason), block
@@ -163,32 +186,49 @@ class LiveConnectorV0:
         self._account(result, mode)
         return result, None
 
+    def _remember_symbol(self, cid: str, symbol: str) -> None:
+        """cid → symbol for `cancel_order(order_id)` without a symbol; bounded (oldest forgotten first)."""
+        self._symbol_of[cid] = symbol
+        if len(self._symbol_of) > _MAX_REMEMBERED_IDS:
+            self._symbol_of.pop(next(iter(self._symbol_of)))
+
     def _log_request(self, cmd: Command, rules: SymbolRules) -> None:
         if isinstance(cmd, PlaceOrder):
             price = rules.price_str(cmd.price_ticks) if cmd.price_ticks is not None else "MARKET"
-            log.info("place_order symbol=%s side=%s price=%s qty=%s", cmd.symbol, cmd.side.value, price,
-                     rules.qty_str(cmd.qty_lots))
+            log.info(
+                "place_order symbol=%s side=%s price=%s qty=%s",
+                cmd.symbol,
+                cmd.side.value,
+                price,
+                rules.qty_str(cmd.qty_lots),
+            )
         elif isinstance(cmd, CancelOrder):
             log.info("cancel_order order_id=%s", cmd.client_order_id)
         else:
-            log.info("replace_order order_id=%s price=%s qty=%s", cmd.client_order_id,
-                     rules.price_str(cmd.price_ticks), rules.qty_str(cmd.qty_lots))
+            log.info(
+                "replace_order order_id=%s price=%s qty=%s",
+                cmd.client_order_id,
+                rules.price_str(cmd.price_ticks),
+                rules.qty_str(cmd.qty_lots),
+            )
 
     def _account(self, result: CommandResult, mode: str) -> None:
         cmd = result.command
         cid = cmd.client_order_id
         if result.outcome is Outcome.ACCEPTED:
             if isinstance(cmd, PlaceOrder):
-                self._symbol_of[cid] = cmd.symbol
+                self._remember_symbol(cid, cmd.symbol)
                 metrics.ORDERS_PLACED_TOTAL.labels(mode=mode).inc()
                 log.info("Order placed order_id=%s", cid)
             elif isinstance(cmd, CancelOrder):
+                self._symbol_of.pop(cid, None)
                 metrics.ORDERS_CANCELLED_TOTAL.labels(mode=mode).inc()
                 log.info("Order cancelled order_id=%s", cid)
             else:
                 metrics.ORDERS_AMENDED_TOTAL.labels(mode=mode).inc()
-                log.info("Order replaced order_id=%s status=%s", cid,
-                         result.status.value if result.status else "?")
+                log.info(
+                    "Order replaced order_id=%s status=%s", cid, result.status.value if result.status else "?"
+                )
             return
         if result.outcome is Outcome.BLOCKED:
             reason = result.reason.split(":", 1)[0]
@@ -199,8 +239,14 @@ class LiveConnectorV0:
             metrics.count_error("retryable", result.code)
         else:
             metrics.count_error("rejected", result.code)
-        log.warning("write_failed op=%s order_id=%s outcome=%s code=%s reason=%s", _op_of(cmd), cid,
-                    result.outcome.value, result.code, result.reason)
+        log.warning(
+            "write_failed op=%s order_id=%s outcome=%s code=%s reason=%s",
+            _op_of(cmd),
+            cid,
+            result.outcome.value,
+            result.code,
+            result.reason,
+        )
 
     async def submit(self, cmd: Command) -> CommandResult:
         """Engine path: gates, limits, then the port. Never raises for a refusal (see module doc)."""
@@ -223,8 +269,9 @@ class LiveConnectorV0:
             raise ConnectorRetryableError(f"Cannot {op} now: {reason}")
         if result.outcome is Outcome.BLOCKED:
             text = reason.split(": ", 1)[1] if ": " in reason else reason
-            raise ConnectorNonRetryableError(text if text.startswith("Cannot") else f"Cannot {op}: {text}",
-                                             reason=reason.split(":", 1)[0])
+            raise ConnectorNonRetryableError(
+                text if text.startswith("Cannot") else f"Cannot {op}: {text}", reason=reason.split(":", 1)[0]
+            )
         text = reason if reason.startswith("Cannot") else f"Cannot {op}: {result.code} {reason}"
         raise ConnectorNonRetryableError(text, code=result.code, reason="rejected")
 
@@ -249,10 +296,12 @@ class LiveConnectorV0:
             raise ConnectorNonRetryableError(
                 f"Cannot {op}: price {price} is not a multiple of {rules.symbol} tickSize "
                 f"{rules.tick_size}. Fix: round it, e.g. {rules.round_price(price, 'floor')}.",
-                reason="invalid_order") from None
+                reason="invalid_order",
+            ) from None
         if ticks <= 0:
-            raise ConnectorNonRetryableError(f"Cannot {op}: price must be positive (got {price})",
-                                             reason="invalid_order")
+            raise ConnectorNonRetryableError(
+                f"Cannot {op}: price must be positive (got {price})", reason="invalid_order"
+            )
         return ticks
 
     @staticmethod
@@ -263,10 +312,12 @@ class LiveConnectorV0:
             raise ConnectorNonRetryableError(
                 f"Cannot {op}: quantity {quantity} is not a multiple of {rules.symbol} stepSize "
                 f"{rules.step_size}. Fix: round it, e.g. {rules.round_qty(quantity, 'floor')}.",
-                reason="invalid_order") from None
+                reason="invalid_order",
+            ) from None
         if lots <= 0:
-            raise ConnectorNonRetryableError(f"Cannot {op}: quantity must be positive (got {quantity})",
-                                             reason="invalid_order")
+            raise ConnectorNonRetryableError(
+                f"Cannot {op}: quantity must be positive (got {quantity})", reason="invalid_order"
+            )
         return lots
 
     async def place_order(
@@ -291,8 +342,9 @@ class LiveConnectorV0:
         order_side = Side(side)
         if order_type is OrderType.LIMIT:
             if price is None:
-                raise ConnectorNonRetryableError(f"Cannot {op}: a LIMIT order needs a price",
-                                                 reason="invalid_order")
+                raise ConnectorNonRetryableError(
+                    f"Cannot {op}: a LIMIT order needs a price", reason="invalid_order"
+                )
             ticks: int | None = self._ticks(rules, price, op)
         else:
             ticks = None
@@ -331,7 +383,8 @@ class LiveConnectorV0:
             return parsed.symbol
         raise ConnectorNonRetryableError(
             f"Cannot {op}: the symbol of order {order_id} is unknown; pass symbol=... explicitly",
-            reason="invalid_order")
+            reason="invalid_order",
+        )
 
     async def cancel_order(self, order_id: str, symbol: str | None = None) -> bool:
         """Cancel one of our orders by client order id; True once the exchange has cancelled it."""
@@ -363,23 +416,31 @@ class LiveConnectorV0:
         current = await port.query_order(sym, order_id)
         if current is None or not current.is_open:
             state = "unknown to the exchange" if current is None else f"{current.status.value}"
-            raise ConnectorNonRetryableError(f"Cannot {op}: order {order_id} is {state}, not open",
-                                             reason="invalid_order")
+            raise ConnectorNonRetryableError(
+                f"Cannot {op}: order {order_id} is {state}, not open", reason="invalid_order"
+            )
         new_side = Side(side) if side is not None else current.side
         ticks = self._ticks(rules, price, op) if price is not None else current.price_ticks
         lots = self._lots(rules, quantity, op) if quantity is not None else current.orig_lots
         if new_side is current.side and current.order_type is OrderType.LIMIT:
-            amend = AmendOrder(symbol=sym, client_order_id=order_id, side=current.side, price_ticks=ticks,
-                               qty_lots=lots)
+            amend = AmendOrder(
+                symbol=sym, client_order_id=order_id, side=current.side, price_ticks=ticks, qty_lots=lots
+            )
             result, block = await self._write(amend)
             if result.outcome is not Outcome.ACCEPTED:
                 self._raise_for(result, block)
             return order_id
         await self.cancel_order(order_id, sym)
         return await self.place_order(
-            symbol=sym, side=new_side, price=rules.ticks_to_price(ticks) if ticks else None,
-            quantity=rules.lots_to_qty(lots), order_type=current.order_type,
-            time_in_force=current.time_in_force, reduce_only=current.reduce_only, level=level)
+            symbol=sym,
+            side=new_side,
+            price=rules.ticks_to_price(ticks) if ticks else None,
+            quantity=rules.lots_to_qty(lots),
+            order_type=current.order_type,
+            time_in_force=current.time_in_force,
+            reduce_only=current.reduce_only,
+            level=level,
+        )
 
     # ------------------------------------------------------------------ reads (allowed in every mode)
     def _read_port(self) -> ExchangePort:
@@ -388,7 +449,9 @@ class LiveConnectorV0:
             raise ConnectorNonRetryableError(
                 "Cannot read the exchange: no port configured for mode "
                 f"{self.config.mode.value}; set LiveConnectorConfig.futures_port (or paper_port for PAPER)",
-                gate="futures_port", reason="gate:futures_port")
+                gate="futures_port",
+                reason="gate:futures_port",
+            )
         return port
 
     async def query_order(self, symbol: str, client_order_id: str) -> OrderState | None:

@@ -35,7 +35,15 @@ UNKNOWN_OUTCOMES_TOTAL = Counter(
 )
 
 ERROR_REASONS = frozenset(
-    {"rejected", "unknown_outcome", "retryable", "rate_limited", "limit", "invalid_order", "transport"}
+    {
+        "rejected",
+        "unknown_outcome",
+        "retryable",
+        "rate_limited",
+        "limit",
+        "invalid_order",
+        "rules_unavailable",
+    }
 )
 # Exchange codes kept as their own label value; any other code becomes "other".
 KNOWN_CODES = frozenset(

@@ -538,6 +538,23 @@ class Journal:
             for r in self._rows("SELECT symbol, trade_id, client_order_id FROM fills")
         }
 
+    def has_fill(self, symbol: str, trade_id: int, client_order_id: str) -> bool:
+        """True when this trade of this order is journaled (an indexed lookup)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? AND client_order_id = ?",
+                (symbol, trade_id, client_order_id),
+            ).fetchone()
+        return row is not None
+
+    def last_fill_time_ms(self, symbol: str) -> int | None:
+        """Exchange time of the newest journaled fill of `symbol` (where missed-fill recovery starts)."""
+        with self._lock:
+            value = self._db.execute(
+                "SELECT MAX(fill_time_ms) FROM fills WHERE symbol = ?", (symbol,)
+            ).fetchone()[0]
+        return None if value is None else int(value)
+
     def open_orders(self) -> list[JournalOrder]:
         """Orders the journal believes may still be open, replaying commands, answers and updates."""
         orders: dict[str, dict[str, Any]] = {}

@@ -355,3 +355,28 @@ def test_grid_level_never_crosses_our_own_take_profit() -> None:
     assert tp.price_ticks == 600_000 and qs.anchor_ticks == 600_699
     assert sides(qs, Side.BUY) == [600_699 - 1201]  # b1 withheld, b2 kept
     assert max(sides(qs, Side.BUY)) < tp.price_ticks
+
+
+def test_metrics_count_switches_triggers_and_reanchors() -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (
+        value("grinder_strategy_toxicity_triggers_total", symbol=SYM, reason="SPREAD_SPIKE"),
+        value("grinder_strategy_mode_switches_total", symbol=SYM, mode="WIDEN", reason="VOL_WIDEN"),
+        value("grinder_strategy_reanchors_total", symbol=SYM),
+    )
+    s = GridStrategy(SYM, btcusdt_rules("100"), cfg(toxicity=ToxicityConfig(spread_spike_bps=8.0)))
+    _, _, t = run(s, lambda i: 600_000 + 150 * i, 30)
+    s.on_event(book(599_000, 601_000, t + 10))
+    s.desired_quotes(0, t + 10)
+    after = (
+        value("grinder_strategy_toxicity_triggers_total", symbol=SYM, reason="SPREAD_SPIKE"),
+        value("grinder_strategy_mode_switches_total", symbol=SYM, mode="WIDEN", reason="VOL_WIDEN"),
+        value("grinder_strategy_reanchors_total", symbol=SYM),
+    )
+    assert after[0] - before[0] == 1
+    assert after[1] - before[1] == 1
+    assert after[2] - before[2] == s.reanchors > 0

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from grinder.strategy import metrics
 from grinder.strategy.config import ControllerConfig
 from grinder.strategy.types import ControllerMode
 
@@ -114,6 +115,7 @@ class ModeController:
         self.mode, self.reason, self.since_ms = target, reason, now_ms
         self.last_switch = switch
         self.switches += 1
+        metrics.MODE_SWITCHES.labels(self.symbol, target.value, reason).inc()
         log.info(
             "strategy_mode_switch symbol=%s from=%s to=%s reason=%s natr_bps=%s spread_bps=%s time_ms=%d",
             self.symbol,

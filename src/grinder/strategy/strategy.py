@@ -16,6 +16,7 @@ from grinder.core.enums import Side
 from grinder.core.events import BookTicker, DepthUpdate, Fill, MarkPrice, Trade
 from grinder.core.ids import parse_client_order_id
 from grinder.core.rules import SymbolRules
+from grinder.strategy import metrics
 from grinder.strategy.config import SpacingMode, StrategyConfig
 from grinder.strategy.controller import ModeController
 from grinder.strategy.features import FeatureEngine, Features
@@ -50,6 +51,7 @@ class GridStrategy:
         "_next_eval_ms",
         "_q_pos",
         "_qs",
+        "_reanchor_metric",
         "_sell_min_ticks",
         "_sp",
         "_spacing",
@@ -91,6 +93,7 @@ class GridStrategy:
         self._tps: dict[tuple[Side, int], TakeProfit] = {}
         self._tp_seq = 0
         self.reanchors = 0
+        self._reanchor_metric = metrics.REANCHORS.labels(symbol)
         self.recomputes = 0
         self._qs = QuoteSet(symbol, (), ControllerMode.BASE, NO_BOOK, 0)
         self._set_band_empty()
@@ -292,6 +295,7 @@ class GridStrategy:
         elif abs(mid2 - 2 * anchor) > policy.reanchor_threshold2(anchor, spacing):
             anchor = mid2 // 2
             self.reanchors += 1
+            self._reanchor_metric.inc()
         self._anchor = anchor
         thr2 = policy.reanchor_threshold2(anchor, spacing)
         lo2, hi2 = 2 * anchor - thr2, 2 * anchor + thr2

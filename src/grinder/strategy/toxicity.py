@@ -18,6 +18,7 @@ import logging
 from collections import deque
 from fractions import Fraction
 
+from grinder.strategy import metrics
 from grinder.strategy.config import ToxicAction, ToxicityConfig
 from grinder.strategy.features import FeatureEngine
 from grinder.strategy.types import INT_MAX, INT_MIN
@@ -69,6 +70,7 @@ class ToxicityGate:
             return
         self.active[code] = now_ms + self.cfg.cooldown_ms
         self.triggers += 1
+        metrics.TOXICITY_TRIGGERS.labels(self.symbol, code).inc()
         log.info(
             "strategy_toxicity_trigger symbol=%s reason=%s %s time_ms=%d", self.symbol, code, detail, now_ms
         )

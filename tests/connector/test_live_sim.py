@@ -302,3 +302,23 @@ async def test_persistent_not_executed_failures_end_retryable_with_nothing_place
                                         quantity=Decimal("0.004"))
     assert "retry later with client order id grinder_s_BTCUSDT_1_" in str(info.value)
     assert exchange_orders(rig.sim) == []
+
+
+async def test_build_connector_from_loaded_config(sim_server_manual: SimServer) -> None:
+    from grinder.config import build_section
+    from grinder.connector import build_connector
+
+    sim = sim_server_manual
+    config = build_section("connector", LiveConnectorConfig,
+                           {"mode": "live_trade", "armed": True, "max_notional_per_order": "150"}, {})
+    client = BinanceRestClient(sim.rest_url, api_key=sim.api_key, api_secret=sim.api_secret)
+    connector = build_connector(config, http_client=client,
+                                port_config=BinanceFuturesPortConfig(base_url=sim.rest_url))
+    await connector.connect()
+    try:
+        cid = await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("30000.00"))
+        assert await connector.cancel_order(cid)
+    finally:
+        await connector.close()
+    with pytest.raises(ValueError, match="strategy tag"):
+        LiveConnectorConfig(strategy_tag="bad_tag")

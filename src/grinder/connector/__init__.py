@@ -9,6 +9,7 @@ from grinder.connector.errors import (
     ConnectorRetryableError,
     ConnectorUnknownOutcomeError,
 )
+from grinder.connector.factory import build_connector
 from grinder.connector.gates import ALLOW_MAINNET_ENV, Gate, GateBlock, check_write_gates, is_mainnet_url
 from grinder.connector.live import LiveConnectorV0
 from grinder.connector.paper import PaperPort
@@ -33,6 +34,7 @@ __all__ = [
     "PaperPort",
     "PositionState",
     "SafeMode",
+    "build_connector",
     "check_write_gates",
     "is_mainnet_url",
 ]

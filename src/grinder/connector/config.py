@@ -17,6 +17,7 @@ from typing import Any
 
 from grinder.connector.port import ExchangePort
 from grinder.core.enums import SafeMode
+from grinder.core.ids import ClientOrderIdFactory
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,9 @@ class LiveConnectorConfig:
     symbols: tuple[str, ...] = ("BTCUSDT",)
     max_notional_per_order: Decimal = DEFAULT_MAX_NOTIONAL
     strategy_tag: str = "s"
-    _ready: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._ready = True
+        object.__setattr__(self, "_ready", True)  # from now on, log mode/armed changes
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "mode":
@@ -84,6 +84,8 @@ class LiveConnectorConfig:
                     f"connector symbols={value!r} must be a list of symbol names, e.g. ['BTCUSDT']"
                 )
             value = tuple(s.strip().upper() for s in value)
+        elif name == "strategy_tag":
+            ClientOrderIdFactory(value, 0)  # raises ValueError naming the accepted characters
         elif name == "max_notional_per_order":
             value = Decimal(str(value))
             if not value.is_finite() or value <= 0:

@@ -298,3 +298,12 @@ def test_exchange_info_to_rules() -> None:
     rebuilt = SymbolRules.from_exchange_info(info.symbols[0])
     assert rebuilt.tick_size == r.tick_size and rebuilt.min_notional == r.min_notional
     assert info.rateLimits[0].limit == 2400
+
+
+def test_wrapper_with_other_spacing_or_key_order(rules: dict[str, SymbolRules]) -> None:
+    mark = {"e": "markPriceUpdate", "E": 1, "s": "BTCUSDT", "p": "96511.2", "i": "1", "r": "0", "T": 2}
+    spaced = json.dumps({"stream": "btcusdt@markPrice", "data": mark}, indent=1).encode()
+    reordered = json.dumps({"data": mark, "stream": "btcusdt@markPrice"}).encode()
+    for frame in (spaced, reordered):
+        ev = decode_stream_message(frame, rules)
+        assert isinstance(ev, MarkPrice) and ev.mark_price == Decimal("96511.2")

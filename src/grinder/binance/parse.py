@@ -67,19 +67,31 @@ def decode_stream_message(raw: bytes | str, rules: Mapping[str, SymbolRules]) ->
         else:
             msg = _RAW.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return _decode_slow(data, exc)
+        return _decode_slow(data, exc, rules)
+    return _convert(msg, rules)
+
+
+def _convert(msg: StreamMsg, rules: Mapping[str, SymbolRules]) -> StreamEvent:
     try:
         return _CONVERTERS[type(msg)](msg, rules)
     except (ValueError, InvalidOperation) as exc:
         raise MalformedMessage(f"{type(msg).__name__}: {exc}") from None
 
 
-def _decode_slow(data: bytes, first_error: Exception) -> StreamEvent | None:
-    """Frames the typed decoder refused: acks and unmodelled events are None, the rest malformed."""
+def _decode_slow(data: bytes, first_error: Exception, rules: Mapping[str, SymbolRules]) -> StreamEvent | None:
+    """Frames the fast path refused: a wrapper in another key order or spacing is decoded; acks and
+    unmodelled events are None; the rest is malformed."""
     try:
         obj = _GENERIC.decode(data)
     except msgspec.DecodeError as exc:
         raise MalformedMessage(f"not JSON: {exc}; frame starts {data[:80]!r}") from None
+    if isinstance(obj, dict) and "stream" in obj and isinstance(obj.get("data"), dict):
+        try:
+            msg: StreamMsg = msgspec.convert(obj["data"], StreamMsg)
+        except msgspec.ValidationError:
+            pass
+        else:
+            return _convert(msg, rules)
     if isinstance(obj, dict):
         if "result" in obj and "id" in obj:
             return None  # SUBSCRIBE / UNSUBSCRIBE acknowledgement

@@ -186,3 +186,12 @@ def test_seeded_fill_keys_make_replays_harmless() -> None:
         buy, OrderStatus.PARTIALLY_FILLED, execution=ExecutionType.TRADE, fill_lots=1, cum_lots=1, trade_id=5
     )
     assert p.on_user_event(ev) is None and p.position_lots(SYM) == 0
+
+
+def test_kill_switch_engaged_directly_on_the_guard_is_seen_on_a_quiet_tick() -> None:
+    p = pipeline()
+    accept_all(p, p.on_market_event(book(500_000, T0), T0))
+    assert p.on_market_event(book(500_000, T0 + 1, 2), T0 + 1) == []  # quiet
+    p.guard.engage_kill_switch("MANUAL")
+    cmds = p.on_market_event(book(500_000, T0 + 2, 3), T0 + 2)
+    assert len(cmds) == 10 and all(isinstance(c, CancelOrder) for c in cmds)  # flat: nothing reduces

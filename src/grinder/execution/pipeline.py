@@ -92,6 +92,7 @@ class _SymbolState:
     last_trade_ticks: int | None = None
     band: Any = None
     dirty: bool = True  # plan on the next event regardless of the quiet band
+    planned_under_kill: bool = False  # kill-switch state of the last plan
     mode: str = ""
     quote_reason: str = ""
     entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
@@ -161,6 +162,8 @@ class TradingPipeline:
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty or st.band is None or not isinstance(ev, BookTicker | Trade):
             return True
+        if st.planned_under_kill is not self.guard.kill_switch_engaged:
+            return True  # the latch moved (possibly straight on the guard): re-plan now
         if st.bid_ticks is None or st.ask_ticks is None:
             return True
         return not (
@@ -172,7 +175,8 @@ class TradingPipeline:
         st.band = st.strategy.quiet_band()
         st.mode, st.quote_reason = str(qs.mode), str(qs.reason)
         quotes: Iterable[QuoteLike] = qs.quotes
-        if self.guard.kill_switch_engaged:
+        st.planned_under_kill = self.guard.kill_switch_engaged
+        if st.planned_under_kill:
             # Only quotes that shrink the position survive; the plan cancels everything else.
             quotes = [q for q in qs.quotes if q.side.sign * st.position_lots < 0]
         budget = min(self.guard.rate_budget_available(now_ms), self.config.max_commands_per_event)

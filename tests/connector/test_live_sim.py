@@ -322,3 +322,19 @@ async def test_build_connector_from_loaded_config(sim_server_manual: SimServer) 
         await connector.close()
     with pytest.raises(ValueError, match="strategy tag"):
         LiveConnectorConfig(strategy_tag="bad_tag")
+
+
+async def test_post_only_and_second_symbol(rig: Rig) -> None:
+    from grinder.core.enums import TimeInForce
+
+    cid = await rig.connector.place_order(symbol="ETHUSDT", side=Side.SELL, time_in_force=TimeInForce.GTX,
+                                          price=(await rig.connector.mid_price("ETHUSDT") * Decimal("1.04")
+                                                 ).quantize(Decimal("0.01")))
+    view = rig.sim.venue.get_order(symbol="ETHUSDT", client_order_id=cid)
+    assert view.status is OrderStatus.NEW and view.time_in_force is TimeInForce.GTX and view.side is Side.SELL
+    assert cid.startswith("grinder_s_ETHUSDT_1_")
+    # A post-only BUY above the ask would take liquidity: the exchange refuses it (-5022).
+    with pytest.raises(ConnectorNonRetryableError, match="-5022"):
+        await rig.connector.place_order(symbol="ETHUSDT", side=Side.BUY, time_in_force=TimeInForce.GTX,
+                                        price=(await rig.connector.mid_price("ETHUSDT") * Decimal("1.01")
+                                               ).quantize(Decimal("0.01")), quantity=Decimal("0.010"))

@@ -151,6 +151,7 @@ class LiveEngine:
         self.clock: Clock = clock or WallClock()
         self.views = {s: SymbolView(s, parts.rules[s]) for s in parts.config.symbols}
         self.tick_to_order = LatencyWindow()
+        self.decision = LatencyWindow()  # tick received → commands decided (before journal and send)
         self.order_roundtrip = LatencyWindow()
         self.counts = OrderCounts()
         self.recent_fills: deque[dict[str, Any]] = deque(maxlen=50)
@@ -164,6 +165,7 @@ class LiveEngine:
         self._role = "standalone" if parts.lease is None else "follower"
         self._resolving: asyncio.Task[None] | None = None
         self._write_block: str | None = None
+        self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
         for sym in parts.config.symbols:
             metrics.POSITION_QTY.labels(sym).set(0)
@@ -181,6 +183,7 @@ class LiveEngine:
             await p.user_feed.start()
         await self._sync_with_exchange()
         await p.market_feed.start()
+        self._writable()
         self._quoting = True
         self._phase = "running"
         cfg = p.connector.config
@@ -337,7 +340,8 @@ class LiveEngine:
             else:
                 log.warning("quoting paused reason=%s (market data still processed)", reason)
             self._write_block = reason
-        return block is None
+        self._can_write = block is None
+        return self._can_write
 
     # ================================================================= events
     def on_market_event(self, ev: MarketEvent) -> None:
@@ -348,7 +352,7 @@ class LiveEngine:
             view = self.views.get(ev.symbol)
             if view is not None:
                 view.on_book(ev.bid_ticks, ev.ask_ticks, now_ms)
-        if not self._quoting or not self._writable():
+        if not self._quoting or not self._can_write:
             return
         try:
             cmds = self.parts.pipeline.on_market_event(ev, now_ms)
@@ -357,6 +361,7 @@ class LiveEngine:
             log.exception("market event skipped: pipeline failed symbol=%s", ev.symbol)
             return
         if cmds:
+            self.decision.add(self.clock.monotonic_ns() - recv)
             self._dispatch(cmds, recv)
 
     def on_user_event(self, ev: object) -> None:
@@ -526,6 +531,7 @@ class LiveEngine:
         metrics.ENGINE_ARMED.set(1 if cfg.armed else 0)
         for mode in SafeMode:
             metrics.ENGINE_TRADING_MODE.labels(mode.value).set(1 if cfg.mode is mode else 0)
+        self._writable()  # gates read the environment and parse URLs: per pass / change, not per tick
 
     def housekeeping(self) -> None:
         """Periodic: HA role changes, unknown orders, feed ages, per-symbol gauges and series."""
@@ -614,7 +620,7 @@ class LiveEngine:
             "feed": feed,
             "orders": self.counts.as_dict(),
             "inflight": len(self._inflight),
-            "latency": {"tick_to_order": self.tick_to_order.as_dict(),
+            "latency": {"tick_to_order": self.tick_to_order.as_dict(), "decision": self.decision.as_dict(),
                         "order_roundtrip": self.order_roundtrip.as_dict()},
             "recent_fills": list(self.recent_fills)[-10:],
             "pipeline": self.parts.pipeline.status(),

@@ -338,3 +338,29 @@ async def test_post_only_and_second_symbol(rig: Rig) -> None:
         await rig.connector.place_order(symbol="ETHUSDT", side=Side.BUY, time_in_force=TimeInForce.GTX,
                                         price=(await rig.connector.mid_price("ETHUSDT") * Decimal("1.01")
                                                ).quantize(Decimal("0.01")), quantity=Decimal("0.010"))
+
+
+async def test_unknown_outcome_on_amend_is_resolved_by_query(rig: Rig) -> None:
+    price = await far_buy_price(rig)
+    cid = await rig.connector.place_order(symbol="BTCUSDT", side=Side.BUY, price=price, quantity=Decimal("0.004"))
+    rig.sim.control.set_faults(unknown_after_execute=1)
+    assert await rig.connector.replace_order(cid, price=price - Decimal("50")) == cid
+    view = rig.sim.venue.get_order(symbol="BTCUSDT", client_order_id=cid)
+    rules = await rig.port.symbol_rules("BTCUSDT")
+    assert rules.ticks_to_price(view.price_ticks) == price - Decimal("50") and view.modify_count == 1
+
+
+async def test_retry_with_the_same_id_never_doubles_an_order(rig: Rig) -> None:
+    """Engine re-submits the same command (e.g. after UNKNOWN); runbook caller retries with the same id."""
+    rules = await rig.port.symbol_rules("BTCUSDT")
+    price = await far_buy_price(rig)
+    cmd = PlaceOrder(symbol="BTCUSDT", side=Side.BUY, order_type=OrderType.LIMIT, qty_lots=4,
+                     client_order_id=rig.connector.ids.next_id("BTCUSDT", "b1"), price_ticks=rules.price_to_ticks(price))
+    first = await rig.connector.submit(cmd)
+    second = await rig.connector.submit(cmd)  # -4116 duplicate → query → the same order
+    assert first.outcome is second.outcome is Outcome.ACCEPTED and first.order_id == second.order_id
+    cid = await rig.connector.place_order(symbol="BTCUSDT", side="BUY", price=price, quantity=Decimal("0.004"))
+    again = await rig.connector.place_order(symbol="BTCUSDT", side="BUY", price=price, quantity=Decimal("0.004"),
+                                            client_order_id=cid)
+    assert again == cid
+    assert sorted(o.client_order_id for o in exchange_orders(rig.sim)) == sorted([cmd.client_order_id, cid])

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 MarketEvent = BookTicker | DepthUpdate | Trade | MarkPrice
 MARKET_KINDS = ("bookTicker", "depth", "aggTrade", "markPrice")
 _encode = msgspec.json.Encoder().encode
+# Stream sessions: bound the connect phase only; an open WebSocket lives as long as it is healthy.
+STREAM_SESSION_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=15.0)
 
 
 class Backoff:
@@ -355,7 +357,7 @@ class MarketStreams:
     # ----------------------------------------------------------------- lifecycle
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(timeout=STREAM_SESSION_TIMEOUT)
             self._own_session = True
         return self._session
 

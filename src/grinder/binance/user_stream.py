@@ -27,7 +27,7 @@ from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage,
 from grinder.binance.parse import decode_stream_message
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.schemas import ListenKeyExpired, OrderResponse, UserTrade
-from grinder.binance.streams import WsConnection, _MalformedLog, stop_tasks
+from grinder.binance.streams import STREAM_SESSION_TIMEOUT, WsConnection, _MalformedLog, stop_tasks
 from grinder.binance.units import grids_for
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import ExecutionType, OrderStatus, PositionSide, Side
@@ -189,7 +189,7 @@ class UserDataStream:
     # ----------------------------------------------------------------- lifecycle
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(timeout=STREAM_SESSION_TIMEOUT)
             self._own_session = True
         return self._session
 
@@ -270,6 +270,9 @@ class UserDataStream:
 
     # ----------------------------------------------------------------- recovery
     async def _on_open(self) -> None:
+        if self.listen_key is None:
+            # The key was declared gone while this socket was connecting: connect again with a new one.
+            raise BinanceAPIError(0, None, "listenKey replaced during connect", kind=ErrorKind.RETRYABLE)
         reason = "connect" if self.recoveries == 0 else "reconnect"
         await self.recover(reason)
 

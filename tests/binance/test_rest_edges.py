@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from grinder.binance.config import BinanceConfig
 from grinder.binance.errors import MSG_503_UNKNOWN, BinanceAPIError, BinanceUnknownOutcome, ErrorKind
 from grinder.binance.governor import WEIGHT_1M, RateLimitGovernor
 from grinder.binance.rest import BinanceRestClient
@@ -215,3 +216,18 @@ async def test_offset_from_server_time_and_periodic_resync(server: tuple[Script,
     await c.open_orders("BTCUSDT")
     assert sum(r.path == "/fapi/v1/time" for r in script.requests) == 6
     await c.close()
+
+
+async def test_from_config_reads_credentials_from_the_environment(server: tuple[Script, str]) -> None:
+    script, url = server
+    script.on("/fapi/v1/openOrders", reply(200, []))
+    cfg = BinanceConfig(rest_url=url, recv_window_ms=3000)
+    anon = BinanceRestClient.from_config(cfg, environ={})
+    assert not anon.has_credentials
+    c = BinanceRestClient.from_config(cfg, environ={"BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET})
+    assert c.has_credentials and KEY not in repr(c)
+    await c.open_orders("BTCUSDT")
+    signed = [r for r in script.requests if r.path == "/fapi/v1/openOrders"][-1]
+    assert signed.headers["X-MBX-APIKEY"] == KEY and signed.query["recvWindow"] == "3000"
+    await c.close()
+    await anon.close()

@@ -20,6 +20,7 @@ from yarl import URL
 
 from grinder.binance import metrics
 from grinder.binance.auth import Credentials, encode_params, signed_query
+from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import API_KEY_HEADER, Endpoint, Security, endpoint_for
 from grinder.binance.errors import (
     BinanceAPIError,
@@ -100,6 +101,35 @@ class BinanceRestClient:
         self._last_sync_mono_ns: int | None = None
         self._sync_lock = asyncio.Lock()
         self.rules: dict[str, SymbolRules] = {}
+
+    @classmethod
+    def from_config(
+        cls,
+        config: BinanceConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> BinanceRestClient:
+        """A client for the `[binance]` section; credentials from BINANCE_API_KEY / BINANCE_API_SECRET."""
+        creds = Credentials.from_env(environ)
+        clk = clock or WallClock()
+        governor = RateLimitGovernor(
+            clk, headroom=config.rate_limit_headroom, default_deadline_s=config.rate_limit_deadline_s
+        )
+        client = cls(
+            config.rest_url,
+            session=session,
+            clock=clk,
+            recv_window_ms=config.recv_window_ms,
+            timeout_s=config.timeout_s,
+            governor=governor,
+            max_retries=config.max_retries,
+            retry_backoff_s=config.retry_backoff_s,
+            time_resync_interval_s=config.time_resync_interval_s,
+        )
+        client._credentials = creds
+        return client
 
     def __repr__(self) -> str:
         key = self._credentials.key_hint if self._credentials else "none"

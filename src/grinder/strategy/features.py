@@ -145,51 +145,59 @@ class FeatureEngine:
         return t
 
     def on_book_ticker(self, ev: BookTicker) -> None:
-        t = self._advance(ev.transaction_time_ms)
+        t = ev.transaction_time_ms
+        if t > self.time_ms:
+            self.time_ms = t
+            if self._bar_end_ms and t >= self._bar_end_ms:
+                self._close_bars(t)
+        else:
+            t = self.time_ms
         bid, ask, bq, aq = ev.bid_ticks, ev.ask_ticks, ev.bid_lots, ev.ask_lots
-        if self._mid2:
-            # L1 order-flow imbalance (Cont, Kukanov & Stoikov 2014)
-            e = 0
-            if bid >= self._bid:
-                e += bq
-            if bid <= self._bid:
-                e -= self._bid_qty
-            if ask <= self._ask:
-                e -= aq
-            if ask >= self._ask:
-                e += self._ask_qty
-            self._ofi_l1 = self._ofi_l1 * self._decay(t - self._last_ofi_ms, self._ofi_hl) + e
-            self._last_ofi_ms = t
-        self._bid, self._ask, self._bid_qty, self._ask_qty = bid, ask, bq, aq
+        prev2 = self._mid2
         mid2 = bid + ask
-        if mid2 <= 0:
-            return
-        spread = float(ask - bid)
-        if math.isnan(self.spread_ema_ticks):
-            self.spread_ema_ticks = spread
-        else:
-            w = self._decay(t - self._last_spread_ms, self._spread_hl)
-            self.spread_ema_ticks = w * self.spread_ema_ticks + (1.0 - w) * spread
-        self._last_spread_ms = t
-        if self._mid2 and mid2 != self._mid2:
-            r = math.log(mid2 / self._mid2)
-            dt_s = (t - self._last_mid_ms) / 1000.0
-            self._var = self._var * math.exp(-_LN2 * dt_s / self._vol_hl) + r * r
-            self._last_mid_ms = t
-        elif not self._mid2:
-            self._last_mid_ms = t
-        self._mid2 = mid2
-        m = mid2 / 2.0
-        if not self._bar_end_ms:
-            bar = self.cfg.bar_ms
-            self._bar_end_ms = (t // bar + 1) * bar
-            self._bar_high = self._bar_low = self._bar_close = m
-        else:
+        if prev2 and mid2 > 0:
+            # L1 order-flow imbalance (Cont, Kukanov & Stoikov 2014) and the smoothed spread share
+            # one clock: both are updated on every book ticker.
+            pb, pa = self._bid, self._ask
+            e = 0
+            if bid >= pb:
+                e += bq
+            if bid <= pb:
+                e -= self._bid_qty
+            if ask <= pa:
+                e -= aq
+            if ask >= pa:
+                e += self._ask_qty
+            dt = t - self._last_ofi_ms
+            if dt > 0:
+                self._ofi_l1 = self._ofi_l1 * math.exp(-_LN2 * dt / self._ofi_hl) + e
+                w = math.exp(-_LN2 * dt / self._spread_hl)
+                self.spread_ema_ticks = w * self.spread_ema_ticks + (1.0 - w) * (ask - bid)
+            else:
+                self._ofi_l1 += e
+            self._last_ofi_ms = self._last_spread_ms = t
+            if mid2 != prev2:
+                r = math.log(mid2 / prev2)
+                self._var = (
+                    self._var * math.exp(-_LN2 * (t - self._last_mid_ms) / 1000.0 / self._vol_hl) + r * r
+                )
+                self._last_mid_ms = t
+            m = mid2 * 0.5
             if m > self._bar_high:
                 self._bar_high = m
-            if m < self._bar_low:
+            elif m < self._bar_low:
                 self._bar_low = m
             self._bar_close = m
+        elif mid2 > 0:  # first quote
+            self._last_ofi_ms = self._last_spread_ms = self._last_mid_ms = t
+            self.spread_ema_ticks = float(ask - bid)
+            bar = self.cfg.bar_ms
+            self._bar_end_ms = (t // bar + 1) * bar
+            self._bar_high = self._bar_low = self._bar_close = mid2 * 0.5
+        else:
+            return  # a quote without prices carries nothing
+        self._bid, self._ask, self._bid_qty, self._ask_qty = bid, ask, bq, aq
+        self._mid2 = mid2
 
     def on_trade(self, ev: Trade) -> None:
         t = self._advance(ev.trade_time_ms)

@@ -85,7 +85,7 @@ class GridPolicy:
         # MIN_NOTIONAL in tick×step units and minQty in lots, so sizing is integer-only
         self._min_notional_units = int((rules.min_notional / unit).to_integral_value(rounding=ROUND_CEILING))
         self._min_qty_lots = max(1, rules.ceil_lots(rules.min_qty)) if rules.min_qty > 0 else 1
-        self._offsets: dict[tuple[int, Fraction], tuple[int, ...]] = {}
+        self._offsets: dict[tuple[int, int, int], tuple[int, ...]] = {}
         self._max_qty_lots = (
             int((rules.max_qty / rules.step_size).to_integral_value(rounding=ROUND_FLOOR))
             if rules.max_qty > 0
@@ -130,7 +130,7 @@ class GridPolicy:
 
     def offsets(self, anchor_ticks: int, spacing_bps: Fraction) -> tuple[int, ...]:
         """(d_1, ..., d_levels) for this anchor and spacing (cached: they change only on a re-anchor)."""
-        key = (anchor_ticks, spacing_bps)
+        key = (anchor_ticks, spacing_bps.numerator, spacing_bps.denominator)
         out = self._offsets.get(key)
         if out is None:
             if len(self._offsets) >= 8:
@@ -144,7 +144,7 @@ class GridPolicy:
         return self._min_ticks_price <= price_ticks <= self._max_ticks
 
     # ----------------------------------------------------------------- the grid
-    def build(  # noqa: C901 - one pass over both sides keeps the cap and the bounds together
+    def build(
         self,
         *,
         anchor_ticks: int,
@@ -163,89 +163,167 @@ class GridPolicy:
         first) keep `position ± all of them` within ±max_position, so even if every resting order
         of one side fills the cap holds. Post-only: a buy must be < best ask and a sell > best bid;
         a crossing level is withheld (not moved). `buy_max_ticks` / `sell_min_ticks` are the
-        PERCENT_PRICE bounds from the mark price (none by default).
+        PERCENT_PRICE bounds from the mark price (none by default). A grid level never crosses one
+        of our own take-profits (that would be a self-trade).
         """
-        cfg = self.cfg
-        symbol = self.symbol
-        post_only = cfg.post_only
         max_pos = self.max_position_lots
-        quotes: list[DesiredQuote] = []
-        ask_lo, bid_hi, ask_hi, bid_lo = INT_MIN, INT_MAX, INT_MAX, INT_MIN
         buy_room = max_pos - position_lots
         sell_room = max_pos + position_lots
         tp_quotes: list[DesiredQuote] = []
-        # Take-profits only ever reduce the position: at most |position| lots, on the reducing side.
-        tp_buy_budget = min(max(-position_lots, 0), buy_room)
-        tp_sell_budget = min(max(position_lots, 0), sell_room)
+        # touch bounds: (highest buy + 1, lowest sell - 1) and withheld bounds (lowest crossing buy,
+        # highest crossing sell); the quiet band is built from them.
+        ask_lo, bid_hi, ask_hi, bid_lo = INT_MIN, INT_MAX, INT_MAX, INT_MIN
+        tp_sell_min, tp_buy_max = INT_MAX, INT_MIN
+        if take_profits:
+            tb = self._take_profit_quotes(
+                take_profits, position_lots, bid_ticks, ask_ticks, buy_max_ticks, sell_min_ticks, tp_quotes
+            )
+            buy_used, sell_used, ask_lo, bid_hi, ask_hi, bid_lo = tb
+            buy_room -= buy_used
+            sell_room -= sell_used
+            for q in tp_quotes:
+                if q.side is Side.SELL:
+                    tp_sell_min = min(tp_sell_min, q.price_ticks)
+                else:
+                    tp_buy_max = max(tp_buy_max, q.price_ticks)
+        center = self.skewed_center(anchor_ticks, position_lots)
+        # size_skew: the side that grows the position is scaled by (max - |pos|) / max
+        held = min(abs(position_lots), max_pos)
+        shrink_buy = self.cfg.size_skew and position_lots > 0
+        shrink_sell = self.cfg.size_skew and position_lots < 0
+        quotes: list[DesiredQuote] = []
+        if buy_spacing_bps is not None:
+            top, crossed = self._quote_side(
+                True,
+                center,
+                self.offsets(anchor_ticks, buy_spacing_bps),
+                buy_room,
+                ask_ticks,
+                min(buy_max_ticks, tp_sell_min - 1),
+                max_pos - held if shrink_buy else -1,
+                quotes,
+            )
+            if top != INT_MIN:
+                ask_lo = max(ask_lo, top + 1)
+            ask_hi = min(ask_hi, crossed)
+        if sell_spacing_bps is not None:
+            top, crossed = self._quote_side(
+                False,
+                center,
+                self.offsets(anchor_ticks, sell_spacing_bps),
+                sell_room,
+                bid_ticks,
+                max(sell_min_ticks, tp_buy_max + 1),
+                max_pos - held if shrink_sell else -1,
+                quotes,
+            )
+            if top != INT_MAX:
+                bid_hi = min(bid_hi, top - 1)
+            bid_lo = max(bid_lo, crossed)
+        quotes.extend(tp_quotes)
+        return GridBuild(tuple(quotes), ask_lo, bid_hi, ask_hi, bid_lo)
+
+    def _quote_side(
+        self,
+        is_buy: bool,
+        center: int,
+        offsets: tuple[int, ...],
+        room: int,
+        touch: int,
+        limit: int,
+        keep_num: int,
+        out: list[DesiredQuote],
+    ) -> tuple[int, int]:
+        """Append one side's levels to `out`; returns (innermost quoted price, innermost withheld price).
+
+        `touch` is the best ask (buys) or best bid (sells); `limit` the furthest-in price allowed
+        (PERCENT_PRICE and our own take-profits); `keep_num` ≥ 0 scales sizes by keep_num / max.
+        """
+        symbol, post_only = self.symbol, self.cfg.post_only
+        lo_px, hi_px, max_lots = self._min_ticks_price, self._max_ticks, self._max_qty_lots
+        fixed, notional = self.qty_lots, self._notional_units
+        mn_units, mn_lots = self._min_notional_units, self._min_qty_lots
+        max_pos = self.max_position_lots
+        side, tags = (Side.BUY, _BUY_TAGS) if is_buy else (Side.SELL, _SELL_TAGS)
+        quoted = INT_MIN if is_buy else INT_MAX
+        withheld = INT_MAX if is_buy else INT_MIN
+        for i, d in enumerate(offsets):
+            if is_buy:
+                p = center - d
+                if p > limit:
+                    continue
+            else:
+                p = center + d
+                if p < limit:
+                    continue
+            if p < lo_px or p > hi_px:
+                continue
+            need = -(-mn_units // p)
+            floor_lots = need if need > mn_lots else mn_lots
+            lots = -(-notional // p) if notional else fixed
+            if lots < floor_lots:
+                lots = floor_lots
+            if keep_num >= 0:
+                lots = lots * keep_num // max_pos
+                if lots < floor_lots:
+                    break  # zero size on the growing side at (or near) the cap
+            if lots > max_lots:
+                lots = max_lots
+            if lots > room:
+                break  # the cap: outer levels would exceed it too
+            if post_only and (p >= touch if is_buy else p <= touch):
+                # would cross the book: withheld while the book stays through it
+                if (is_buy and p < withheld) or (not is_buy and p > withheld):
+                    withheld = p
+                continue
+            room -= lots
+            if (is_buy and p > quoted) or (not is_buy and p < quoted):
+                quoted = p
+            out.append(DesiredQuote(symbol, side, p, lots, tags[i], post_only))
+        return quoted, withheld
+
+    def _take_profit_quotes(
+        self,
+        take_profits: tuple[TakeProfit, ...],
+        position_lots: int,
+        bid_ticks: int,
+        ask_ticks: int,
+        buy_max_ticks: int,
+        sell_min_ticks: int,
+        out: list[DesiredQuote],
+    ) -> tuple[int, int, int, int, int, int]:
+        """Take-profits that may rest: only on the reducing side, at most |position| lots in total.
+
+        Returns (buy lots used, sell lots used, ask_lo, bid_hi, ask_hi, bid_lo) (bounds as in build).
+        """
+        post_only = self.cfg.post_only
+        max_pos = self.max_position_lots
+        ask_lo, bid_hi, ask_hi, bid_lo = INT_MIN, INT_MAX, INT_MAX, INT_MIN
+        buy_budget = min(max(-position_lots, 0), max_pos - position_lots)
+        sell_budget = min(max(position_lots, 0), max_pos + position_lots)
+        buy_used = sell_used = 0
         for tp in take_profits:
-            p = tp.price_ticks
-            if not self.price_allowed(p) or tp.qty_lots < self.min_lots(p):
+            p, lots = tp.price_ticks, tp.qty_lots
+            if not self.price_allowed(p) or lots < self.min_lots(p):
                 continue
             if tp.side is Side.BUY:
-                if tp.qty_lots > tp_buy_budget or p > buy_max_ticks:
+                if buy_used + lots > buy_budget or p > buy_max_ticks:
                     continue
                 if post_only and p >= ask_ticks:
                     ask_hi = min(ask_hi, p)
                     continue
-                tp_buy_budget -= tp.qty_lots
-                buy_room -= tp.qty_lots
+                buy_used += lots
                 ask_lo = max(ask_lo, p + 1)
             else:
-                if tp.qty_lots > tp_sell_budget or p < sell_min_ticks:
+                if sell_used + lots > sell_budget or p < sell_min_ticks:
                     continue
                 if post_only and p <= bid_ticks:
                     bid_lo = max(bid_lo, p)
                     continue
-                tp_sell_budget -= tp.qty_lots
-                sell_room -= tp.qty_lots
+                sell_used += lots
                 bid_hi = min(bid_hi, p - 1)
-            tp_quotes.append(DesiredQuote(symbol, tp.side, p, tp.qty_lots, tp.tag, post_only))
-
-        # A grid level never crosses one of our own take-profits (that would be a self-trade).
-        tp_sell_min = min((q.price_ticks for q in tp_quotes if q.side is Side.SELL), default=INT_MAX)
-        tp_buy_max = max((q.price_ticks for q in tp_quotes if q.side is Side.BUY), default=INT_MIN)
-        center = self.skewed_center(anchor_ticks, position_lots)
-        shrink = cfg.size_skew and position_lots != 0
-        growing = Side.BUY if position_lots > 0 else Side.SELL
-        held = min(abs(position_lots), max_pos)
-        for side, spacing in ((Side.BUY, buy_spacing_bps), (Side.SELL, sell_spacing_bps)):
-            if spacing is None:
-                continue
-            is_buy = side is Side.BUY
-            room = buy_room if is_buy else sell_room
-            tags = _BUY_TAGS if is_buy else _SELL_TAGS
-            for i, d in enumerate(self.offsets(anchor_ticks, spacing)):
-                p = center - d if is_buy else center + d
-                if not self.price_allowed(p):
-                    continue
-                if is_buy:
-                    if p > buy_max_ticks or p >= tp_sell_min:
-                        continue
-                elif p < sell_min_ticks or p <= tp_buy_max:
-                    continue
-                lots = self.base_lots(p)
-                if shrink and side is growing:
-                    lots = lots * (max_pos - held) // max_pos
-                    if lots < self.min_lots(p):
-                        break  # zero size on the growing side at (or near) the cap
-                lots = min(lots, self._max_qty_lots)
-                if lots > room:
-                    break  # the cap: outer levels would exceed it too
-                if post_only:
-                    if is_buy and p >= ask_ticks:
-                        ask_hi = min(ask_hi, p)
-                        continue
-                    if not is_buy and p <= bid_ticks:
-                        bid_lo = max(bid_lo, p)
-                        continue
-                room -= lots
-                if is_buy:
-                    ask_lo = max(ask_lo, p + 1)
-                else:
-                    bid_hi = min(bid_hi, p - 1)
-                quotes.append(DesiredQuote(symbol, side, p, lots, tags[i], post_only))
-        quotes.extend(tp_quotes)
-        return GridBuild(tuple(quotes), ask_lo, bid_hi, ask_hi, bid_lo)
+            out.append(DesiredQuote(self.symbol, tp.side, p, lots, tp.tag, post_only))
+        return buy_used, sell_used, ask_lo, bid_hi, ask_hi, bid_lo
 
 
 def _exact_lots(rules: SymbolRules, qty: Decimal, key: str) -> int:

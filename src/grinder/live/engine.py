@@ -164,6 +164,7 @@ class LiveEngine:
         self._quoting = False
         self._role = "standalone" if parts.lease is None else "follower"
         self._resolving: asyncio.Task[None] | None = None
+        self._takeover: asyncio.Task[None] | None = None
         self._write_block: str | None = None
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
@@ -281,7 +282,10 @@ class LiveEngine:
             recovered = await p.recover_fills()
             if recovered:
                 log.warning("startup journaled %d fills that happened while the engine was down", recovered)
-        await self._handle_leftovers(now_ms)
+        if self._role == "follower":
+            log.info("startup as HA follower: leftover orders belong to the leader; not touched")
+        else:
+            await self._handle_leftovers(now_ms)
         # Positions after the leftovers are gone: nothing of ours can fill behind the snapshot.
         for ps in await p.port.positions():
             view = self.views.get(ps.symbol)
@@ -342,6 +346,17 @@ class LiveEngine:
             self._write_block = reason
         self._can_write = block is None
         return self._can_write
+
+    async def _take_over(self) -> None:
+        """New leader: cancel (or adopt) orders left by the previous one, re-read positions, then quote."""
+        try:
+            await self._sync_with_exchange()
+        except Exception:
+            log.exception("takeover sync with the exchange failed; quoting stays paused until restart")
+            return
+        if self._phase == "running" and not self.kill_switch:
+            self._quoting = True
+            log.info("takeover complete: quoting as leader")
 
     # ================================================================= events
     def on_market_event(self, ev: MarketEvent) -> None:
@@ -538,7 +553,12 @@ class LiveEngine:
         lease = self.parts.lease
         if lease is not None and lease.role != self._role:
             log.warning("ha role changed from=%s to=%s", self._role, lease.role)
+            promoted = lease.role == "leader"
             self._role = lease.role
+            if promoted and self._phase == "running":
+                # The previous leader may have died with orders on the book: take over cleanly first.
+                self._quoting = False
+                self._takeover = asyncio.get_running_loop().create_task(self._take_over())
         self._apply_role()
         if self.parts.pipeline.orders.unknown_orders():
             self._schedule_resolve("periodic")

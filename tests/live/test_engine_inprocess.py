@@ -1,0 +1,156 @@
+"""The engine in-process against an in-process simulator: safe defaults, control endpoints, HA arming."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from grinder.binance.config import BinanceConfig
+from grinder.connector.config import LiveConnectorConfig
+from grinder.core.enums import SafeMode
+from grinder.ha import HAConfig
+from grinder.live.config import EngineConfig
+from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.journal import open_journal
+from grinder.live.run import start_lease
+from grinder.live.wiring import EngineSettings, build_engine
+from grinder.ops.config import OpsConfig
+from grinder.ops.server import OpsServer
+from grinder.risk.config import RiskConfig
+from grinder.sim.server import SimServer
+from grinder.store import StoreConfig, Synchronous
+from grinder.strategy import GridConfig, StrategyConfig
+from tests.live.procs import poll
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+def settings(sim: SimServer, tmp: Path, *, mode: SafeMode, armed: bool, ha: HAConfig | None = None,
+             name: str = "journal") -> EngineSettings:
+    grid = GridConfig(levels=2, spacing_bps=Decimal("3"), order_notional=Decimal("110"), max_position=Decimal("0.2"))
+    return EngineSettings(
+        engine=EngineConfig(symbols=SYMBOLS, stale_feed_s=5.0, shutdown_timeout_s=5.0),
+        connector=LiveConnectorConfig(mode=mode, armed=armed, symbols=SYMBOLS, max_notional_per_order=Decimal("125")),
+        binance=BinanceConfig(rest_url=sim.rest_url, ws_url=sim.ws_url),
+        strategy=StrategyConfig(grid=grid, strategy_tag="t"),
+        risk=RiskConfig(max_position_notional=Decimal("1500"), max_total_position_notional=Decimal("3000")),
+        ops=OpsConfig(port=0),
+        store=StoreConfig(journal_path=str(tmp / f"{name}.sqlite3"), synchronous=Synchronous.NORMAL),
+        ha=ha,
+    )
+
+
+class Running:
+    def __init__(self, engine: LiveEngine, ops: OpsServer, task: asyncio.Task[int], lease: Any) -> None:
+        self.engine, self.ops, self.task, self.lease = engine, ops, task, lease
+
+    async def stop(self) -> int:
+        self.engine.stop()
+        code = await asyncio.wait_for(self.task, 20)
+        await self.ops.stop()
+        return code
+
+
+async def start(cfg: EngineSettings, *, keys: bool, env: dict[str, str] | None = None) -> Running:
+    lease = await start_lease(cfg)
+    journal, epoch = open_journal(cfg.store)
+    engine = await build_engine(cfg, journal=journal, api_key="grinder-sim-key" if keys else None,
+                                api_secret="grinder-sim-secret" if keys else None, lease=lease, id_epoch_s=epoch)
+    ops = OpsServer(cfg.ops, EngineHooks(engine), env=env or {})
+    await ops.start()
+    task = asyncio.get_running_loop().create_task(engine.run())
+    return Running(engine, ops, task, lease)
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def readyz(session: aiohttp.ClientSession, run: Running) -> tuple[int, dict[str, Any]]:
+    async with session.get(f"{run.ops.url}/readyz") as resp:
+        return resp.status, await resp.json()
+
+
+async def test_safe_defaults_without_keys_stream_but_never_write(
+    sim_server: SimServer, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    cfg = settings(sim_server, tmp_path, mode=SafeMode.READ_ONLY, armed=False)
+    assert EngineSettings().connector.mode is SafeMode.READ_ONLY and not EngineSettings().connector.armed
+    run = await start(cfg, keys=False)
+    try:
+        await poll(lambda: all(v.ticks > 5 for v in run.engine.views.values()), 20, "ticks on both symbols")
+        status, body = await readyz(session, run)
+        assert status == 503 and body["role"] == "standalone" and body["ready"] is False
+        assert any("not configured to trade" in r for r in body["reasons"])
+        assert run.engine.counts.placed == 0
+        assert sim_server.venue.open_orders() == []
+    finally:
+        assert await run.stop() == 0
+
+
+async def test_control_disarm_and_kill_switch_need_the_token(
+    sim_server: SimServer, tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    cfg = settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True)
+    run = await start(cfg, keys=True, env={"GRINDER_CONTROL_TOKEN": "tok-123456"})
+    try:
+        await poll(lambda: len(sim_server.venue.open_orders()) > 0, 20, "working orders on the simulator")
+        async with session.post(f"{run.ops.url}/control/kill-switch") as resp:
+            assert resp.status == 401
+        assert sim_server.venue.open_orders()
+        auth = {"Authorization": "Bearer tok-123456"}
+        async with session.post(f"{run.ops.url}/control/kill-switch", headers=auth,
+                                json={"reason": "test"}) as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        assert body["kill_switch"] is True and body["armed"] is False
+        await poll(lambda: sim_server.venue.open_orders() == [], 10, "our orders cancelled by the kill switch")
+        status, ready = await readyz(session, run)
+        assert status == 503 and "kill switch engaged" in ready["reasons"]
+        placed = run.engine.counts.placed
+        await asyncio.sleep(0.5)
+        assert run.engine.counts.placed == placed  # nothing new after the kill switch
+    finally:
+        assert await run.stop() == 0
+
+
+async def test_only_the_leader_is_armed_and_a_follower_takes_over(
+    sim_server: SimServer, tmp_path: Path, session: aiohttp.ClientSession, redis_url: str
+) -> None:
+    ha = HAConfig(enabled=True, redis_url=redis_url, lease_key=f"grinder:test:{os.getpid()}:{tmp_path.name}",
+                  holder_id="a", ttl_ms=1000, renew_every_ms=300)
+    first = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True, ha=ha, name="a"),
+                        keys=True)
+    second: Running | None = None
+    try:
+        await poll(lambda: first.engine.parts.connector.config.armed, 10, "first engine armed as leader")
+        second = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True,
+                                      ha=dataclasses.replace(ha, holder_id="b"), name="b"), keys=True)
+        await poll(lambda: _ready_role(session, first, 200, "leader"), 15, "leader ready")
+        assert await _ready_role(session, second, 503, "follower")
+        assert second.engine.parts.connector.config.armed is False
+        assert second.engine.counts.placed == 0
+        assert await first.stop() == 0  # releases the lease
+        await poll(lambda: second.engine.parts.connector.config.armed, 10, "follower promoted and armed")
+        await poll(lambda: _ready_role(session, second, 200, "leader"), 15, "new leader ready")
+    finally:
+        if not first.task.done():
+            await first.stop()
+        if second is not None:
+            assert await second.stop() == 0
+
+
+async def _ready_role(session: aiohttp.ClientSession, run: Running, status: int, role: str) -> bool:
+    got, body = await readyz(session, run)
+    return got == status and body["role"] == role

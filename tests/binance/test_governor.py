@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from grinder.binance.constants import ENDPOINTS, Endpoint
@@ -104,3 +106,18 @@ async def test_limits_from_exchange_info_and_unknown_endpoint_default() -> None:
     assert gov.usage()[ORDERS_10S] == (0, 600)
     with pytest.raises(RateLimitRefused, match="exceeds the pool"):
         await gov.acquire(Endpoint("GET", "/x", DEPTH.security, 7000))
+
+
+async def test_concurrent_requests_never_exceed_a_window() -> None:
+    gov, clock, _ = make(limit_o10=10, deadline=120.0)
+    sent_at: list[int] = []
+
+    async def send() -> None:
+        await gov.acquire(NEW_ORDER)
+        sent_at.append(clock.now_ms())
+
+    await asyncio.gather(*(send() for _ in range(35)))
+    per_window: dict[int, int] = {}
+    for t in sent_at:
+        per_window[t // 10_000] = per_window.get(t // 10_000, 0) + 1
+    assert len(sent_at) == 35 and max(per_window.values()) <= 10

@@ -349,3 +349,30 @@ async def test_unsubscribe_stops_a_stream(sim_server: Any, client: BinanceRestCl
     finally:
         await ms.stop()
 
+
+
+async def test_fills_during_a_dropped_connection_arrive_exactly_once(sim_server: Any, client: BinanceRestClient
+                                                                     ) -> None:
+    events: list[Any] = []
+    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.3,
+                        reconnect_jitter=0.0)
+    us = UserDataStream(client, client.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
+    await us.start()
+    r = client.rules["BTCUSDT"]
+    try:
+        await us.wait_connected()
+        assert metric("grinder_ws_connected", stream="private") == 1
+        conn = us.connection
+        assert conn is not None
+        connects = conn.connects
+        sim_server.control.drop_ws()
+        done = await client.new_order(market("grinder_t_BTCUSDT_g1_1_1", lots=50), r, resp_type="RESULT")
+        await wait_until(lambda: conn.connects > connects and conn.is_connected, what="user stream reconnect")
+        await wait_until(lambda: sum(f.last_fill_lots for f in _fills(events, "grinder_t_BTCUSDT_g1_1_1")) >= 50,
+                         what="the fill made while disconnected")
+        await asyncio.sleep(0.2)  # any late duplicate would show up now
+        fills = _fills(events, "grinder_t_BTCUSDT_g1_1_1")
+        assert sum(f.last_fill_lots for f in fills) == done.executed_lots(r) == 50
+        assert len({f.trade_id for f in fills}) == len(fills)
+    finally:
+        await us.stop()

@@ -94,8 +94,10 @@ async def test_place_query_cancel_round_trip_logs_runbook_lines(
     finally:
         await r.connector.close()
     text = caplog.text
-    assert f"BinanceFuturesPort initialized url={sim_server_manual.rest_url}" in text
-    assert "LiveConnectorV0 connected mode=LIVE_TRADE armed=True" in text
+    # Runbook 17 step 5 order: connected, then the port initialised.
+    connected = text.index("LiveConnectorV0 connected mode=LIVE_TRADE armed=True")
+    assert text.index(f"BinanceFuturesPort initialized url={sim_server_manual.rest_url}") > connected
+    assert text.count("BinanceFuturesPort initialized") == 1
     assert f"place_order symbol=BTCUSDT side=BUY price={rules.price_str(rules.price_to_ticks(price))} " \
            f"qty={expected_qty}" in text
     assert f"Order placed order_id={cid}" in text

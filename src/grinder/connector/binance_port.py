@@ -95,7 +95,7 @@ class BinanceFuturesPort:
         self._client = http_client
         self._rules: dict[str, SymbolRules] = {}
         self._sleep = sleep
-        log.info("BinanceFuturesPort initialized url=%s", self.base_url)
+        self._initialized = False
 
     def __repr__(self) -> str:
         return f"BinanceFuturesPort(url={self.base_url!r})"
@@ -114,8 +114,16 @@ class BinanceFuturesPort:
         return self._client
 
     async def start(self) -> None:
-        info = await self._client.exchange_info()
+        """Load exchangeInfo (symbol rules); logs `BinanceFuturesPort initialized url=...` once."""
+        try:
+            info = await self._client.exchange_info()
+        except Exception as exc:
+            log.error("BinanceFuturesPort initialization failed url=%s error=%s", self.base_url, exc)
+            raise
         self._rules.update(info.rules)
+        if not self._initialized:
+            self._initialized = True
+            log.info("BinanceFuturesPort initialized url=%s", self.base_url)
 
     async def close(self) -> None:
         await self._client.close()

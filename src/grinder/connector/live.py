@@ -81,11 +81,14 @@ class LiveConnectorV0:
         self.config.mode = mode  # type: ignore[assignment]  # validated and coerced by the config
 
     async def connect(self) -> None:
-        """Load symbol rules on the configured ports and announce the effective gates."""
+        """Announce the effective gates, then initialise the configured ports (symbol rules).
+
+        Log order as in Runbook 17 step 5: `LiveConnectorV0 connected mode=... armed=...`, then
+        `BinanceFuturesPort initialized url=...`. A port that cannot initialise raises."""
+        log.info("LiveConnectorV0 connected mode=%s armed=%s", self.config.mode.value, self.config.armed)
         for port in (self.config.futures_port, self.config.paper_port):
             if port is not None:
                 await port.start()
-        log.info("LiveConnectorV0 connected mode=%s armed=%s", self.config.mode.value, self.config.armed)
 
     async def close(self) -> None:
         for port in (self.config.futures_port, self.config.paper_port):

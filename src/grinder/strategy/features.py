@@ -215,10 +215,8 @@ class FeatureEngine:
     def on_depth(self, ev: DepthUpdate) -> None:
         """L2 diff: absolute quantities per level; OFI counts size added/removed near the touch."""
         t = self._advance(ev.transaction_time_ms)
-        mid2 = self._mid2 or ((ev.bids[0][0] + ev.asks[0][0]) if ev.bids and ev.asks else 0)
-        if mid2 <= 0:
-            return
-        band2 = int(mid2 * self.cfg.l2_band_bps / 10_000.0) + 2  # half-ticks
+        mid2 = self._mid2  # 0 before the first book ticker: levels are kept, no OFI yet
+        band2 = int(mid2 * self.cfg.l2_band_bps / 10_000.0) + 2  # half ticks
         e = 0
         for price, qty in ev.bids:
             old = self._l2_bids.get(price, 0)
@@ -236,8 +234,9 @@ class FeatureEngine:
                 self._l2_asks.pop(price, None)
             if abs(2 * price - mid2) <= band2:
                 e -= qty - old
-        self._ofi_l2 = self._ofi_l2 * self._decay(t - self._last_ofi2_ms, self._ofi_hl) + e
-        self._last_ofi2_ms = t
+        if mid2 > 0:
+            self._ofi_l2 = self._ofi_l2 * self._decay(t - self._last_ofi2_ms, self._ofi_hl) + e
+            self._last_ofi2_ms = t
         cap = self.cfg.l2_max_levels
         if len(self._l2_bids) > 2 * cap:
             for price in sorted(self._l2_bids)[: len(self._l2_bids) - cap]:

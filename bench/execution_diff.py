@@ -89,7 +89,7 @@ def bench_shifted(rounds: int, levels: int) -> float:
 def bench_pipeline(events: int, moving: bool) -> float:
     rules = btcusdt_rules("100")
     risk = RiskConfig(
-        max_notional_per_order=Decimal("600"),
+        max_notional_per_order=Decimal("1000"),
         max_position_notional=Decimal("6000"),
         max_total_position_notional=Decimal("10000"),
         orders_per_10s=1_000_000,
@@ -100,7 +100,8 @@ def bench_pipeline(events: int, moving: bool) -> float:
     )
     t0 = 1_700_000_000_000
     p.on_wallet_balance(Decimal("100000"), t0)
-    mids = [500_000 + (37 * k if moving else k % 2) for k in range(events)]
+    # moving: a zigzag of ±1 % (37 ticks per event) that keeps re-anchoring the grid; quiet: 1-tick jitter
+    mids = [500_000 + (abs(37 * k % 20_000 - 10_000) - 5_000 if moving else k % 2) for k in range(events)]
 
     def run() -> None:
         for k, mid in enumerate(mids):

@@ -258,6 +258,12 @@ def test_pipeline_invariants_over_random_paths(seed: int, kill_step: int) -> Non
         assert abs(pipe.position_lots(SYM)) <= cap_lots
         exp = pipe.exposure(SYM)
         assert exp.position_lots + exp.working_buy_lots <= cap_lots or kill
+        # the incremental exposure equals a recount from the working orders
+        recount = [0, 0, 0]
+        for o in pipe.working_orders(SYM):
+            recount[0 if o.side is Side.BUY else 1] += pipe.orders.exposure_lots(o)
+            recount[2] += 1
+        assert pipe.orders.working_lots(SYM) == tuple(recount)
     # drain every answer and resolve every unknown: the manager must track every live order
     for res in ex.pending:
         pipe.on_result(res)

@@ -123,6 +123,7 @@ class OrderManager:
         self._by_level: dict[str, dict[str, WorkingOrder]] = {}
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._unknown = 0  # orders in UNKNOWN state (the gauge)
+        self._exposure: dict[str, list[int]] = {}  # symbol -> [buy lots, sell lots, order count]
 
     # ----------------------------------------------------------------- queries
     def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
@@ -141,18 +142,37 @@ class OrderManager:
         return client_order_id in self._closed
 
     def working_lots(self, symbol: str) -> tuple[int, int, int]:
-        """(buy lots, sell lots, order count) of every order that could still fill, in-flight included."""
-        buy = sell = count = 0
-        for o in self._by_level.get(symbol, {}).values():
-            count += 1
-            lots = o.remaining_lots
-            if o.amend_to is not None:  # an in-flight amend may land: count the larger of both
-                lots = max(lots, o.amend_to[1] - o.filled_lots)
-            if o.side is Side.BUY:
-                buy += lots
-            else:
-                sell += lots
-        return buy, sell, count
+        """(buy lots, sell lots, order count) of every order that could still fill, in-flight included.
+
+        Kept incrementally: every entry point that changes an order takes its weight out first and
+        puts it back afterwards (`_weigh`), so this is O(1) on the risk-check path.
+        """
+        agg = self._exposure.get(symbol)
+        return (agg[0], agg[1], agg[2]) if agg is not None else (0, 0, 0)
+
+    @staticmethod
+    def exposure_lots(wo: WorkingOrder) -> int:
+        """Lots an order may still add: an in-flight amend counts at the larger of old and new size."""
+        lots = wo.remaining_lots
+        if wo.amend_to is not None:
+            lots = max(lots, wo.amend_to[1] - wo.filled_lots)
+        return lots
+
+    def _weigh(self, wo: WorkingOrder, sign: int) -> None:
+        agg = self._exposure.get(wo.symbol)
+        if agg is None:
+            agg = self._exposure[wo.symbol] = [0, 0, 0]
+        lots = wo.qty_lots - wo.filled_lots  # exposure_lots, inlined: this runs on every order change
+        target = wo.amend_to
+        if target is not None and target[1] - wo.filled_lots > lots:
+            lots = target[1] - wo.filled_lots
+        agg[0 if wo.side is Side.BUY else 1] += sign * max(lots, 0)
+        agg[2] += sign
+
+    def _reweigh(self, wo: WorkingOrder) -> None:
+        """Put an order's weight back after a change, unless the change closed it."""
+        if self._orders.get(wo.client_order_id) is wo:
+            self._weigh(wo, +1)
 
     # ----------------------------------------------------------------- planning
     def plan(
@@ -316,6 +336,7 @@ class OrderManager:
             )
             self._orders[cmd.client_order_id] = wo
             book[level] = wo
+            self._weigh(wo, +1)
             return
         tracked = self._orders.get(cmd.client_order_id)
         if tracked is None:
@@ -324,8 +345,10 @@ class OrderManager:
         if isinstance(cmd, CancelOrder):
             wo.state = OrderState.PENDING_CANCEL
         else:
+            self._weigh(wo, -1)
             wo.state = OrderState.PENDING_AMEND
             wo.amend_to = (cmd.price_ticks, cmd.qty_lots)
+            self._weigh(wo, +1)
 
     def on_result(self, res: CommandResult) -> None:
         """Apply what became of a command. Idempotent; results for closed orders are ignored."""
@@ -336,12 +359,14 @@ class OrderManager:
         if res.order_id is not None:
             wo.order_id = res.order_id
         was_unknown = wo.state is OrderState.UNKNOWN
+        self._weigh(wo, -1)
         if isinstance(cmd, PlaceOrder):
             self._place_result(wo, res)
         elif isinstance(cmd, CancelOrder):
             self._cancel_result(wo, res)
         else:
             self._amend_result(wo, res)
+        self._reweigh(wo)
         if was_unknown or wo.state is OrderState.UNKNOWN:
             self._update_gauge()
 
@@ -394,20 +419,20 @@ class OrderManager:
             return  # closed already (late or replayed event) or not ours
         if ev.order_id:
             wo.order_id = ev.order_id
-        wo.filled_lots = max(wo.filled_lots, ev.cum_filled_lots)
         was_unknown = wo.state is OrderState.UNKNOWN
+        self._weigh(wo, -1)
+        wo.filled_lots = max(wo.filled_lots, ev.cum_filled_lots)
         if not ev.status.is_open:
-            self._close(wo, f"status={ev.status.value}")
-            if was_unknown:
-                self._update_gauge()
-            return
-        if ev.execution_type is ExecutionType.AMENDMENT or wo.state is OrderState.UNKNOWN:
-            wo.price_ticks, wo.qty_lots = ev.price_ticks, ev.orig_qty_lots
-            wo.amend_to = None
-        if wo.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) or (
-            wo.state is OrderState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
-        ):
-            wo.state = OrderState.OPEN
+            self._close(wo, "status")
+        else:
+            if ev.execution_type is ExecutionType.AMENDMENT or wo.state is OrderState.UNKNOWN:
+                wo.price_ticks, wo.qty_lots = ev.price_ticks, ev.orig_qty_lots
+                wo.amend_to = None
+            if wo.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) or (
+                wo.state is OrderState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
+            ):
+                wo.state = OrderState.OPEN
+            self._weigh(wo, +1)
         if was_unknown:
             self._update_gauge()
 
@@ -425,6 +450,7 @@ class OrderManager:
         wo = self._orders.get(client_order_id)
         if wo is None:
             return
+        self._weigh(wo, -1)
         if status is None or not status.is_open:
             self._close(wo, f"query_status={status.value if status else 'NOT_FOUND'}")
         else:
@@ -438,6 +464,7 @@ class OrderManager:
                 wo.filled_lots = max(wo.filled_lots, filled_lots)
             wo.amend_to = None
             wo.state = OrderState.OPEN
+            self._weigh(wo, +1)
         self._update_gauge()
 
     def restore(self, orders: Iterable[WorkingOrder]) -> None:
@@ -450,6 +477,7 @@ class OrderManager:
                 )
             self._orders[wo.client_order_id] = wo
             book[wo.level] = wo
+            self._weigh(wo, +1)
         self._update_gauge()
 
     def _close(self, wo: WorkingOrder, why: str) -> None:

@@ -60,6 +60,7 @@ class RiskDecision:
 
 
 ALLOWED = RiskDecision(True)
+_BLOCK_COUNTERS = {reason.value: metrics.RISK_BLOCKS.labels(reason=reason.value) for reason in RiskReason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +231,7 @@ class RiskGuard:
         if decision.allowed and not self._budget.take(now_ms):
             decision = RiskDecision(False, RiskReason.RATE_LIMIT)
         if not decision.allowed:
-            metrics.RISK_BLOCKS.labels(reason=decision.reason).inc()
+            _BLOCK_COUNTERS[decision.reason].inc()
         return decision
 
     def is_risk_reducing(

@@ -37,6 +37,8 @@ from grinder.core.rules import SymbolRules
 log = logging.getLogger(__name__)
 
 RECOVERY_MARGIN_MS = 2_000  # look back a little before the last seen event: clocks and ordering jitter
+TRADES_PAGE = 1000  # Binance's maximum userTrades limit
+TRADES_MAX = 20_000  # a gap with more of our fills than this is reported, not silently cut
 
 
 class UserStreamResynced(msgspec.Struct, frozen=True, gc=False):
@@ -287,7 +289,7 @@ class UserDataStream:
                 continue
             since = max(0, self._last_seen_ms.get(symbol, self._since_ms) - RECOVERY_MARGIN_MS)
             since_all = min(since_all, since)
-            trades = await self._rest.user_trades(symbol, start_time_ms=since, limit=1000)
+            trades = await self._trades_since(symbol, since)
             by_order: dict[int, list[UserTrade]] = {}
             for trade in trades:
                 key = (symbol, trade.orderId, ExecutionType.TRADE.value, trade.id)
@@ -323,6 +325,17 @@ class UserDataStream:
         )
         self._deliver(UserStreamResynced(reason, tuple(open_orders), delivered, since_all))
         return delivered
+
+    async def _trades_since(self, symbol: str, since_ms: int) -> list[UserTrade]:
+        """All of our trades since `since_ms`, paging by trade id past Binance's 1000-row limit."""
+        page = await self._rest.user_trades(symbol, start_time_ms=since_ms, limit=TRADES_PAGE)
+        trades = list(page)
+        while len(page) == TRADES_PAGE and len(trades) < TRADES_MAX:
+            page = await self._rest.user_trades(symbol, from_id=page[-1].id + 1, limit=TRADES_PAGE)
+            trades.extend(page)
+        if len(trades) >= TRADES_MAX:
+            log.error("user_stream_recovery_truncated symbol=%s trades=%d", symbol, len(trades))
+        return trades
 
     # ----------------------------------------------------------------- frames
     def _on_frame(self, frame: str | bytes) -> None:

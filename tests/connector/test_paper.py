@@ -113,3 +113,34 @@ async def test_cancel_and_reduce_only_allowed_outside_configured_symbols(
     await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
                                 order_type=OrderType.MARKET, reduce_only=True)
     assert await connector.positions() == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"price": 50000.0}, "price 50000.0 must be a Decimal or a decimal string, not float"),
+        ({"price": Decimal("50000.05")}, "price 50000.05 is not a multiple of BTCUSDT tickSize 0.10. Fix: round it, e.g. 50000.00"),
+        ({"price": "abc"}, "price 'abc' is not a decimal number"),
+        ({"price": Decimal("-1")}, "price must be positive"),
+        ({"price": Decimal("50000"), "quantity": Decimal("0.0025")}, "quantity 0.0025 is not a multiple of BTCUSDT stepSize 0.001"),
+        ({"price": Decimal("50000"), "quantity": 0.003}, "quantity 0.003 must be a Decimal"),
+        ({"price": Decimal("50000"), "side": "long"}, "side 'long' is not BUY or SELL"),
+        ({"price": None}, "a LIMIT order needs a price"),
+    ],
+)
+async def test_bad_input_is_refused_with_a_clear_message_and_nothing_sent(
+    paper: tuple[LiveConnectorV0, PaperPort, VirtualClock], kwargs: dict, message: str
+) -> None:
+    connector, port, _ = paper
+    args = {"symbol": "BTCUSDT", "side": "BUY", **kwargs}
+    with pytest.raises(ConnectorNonRetryableError) as info:
+        await connector.place_order(**args)
+    assert message in str(info.value)
+    assert str(info.value).startswith("Cannot place_order: ")
+    assert port.venue.open_orders("BTCUSDT") == []
+
+
+async def test_lowercase_side_is_accepted(paper: tuple[LiveConnectorV0, PaperPort, VirtualClock]) -> None:
+    connector, port, _ = paper
+    await connector.place_order(symbol="BTCUSDT", side="buy", price=Decimal("50000.00"))
+    assert [o.side for o in port.venue.open_orders("BTCUSDT")] == [Side.BUY]

@@ -292,36 +292,45 @@ class LiveConnectorV0:
             raise ConnectorNonRetryableError(f"Cannot {op}: {exc}", reason="invalid_order") from None
 
     @staticmethod
-    def _ticks(rules: SymbolRules, price: Decimal, op: str) -> int:
-        try:
-            ticks = rules.price_to_ticks(price)
-        except ValueError:
+    def _grid_units(op: str, what: str, value: Decimal, rules: SymbolRules) -> int:
+        """Exact price → ticks / quantity → lots; refuses floats, garbage, off-grid and non-positive."""
+        is_price = what == "price"
+        step = rules.tick_size if is_price else rules.step_size
+        step_name = "tickSize" if is_price else "stepSize"
+        if isinstance(value, float | bool) or not isinstance(value, Decimal | str | int):
             raise ConnectorNonRetryableError(
-                f"Cannot {op}: price {price} is not a multiple of {rules.symbol} tickSize "
-                f"{rules.tick_size}. Fix: round it, e.g. {rules.round_price(price, 'floor')}.",
+                f"Cannot {op}: {what} {value!r} must be a Decimal or a decimal string, not "
+                f"{type(value).__name__} (orders never use floats); e.g. Decimal('{value}')",
+                reason="invalid_order",
+            )
+        try:
+            units = rules.price_to_ticks(value) if is_price else rules.qty_to_lots(value)
+        except ValueError:
+            try:
+                fix = rules.round_price(value, "floor") if is_price else rules.round_qty(value, "floor")
+            except ValueError:
+                raise ConnectorNonRetryableError(
+                    f"Cannot {op}: {what} {value!r} is not a decimal number", reason="invalid_order"
+                ) from None
+            raise ConnectorNonRetryableError(
+                f"Cannot {op}: {what} {value} is not a multiple of {rules.symbol} {step_name} "
+                f"{step}. Fix: round it, e.g. {fix}.",
                 reason="invalid_order",
             ) from None
-        if ticks <= 0:
+        if units <= 0:
             raise ConnectorNonRetryableError(
-                f"Cannot {op}: price must be positive (got {price})", reason="invalid_order"
+                f"Cannot {op}: {what} must be positive (got {value})", reason="invalid_order"
             )
-        return ticks
+        return units
 
     @staticmethod
-    def _lots(rules: SymbolRules, quantity: Decimal, op: str) -> int:
+    def _side(op: str, side: Side | str) -> Side:
         try:
-            lots = rules.qty_to_lots(quantity)
+            return Side(str(side).upper())
         except ValueError:
             raise ConnectorNonRetryableError(
-                f"Cannot {op}: quantity {quantity} is not a multiple of {rules.symbol} stepSize "
-                f"{rules.step_size}. Fix: round it, e.g. {rules.round_qty(quantity, 'floor')}.",
-                reason="invalid_order",
+                f"Cannot {op}: side {side!r} is not BUY or SELL", reason="invalid_order"
             ) from None
-        if lots <= 0:
-            raise ConnectorNonRetryableError(
-                f"Cannot {op}: quantity must be positive (got {quantity})", reason="invalid_order"
-            )
-        return lots
 
     async def place_order(
         self,
@@ -342,17 +351,17 @@ class LiveConnectorV0:
         op = "place_order"
         port = self._gate_or_raise(op)
         rules = await self._rules(port, symbol, op)
-        order_side = Side(side)
+        order_side = self._side(op, side)
         if order_type is OrderType.LIMIT:
             if price is None:
                 raise ConnectorNonRetryableError(
                     f"Cannot {op}: a LIMIT order needs a price", reason="invalid_order"
                 )
-            ticks: int | None = self._ticks(rules, price, op)
+            ticks: int | None = self._grid_units(op, "price", price, rules)
         else:
             ticks = None
         if quantity is not None:
-            lots = self._lots(rules, quantity, op)
+            lots = self._grid_units(op, "quantity", quantity, rules)
         else:
             ref = ticks if ticks is not None else rules.ceil_ticks(await port.mid_price(symbol))
             lots, why = feasible_lots(rules, ref, self.config.max_notional_per_order, op=op)
@@ -422,9 +431,9 @@ class LiveConnectorV0:
             raise ConnectorNonRetryableError(
                 f"Cannot {op}: order {order_id} is {state}, not open", reason="invalid_order"
             )
-        new_side = Side(side) if side is not None else current.side
-        ticks = self._ticks(rules, price, op) if price is not None else current.price_ticks
-        lots = self._lots(rules, quantity, op) if quantity is not None else current.orig_lots
+        new_side = self._side(op, side) if side is not None else current.side
+        ticks = self._grid_units(op, "price", price, rules) if price is not None else current.price_ticks
+        lots = current.orig_lots if quantity is None else self._grid_units(op, "quantity", quantity, rules)
         if new_side is current.side and current.order_type is OrderType.LIMIT:
             amend = AmendOrder(
                 symbol=sym, client_order_id=order_id, side=current.side, price_ticks=ticks, qty_lots=lots

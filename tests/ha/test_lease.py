@@ -70,7 +70,8 @@ async def test_stale_leader_cannot_renew(redis_url: str) -> None:
     assert await a.acquire()
     await eventually(b.acquire, 3.0)  # the key expired in Redis; b took it
     assert a.is_leader  # a still believes it ...
-    assert not await a.renew()  # ... until the compare-and-renew refuses it
+    assert not await a.verify()  # ... until Redis tells it otherwise
+    assert await b.verify()
     assert a.role == "follower" and b.role == "leader"
     await a.release()  # must not delete b's lease
     assert await b.current_holder() == f"b:{b.fencing_token}"
@@ -141,3 +142,15 @@ async def test_standalone_and_config() -> None:
     lease_ = leadership_from_config(HAConfig(enabled=True, ttl_ms=1000, renew_every_ms=300))
     assert isinstance(lease_, LeaderLease) and ":" in lease_.holder_id
     await lease_.stop()
+
+
+async def test_stale_leader_compare_and_renew_is_refused(redis_url: str) -> None:
+    frozen = VirtualClock(0)
+    a = lease(redis_url, "t6", "a", clock=frozen)
+    b = lease(redis_url, "t6", "b")
+    assert await a.acquire()
+    await eventually(b.acquire, 3.0)
+    assert a.is_leader and not await a.renew()  # the Lua compare sees b's value
+    assert a.role == "follower" and await b.current_holder() == f"b:{b.fencing_token}"
+    await a.stop()
+    await b.stop()

@@ -218,6 +218,28 @@ class LeaderLease:
             self._token = None
         self._publish()
 
+    async def verify(self) -> bool:
+        """Ask Redis whether the lease is still ours (call before arming or a fenced write).
+
+        Steps down at once when Redis holds another value; a Redis error answers False but keeps
+        the lease until its local deadline, like a failed renewal.
+        """
+        if not self.is_leader:
+            self._publish()
+            return False
+        try:
+            value = await self._redis.get(self.key)
+        except _ERRORS as exc:
+            metrics.HA_REDIS_ERRORS.inc()
+            log.warning("ha_redis_error op=verify error=%s", type(exc).__name__)
+            return False
+        if value != self._value():
+            log.warning("ha_lease_lost holder=%s fencing_token=%s", self.holder_id, self._token)
+            self._token = None
+            self._publish()
+            return False
+        return True
+
     async def tick(self) -> str:
         """One round: renew if leader, else contend. Returns the role afterwards."""
         if self._token is not None:

@@ -15,9 +15,11 @@ from grinder.binance.config import BinanceConfig
 from grinder.binance.errors import MSG_503_UNKNOWN, BinanceAPIError, BinanceUnknownOutcome, ErrorKind
 from grinder.binance.governor import WEIGHT_1M, RateLimitGovernor
 from grinder.binance.rest import BinanceRestClient
+from grinder.binance.user_stream import UserDataStream
 from grinder.core.clock import VirtualClock
 from grinder.core.commands import PlaceOrder
-from grinder.core.enums import OrderType, Side
+from grinder.core.enums import OrderStatus, OrderType, Side
+from grinder.core.events import OrderUpdate
 from grinder.core.rules import btcusdt_rules
 
 pytestmark = pytest.mark.integration
@@ -231,3 +233,28 @@ async def test_from_config_reads_credentials_from_the_environment(server: tuple[
     assert signed.headers["X-MBX-APIKEY"] == KEY and signed.query["recvWindow"] == "3000"
     await c.close()
     await anon.close()
+
+
+async def test_recovery_pages_user_trades_past_the_limit(server: tuple[Script, str]) -> None:
+    script, url = server
+
+    def trades(ids: range) -> list[dict[str, Any]]:
+        return [{"symbol": "BTCUSDT", "id": i, "orderId": 9, "side": "BUY", "price": "60000.00", "qty": "0.001",
+                 "realizedPnl": "0", "commission": "0", "commissionAsset": "USDT", "time": 1_700_000_000_000,
+                 "maker": True} for i in ids]
+
+    script.on("/fapi/v1/userTrades", reply(200, trades(range(1, 1001))), reply(200, trades(range(1001, 1004))))
+    script.on("/fapi/v1/order", reply(200, {**ORDER, "orderId": 9, "origQty": "1.003", "executedQty": "1.003",
+                                            "status": "FILLED"}))
+    script.on("/fapi/v1/openOrders", reply(200, []))
+    c = await make(url)
+    c.rules["BTCUSDT"] = btcusdt_rules()
+    events: list[Any] = []
+    us = UserDataStream(c, c.rules, symbols=["BTCUSDT"], on_event=events.append)
+    assert await us.recover("test") == 1003
+    fills = [e for e in events if isinstance(e, OrderUpdate)]
+    assert [f.trade_id for f in fills] == list(range(1, 1004))
+    assert fills[-1].cum_filled_lots == 1003 and fills[-1].status is OrderStatus.FILLED
+    paged = [r for r in script.requests if r.path == "/fapi/v1/userTrades"]
+    assert "startTime" in paged[0].query and paged[1].query["fromId"] == "1001"
+    await c.close()

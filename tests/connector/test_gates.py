@@ -271,3 +271,25 @@ async def test_unreadable_exchange_blocks_the_write_without_raising_on_submit() 
     result = await connector.submit(CancelOrder(symbol="BTCUSDT", client_order_id=CID))
     assert result.outcome is Outcome.BLOCKED and result.reason.startswith("rules_unavailable:")
     assert "ConnectionError: exchange unreachable" in result.reason and port.received == []
+
+
+def test_port_urls_default_to_mainnet_and_follow_env(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from grinder.binance.rest import BinanceRestClient
+    from grinder.connector import BinanceFuturesPort, BinanceFuturesPortConfig
+
+    monkeypatch.delenv("BINANCE_FUTURES_BASE_URL", raising=False)
+    monkeypatch.delenv("BINANCE_FUTURES_WS_URL", raising=False)
+    cfg = BinanceFuturesPortConfig()
+    assert (cfg.base_url, cfg.ws_url) == ("https://fapi.binance.com", "wss://fstream.binance.com")
+    assert BinanceFuturesPort(config=cfg).is_mainnet
+    monkeypatch.setenv("BINANCE_FUTURES_BASE_URL", "http://127.0.0.1:8765")
+    monkeypatch.setenv("BINANCE_FUTURES_WS_URL", "ws://127.0.0.1:8765")
+    cfg = BinanceFuturesPortConfig()
+    assert (cfg.base_url, cfg.ws_url) == ("http://127.0.0.1:8765", "ws://127.0.0.1:8765")
+    assert not BinanceFuturesPort(config=cfg).is_mainnet
+    # The port judges Gate 3 on the URL its client really uses: a mismatch is refused.
+    with pytest.raises(ValueError, match=r"differs from config\.base_url"):
+        BinanceFuturesPort(config=cfg, http_client=BinanceRestClient("https://fapi.binance.com"))
+    with pytest.raises(ValueError, match="must start with http"):
+        BinanceFuturesPortConfig(base_url="fapi.binance.com")

@@ -16,7 +16,6 @@ import random
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import msgspec
@@ -262,8 +261,10 @@ class UserDataStream:
     async def _keepalive_loop(self) -> None:
         while True:
             await asyncio.sleep(self._config.listen_key_keepalive_s)
-            with contextlib.suppress(RateLimitRefused):
+            try:
                 await self.keepalive()
+            except Exception:  # the next round retries; the stream itself reconnects on expiry
+                log.exception("listen_key_keepalive_error")
 
     def _renew(self, reason: str) -> None:
         self.listen_key = None
@@ -383,6 +384,3 @@ class UserDataStream:
     @property
     def malformed_count(self) -> int:
         return self._malformed.count
-
-    def debug_state(self) -> dict[str, Any]:
-        return {"listen_key_set": self.listen_key is not None, "last_seen_ms": dict(self._last_seen_ms)}

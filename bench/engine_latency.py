@@ -175,6 +175,8 @@ async def engine_run(rest_url: str, ws_url: str, seconds: float, journal: Path) 
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_samples[-1],
         "rss_max_mb": max(rss_samples),
+        "rss_quartiles_mb": [round(rss_samples[int(q * (len(rss_samples) - 1))], 1)
+                             for q in (0.25, 0.5, 0.75)],
         "orders": engine.counts.as_dict(),
         "fills": sum(v.fill_count for v in engine.views.values()),
         "roundtrip": engine.order_roundtrip.as_dict(),
@@ -212,6 +214,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "rss_end_mb": round(eng["rss_end_mb"], 1),
         "rss_max_mb": round(eng["rss_max_mb"], 1),
         "rss_growth_mb": round(eng["rss_end_mb"] - eng["rss_start_mb"], 1),
+        "rss_at_25_50_75pct_mb": eng["rss_quartiles_mb"],
     }
     return result
 

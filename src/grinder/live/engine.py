@@ -560,6 +560,7 @@ class LiveEngine:
                 self._quoting = False
                 self._takeover = asyncio.get_running_loop().create_task(self._take_over())
         self._apply_role()
+        self.parts.pipeline.take_fills()  # fills reach us from on_user_event; keep its buffer empty
         if self.parts.pipeline.orders.unknown_orders():
             self._schedule_resolve("periodic")
         self._journal_blocked()

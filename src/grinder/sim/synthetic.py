@@ -208,6 +208,11 @@ class SyntheticMarket:
             price = best + direction * distance * st.level_gap
             side[price] = self._level_lots(st, distance)
             changes[price] = side[price]
+        if len(side) > _LEVELS_PER_SIDE:  # keep the book bounded: drop the farthest levels
+            by_distance = sorted(side, key=lambda p: (p - best) * direction)
+            for price in by_distance[_LEVELS_PER_SIDE:]:
+                del side[price]
+                changes[price] = 0
         while len(side) < _LEVELS_PER_SIDE:
             distance = rng.randint(1, _LEVELS_PER_SIDE)
             price = best + direction * (distance * st.level_gap + rng.randint(0, st.level_gap - 1))

@@ -244,3 +244,17 @@ def test_no_secrets_in_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert key not in j.results()[0].reason and secret not in j.results()[0].reason
     raw = b"".join(f.read_bytes() for f in tmp_path.iterdir())
     assert key.encode() not in raw and secret.encode() not in raw
+
+
+def test_rows_cannot_be_changed_or_deleted(journal: Journal) -> None:
+    import sqlite3
+
+    journal.append_fill(fill("c1", 1), 1)
+    db = sqlite3.connect(str(journal.path))
+    try:
+        for sql in ("UPDATE fills SET qty_lots = 99", "DELETE FROM fills"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(sql)
+    finally:
+        db.close()
+    assert journal.fills()[0].qty_lots == 1

@@ -71,6 +71,16 @@ CREATE TABLE IF NOT EXISTS blocks (
 _TABLES = ("epochs", "commands", "results", "order_updates", "fills", "positions", "blocks")
 
 
+def _append_only_triggers() -> str:
+    """Triggers that make UPDATE and DELETE fail: the journal is append-only at the database level."""
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op} BEFORE {op.upper()} ON {t} "
+        f"BEGIN SELECT RAISE(ABORT, 'the GRINDER journal is append-only'); END;\n"
+        for t in _TABLES
+        for op in ("update", "delete")
+    )
+
+
 class JournalError(ValueError):
     """A row could not be journaled: what was refused and why (nothing is half-written)."""
 
@@ -214,7 +224,7 @@ class Journal:
             raise JournalError(
                 f"{self.path}: journal schema {version} is newer than this GRINDER ({SCHEMA_VERSION})"
             )
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + _append_only_triggers())
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._seq = max(
             int(self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {t}").fetchone()[0])  # noqa: S608

@@ -29,6 +29,7 @@ _SECRET_KEY_WORDS = ("secret", "api_key", "apikey", "password", "passphrase", "p
 # section name -> "module:ClassName". Each class is a dataclass whose fields all have defaults.
 SECTIONS: dict[str, str] = {
     "connector": "grinder.connector.config:LiveConnectorConfig",
+    "reconcile": "grinder.reconcile.config:ReconcileConfig",
     "binance": "grinder.binance.config:BinanceConfig",
     "venue": "grinder.venue.config:VenueConfig",
     "sim": "grinder.sim.config:SimConfig",

@@ -195,3 +195,31 @@ def test_kill_switch_engaged_directly_on_the_guard_is_seen_on_a_quiet_tick() -> 
     p.guard.engage_kill_switch("MANUAL")
     cmds = p.on_market_event(book(500_000, T0 + 2, 3), T0 + 2)
     assert len(cmds) == 10 and all(isinstance(c, CancelOrder) for c in cmds)  # flat: nothing reduces
+
+
+def test_two_symbols_route_separately_and_share_the_total_cap() -> None:
+    from grinder.core.rules import ethusdt_rules
+
+    eth = ethusdt_rules("20")
+    risk = RiskConfig(
+        max_notional_per_order=Decimal("600"),
+        max_position_notional=Decimal("6000"),
+        max_total_position_notional=Decimal("2600"),
+    )
+    p = TradingPipeline(
+        {SYM: RULES, "ETHUSDT": eth},
+        StrategyConfig.reference(),
+        risk,
+        ExecutionConfig(),
+        ClientOrderIdFactory("grid", 1_700_000_000),
+    )
+    p.on_wallet_balance(Decimal("100000"), T0)
+    btc_cmds = p.on_market_event(book(500_000, T0), T0)
+    assert btc_cmds and all(c.symbol == SYM for c in btc_cmds)
+    accept_all(p, btc_cmds)
+    # BTC ties up 5 × 0.01 × 50 000 = 2500 USDT of worst case; ETH 30 USDT levels fit three times
+    eth_cmds = p.on_market_event(BookTicker("ETHUSDT", 299_999, 10, 300_001, 10, 1, T0 + 1, T0 + 1), T0 + 1)
+    assert all(c.symbol == "ETHUSDT" for c in eth_cmds)
+    assert sum(1 for c in eth_cmds if c.side is Side.BUY) == 3
+    assert RiskReason.MAX_TOTAL_POSITION in {b.reason for b in p.take_blocked()}
+    assert set(p.status()["symbols"]) == {SYM, "ETHUSDT"}

@@ -275,15 +275,20 @@ class Journal:
             for t in _TABLES
         )
 
-    def _insert(self, table: str, row: dict[str, Any], *, ignore_duplicate: bool = False) -> bool:
+    def _insert(self, table: str, row: dict[str, Any], *, unique_on: str = "") -> bool:
+        """Insert one row; with `unique_on`, a duplicate of that unique key is skipped (returns False).
+
+        Only that uniqueness conflict is skipped (`ON CONFLICT (...) DO NOTHING`); any other
+        constraint failure raises, so no row is ever dropped silently.
+        """
         with self._lock:
             seq = self._seq + 1
             cols = ", ".join(["seq", *row])
             marks = ", ".join("?" for _ in range(len(row) + 1))
-            verb = "INSERT OR IGNORE" if ignore_duplicate else "INSERT"
+            tail = f" ON CONFLICT ({unique_on}) DO NOTHING" if unique_on else ""
             try:
                 cur = self._db.execute(
-                    f"{verb} INTO {table} ({cols}) VALUES ({marks})",
+                    f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}",  # noqa: S608 - table/column names are ours
                     (seq, *row.values()),
                 )
             except sqlite3.Error as exc:
@@ -397,7 +402,7 @@ class Journal:
                 "realized_pnl": _dec(fill.realized_pnl, "realized_pnl"),
                 "fill_time_ms": _int(fill.time_ms, "fill time_ms"),
             },
-            ignore_duplicate=True,
+            unique_on="symbol, trade_id, client_order_id",
         )
 
     def append_position(

@@ -97,6 +97,22 @@ async def test_order_lifecycle_positions_and_user_stream(client: Any, sim_server
     assert balance["USDT"]["total"] < 10000.0  # the taker fee was paid
 
 
+async def test_ticker_and_ohlcv(client: Any, sim_server: SimServer) -> None:
+    for _ in range(100):  # wait for the live synthetic market to print a few trades
+        if sim_server.exchange.bars.klines("BTCUSDT", "1m", None, None, 10):
+            break
+        await asyncio.sleep(0.05)
+    ticker = await client.fetch_ticker(SYMBOL)
+    assert ticker["last"] > 0
+    assert ticker["low"] <= ticker["last"] <= ticker["high"]
+    assert ticker["baseVolume"] > 0
+    candles = await client.fetch_ohlcv(SYMBOL, "1m", limit=5)
+    assert candles
+    _, o, h, low, c, v = candles[-1]
+    assert low <= min(o, c) <= max(o, c) <= h
+    assert v > 0
+
+
 async def test_ccxt_order_book_stream(client: Any) -> None:
     await client.load_markets()
     book = await asyncio.wait_for(client.watch_order_book(SYMBOL), 10)

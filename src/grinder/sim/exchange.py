@@ -18,6 +18,7 @@ from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeIn
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
+from grinder.sim.bars import TradeBars
 from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory
 from grinder.sim.market import MarketState
 from grinder.sim.params import (
@@ -98,6 +99,8 @@ class SimExchange:
         self._mmr = maint_margin_ratio
         self._exchange_info_cache: dict[str, Any] | None = None
         self.created_ms = 0  # account creation time (the server's start)
+        self.bars = TradeBars(market.rules)
+        market.sinks.append(self.bars)
 
     # ------------------------------------------------------------------ helpers
     def symbol(self, params: dict[str, str]) -> str:
@@ -268,6 +271,21 @@ class SimExchange:
         ]
         rows = _time_window(rows, params, lambda r: int(r["fundingTime"]))
         return rows[-limit:]
+
+    def klines(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.symbol(params)
+        interval = required(params, "interval")
+        start = int_param(params, "startTime", optional=True)
+        end = int_param(params, "endTime", optional=True)
+        limit = int_param(params, "limit", optional=True) or 500
+        if not 1 <= limit <= 1500:
+            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        return self.bars.klines(sym, interval, start, end, limit)
+
+    def ticker_24h(self, params: dict[str, str], now_ms: int) -> Any:
+        sym = self.optional_symbol(params)
+        rows = [self.bars.ticker_24h(s, now_ms) for s in ([sym] if sym else list(self.rules))]
+        return rows[0] if sym else rows
 
     # ------------------------------------------------------------------ orders
     def _parse_new_order(self, params: dict[str, str]) -> dict[str, Any]:

@@ -71,6 +71,11 @@ def _w_depth(params: dict[str, str]) -> int:
     return {"5": 2, "10": 2, "20": 2, "50": 2, "100": 5, "500": 10, "1000": 20}.get(limit, 10)
 
 
+def _w_klines(params: dict[str, str]) -> int:
+    limit = int(params["limit"]) if params.get("limit", "").isdigit() else 500
+    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+
+
 def endpoints(x: SimExchange) -> list[Endpoint]:
     """Every REST endpoint the simulator serves (protocol sheet §3 weights)."""
     v1, v2, v3 = "/fapi/v1", "/fapi/v2", "/fapi/v3"
@@ -82,6 +87,8 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("GET", f"{v1}/ticker/bookTicker", NONE, _w_symbol(2, 5), x.book_ticker),
         Endpoint("GET", f"{v1}/ticker/price", NONE, _w_symbol(1, 2), x.ticker_price),
         Endpoint("GET", f"{v2}/ticker/price", NONE, _w_symbol(1, 2), x.ticker_price),
+        Endpoint("GET", f"{v1}/klines", NONE, _w_klines, x.klines),
+        Endpoint("GET", f"{v1}/ticker/24hr", NONE, _w_symbol(1, 40), x.ticker_24h),
         Endpoint("GET", f"{v1}/premiumIndex", NONE, _w_symbol(1, 10), x.premium_index),
         Endpoint("GET", f"{v1}/fundingRate", NONE, _w(1), x.funding_rate),
         Endpoint("POST", f"{v1}/order", SIGNED, _w(0), x.new_order, 1, 1, "new"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -159,3 +160,45 @@ def test_quiet_band_is_used_on_a_long_path() -> None:
     quiet, recomputes = drive(cfg, 3, 5000, oracle=True)
     assert quiet > 1000
     assert recomputes < 5000 - quiet + 1
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grid=grid_configs, seed=st.integers(0, 2**31))
+def test_skipping_in_band_events_is_exact_without_features(grid: GridConfig, seed: int) -> None:
+    """must_feed_events False: withholding in-band quotes/trades from on_event changes nothing."""
+    grid = dataclasses.replace(grid, spacing_mode=SpacingMode.FIXED)
+    cfg = StrategyConfig(
+        grid=grid, controller=ControllerConfig(enabled=False), toxicity=ToxicityConfig(enabled=False)
+    )
+    rules = btcusdt_rules("100")
+    full, skim = GridStrategy(SYM, rules, cfg), GridStrategy(SYM, rules, cfg)
+    m = QuoteMatcher()
+    bid = ask = 0
+    pending: BookTicker | None = None
+    for ev in market_events(seed, 600):
+        t = event_time(ev)
+        hits = m.match(ev)
+        if isinstance(ev, BookTicker):
+            bid, ask = ev.bid_ticks, ev.ask_ticks
+        band = skim.quiet_band()
+        assert not band.must_feed_events
+        in_band = type(ev) in (BookTicker, Trade) and not hits and band.position_lots == m.pos
+        in_band = in_band and band.contains(bid, ask, t)
+        full.on_event(ev)  # type: ignore[arg-type]
+        if in_band:
+            if isinstance(ev, BookTicker):
+                pending = ev
+        else:
+            if pending is not None:
+                skim.on_event(pending)  # the last skipped quote first: the book must be current
+                pending = None
+            skim.on_event(ev)  # type: ignore[arg-type]
+        for q in hits:
+            f = fill(q.side, q.price_ticks, q.qty_lots, t, q.level)
+            full.on_fill(f)
+            skim.on_fill(f)
+        qs = full.desired_quotes(m.pos, t)
+        if not in_band:
+            assert skim.desired_quotes(m.pos, t) == qs
+        m.resting = qs.quotes
+    assert full.reanchors == skim.reanchors

@@ -132,6 +132,7 @@ def test_skipping_in_band_events_gives_the_same_decisions() -> None:
     matcher = ReferenceMatcher()
     bid = ask = 0
     skipped = 0
+    pending = None
     for kind, a, b, t in path:
         if kind == "q":
             bid, ask = a, b
@@ -144,9 +145,14 @@ def test_skipping_in_band_events_gives_the_same_decisions() -> None:
         in_band = not hits and band.position_lots == matcher.pos and band.contains(bid, ask, t)
         assert not band.must_feed_events or bid == 0
         if not in_band:
+            if pending is not None:
+                skim.on_event(pending)  # the last withheld quote first: the book must be current
+                pending = None
             skim.on_event(ev)
         else:
             skipped += 1
+            if kind == "q":
+                pending = ev
         for side, price, qty in hits:
             full.on_fill(fill(side, price, qty, t))
             skim.on_fill(fill(side, price, qty, t))

@@ -63,8 +63,10 @@ class QuietBand(msgspec.Struct, frozen=True, gc=False):
     ask-bid <= spread_max and now_ms < until_ms (all integers: ticks, half-ticks for mid2, ms).
 
     If `must_feed_events` is False the strategy reads no market features, so in-band events may
-    also be skipped entirely (not passed to `on_event`) with identical later output: this is what a
-    vectorised backtester relies on. If True, in-band events must still reach `on_event` (feature
+    also be skipped entirely (not passed to `on_event`) with identical later output, provided the
+    last skipped BookTicker is passed to `on_event` before the next event that is processed (the
+    strategy's book must be current when it decides again): this is what a vectorised backtester
+    relies on. If True, in-band events must still reach `on_event` (feature
     state), but `desired_quotes` and the order diff can be skipped for them.
 
     An empty band (mid2_lo > mid2_hi) means "recompute on the next event".

@@ -87,6 +87,7 @@ async def test_release_hands_over_immediately_and_listeners_fire(redis_url: str)
     await b.start()
     assert a.role == "leader" and b.role == "follower"
     await a.stop()  # clean shutdown releases the key
+    await a.stop()  # idempotent (the engine and its runner may both stop it)
     await eventually(lambda: b.role == "leader", 2.0)
     assert roles == ["leader"]
     await eventually(lambda: b.is_leader, 1.0)

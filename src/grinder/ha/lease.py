@@ -123,6 +123,7 @@ class LeaderLease:
         self._listeners: list[Callable[[str], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopped = False
 
     # ----------------------------------------------------------------- state
     @property
@@ -265,6 +266,10 @@ class LeaderLease:
             await self.tick()
 
     async def stop(self) -> None:
+        """Stop renewing, release the lease and close the connection (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

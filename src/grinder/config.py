@@ -92,8 +92,15 @@ class GrinderConfig:
         return list(self._sections)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        """Plain values per section, for printing (enums by value, Decimals as strings)."""
-        return {name: _plain(dataclasses.asdict(obj)) for name, obj in self._sections.items()}
+        """File-settable values per section, for printing (enums by value, Decimals as strings).
+
+        Runtime-only fields (an attached exchange port, say) are left out, and nothing is deep-copied.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for name, obj in self._sections.items():
+            fields = _settable_fields(type(obj))
+            out[name] = {k: _plain(getattr(obj, k)) for k, tp in fields.items() if _file_settable(tp)}
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -106,6 +113,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal | Path):
         return str(value)
     return value
+
+
+_SCALARS = (bool, int, float, Decimal, str, Path)
+
+
+def _file_settable(tp: Any) -> bool:
+    """Whether a field of this type can be written in TOML (scalars, enums, tuples, optionals)."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        return all(a is type(None) or _file_settable(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        return all(a is Ellipsis or _file_settable(a) for a in typing.get_args(tp))
+    return tp in _SCALARS or (isinstance(tp, type) and issubclass(tp, enum.Enum))
 
 
 def _looks_secret(key: str) -> bool:

@@ -21,7 +21,7 @@ def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
-        return '""  # unset'
+        return '""  # not set'
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list):

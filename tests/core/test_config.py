@@ -101,3 +101,17 @@ def test_cli_config_check_error_exit_code(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "unknown section [nosuchsection]" in proc.stderr
+
+
+def test_cli_config_check_prints_effective_config_without_secrets(tmp_path: Path) -> None:
+    path = write(tmp_path, '[connector]\nmode = "PAPER"\n')
+    env = {**__import__("os").environ, "BINANCE_API_KEY": "key-value-abcdef", "BINANCE_API_SECRET": "secret-value-abcdef"}
+    env.pop("GRINDER_CONNECTOR_MODE", None)
+    proc = subprocess.run([sys.executable, "-m", "grinder.cli", "config", "check", str(path)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert '[connector]\nmode = "PAPER"\narmed = false' in out
+    assert "futures_port" not in out  # runtime-only objects are not config
+    assert "# BINANCE_API_KEY: set" in out and "# BINANCE_API_SECRET: set" in out
+    assert "key-value-abcdef" not in out and "secret-value-abcdef" not in out

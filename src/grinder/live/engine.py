@@ -151,7 +151,7 @@ class LiveEngine:
         self.clock: Clock = clock or WallClock()
         self.views = {s: SymbolView(s, parts.rules[s]) for s in parts.config.symbols}
         self.tick_to_order = LatencyWindow()
-        self.decision = LatencyWindow()  # tick received → commands decided (before journal and send)
+        self.decision = LatencyWindow()  # pipeline compute for an event that produced commands
         self.order_roundtrip = LatencyWindow()
         self.counts = OrderCounts()
         self.recent_fills: deque[dict[str, Any]] = deque(maxlen=50)
@@ -166,6 +166,8 @@ class LiveEngine:
         self._resolving: asyncio.Task[None] | None = None
         self._takeover: asyncio.Task[None] | None = None
         self._write_block: str | None = None
+        self._pending: deque[tuple[MarketEvent, int, int]] = deque()  # (event, recv ns, recv ms)
+        self._drain_scheduled = False
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
         for sym in parts.config.symbols:
@@ -360,7 +362,12 @@ class LiveEngine:
 
     # ================================================================= events
     def on_market_event(self, ev: MarketEvent) -> None:
-        """The market feed's callback: every decoded event, as soon as it arrives."""
+        """The market feed's callback: every decoded event, as soon as it arrives.
+
+        Events are queued and decided in a loop callback that stops after the first event that
+        produced commands, so the order tasks run (and write their requests) before the rest of
+        a burst of market frames is decided. Every event still reaches the pipeline, in order.
+        """
         recv = self.clock.monotonic_ns()
         now_ms = self.clock.now_ms()
         if isinstance(ev, BookTicker):
@@ -369,15 +376,33 @@ class LiveEngine:
                 view.on_book(ev.bid_ticks, ev.ask_ticks, now_ms)
         if not self._quoting or not self._can_write:
             return
-        try:
-            cmds = self.parts.pipeline.on_market_event(ev, now_ms)
-        except Exception:
-            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("market").inc()
-            log.exception("market event skipped: pipeline failed symbol=%s", ev.symbol)
-            return
-        if cmds:
-            self.decision.add(self.clock.monotonic_ns() - recv)
-            self._dispatch(cmds, recv)
+        self._pending.append((ev, recv, now_ms))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._decide_pending)
+
+    def _decide_pending(self) -> None:
+        self._drain_scheduled = False
+        pending = self._pending
+        while pending:
+            if not self._quoting or not self._can_write:
+                pending.clear()
+                return
+            ev, recv, now_ms = pending.popleft()
+            start = self.clock.monotonic_ns()
+            try:
+                cmds = self.parts.pipeline.on_market_event(ev, now_ms)
+            except Exception:
+                metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("market").inc()
+                log.exception("market event skipped: pipeline failed symbol=%s", ev.symbol)
+                continue
+            if cmds:
+                self.decision.add(self.clock.monotonic_ns() - start)
+                self._dispatch(cmds, recv)
+                if pending:  # let the order tasks write their requests first
+                    self._drain_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._decide_pending)
+                return
 
     def on_user_event(self, ev: object) -> None:
         """The user-data stream's callback: order updates, account updates, resyncs."""

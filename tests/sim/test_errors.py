@@ -444,3 +444,49 @@ async def test_control_api_over_http(http: aiohttp.ClientSession, sim_server_man
         state = await r.json()
     assert state["books"]["BTCUSDT"]["lastUpdateId"] > before
     assert Decimal(state["books"]["BTCUSDT"]["bid"]) < Decimal(state["books"]["BTCUSDT"]["ask"])
+
+
+async def test_position_mode_reduce_only_margin_and_max_orders(
+    http: aiohttp.ClientSession, sim_factory: SimFactory
+) -> None:
+    from dataclasses import replace
+
+    from grinder.core.rules import btcusdt_rules
+
+    rules = {"BTCUSDT": replace(btcusdt_rules(), max_num_orders=2)}
+    s = await sim_factory(SimConfig(port=0, symbols=("BTCUSDT",), manual_market=True), rules=rules)
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/order", limit_buy(s, positionSide="LONG"))
+    assert (status, body) == (
+        400,
+        {"code": -4061, "msg": "Order's position side does not match user's setting."},
+    )
+    status, body, _ = await call(
+        http, s, "POST", "/fapi/v1/order", limit_buy(s, side="SELL", reduceOnly="true")
+    )
+    assert (status, body["code"]) == (400, -2022)
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/order", limit_buy(s, quantity="900"))
+    assert (status, body) == (400, {"code": -2019, "msg": "Margin is insufficient."})
+    for _ in range(2):
+        assert (await call(http, s, "POST", "/fapi/v1/order", limit_buy(s)))[0] == 200
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/order", limit_buy(s))
+    assert (status, body) == (400, {"code": -2025, "msg": "Reach max open order limit."})
+    await call(http, s, "DELETE", "/fapi/v1/allOpenOrders", {"symbol": "BTCUSDT"})
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+    assert (status, body) == (200, {"code": 200, "msg": "success"})
+    status, body, _ = await call(
+        http, s, "POST", "/fapi/v1/order", limit_buy(s, positionSide="LONG", reduceOnly="false")
+    )
+    assert (status, body["code"]) == (400, -1106)
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/order", limit_buy(s))
+    assert (status, body["code"]) == (400, -4061)  # hedge mode needs LONG/SHORT
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/order", limit_buy(s, positionSide="LONG"))
+    assert (status, body["positionSide"]) == (200, "LONG")
+
+
+async def test_delay_fault_slows_answers(http: aiohttp.ClientSession, sim_server_manual: SimServer) -> None:
+    s = sim_server_manual
+    s.control.set_faults(delay_ms=150)
+    t0 = time.perf_counter()
+    status, _, _ = await call(http, s, "GET", "/fapi/v1/ping", signed=False)
+    assert status == 200
+    assert time.perf_counter() - t0 >= 0.15

@@ -309,6 +309,9 @@ class SimExchange:
             price = decimal_param(params, "price")
         elif params.get("price"):
             raise ApiError(-1106, "Parameter 'price' sent when not required.")
+        if "reduceOnly" in params and self.venue.dual_side_position:
+            # Hedge mode closes with SELL+LONG / BUY+SHORT; Binance refuses the parameter itself.
+            raise ApiError(-1106, "Parameter 'reduceonly' sent when not required.")
         cid = client_order_id(params, "newClientOrderId") or self._auto_client_id()
         resp_type = params.get("newOrderRespType", "ACK")
         if resp_type not in ("ACK", "RESULT"):

@@ -374,6 +374,7 @@ class Venue:
         ask_lots: npt.NDArray[np.int64],
         times_ms: npt.NDArray[np.int64],
         start: int = 0,
+        end: int | None = None,
     ) -> int:
         """Fast-forward over quotes that cannot change any of our orders.
 
@@ -386,10 +387,11 @@ class Venue:
         venue's L1 equals quote k-1 afterwards) — exactly what calling `on_book_ticker` on each would
         have done, because none of them reaches an order. The caller processes quote `k` itself with
         `on_book_ticker` (and any orders its strategy sends), then calls again with `start=k+1`.
+        `end` bounds the scan (e.g. at the time of the next touching trade of a merged stream).
+        Only valid while the caller's own strategy would also do nothing on the skipped quotes.
         """
         m = self._market(symbol)
-        n = len(bid_ticks)
-        end = n
+        end = len(bid_ticks) if end is None else max(start, min(end, len(bid_ticks)))
         if self._next_due_ms < _NO_SELL:
             end = min(end, int(np.searchsorted(times_ms, self._next_due_ms, side="left")))
             end = max(end, start)
@@ -418,12 +420,13 @@ class Venue:
         price_ticks: npt.NDArray[np.int64],
         times_ms: npt.NDArray[np.int64],
         start: int = 0,
+        end: int | None = None,
     ) -> int:
         """Trade counterpart of `apply_quotes`: returns the index of the first trade priced at or through
         a resting order (price ≤ highest buy or ≥ lowest sell), or at which something falls due; trades
         before it cannot change our orders and are skipped. The caller sends trade `k` to `on_trade`."""
         m = self._market(symbol)
-        end = len(price_ticks)
+        end = len(price_ticks) if end is None else max(start, min(end, len(price_ticks)))
         if self._next_due_ms < _NO_SELL:
             end = max(start, min(end, int(np.searchsorted(times_ms, self._next_due_ms, side="left"))))
         hit = end

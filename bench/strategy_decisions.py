@@ -5,7 +5,8 @@ jumps, like /work/shared/bench/gen_data.py) and measures, in one process:
 
 * nochange: `on_event` + `desired_quotes` for events inside the quiet band (the cached answer),
   for the reference grid (no features) and for the default config (features, controller, gate);
-* recompute: the same calls with the cache defeated (a full decision every event);
+* decisions: a full decision on every event (the position alternates, so each quote set differs)
+  plus the diff against the previous set;
 * stream: the whole stream with fills from the reference fill model, diffing each new quote set
   against the previous one — decisions/s and events/s;
 * baseline: a naive per-event transcription of REFERENCE_GRID.md (set of quotes + set diff on every
@@ -87,8 +88,8 @@ def diff(prev: QuoteSet | None, new: QuoteSet) -> tuple[int, int]:
     return len(old - cur), len(cur - old)
 
 
-def bench_nochange(cfg: StrategyConfig, events: list[BookTicker | Trade], defeat_cache: bool) -> float:
-    """ns per event for on_event + desired_quotes on in-band events."""
+def bench_nochange(cfg: StrategyConfig, events: list[BookTicker | Trade]) -> float:
+    """ns per event for on_event + desired_quotes on in-band events (the cached answer)."""
     s = GridStrategy(SYM, btcusdt_rules("0"), cfg)
     s.on_event(events[0])
     first = s.desired_quotes(0, ev_time(events[0]))
@@ -96,21 +97,39 @@ def bench_nochange(cfg: StrategyConfig, events: list[BookTicker | Trade], defeat
     times = [ev_time(e) for e in events]
     gc.disable()
     t0 = time.process_time_ns()
-    if defeat_cache:
-        for ev, t in zip(events, times, strict=True):
-            on_event(ev)
-            s._dirty = True
-            desired(0, t)
-    else:
-        for ev, t in zip(events, times, strict=True):
-            on_event(ev)
-            desired(0, t)
+    for ev, t in zip(events, times, strict=True):
+        on_event(ev)
+        desired(0, t)
     dt = time.process_time_ns() - t0
     gc.enable()
-    if not defeat_cache:
-        assert s.desired_quotes(0, times[-1]) is first, "quiet stream left the band"
-        # the reference grid never recomputes here; with features, once per evaluation interval
-        assert s.recomputes * 500 <= len(events), s.recomputes
+    assert s.desired_quotes(0, times[-1]) is first, "quiet stream left the band"
+    # the reference grid never recomputes here; with features, once per evaluation interval
+    assert s.recomputes * 500 <= len(events), s.recomputes
+    return dt / len(events)
+
+
+def bench_decisions(cfg: StrategyConfig, events: list[BookTicker | Trade]) -> float:
+    """ns per full decision: on_event + a recomputed quote set + its diff against the previous one.
+
+    The position alternates between flat and 60 lots, so every quote set differs from the last
+    (the cap removes a buy level) and the diff is never empty.
+    """
+    s = GridStrategy(SYM, btcusdt_rules("0"), cfg)
+    on_event, desired = s.on_event, s.desired_quotes
+    times = [ev_time(e) for e in events]
+    prev: QuoteSet | None = None
+    changes = 0
+    gc.disable()
+    t0 = time.process_time_ns()
+    for k, (ev, t) in enumerate(zip(events, times, strict=True)):
+        on_event(ev)
+        qs = desired(60 if k & 1 else 0, t)
+        c, p = diff(prev, qs)
+        changes += c + p
+        prev = qs
+    dt = time.process_time_ns() - t0
+    gc.enable()
+    assert s.recomputes == len(events) and changes >= len(events) - 1, (s.recomputes, changes)
     return dt / len(events)
 
 
@@ -241,11 +260,11 @@ def main() -> int:
     quiet = quiet_stream(n)
     stream = make_stream(n, args.seed)
 
-    ns_nochange = bench_nochange(ref, quiet, defeat_cache=False)
-    ns_nochange_feat = bench_nochange(default, quiet, defeat_cache=False)
+    ns_nochange = bench_nochange(ref, quiet)
+    ns_nochange_feat = bench_nochange(default, quiet)
     n_rc = max(2_000, n // 10)
-    ns_recompute = bench_nochange(ref, quiet[:n_rc], defeat_cache=True)
-    ns_recompute_feat = bench_nochange(default, quiet[:n_rc], defeat_cache=True)
+    ns_recompute = bench_decisions(ref, quiet[:n_rc])
+    ns_recompute_feat = bench_decisions(default, quiet[:n_rc])
     ref_run = run_stream(ref, stream)
     def_run = run_stream(default, stream)
     naive = run_naive_baseline(stream)
@@ -256,8 +275,8 @@ def main() -> int:
     print(f"events: {n:,} (quiet stream for the no-change path; synthetic market for the stream runs)")
     print(f"no-change path, reference grid : {ns_nochange:8.0f} ns/event")
     print(f"no-change path, default config : {ns_nochange_feat:8.0f} ns/event (features updated every event)")
-    print(f"full decision,  reference grid : {ns_recompute:8.0f} ns/event  -> {decisions_per_s:,.0f}/s")
-    print(f"full decision,  default config : {ns_recompute_feat:8.0f} ns/event")
+    print(f"decision + diff, reference grid: {ns_recompute:8.0f} ns/event  -> {decisions_per_s:,.0f}/s")
+    print(f"decision + diff, default config: {ns_recompute_feat:8.0f} ns/event")
     print(f"no-change vs full decision     : {ns_recompute / ns_nochange:6.1f}x cheaper")
     r = ref_run
     print(

@@ -62,8 +62,9 @@ def test_natr_on_event_time_bars_matches_wilder() -> None:
     assert f.natr_bps == pytest.approx(reference_natr(bars, 4))
 
 
-def test_empty_bars_decay_atr_like_zero_range_bars() -> None:
-    a, b = engine(bar_ms=1000, natr_period=3), engine(bar_ms=1000, natr_period=3)
+@pytest.mark.parametrize("period", [3, 8])  # the gap after warm-up, and inside it
+def test_empty_bars_decay_atr_like_zero_range_bars(period: int) -> None:
+    a, b = engine(bar_ms=1000, natr_period=period), engine(bar_ms=1000, natr_period=period)
     for i, m in enumerate([600_000, 600_600, 599_400, 600_300, 600_000]):
         for f in (a, b):
             f.on_book_ticker(book(m - 1, m + 1, T0 + i * 1000))
@@ -71,8 +72,11 @@ def test_empty_bars_decay_atr_like_zero_range_bars() -> None:
     for k in range(1, 6):
         b.on_book_ticker(book(599_999, 600_001, T0 + (4 + k) * 1000))
     a.on_book_ticker(book(599_999, 600_001, T0 + 9 * 1000))
+    for f in (a, b):  # a few more bars so that period 8 is warm
+        for k in range(1, 4):
+            f.on_book_ticker(book(599_999 + 40 * k, 600_001 + 40 * k, T0 + (9 + k) * 1000))
     assert a.bars_closed == b.bars_closed
-    assert a.natr_bps == pytest.approx(b.natr_bps)
+    assert a.natr_warm and a.natr_bps == pytest.approx(b.natr_bps)
 
 
 def test_ewma_volatility_scale_and_zero_when_flat() -> None:

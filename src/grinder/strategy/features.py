@@ -263,8 +263,12 @@ class FeatureEngine:
             for _ in range(k):
                 c = self._bar_close
                 self._bars.append((c, c, c, 0.0))
-            if self.bars_closed >= n:
-                self.atr_ticks *= ((n - 1) / n) ** empty
+            done = self.bars_closed
+            warm_up = min(empty, max(0, n - done))  # zero TRs inside the first-n simple mean
+            if warm_up:
+                self.atr_ticks = self.atr_ticks * done / (done + warm_up)
+            if empty > warm_up:
+                self.atr_ticks *= ((n - 1) / n) ** (empty - warm_up)
             self.bars_closed += empty
         self._bar_end_ms = (t // bar + 1) * bar
         c = self._bar_close

@@ -97,7 +97,7 @@ def test_dashboard_renders_every_panel() -> None:
     out = io.StringIO()
     Console(file=out, width=160, color_system=None).print(render(STATUS))
     text = out.getvalue()
-    for expected in ("LIVE_TRADE", "READY", "BTCUSDT", "59990.0", "+0.39", "p99=900µs", "armed=pass"):
+    for expected in ("LIVE_TRADE", "READY", "BTCUSDT", "1b≤59990.0", "+0.39", "p99=900µs", "armed=pass"):
         assert expected in text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -26,11 +27,19 @@ def _fmt_money(value: Any) -> Text:
 
 
 def _grid_text(sym: Mapping[str, Any]) -> str:
+    """Our resting grid in a few characters: count and best price per side."""
     bids = sym.get("working_bids") or []
     asks = sym.get("working_asks") or []
-    bid_s = " ".join(bids[:3]) + (" …" if len(bids) > 3 else "")
-    ask_s = " ".join(asks[:3]) + (" …" if len(asks) > 3 else "")
-    return f"B[{len(bids)}] {bid_s or '-'} | A[{len(asks)}] {ask_s or '-'}"
+    bid_s = f"{len(bids)}b≤{bids[0]}" if bids else "0b"
+    ask_s = f"{len(asks)}a≥{asks[0]}" if asks else "0a"
+    return f"{bid_s} {ask_s}"
+
+
+def _mid(sym: Mapping[str, Any]) -> str:
+    bid, ask = sym.get("bid"), sym.get("ask")
+    if not bid or not ask:
+        return "-"
+    return f"{(float(bid) + float(ask)) / 2:.2f}"
 
 
 def render(status: Mapping[str, Any], *, title: str = "GRINDER") -> Group:
@@ -38,31 +47,29 @@ def render(status: Mapping[str, Any], *, title: str = "GRINDER") -> Group:
     head = Text()
     head.append(f"{title}  ", style="bold")
     head.append(f"mode={status.get('mode')} armed={status.get('armed')} role={status.get('role')} ")
+    head.append("(realized is net of fees) ", style="dim")
     ready = bool(status.get("ready"))
     head.append("READY" if ready else "NOT READY", style="bold green" if ready else "bold red")
     elapsed = status.get("uptime_s")
     if elapsed is not None:
         head.append(f"  t={float(elapsed):.1f}s")
 
-    table = Table(expand=True, show_lines=False)
-    for col in ("symbol", "bid", "ask", "grid (our orders)", "position", "fills", "realized", "fees",
-                "unrealized", "net PnL", "feed age"):
-        table.add_column(col, overflow="fold")
+    table = Table(expand=True, show_lines=False, box=box.SIMPLE_HEAD)
+    for col in ("symbol", "mid", "our grid", "pos", "fills", "realized", "unreal.", "net"):
+        grid = col == "our grid"
+        table.add_column(col, no_wrap=not grid, overflow="fold", min_width=11 if grid else None)
     feed = status.get("feed", {})
     for name, sym in (status.get("symbols") or {}).items():
-        age = feed.get(name, {}).get("age_s")
+        realized = float(sym.get("realized_pnl") or 0) - float(sym.get("fees") or 0)
         table.add_row(
             name,
-            str(sym.get("bid") or "-"),
-            str(sym.get("ask") or "-"),
+            _mid(sym),
             _grid_text(sym),
             str(sym.get("position_qty")),
             str(sym.get("fills")),
-            _fmt_money(sym.get("realized_pnl")),
-            Text(f"{float(sym.get('fees') or 0):.4f}"),
+            _fmt_money(realized),
             _fmt_money(sym.get("unrealized_pnl")),
             _fmt_money(sym.get("net_pnl")),
-            "-" if age is None else f"{float(age):.1f}s",
         )
 
     lat = status.get("latency", {})
@@ -79,6 +86,11 @@ def render(status: Mapping[str, Any], *, title: str = "GRINDER") -> Group:
         f"{k}={orders.get(k, 0)}" for k in ("placed", "cancelled", "rejected", "blocked", "unknown")
     )
     foot.append(f"orders {counts}\n")
+    ages = "  ".join(
+        f"{name} {'-' if (a := v.get('age_s')) is None else f'{float(a):.1f}s'}"
+        for name, v in feed.items() if isinstance(v, Mapping)
+    )
+    foot.append(f"feed age: {ages}\n")
     foot.append("gates: " + "  ".join(f"{k}={'pass' if v else 'BLOCK'}" for k, v in gates.items()))
     reasons = status.get("reasons") or []
     if reasons:

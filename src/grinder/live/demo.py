@@ -105,6 +105,11 @@ async def run_demo(args: argparse.Namespace) -> int:
         stale.unlink(missing_ok=True)  # each demo is a fresh account on a fresh simulator
     console = Console()
     plain = args.plain or not sys.stdout.isatty()
+    log_file = None
+    if not plain:
+        # Log lines would tear the live dashboard: they go to a file, named in the summary.
+        log_file = open(out / "demo.log", "a", encoding="utf-8")  # noqa: SIM115 - closed below
+        setup_logging(args.log_level if args.log_level != "WARNING" else "INFO", stream=log_file)
     sim = SimServer(SimConfig(port=0, symbols=DEMO_SYMBOLS, seed=args.seed, speed=args.speed))
     await sim.start()
     ops_port = args.ops_port
@@ -135,11 +140,16 @@ async def run_demo(args: argparse.Namespace) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await sim.stop()
+        if log_file is not None:
+            setup_logging(args.log_level)
+            log_file.close()
     report = out / "report.html"
     checks = _journal_check(journal_file, trades)
     write_report(report, engine, settings, sim_trades=trades, checks=checks, started_ms=started_ms,
                  speed=args.speed, seed=args.seed)
     _summary(engine, checks, report)
+    if log_file is not None:
+        print(f"  log: {(out / 'demo.log').resolve()}", flush=True)
     return code
 
 

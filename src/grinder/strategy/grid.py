@@ -59,8 +59,7 @@ class GridPolicy:
     __slots__ = (
         "_max_qty_lots",
         "_max_ticks",
-        "_min_notional_units",
-        "_min_qty_lots",
+        "_min_lots",
         "_min_ticks_price",
         "_notional_units",
         "_offsets",
@@ -82,9 +81,8 @@ class GridPolicy:
         self.max_position_lots = _exact_lots(rules, cfg.max_position, "max_position")
         unit = rules.tick_size * rules.step_size
         self._notional_units = int((cfg.order_notional / unit).to_integral_value(rounding=ROUND_CEILING))
-        # MIN_NOTIONAL in tick×step units and minQty in lots, so sizing is integer-only
-        self._min_notional_units = int((rules.min_notional / unit).to_integral_value(rounding=ROUND_CEILING))
-        self._min_qty_lots = max(1, rules.ceil_lots(rules.min_qty)) if rules.min_qty > 0 else 1
+        # SymbolRules.min_lots_for_notional per price, memoised: grid prices repeat
+        self._min_lots: dict[int, int] = {}
         self._offsets: dict[tuple[int, int, int], tuple[int, ...]] = {}
         self._max_qty_lots = (
             int((rules.max_qty / rules.step_size).to_integral_value(rounding=ROUND_FLOOR))
@@ -118,9 +116,13 @@ class GridPolicy:
         return anchor_ticks - shift if position_lots > 0 else anchor_ticks + shift
 
     def min_lots(self, price_ticks: int) -> int:
-        """`SymbolRules.min_lots_for_notional` in integers only (the smallest valid size at this price)."""
-        need = -(-self._min_notional_units // price_ticks)
-        return need if need > self._min_qty_lots else self._min_qty_lots
+        """`SymbolRules.min_lots_for_notional` (MIN_NOTIONAL and minQty), memoised per price."""
+        lots = self._min_lots.get(price_ticks)
+        if lots is None:
+            if len(self._min_lots) >= 4096:
+                self._min_lots.clear()
+            lots = self._min_lots[price_ticks] = self.rules.min_lots_for_notional(price_ticks)
+        return lots
 
     def base_lots(self, price_ticks: int) -> int:
         """Size of one level at this price: configured lots or notional, at least MIN_NOTIONAL/minQty."""
@@ -242,7 +244,7 @@ class GridPolicy:
         symbol, post_only = self.symbol, self.cfg.post_only
         lo_px, hi_px, max_lots = self._min_ticks_price, self._max_ticks, self._max_qty_lots
         fixed, notional = self.qty_lots, self._notional_units
-        mn_units, mn_lots = self._min_notional_units, self._min_qty_lots
+        min_lots = self._min_lots.get
         max_pos = self.max_position_lots
         side, tags = (Side.BUY, _BUY_TAGS) if is_buy else (Side.SELL, _SELL_TAGS)
         quoted = INT_MIN if is_buy else INT_MAX
@@ -258,8 +260,7 @@ class GridPolicy:
                     continue
             if p < lo_px or p > hi_px:
                 continue
-            need = -(-mn_units // p)
-            floor_lots = need if need > mn_lots else mn_lots
+            floor_lots = min_lots(p) or self.min_lots(p)
             lots = -(-notional // p) if notional else fixed
             if lots < floor_lots:
                 lots = floor_lots

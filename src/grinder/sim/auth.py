@@ -23,11 +23,22 @@ from grinder.sim.errors import (
 )
 
 
+def _parse(part: str) -> dict[str, str]:
+    if "%" in part or "+" in part:
+        return dict(parse_qsl(part, keep_blank_values=True))
+    out: dict[str, str] = {}
+    for piece in part.split("&"):  # the common case: nothing to unquote
+        if piece:
+            name, _, value = piece.partition("=")
+            out[name] = value
+    return out
+
+
 def merge_params(query: str, body: str) -> dict[str, str]:
     """Parameters from query and form body; on a duplicate name the query value wins."""
-    params = dict(parse_qsl(body, keep_blank_values=True)) if body else {}
+    params = _parse(body) if body else {}
     if query:
-        params.update(parse_qsl(query, keep_blank_values=True))
+        params.update(_parse(query))
     return params
 
 

@@ -181,7 +181,7 @@ class Backtest:
         return self.log
 
     def _finish(self, n: int) -> None:
-        end_ms = int(self.tape.time_ms[n - 1])
+        end_ms = int(self.tape.clock_ms[n - 1])
         for sym, book in self._books.items():
             if book.paused_since is not None:
                 self.log.paused_ms[sym] += end_ms - book.paused_since
@@ -191,9 +191,8 @@ class Backtest:
     # ------------------------------------------------------------------ one event
     def _process_row(self, i: int) -> None:
         ev = self.tape.event(i)
-        now = int(self.tape.time_ms[i])
+        now = int(self.tape.clock_ms[i])
         self.clock.set_ms(now)
-        now = max(now, self.clock.now_ms())
         self._last_row_ms = now
         self.log.rows_processed += 1
         self._market_to_venue(ev, now)
@@ -333,7 +332,7 @@ class Backtest:
                 continue
             ev = tape.event(q)
             assert isinstance(ev, BookTicker)
-            now = int(tape.time_ms[q])
+            now = int(tape.clock_ms[q])
             self.clock.set_ms(now)
             self.venue.on_book_ticker(ev)
             fills_before = len(self.log.fills)

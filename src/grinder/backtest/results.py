@@ -119,11 +119,11 @@ def summarize(
     tape: Tape, log: RunLog, *, initial_balance: Decimal, bar_ms: int, sharpe_bar_ms: int, wall_s: float = 0.0
 ) -> BacktestResult:
     n = log.rows_processed + log.rows_skipped
-    t0, t1 = int(tape.time_ms[0]), int(tape.time_ms[n - 1])
+    t0, t1 = int(tape.clock_ms[0]), int(tape.clock_ms[n - 1])
     bars = np.arange(t0 + bar_ms, t1 + bar_ms, bar_ms, dtype=np.int64)
     if len(bars) == 0 or bars[-1] != t1:
         bars = np.append(bars[bars < t1], t1)
-    bar_rows = np.searchsorted(tape.time_ms[:n], bars, side="right").astype(np.int64) - 1
+    bar_rows = np.searchsorted(tape.clock_ms[:n], bars, side="right").astype(np.int64) - 1
     init = float(initial_balance)
     equity = np.full(len(bars), init)
     symbols: dict[str, dict[str, Any]] = {}

@@ -84,7 +84,7 @@ class QuietScanner:
         self.scans += 1
         stop = n
         if until_ms is not None:
-            stop = int(np.searchsorted(self.tape.time_ms, until_ms, side="left"))
+            stop = int(np.searchsorted(self.tape.clock_ms, until_ms, side="left"))
             if stop <= start:
                 return start
         found = self._scan(start, stop, guards, queue_model)  # type: ignore[arg-type]

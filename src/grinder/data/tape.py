@@ -63,9 +63,20 @@ class Tape:
     event_ms: I64
     objects: list[ReplayEvent]
     sources: tuple[str, ...] = ()
+    _clock: I64 | None = None
 
     def __len__(self) -> int:
         return len(self.time_ms)
+
+    @property
+    def clock_ms(self) -> I64:
+        """The virtual clock at each row: the running maximum of `time_ms` (sorted, even where the
+        exchange times of interleaved streams step back a little, as in real captures)."""
+        if self._clock is None:
+            t = self.time_ms
+            monotonic = len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))
+            self._clock = t if monotonic else np.maximum.accumulate(t)
+        return self._clock
 
     def symbol_index(self, symbol: str) -> int:
         return self.symbols.index(symbol)
@@ -116,6 +127,7 @@ class Tape:
             self.event_ms[:stop],
             self.objects,
             self.sources,
+            None if self._clock is None else self._clock[:stop],
         )
 
     def counts(self) -> dict[str, int]:

@@ -1,0 +1,84 @@
+"""Shared inputs: synthetic reference data (shared/bench/gen_data.py) and the real captures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grinder.backtest.config import BacktestConfig
+from grinder.data import Tape, load_tape
+from grinder.execution.config import ExecutionConfig
+from grinder.risk.config import RiskConfig
+from grinder.strategy.config import StrategyConfig
+from grinder.venue.config import VenueConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("GRINDER_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    gen = shared_dir() / "bench" / "gen_data.py"
+    if not gen.exists():
+        pytest.fail(f"{gen} not found: put shared/ beside the repo or set GRINDER_SHARED")
+    out = tmp_path_factory.mktemp("synth")
+    subprocess.run(
+        [sys.executable, str(gen), "-n", "120000", "--out", str(out)], check=True, capture_output=True
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def synth_tape(synth_dir: Path) -> Tape:
+    return load_tape(sorted(synth_dir.glob("*.parquet")))
+
+
+@pytest.fixture(scope="session")
+def capture_dir() -> Path:
+    d = shared_dir() / "data" / "binance_usdm_capture"
+    if not (d / "btcusdt_20240808.gz").exists():
+        pytest.fail(f"real captures not found in {d}: put shared/ beside the repo or set GRINDER_SHARED")
+    return d
+
+
+@pytest.fixture(scope="session")
+def capture_tape(capture_dir: Path) -> Tape:
+    return load_tape([capture_dir])
+
+
+def reference_run_configs(**venue: Any) -> dict[str, Any]:
+    """REFERENCE_GRID.md as GRINDER configuration (as in bench/backtest.py)."""
+    big = Decimal("1e15")
+    return {
+        "strategy_config": StrategyConfig.reference(),
+        "risk_config": RiskConfig(
+            max_notional_per_order=big,
+            max_position_notional=big,
+            max_total_position_notional=big,
+            max_open_orders_per_symbol=200,
+            orders_per_10s=10**9,
+            orders_per_minute=10**9,
+            max_drawdown_pct=Decimal("99.99"),
+            daily_loss_limit=big,
+        ),
+        "execution_config": ExecutionConfig(equity_refresh_ms=10**15),
+        "venue_config": VenueConfig(
+            **{
+                "fill_model": "touch",
+                "maker_fee": Decimal(0),
+                "taker_fee": Decimal(0),
+                "initial_balance": Decimal(10**9),
+                **venue,
+            }
+        ),
+        "backtest_config": BacktestConfig(),
+    }

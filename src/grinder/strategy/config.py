@@ -7,6 +7,7 @@ they are turned into integer fractions once, when a strategy is built.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -204,6 +205,14 @@ class StrategyConfig:
     toxicity: ToxicityConfig = field(default_factory=ToxicityConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     strategy_tag: str = "grid"  # the {strategy} part of client order ids (1-8 chars, no '_')
+
+    def __post_init__(self) -> None:
+        _require(
+            re.fullmatch(r"[A-Za-z0-9.:/-]{1,8}", self.strategy_tag) is not None,
+            "strategy_tag",
+            self.strategy_tag,
+            "use 1-8 characters from [A-Za-z0-9.:/-] (no '_')",
+        )
 
     @classmethod
     def reference(cls) -> StrategyConfig:

@@ -243,8 +243,6 @@ class GridPolicy:
         """
         symbol, post_only = self.symbol, self.cfg.post_only
         lo_px, hi_px, max_lots = self._min_ticks_price, self._max_ticks, self._max_qty_lots
-        fixed, notional = self.qty_lots, self._notional_units
-        min_lots = self._min_lots.get
         max_pos = self.max_position_lots
         side, tags = (Side.BUY, _BUY_TAGS) if is_buy else (Side.SELL, _SELL_TAGS)
         quoted = INT_MIN if is_buy else INT_MAX
@@ -260,13 +258,10 @@ class GridPolicy:
                     continue
             if p < lo_px or p > hi_px:
                 continue
-            floor_lots = min_lots(p) or self.min_lots(p)
-            lots = -(-notional // p) if notional else fixed
-            if lots < floor_lots:
-                lots = floor_lots
+            lots = self.base_lots(p)
             if keep_num >= 0:
                 lots = lots * keep_num // max_pos
-                if lots < floor_lots:
+                if lots < self.min_lots(p):
                     break  # zero size on the growing side at (or near) the cap
             if lots > max_lots:
                 lots = max_lots

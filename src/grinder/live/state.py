@@ -16,6 +16,7 @@ from grinder.core.events import Fill
 from grinder.core.rules import SymbolRules
 
 MAX_FILLS_KEPT = 10_000
+MAX_TRADE_IDS_KEPT = 100_000  # duplicate detection window (the user stream de-duplicates too)
 MAX_SERIES_POINTS = 20_000
 LATENCY_WINDOW = 4096
 PRICE_SAMPLE_MS = 50  # one mid-price point per 50 ms of book updates at most
@@ -57,6 +58,7 @@ class SymbolView:
     position_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
     equity_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
     _trade_ids: set[int] = field(default_factory=set)
+    _trade_order: deque[int] = field(default_factory=deque)
 
     # ------------------------------------------------------------------ market
     def on_book(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> None:
@@ -87,6 +89,9 @@ class SymbolView:
             return False
         if fill.trade_id:
             self._trade_ids.add(fill.trade_id)
+            self._trade_order.append(fill.trade_id)
+            if len(self._trade_order) > MAX_TRADE_IDS_KEPT:  # bounded memory on long runs
+                self._trade_ids.discard(self._trade_order.popleft())
         price = self.rules.ticks_to_price(fill.price_ticks)
         qty_lots = fill.qty_lots * fill.side.sign
         self._apply(qty_lots, price)

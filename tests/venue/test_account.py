@@ -143,3 +143,13 @@ def test_leverage_changes_position_initial_margin(venue: Venue, leverage: int) -
 def test_commission_rates_are_the_configured_ones() -> None:
     v = make_venue(maker_fee=D("0.0001"), taker_fee=D("0.0004"))
     assert v.commission_rates(SYM) == (D("0.0001"), D("0.0004"))
+
+
+def test_funding_defaults_to_the_8h_utc_grid_when_the_stream_gives_no_time() -> None:
+    v = make_venue(maker_fee=D(0), taker_fee=D(0))
+    mark(v, "60000", T0 + 1000, rate="0.0001")  # next_funding_time 0: not announced
+    assert v.next_funding_time(SYM) == T0 + H8  # 08:00 UTC
+    quote(v, 599_999, 600_000, T0 + 1000)
+    v.place(market(Side.BUY, 100, "long"), T0 + 2000)
+    v.advance_to(T0 + H8)
+    assert v.balance().wallet_balance == D(10000) - D("0.1") * D("60000") * D("0.0001")

@@ -139,3 +139,23 @@ def test_touch_model_order_placed_at_event_i_rests_from_event_i_plus_1() -> None
     assert executed(v, b.order_id) == 0
     trade(v, 599_990, 1, T0 + 2)
     assert executed(v, b.order_id) == 10
+
+
+def test_l2_snapshot_without_our_level_empties_the_queue_ahead() -> None:
+    v = make_venue()
+    mark(v, "60000", T0)
+    depth(v, [(600_000, 100), (599_990, 500)], [(600_001, 100)], T0)
+    o = v.place(limit(Side.BUY, 599_990, 10, "q"), T0)
+    depth(v, [(600_000, 100), (599_980, 500)], [(600_001, 100)], T0 + 1)
+    assert v.queue_ahead(SYM, o.order_id) == 0
+
+
+def test_l2_trade_at_level_after_cancellations() -> None:
+    v = make_venue()
+    mark(v, "60000", T0)
+    depth(v, [(600_000, 100)], [(600_001, 100)], T0)
+    o = v.place(limit(Side.BUY, 600_000, 10, "q"), T0)
+    v.on_depth_update(DepthUpdate(SYM, 2, 2, 1, ((600_000, 40),), (), T0 + 1, T0 + 1))  # 60 % cancelled
+    assert v.queue_ahead(SYM, o.order_id) == 40
+    trade(v, 600_000, 45, T0 + 2)
+    assert executed(v, o.order_id) == 5

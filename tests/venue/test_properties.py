@@ -134,3 +134,51 @@ def test_account_and_fill_invariants(script: list[tuple[object, ...]], model: st
         else:
             # A post-only order never takes liquidity.
             assert placed[t.order_id][2] is not TimeInForce.GTX
+
+
+hedge_order = st.tuples(
+    st.integers(-30, 30),
+    st.integers(1, 60),
+    st.sampled_from(["GTC", "IOC", "MKT"]),
+    st.booleans(),
+    st.booleans(),
+)
+hedge_script = st.lists(st.one_of(quote_action, trade_action, hedge_order), min_size=1, max_size=60)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script=hedge_script)
+def test_hedge_positions_are_signed_sums_of_their_fills(script: list[tuple[object, ...]]) -> None:
+    from grinder.core.enums import PositionSide
+
+    v = make_venue(dual_side_position=True, initial_balance=Decimal(1_000_000))
+    mark(v, "60000", T0)
+    quote(v, MID, MID + 1, T0)
+    t = T0
+    for n, step in enumerate(script):
+        t += 1
+        try:
+            if step[0] == "quote":
+                quote(v, MID + int(step[1]), MID + int(step[1]) + int(step[2]), t, int(step[3]), int(step[4]))  # type: ignore[call-overload]
+            elif step[0] == "trade":
+                trade(v, MID + int(step[1]), int(step[2]), t, seller_aggressor=bool(step[3]))  # type: ignore[call-overload]
+            else:
+                off, lots, kind, buy, long_side = step
+                side = Side.BUY if buy else Side.SELL
+                ps = PositionSide.LONG if long_side else PositionSide.SHORT
+                if kind == "MKT":
+                    v.place(market(side, int(lots), f"h{n}", position_side=ps), t)  # type: ignore[call-overload]
+                else:
+                    v.place(
+                        limit(side, MID + int(off), int(lots), f"h{n}", TimeInForce(kind), position_side=ps),
+                        t,
+                    )  # type: ignore[call-overload]
+        except VenueReject:
+            pass
+    trades = v.user_trades(SYM)
+    for p in v.positions(SYM):
+        signed = sum(
+            t.qty_lots * (1 if t.is_buyer else -1) for t in trades if t.position_side is p.position_side
+        )
+        assert p.amount_lots == signed
+        assert (p.amount_lots >= 0) if p.position_side is PositionSide.LONG else (p.amount_lots <= 0)

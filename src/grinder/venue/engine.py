@@ -323,7 +323,7 @@ class Venue:
         m.bids = {p: q for p, q in ev.bids if q > 0}
         m.asks = {p: q for p, q in ev.asks if q > 0}
         m.last_ms = t
-        self._after_l2_change(m, set(m.bids), set(m.asks), t)
+        self._after_l2_change(m, None, None, t)  # every level may have changed
 
     def on_depth_update(self, ev: DepthUpdate) -> None:
         """Apply a depth diff (absolute quantities; 0 removes a level)."""
@@ -353,8 +353,13 @@ class Venue:
             self._run_due(t)
         m.mark = ev.mark_price
         m.funding_rate = ev.funding_rate
-        if ev.next_funding_time_ms > m.last_funding_ms and ev.next_funding_time_ms != m.next_funding_ms:
-            m.next_funding_ms = ev.next_funding_time_ms
+        announced = ev.next_funding_time_ms
+        if announced <= 0 and m.next_funding_ms == 0:
+            # No funding time on the stream: Binance's default grid, 00/08/16 UTC (epoch-aligned).
+            interval = self.config.funding_interval_ms
+            announced = (t // interval + 1) * interval
+        if announced > m.last_funding_ms and announced > 0 and announced != m.next_funding_ms:
+            m.next_funding_ms = announced
             self._recompute_due()
         m.last_ms = max(m.last_ms, t)
 
@@ -498,7 +503,9 @@ class Venue:
             return self._fill(m, o, fill, o.price, True, t)
         return 0
 
-    def _after_l2_change(self, m: _Market, bid_prices: set[int], ask_prices: set[int], t: int) -> None:
+    def _after_l2_change(
+        self, m: _Market, bid_prices: set[int] | None, ask_prices: set[int] | None, t: int
+    ) -> None:
         m.bid, m.bid_lots = (max(m.bids), m.bids[max(m.bids)]) if m.bids else (m.bid, 0)
         m.ask, m.ask_lots = (min(m.asks), m.asks[min(m.asks)]) if m.asks else (m.ask, 0)
         m.has_quote = m.has_quote or bool(m.bids and m.asks)
@@ -506,10 +513,10 @@ class Venue:
             return
         if self._queue_model:
             for o in m.buys:
-                if o.price in bid_prices:
+                if bid_prices is None or o.price in bid_prices:
                     _observe_level(o, m.bids.get(o.price, 0))
             for o in m.sells:
-                if o.price in ask_prices:
+                if ask_prices is None or o.price in ask_prices:
                     _observe_level(o, m.asks.get(o.price, 0))
             self._match_quote_queue(m, t)
         elif m.bids and m.asks:

@@ -163,3 +163,46 @@ def test_cli_rejects_bad_arguments() -> None:
     )
     assert result.returncode == 2
     assert "BTC-USD" in result.stderr
+
+
+async def test_replay_public_data_csvs(sim_factory: SimFactory, tmp_path: Path) -> None:
+    """Binance public-data bookTicker + aggTrades CSVs (L1 only): the touch and trades replay as recorded."""
+    data = tmp_path / "day"
+    data.mkdir()
+    t0 = 1_711_000_000_000
+    (data / "BTCUSDT-bookTicker-2024-03-21.csv").write_text(
+        "update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time\n"
+        + "".join(f"{100 + i},{65000 + i}.10,1.5{i},{65000 + i}.20,2.0{i},{t0 + i * 10},{t0 + i * 10 + 1}\n"
+                  for i in range(5))
+    )  # fmt: skip
+    (data / "BTCUSDT-aggTrades-2024-03-21.csv").write_text(
+        "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n"
+        f"900,65002.20,0.010,1,2,{t0 + 25},false\n"
+        f"901,65003.10,0.020,3,3,{t0 + 35},true\n"
+    )
+    server = await sim_factory(
+        SimConfig(port=0, symbols=("BTCUSDT",), data_path=str(data), manual_market=True)
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{server.ws_url}/stream?streams=btcusdt@bookTicker/btcusdt@aggTrade") as ws,
+    ):
+        while server.step_market(10):
+            pass
+        seen: list[dict[str, Any]] = []
+        while len(seen) < 6:
+            seen.append(json.loads((await asyncio.wait_for(ws.receive(), 3)).data))
+        async with http.get(
+            f"{server.rest_url}/fapi/v1/ticker/bookTicker", params={"symbol": "BTCUSDT"}
+        ) as r:
+            ticker = await r.json()
+    assert (ticker["bidPrice"], ticker["bidQty"], ticker["askPrice"], ticker["lastUpdateId"]) == (
+        "65004.10", "1.540", "65004.20", 104,
+    )  # fmt: skip
+    trades = [d["data"] for d in seen if d["stream"] == "btcusdt@aggTrade"]
+    assert [(t["a"], t["p"], t["q"], t["m"]) for t in trades] == [
+        (900, "65002.20", "0.010", False),
+        (901, "65003.10", "0.020", True),
+    ]
+    tickers = [d["data"]["u"] for d in seen if d["stream"] == "btcusdt@bookTicker"]
+    assert tickers == sorted(tickers)

@@ -124,3 +124,26 @@ def test_book_numbers_every_change() -> None:
     assert (d3.first_update_id, d3.final_update_id, d3.prev_final_update_id) == (500, 510, 104)
     assert book.best_ask == (0, 0)
     assert book.snapshot(5, 3, 3).last_update_id == 510
+
+
+def test_wire_format_matches_symbol_rules() -> None:
+    from grinder.sim.render import wire
+    from grinder.sim.server import default_rules
+
+    for rules in (*RULES.values(), default_rules("SOLUSDT")):
+        f = wire(rules)
+        for n in (0, 1, 7, 10, 99, 12_345, 600_001, 10**12 + 3):
+            assert f.price(n) == rules.price_str(n)
+            assert f.qty(n) == rules.qty_str(n)
+        assert f.qty(-1234) == "-" + rules.qty_str(1234)
+
+
+def test_sim_config_refuses_bad_values() -> None:
+    from grinder.sim.config import SimConfig
+
+    with pytest.raises(ValueError, match=r"sim\.speed=-1"):
+        SimConfig(speed=-1)
+    with pytest.raises(ValueError, match=r"sim\.symbols is empty"):
+        SimConfig(symbols=())
+    with pytest.raises(ValueError, match=r"sim\.orders_limit_10s=0"):
+        SimConfig(orders_limit_10s=0)

@@ -36,3 +36,27 @@ class SimConfig:
     ws_max_queue: int = 50_000  # messages buffered per slow WS client before it is disconnected
     routed_paths_strict: bool = True  # /public, /market deliver only their own stream classes
     legacy_paths_public_only: bool = False  # True: post-2026-04-23 behaviour of /ws and /stream
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"sim.port={self.port} is not a TCP port (0..65535; 0 = pick a free one)")
+        if not self.symbols:
+            raise ValueError('sim.symbols is empty: name at least one symbol, e.g. ["BTCUSDT"]')
+        if self.speed < 0:
+            raise ValueError(f"sim.speed={self.speed} must be >= 0 (1 = real time, 0 = as fast as possible)")
+        if self.step_ms <= 0:
+            raise ValueError(f"sim.step_ms={self.step_ms} must be > 0")
+        if not self.api_key or not self.api_secret:
+            raise ValueError("sim.api_key and sim.api_secret must not be empty")
+        for name in (
+            "weight_limit_1m",
+            "orders_limit_10s",
+            "orders_limit_1m",
+            "ban_after_rejections",
+            "listen_key_ttl_ms",
+            "max_connection_lifetime_ms",
+            "ws_max_queue",
+            "recv_window_max_ms",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"sim.{name}={getattr(self, name)} must be > 0")

@@ -551,6 +551,8 @@ class Venue:
     ) -> OrderView:
         """`POST /fapi/v1/order` with Binance's parameter, precision and filter checks (in that order)."""
         m = self._market(symbol)
+        if reduce_only and self._dual:
+            raise E.not_required("reduceOnly")
         if quantity is None:
             raise E.mandatory("quantity")
         if order_type is OrderType.LIMIT:
@@ -701,6 +703,8 @@ class Venue:
         if now_ms >= self._next_due_ms:
             self._run_due(now_ms)
         self._now_ms = max(self._now_ms, now_ms)
+        if reduce_only and self._dual:
+            raise E.not_required("reduceOnly")
         if cid is None:
             cid = "".join(self._rng.choice(_CID_ALPHABET) for _ in range(22))
         elif not is_valid_client_order_id(cid):

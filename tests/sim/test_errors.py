@@ -199,6 +199,7 @@ ORDER_PARAM_CASES = [
         "Order's notional must be no smaller than 100 (unless you choose reduce only)",
     ),
     ({"price": "100.00"}, -4013, "Price less than min price."),
+    ({"price": "5000000.00"}, -4002, "Price greater than max price."),
     ({"price": "90000.00"}, -4016, "Price is higher than mark price multiplier cap."),
     ({"side": "SELL", "price": "40000.00"}, -4024, "Price is lower than mark price multiplier floor."),
     ({"price": "60000.05"}, -4014, "Price not increased by tick size."),
@@ -490,3 +491,25 @@ async def test_delay_fault_slows_answers(http: aiohttp.ClientSession, sim_server
     status, _, _ = await call(http, s, "GET", "/fapi/v1/ping", signed=False)
     assert status == 200
     assert time.perf_counter() - t0 >= 0.15
+
+
+async def test_settings_refused_with_a_position(
+    http: aiohttp.ClientSession, sim_server_manual: SimServer
+) -> None:
+    s = sim_server_manual
+    market = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010"}
+    assert (await call(http, s, "POST", "/fapi/v1/order", market))[0] == 200
+    status, body, _ = await call(
+        http, s, "POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT", "marginType": "ISOLATED"}
+    )
+    assert (status, body) == (
+        400,
+        {"code": -4048, "msg": "Margin type cannot be changed if there exists position."},
+    )
+    status, body, _ = await call(http, s, "POST", "/fapi/v1/positionSide/dual", {"dualSidePosition": "true"})
+    assert (status, body) == (
+        400,
+        {"code": -4068, "msg": "Position side cannot be changed if there exists position."},
+    )
+    status, body, _ = await call(http, s, "GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
+    assert (status, body[0]["positionAmt"], body[0]["marginType"]) == (200, "0.010", "cross")

@@ -206,3 +206,7 @@ async def test_replay_public_data_csvs(sim_factory: SimFactory, tmp_path: Path) 
     ]
     tickers = [d["data"]["u"] for d in seen if d["stream"] == "btcusdt@bookTicker"]
     assert tickers == sorted(tickers)
+    # The files carry no mark price: the simulator marks at the mid (venue and premiumIndex agree).
+    mark = server.market.marks["BTCUSDT"].mark_price
+    assert Decimal("65000.15") <= mark <= Decimal("65004.15")
+    assert server.venue.mark_price("BTCUSDT") == mark

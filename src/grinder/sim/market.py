@@ -19,6 +19,7 @@ from grinder.sim.book import SymbolBook
 from grinder.sim.inputs import BookDiff, BookReset, BookTop, MarkTick, TimedBatch, TradePrint
 
 FUNDING_INTERVAL_MS = 8 * 3_600_000
+DEFAULT_FUNDING_RATE = Decimal("0.0001")  # Binance's base rate per 8 h (interest 0.01 %)
 
 
 class MarketSink(Protocol):
@@ -35,8 +36,12 @@ class MarketSink(Protocol):
 class MarketState:
     """Books + id counters for all symbols; the only writer of market data in the simulator."""
 
-    def __init__(self, rules: Mapping[str, SymbolRules]) -> None:
+    def __init__(self, rules: Mapping[str, SymbolRules], *, synthesize_marks: bool = False) -> None:
+        """`synthesize_marks`: for data without mark prices (public-data files, captures), publish
+        the mid price as mark and index once a second per symbol until the data brings real marks."""
         self.rules = dict(rules)
+        self._synth_marks = dict.fromkeys(rules, synthesize_marks)
+        self._next_synth_mark_ms: dict[str, int] = dict.fromkeys(rules, 0)
         self.books: dict[str, SymbolBook] = {s: SymbolBook(s) for s in rules}
         self.marks: dict[str, MarkPrice] = {}
         self.last_trade: dict[str, Trade] = {}
@@ -61,8 +66,21 @@ class MarketState:
                 self._apply_mark(item, now_ms)
             else:
                 self._apply_reset(item, now_ms)
+        self._synthesize_marks(now_ms)
         for sink in self.sinks:
             sink.end_batch(now_ms, flush_all)
+
+    def _synthesize_marks(self, now_ms: int) -> None:
+        for symbol, on in self._synth_marks.items():
+            if not on or now_ms < self._next_synth_mark_ms[symbol]:
+                continue
+            book = self.books[symbol]
+            (bid, _), (ask, _) = book.best_bid, book.best_ask
+            if not (bid and ask):
+                continue
+            self._next_synth_mark_ms[symbol] = now_ms + 1000
+            mid = self.rules[symbol].tick_size * (bid + ask) / 2
+            self._apply_mark(MarkTick(symbol, mid, mid, DEFAULT_FUNDING_RATE), now_ms, synthetic=True)
 
     # ------------------------------------------------------------------ per input kind
     def _apply_diff(self, diff: BookDiff, now_ms: int) -> None:
@@ -112,9 +130,11 @@ class MarketState:
         for sink in self.sinks:
             sink.on_trade(trade)
 
-    def _apply_mark(self, tick: MarkTick, now_ms: int) -> None:
+    def _apply_mark(self, tick: MarkTick, now_ms: int, *, synthetic: bool = False) -> None:
         if tick.symbol not in self.books:
             return
+        if not synthetic:
+            self._synth_marks[tick.symbol] = False  # the data has its own marks
         mark = MarkPrice(
             symbol=tick.symbol,
             mark_price=tick.mark_price,

@@ -115,7 +115,7 @@ class SimServer:
         self.faults.reseed(cfg.seed)
         self.venue_config = venue_config or VenueConfig(initial_balance=Decimal(cfg.initial_balance_usdt))
         self.venue = Venue(self.venue_config, self.rules)
-        self.market = MarketState(self.rules)
+        self.market = MarketState(self.rules, synthesize_marks=bool(cfg.data_path))
         self.hub = StreamHub(
             routed_strict=cfg.routed_paths_strict, legacy_public_only=cfg.legacy_paths_public_only
         )

@@ -155,3 +155,13 @@ def _scenario(seed: int) -> str:
 def test_same_inputs_give_identical_outputs() -> None:
     assert _scenario(11) == _scenario(11)
     assert _scenario(11) != _scenario(12)
+
+
+def test_apply_quotes_does_not_skip_once_l2_is_fed() -> None:
+    from tests.venue.builders import depth
+
+    v = make_venue()
+    depth(v, [(600_000, 5)], [(600_001, 5)], T0)
+    v.place(limit(Side.BUY, 590_000, 10, "b"), T0)
+    arr = np.array([600_000, 600_001], dtype=np.int64)
+    assert v.apply_quotes(SYM, arr, arr, arr + 1, arr, arr, start=0) == 0

@@ -394,8 +394,13 @@ class Venue:
         `on_book_ticker` (and any orders its strategy sends), then calls again with `start=k+1`.
         `end` bounds the scan (e.g. at the time of the next touching trade of a merged stream).
         Only valid while the caller's own strategy would also do nothing on the skipped quotes.
+        Once an L2 book has been fed for `symbol`, nothing is skipped (returns `start`).
         """
         m = self._market(symbol)
+        if m.has_l2:
+            # Every bookTicker prunes stale L2 levels; skipping quotes would skip that. With an L2
+            # book the caller processes each quote (no fast-forward).
+            return start
         end = len(bid_ticks) if end is None else max(start, min(end, len(bid_ticks)))
         if self._next_due_ms < _NO_SELL:
             end = min(end, int(np.searchsorted(times_ms, self._next_due_ms, side="left")))
@@ -415,8 +420,6 @@ class Venue:
             m.ask_lots = int(ask_lots[k])
             m.has_quote = True
             m.last_ms = int(times_ms[k])
-            if m.has_l2:
-                self._prune_l2(m)
         return hit
 
     def apply_trades(

@@ -8,8 +8,8 @@ Runs, on the same quotes:
                  far from the market (no quote touches them)
   batch          Venue.apply_quotes over the same quotes and orders (the vectorised fast path)
   grid_mixed     quotes and trades merged by time, a 5-level 10 bps grid that re-centres after
-                 every fill (touch model); quiet stretches go through apply_quotes/apply_trades,
-                 touching events through on_book_ticker/on_trade one by one
+                 every fill (touch model, then queue model); quiet stretches go through
+                 apply_quotes/apply_trades, touching events through on_book_ticker/on_trade one by one
 Prints each figure with its ratio to the baseline, then ONE JSON line last.
 
     python bench/venue_throughput.py            # 2M events
@@ -151,8 +151,10 @@ class Grid:
             self.recentre(now_ms)
 
 
-def run_grid_mixed(q: dict[str, np.ndarray], t: dict[str, np.ndarray]) -> tuple[float, int, int]:
-    v = new_venue("touch")
+def run_grid_mixed(
+    q: dict[str, np.ndarray], t: dict[str, np.ndarray], fill_model: str
+) -> tuple[float, int, int]:
+    v = new_venue(fill_model)
     grid = Grid(v)
     qt, tt = q["time"], t["time"]
     nq, nt = len(qt), len(tt)
@@ -207,7 +209,8 @@ def main() -> int:
     base = run_baseline(q)
     per_event = run_per_event(q, per_event_limit)
     batch = run_batch(q, 3)
-    mixed, individual, fills = run_grid_mixed(q, t)
+    mixed, individual, fills = run_grid_mixed(q, t, "touch")
+    mixed_q, individual_q, fills_q = run_grid_mixed(q, t, "queue")
 
     print(f"quotes: {nq}, trades: {len(t['price'])}")
     print(f"baseline (plain loop reading each quote): {base:,.0f} events/s")
@@ -215,6 +218,8 @@ def main() -> int:
     print(f"batch apply_quotes, no touch:       {batch:,.0f} events/s ({batch / base:.2f}x baseline)")
     print(f"grid_mixed quotes+trades, 5x2 grid: {mixed:,.0f} events/s ({mixed / base:.2f}x baseline; "
           f"{individual} events handled one by one, {fills} fills)")
+    print(f"grid_mixed, queue fill model:        {mixed_q:,.0f} events/s ({mixed_q / base:.2f}x baseline; "
+          f"{individual_q} events handled one by one, {fills_q} fills)")
     target = 5_000_000
     print(f"target >= {target:,} events/s on non-touching quotes: {'met' if batch >= target else 'NOT met'}")
     print(json.dumps({
@@ -226,6 +231,8 @@ def main() -> int:
         "grid_mixed_events_per_s": round(mixed),
         "grid_mixed_individual_events": individual,
         "grid_mixed_fills": fills,
+        "grid_mixed_queue_events_per_s": round(mixed_q),
+        "grid_mixed_queue_fills": fills_q,
         "batch_vs_baseline_ratio": round(batch / base, 2),
         "per_event_vs_baseline_ratio": round(per_event / base, 3),
     }))

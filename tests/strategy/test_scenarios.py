@@ -380,3 +380,14 @@ def test_metrics_count_switches_triggers_and_reanchors() -> None:
     assert after[0] - before[0] == 1
     assert after[1] - before[1] == 1
     assert after[2] - before[2] == s.reanchors > 0
+
+
+def test_position_beyond_the_cap_only_quotes_the_reducing_side() -> None:
+    s = GridStrategy(SYM, btcusdt_rules("100"), StrategyConfig.reference())
+    s.on_event(book(600_000, 600_002, T0))
+    long = s.desired_quotes(150, T0)  # e.g. after a manual trade: 0.15 > 0.1 cap
+    assert sides(long, Side.BUY) == [] and len(sides(long, Side.SELL)) == 5
+    short = s.desired_quotes(-95, T0)
+    assert len(sides(short, Side.BUY)) == 5 and sides(short, Side.SELL) == []  # (100 - 95) // 10 = 0
+    near = s.desired_quotes(75, T0)
+    assert len(sides(near, Side.BUY)) == 2 and len(sides(near, Side.SELL)) == 5  # (100 - 75) // 10 = 2

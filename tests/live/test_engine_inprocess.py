@@ -154,3 +154,27 @@ async def test_only_the_leader_is_armed_and_a_follower_takes_over(
 async def _ready_role(session: aiohttp.ClientSession, run: Running, status: int, role: str) -> bool:
     got, body = await readyz(session, run)
     return got == status and body["role"] == role
+
+
+async def test_stream_drops_lose_no_fill_and_leave_no_order(sim_factory: Any, tmp_path: Path) -> None:
+    from grinder.live.journal import journal_fills
+    from grinder.sim.config import SimConfig
+
+    sim_server = await sim_factory(SimConfig(port=0, seed=7, speed=5.0))
+    cfg = settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True)
+    run = await start(cfg, keys=True)
+    try:
+        await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) >= 1, 30, "first fill")
+        assert sim_server.control.drop_ws() > 0  # every WebSocket, market and user data
+        await asyncio.sleep(0.3)
+        await poll(lambda: run.engine.parts.user_connected() and run.engine.parts.market_connected(), 15,
+                   "streams reconnected")
+        fills_before = sum(v.fill_count for v in run.engine.views.values())
+        await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) > fills_before, 30,
+                   "fills after the reconnects")
+    finally:
+        assert await run.stop() == 0
+    assert sim_server.venue.open_orders() == []
+    journaled = {(f["symbol"], f["trade_id"]) for f in journal_fills(cfg.store.journal_path)}
+    simulated = {(s, t.trade_id) for s in SYMBOLS for t in sim_server.venue.user_trades(s)}
+    assert journaled == simulated

@@ -165,6 +165,7 @@ class LiveEngine:
         self._role = "standalone" if parts.lease is None else "follower"
         self._resolving: asyncio.Task[None] | None = None
         self._takeover: asyncio.Task[None] | None = None
+        self._suspects: set[str] = set()  # client ids to re-check after a user-stream resync
         self._write_block: str | None = None
         self._pending: deque[tuple[MarketEvent, int, int]] = deque()  # (event, recv ns, recv ms)
         self._drain_scheduled = False
@@ -407,6 +408,12 @@ class LiveEngine:
     def on_user_event(self, ev: object) -> None:
         """The user-data stream's callback: order updates, account updates, resyncs."""
         if isinstance(ev, UserStreamResynced):
+            # Orders we think are open but the exchange did not list may have ended during the gap.
+            listed = {o.clientOrderId for o in ev.open_orders}
+            self._suspects.update(
+                wo.client_order_id for wo in self.parts.pipeline.working_orders()
+                if wo.state is WorkingState.OPEN and wo.client_order_id not in listed
+            )
             self._schedule_resolve("user_stream_resync")
             return
         if not isinstance(ev, OrderUpdate | AccountUpdate):
@@ -543,14 +550,20 @@ class LiveEngine:
             self._resolving = asyncio.get_running_loop().create_task(self._resolve_orders(why))
 
     async def _resolve_orders(self, why: str) -> None:
-        """Query every order whose outcome is unknown and tell the order manager what the exchange says."""
+        """Ask the exchange about orders whose outcome is unknown, or doubtful after a stream gap."""
         pipeline = self.parts.pipeline
-        for wo in list(pipeline.orders.unknown_orders()):
+        suspects, self._suspects = self._suspects, set()
+        checks = [(wo, False) for wo in pipeline.orders.unknown_orders()]
+        checks += [(wo, True) for cid in suspects if (wo := pipeline.orders.order(cid)) is not None]
+        for wo, doubtful in checks:
             try:
                 state = await self.parts.port.query_order(wo.symbol, wo.client_order_id)
             except Exception as exc:
                 log.warning("order query failed order_id=%s error=%s; will retry", wo.client_order_id, exc)
                 continue
+            still_open = state is not None and state.is_open
+            if doubtful and (still_open or wo.state is not WorkingState.OPEN):
+                continue  # the exchange agrees with us, or a newer command owns the order now
             if state is None:
                 pipeline.orders.resolve(wo.client_order_id, None)
             else:

@@ -51,6 +51,15 @@ def start_sim(*extra: str) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("grinder sim did not start within 30 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to separate server cost from client cost."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_sim(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
@@ -186,7 +195,9 @@ async def main() -> None:
         async with client as http:
             await ping_rate(http, 0.3)  # warm-up
             ping_per_s = await ping_rate(http, seconds)
+            cpu0 = cpu_seconds(proc.pid)
             pairs_per_s, lat = await order_pairs(http, seconds)
+            server_cpu_us_per_pair = (cpu_seconds(proc.pid) - cpu0) / (pairs_per_s * seconds) * 1e6
     finally:
         stop_sim(proc)
 
@@ -202,6 +213,10 @@ async def main() -> None:
     ratio = 2 * pairs_per_s / ping_per_s
     print(f"place+cancel:  {pairs_per_s:,.0f} pairs/s = {ratio:.2f}× the ping request rate "
           f"(p50 {statistics.median(lat_us):,.0f} us, p99 {p99:,.0f} us per pair)")  # fmt: skip
+    print(
+        f"server CPU:    {server_cpu_us_per_pair:,.0f} us per pair -> capacity "
+        f"{1e6 / server_cpu_us_per_pair:,.0f} pairs/s on one core (the rest is client + kernel)"
+    )
     print(f"WS fan-out:    {ws_per_s:,.0f} messages/s to {args.ws_clients} clients")
     print(json.dumps({
         "ping_round_trips_per_s": round(ping_per_s, 1),
@@ -209,6 +224,8 @@ async def main() -> None:
         "order_requests_vs_ping_ratio": round(2 * pairs_per_s / ping_per_s, 3),
         "pair_p50_us": round(statistics.median(lat_us), 1),
         "pair_p99_us": round(p99, 1),
+        "server_cpu_us_per_pair": round(server_cpu_us_per_pair, 1),
+        "server_capacity_pairs_per_s": round(1e6 / server_cpu_us_per_pair, 1),
         "ws_messages_per_s": round(ws_per_s, 1),
         "ws_clients": args.ws_clients,
         "phase_seconds": seconds,

@@ -122,7 +122,8 @@ async def test_replayed_capture_reproduces_the_real_book(
     assert all(b["t"] > a["t"] for a, b in itertools.pairwise(trades))
 
 
-def test_cli_serves_until_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_until_signalled(stop_signal: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "grinder.cli", "sim", "--port", "0", "--symbols", "BTCUSDT,SOLUSDT", "--seed", "5",
          "--api-key", "k1", "--api-secret", "s1"],
@@ -148,7 +149,7 @@ def test_cli_serves_until_sigint(tmp_path: Path) -> None:
         info = asyncio.run(probe())
         assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "SOLUSDT"]
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop_signal)
         out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0
     assert "stopped" in out

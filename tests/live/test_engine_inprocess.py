@@ -178,3 +178,33 @@ async def test_stream_drops_lose_no_fill_and_leave_no_order(sim_factory: Any, tm
     journaled = {(f["symbol"], f["trade_id"]) for f in journal_fills(cfg.store.journal_path)}
     simulated = {(s, t.trade_id) for s in SYMBOLS for t in sim_server.venue.user_trades(s)}
     assert journaled == simulated
+
+
+async def test_restart_with_adopt_keeps_leftover_orders_without_duplicating_levels(
+    sim_server: SimServer, tmp_path: Path
+) -> None:
+    base = settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True)
+    keep = dataclasses.replace(base, engine=dataclasses.replace(base.engine, cancel_on_shutdown=False))
+    first = await start(keep, keys=True)
+    await poll(lambda: len(sim_server.venue.open_orders()) >= 4, 20, "first engine's grid on the book")
+    assert await first.stop() == 0
+    left = {o.client_order_id for o in sim_server.venue.open_orders()}
+    assert left, "cancel_on_shutdown=false must leave the grid resting"
+    adopt = dataclasses.replace(base, engine=dataclasses.replace(base.engine, leftover_orders="adopt"))
+    second = await start(adopt, keys=True)
+    try:
+        await poll(lambda: second.engine._phase == "running", 20, "second engine running")
+        adopted = {o.client_order_id for o in second.engine.parts.pipeline.working_orders()}
+        assert left <= adopted | _closed_since(sim_server, left)
+        await asyncio.sleep(1.0)
+        levels = [(o.symbol, o.client_order_id.split("_")[3]) for o in sim_server.venue.open_orders()]
+        assert len(levels) == len(set(levels)), f"two live orders on one grid level: {levels}"
+    finally:
+        assert await second.stop() == 0
+    assert sim_server.venue.open_orders() == []
+
+
+def _closed_since(sim: SimServer, ids: set[str]) -> set[str]:
+    """Leftovers that filled between the two engines (they cannot be adopted)."""
+    still_open = {o.client_order_id for o in sim.venue.open_orders()}
+    return ids - still_open

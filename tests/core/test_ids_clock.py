@@ -26,7 +26,7 @@ def test_runbook_shape() -> None:
 
 @given(
     symbol=st.from_regex(r"[A-Z0-9]{3,20}", fullmatch=True),
-    level=st.from_regex(r"[a-z]{1,2}[0-9]{1,4}", fullmatch=True),
+    level=st.from_regex(r"[a-z]{1,2}[0-9]{1,2}", fullmatch=True),
     epoch=st.integers(10**9, 4 * 10**9),
     seq=st.integers(0, 10**9),
     n=st.integers(1, 5),
@@ -73,3 +73,10 @@ def test_wall_clock_is_a_clock() -> None:
     wall = WallClock()
     assert isinstance(wall, Clock)
     assert abs(wall.now_ms() - wall.now_ns() // 1_000_000) < 1000
+
+
+def test_extreme_lengths_still_fit_and_stay_unique() -> None:
+    ids = ClientOrderIdFactory("strat6", epoch_s=4_000_000_000, start_seq=2 * 10**9)
+    issued = {ids.next_id("1000000MOGUSDT", "tp999") for _ in range(3)}
+    assert len(issued) == 3
+    assert all(len(cid) <= 36 and is_valid_client_order_id(cid) for cid in issued)

@@ -8,12 +8,10 @@ the position cap and post-only, and the cached answer must equal a full recomput
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from grinder.core.events import BookTicker, DepthSnapshot
 from grinder.core.rules import btcusdt_rules
+from grinder.data.capture import iter_capture
 from grinder.strategy import (
     ControllerConfig,
     FeatureConfig,
@@ -22,15 +20,13 @@ from grinder.strategy import (
     StrategyConfig,
     ToxicityConfig,
 )
+from tests.fixtures.paths import capture_path
 from tests.strategy.helpers import SYM, QuoteMatcher, event_time, fill
 from tests.strategy.test_properties import check_quotes
 
-CAPTURE = Path("/work/shared/data/binance_usdm_capture/btcusdt_20240808.gz")
 
-
-@pytest.mark.skipif(not CAPTURE.exists(), reason="real capture not present")
 def test_real_btcusdt_capture_invariants_and_band_oracle() -> None:
-    capture = pytest.importorskip("grinder.data.capture")
+    capture_file = capture_path("btcusdt_20240808.gz")
     rules = btcusdt_rules("100")
     cfg = StrategyConfig(
         grid=GridConfig(
@@ -59,7 +55,7 @@ def test_real_btcusdt_capture_invariants_and_band_oracle() -> None:
     bid = ask = 0
     fills = events = 0
     reasons: set[str] = set()
-    for _ns, ev in capture.iter_capture(CAPTURE, {SYM: rules}):
+    for _ns, ev in iter_capture(capture_file, {SYM: rules}):
         if isinstance(ev, DepthSnapshot):
             continue
         events += 1

@@ -58,7 +58,7 @@ class LiveConnectorConfig:
     paper_port: the paper port (`PaperPort`); required for PAPER.
     symbols: symbols the connector may write to; an order for any other symbol is refused.
     max_notional_per_order: cap on price × quantity of one non-reduce-only order, in quote asset.
-    strategy_tag: the `{strategy}` part of client order ids (1-8 characters, no '_').
+    strategy_tag: the `{strategy}` part of client order ids (1-6 characters, no '_').
     """
 
     mode: SafeMode = SafeMode.READ_ONLY

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 CLIENT_ORDER_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 GRINDER_PREFIX = "grinder_"
 MAX_CLIENT_ORDER_ID_LEN = 36
-_STRATEGY_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,8}$")
-_LEVEL_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,6}$")
+# Worst case: 8 (prefix) + 6 + 1 + 1 + 5 + 1 + 7 (base-36 epoch) + 1 + 6 (base-36 seq < 2.1e9) = 36,
+# so every id fits, even with the symbol part dropped entirely.
+_STRATEGY_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,6}$")
+_LEVEL_RE = re.compile(r"^[A-Za-z0-9.:/-]{1,5}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -62,17 +64,16 @@ def parse_client_order_id(client_order_id: str) -> ParsedClientOrderId | None:
 class ClientOrderIdFactory:
     """Issues unique client order ids for one process lifetime (epoch) and strategy tag."""
 
-    __slots__ = ("_compact", "_epoch", "_seq", "strategy")
+    __slots__ = ("_epoch", "_seq", "strategy")
 
     def __init__(self, strategy: str, epoch_s: int, start_seq: int = 0) -> None:
         if not _STRATEGY_RE.match(strategy):
             raise ValueError(
-                f"strategy tag {strategy!r} is invalid: use 1-8 characters from [A-Za-z0-9.:/-] (no '_')"
+                f"strategy tag {strategy!r} is invalid: use 1-6 characters from [A-Za-z0-9.:/-] (no '_')"
             )
         self.strategy = strategy
         self._epoch = epoch_s
         self._seq = start_seq
-        self._compact = False
 
     @property
     def epoch_s(self) -> int:
@@ -81,7 +82,7 @@ class ClientOrderIdFactory:
     def next_id(self, symbol: str, level: str) -> str:
         if not _LEVEL_RE.match(level):
             raise ValueError(
-                f"level tag {level!r} is invalid: use 1-6 characters from [A-Za-z0-9.:/-] (no '_')"
+                f"level tag {level!r} is invalid: use 1-5 characters from [A-Za-z0-9.:/-] (no '_')"
             )
         self._seq += 1
         cid = f"{GRINDER_PREFIX}{self.strategy}_{symbol}_{level}_{self._epoch}_{self._seq}"
@@ -90,6 +91,9 @@ class ClientOrderIdFactory:
         tail = f"_{level}_{_base36(self._epoch)}_{_base36(self._seq)}"
         head = f"{GRINDER_PREFIX}{self.strategy}_"
         room = MAX_CLIENT_ORDER_ID_LEN - len(head) - len(tail)
-        if room < 1:
-            raise ValueError(f"client order id for sequence {self._seq} cannot fit in 36 characters")
+        if room < 0:
+            raise ValueError(
+                f"client order id for sequence {self._seq} cannot fit in 36 characters: "
+                "shorten the strategy or level tag"
+            )
         return f"{head}{symbol[:room]}{tail}"

@@ -204,7 +204,7 @@ class StrategyConfig:
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     toxicity: ToxicityConfig = field(default_factory=ToxicityConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
-    strategy_tag: str = "grid"  # the {strategy} part of client order ids (1-8 chars, no '_')
+    strategy_tag: str = "grid"  # the {strategy} part of client order ids (1-6 chars, no '_')
 
     def __post_init__(self) -> None:
         _require(

@@ -41,6 +41,13 @@ class FaultPlan:
         self.seed = seed
         self._rng = random.Random(seed)
 
+    def reset(self) -> None:
+        """Back to 'no fault' (in place: every component holds this object); the seed is kept."""
+        for f in fields(self):
+            if not f.name.startswith("_") and f.name != "seed":
+                setattr(self, f.name, f.default)
+        self.reseed(self.seed)
+
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a JSON object of field -> value; unknown keys or wrong types raise ValueError."""
         known = {f.name: f for f in fields(self) if not f.name.startswith("_")}

@@ -38,9 +38,16 @@ class StreamConn:
     """One client WebSocket: its path class, framing, subscriptions and outgoing queue."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, path_class: str, combined: bool, opened_ms: int, max_queue: int
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        path_class: str,
+        combined: bool,
+        opened_ms: int,
+        max_queue: int,
     ):
         self.ws = ws
+        self._transport = transport
         self.path_class = path_class
         self.combined = combined
         self.opened_ms = opened_ms
@@ -91,9 +98,8 @@ class StreamConn:
         """Drop the TCP connection without a close frame (what a network failure looks like)."""
         self.closed = True
         self._wake.set()
-        transport = self.ws._req.transport if self.ws._req is not None else None
-        if transport is not None:
-            transport.abort()
+        if isinstance(self._transport, asyncio.Transport):
+            self._transport.abort()
 
     async def close(self, code: int = 1000, message: bytes = b"") -> None:
         self.closed = True

@@ -76,10 +76,7 @@ class SimControl:
         return self._server.faults.as_dict()
 
     def clear_faults(self) -> None:
-        seed = self._server.faults.seed
-        self._server.faults = FaultPlan()
-        self._server.faults.reseed(seed)
-        self._server.rewire_faults()
+        self._server.faults.reset()
 
     def drop_ws(self) -> int:
         return self._server.ws.drop_all()
@@ -170,10 +167,6 @@ class SimServer:
 
     def _take_depth_gap(self, symbol: str) -> bool:
         return self.faults.take_depth_gap(symbol)
-
-    def rewire_faults(self) -> None:
-        self.rest.faults = self.faults
-        self.user._faults = self.faults
 
     def now_ms(self) -> int:
         """Exchange time: the clock plus any injected skew."""

@@ -78,7 +78,7 @@ class WsGateway:
                 return web.Response(status=400, text=body, content_type="application/json")
         ws = web.WebSocketResponse(autoping=False, heartbeat=None, max_msg_size=1 << 20)
         await ws.prepare(request)
-        conn = StreamConn(ws, path_class, combined, now, self.config.ws_max_queue)
+        conn = StreamConn(ws, request.transport, path_class, combined, now, self.config.ws_max_queue)
         self.hub.conns.add(conn)
         for s in streams:
             self.hub.subscribe(conn, _normalise(s))

@@ -160,12 +160,15 @@ def _decimals(step: Decimal) -> int:
 _CHUNK = 1 << 16  # elements per block: keeps the conversion's temporaries in cache
 
 
-def to_units(values: Any, step: Decimal, what: str, where: str, row0: int = 0) -> I64:
+def to_units(
+    values: Any, step: Decimal, what: str, where: str, row0: int = 0, *, narrow: bool = False
+) -> IntArr:
     """Exact integer multiples of `step` (tick or lot) from decimal numbers read as float64.
 
     float64 holds every decimal with <= 15 significant digits to within half an ulp, so scaling by
     10**decimals and rounding recovers the exact integer, and dividing back gives the same double;
     any value where it does not (off the grid, or more decimals than the step) is refused.
+    `narrow`: return int32 when every value fits with headroom (bid + ask sums stay inside int32).
     """
     arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
     if arr.dtype.kind in "iu":
@@ -176,7 +179,8 @@ def to_units(values: Any, step: Decimal, what: str, where: str, row0: int = 0) -
     scale = 10.0**dp
     step_units = int(step * (10**dp))
     n = len(arr)
-    out: I64 = np.empty(n, dtype=np.int64)
+    # int32 straight away when the step is one unit (ticks like 0.1, 0.01): no second pass
+    out: IntArr = np.empty(n, dtype=np.int32 if narrow and step_units == 1 else np.int64)
     buf = np.empty(min(n, _CHUNK), dtype=np.float64)
     chk = np.empty(min(n, _CHUNK), dtype=np.float64)
     for s in range(0, n, _CHUNK):
@@ -193,6 +197,8 @@ def to_units(values: Any, step: Decimal, what: str, where: str, row0: int = 0) -
                 f"{where}: {what} {float(arr[bad_row])!r} at row {row0 + bad_row} has more decimals than "
                 f"{step}; the symbol rules do not match this file (pass --rules exchangeInfo.json)"
             )
+        if out.dtype == np.int32 and (float(u.max()) >= _I32_LIMIT or float(u.min()) <= -_I32_LIMIT):
+            out = out.astype(np.int64)
         out[s:e] = u
     if step_units != 1:
         rem = out % step_units
@@ -203,6 +209,8 @@ def to_units(values: Any, step: Decimal, what: str, where: str, row0: int = 0) -
                 f"{step}; the symbol rules do not match this file (pass --rules exchangeInfo.json)"
             )
         out //= step_units
+        if narrow and n and int(out.max()) < _I32_LIMIT and int(out.min()) > -_I32_LIMIT:
+            out = out.astype(np.int32)
     return out
 
 
@@ -267,31 +275,22 @@ def read_batches(path: str | Path) -> tuple[str, int | None, Iterator[pa.Table]]
 
 
 class _Sink:
-    """Collects one output column chunk by chunk: int32 while the values allow, else int64."""
+    """Collects one output column chunk by chunk (preallocated when the row count is known)."""
 
-    def __init__(self, total: int | None, narrow: bool) -> None:
+    def __init__(self, total: int | None) -> None:
         self.total = total
-        self.narrow = narrow
         self.parts: list[npt.NDArray[Any]] = []
         self.out: npt.NDArray[Any] | None = None
         self.pos = 0
 
     def add(self, values: npt.NDArray[Any]) -> None:
-        if values.dtype == np.bool_:
-            dtype: Any = np.bool_
-        elif self.narrow and (
-            not len(values) or (int(values.max()) < _I32_LIMIT and int(values.min()) > -_I32_LIMIT)
-        ):
-            dtype = np.int32
-        else:
-            dtype = np.int64
         if self.total is None:
-            self.parts.append(values.astype(dtype, copy=False))
+            self.parts.append(values)
             return
         if self.out is None:
-            self.out = np.empty(self.total, dtype=dtype)
-        elif dtype == np.int64 and self.out.dtype == np.int32:
-            self.out = self.out.astype(np.int64)
+            self.out = np.empty(self.total, dtype=values.dtype)
+        elif values.dtype == np.int64 and self.out.dtype == np.int32:
+            self.out = self.out.astype(np.int64)  # a later block needed the wider type
         self.out[self.pos : self.pos + len(values)] = values
         self.pos += len(values)
 
@@ -317,7 +316,7 @@ def _read_columns(
     if kind not in expect:
         raise DataError(f"{path} holds {kind}, expected {' or '.join(expect)}")
     cols = spec_for(kind, spec)
-    sinks = {out: _Sink(total, narrow=step is not None) for out, (_, step) in cols.items()}
+    sinks = {out: _Sink(total) for out in cols}
     row0 = 0
     where = str(path)
     for table in tables:
@@ -327,7 +326,11 @@ def _read_columns(
                 raise DataError(
                     f"{where}: column {src} has empty values (rows {row0}..{row0 + table.num_rows})"
                 )
-            values = np.asarray(col.to_numpy()) if step is None else to_units(col, step, src, where, row0)
+            values = (
+                np.asarray(col.to_numpy())
+                if step is None
+                else to_units(col, step, src, where, row0, narrow=True)
+            )
             sinks[out].add(values)
         row0 += table.num_rows
         del table

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from grinder.core.events import BookTicker, DepthSnapshot, MarketEvent, Trade
 from grinder.core.rules import SymbolRules
@@ -80,13 +79,6 @@ def _file_symbol(path: Path, symbol: str | None, rules: dict[str, SymbolRules]) 
     return sym
 
 
-def _narrow(arr: npt.NDArray[np.int64]) -> npt.NDArray[np.signedinteger]:
-    """int32 when the values leave headroom for bid + ask sums (halves memory and scan time)."""
-    if len(arr) and int(arr.max()) < (1 << 30) and int(arr.min()) > -(1 << 30):
-        return arr.astype(np.int32)
-    return arr
-
-
 def _quote_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColumns:
     q = load_quotes(path, rules)
     n = len(q)
@@ -97,10 +89,10 @@ def _quote_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
             "time_ms": q.time_ms,
             "kind": np.full(n, QUOTE, np.int8),
             "sym": np.full(n, sym_index, np.int16),
-            "a": _narrow(q.bid),
-            "b": _narrow(q.ask),
-            "qa": _narrow(q.bid_qty),
-            "qb": _narrow(q.ask_qty),
+            "a": q.bid,
+            "b": q.ask,
+            "qa": q.bid_qty,
+            "qb": q.ask_qty,
             "ident": q.update_id,
             "event_ms": q.event_ms,
         },
@@ -118,9 +110,9 @@ def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
             "time_ms": t.time_ms,
             "kind": kind,
             "sym": np.full(n, sym_index, np.int16),
-            "a": _narrow(t.price),
-            "b": _narrow(t.price),
-            "qa": _narrow(t.qty),
+            "a": t.price,
+            "b": t.price,
+            "qa": t.qty,
             "qb": np.zeros(n, np.int32),
             "ident": t.trade_id,
             "event_ms": t.time_ms,

@@ -186,7 +186,8 @@ def merge_sources(
     for s in srcs:
         s.key = np.empty(0, np.int64)
     total = len(src_of_row)
-    masks = [src_of_row == k for k in range(len(srcs))] if len(srcs) > 1 else []
+    # row positions of each source (index scatter is several times faster than boolean masks)
+    masks = [np.flatnonzero(src_of_row == k) for k in range(len(srcs))] if len(srcs) > 1 else []
     del src_of_row
     objects: list[ReplayEvent] = []
     obj_base = []

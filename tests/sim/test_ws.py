@@ -260,3 +260,17 @@ async def test_drop_and_stall_faults(http: aiohttp.ClientSession, sim_server_man
             assert (await r.json()) == {"dropped": 1}
         msg = await asyncio.wait_for(ws.receive(), 3)
         assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR)
+
+
+async def test_leverage_change_sends_account_config_update(
+    http: aiohttp.ClientSession, sim_server_manual: SimServer
+) -> None:
+    s = sim_server_manual
+    key = await listen_key(http, s)
+    async with http.ws_connect(f"{s.ws_url}/private/ws/{key}") as ws:
+        q = signed_query(s, {"symbol": "ETHUSDT", "leverage": 7})
+        async with http.post(f"{s.rest_url}/fapi/v1/leverage?{q}", headers={"X-MBX-APIKEY": s.api_key}) as r:
+            assert (await r.json())["leverage"] == 7
+        event = await recv_json(ws)
+    assert event["e"] == "ACCOUNT_CONFIG_UPDATE"
+    assert event["ac"] == {"s": "ETHUSDT", "l": 7}

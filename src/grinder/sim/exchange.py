@@ -592,6 +592,7 @@ class SimExchange:
         if not 1 <= lev <= 125:
             raise ApiError(-4028, "Leverage is not valid.")
         self.venue.set_leverage(sym, lev)
+        self.user.publish_config_update(sym, lev, now_ms)
         pos = self.venue.positions(sym)
         max_notional = render.dec(pos[0].max_notional_value) if pos else "0"
         return {"leverage": lev, "maxNotionalValue": max_notional, "symbol": sym}

@@ -94,6 +94,12 @@ class UserData:
                 self._send("ACCOUNT_UPDATE", to_json(render.account_update(self._rules, ev)))
         self.flush_held()
 
+    def publish_config_update(self, symbol: str, leverage: int, now_ms: int) -> None:
+        """ACCOUNT_CONFIG_UPDATE after a leverage change (protocol sheet §4.5)."""
+        if self.keys:
+            doc = {"e": "ACCOUNT_CONFIG_UPDATE", "E": now_ms, "T": now_ms, "ac": {"s": symbol, "l": leverage}}
+            self._emit("ACCOUNT_CONFIG_UPDATE", to_json(doc))
+
     def _send(self, event_type: str, raw: str) -> None:
         faults = self._faults
         if faults.take_reorder() and not self._held:

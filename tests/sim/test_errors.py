@@ -341,14 +341,16 @@ async def test_weight_limit_429_then_ban_418(http: aiohttp.ClientSession, sim_fa
         assert (status, headers["X-MBX-USED-WEIGHT-1M"]) == (200, str(used))
     status, body, headers = await call(http, s, "GET", "/fapi/v1/ping", signed=False)
     assert status == 429
+    assert headers["Retry-After"] == "60"  # the clock sits on a minute boundary
     assert body["code"] == -1003
     assert body["msg"].startswith(
         "Too many requests; current limit of IP(127.0.0.1) is 5 requests per minute."
     )
     await call(http, s, "GET", "/fapi/v1/ping", signed=False)
     await call(http, s, "GET", "/fapi/v1/ping", signed=False)  # third refusal: banned
-    status, body, _ = await call(http, s, "GET", "/fapi/v1/ping", signed=False)
+    status, body, headers = await call(http, s, "GET", "/fapi/v1/ping", signed=False)
     assert status == 418
+    assert headers["Retry-After"] == "120"
     assert body["code"] == -1003
     assert f"banned until {1_800_000_000_000 + 120_000}" in body["msg"]
     clock.advance_ms(60_000)  # new minute, still banned

@@ -6,11 +6,12 @@ from __future__ import annotations
 class ApiError(Exception):
     """An error the REST layer renders as `{"code": code, "msg": msg}` with `http_status`."""
 
-    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
+    def __init__(self, code: int, msg: str, http_status: int = 400, retry_after_s: int | None = None) -> None:
         super().__init__(f"{code} {msg}")
         self.code = code
         self.msg = msg
         self.http_status = http_status
+        self.retry_after_s = retry_after_s  # sent as `Retry-After` (429 / 418)
 
 
 MSG_UNKNOWN_503 = "Unknown error, please check your request or try again later."
@@ -46,23 +47,27 @@ def illegal_chars(name: str) -> ApiError:
     )
 
 
-def too_many_requests(ip: str, limit: int) -> ApiError:
+def too_many_requests(ip: str, limit: int, retry_after_s: int | None = None) -> ApiError:
     return ApiError(
         -1003,
         f"Too many requests; current limit of IP({ip}) is {limit} requests per minute. "
         "Please use the websocket for live updates to avoid polling the API.",
         429,
+        retry_after_s,
     )
 
 
-def banned(ip: str, until_ms: int) -> ApiError:
+def banned(ip: str, until_ms: int, now_ms: int | None = None) -> ApiError:
     return ApiError(
         -1003,
         f"Way too many requests; IP({ip}) banned until {until_ms}. "
         "Please use the websocket for live updates to avoid bans.",
         418,
+        None if now_ms is None else max(1, -(-(until_ms - now_ms) // 1000)),
     )
 
 
-def too_many_orders(limit: int, interval: str) -> ApiError:
-    return ApiError(-1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429)
+def too_many_orders(limit: int, interval: str, retry_after_s: int | None = None) -> ApiError:
+    return ApiError(
+        -1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429, retry_after_s
+    )

@@ -58,7 +58,7 @@ class RateLimiter:
     def check_ban(self, ip: str, now_ms: int) -> None:
         st = self._ip(ip, now_ms)
         if st.banned_until_ms > now_ms:
-            raise banned(ip, st.banned_until_ms)
+            raise banned(ip, st.banned_until_ms, now_ms)
 
     def charge(self, ip: str, weight: int, now_ms: int) -> int:
         """Add `weight` for this IP; returns the minute's used weight or raises 429/418."""
@@ -66,7 +66,7 @@ class RateLimiter:
         self.check_ban(ip, now_ms)
         if st.used + weight > self.weight_limit:
             self.refuse(ip, now_ms)
-            raise too_many_requests(ip, self.weight_limit)
+            raise too_many_requests(ip, self.weight_limit, _seconds_to_next(now_ms, _MINUTE_MS))
         st.used += weight
         return st.used
 
@@ -94,10 +94,15 @@ class RateLimiter:
         c10, c1m = self.order_counts(now_ms)
         if c10 + count_10s > self.orders_10s:
             self.refuse(ip, now_ms)
-            raise too_many_orders(self.orders_10s, "10 SECOND")
+            raise too_many_orders(self.orders_10s, "10 SECOND", _seconds_to_next(now_ms, _TEN_S_MS))
         if c1m + count_1m > self.orders_1m:
             self.refuse(ip, now_ms)
-            raise too_many_orders(self.orders_1m, "1 MINUTE")
+            raise too_many_orders(self.orders_1m, "1 MINUTE", _seconds_to_next(now_ms, _MINUTE_MS))
         self._orders_10s_count += count_10s
         self._orders_1m_count += count_1m
         return self._orders_10s_count, self._orders_1m_count
+
+
+def _seconds_to_next(now_ms: int, window_ms: int) -> int:
+    """Whole seconds until the current fixed window ends (what `Retry-After` carries)."""
+    return max(1, -(-(window_ms - now_ms % window_ms) // 1000))

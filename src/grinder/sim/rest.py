@@ -176,6 +176,8 @@ class RestApi:
             status = 200
         except ApiError as exc:
             status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
+            if exc.retry_after_s is not None:
+                headers["Retry-After"] = str(exc.retry_after_s)
         except VenueReject as exc:
             status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
         except Exception:
@@ -201,7 +203,7 @@ class RestApi:
         limiter = self.limiter
         limiter.check_ban(ip, now)
         if faults.take_ban():
-            raise banned(ip, now + self.config.ban_initial_ms)
+            raise banned(ip, now + self.config.ban_initial_ms, now)
         if faults.take_too_many_requests():
             raise too_many_requests(ip, limiter.weight_limit)
         limiter.charge(ip, ep.weight(params), now)

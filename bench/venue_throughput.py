@@ -67,8 +67,9 @@ def load(data: Path, n: int, gen: str) -> tuple[dict[str, np.ndarray], dict[str,
 
 
 def new_venue(fill_model: str = "queue") -> Venue:
-    cfg = VenueConfig(maker_fee=Decimal(0), taker_fee=Decimal(0), initial_balance=Decimal(10**9),
-                      fill_model=fill_model)
+    cfg = VenueConfig(
+        maker_fee=Decimal(0), taker_fee=Decimal(0), initial_balance=Decimal(10**9), fill_model=fill_model
+    )
     return Venue(cfg, {SYM: btcusdt_rules(min_notional="0")})
 
 
@@ -113,7 +114,11 @@ def run_batch(q: dict[str, np.ndarray], repeat: int) -> float:
         k = v.apply_quotes(SYM, q["bid"], q["bid_lots"], q["ask"], q["ask_lots"], q["time"])
         dt = time.perf_counter() - t0
         assert k == len(q["bid"]) and v.best_bid_ask(SYM) == (
-            int(q["bid"][-1]), int(q["bid_lots"][-1]), int(q["ask"][-1]), int(q["ask_lots"][-1]))
+            int(q["bid"][-1]),
+            int(q["bid_lots"][-1]),
+            int(q["ask"][-1]),
+            int(q["ask_lots"][-1]),
+        )
         best = max(best, len(q["bid"]) / dt)
     return best
 
@@ -137,8 +142,18 @@ class Grid:
             d = anchor * 10 * i // 10_000
             for side, px in ((Side.BUY, anchor - d), (Side.SELL, anchor + d)):
                 self.seq += 1
-                v.place(PlaceOrder(SYM, side, OrderType.LIMIT, 10, f"g{self.seq}", price_ticks=px,
-                                   time_in_force=TimeInForce.GTC), now_ms)
+                v.place(
+                    PlaceOrder(
+                        SYM,
+                        side,
+                        OrderType.LIMIT,
+                        10,
+                        f"g{self.seq}",
+                        price_ticks=px,
+                        time_in_force=TimeInForce.GTC,
+                    ),
+                    now_ms,
+                )
 
     def idle(self) -> bool:
         return not self.v.open_orders(SYM)
@@ -175,14 +190,33 @@ def run_grid_mixed(
         individual += 1
         if kq < bound:
             now = int(qt[kq])
-            v.on_book_ticker(BookTicker(SYM, int(q["bid"][kq]), int(q["bid_lots"][kq]), int(q["ask"][kq]),
-                                        int(q["ask_lots"][kq]), 0, now, now))
+            v.on_book_ticker(
+                BookTicker(
+                    SYM,
+                    int(q["bid"][kq]),
+                    int(q["bid_lots"][kq]),
+                    int(q["ask"][kq]),
+                    int(q["ask_lots"][kq]),
+                    0,
+                    now,
+                    now,
+                )
+            )
             iq = kq + 1
             it = max(it, int(np.searchsorted(tt, now)))
         elif kt < nt:
             now = int(tt[kt])
-            v.on_trade(Trade(SYM, int(t["id"][kt]), int(t["price"][kt]), int(t["lots"][kt]),
-                             bool(t["buyer_is_maker"][kt]), now, now))
+            v.on_trade(
+                Trade(
+                    SYM,
+                    int(t["id"][kt]),
+                    int(t["price"][kt]),
+                    int(t["lots"][kt]),
+                    bool(t["buyer_is_maker"][kt]),
+                    now,
+                    now,
+                )
+            )
             it = kt + 1
             iq = bound
         else:  # nothing touches in either stream until their ends
@@ -195,8 +229,11 @@ def run_grid_mixed(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.environ.get("GRINDER_BENCH_DATA") or "bench-data",
-                    help="directory with (or for) the gen_data.py Parquet files")
+    ap.add_argument(
+        "--data",
+        default=os.environ.get("GRINDER_BENCH_DATA") or "bench-data",
+        help="directory with (or for) the gen_data.py Parquet files",
+    )
     ap.add_argument("-n", "--events", type=int, default=2_000_000, help="events in the data set (all kinds)")
     ap.add_argument("--small", action="store_true", help="200k events: runs in seconds")
     ap.add_argument("--gen", default=GEN, help="path of gen_data.py")
@@ -216,26 +253,34 @@ def main() -> int:
     print(f"baseline (plain loop reading each quote): {base:,.0f} events/s")
     print(f"per_event on_book_ticker, no touch: {per_event:,.0f} events/s ({per_event / base:.2f}x baseline)")
     print(f"batch apply_quotes, no touch:       {batch:,.0f} events/s ({batch / base:.2f}x baseline)")
-    print(f"grid_mixed quotes+trades, 5x2 grid: {mixed:,.0f} events/s ({mixed / base:.2f}x baseline; "
-          f"{individual} events handled one by one, {fills} fills)")
-    print(f"grid_mixed, queue fill model:        {mixed_q:,.0f} events/s ({mixed_q / base:.2f}x baseline; "
-          f"{individual_q} events handled one by one, {fills_q} fills)")
+    print(
+        f"grid_mixed quotes+trades, 5x2 grid: {mixed:,.0f} events/s ({mixed / base:.2f}x baseline; "
+        f"{individual} events handled one by one, {fills} fills)"
+    )
+    print(
+        f"grid_mixed, queue fill model:        {mixed_q:,.0f} events/s ({mixed_q / base:.2f}x baseline; "
+        f"{individual_q} events handled one by one, {fills_q} fills)"
+    )
     target = 5_000_000
     print(f"target >= {target:,} events/s on non-touching quotes: {'met' if batch >= target else 'NOT met'}")
-    print(json.dumps({
-        "quotes": nq,
-        "trades": len(t["price"]),
-        "baseline_events_per_s": round(base),
-        "per_event_events_per_s": round(per_event),
-        "batch_events_per_s": round(batch),
-        "grid_mixed_events_per_s": round(mixed),
-        "grid_mixed_individual_events": individual,
-        "grid_mixed_fills": fills,
-        "grid_mixed_queue_events_per_s": round(mixed_q),
-        "grid_mixed_queue_fills": fills_q,
-        "batch_vs_baseline_ratio": round(batch / base, 2),
-        "per_event_vs_baseline_ratio": round(per_event / base, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "quotes": nq,
+                "trades": len(t["price"]),
+                "baseline_events_per_s": round(base),
+                "per_event_events_per_s": round(per_event),
+                "batch_events_per_s": round(batch),
+                "grid_mixed_events_per_s": round(mixed),
+                "grid_mixed_individual_events": individual,
+                "grid_mixed_fills": fills,
+                "grid_mixed_queue_events_per_s": round(mixed_q),
+                "grid_mixed_queue_fills": fills_q,
+                "batch_vs_baseline_ratio": round(batch / base, 2),
+                "per_event_vs_baseline_ratio": round(per_event / base, 3),
+            }
+        )
+    )
     return 0
 
 

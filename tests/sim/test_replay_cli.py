@@ -126,7 +126,7 @@ async def test_replayed_capture_reproduces_the_real_book(
 def test_cli_serves_until_signalled(stop_signal: signal.Signals) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "grinder.cli", "sim", "--port", "0", "--symbols", "BTCUSDT,SOLUSDT", "--seed", "5",
-         "--api-key", "k1", "--api-secret", "s1"],
+         "--api-key", "k1", "--api-secret", "s1", "--faults", '{"delay_ms": 1}', "--fault-depth-gaps", "3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     try:

@@ -9,10 +9,11 @@ import logging
 import signal
 import sys
 from collections.abc import Coroutine
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from grinder.sim.config import SimConfig
+from grinder.sim.faults import FaultPlan
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="initial fault plan, e.g. '{\"unknown_after_execute_rate\": 0.05}' (see docs/simulator.md)",
     )
-    parser.add_argument("--clock-skew-ms", type=int, default=0, help="server clock skew in ms (fault)")
-    parser.add_argument(
-        "--delay-ms", type=int, default=0, help="delay every REST answer by this much (fault)"
-    )
+    faults = parser.add_argument_group("faults", "one flag per fault-plan field (docs/simulator.md)")
+    for f in fields(FaultPlan):
+        if f.name.startswith("_"):
+            continue
+        kind = type(f.default)
+        faults.add_argument(
+            f"--fault-{f.name.replace('_', '-')}", dest=f"fault_{f.name}", type=kind, default=None,
+            metavar=kind.__name__.upper(), help=f"(default {f.default!r})",
+        )  # fmt: skip
+    parser.add_argument("--clock-skew-ms", type=int, default=0, help="same as --fault-clock-skew-ms")
+    parser.add_argument("--delay-ms", type=int, default=0, help="same as --fault-delay-ms")
     parser.set_defaults(func=run)
+
+
+def faults_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The initial fault plan: --faults JSON, then the individual --fault-* flags on top."""
+    plan: dict[str, Any] = {}
+    if args.faults:
+        try:
+            loaded = json.loads(args.faults)
+        except ValueError as exc:
+            raise ValueError(f"--faults is not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError("--faults must be a JSON object, e.g. '{\"delay_ms\": 50}'")
+        plan.update(loaded)
+    if args.clock_skew_ms:
+        plan["clock_skew_ms"] = args.clock_skew_ms
+    if args.delay_ms:
+        plan["delay_ms"] = args.delay_ms
+    for f in fields(FaultPlan):
+        value = getattr(args, f"fault_{f.name}", None)
+        if value is not None:
+            plan[f.name] = value
+    return plan
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -74,12 +104,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 async def serve(args: argparse.Namespace) -> int:
     from grinder.sim.server import SimServer
 
+    faults = faults_from_args(args)
     server = SimServer(config_from_args(args))
-    faults = json.loads(args.faults) if args.faults else {}
-    if args.clock_skew_ms:
-        faults["clock_skew_ms"] = args.clock_skew_ms
-    if args.delay_ms:
-        faults["delay_ms"] = args.delay_ms
     server.control.set_faults(**faults)
     await server.start()
     print(f"grinder sim: REST {server.rest_url}  WS {server.ws_url}", flush=True)

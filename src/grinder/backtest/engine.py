@@ -31,7 +31,6 @@ from grinder.core.clock import VirtualClock
 from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import Side
 from grinder.core.events import (
-    AccountUpdate,
     BookTicker,
     DepthSnapshot,
     DepthUpdate,
@@ -186,6 +185,13 @@ class Backtest:
             if book.paused_since is not None:
                 self.log.paused_ms[sym] += end_ms - book.paused_since
                 book.paused_since = end_ms
+        # funding per symbol from the venue's income history (the user stream's FUNDING_FEE
+        # account update carries the balance change, not always the symbol)
+        self.log.funding = [
+            (inc.time_ms, inc.symbol, inc.income)
+            for inc in self.venue.income()
+            if inc.income_type == "FUNDING_FEE"
+        ]
         self.log.digest = self._hash.hexdigest()
 
     # ------------------------------------------------------------------ one event
@@ -226,13 +232,6 @@ class Backtest:
 
     def _user_events(self, row: int, now: int) -> None:
         for uev in self.venue.drain_events(now):
-            if isinstance(uev, AccountUpdate) and uev.reason == "FUNDING_FEE":
-                for bal in uev.balances:
-                    for pos in uev.positions or ():
-                        self.log.funding.append((uev.transaction_time_ms, pos.symbol, bal.balance_change))
-                        break
-                    else:
-                        self.log.funding.append((uev.transaction_time_ms, "", bal.balance_change))
             fill = self.pipeline.on_user_event(uev)
             if fill is not None:
                 self.log.fills.append(FillRecord(row, fill))

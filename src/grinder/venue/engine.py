@@ -167,7 +167,6 @@ class _Market:
         "has_l2",
         "has_quote",
         "last_funding_ms",
-        "last_ms",
         "leverage",
         "margin_type",
         "mark",
@@ -204,7 +203,6 @@ class _Market:
         self.funding_rate = ZERO
         self.next_funding_ms = 0  # 0 = unknown until the first mark price event
         self.last_funding_ms = 0
-        self.last_ms = 0
         self.buys: list[_Order] = []  # resting, best first (price desc, then time priority)
         self.sells: list[_Order] = []  # resting, best first (price asc, then time priority)
         self.max_buy = _NO_BUY
@@ -260,7 +258,6 @@ class Venue:
         self._income: list[IncomeView] = []
         self._next_tran_id = 1
         self._priority = 0
-        self._now_ms = 0
         self._update_ms = 0
         # Latency-delayed commands: (arrival_ms, seq, action).
         self._pending: list[tuple[int, int, Callable[[int], None]]] = []
@@ -288,7 +285,6 @@ class Venue:
         m.ask = ev.ask_ticks
         m.ask_lots = ev.ask_lots
         m.has_quote = True
-        m.last_ms = t
         if m.has_l2:
             self._prune_l2(m)
         if self._queue_model:
@@ -305,7 +301,6 @@ class Venue:
         t = ev.trade_time_ms
         if t >= self._next_due_ms:
             self._run_due(t)
-        m.last_ms = t
         p = ev.price_ticks
         if p <= m.max_buy or p >= m.min_sell:
             if self._queue_model:
@@ -322,7 +317,6 @@ class Venue:
         m.has_l2 = True
         m.bids = {p: q for p, q in ev.bids if q > 0}
         m.asks = {p: q for p, q in ev.asks if q > 0}
-        m.last_ms = t
         self._after_l2_change(m, None, None, t)  # every level may have changed
 
     def on_depth_update(self, ev: DepthUpdate) -> None:
@@ -342,7 +336,6 @@ class Venue:
                 m.asks[p] = q
             else:
                 m.asks.pop(p, None)
-        m.last_ms = t
         self._after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
 
     def on_mark_price(self, ev: MarkPrice) -> None:
@@ -361,13 +354,11 @@ class Venue:
         if announced > m.last_funding_ms and announced > 0 and announced != m.next_funding_ms:
             m.next_funding_ms = announced
             self._recompute_due()
-        m.last_ms = max(m.last_ms, t)
 
     def advance_to(self, now_ms: int) -> None:
         """Move venue time: releases latency-delayed commands and settles funding due by `now_ms`."""
         if now_ms >= self._next_due_ms:
             self._run_due(now_ms)
-        self._now_ms = max(self._now_ms, now_ms)
 
     # ---------------------------------------------------------------- vectorised fast path
     def apply_quotes(
@@ -419,7 +410,6 @@ class Venue:
             m.ask = int(ask_ticks[k])
             m.ask_lots = int(ask_lots[k])
             m.has_quote = True
-            m.last_ms = int(times_ms[k])
         return hit
 
     def apply_trades(
@@ -441,8 +431,6 @@ class Venue:
         if m.buys or m.sells:
             mb, ms = m.max_buy, m.min_sell
             hit = _first_true(lambda i, j: (price_ticks[i:j] <= mb) | (price_ticks[i:j] >= ms), start, end)
-        if hit > start:
-            m.last_ms = max(m.last_ms, int(times_ms[hit - 1]))
         return hit
 
     # ---------------------------------------------------------------- matching: resting orders
@@ -705,7 +693,6 @@ class Venue:
     ) -> OrderView:
         if now_ms >= self._next_due_ms:
             self._run_due(now_ms)
-        self._now_ms = max(self._now_ms, now_ms)
         if reduce_only and self._dual:
             raise E.not_required("reduceOnly")
         if cid is None:

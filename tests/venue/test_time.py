@@ -165,3 +165,32 @@ def test_apply_quotes_does_not_skip_once_l2_is_fed() -> None:
     v.place(limit(Side.BUY, 590_000, 10, "b"), T0)
     arr = np.array([600_000, 600_001], dtype=np.int64)
     assert v.apply_quotes(SYM, arr, arr, arr + 1, arr, arr, start=0) == 0
+
+
+def test_late_cancel_of_a_filled_order_is_recorded() -> None:
+    v = make_venue(order_latency_ms=10, fill_model="touch")
+    quote(v, 600_000, 600_001, T0)
+    o = v.place(limit(Side.BUY, 599_990, 10, "b"), T0)
+    v.advance_to(T0 + 10)
+    v.cancel_order(symbol=SYM, order_id=o.order_id, now_ms=T0 + 11)
+    trade(v, 599_990, 1, T0 + 15)  # fills before the cancel arrives at T0 + 21
+    v.advance_to(T0 + 21)
+    assert v.get_order(symbol=SYM, order_id=o.order_id).status is OrderStatus.FILLED
+    assert [r[3].code for r in v.late_rejects] == [-2011]
+
+
+def test_cancel_all_and_amend_with_latency() -> None:
+    from grinder.core.commands import AmendOrder
+
+    v = make_venue(order_latency_ms=5)
+    quote(v, 600_000, 600_001, T0)
+    v.place(limit(Side.BUY, 599_990, 10, "a"), T0)
+    v.place(limit(Side.BUY, 599_980, 10, "b"), T0)
+    v.advance_to(T0 + 5)
+    v.amend(AmendOrder(SYM, "a", Side.BUY, 599_970, 10), T0 + 5)
+    assert v.get_order(symbol=SYM, client_order_id="a").price_ticks == 599_990  # not arrived yet
+    v.advance_to(T0 + 10)
+    assert v.get_order(symbol=SYM, client_order_id="a").price_ticks == 599_970
+    assert len(v.cancel_all(SYM, T0 + 10)) == 2 and len(v.open_orders(SYM)) == 2
+    v.advance_to(T0 + 15)
+    assert v.open_orders(SYM) == []

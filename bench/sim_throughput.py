@@ -194,10 +194,14 @@ async def main() -> None:
         client: Client = AiohttpClient(url) if args.aiohttp_client else RawHttp(url)
         async with client as http:
             await ping_rate(http, 0.3)  # warm-up
-            ping_per_s = await ping_rate(http, seconds)
             cpu0 = cpu_seconds(proc.pid)
+            ping_per_s = await ping_rate(http, seconds)
+            server_cpu_us_per_ping = (cpu_seconds(proc.pid) - cpu0) / (ping_per_s * seconds) * 1e6
+            cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
             pairs_per_s, lat = await order_pairs(http, seconds)
-            server_cpu_us_per_pair = (cpu_seconds(proc.pid) - cpu0) / (pairs_per_s * seconds) * 1e6
+            pairs = pairs_per_s * seconds
+            server_cpu_us_per_pair = (cpu_seconds(proc.pid) - cpu0) / pairs * 1e6
+            client_cpu_us_per_pair = (time.process_time() - client0) / pairs * 1e6
     finally:
         stop_sim(proc)
 
@@ -213,10 +217,10 @@ async def main() -> None:
     ratio = 2 * pairs_per_s / ping_per_s
     print(f"place+cancel:  {pairs_per_s:,.0f} pairs/s = {ratio:.2f}× the ping request rate "
           f"(p50 {statistics.median(lat_us):,.0f} us, p99 {p99:,.0f} us per pair)")  # fmt: skip
-    print(
-        f"server CPU:    {server_cpu_us_per_pair:,.0f} us per pair -> capacity "
-        f"{1e6 / server_cpu_us_per_pair:,.0f} pairs/s on one core (the rest is client + kernel)"
-    )
+    print(f"server CPU:    {server_cpu_us_per_pair:,.0f} us per pair "
+          f"({server_cpu_us_per_ping:,.0f} us per ping) -> "
+          f"capacity {1e6 / server_cpu_us_per_pair:,.0f} pairs/s on one core; "
+          f"client CPU {client_cpu_us_per_pair:,.0f} us per pair")  # fmt: skip
     print(f"WS fan-out:    {ws_per_s:,.0f} messages/s to {args.ws_clients} clients")
     print(json.dumps({
         "ping_round_trips_per_s": round(ping_per_s, 1),
@@ -226,6 +230,8 @@ async def main() -> None:
         "pair_p99_us": round(p99, 1),
         "server_cpu_us_per_pair": round(server_cpu_us_per_pair, 1),
         "server_capacity_pairs_per_s": round(1e6 / server_cpu_us_per_pair, 1),
+        "client_cpu_us_per_pair": round(client_cpu_us_per_pair, 1),
+        "server_cpu_us_per_ping": round(server_cpu_us_per_ping, 1),
         "ws_messages_per_s": round(ws_per_s, 1),
         "ws_clients": args.ws_clients,
         "phase_seconds": seconds,

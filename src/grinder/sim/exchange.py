@@ -39,7 +39,6 @@ from grinder.venue.views import OrderView
 
 Handler = Callable[[dict[str, str], int], Any]
 _DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-_AUTO_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _OK = {"code": 200, "msg": "success"}
 
 
@@ -131,13 +130,8 @@ class SimExchange:
         return bid, ask
 
     def _auto_client_id(self) -> str:
-        """22 random base-62 characters, like the ids Binance assigns (seeded: reproducible runs)."""
-        n = self._rng.getrandbits(131)
-        chars = []
-        for _ in range(22):
-            n, r = divmod(n, 62)
-            chars.append(_AUTO_ID_ALPHABET[r])
-        return "".join(chars)
+        """22 random characters, like the ids Binance assigns (hex here; seeded: reproducible runs)."""
+        return f"{self._rng.getrandbits(88):022x}"
 
     # ------------------------------------------------------------------ public market data
     def ping(self, params: dict[str, str], now_ms: int) -> Any:

@@ -39,6 +39,8 @@ from grinder.ops.server import Readiness
 
 log = logging.getLogger(__name__)
 
+MAX_DEFERRED_EVENTS = 64  # market events allowed to wait behind order sends before we catch up inline
+
 # Receive time (monotonic ns) of the market message behind the command being sent. The REST
 # session's trace hook reads it when the request headers are written: tick-to-order latency.
 TICK_RECV_NS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -225,6 +227,11 @@ class LiveEngine:
         if self.config.cancel_on_shutdown and p.connector.config.armed:
             await self._cancel_everything(deadline)
         self._journal_blocked()
+        for task in (self._resolving, self._takeover):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.has_account:
             await p.user_feed.stop()
             if p.recover_fills is not None:
@@ -400,10 +407,12 @@ class LiveEngine:
             if cmds:
                 self.decision.add(self.clock.monotonic_ns() - start)
                 self._dispatch(cmds, recv)
-                if pending:  # let the order tasks write their requests first
+                if pending and len(pending) < MAX_DEFERRED_EVENTS:
+                    # Let the order tasks write their requests first. A longer backlog means we are
+                    # behind the market: then decide everything now, so the backlog cannot grow.
                     self._drain_scheduled = True
                     asyncio.get_running_loop().call_soon(self._decide_pending)
-                return
+                    return
 
     def on_user_event(self, ev: object) -> None:
         """The user-data stream's callback: order updates, account updates, resyncs."""

@@ -326,7 +326,9 @@ class SimExchange:
     def place(self, order: dict[str, Any], now_ms: int) -> dict[str, Any]:
         resp_type = order.pop("_resp")
         view = self.venue.new_order(**order, now_ms=now_ms)
-        return render.order_object(self.rules[view.symbol], view, ack=resp_type == "ACK" and view.is_open)
+        # ACK reports the order as accepted (NEW, nothing executed), as Binance does even for a
+        # MARKET order that filled at once; RESULT reports the outcome.
+        return render.order_object(self.rules[view.symbol], view, ack=resp_type == "ACK")
 
     def new_order(self, params: dict[str, str], now_ms: int) -> Any:
         return self.place(self._parse_new_order(params), now_ms)

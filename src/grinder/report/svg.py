@@ -106,6 +106,14 @@ def _fmt_num(v: float) -> str:
     return f"{v:.4g}"
 
 
+def _fmt_tick(v: float, step: float) -> str:
+    """An axis label with just enough decimals to tell neighbouring ticks apart."""
+    if step <= 0 or not math.isfinite(step):
+        return _fmt_num(v)
+    decimals = next((d for d in range(9) if abs(round(step, d) - step) <= step * 1e-6), 8)
+    return f"{v:,.{decimals}f}"
+
+
 def _fmt_time(ms: float, span_ms: float) -> str:
     dt = datetime.fromtimestamp(ms / 1000.0, tz=UTC)
     if span_ms > 2 * 86_400_000:
@@ -194,10 +202,12 @@ def _panel(fr: _Frame, panel: Panel) -> list[str]:
         f'<text x="{ml}" y="{top - 8}" font-weight="bold">{escape(panel.title)}</text>',
         f'<rect x="{ml}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>',
     ]
-    for tv in _nice_ticks(fr.y0, fr.y1):
+    ticks = _nice_ticks(fr.y0, fr.y1)
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 0.0
+    for tv in ticks:
         yy = float(fr.sy(np.array([tv]))[0])
         parts.append(f'<line x1="{ml}" x2="{ml + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e4e4e4"/>')
-        parts.append(f'<text x="{ml - 4}" y="{yy + 4:.1f}" text-anchor="end">{_fmt_num(tv)}</text>')
+        parts.append(f'<text x="{ml - 4}" y="{yy + 4:.1f}" text-anchor="end">{_fmt_tick(tv, step)}</text>')
     if panel.y_label:
         parts.append(
             f'<text transform="translate(12,{top + ph / 2:.0f}) rotate(-90)" '

@@ -211,3 +211,17 @@ async def test_replay_public_data_csvs(sim_factory: SimFactory, tmp_path: Path) 
     mark = server.market.marks["BTCUSDT"].mark_price
     assert Decimal("65000.15") <= mark <= Decimal("65004.15")
     assert server.venue.mark_price("BTCUSDT") == mark
+
+
+async def test_rules_from_a_saved_exchange_info(sim_factory: SimFactory, tmp_path: Path) -> None:
+    first = await sim_factory(SimConfig(port=0, symbols=("ETHUSDT", "DOGEUSDT"), manual_market=True))
+    async with aiohttp.ClientSession() as http, http.get(f"{first.rest_url}/fapi/v1/exchangeInfo") as r:
+        saved = tmp_path / "exchangeInfo.json"
+        saved.write_text(await r.text())
+    second = await sim_factory(
+        SimConfig(port=0, symbols=("DOGEUSDT",), rules_path=str(saved), manual_market=True)
+    )
+    assert second.rules["DOGEUSDT"].tick_size == first.rules["DOGEUSDT"].tick_size
+    assert second.rules["DOGEUSDT"].min_notional == first.rules["DOGEUSDT"].min_notional
+    with pytest.raises(ValueError, match="has no rules for BTCUSDT"):
+        await sim_factory(SimConfig(port=0, symbols=("BTCUSDT",), rules_path=str(saved)))

@@ -28,6 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", default=None, help="replay this market-data file instead of a synthetic market"
     )
+    parser.add_argument(
+        "--rules",
+        default=None,
+        metavar="EXCHANGEINFO_JSON",
+        help="symbol rules from a saved GET /fapi/v1/exchangeInfo (default: built-in rules)",
+    )
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the synthetic market and faults")
     parser.add_argument("--speed", type=float, default=d.speed, help="market speed: 1 = real time, 0 = max")
     parser.add_argument("--api-key", default=d.api_key, help="API key the simulator accepts")
@@ -91,6 +97,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         port=args.port,
         symbols=symbols,
         data_path=args.data,
+        rules_path=args.rules,
         seed=args.seed,
         speed=args.speed,
         api_key=args.api_key,

@@ -13,6 +13,7 @@ class SimConfig:
     port: int = 0  # 0 = ephemeral
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     data_path: str | None = None  # replay file; None = synthetic market
+    rules_path: str | None = None  # a saved exchangeInfo JSON for the symbols' rules; None = built-in
     seed: int = 1
     speed: float = 1.0  # market playback speed: 1 = real time, N = N×, 0 = as fast as possible
     step_ms: int = 100  # synthetic market: one book update batch per step

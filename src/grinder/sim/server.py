@@ -61,6 +61,20 @@ def default_rules(symbol: str) -> SymbolRules:
     )
 
 
+def symbol_rules(config: SimConfig) -> dict[str, SymbolRules]:
+    """Rules of the configured symbols: from `rules_path` (a saved exchangeInfo) or built in."""
+    wanted = [s.upper() for s in config.symbols]
+    if config.rules_path is None:
+        return {s: default_rules(s) for s in wanted}
+    from grinder.data import load_exchange_info
+
+    known = load_exchange_info(config.rules_path)
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise ValueError(f"{config.rules_path} has no rules for {', '.join(missing)}")
+    return {s: known[s] for s in wanted}
+
+
 class SimControl:
     """Python handle on fault injection and the market (the same operations as `/_sim/...`)."""
 
@@ -105,9 +119,7 @@ class SimServer:
     ) -> None:
         self.config = cfg = config or SimConfig()
         self.clock: Clock = clock or WallClock()
-        self.rules: dict[str, SymbolRules] = (
-            dict(rules) if rules is not None else {s.upper(): default_rules(s) for s in cfg.symbols}
-        )
+        self.rules: dict[str, SymbolRules] = dict(rules) if rules is not None else symbol_rules(cfg)
         self.faults = FaultPlan()
         self.faults.reseed(cfg.seed)
         self.venue_config = venue_config or VenueConfig(initial_balance=Decimal(cfg.initial_balance_usdt))

@@ -59,11 +59,11 @@ async def test_order_lifecycle_positions_and_user_stream(client: Any, sim_server
     await client.load_markets()
     book = await client.fetch_order_book(SYMBOL, 5)
     bid = book["bids"][0][0]
-    resting = await client.create_order(SYMBOL, "limit", "buy", 0.01, round(bid - 50, 1))
+    resting = await client.create_order(SYMBOL, "limit", "buy", 0.01, round(bid * 0.99, 1))
     assert resting["status"] == "open"
-    edited = await client.edit_order(resting["id"], SYMBOL, "limit", "buy", 0.02, round(bid - 60, 1))
+    edited = await client.edit_order(resting["id"], SYMBOL, "limit", "buy", 0.02, round(bid * 0.985, 1))
     assert edited["amount"] == 0.02
-    assert edited["price"] == round(bid - 60, 1)
+    assert edited["price"] == round(bid * 0.985, 1)
     assert (await client.fetch_order(resting["id"], SYMBOL))["status"] == "open"
     assert [o["id"] for o in await client.fetch_open_orders(SYMBOL)] == [resting["id"]]
     assert (await client.cancel_order(resting["id"], SYMBOL))["status"] == "canceled"

@@ -42,7 +42,7 @@ def rest_round_trip(server: SimServer) -> dict[str, Any]:
         side="BUY",
         type="LIMIT",
         quantity=0.01,
-        price=round(bid - 50, 1),
+        price=round(bid * 0.99, 1),
         time_in_force="GTC",
     )
     order = placed.data()

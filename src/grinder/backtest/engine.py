@@ -252,11 +252,9 @@ class Backtest:
             self.log.blocked.append((b.time_ms, b.command.client_order_id, b.reason))
 
     def _note_pause(self, now: int) -> None:
-        status = self.pipeline.status()
-        killed = bool(status["risk"].get("kill_switch_engaged"))
-        for sym, st in status["symbols"].items():
-            paused = killed or str(st.get("mode", "")).endswith("PAUSE")
-            book = self._books[sym]
+        killed = self.pipeline.guard.kill_switch_engaged
+        for sym, book in self._books.items():
+            paused = killed or symbol_mode(self.pipeline, sym).endswith("PAUSE")
             if paused and book.paused_since is None:
                 book.paused_since = now
             elif not paused and book.paused_since is not None:
@@ -370,3 +368,8 @@ def quiet_state(pipeline: TradingPipeline, symbol: str) -> tuple[Any, bool]:
     """
     st = pipeline._symbols[symbol]
     return st.band, st.dirty
+
+
+def symbol_mode(pipeline: TradingPipeline, symbol: str) -> str:
+    """The strategy mode the pipeline last planned with (the same value `status()` reports)."""
+    return str(pipeline._symbols[symbol].mode)

@@ -515,3 +515,24 @@ async def test_settings_refused_with_a_position(
     )
     status, body, _ = await call(http, s, "GET", "/fapi/v2/positionRisk", {"symbol": "BTCUSDT"})
     assert (status, body[0]["positionAmt"], body[0]["marginType"]) == (200, "0.010", "cross")
+
+
+async def test_metrics_endpoint_counts_requests_and_faults(
+    http: aiohttp.ClientSession, sim_server_manual: SimServer
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    s = sim_server_manual
+    pings = value("grinder_sim_rest_requests_total", endpoint="/fapi/v1/ping", status="200")
+    throttles = value("grinder_sim_faults_injected_total", fault="throttle")
+    await call(http, s, "GET", "/fapi/v1/ping", signed=False)
+    s.control.set_faults(throttle=1)
+    await call(http, s, "POST", "/fapi/v1/order", limit_buy(s))
+    assert value("grinder_sim_rest_requests_total", endpoint="/fapi/v1/ping", status="200") == pings + 1
+    assert value("grinder_sim_faults_injected_total", fault="throttle") == throttles + 1
+    async with http.get(f"{s.rest_url}/metrics") as r:
+        text = await r.text()
+    assert 'grinder_sim_rest_requests_total{endpoint="/fapi/v1/order",status="503"}' in text

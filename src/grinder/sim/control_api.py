@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 if TYPE_CHECKING:
     from grinder.sim.server import SimServer
@@ -99,4 +100,9 @@ def add_control_routes(app: web.Application, server: SimServer) -> None:
     app.router.add_post("/_sim/faults", post_faults)
     app.router.add_delete("/_sim/faults", delete_faults)
     app.router.add_post("/_sim/actions/{name}", action)
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app.router.add_get("/_sim/state", state)
+    app.router.add_get("/metrics", metrics)

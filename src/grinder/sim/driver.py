@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from grinder.core.clock import Clock
 from grinder.sim.inputs import TimedBatch
 from grinder.sim.market import MarketState
+from grinder.sim.metrics import MARKET_BATCHES_TOTAL
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class MarketDriver:
                 break
             self.state.apply(batch, self._clock.now_ms(), flush_all=True)
             self.batches_applied += 1
+            MARKET_BATCHES_TOTAL.inc()
             done += 1
         return done
 
@@ -54,6 +56,7 @@ class MarketDriver:
         start_mono_ns = self._clock.monotonic_ns()
         self.state.apply(first, self._clock.now_ms())
         self.batches_applied += 1
+        MARKET_BATCHES_TOTAL.inc()
         since_yield = 0
         while True:
             batch = self._next()
@@ -71,3 +74,4 @@ class MarketDriver:
                 await asyncio.sleep(0)
             self.state.apply(batch, self._clock.now_ms())
             self.batches_applied += 1
+            MARKET_BATCHES_TOTAL.inc()

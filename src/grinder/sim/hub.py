@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from grinder.sim.metrics import WS_CONNECTIONS, WS_MESSAGES_TOTAL
+
 log = logging.getLogger(__name__)
 
 PUBLIC = "public"
@@ -142,10 +144,16 @@ class StreamHub:
             if not subs:
                 del self._subs[stream]
 
+    def add(self, conn: StreamConn) -> None:
+        self.conns.add(conn)
+        WS_CONNECTIONS.inc()
+
     def remove(self, conn: StreamConn) -> None:
         for stream in list(conn.streams):
             self.unsubscribe(conn, stream)
-        self.conns.discard(conn)
+        if conn in self.conns:
+            self.conns.discard(conn)
+            WS_CONNECTIONS.dec()
 
     def has_subscribers(self, stream: str) -> bool:
         return stream in self._subs
@@ -173,4 +181,5 @@ class StreamHub:
             else:
                 self.remove(conn)
         self.published += reached
+        WS_MESSAGES_TOTAL.inc(reached)
         return reached

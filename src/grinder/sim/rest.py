@@ -29,6 +29,7 @@ from grinder.sim.errors import (
 )
 from grinder.sim.exchange import Handler, SimExchange
 from grinder.sim.faults import FaultPlan
+from grinder.sim.metrics import FAULTS_INJECTED_TOTAL, REST_REQUESTS_TOTAL
 from grinder.sim.ratelimit import RateLimiter
 from grinder.venue.errors import VenueReject
 
@@ -184,6 +185,7 @@ class RestApi:
             log.exception("sim_rest_handler_failed path=%s", ep.path)
             status, result = 500, {"code": -1000, "msg": _REJECT_MESSAGES[-1000]}
         headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip, now))
+        REST_REQUESTS_TOTAL.labels(ep.path, str(status)).inc()
         return web.Response(
             body=_encode(result), status=status, headers=headers, content_type="application/json"
         )
@@ -203,8 +205,10 @@ class RestApi:
         limiter = self.limiter
         limiter.check_ban(ip, now)
         if faults.take_ban():
+            FAULTS_INJECTED_TOTAL.labels("ban").inc()
             raise banned(ip, now + self.config.ban_initial_ms, now)
         if faults.take_too_many_requests():
+            FAULTS_INJECTED_TOTAL.labels("too_many_requests").inc()
             raise too_many_requests(ip, limiter.weight_limit)
         limiter.charge(ip, ep.weight(params), now)
         if ep.security != NONE:
@@ -229,16 +233,20 @@ class RestApi:
             self.exchange.pump(now)
             if faults.take_unknown_after():
                 log.info("sim_fault_unknown_after_execute path=%s", ep.path)
+                FAULTS_INJECTED_TOTAL.labels("unknown_after_execute").inc()
                 raise ApiError(-1000, MSG_UNKNOWN_503, 503)
         return result
 
     def _pre_execution_faults(self, ep: Endpoint) -> None:
         faults = self.faults
         if faults.take_unavailable_before():
+            FAULTS_INJECTED_TOTAL.labels("unavailable_before_execute").inc()
             raise ApiError(-1001, MSG_SERVICE_UNAVAILABLE, 503)
         if ep.write == "new":
             if faults.take_throttle():
+                FAULTS_INJECTED_TOTAL.labels("throttle").inc()
                 raise ApiError(-1008, MSG_THROTTLED, 503)
             if faults.take_reject():
+                FAULTS_INJECTED_TOTAL.labels("reject").inc()
                 code = faults.reject_code
                 raise ApiError(code, _REJECT_MESSAGES.get(code, "NEW_ORDER_REJECTED"))

@@ -24,6 +24,7 @@ from grinder.sim.faults import FaultPlan
 from grinder.sim.hub import StreamHub
 from grinder.sim.inputs import TimedBatch
 from grinder.sim.market import MarketState
+from grinder.sim.metrics import FAULTS_INJECTED_TOTAL
 from grinder.sim.ratelimit import RateLimiter
 from grinder.sim.rest import RestApi
 from grinder.sim.streams import MarketStreams
@@ -178,7 +179,10 @@ class SimServer:
         return synth.batches()
 
     def _take_depth_gap(self, symbol: str) -> bool:
-        return self.faults.take_depth_gap(symbol)
+        if self.faults.take_depth_gap(symbol):
+            FAULTS_INJECTED_TOTAL.labels("depth_gap").inc()
+            return True
+        return False
 
     def now_ms(self) -> int:
         """Exchange time: the clock plus any injected skew."""

@@ -17,6 +17,7 @@ from grinder.sim import render
 from grinder.sim.errors import MSG_INVALID_LISTEN_KEY, ApiError
 from grinder.sim.faults import FaultPlan
 from grinder.sim.hub import StreamHub
+from grinder.sim.metrics import FAULTS_INJECTED_TOTAL, USER_EVENTS_TOTAL
 from grinder.sim.streams import to_json
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class UserData:
         for key in expired:
             del self.keys[key]
             doc = {"e": "listenKeyExpired", "E": now_ms, "listenKey": key}
+            USER_EVENTS_TOTAL.labels("listenKeyExpired").inc()
             self._hub.publish(key, to_json(doc), "listenKeyExpired")
             log.info("sim_listen_key_expired forced=%s", force)
         return expired
@@ -103,10 +105,12 @@ class UserData:
     def _send(self, event_type: str, raw: str) -> None:
         faults = self._faults
         if faults.take_reorder() and not self._held:
+            FAULTS_INJECTED_TOTAL.labels("reorder_user_event").inc()
             self._held.append((event_type, raw))
             return
         self._emit(event_type, raw)
         if faults.take_duplicate():
+            FAULTS_INJECTED_TOTAL.labels("duplicate_user_event").inc()
             self._emit(event_type, raw)
         if self._held:
             held, self._held = self._held, []
@@ -120,5 +124,6 @@ class UserData:
             self._emit(event_type, raw)
 
     def _emit(self, event_type: str, raw: str) -> None:
+        USER_EVENTS_TOTAL.labels(event_type).inc()
         for key in self.keys:
             self.events_published += self._hub.publish(key, raw, event_type)

@@ -79,7 +79,7 @@ class WsGateway:
         ws = web.WebSocketResponse(autoping=False, heartbeat=None, max_msg_size=1 << 20)
         await ws.prepare(request)
         conn = StreamConn(ws, request.transport, path_class, combined, now, self.config.ws_max_queue)
-        self.hub.conns.add(conn)
+        self.hub.add(conn)
         for s in streams:
             self.hub.subscribe(conn, _normalise(s))
         for i, key in enumerate(keys):

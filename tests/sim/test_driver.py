@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,32 @@ async def test_playback_speed(speed: float, min_s: float) -> None:
 def test_negative_speed_is_refused() -> None:
     with pytest.raises(ValueError, match="speed must be >= 0"):
         MarketDriver(MarketState({"BTCUSDT": btcusdt_rules()}), iter(()), WallClock(), -1)
+
+
+@pytest.mark.integration
+async def test_a_failing_source_freezes_the_market_not_the_server(
+    sim_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    import aiohttp
+
+    from grinder.sim.config import SimConfig
+
+    def broken() -> Iterator[TimedBatch]:
+        yield from source(2, 10)
+        raise ValueError("corrupt row 3 in data file")
+
+    server = await sim_factory(SimConfig(port=0, symbols=("BTCUSDT",)), source=broken())
+    for _ in range(100):
+        if server.driver.finished:
+            break
+        await asyncio.sleep(0.02)
+    assert server.driver.finished
+    assert "sim_market_failed" in caplog.text
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.rest_url}/fapi/v1/depth?symbol=BTCUSDT") as r,
+    ):
+        assert r.status == 200
+        assert (await r.json())["bids"][0] == ["60000.00", "0.007"]

@@ -228,7 +228,7 @@ class SimServer:
         if self.port == 0:
             self.port = _bound_port(site)
         if not self.config.manual_market:
-            self._tasks.append(asyncio.create_task(self.driver.run(), name="sim-market"))
+            self._tasks.append(asyncio.create_task(self._run_market(), name="sim-market"))
         self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="sim-housekeeping"))
         log.info(
             "sim_started rest_url=%s ws_url=%s symbols=%s", self.rest_url, self.ws_url, ",".join(self.rules)
@@ -268,6 +268,17 @@ class SimServer:
         self.venue.advance_to(now)
         self.exchange.run_countdowns(now)
         await self.ws.housekeeping()
+
+    async def _run_market(self) -> None:
+        """The market task: a failing source stops the market (logged), never the server."""
+        try:
+            await self.driver.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sim_market_failed batches=%d: the market is frozen, REST/WS keep serving",
+                          self.driver.batches_applied)  # fmt: skip
+            self.driver.finished = True
 
     async def _housekeeping_loop(self) -> None:
         while True:

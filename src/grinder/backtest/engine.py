@@ -302,11 +302,11 @@ class Backtest:
             nft = self.venue.next_funding_time(sym)
             if nft > self._last_row_ms:
                 until = min(until, nft)
-            if self.pipeline.position_lots(sym) != 0:
-                # the equity watch re-marks open positions every equity_refresh_ms
-                last = getattr(self.pipeline, "_last_equity_ms", None)
-                due = (last if last is not None else self._last_row_ms) + self._refresh_ms
-                until = min(until, due)
+        # The equity watch re-marks equity on the first event at least equity_refresh_ms after the
+        # last re-mark; stopping there keeps the risk guard's view (and its timing) identical.
+        last = getattr(self.pipeline, "_last_equity_ms", None)
+        due = (last if last is not None else self._last_row_ms) + self._refresh_ms
+        until = due if until is None else min(until, due)
         lat = max(self.venue_config.order_latency_ms, self.venue_config.feed_latency_ms)
         if lat and self._last_cmd_ms is not None:
             until = min(until if until is not None else NO_SELL, self._last_cmd_ms + lat + 1)
@@ -321,7 +321,12 @@ class Backtest:
         return scanner.next_active(i, guards, until, queue_model=self._queue_model)
 
     def _deliver_skipped(self, start: int, stop: int) -> None:
-        """Give the venue and the pipeline the last quote of each symbol among skipped rows."""
+        """Give the venue and the pipeline the last quote of each symbol among skipped rows.
+
+        Always, even when the next processed row is a quote of the same symbol: fills at that row
+        reach the pipeline before its quote does, and the equity re-mark they trigger uses the
+        book the pipeline holds then (the skipped quote), exactly as in the per-event path.
+        """
         tape = self.tape
         for si, _sym in enumerate(tape.symbols):
             q = _last_quote(tape, start, stop, si)

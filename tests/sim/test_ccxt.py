@@ -25,6 +25,7 @@ def point_at(exchange: Any, server: SimServer) -> None:
             api[name] = server.rest_url + "/fapi/" + url.split("/fapi/")[1]
     if isinstance(api.get("ws"), dict):
         api["ws"]["linear"] = server.ws_url + "/ws"
+        api["ws"]["ws-api"]["linear"] = server.ws_api_url
 
 
 @pytest.fixture
@@ -117,3 +118,16 @@ async def test_ccxt_order_book_stream(client: Any) -> None:
     await client.load_markets()
     book = await asyncio.wait_for(client.watch_order_book(SYMBOL), 10)
     assert book["bids"][0][0] < book["asks"][0][0]
+
+
+async def test_websocket_api_orders(client: Any, sim_server: SimServer) -> None:
+    """ccxt's *Ws methods go through the WebSocket API (/ws-fapi/v1) with its own signing."""
+    await client.load_markets()
+    book = await client.fetch_order_book(SYMBOL, 5)
+    placed = await client.create_order_ws(SYMBOL, "limit", "buy", 0.01, round(book["bids"][0][0] * 0.99, 1))
+    assert placed["status"] == "open"
+    assert [o.order_id for o in sim_server.venue.open_orders("BTCUSDT")] == [int(placed["id"])]
+    cancelled = await client.cancel_order_ws(placed["id"], SYMBOL)
+    assert cancelled["status"] == "canceled"
+    balance = await client.fetch_balance_ws()
+    assert balance["USDT"]["total"] == 10000.0

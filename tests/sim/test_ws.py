@@ -274,3 +274,46 @@ async def test_leverage_change_sends_account_config_update(
         event = await recv_json(ws)
     assert event["e"] == "ACCOUNT_CONFIG_UPDATE"
     assert event["ac"] == {"s": "ETHUSDT", "l": 7}
+
+
+async def test_websocket_api_requests_and_errors(
+    http: aiohttp.ClientSession, sim_server_manual: SimServer
+) -> None:
+    import time
+
+    from grinder.sim.auth import sign
+    from grinder.sim.wsapi import ws_signed_payload
+
+    s = sim_server_manual
+    bid, _ = s.market.books["BTCUSDT"].best_bid
+
+    def signed(params: dict[str, Any]) -> dict[str, Any]:
+        params = {**params, "apiKey": s.api_key, "timestamp": int(time.time() * 1000)}
+        wire = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()}
+        return {**params, "signature": sign(s.api_secret, ws_signed_payload(wire))}
+
+    async with http.ws_connect(s.ws_api_url) as ws:
+        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010",
+                 "price": s.rules["BTCUSDT"].price_str(bid - 100)}  # fmt: skip
+        await ws.send_str(json.dumps({"id": "a1", "method": "order.place", "params": signed(order)}))
+        placed = await recv_json(ws)
+        assert (placed["id"], placed["status"], placed["result"]["status"]) == ("a1", 200, "NEW")
+        limits = {(r["rateLimitType"], r["interval"]): r["count"] for r in placed["rateLimits"]}
+        assert limits[("ORDERS", "SECOND")] == 1
+        bad = {**signed(order), "signature": "0" * 64}
+        await ws.send_str(json.dumps({"id": 2, "method": "order.place", "params": bad}))
+        assert (await recv_json(ws))["error"] == {
+            "code": -1022,
+            "msg": "Signature for this request is not valid.",
+        }
+        status = {"symbol": "BTCUSDT", "orderId": placed["result"]["orderId"], "returnRateLimits": False}
+        await ws.send_str(json.dumps({"id": 3, "method": "order.status", "params": signed(status)}))
+        answer = await recv_json(ws)
+        assert answer["result"]["status"] == "NEW"
+        assert "rateLimits" not in answer
+        await ws.send_str(json.dumps({"id": 4, "method": "ticker.book", "params": {"symbol": "BTCUSDT"}}))
+        assert (await recv_json(ws))["result"]["bidPrice"] == s.rules["BTCUSDT"].price_str(bid)
+        await ws.send_str(json.dumps({"id": 5, "method": "order.teleport", "params": {}}))
+        assert (await recv_json(ws))["status"] == 400
+        await ws.send_str(json.dumps({"id": 6, "method": "account.balance", "params": {"timestamp": 1}}))
+        assert (await recv_json(ws))["error"]["code"] == -2014

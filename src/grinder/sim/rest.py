@@ -59,20 +59,20 @@ class Endpoint:
     write: str = ""  # "new" | "modify" | "cancel": subject to execution faults
 
 
-def _w(n: int) -> Callable[[dict[str, str]], int]:
+def fixed_weight(n: int) -> Callable[[dict[str, str]], int]:
     return lambda params: n
 
 
-def _w_symbol(with_symbol: int, without: int) -> Callable[[dict[str, str]], int]:
+def symbol_weight(with_symbol: int, without: int) -> Callable[[dict[str, str]], int]:
     return lambda params: with_symbol if params.get("symbol") else without
 
 
-def _w_depth(params: dict[str, str]) -> int:
+def depth_weight(params: dict[str, str]) -> int:
     limit = params.get("limit", "500")
     return {"5": 2, "10": 2, "20": 2, "50": 2, "100": 5, "500": 10, "1000": 20}.get(limit, 10)
 
 
-def _w_klines(params: dict[str, str]) -> int:
+def klines_weight(params: dict[str, str]) -> int:
     limit = int(params["limit"]) if params.get("limit", "").isdigit() else 500
     return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
 
@@ -81,51 +81,51 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
     """Every REST endpoint the simulator serves (protocol sheet §3 weights)."""
     v1, v2, v3 = "/fapi/v1", "/fapi/v2", "/fapi/v3"
     return [
-        Endpoint("GET", f"{v1}/ping", NONE, _w(1), x.ping),
-        Endpoint("GET", f"{v1}/time", NONE, _w(1), x.time),
-        Endpoint("GET", f"{v1}/exchangeInfo", NONE, _w(1), x.exchange_info),
-        Endpoint("GET", f"{v1}/depth", NONE, _w_depth, x.depth),
-        Endpoint("GET", f"{v1}/ticker/bookTicker", NONE, _w_symbol(2, 5), x.book_ticker),
-        Endpoint("GET", f"{v1}/ticker/price", NONE, _w_symbol(1, 2), x.ticker_price),
-        Endpoint("GET", f"{v2}/ticker/price", NONE, _w_symbol(1, 2), x.ticker_price),
-        Endpoint("GET", f"{v1}/klines", NONE, _w_klines, x.klines),
-        Endpoint("GET", f"{v1}/ticker/24hr", NONE, _w_symbol(1, 40), x.ticker_24h),
-        Endpoint("GET", f"{v1}/premiumIndex", NONE, _w_symbol(1, 10), x.premium_index),
-        Endpoint("GET", f"{v1}/fundingRate", NONE, _w(1), x.funding_rate),
-        Endpoint("POST", f"{v1}/order", SIGNED, _w(0), x.new_order, 1, 1, "new"),
-        Endpoint("PUT", f"{v1}/order", SIGNED, _w(1), x.modify_order, 1, 1, "modify"),
-        Endpoint("DELETE", f"{v1}/order", SIGNED, _w(1), x.cancel_order, write="cancel"),
-        Endpoint("GET", f"{v1}/order", SIGNED, _w(1), x.query_order),
-        Endpoint("GET", f"{v1}/openOrder", SIGNED, _w(1), x.query_open_order),
-        Endpoint("GET", f"{v1}/openOrders", SIGNED, _w_symbol(1, 40), x.open_orders),
-        Endpoint("DELETE", f"{v1}/allOpenOrders", SIGNED, _w(1), x.cancel_all, write="cancel"),
-        Endpoint("GET", f"{v1}/allOrders", SIGNED, _w(5), x.all_orders),
-        Endpoint("POST", f"{v1}/batchOrders", SIGNED, _w(5), x.batch_new, 5, 1, "new"),
-        Endpoint("PUT", f"{v1}/batchOrders", SIGNED, _w(5), x.batch_modify, 5, 1, "modify"),
-        Endpoint("DELETE", f"{v1}/batchOrders", SIGNED, _w(1), x.batch_cancel, write="cancel"),
-        Endpoint("POST", f"{v1}/countdownCancelAll", SIGNED, _w(10), x.countdown_cancel_all),
-        Endpoint("GET", f"{v2}/positionRisk", SIGNED, _w(5), x.position_risk_v2),
-        Endpoint("GET", f"{v3}/positionRisk", SIGNED, _w(5), x.position_risk_v3),
-        Endpoint("GET", f"{v2}/account", SIGNED, _w(5), x.account_v2),
-        Endpoint("GET", f"{v3}/account", SIGNED, _w(5), x.account_v3),
-        Endpoint("GET", f"{v2}/balance", SIGNED, _w(5), x.balance),
-        Endpoint("GET", f"{v3}/balance", SIGNED, _w(5), x.balance),
-        Endpoint("POST", f"{v1}/leverage", SIGNED, _w(1), x.leverage),
-        Endpoint("POST", f"{v1}/marginType", SIGNED, _w(1), x.margin_type),
-        Endpoint("GET", f"{v1}/positionSide/dual", SIGNED, _w(30), x.position_side_get),
-        Endpoint("POST", f"{v1}/positionSide/dual", SIGNED, _w(1), x.position_side_set),
-        Endpoint("GET", f"{v1}/multiAssetsMargin", SIGNED, _w(30), x.multi_assets_margin),
-        Endpoint("GET", f"{v1}/userTrades", SIGNED, _w(5), x.user_trades),
-        Endpoint("GET", f"{v1}/commissionRate", SIGNED, _w(20), x.commission_rate),
-        Endpoint("GET", f"{v1}/income", SIGNED, _w(30), x.income),
-        Endpoint("GET", f"{v1}/leverageBracket", SIGNED, _w(1), x.leverage_bracket),
-        Endpoint("GET", f"{v2}/leverageBracket", SIGNED, _w(1), x.leverage_bracket),
-        Endpoint("GET", f"{v1}/accountConfig", SIGNED, _w(5), x.account_config),
-        Endpoint("GET", f"{v1}/symbolConfig", SIGNED, _w(5), x.symbol_config),
-        Endpoint("GET", f"{v1}/rateLimit/order", SIGNED, _w(1), x.order_rate_limit),
-        Endpoint("POST", f"{v1}/listenKey", USER_STREAM, _w(1), x.listen_key_new),
-        Endpoint("PUT", f"{v1}/listenKey", USER_STREAM, _w(1), x.listen_key_keepalive),
-        Endpoint("DELETE", f"{v1}/listenKey", USER_STREAM, _w(1), x.listen_key_delete),
+        Endpoint("GET", f"{v1}/ping", NONE, fixed_weight(1), x.ping),
+        Endpoint("GET", f"{v1}/time", NONE, fixed_weight(1), x.time),
+        Endpoint("GET", f"{v1}/exchangeInfo", NONE, fixed_weight(1), x.exchange_info),
+        Endpoint("GET", f"{v1}/depth", NONE, depth_weight, x.depth),
+        Endpoint("GET", f"{v1}/ticker/bookTicker", NONE, symbol_weight(2, 5), x.book_ticker),
+        Endpoint("GET", f"{v1}/ticker/price", NONE, symbol_weight(1, 2), x.ticker_price),
+        Endpoint("GET", f"{v2}/ticker/price", NONE, symbol_weight(1, 2), x.ticker_price),
+        Endpoint("GET", f"{v1}/klines", NONE, klines_weight, x.klines),
+        Endpoint("GET", f"{v1}/ticker/24hr", NONE, symbol_weight(1, 40), x.ticker_24h),
+        Endpoint("GET", f"{v1}/premiumIndex", NONE, symbol_weight(1, 10), x.premium_index),
+        Endpoint("GET", f"{v1}/fundingRate", NONE, fixed_weight(1), x.funding_rate),
+        Endpoint("POST", f"{v1}/order", SIGNED, fixed_weight(0), x.new_order, 1, 1, "new"),
+        Endpoint("PUT", f"{v1}/order", SIGNED, fixed_weight(1), x.modify_order, 1, 1, "modify"),
+        Endpoint("DELETE", f"{v1}/order", SIGNED, fixed_weight(1), x.cancel_order, write="cancel"),
+        Endpoint("GET", f"{v1}/order", SIGNED, fixed_weight(1), x.query_order),
+        Endpoint("GET", f"{v1}/openOrder", SIGNED, fixed_weight(1), x.query_open_order),
+        Endpoint("GET", f"{v1}/openOrders", SIGNED, symbol_weight(1, 40), x.open_orders),
+        Endpoint("DELETE", f"{v1}/allOpenOrders", SIGNED, fixed_weight(1), x.cancel_all, write="cancel"),
+        Endpoint("GET", f"{v1}/allOrders", SIGNED, fixed_weight(5), x.all_orders),
+        Endpoint("POST", f"{v1}/batchOrders", SIGNED, fixed_weight(5), x.batch_new, 5, 1, "new"),
+        Endpoint("PUT", f"{v1}/batchOrders", SIGNED, fixed_weight(5), x.batch_modify, 5, 1, "modify"),
+        Endpoint("DELETE", f"{v1}/batchOrders", SIGNED, fixed_weight(1), x.batch_cancel, write="cancel"),
+        Endpoint("POST", f"{v1}/countdownCancelAll", SIGNED, fixed_weight(10), x.countdown_cancel_all),
+        Endpoint("GET", f"{v2}/positionRisk", SIGNED, fixed_weight(5), x.position_risk_v2),
+        Endpoint("GET", f"{v3}/positionRisk", SIGNED, fixed_weight(5), x.position_risk_v3),
+        Endpoint("GET", f"{v2}/account", SIGNED, fixed_weight(5), x.account_v2),
+        Endpoint("GET", f"{v3}/account", SIGNED, fixed_weight(5), x.account_v3),
+        Endpoint("GET", f"{v2}/balance", SIGNED, fixed_weight(5), x.balance),
+        Endpoint("GET", f"{v3}/balance", SIGNED, fixed_weight(5), x.balance),
+        Endpoint("POST", f"{v1}/leverage", SIGNED, fixed_weight(1), x.leverage),
+        Endpoint("POST", f"{v1}/marginType", SIGNED, fixed_weight(1), x.margin_type),
+        Endpoint("GET", f"{v1}/positionSide/dual", SIGNED, fixed_weight(30), x.position_side_get),
+        Endpoint("POST", f"{v1}/positionSide/dual", SIGNED, fixed_weight(1), x.position_side_set),
+        Endpoint("GET", f"{v1}/multiAssetsMargin", SIGNED, fixed_weight(30), x.multi_assets_margin),
+        Endpoint("GET", f"{v1}/userTrades", SIGNED, fixed_weight(5), x.user_trades),
+        Endpoint("GET", f"{v1}/commissionRate", SIGNED, fixed_weight(20), x.commission_rate),
+        Endpoint("GET", f"{v1}/income", SIGNED, fixed_weight(30), x.income),
+        Endpoint("GET", f"{v1}/leverageBracket", SIGNED, fixed_weight(1), x.leverage_bracket),
+        Endpoint("GET", f"{v2}/leverageBracket", SIGNED, fixed_weight(1), x.leverage_bracket),
+        Endpoint("GET", f"{v1}/accountConfig", SIGNED, fixed_weight(5), x.account_config),
+        Endpoint("GET", f"{v1}/symbolConfig", SIGNED, fixed_weight(5), x.symbol_config),
+        Endpoint("GET", f"{v1}/rateLimit/order", SIGNED, fixed_weight(1), x.order_rate_limit),
+        Endpoint("POST", f"{v1}/listenKey", USER_STREAM, fixed_weight(1), x.listen_key_new),
+        Endpoint("PUT", f"{v1}/listenKey", USER_STREAM, fixed_weight(1), x.listen_key_keepalive),
+        Endpoint("DELETE", f"{v1}/listenKey", USER_STREAM, fixed_weight(1), x.listen_key_delete),
     ]
 
 
@@ -201,6 +201,22 @@ class RestApi:
         params: dict[str, str],
         headers: dict[str, str],
     ) -> Any:
+        return self.execute(
+            ep, params, ip, now, request.headers.get("X-MBX-APIKEY"),
+            lambda: check_signature(self._api_secret, query, body), headers,
+        )  # fmt: skip
+
+    def execute(
+        self,
+        ep: Endpoint,
+        params: dict[str, str],
+        ip: str,
+        now: int,
+        api_key: str | None,
+        verify_signature: Callable[[], None],
+        headers: dict[str, str],
+    ) -> Any:
+        """The transport-independent pipeline (REST and the WebSocket API share it)."""
         faults = self.faults
         limiter = self.limiter
         limiter.check_ban(ip, now)
@@ -212,9 +228,9 @@ class RestApi:
             raise too_many_requests(ip, limiter.weight_limit)
         limiter.charge(ip, ep.weight(params), now)
         if ep.security != NONE:
-            check_api_key(request.headers.get("X-MBX-APIKEY"), self._api_key, ip)
+            check_api_key(api_key, self._api_key, ip)
         if ep.security == SIGNED:
-            check_signature(self._api_secret, query, body)
+            verify_signature()
             check_timestamp(
                 params,
                 now,

@@ -31,6 +31,7 @@ from grinder.sim.streams import MarketStreams
 from grinder.sim.synthetic import SyntheticMarket
 from grinder.sim.userdata import UserData
 from grinder.sim.ws import WsGateway
+from grinder.sim.wsapi import WsApi
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -160,6 +161,7 @@ class SimServer:
             self.exchange, cfg, self.limiter, self.faults, self.now_ms, cfg.api_key, cfg.api_secret
         )
         self.ws = WsGateway(self.hub, self.user, cfg, self.now_ms, self.clock.monotonic_ns)
+        self.ws_api = WsApi(self.rest, cfg.api_secret, self.now_ms)
         if source is None:
             source = self._default_source()
         self.driver = MarketDriver(self.market, source, self.clock, 0.0 if cfg.manual_market else cfg.speed)
@@ -198,6 +200,11 @@ class SimServer:
         return f"ws://{self.host}:{self.port}"
 
     @property
+    def ws_api_url(self) -> str:
+        """The WebSocket API endpoint (Binance: wss://ws-fapi.binance.com/ws-fapi/v1)."""
+        return f"ws://{self.host}:{self.port}/ws-fapi/v1"
+
+    @property
     def api_key(self) -> str:
         return self.config.api_key
 
@@ -210,6 +217,7 @@ class SimServer:
         app = web.Application(client_max_size=1 << 20)
         self.rest.add_routes(app)
         self.ws.add_routes(app)
+        self.ws_api.add_routes(app)
         from grinder.sim.control_api import add_control_routes
 
         add_control_routes(app, self)

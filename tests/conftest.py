@@ -1,3 +1,23 @@
-"""Shared pytest configuration: fixtures every test area can use are registered here."""
+"""Shared pytest configuration: fixtures every test area can use, and deterministic Hypothesis.
+
+Property tests are derandomized (the same examples on every run and machine) and keep no example
+database, so a CI run is reproducible and never depends on what an earlier run happened to find.
+Set GRINDER_HYPOTHESIS_PROFILE=explore locally to search with fresh random examples.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("GRINDER_HYPOTHESIS_PROFILE", "deterministic"))
 
 pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.simulator"]

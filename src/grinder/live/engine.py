@@ -171,6 +171,7 @@ class LiveEngine:
         self._write_block: str | None = None
         self._pending: deque[tuple[MarketEvent, int, int]] = deque()  # (event, recv ns, recv ms)
         self._drain_scheduled = False
+        self._hold = False  # order sends decided but not yet started: queue market events meanwhile
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
         for sym in parts.config.symbols:
@@ -372,9 +373,10 @@ class LiveEngine:
     def on_market_event(self, ev: MarketEvent) -> None:
         """The market feed's callback: every decoded event, as soon as it arrives.
 
-        Events are queued and decided in a loop callback that stops after the first event that
-        produced commands, so the order tasks run (and write their requests) before the rest of
-        a burst of market frames is decided. Every event still reaches the pipeline, in order.
+        An event is decided at once unless order requests just decided are still waiting for
+        their first run: then it is queued, and the queue is decided right after those requests
+        are written, so a burst of market frames cannot delay an order that is already decided.
+        Every event still reaches the pipeline, in arrival order.
         """
         recv = self.clock.monotonic_ns()
         now_ms = self.clock.now_ms()
@@ -384,7 +386,33 @@ class LiveEngine:
                 view.on_book(ev.bid_ticks, ev.ask_ticks, now_ms)
         if not self._quoting or not self._can_write:
             return
-        self._pending.append((ev, recv, now_ms))
+        if self._pending or self._hold:
+            self._pending.append((ev, recv, now_ms))
+            self._schedule_decisions()
+            return
+        self._decide(ev, recv, now_ms)
+
+    def _decide(self, ev: MarketEvent, recv: int, now_ms: int) -> None:
+        start = self.clock.monotonic_ns()
+        try:
+            cmds = self.parts.pipeline.on_market_event(ev, now_ms)
+        except Exception:
+            metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("market").inc()
+            log.exception("market event skipped: pipeline failed symbol=%s", ev.symbol)
+            return
+        if cmds:
+            self.decision.add(self.clock.monotonic_ns() - start)
+            self._dispatch(cmds, recv)
+            # The send tasks were just scheduled; this callback runs after their first step.
+            self._hold = True
+            asyncio.get_running_loop().call_soon(self._release_hold)
+
+    def _release_hold(self) -> None:
+        self._hold = False
+        if self._pending:
+            self._schedule_decisions()
+
+    def _schedule_decisions(self) -> None:
         if not self._drain_scheduled:
             self._drain_scheduled = True
             asyncio.get_running_loop().call_soon(self._decide_pending)
@@ -396,23 +424,11 @@ class LiveEngine:
             if not self._quoting or not self._can_write:
                 pending.clear()
                 return
+            if self._hold and len(pending) < MAX_DEFERRED_EVENTS:
+                return  # `_release_hold` resumes once the new requests are written
+            # (A longer backlog means we are behind the market: decide it all now, so it cannot grow.)
             ev, recv, now_ms = pending.popleft()
-            start = self.clock.monotonic_ns()
-            try:
-                cmds = self.parts.pipeline.on_market_event(ev, now_ms)
-            except Exception:
-                metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("market").inc()
-                log.exception("market event skipped: pipeline failed symbol=%s", ev.symbol)
-                continue
-            if cmds:
-                self.decision.add(self.clock.monotonic_ns() - start)
-                self._dispatch(cmds, recv)
-                if pending and len(pending) < MAX_DEFERRED_EVENTS:
-                    # Let the order tasks write their requests first. A longer backlog means we are
-                    # behind the market: then decide everything now, so the backlog cannot grow.
-                    self._drain_scheduled = True
-                    asyncio.get_running_loop().call_soon(self._decide_pending)
-                    return
+            self._decide(ev, recv, now_ms)
 
     def on_user_event(self, ev: object) -> None:
         """The user-data stream's callback: order updates, account updates, resyncs."""

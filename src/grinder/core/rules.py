@@ -393,19 +393,27 @@ class SymbolRules:
             raise OrderRuleError(-4131, MSG_MARKET_PERCENT)
 
 
-def btcusdt_rules(min_notional: str = "100") -> SymbolRules:
-    """Typical BTCUSDT perpetual rules (tick 0.10, step 0.001): tests, demos and the simulator default."""
+def _typical_perp_rules(
+    symbol: str,
+    tick: str,
+    min_price: str,
+    max_price: str,
+    max_qty: str,
+    market_max_qty: str,
+    min_notional: str,
+) -> SymbolRules:
+    """USDⓈ-M perpetual rules of the usual shape: step 0.001, ±5 % PERCENT_PRICE, 200 open orders."""
     return SymbolRules(
-        symbol="BTCUSDT",
-        tick_size=Decimal("0.10"),
-        min_price=Decimal("556.80"),
-        max_price=Decimal("4529764"),
+        symbol=symbol,
+        tick_size=Decimal(tick),
+        min_price=Decimal(min_price),
+        max_price=Decimal(max_price),
         step_size=Decimal("0.001"),
         min_qty=Decimal("0.001"),
-        max_qty=Decimal("1000"),
+        max_qty=Decimal(max_qty),
         market_step_size=Decimal("0.001"),
         market_min_qty=Decimal("0.001"),
-        market_max_qty=Decimal("120"),
+        market_max_qty=Decimal(market_max_qty),
         min_notional=Decimal(min_notional),
         multiplier_up=Decimal("1.0500"),
         multiplier_down=Decimal("0.9500"),
@@ -413,29 +421,15 @@ def btcusdt_rules(min_notional: str = "100") -> SymbolRules:
         max_num_orders=200,
         price_precision=2,
         quantity_precision=3,
-        base_asset="BTC",
+        base_asset=symbol.removesuffix("USDT"),
     )
+
+
+def btcusdt_rules(min_notional: str = "100") -> SymbolRules:
+    """Typical BTCUSDT perpetual rules (tick 0.10, step 0.001): tests, demos and the simulator default."""
+    return _typical_perp_rules("BTCUSDT", "0.10", "556.80", "4529764", "1000", "120", min_notional)
 
 
 def ethusdt_rules(min_notional: str = "20") -> SymbolRules:
     """Typical ETHUSDT perpetual rules (tick 0.01, step 0.001)."""
-    return SymbolRules(
-        symbol="ETHUSDT",
-        tick_size=Decimal("0.01"),
-        min_price=Decimal("39.86"),
-        max_price=Decimal("306177"),
-        step_size=Decimal("0.001"),
-        min_qty=Decimal("0.001"),
-        max_qty=Decimal("10000"),
-        market_step_size=Decimal("0.001"),
-        market_min_qty=Decimal("0.001"),
-        market_max_qty=Decimal("2000"),
-        min_notional=Decimal(min_notional),
-        multiplier_up=Decimal("1.0500"),
-        multiplier_down=Decimal("0.9500"),
-        multiplier_decimal=4,
-        max_num_orders=200,
-        price_precision=2,
-        quantity_precision=3,
-        base_asset="ETH",
-    )
+    return _typical_perp_rules("ETHUSDT", "0.01", "39.86", "306177", "10000", "2000", min_notional)

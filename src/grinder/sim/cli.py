@@ -36,6 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the synthetic market and faults")
     parser.add_argument("--speed", type=float, default=d.speed, help="market speed: 1 = real time, 0 = max")
+    parser.add_argument("--log-level", default="INFO", help="log level (INFO)")
+    parser.add_argument("--log-format", default="human", choices=("human", "json"), help="log format (human)")
     parser.add_argument("--api-key", default=d.api_key, help="API key the simulator accepts")
     parser.add_argument("--api-secret", default=d.api_secret, help="API secret the simulator accepts")
     parser.add_argument(
@@ -121,7 +123,9 @@ async def serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"  credentials: api key {server.api_key}  api secret {server.api_secret}", flush=True)
-    print(f"  control: {server.rest_url}/_sim/faults  {server.rest_url}/_sim/state", flush=True)
+    print(f"  WebSocket API: {server.ws_api_url}", flush=True)
+    base = server.rest_url
+    print(f"  control: {base}/_sim/faults  {base}/_sim/state  {base}/metrics", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,8 +148,9 @@ def _run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from grinder.ops.logging import setup_logging
+
+    setup_logging(args.log_level, args.log_format)
     try:
         return _run_loop(serve(args))
     except (ValueError, OSError) as exc:

@@ -31,6 +31,7 @@ from grinder.sim.params import (
     int_param,
     order_ref,
     required,
+    required_int,
 )
 from grinder.sim.userdata import UserData
 from grinder.venue import Venue
@@ -440,8 +441,7 @@ class SimExchange:
 
     def countdown_cancel_all(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
-        countdown = int_param(params, "countdownTime")
-        assert countdown is not None
+        countdown = required_int(params, "countdownTime")
         if countdown < 0:
             raise mandatory("countdownTime")
         if countdown == 0:
@@ -583,8 +583,7 @@ class SimExchange:
 
     def leverage(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
-        lev = int_param(params, "leverage")
-        assert lev is not None
+        lev = required_int(params, "leverage")
         if not 1 <= lev <= 125:
             raise ApiError(-4028, "Leverage is not valid.")
         self.venue.set_leverage(sym, lev)

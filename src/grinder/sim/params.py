@@ -50,6 +50,13 @@ def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> i
     return int(raw)
 
 
+def required_int(params: dict[str, str], name: str) -> int:
+    value = int_param(params, name)
+    if value is None:  # int_param raises for a missing value; this narrows the type
+        raise mandatory(name)
+    return value
+
+
 def bool_param(params: dict[str, str], name: str, default: bool = False) -> bool:
     raw = params.get(name)
     if raw is None or raw == "":

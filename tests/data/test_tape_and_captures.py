@@ -100,3 +100,23 @@ def test_malformed_capture_line_names_file_and_line(tmp_path: Path) -> None:
         f.write(b'1723161255088169167 {"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1}}\n')
     with pytest.raises(DataError, match=r"btcusdt_20240101\.gz:1"):
         load_tape([p], RULES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 30), max_size=60).map(sorted), min_size=1, max_size=3))
+def test_merge_positions_place_every_row_like_the_stable_sort(keys: list[list[int]]) -> None:
+    from grinder.data.tape import merge_positions
+
+    arrays = [np.asarray(k, dtype=np.int64) for k in keys]
+    pos = merge_positions(arrays)
+    total = sum(len(a) for a in arrays)
+    merged = np.empty(total, dtype=np.int64)
+    owner = np.empty(total, dtype=np.int64)
+    for i, (a, p) in enumerate(zip(arrays, pos, strict=True)):
+        merged[p] = a
+        owner[p] = i
+    flat = np.concatenate(arrays) if arrays else np.empty(0, np.int64)
+    src = np.concatenate([np.full(len(a), i) for i, a in enumerate(arrays)])
+    order = np.argsort(flat, kind="stable")
+    assert merged.tolist() == flat[order].tolist()
+    assert owner.tolist() == src[order].tolist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -163,6 +164,31 @@ def merge_order(keys: Sequence[I64]) -> npt.NDArray[np.int16]:
     return src
 
 
+def merge_positions(keys: Sequence[I64]) -> list[npt.NDArray[Any]]:
+    """Row positions of each source in the stable merge of sorted key arrays (ties: earlier source first).
+
+    Two sources (quotes + trades, the usual case) cost one binary search per row of the smaller.
+    """
+    total = sum(len(k) for k in keys)
+    itype = np.int32 if total < (1 << 31) else np.int64
+    if len(keys) == 1:
+        return [np.arange(total, dtype=itype)]
+    if len(keys) == 2:
+        a, b = keys
+        if len(a) <= len(b):  # a goes before equal keys of b
+            small: npt.NDArray[Any] = np.searchsorted(b, a, side="left").astype(itype)
+            small = small + np.arange(len(a), dtype=itype)
+        else:  # b goes after equal keys of a
+            small = np.searchsorted(a, b, side="right").astype(itype)
+            small = small + np.arange(len(b), dtype=itype)
+        rest = np.ones(total, dtype=np.bool_)
+        rest[small] = False
+        big = np.flatnonzero(rest).astype(itype)
+        return [small, big] if len(a) <= len(b) else [big, small]
+    src = merge_order(keys)
+    return [np.flatnonzero(src == k).astype(itype) for k in range(len(keys))]
+
+
 def _fits_int32(arrays: Sequence[npt.NDArray[np.generic]], limit: int = 1 << 30) -> bool:
     """True when every value fits well inside int32 (halves memory and scan time); sums stay < 2^31."""
     return all(len(x) == 0 or (int(x.max()) < limit and int(x.min()) > -limit) for x in arrays)
@@ -182,13 +208,10 @@ def merge_sources(
             order = np.argsort(s.key, kind="stable")
             s.key = s.key[order]
             s.columns = {n: c[order] for n, c in s.columns.items()}
-    src_of_row = merge_order([s.key for s in srcs])
+    masks = merge_positions([s.key for s in srcs]) if len(srcs) > 1 else []
     for s in srcs:
         s.key = np.empty(0, np.int64)
-    total = len(src_of_row)
-    # row positions of each source (index scatter is several times faster than boolean masks)
-    masks = [np.flatnonzero(src_of_row == k) for k in range(len(srcs))] if len(srcs) > 1 else []
-    del src_of_row
+    total = sum(len(s.columns["kind"]) for s in srcs)
     objects: list[ReplayEvent] = []
     obj_base = []
     for s in srcs:

@@ -208,3 +208,22 @@ def _closed_since(sim: SimServer, ids: set[str]) -> set[str]:
     """Leftovers that filled between the two engines (they cannot be adopted)."""
     still_open = {o.client_order_id for o in sim.venue.open_orders()}
     return ids - still_open
+
+
+async def test_paper_mode_trades_the_in_process_venue_on_live_data_without_keys(
+    sim_factory: Any, tmp_path: Path
+) -> None:
+    from grinder.sim.config import SimConfig
+
+    sim_server = await sim_factory(SimConfig(port=0, seed=7, speed=5.0))
+    cfg = settings(sim_server, tmp_path, mode=SafeMode.PAPER, armed=True)
+    run = await start(cfg, keys=False)
+    try:
+        await poll(lambda: run.engine.counts.placed > 0, 20, "paper orders placed")
+        await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) > 0, 30, "paper fills")
+        assert run.engine.status()["exchange"] == "paper://venue"
+        # Nothing reached the exchange: the simulator saw no order at all.
+        assert sim_server.venue.open_orders() == []
+        assert all(not sim_server.venue.user_trades(s) for s in SYMBOLS)
+    finally:
+        assert await run.stop() == 0

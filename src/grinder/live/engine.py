@@ -107,6 +107,7 @@ class EngineParts:
     lease: Lease | None = None
     want_armed: bool = False
     recover_fills: Callable[[], Awaitable[int]] | None = None  # journal fills missed while we were down
+    poll_user_events: Callable[[], None] | None = None  # PAPER: deliver the venue's order/account events
     on_close: Sequence[Callable[[], Awaitable[None] | None]] = field(default_factory=tuple)
 
 
@@ -524,6 +525,8 @@ class LiveEngine:
         metrics.COMMANDS_TOTAL.labels(kind, res.outcome.value).inc()
         self._count(kind, res)
         self._apply_result(res)
+        if self.parts.poll_user_events is not None:
+            self.parts.poll_user_events()
 
     def observe_tick_to_order(self, symbol: str, ns: int) -> None:
         self.tick_to_order.add(ns)
@@ -623,6 +626,8 @@ class LiveEngine:
                 self._quoting = False
                 self._takeover = asyncio.get_running_loop().create_task(self._take_over())
         self._apply_role()
+        if self.parts.poll_user_events is not None:
+            self.parts.poll_user_events()
         self.parts.pipeline.take_fills()  # fills reach us from on_user_event; keep its buffer empty
         if self.parts.pipeline.orders.unknown_orders():
             self._schedule_resolve("periodic")

@@ -24,9 +24,10 @@ from grinder.binance.user_stream import UserDataStream
 from grinder.connector.binance_port import BinanceFuturesPort
 from grinder.connector.config import BinanceFuturesPortConfig, LiveConnectorConfig
 from grinder.connector.live import LiveConnectorV0
+from grinder.connector.paper import PaperPort
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import PositionSide, SafeMode, Side
-from grinder.core.events import Fill
+from grinder.core.events import BookTicker, Fill, MarketEvent, MarkPrice, Trade
 from grinder.core.ids import ClientOrderIdFactory, is_grinder_order
 from grinder.core.rules import SymbolRules
 from grinder.execution.config import ExecutionConfig
@@ -39,6 +40,8 @@ from grinder.ops.config import OpsConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
 from grinder.strategy import GridStrategy, StrategyConfig
+from grinder.venue import Venue
+from grinder.venue.config import VenueConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class EngineSettings:
     strategies: Mapping[str, StrategyConfig] = field(default_factory=dict)
     risk: RiskConfig = field(default_factory=RiskConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    venue: VenueConfig = field(default_factory=VenueConfig)  # PAPER mode's in-process account
     ops: OpsConfig = field(default_factory=OpsConfig)
     store: StoreConfig | None = None
     ha: HAConfig | None = None
@@ -68,6 +72,7 @@ class EngineSettings:
             strategy=StrategyConfig.from_sections(cfg),
             risk=cfg.section("risk"),
             execution=cfg.section("execution"),
+            venue=cfg.section("venue"),
             ops=cfg.section("ops"),
             store=_optional_section(cfg, "store"),
             ha=_optional_section(cfg, "ha"),
@@ -94,6 +99,34 @@ def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
 
     trace.on_request_headers_sent.append(on_headers_sent)
     return trace
+
+
+class PaperAccount:
+    """PAPER mode: live market data feeds the in-process venue; its order and account events are our
+    user stream (the venue decides fills exactly as in backtests and the simulator)."""
+
+    def __init__(self, port: PaperPort, deliver: Callable[[Any], None]) -> None:
+        self.port = port
+        self._deliver = deliver
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def on_market(self, ev: MarketEvent) -> None:
+        # L1 feed (book ticker, trades, marks): the venue matches our orders against the live top of book.
+        if isinstance(ev, BookTicker):
+            self.port.on_book_ticker(ev)
+        elif isinstance(ev, Trade):
+            self.port.on_trade(ev)
+        elif isinstance(ev, MarkPrice):
+            self.port.on_mark_price(ev)
+
+    def pump(self) -> None:
+        for ev in self.port.drain_events():
+            self._deliver(ev)
 
 
 def strategy_factory(settings: EngineSettings) -> Callable[[str, SymbolRules, Any], GridStrategy]:
@@ -127,8 +160,9 @@ async def build_engine(
     binance_cfg = dataclasses.replace(settings.binance, rest_url=rest_url, ws_url=ws_url)
     mode = settings.connector.mode
     want_armed = settings.connector.armed
-    has_account = bool(api_key and api_secret)
-    if want_armed and mode is not SafeMode.READ_ONLY and not has_account:
+    paper_mode = mode is SafeMode.PAPER
+    has_account = bool(api_key and api_secret) or paper_mode
+    if want_armed and mode is SafeMode.LIVE_TRADE and not has_account:
         raise ValueError(
             f"connector mode={mode.value} armed=True needs BINANCE_API_KEY and BINANCE_API_SECRET in the "
             "environment; set them, or run READ_ONLY / disarmed for market data only"
@@ -151,16 +185,16 @@ async def build_engine(
             http_client=rest,
         )
         may_arm = lease is None or lease.role in ("leader", "standalone")
+        rules = await load_rules(port, cfg.symbols)  # exchangeInfo is public: no key needed
+        paper = PaperPort(Venue(settings.venue, rules), clock) if paper_mode else None
         conn_cfg = LiveConnectorConfig(
-            mode=mode, armed=want_armed and may_arm, futures_port=port,
-            paper_port=settings.connector.paper_port,
+            mode=mode, armed=want_armed and may_arm, futures_port=port, paper_port=paper,
             symbols=cfg.symbols, max_notional_per_order=settings.connector.max_notional_per_order,
             strategy_tag=settings.connector.strategy_tag,
         )
         connector = LiveConnectorV0(conn_cfg, clock=clock)
         await connector.connect()
-        rules = await load_rules(port, cfg.symbols)
-        if has_account:
+        if has_account and not paper_mode:
             await rest.sync_time()
     except BaseException:
         await session.close()
@@ -173,7 +207,12 @@ async def build_engine(
     )
 
     def on_market(ev: Any) -> None:
-        engine.on_market_event(ev)
+        if paper_account is not None:
+            paper_account.on_market(ev)
+            engine.on_market_event(ev)
+            paper_account.pump()
+        else:
+            engine.on_market_event(ev)
 
     def on_user(ev: Any) -> None:
         engine.on_user_event(ev)
@@ -181,6 +220,7 @@ async def build_engine(
     market = MarketStreams(rules, config=binance_cfg, rest=rest, on_event=on_market, clock=clock)
     for sym in cfg.symbols:
         await market.subscribe(sym, cfg.market_streams)
+    paper_account = PaperAccount(paper, on_user) if paper is not None else None
     user = UserDataStream(rest, rules, symbols=cfg.symbols, config=binance_cfg, on_event=on_user, clock=clock)
 
     def market_connected() -> bool:
@@ -188,6 +228,8 @@ async def build_engine(
         return bool(groups) and all(market.connection(g).is_connected for g in groups)  # type: ignore[union-attr]
 
     def user_connected() -> bool:
+        if paper_account is not None:
+            return True
         return user.connection is not None and user.connection.is_connected
 
     async def close_session() -> None:
@@ -199,10 +241,14 @@ async def build_engine(
         return await journal_missed_fills(rest, rules, journal, cfg.symbols)
 
     parts = EngineParts(
-        config=cfg, rules=rules, port=port, connector=connector, pipeline=pipeline, journal=journal,
-        market_feed=market, user_feed=user, market_connected=market_connected, user_connected=user_connected,
+        config=cfg, rules=rules, port=paper if paper is not None else port, connector=connector,
+        pipeline=pipeline, journal=journal, market_feed=market,
+        user_feed=paper_account if paper_account is not None else user,
+        market_connected=market_connected, user_connected=user_connected,
         lease=lease, want_armed=want_armed, on_close=(close_session,),
-        recover_fills=recover_fills if has_account and isinstance(journal, EngineJournal) else None,
+        recover_fills=(recover_fills if has_account and not paper_mode and isinstance(journal, EngineJournal)
+                       else None),
+        poll_user_events=paper_account.pump if paper_account is not None else None,
     )
     engine = LiveEngine(parts, clock=clock)
     engine.has_account = has_account

@@ -50,6 +50,7 @@ def test_grid_on_real_captures_skipping_is_exact(capture_tape: Tape) -> None:
     assert fast.digest == slow.digest
     assert [(c.row, c.command) for c in fast.commands] == [(c.row, c.command) for c in slow.commands]
     assert len(fast.fills) > 0 and fast.band_breaks == 0
+    assert fast.depth_gaps == 0  # the real depth@0ms chain holds (pu == previous u) after the snapshot
     assert {f.fill.symbol for f in fast.fills} == {"BTCUSDT", "ETHUSDT"}
     assert fast.rows_skipped > 0
 

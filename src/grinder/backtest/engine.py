@@ -75,6 +75,7 @@ class RunLog:
     blocked: list[tuple[int, str, str]] = field(default_factory=list)  # (time, client id, reason)
     paused_ms: dict[str, int] = field(default_factory=dict)
     band_breaks: int = 0  # skipped quotes that made the strategy act when delivered (should be 0)
+    depth_gaps: int = 0  # depth diffs whose pu did not chain (L2 paused until the next snapshot)
     rows_processed: int = 0
     rows_skipped: int = 0
     digest: str = ""
@@ -109,16 +110,17 @@ def execute(venue: Venue, cmd: Command, now_ms: int) -> CommandResult:
 class _SymbolBook:
     """Per-symbol replay state: USDⓈ-M depth sync for the venue's L2 and the pause clock."""
 
-    __slots__ = ("paused_since", "snapshot_id", "synced")
+    __slots__ = ("last_u", "paused_since", "snapshot_id")
 
     def __init__(self) -> None:
-        self.snapshot_id = 0
-        self.synced = False
+        self.snapshot_id = 0  # lastUpdateId of the snapshot in force (0: none, diffs are not applied)
+        self.last_u = 0  # u of the last applied diff (0: none applied since the snapshot)
         self.paused_since: int | None = None
 
 
 class Backtest:
-    """One run over one tape. `run()` returns the `RunLog`; `command_stream()` the commands sent."""
+    """One run over one tape. `run()` returns the `RunLog`: commands sent (with row and time), fills,
+    blocks, funding, paused time and the digest."""
 
     def __init__(
         self,
@@ -220,15 +222,30 @@ class Backtest:
         elif isinstance(ev, DepthSnapshot):
             book = self._books[ev.symbol]
             book.snapshot_id = ev.last_update_id
-            book.synced = False
+            book.last_u = 0
             v.on_depth_snapshot(ev)
         elif isinstance(ev, DepthUpdate):
-            book = self._books[ev.symbol]
-            # USDⓈ-M sync (protocol §5.3): nothing before the snapshot, then the chain must hold
-            if book.snapshot_id and ev.final_update_id >= book.snapshot_id:
-                book.synced = True
-                v.on_depth_update(ev)
+            self._depth_to_venue(ev)
         v.advance_to(now)
+
+    def _depth_to_venue(self, ev: DepthUpdate) -> None:
+        """USDⓈ-M book sync (protocol §5.3): drop diffs older than the snapshot, then require
+        `pu` == the previous `u`; on a gap, stop feeding L2 until the next snapshot."""
+        book = self._books[ev.symbol]
+        if not book.snapshot_id or ev.final_update_id < book.snapshot_id:
+            return
+        if book.last_u and ev.prev_final_update_id != book.last_u:
+            self.log.depth_gaps += 1
+            log.warning(
+                "backtest_depth_gap symbol=%s pu=%d expected=%d (L2 paused until the next snapshot)",
+                ev.symbol,
+                ev.prev_final_update_id,
+                book.last_u,
+            )
+            book.snapshot_id = 0
+            return
+        book.last_u = ev.final_update_id
+        self.venue.on_depth_update(ev)
 
     def _user_events(self, row: int, now: int) -> None:
         for uev in self.venue.drain_events(now):
@@ -239,7 +256,7 @@ class Backtest:
         self.pipeline.take_fills()
 
     def _send(self, row: int, now: int, cmds: list[Command]) -> None:
-        while cmds:
+        if cmds:
             for cmd in cmds:
                 res = execute(self.venue, cmd, now)
                 self.log.commands.append(CommandRecord(row, now, cmd, res.outcome.value))
@@ -247,7 +264,6 @@ class Backtest:
                 self.pipeline.on_result(res)
             self._last_cmd_ms = now
             self._user_events(row, now)
-            cmds = []
         for b in self.pipeline.take_blocked():
             self.log.blocked.append((b.time_ms, b.command.client_order_id, b.reason))
 

@@ -255,6 +255,7 @@ def summarize(
         "commands_blocked": len(log.blocked),
         "paused_s": sum(log.paused_ms.values()) / 1000.0,
         "band_breaks": log.band_breaks,
+        "depth_gaps": log.depth_gaps,
         "wall_s": wall_s,
         "digest": log.digest,
     }

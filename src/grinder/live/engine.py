@@ -327,9 +327,19 @@ class LiveEngine:
             if state is not None and state.is_open:
                 ours.append(state)
         if self.config.leftover_orders == "adopt":
-            p.pipeline.restore_orders(working_order_from_exchange(o) for o in ours)
-            log.info("startup adopted our leftover orders count=%d", len(ours))
-            return
+            adopted: dict[tuple[str, str], WorkingOrder] = {}
+            extra: list[OrderState] = []
+            for o in ours:
+                wo = working_order_from_exchange(o)
+                if (wo.symbol, wo.level) in adopted:
+                    extra.append(o)  # one order per grid level: a second one is cancelled below
+                else:
+                    adopted[(wo.symbol, wo.level)] = wo
+            p.pipeline.restore_orders(adopted.values())
+            log.info("startup adopted our leftover orders count=%d", len(adopted))
+            ours = extra
+            if not ours:
+                return
         if ours and not self._writable():
             log.warning("startup cannot cancel %d leftover orders of ours: writes blocked (%s)", len(ours),
                         self._write_block)

@@ -26,3 +26,33 @@ async def test_record_simulator_streams_and_replay(sim_server, tmp_path: Path) -
     assert {e.symbol for e in events} == {"BTCUSDT", "ETHUSDT"}
     tape = load_tape([tmp_path])
     assert tape.symbols == ("BTCUSDT", "ETHUSDT") and len(tape) == len(events)
+
+
+@pytest.mark.integration
+async def test_record_cli_subprocess_against_the_simulator(sim_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "grinder.cli",
+        "record",
+        "--symbols",
+        "BTCUSDT",
+        "--out",
+        str(tmp_path),
+        "--rest-url",
+        sim_server.rest_url,
+        "--ws-url",
+        sim_server.ws_url,
+        "--duration",
+        "1.5",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert "recorded" in out.decode() and "file(s)" in out.decode()
+    tape = load_tape([tmp_path])
+    assert tape.symbols == ("BTCUSDT",) and tape.counts()["quotes"] > 0

@@ -227,3 +227,19 @@ async def test_paper_mode_trades_the_in_process_venue_on_live_data_without_keys(
         assert all(not sim_server.venue.user_trades(s) for s in SYMBOLS)
     finally:
         assert await run.stop() == 0
+
+
+async def test_stale_market_data_pulls_our_quotes_until_data_returns(sim_factory: Any, tmp_path: Path) -> None:
+    from grinder.sim.config import SimConfig
+
+    sim_server = await sim_factory(SimConfig(port=0, seed=7, speed=2.0))
+    base = settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True)
+    cfg = dataclasses.replace(base, engine=dataclasses.replace(base.engine, stale_feed_s=1.0))
+    run = await start(cfg, keys=True)
+    try:
+        await poll(lambda: len(sim_server.venue.open_orders()) >= 4, 20, "grid on the book")
+        sim_server.control.stall_ws(3000)  # frames held back for 3 s; REST keeps working
+        await poll(lambda: sim_server.venue.open_orders() == [], 5, "quotes pulled while the feed is stale")
+        await poll(lambda: len(sim_server.venue.open_orders()) >= 4, 15, "grid back once data is fresh")
+    finally:
+        assert await run.stop() == 0

@@ -37,8 +37,8 @@ class EngineConfig:
     leftover_orders: what to do at start-up with our own (`grinder_` prefixed) open orders found on
         the exchange: "cancel" (default) or "adopt" them into the order manager.
     cancel_on_shutdown: cancel our working orders on SIGINT/SIGTERM before exiting.
-    stale_feed_s: a symbol whose last market event is older than this makes /readyz answer 503
-        and stops quoting that symbol until data is fresh again.
+    stale_feed_s: a symbol whose last market event is older than this makes /readyz answer 503,
+        and our orders on it are cancelled; its next market event re-plans the grid.
     shutdown_timeout_s: upper bound for the graceful shutdown (cancels, journal flush).
     log_level / log_format: "INFO"/"DEBUG"/...; "human" or "json".
     """

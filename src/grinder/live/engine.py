@@ -169,6 +169,7 @@ class LiveEngine:
         self._resolving: asyncio.Task[None] | None = None
         self._takeover: asyncio.Task[None] | None = None
         self._suspects: set[str] = set()  # client ids to re-check after a user-stream resync
+        self._stale: set[str] = set()  # symbols whose quotes were pulled for stale market data
         self._write_block: str | None = None
         self._pending: deque[tuple[MarketEvent, int, int]] = deque()  # (event, recv ns, recv ms)
         self._drain_scheduled = False
@@ -624,6 +625,27 @@ class LiveEngine:
             metrics.ENGINE_TRADING_MODE.labels(mode.value).set(1 if cfg.mode is mode else 0)
         self._writable()  # gates read the environment and parse URLs: per pass / change, not per tick
 
+    def _pull_quotes_on_stale_feeds(self, now_ms: int) -> None:
+        """Quotes resting on prices we no longer see get picked off: cancel a stale symbol's orders.
+
+        The next market event of that symbol re-plans the grid (the pipeline marks it dirty).
+        """
+        if not self._quoting or not self._can_write:
+            return
+        limit_ms = self.config.stale_feed_s * 1000
+        for sym, view in self.views.items():
+            stale = view.last_tick_ms > 0 and now_ms - view.last_tick_ms > limit_ms
+            if not stale:
+                self._stale.discard(sym)
+                continue
+            if sym in self._stale:
+                continue
+            self._stale.add(sym)
+            cmds = self.parts.pipeline.cancel_all(now_ms, sym)
+            log.warning("market data for %s stale (%.1fs): cancelling our %d orders", sym,
+                        (now_ms - view.last_tick_ms) / 1000, len(cmds))
+            self._dispatch(cmds, None)
+
     def housekeeping(self) -> None:
         """Periodic: HA role changes, unknown orders, feed ages, per-symbol gauges and series."""
         lease = self.parts.lease
@@ -643,6 +665,7 @@ class LiveEngine:
             self._schedule_resolve("periodic")
         self._journal_blocked()
         now_ms = self.clock.now_ms()
+        self._pull_quotes_on_stale_feeds(now_ms)
         for sym, view in self.views.items():
             working = self.parts.pipeline.working_orders(sym)
             bids = (o.price_ticks for o in working if o.side.sign > 0)

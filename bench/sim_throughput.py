@@ -1,14 +1,19 @@
 """Benchmark `grinder sim`: sustained order place+cancel pairs per second and WS messages fanned out.
 
-Runs the simulator as a subprocess (`grinder sim`, loopback) and one keep-alive HTTP/1.1 client
-(a minimal client over asyncio streams, so the figures measure the server rather than client
-overhead; `--aiohttp-client` uses aiohttp's client instead):
-  1. baseline: GET /fapi/v1/ping round trips per second;
-  2. signed LIMIT place + DELETE cancel pairs per second (plus p50/p99 pair latency);
-  3. a second simulator with the market at full speed (--speed 0): WS messages per second received
-     by N clients subscribed to depth@0ms + bookTicker + aggTrade of both symbols.
-Prints the ratio to the ping baseline, then ONE JSON line with the figures (last line).
-Usage: python bench/sim_throughput.py [--small] [--seconds S] [--ws-clients N]
+Runs the simulator as a subprocess (`grinder sim`, loopback) and one client:
+  1. baseline: GET /fapi/v1/ping round trips per second over one keep-alive connection (a minimal
+     HTTP/1.1 client over asyncio streams, so the figure measures the server rather than client
+     overhead; `--aiohttp-client` uses aiohttp's client instead);
+  2. sequential: signed LIMIT place + DELETE cancel pairs per second on that connection, one request
+     at a time (plus p50/p99 pair latency). A strictly sequential client can never exceed half the
+     ping rate: every pair is two round trips;
+  3. concurrent: ONE aiohttp ClientSession (keep-alive pool of N connections) keeping N pairs in
+     flight, as trading clients pipeline their requests (N = each of --concurrency, default 4,8);
+  4. a second simulator with the market at full speed (--speed 0): WS messages per second received
+     by M clients subscribed to depth@0ms + bookTicker + aggTrade of both symbols.
+Server CPU per pair comes from /proc (the simulator process alone). Prints the ratios to the ping
+baseline, then ONE JSON line with the figures (last line).
+Usage: python bench/sim_throughput.py [--small] [--seconds S] [--concurrency 4,8] [--ws-clients M]
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import time
 from urllib.parse import urlencode
 
 import aiohttp
+import yarl
 
 from grinder.sim.auth import sign
 from grinder.sim.config import SimConfig
@@ -157,6 +162,51 @@ async def order_pairs(http: Client, seconds: float) -> tuple[float, list[float]]
     return n / seconds, latencies
 
 
+async def concurrent_pairs(url: str, in_flight: int, seconds: float) -> tuple[float, list[float], int]:
+    """One aiohttp ClientSession, `in_flight` workers each placing and cancelling in a loop.
+
+    Returns (pairs/s of the timed part, pair latencies, all pairs done including the warm-up)."""
+    connector = aiohttp.TCPConnector(limit=in_flight, force_close=False)
+    async with aiohttp.ClientSession(connector=connector, headers={"X-MBX-APIKEY": KEY}) as session:
+        async with session.get(f"{url}/fapi/v1/ticker/bookTicker?symbol=BTCUSDT") as r:
+            bid = float(json.loads(await r.read())["bidPrice"])
+        price = f"{round(bid * 0.97, 1):.1f}"
+        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                 "quantity": "0.010", "price": price}  # fmt: skip
+        latencies: list[float] = []
+        counts = [0] * in_flight
+
+        async def call(method: str, target: str) -> bytes:
+            # encoded=True: the signed query goes out byte for byte as signed
+            async with session.request(method, yarl.URL(url + target, encoded=True)) as r:
+                body = await r.read()
+                if r.status != 200:
+                    raise SystemExit(f"{method} failed: {body!r}")
+                return body
+
+        async def worker(i: int, end: float) -> None:
+            while time.perf_counter() < end:
+                t0 = time.perf_counter()
+                order_id = json.loads(await call("POST", f"/fapi/v1/order?{signed(order)}"))["orderId"]
+                await call("DELETE", f"/fapi/v1/order?{signed({'symbol': 'BTCUSDT', 'orderId': order_id})}")
+                latencies.append(time.perf_counter() - t0)
+                counts[i] += 1
+
+        await asyncio.gather(*(worker(i, time.perf_counter() + 0.2) for i in range(in_flight)))  # warm-up
+        warm_up = sum(counts)
+        counts[:] = [0] * in_flight
+        latencies.clear()
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(i, start + seconds) for i in range(in_flight)))
+        elapsed = time.perf_counter() - start  # the last pairs finish after `end`
+    return sum(counts) / elapsed, latencies, warm_up + sum(counts)
+
+
+def percentile_us(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1e6
+
+
 async def ws_fanout(ws_url: str, clients: int, seconds: float) -> float:
     streams = "/".join(
         f"{s}@{k}" for s in ("btcusdt", "ethusdt") for k in ("depth@0ms", "bookTicker", "aggTrade")
@@ -184,12 +234,19 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="1-second phases (a smoke run in a few seconds)")
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of each phase")
+    ap.add_argument("--concurrency", default="4,8", help="pairs kept in flight by the concurrent client(s)")
     ap.add_argument("--ws-clients", type=int, default=4, help="WS clients in the fan-out phase")
-    ap.add_argument("--aiohttp-client", action="store_true", help="use aiohttp's client for the REST phases")
+    ap.add_argument(
+        "--aiohttp-client", action="store_true", help="use aiohttp's client for the sequential phases"
+    )
     args = ap.parse_args()
     seconds = 1.0 if args.small else args.seconds
+    levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
+    if not levels or min(levels) < 1:
+        raise SystemExit(f"--concurrency {args.concurrency!r}: give positive integers like 4,8")
 
     proc, url = start_sim()
+    concurrent: dict[int, tuple[float, float, float, float]] = {}
     try:
         client: Client = AiohttpClient(url) if args.aiohttp_client else RawHttp(url)
         async with client as http:
@@ -202,6 +259,12 @@ async def main() -> None:
             pairs = pairs_per_s * seconds
             server_cpu_us_per_pair = (cpu_seconds(proc.pid) - cpu0) / pairs * 1e6
             client_cpu_us_per_pair = (time.process_time() - client0) / pairs * 1e6
+        for n in levels:
+            cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
+            rate, clat, done = await concurrent_pairs(url, n, seconds)
+            server_us = (cpu_seconds(proc.pid) - cpu0) / done * 1e6
+            client_us = (time.process_time() - client0) / done * 1e6
+            concurrent[n] = (rate, server_us, client_us, percentile_us(clat, 0.99))
     finally:
         stop_sim(proc)
 
@@ -211,32 +274,51 @@ async def main() -> None:
     finally:
         stop_sim(proc)
 
-    lat_us = sorted(x * 1e6 for x in lat)
-    p99 = lat_us[min(len(lat_us) - 1, int(len(lat_us) * 0.99))]
-    print(f"ping baseline: {ping_per_s:,.0f} round trips/s")
-    ratio = 2 * pairs_per_s / ping_per_s
-    print(f"place+cancel:  {pairs_per_s:,.0f} pairs/s = {ratio:.2f}× the ping request rate "
-          f"(p50 {statistics.median(lat_us):,.0f} us, p99 {p99:,.0f} us per pair)")  # fmt: skip
-    print(f"server CPU:    {server_cpu_us_per_pair:,.0f} us per pair "
-          f"({server_cpu_us_per_ping:,.0f} us per ping) -> "
-          f"capacity {1e6 / server_cpu_us_per_pair:,.0f} pairs/s on one core; "
-          f"client CPU {client_cpu_us_per_pair:,.0f} us per pair")  # fmt: skip
-    print(f"WS fan-out:    {ws_per_s:,.0f} messages/s to {args.ws_clients} clients")
-    print(json.dumps({
-        "ping_round_trips_per_s": round(ping_per_s, 1),
-        "order_pairs_per_s": round(pairs_per_s, 1),
-        "order_requests_vs_ping_ratio": round(2 * pairs_per_s / ping_per_s, 3),
-        "pair_p50_us": round(statistics.median(lat_us), 1),
+    p50, p99 = percentile_us(lat, 0.5), percentile_us(lat, 0.99)
+    print(
+        f"ping baseline:  {ping_per_s:,.0f} round trips/s (server CPU {server_cpu_us_per_ping:,.0f} us each)"
+    )
+    print(
+        f"sequential:     {pairs_per_s:,.0f} place+cancel pairs/s = {pairs_per_s / ping_per_s:.2f}x the ping "
+        f"rate (ceiling 0.50: two round trips a pair); p50 {p50:,.0f} us, p99 {p99:,.0f} us per pair"
+    )
+    capacity = 1e6 / server_cpu_us_per_pair
+    print(
+        f"                server CPU {server_cpu_us_per_pair:,.0f} us per pair -> capacity "
+        f"{capacity:,.0f} pairs/s on one core; client CPU {client_cpu_us_per_pair:,.0f} us"
+    )
+    for n, (rate, srv_us, cli_us, cp99) in concurrent.items():
+        print(
+            f"concurrent {n:>2}:  {rate:,.0f} pairs/s = {rate / ping_per_s:.2f}x the ping rate "
+            f"(one aiohttp session, {n} in flight); server CPU {srv_us:,.0f} us/pair, "
+            f"client CPU {cli_us:,.0f} us/pair, p99 {cp99:,.0f} us"
+        )
+    print(f"WS fan-out:     {ws_per_s:,.0f} messages/s to {args.ws_clients} clients")
+    out: dict[str, object] = {
+        "ping_rt_per_s": round(ping_per_s, 1),
+        "pairs_per_s_sequential": round(pairs_per_s, 1),
+        "ratio_pairs_vs_ping": round(pairs_per_s / ping_per_s, 3),
+        "pair_p50_us": round(p50, 1),
         "pair_p99_us": round(p99, 1),
         "server_cpu_us_per_pair": round(server_cpu_us_per_pair, 1),
-        "server_capacity_pairs_per_s": round(1e6 / server_cpu_us_per_pair, 1),
+        "server_capacity_pairs_per_s": round(capacity, 1),
         "client_cpu_us_per_pair": round(client_cpu_us_per_pair, 1),
         "server_cpu_us_per_ping": round(server_cpu_us_per_ping, 1),
-        "ws_messages_per_s": round(ws_per_s, 1),
+    }
+    for n, (rate, srv_us, cli_us, cp99) in concurrent.items():
+        out[f"pairs_per_s_concurrent_{n}"] = round(rate, 1)
+        out[f"ratio_concurrent_{n}_vs_ping"] = round(rate / ping_per_s, 3)
+        out[f"server_cpu_us_per_pair_concurrent_{n}"] = round(srv_us, 1)
+        out[f"client_cpu_us_per_pair_concurrent_{n}"] = round(cli_us, 1)
+        out[f"pair_p99_us_concurrent_{n}"] = round(cp99, 1)
+    out.update({
+        "ws_msgs_per_s": round(ws_per_s, 1),
         "ws_clients": args.ws_clients,
         "phase_seconds": seconds,
-        "client": "aiohttp" if args.aiohttp_client else "raw-http11",
-    }))  # fmt: skip
+        "sequential_client": "aiohttp" if args.aiohttp_client else "raw-http11",
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    })  # fmt: skip
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

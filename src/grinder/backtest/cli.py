@@ -112,20 +112,22 @@ def run_backtest(
 def _progress_bar() -> tuple[ProgressFn | None, Any]:
     if not sys.stderr.isatty():
         return None, None
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
         TextColumn("backtest"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} events"),
+        TextColumn("{task.description}"),
         TimeRemainingColumn(),
+        console=Console(stderr=True),
         transient=True,
     )
-    task = bar.add_task("run", total=1)
+    task = bar.add_task("loading data", total=None)  # indeterminate until the run starts
     bar.start()
 
     def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+        bar.update(task, completed=done, total=total, description=f"{done:,}/{total:,} events")
 
     return update, bar
 

@@ -276,7 +276,7 @@ class LeaderLease:
                 await self._task
             self._task = None
         await self.release()
-        await self._redis.aclose()  # type: ignore[attr-defined]  # types-redis predates aclose
+        await self._redis.aclose()
 
     async def current_holder(self) -> str | None:
         """The lease value in Redis ("holder:token"), for operators and tests."""

@@ -238,7 +238,7 @@ def read_batches(path: str | Path) -> tuple[str, int | None, Iterator[pa.Table]]
     if not p.exists():
         raise DataError(f"data file {p} does not exist")
     if p.suffix.lower() == ".parquet":
-        pf = pq.ParquetFile(p)
+        pf = pq.ParquetFile(p, memory_map=True, pre_buffer=True)
         names = tuple(pf.schema_arrow.names)
         kind = next((k for k, cols in KIND_COLUMNS.items() if set(cols) <= set(names)), None)
         if kind is None:

@@ -35,6 +35,16 @@ from grinder.venue.errors import VenueReject
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+_REQUEST_COUNTERS: dict[tuple[str, int], Any] = {}
+
+
+def _count_request(path: str, status: int) -> None:
+    """`grinder_sim_rest_requests_total{endpoint,status}` += 1, the labelled child looked up once."""
+    child = _REQUEST_COUNTERS.get((path, status))
+    if child is None:
+        child = _REQUEST_COUNTERS[(path, status)] = REST_REQUESTS_TOTAL.labels(path, str(status))
+    child.inc()
+
 
 NONE = "NONE"
 USER_STREAM = "USER_STREAM"
@@ -171,9 +181,14 @@ class RestApi:
         headers: dict[str, str] = {}
         try:
             query = request.raw_path.partition("?")[2]
-            body = "" if ep.method == "GET" else await request.text()
+            # a request without a body (GET, most DELETEs) skips the body reader
+            body = await request.text() if ep.method != "GET" and request.body_exists else ""
             params = merge_params(query, body)
-            result = self._run(ep, request, ip, now, query, body, params, headers)
+            secret = self._api_secret
+            result = self.execute(
+                ep, params, ip, now, request.headers.get("X-MBX-APIKEY"),
+                lambda: check_signature(secret, query, body), headers,
+            )  # fmt: skip
             status = 200
         except ApiError as exc:
             status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
@@ -185,26 +200,9 @@ class RestApi:
             log.exception("sim_rest_handler_failed path=%s", ep.path)
             status, result = 500, {"code": -1000, "msg": _REJECT_MESSAGES[-1000]}
         headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip, now))
-        REST_REQUESTS_TOTAL.labels(ep.path, str(status)).inc()
-        return web.Response(
-            body=_encode(result), status=status, headers=headers, content_type="application/json"
-        )
-
-    def _run(
-        self,
-        ep: Endpoint,
-        request: web.Request,
-        ip: str,
-        now: int,
-        query: str,
-        body: str,
-        params: dict[str, str],
-        headers: dict[str, str],
-    ) -> Any:
-        return self.execute(
-            ep, params, ip, now, request.headers.get("X-MBX-APIKEY"),
-            lambda: check_signature(self._api_secret, query, body), headers,
-        )  # fmt: skip
+        headers["Content-Type"] = "application/json"
+        _count_request(ep.path, status)
+        return web.Response(body=_encode(result), status=status, headers=headers)
 
     def execute(
         self,

@@ -228,8 +228,12 @@ def merge_sources(
     for name in COLUMNS:
         dtype = fixed.get(name)
         if dtype is None:
-            dtype = np.int32 if _fits_int32([s.columns[name] for s in srcs]) else np.int64
-        if len(srcs) == 1:
+            parts = [s.columns[name] for s in srcs]
+            narrow = all(p.dtype == np.int32 for p in parts) or _fits_int32(parts)
+            dtype = np.int32 if narrow else np.int64
+        if name == "sym" and len(symbols) == 1:
+            col = np.zeros(total, dtype=np.int16)  # one symbol: zero pages, nothing to scatter
+        elif len(srcs) == 1:
             col = np.ascontiguousarray(srcs[0].columns[name], dtype=dtype)
         else:
             col = np.empty(total, dtype=dtype)

@@ -307,3 +307,103 @@ def test_wrapper_with_other_spacing_or_key_order(rules: dict[str, SymbolRules]) 
     for frame in (spaced, reordered):
         ev = decode_stream_message(frame, rules)
         assert isinstance(ev, MarkPrice) and ev.mark_price == Decimal("96511.2")
+
+
+# ---------------------------------------------------------------- depth fast path (raw level arrays)
+
+
+@given(
+    st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
+    st.integers(0, 3),
+    st.sampled_from(["0.10", "0.01", "0.001", "1", "0.5", "25", "0.00010"]),
+)
+def test_wire_units_agrees_with_decimal(value: Decimal, pad: int, step: str) -> None:
+    """Token conversion is exact: the Decimal quotient when on the grid, ValueError otherwise."""
+    grid = Grid(step)
+    text = format(value, "f")
+    if pad:
+        text = text + ("0" * pad if "." in text else "." + "0" * pad)  # trailing zeros change nothing
+    quotient = Decimal(text) / Decimal(step)
+    if quotient == quotient.to_integral_value():
+        assert grid.wire_units(text.encode()) == int(quotient) == grid.units(text)
+        assert grid.wire[text.encode()] == int(quotient)
+    else:
+        with pytest.raises(ValueError, match="not a multiple"):
+            grid.wire_units(text.encode())
+        with pytest.raises(ValueError, match="not a multiple"):
+            grid.wire[text.encode()]
+        assert text.encode() not in grid.wire  # failures are never cached
+
+
+@pytest.mark.parametrize("bad", [b"", b".", b".5", b"-1", b"+1", b"1e3", b"1_0", b" 1", b"1 ", b"1.2.3",
+                                 b"\\u0031", "١".encode()])
+def test_wire_units_rejects_anything_but_plain_unsigned_decimals(bad: bytes) -> None:
+    with pytest.raises(ValueError, match="not a plain unsigned decimal"):
+        Grid("0.10").wire_units(bad)
+
+
+def _depth_frame(bids: str, asks: str = "[]") -> bytes:
+    return (
+        b'{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":5,"T":4,"s":"BTCUSDT","U":1,"u":2,"pu":0,'
+        + f'"b":{bids},"a":{asks}}}}}'.encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "bids",
+    [
+        '[["61800.30","0.010"],["61800.40","1.500"]]',  # compact: the fast path
+        '[ ["61800.30", "0.010"], ["61800.40","1.5"] ]',  # spacing: the typed path
+        '[["61800.3\\u0030","0.010"],["61800.40","1.50"]]',  # an escape inside a string
+        '[["61800.30","0.010"],["0061800.40","1.500"]]',  # leading zeros are still the same number
+    ],
+)
+def test_depth_levels_decode_the_same_by_either_path(bids: str, rules: dict[str, SymbolRules]) -> None:
+    ev = decode_stream_message(_depth_frame(bids, '[["61801.00","2.000"]]'), rules)
+    assert ev == DepthUpdate("BTCUSDT", 1, 2, 0, ((618003, 10), (618004, 1500)), ((618010, 2000),), 5, 4)
+
+
+@pytest.mark.parametrize(
+    ("bids", "why"),
+    [
+        ('[["61800.35","0.010"]]', "not a multiple of 0.10"),  # off the tick grid
+        ('[["61800.30","0.0105"]]', "not a multiple of 0.001"),  # off the lot grid
+        ('[["61800.30","0.010","1"]]', "bid levels"),  # three elements
+        ('[["61800.30","0.010"],["1.0"]]', "bid levels"),  # one element
+        ('[["61800.30",0.010]]', "bid levels"),  # a number, not a string
+        ('[["61800.30","0.010"],["1","2","3","4"]]', "bid levels"),
+        ('[["-61800.30","0.010"]]', "negative depth level"),  # typed path, then refused
+        ('[["6e4","0.010"]]', "not a plain decimal"),
+        ('{"61800.30":"0.010"}', "bid levels"),
+    ],
+)
+def test_bad_depth_levels_are_malformed_and_named(bids: str, why: str, rules: dict[str, SymbolRules]) -> None:
+    with pytest.raises(MalformedMessage, match=why):
+        decode_stream_message(_depth_frame(bids), rules)
+
+
+def test_fast_snapshot_path_equals_the_dict_path() -> None:
+    r = btcusdt_rules()
+    body = {"lastUpdateId": 9, "E": 1, "T": 2, "bids": [["61800.30", "0.010"], ["61800.20", "3"]],
+            "asks": [["61800.40", "0.5"]]}
+    fast = parse_depth_snapshot(json.dumps(body, separators=(",", ":")).encode(), "BTCUSDT", r)
+    assert fast == parse_depth_snapshot(body, "BTCUSDT", r)
+    assert fast.bids == ((618003, 10), (618002, 3000)) and fast.asks == ((618004, 500),)
+
+
+@pytest.mark.parametrize("symbol", ["BTCUSDT", "ETHUSDT"])
+def test_capture_depth_levels_equal_a_decimal_reference(symbol: str, rules: dict[str, SymbolRules]) -> None:
+    """Every 7th depth diff of the capture, level by level, against json + Decimal division."""
+    r = rules[symbol]
+    checked = 0
+    for i, (_, payload) in enumerate(capture_lines(symbol)):
+        if i % 7 or b"@depth" not in payload[:40]:
+            continue
+        ev = decode_stream_message(payload, rules)
+        data = json.loads(payload)["data"]
+        for got, want in ((ev.bids, data["b"]), (ev.asks, data["a"])):  # type: ignore[union-attr]
+            assert got == tuple(
+                (int(Decimal(p) / r.tick_size), int(Decimal(q) / r.step_size)) for p, q in want
+            )
+        checked += 1
+    assert checked > 500

@@ -95,10 +95,11 @@ class Grid:
         # value = int(digits)·10^-flen and step = step_units·10^-dp, so value / step is
         # int(digits)·10^(dp-flen) / step_units, an exact integer division.
         shift = self.dp - flen
+        scale: int = 10 ** abs(shift)
         if shift >= 0:
-            q, r = divmod(int(digits) * 10**shift, self.step_units)
+            q, r = divmod(int(digits) * scale, self.step_units)
         else:
-            q, r = divmod(int(digits), self.step_units * 10**-shift)
+            q, r = divmod(int(digits), self.step_units * scale)
         if r:
             raise ValueError(f"{self.what} {token!r} is not a multiple of {self.step}")
         return q

@@ -153,6 +153,8 @@ class Backtest:
         self._enc = msgspec.json.Encoder()
         self._last_cmd_ms: int | None = None
         self._last_row_ms = start_ms
+        self._fill_ms: int | None = None  # last row at which the venue's positions changed (feed latency)
+        self._positions_key: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ the loop
     def run(self, progress: ProgressFn | None = None, stop: int | None = None) -> RunLog:
@@ -204,6 +206,12 @@ class Backtest:
         self._last_row_ms = now
         self.log.rows_processed += 1
         self._market_to_venue(ev, now)
+        if self.venue_config.feed_latency_ms:
+            # fills are held back from the pipeline: note when the venue made some
+            key = tuple(p.amount_lots for p in self.venue.positions())
+            if key != self._positions_key:
+                self._positions_key = key
+                self._fill_ms = now
         self._user_events(i, now)
         if isinstance(ev, DepthSnapshot):
             return
@@ -323,12 +331,28 @@ class Backtest:
         last = getattr(self.pipeline, "_last_equity_ms", None)
         due = (last if last is not None else self._last_row_ms) + self._refresh_ms
         until = due if until is None else min(until, due)
-        lat = max(self.venue_config.order_latency_ms, self.venue_config.feed_latency_ms)
-        if lat and self._last_cmd_ms is not None:
-            until = min(until if until is not None else NO_SELL, self._last_cmd_ms + lat + 1)
-        if lat:
-            until = min(until if until is not None else NO_SELL, self._last_row_ms + lat + 1)
+        pending = self._pending_until()
+        if pending is not None:
+            until = pending if until is None else min(until, pending)
         return guards, until
+
+    def _pending_until(self) -> int | None:
+        """When something still in flight inside the venue comes due: a command arriving after
+        `order_latency_ms`, or user events held back by `feed_latency_ms` (generated at the last
+        arrival or fill)."""
+        order_lat = self.venue_config.order_latency_ms
+        feed_lat = self.venue_config.feed_latency_ms
+        last_row = self._last_row_ms
+        due: list[int] = []
+        if self._last_cmd_ms is not None:
+            arrive = self._last_cmd_ms + order_lat
+            if order_lat and arrive > last_row:
+                due.append(arrive)
+            if feed_lat and arrive + feed_lat > last_row:
+                due.append(arrive + feed_lat)
+        if feed_lat and self._fill_ms is not None and self._fill_ms + feed_lat > last_row:
+            due.append(self._fill_ms + feed_lat)
+        return min(due) if due else None
 
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
         guards, until = self._guards()

@@ -31,7 +31,7 @@ class WireFormat:
     """Integer-only wire formatting of ticks/lots at the symbol's precision (the hot path of every
     depth level and order field); equal to `SymbolRules.price_str` / `qty_str`, several times faster."""
 
-    __slots__ = ("_p_dp", "_p_scale", "_p_unit", "_q_dp", "_q_scale", "_q_unit")
+    __slots__ = ("_p_dp", "_p_scale", "_p_unit", "_q_dp", "_q_scale", "_q_unit", "zero_price", "zero_qty")
 
     def __init__(self, rules: SymbolRules) -> None:
         self._p_dp = rules.effective_price_precision
@@ -40,6 +40,8 @@ class WireFormat:
         self._q_scale = 10**self._q_dp
         self._p_unit = int(rules.tick_size * self._p_scale)
         self._q_unit = int(rules.step_size * self._q_scale)
+        self.zero_price = self.price(0)
+        self.zero_qty = self.qty(0)
 
     @staticmethod
     def _text(value: int, scale: int, dp: int) -> str:
@@ -104,42 +106,45 @@ def order_price(rules: SymbolRules, ticks: int) -> str:
 def order_object(
     rules: SymbolRules, o: OrderView, *, query: bool = False, ack: bool = False
 ) -> dict[str, Any]:
-    """The REST order object; `query` adds `time` and drops `cumQty`; `ack` reports the NEW state."""
+    """The REST order object; `query` adds `time` and drops `cumQty`; `ack` reports the NEW state.
+
+    On every order answer: zero amounts use the format's cached texts and enums their `_value_`
+    (the plain attribute behind `.value`)."""
     f = wire(rules)
-    executed = 0 if ack else o.executed_lots
-    status = "NEW" if ack else o.status.value
-    avg = _ZERO if ack else o.avg_price
-    cum_quote = _ZERO if ack else o.cum_quote
+    zero_price = f.zero_price
+    if ack:
+        status, executed, avg, cum_quote = "NEW", f.zero_qty, zero_price, zero_price
+    else:
+        status = o.status._value_
+        executed = f.qty(o.executed_lots) if o.executed_lots else f.zero_qty
+        avg = price_dec(rules, o.avg_price) if o.avg_price else zero_price
+        cum_quote = price_dec(rules, o.cum_quote) if o.cum_quote else zero_price
     out: dict[str, Any] = {
         "orderId": o.order_id,
         "symbol": o.symbol,
         "status": status,
         "clientOrderId": o.client_order_id,
-        "price": order_price(rules, o.price_ticks),
-        "avgPrice": price_dec(rules, avg),
+        "price": f.price(o.price_ticks) if o.price_ticks else "0",
+        "avgPrice": avg,
         "origQty": f.qty(o.orig_qty_lots),
-        "executedQty": f.qty(executed),
+        "executedQty": executed,
     }
     if not query:
-        out["cumQty"] = f.qty(executed)
-    out.update(
-        {
-            "cumQuote": price_dec(rules, cum_quote),
-            "timeInForce": o.time_in_force.value,
-            "type": o.order_type.value,
-            "reduceOnly": o.reduce_only,
-            "closePosition": o.close_position,
-            "side": o.side.value,
-            "positionSide": o.position_side.value,
-            "stopPrice": "0",
-            "workingType": "CONTRACT_PRICE",
-            "priceProtect": False,
-            "origType": o.orig_type.value,
-            "priceMatch": o.price_match,
-            "selfTradePreventionMode": o.self_trade_prevention_mode,
-            "goodTillDate": o.good_till_date,
-        }
-    )
+        out["cumQty"] = executed
+    out["cumQuote"] = cum_quote
+    out["timeInForce"] = o.time_in_force._value_
+    out["type"] = o.order_type._value_
+    out["reduceOnly"] = o.reduce_only
+    out["closePosition"] = o.close_position
+    out["side"] = o.side._value_
+    out["positionSide"] = o.position_side._value_
+    out["stopPrice"] = "0"
+    out["workingType"] = "CONTRACT_PRICE"
+    out["priceProtect"] = False
+    out["origType"] = o.orig_type._value_
+    out["priceMatch"] = o.price_match
+    out["selfTradePreventionMode"] = o.self_trade_prevention_mode
+    out["goodTillDate"] = o.good_till_date
     if query:
         out["time"] = o.time_ms
     out["updateTime"] = o.time_ms if ack else o.update_time_ms

@@ -260,7 +260,8 @@ def build_section(name: str, cls: type[T], values: Mapping[str, Any], env: Mappi
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"[{name}] {exc}") from None
+        text = str(exc)
+        raise ConfigError(text if text.startswith(f"[{name}]") else f"[{name}] {text}") from None
 
 
 def load_config(

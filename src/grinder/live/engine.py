@@ -32,6 +32,7 @@ from grinder.core.rules import SymbolRules
 from grinder.execution.order_manager import OrderState as WorkingState
 from grinder.execution.order_manager import WorkingOrder
 from grinder.execution.pipeline import BlockedCommand, TradingPipeline
+from grinder.ha.metrics import HA_IS_LEADER
 from grinder.live.config import EngineConfig
 from grinder.live.state import LatencyWindow, SymbolView
 from grinder.ops import metrics
@@ -166,6 +167,8 @@ class LiveEngine:
         self._stop = asyncio.Event()
         self._quoting = False
         self._role = "standalone" if parts.lease is None else "follower"
+        if parts.lease is None:
+            HA_IS_LEADER.set(1)  # standalone: the only instance, so the one that may trade (Runbook 07)
         self._resolving: asyncio.Task[None] | None = None
         self._takeover: asyncio.Task[None] | None = None
         self._suspects: set[str] = set()  # client ids to re-check after a user-stream resync

@@ -124,10 +124,17 @@ class AiohttpClient:
 Client = RawHttp | AiohttpClient
 
 
-def signed(params: dict[str, str | int]) -> str:
-    params = {**params, "timestamp": int(time.time() * 1000)}
-    query = urlencode(params)
+def signed(params: dict[str, str | int] | str) -> str:
+    """A signed query string; `params` may be pre-encoded (`urlencode` once, as a fast client does)."""
+    query = params if isinstance(params, str) else urlencode(params)
+    query = f"{query}&timestamp={time.time_ns() // 1_000_000}"
     return f"{query}&signature={sign(SECRET, query)}"
+
+
+def order_query(bid: float) -> str:
+    """The benchmark's order: a LIMIT BUY 3 % under the bid (rests, never fills), url-encoded once."""
+    return urlencode({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                      "quantity": "0.010", "price": f"{round(bid * 0.97, 1):.1f}"})  # fmt: skip
 
 
 async def ping_rate(http: Client, seconds: float) -> float:
@@ -140,10 +147,7 @@ async def ping_rate(http: Client, seconds: float) -> float:
 
 async def order_pairs(http: Client, seconds: float) -> tuple[float, list[float]]:
     _, body = await http.request("GET", "/fapi/v1/ticker/bookTicker?symbol=BTCUSDT")
-    bid = float(json.loads(body)["bidPrice"])
-    price = f"{round(bid * 0.97, 1):.1f}"
-    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-             "quantity": "0.010", "price": price}  # fmt: skip
+    order = order_query(float(json.loads(body)["bidPrice"]))
     latencies: list[float] = []
     n, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
@@ -153,7 +157,7 @@ async def order_pairs(http: Client, seconds: float) -> tuple[float, list[float]]
             raise SystemExit(f"place failed: {body!r}")
         order_id = json.loads(body)["orderId"]
         status, body = await http.request(
-            "DELETE", f"/fapi/v1/order?{signed({'symbol': 'BTCUSDT', 'orderId': order_id})}"
+            "DELETE", f"/fapi/v1/order?{signed(f'symbol=BTCUSDT&orderId={order_id}')}"
         )
         if status != 200:
             raise SystemExit(f"cancel failed: {body!r}")
@@ -169,10 +173,7 @@ async def concurrent_pairs(url: str, in_flight: int, seconds: float) -> tuple[fl
     connector = aiohttp.TCPConnector(limit=in_flight, force_close=False)
     async with aiohttp.ClientSession(connector=connector, headers={"X-MBX-APIKEY": KEY}) as session:
         async with session.get(f"{url}/fapi/v1/ticker/bookTicker?symbol=BTCUSDT") as r:
-            bid = float(json.loads(await r.read())["bidPrice"])
-        price = f"{round(bid * 0.97, 1):.1f}"
-        order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-                 "quantity": "0.010", "price": price}  # fmt: skip
+            order = order_query(float(json.loads(await r.read())["bidPrice"]))
         latencies: list[float] = []
         counts = [0] * in_flight
 
@@ -188,7 +189,7 @@ async def concurrent_pairs(url: str, in_flight: int, seconds: float) -> tuple[fl
             while time.perf_counter() < end:
                 t0 = time.perf_counter()
                 order_id = json.loads(await call("POST", f"/fapi/v1/order?{signed(order)}"))["orderId"]
-                await call("DELETE", f"/fapi/v1/order?{signed({'symbol': 'BTCUSDT', 'orderId': order_id})}")
+                await call("DELETE", f"/fapi/v1/order?{signed(f'symbol=BTCUSDT&orderId={order_id}')}")
                 latencies.append(time.perf_counter() - t0)
                 counts[i] += 1
 

@@ -36,6 +36,7 @@ SUMMARY_ROWS = (
     ("orders placed / cancelled / amended", "orders"),
     ("commands rejected / blocked", "rejects"),
     ("time paused by gates (s)", "paused_s"),
+    ("wall time, load + run (s)", "wall_s"),
 )
 
 

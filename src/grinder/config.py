@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import importlib
 import os
+import re
 import tomllib
 import types
 import typing
@@ -47,6 +48,11 @@ SECTIONS: dict[str, str] = {
 }
 
 
+# Sections that may carry per-symbol tables, e.g. `[grid.ETHUSDT]`, overriding `[grid]` for one symbol.
+PER_SYMBOL_SECTIONS = frozenset({"grid", "controller", "toxicity", "features"})
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
 class ConfigError(ValueError):
     """A configuration problem, phrased so the operator knows what to change."""
 
@@ -70,9 +76,28 @@ def section_classes(registry: Mapping[str, str] | None = None) -> dict[str, type
 class GrinderConfig:
     """The effective configuration: one dataclass instance per section."""
 
-    def __init__(self, sections: Mapping[str, Any], source: Path | None) -> None:
+    def __init__(
+        self,
+        sections: Mapping[str, Any],
+        source: Path | None,
+        symbol_sections: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._sections = dict(sections)
+        self._symbol_sections = {name: dict(v) for name, v in (symbol_sections or {}).items()}
         self.source = source
+
+    def get_for(self, cls: type[T], symbol: str) -> T:
+        """The section of type `cls` as it applies to `symbol` (its `[section.SYMBOL]` table, if any)."""
+        for name, value in self._sections.items():
+            if type(value) is cls:
+                override = self._symbol_sections.get(name, {}).get(symbol)
+                return override if override is not None else value
+        raise KeyError(f"no config section of type {cls.__name__}")
+
+    @property
+    def override_symbols(self) -> set[str]:
+        """Symbols that have at least one per-symbol table."""
+        return {sym for per in self._symbol_sections.values() for sym in per}
 
     def get(self, cls: type[T]) -> T:
         """The section whose dataclass is `cls` (typed access: `cfg.get(RiskConfig)`)."""
@@ -97,7 +122,12 @@ class GrinderConfig:
         Runtime-only fields (an attached exchange port, say) are left out, and nothing is deep-copied.
         """
         out: dict[str, dict[str, Any]] = {}
-        for name, obj in self._sections.items():
+        named = list(self._sections.items()) + [
+            (f"{name}.{symbol}", obj)
+            for name, per in self._symbol_sections.items()
+            for symbol, obj in per.items()
+        ]
+        for name, obj in named:
             fields = _settable_fields(type(obj))
             out[name] = {k: _plain(getattr(obj, k)) for k, tp in fields.items() if _file_settable(tp)}
         return out
@@ -233,9 +263,7 @@ def _settable_fields(cls: type[Any]) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
 
 
-def build_section(name: str, cls: type[T], values: Mapping[str, Any], env: Mapping[str, str]) -> T:
-    """Instantiate one section from its TOML table and its GRINDER_<SECTION>_<KEY> overrides."""
-    fields = _settable_fields(cls)
+def _check_keys(name: str, fields: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     accepted = ", ".join(sorted(fields)) or "(none)"
     kwargs: dict[str, Any] = {}
     for key, raw in values.items():
@@ -247,6 +275,52 @@ def build_section(name: str, cls: type[T], values: Mapping[str, Any], env: Mappi
         if key not in fields:
             raise ConfigError(f"[{name}] unknown key {key!r}; accepted keys: {accepted}")
         kwargs[key] = _coerce(fields[key], raw, f"[{name}] {key}")
+    return kwargs
+
+
+def _instantiate(name: str, cls: type[T], kwargs: Mapping[str, Any]) -> T:
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith(f"[{name}]") else f"[{name}] {text}") from None
+
+
+def build_symbol_sections(
+    name: str, cls: type[T], values: Mapping[str, Any], base_kwargs: Mapping[str, Any]
+) -> dict[str, T]:
+    """`[section.SYMBOL]` tables: the section's own settings with that symbol's keys on top."""
+    out: dict[str, T] = {}
+    fields = _settable_fields(cls)
+    for symbol, table in values.items():
+        if not isinstance(table, dict):
+            continue
+        if name not in PER_SYMBOL_SECTIONS:
+            raise ConfigError(
+                f"[{name}.{symbol}]: per-symbol tables are accepted only in "
+                f"{', '.join(f'[{s}]' for s in sorted(PER_SYMBOL_SECTIONS))}"
+            )
+        if not _SYMBOL_RE.match(symbol):
+            raise ConfigError(
+                f"[{name}.{symbol}]: {symbol!r} is not a symbol name such as ETHUSDT (upper case)"
+            )
+        where = f"{name}.{symbol}"
+        out[symbol] = _instantiate(where, cls, {**base_kwargs, **_check_keys(where, fields, table)})
+    return out
+
+
+def build_section(name: str, cls: type[T], values: Mapping[str, Any], env: Mapping[str, str]) -> T:
+    """Instantiate one section from its TOML table and its GRINDER_<SECTION>_<KEY> overrides."""
+    return _instantiate(name, cls, section_kwargs(name, cls, values, env))
+
+
+def section_kwargs(
+    name: str, cls: type[Any], values: Mapping[str, Any], env: Mapping[str, str]
+) -> dict[str, Any]:
+    """The validated keyword arguments of one section (file values, then environment overrides)."""
+    fields = _settable_fields(cls)
+    accepted = ", ".join(sorted(fields)) or "(none)"
+    kwargs = _check_keys(name, fields, {k: v for k, v in values.items() if not isinstance(v, dict)})
     prefix = f"{ENV_PREFIX}{name.upper()}_"
     for env_name, raw_env in env.items():
         if not env_name.startswith(prefix):
@@ -257,11 +331,7 @@ def build_section(name: str, cls: type[T], values: Mapping[str, Any], env: Mappi
                 f"environment {env_name}: [{name}] has no key {key!r}; accepted keys: {accepted}"
             )
         kwargs[key] = _coerce(fields[key], raw_env, f"environment {env_name}")
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        text = str(exc)
-        raise ConfigError(text if text.startswith(f"[{name}]") else f"[{name}] {text}") from None
+    return kwargs
 
 
 def load_config(
@@ -287,8 +357,16 @@ def load_config(
             raise ConfigError(f"unknown section [{name}]; accepted sections: {', '.join(sorted(classes))}")
         if not isinstance(table, dict):
             raise ConfigError(f"[{name}] must be a table of key = value settings, got {table!r}")
-    sections = {name: build_section(name, cls, data.get(name, {}), env) for name, cls in classes.items()}
-    return GrinderConfig(sections, source)
+    sections: dict[str, Any] = {}
+    symbol_sections: dict[str, dict[str, Any]] = {}
+    for name, cls in classes.items():
+        values = data.get(name, {})
+        kwargs = section_kwargs(name, cls, values, env)
+        sections[name] = _instantiate(name, cls, kwargs)
+        per_symbol = build_symbol_sections(name, cls, values, kwargs)
+        if per_symbol:
+            symbol_sections[name] = per_symbol
+    return GrinderConfig(sections, source, symbol_sections)
 
 
 def secret_status(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -115,3 +115,50 @@ def test_cli_config_check_prints_effective_config_without_secrets(tmp_path: Path
     assert "futures_port" not in out  # runtime-only objects are not config
     assert "# BINANCE_API_KEY: set" in out and "# BINANCE_API_SECRET: set" in out
     assert "key-value-abcdef" not in out and "secret-value-abcdef" not in out
+
+
+@dataclass(frozen=True)
+class DemoGrid:
+    levels: int = 5
+    max_position: Decimal = Decimal("0.01")
+
+    def __post_init__(self) -> None:
+        if self.levels < 1:
+            raise ValueError(f"levels = {self.levels} is invalid: use at least 1")
+
+
+GRID_REG = {**REG, "grid": f"{__name__}:DemoGrid"}
+
+
+def test_per_symbol_tables_override_the_section_for_that_symbol(tmp_path: Path) -> None:
+    path = write(tmp_path, '[grid]\nlevels = 3\n[grid.ETHUSDT]\nmax_position = "0.5"\n')
+    cfg = load_config(path, env={"GRINDER_GRID_LEVELS": "4"}, registry=GRID_REG)
+    assert cfg.get(DemoGrid) == DemoGrid(levels=4)
+    assert cfg.get_for(DemoGrid, "BTCUSDT") == DemoGrid(levels=4)
+    assert cfg.get_for(DemoGrid, "ETHUSDT") == DemoGrid(levels=4, max_position=Decimal("0.5"))
+    assert cfg.override_symbols == {"ETHUSDT"}
+    assert cfg.as_dict()["grid.ETHUSDT"] == {"levels": 4, "max_position": "0.5"}
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[grid.ETHUSDT]\nlevel = 2\n', "[grid.ETHUSDT] unknown key 'level'; accepted keys: levels, max_position"),
+        ("[grid.ETHUSDT]\nlevels = 0\n", "[grid.ETHUSDT] levels = 0 is invalid: use at least 1"),
+        ("[grid.ethusdt]\nlevels = 2\n", "'ethusdt' is not a symbol name such as ETHUSDT"),
+        ("[ops.ETHUSDT]\nport = 1\n", "[ops.ETHUSDT]: per-symbol tables are accepted only in"),
+    ],
+)
+def test_bad_per_symbol_tables_are_named(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={}, registry=GRID_REG)
+    assert needle in str(info.value)
+
+
+def test_real_strategy_sections_per_symbol(tmp_path: Path) -> None:
+    from grinder.strategy.config import StrategyConfig
+
+    path = write(tmp_path, '[grid]\nmax_position = "0.01"\n[grid.ETHUSDT]\nmax_position = "0.3"\n')
+    cfg = load_config(path, env={})
+    assert StrategyConfig.for_symbol(cfg, "ETHUSDT").grid.max_position == Decimal("0.3")
+    assert StrategyConfig.for_symbol(cfg, "BTCUSDT") == StrategyConfig.from_sections(cfg)

@@ -195,6 +195,8 @@ class SectionSource(Protocol):
 
     def get(self, cls: type[T]) -> T: ...
 
+    def get_for(self, cls: type[T], symbol: str) -> T: ...
+
 
 @dataclass(frozen=True, slots=True)
 class StrategyConfig:
@@ -208,10 +210,10 @@ class StrategyConfig:
 
     def __post_init__(self) -> None:
         _require(
-            re.fullmatch(r"[A-Za-z0-9.:/-]{1,8}", self.strategy_tag) is not None,
+            re.fullmatch(r"[A-Za-z0-9.:/-]{1,6}", self.strategy_tag) is not None,
             "strategy_tag",
             self.strategy_tag,
-            "use 1-8 characters from [A-Za-z0-9.:/-] (no '_')",
+            "use 1-6 characters from [A-Za-z0-9.:/-] (no '_')",
         )
 
     @classmethod
@@ -232,6 +234,16 @@ class StrategyConfig:
             controller=source.get(ControllerConfig),
             toxicity=source.get(ToxicityConfig),
             features=source.get(FeatureConfig),
+        )
+
+    @classmethod
+    def for_symbol(cls, source: SectionSource, symbol: str) -> StrategyConfig:
+        """Like `from_sections`, with the symbol's `[grid.SYMBOL]`-style tables applied."""
+        return cls(
+            grid=source.get_for(GridConfig, symbol),
+            controller=source.get_for(ControllerConfig, symbol),
+            toxicity=source.get_for(ToxicityConfig, symbol),
+            features=source.get_for(FeatureConfig, symbol),
         )
 
     @property

@@ -49,8 +49,8 @@ class WireFormat:
             return "-" + WireFormat._text(-value, scale, dp)
         if not dp:
             return str(value)
-        whole, frac = divmod(value, scale)
-        return f"{whole}.{frac:0{dp}d}"
+        digits = str(value).rjust(dp + 1, "0")  # at least one digit before the point
+        return digits[:-dp] + "." + digits[-dp:]
 
     def price(self, ticks: int) -> str:
         return self._text(ticks * self._p_unit, self._p_scale, self._p_dp)

@@ -309,37 +309,37 @@ def test_wrapper_with_other_spacing_or_key_order(rules: dict[str, SymbolRules]) 
         assert isinstance(ev, MarkPrice) and ev.mark_price == Decimal("96511.2")
 
 
-# ---------------------------------------------------------------- depth fast path (raw level arrays)
+# ---------------------------------------------------------------- depth levels
 
 
 @given(
-    st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=-(10**6), max_value=10**9, places=6, allow_nan=False, allow_infinity=False),
     st.integers(0, 3),
     st.sampled_from(["0.10", "0.01", "0.001", "1", "0.5", "25", "0.00010"]),
 )
-def test_wire_units_agrees_with_decimal(value: Decimal, pad: int, step: str) -> None:
-    """Token conversion is exact: the Decimal quotient when on the grid, ValueError otherwise."""
+def test_level_units_agrees_with_decimal(value: Decimal, pad: int, step: str) -> None:
+    """Depth-level conversion is exact: the Decimal quotient when on the grid and not negative."""
     grid = Grid(step)
     text = format(value, "f")
     if pad:
         text = text + ("0" * pad if "." in text else "." + "0" * pad)  # trailing zeros change nothing
     quotient = Decimal(text) / Decimal(step)
-    if quotient == quotient.to_integral_value():
-        assert grid.wire_units(text.encode()) == int(quotient) == grid.units(text)
-        assert grid.wire[text.encode()] == int(quotient)
+    on_grid = quotient == quotient.to_integral_value()
+    if on_grid and quotient >= 0:
+        assert grid.level_units(text) == int(quotient) == grid.units(text)
+        assert grid.level_cache[text] == int(quotient)
+        assert grid.level_units(text) == int(quotient)  # the cached answer is the same
     else:
-        with pytest.raises(ValueError, match="not a multiple"):
-            grid.wire_units(text.encode())
-        with pytest.raises(ValueError, match="not a multiple"):
-            grid.wire[text.encode()]
-        assert text.encode() not in grid.wire  # failures are never cached
+        with pytest.raises(ValueError, match="not a multiple" if not on_grid else "negative"):
+            grid.level_units(text)
+        assert text not in grid.level_cache  # failures are never cached
 
 
-@pytest.mark.parametrize("bad", [b"", b".", b".5", b"-1", b"+1", b"1e3", b"1_0", b" 1", b"1 ", b"1.2.3",
-                                 b"\\u0031", "١".encode()])
-def test_wire_units_rejects_anything_but_plain_unsigned_decimals(bad: bytes) -> None:
-    with pytest.raises(ValueError, match="not a plain unsigned decimal"):
-        Grid("0.10").wire_units(bad)
+def test_a_negative_amount_cached_elsewhere_is_still_refused_in_a_level() -> None:
+    grid = Grid("0.001")
+    assert grid.units("-0.010") == -10  # e.g. a short position amount
+    with pytest.raises(ValueError, match="negative in a depth level"):
+        grid.level_units("-0.010")
 
 
 def _depth_frame(bids: str, asks: str = "[]") -> bytes:
@@ -352,15 +352,18 @@ def _depth_frame(bids: str, asks: str = "[]") -> bytes:
 @pytest.mark.parametrize(
     "bids",
     [
-        '[["61800.30","0.010"],["61800.40","1.500"]]',  # compact: the fast path
-        '[ ["61800.30", "0.010"], ["61800.40","1.5"] ]',  # spacing: the typed path
+        '[["61800.30","0.010"],["61800.40","1.500"]]',  # as Binance writes it
+        '[ ["61800.30", "0.010"], ["61800.40","1.5"] ]',  # other spacing, fewer decimals
         '[["61800.3\\u0030","0.010"],["61800.40","1.50"]]',  # an escape inside a string
         '[["61800.30","0.010"],["0061800.40","1.500"]]',  # leading zeros are still the same number
     ],
 )
-def test_depth_levels_decode_the_same_by_either_path(bids: str, rules: dict[str, SymbolRules]) -> None:
+def test_depth_levels_decode_the_same_however_written(bids: str, rules: dict[str, SymbolRules]) -> None:
     ev = decode_stream_message(_depth_frame(bids, '[["61801.00","2.000"]]'), rules)
     assert ev == DepthUpdate("BTCUSDT", 1, 2, 0, ((618003, 10), (618004, 1500)), ((618010, 2000),), 5, 4)
+
+
+BAD_SCHEMA = r"'depthUpdate' does not match its schema.*data\.b"
 
 
 @pytest.mark.parametrize(
@@ -368,13 +371,14 @@ def test_depth_levels_decode_the_same_by_either_path(bids: str, rules: dict[str,
     [
         ('[["61800.35","0.010"]]', "not a multiple of 0.10"),  # off the tick grid
         ('[["61800.30","0.0105"]]', "not a multiple of 0.001"),  # off the lot grid
-        ('[["61800.30","0.010","1"]]', "bid levels"),  # three elements
-        ('[["61800.30","0.010"],["1.0"]]', "bid levels"),  # one element
-        ('[["61800.30",0.010]]', "bid levels"),  # a number, not a string
-        ('[["61800.30","0.010"],["1","2","3","4"]]', "bid levels"),
-        ('[["-61800.30","0.010"]]', "negative depth level"),  # typed path, then refused
+        ('[["61800.30","0.010","1"]]', BAD_SCHEMA),  # three elements
+        ('[["61800.30","0.010"],["1.0"]]', BAD_SCHEMA),  # one element
+        ('[["61800.30",0.010]]', BAD_SCHEMA),  # a number, not a string
+        ('[["61800.30","0.010"],["1","2","3","4"]]', BAD_SCHEMA),
+        ('[["-61800.30","0.010"]]', "negative in a depth level"),
+        ('[["61800.30","-0.010"]]', "negative in a depth level"),
         ('[["6e4","0.010"]]', "not a plain decimal"),
-        ('{"61800.30":"0.010"}', "bid levels"),
+        ('{"61800.30":"0.010"}', BAD_SCHEMA),
     ],
 )
 def test_bad_depth_levels_are_malformed_and_named(bids: str, why: str, rules: dict[str, SymbolRules]) -> None:
@@ -382,7 +386,7 @@ def test_bad_depth_levels_are_malformed_and_named(bids: str, why: str, rules: di
         decode_stream_message(_depth_frame(bids), rules)
 
 
-def test_fast_snapshot_path_equals_the_dict_path() -> None:
+def test_snapshot_bytes_and_dict_decode_the_same() -> None:
     r = btcusdt_rules()
     body = {"lastUpdateId": 9, "E": 1, "T": 2, "bids": [["61800.30", "0.010"], ["61800.20", "3"]],
             "asks": [["61800.40", "0.5"]]}

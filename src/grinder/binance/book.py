@@ -50,22 +50,15 @@ class _Side:
             levels.pop(price, None)  # removing an unknown level is normal
 
     def apply(self, changes: tuple[Level, ...]) -> None:
-        """`set` for a batch of levels, in C where it can be: this is the book's hot path.
-
-        One `dict.update` writes every level (a price listed twice keeps its last quantity, as
-        with `set` in order); prices whose final quantity is 0 are then deleted, and only prices
-        new to the side get a heap entry, so the heap holds every live price at least once.
-        """
-        levels = self.levels
-        added = [p for p, q in changes if q and p not in levels]
-        levels.update(changes)
-        for p in [p for p, q in changes if not q]:
-            if not levels.get(p, 1):  # 1: already deleted (the price was listed twice with 0)
-                del levels[p]
-        if added:
-            heap, sign, push = self._heap, self._sign, heapq.heappush
-            for p in added:
-                push(heap, sign * p)
+        """`set` for a batch of levels, inlined: this loop is the book's hot path."""
+        levels, heap, sign, push = self.levels, self._heap, self._sign, heapq.heappush
+        for price, qty in changes:
+            if qty:
+                if price not in levels:
+                    push(heap, sign * price)
+                levels[price] = qty
+            else:
+                levels.pop(price, None)
 
     def best(self) -> Level | None:
         heap, levels, sign = self._heap, self.levels, self._sign

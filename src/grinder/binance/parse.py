@@ -22,9 +22,7 @@ from grinder.binance.schemas import (
     AggTradeMsg,
     BookTickerMsg,
     CombinedMsg,
-    DepthLevels,
     DepthSnapshotResponse,
-    DepthSnapshotWire,
     DepthUpdateMsg,
     ListenKeyExpired,
     ListenKeyExpiredMsg,
@@ -33,7 +31,7 @@ from grinder.binance.schemas import (
     StreamMsg,
     TradeMsg,
 )
-from grinder.binance.units import Grid, SymbolGrids, grids_for
+from grinder.binance.units import Grid, grids_for
 from grinder.core.enums import ExecutionType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from grinder.core.events import (
     AccountUpdate,
@@ -56,8 +54,7 @@ StreamEvent = BookTicker | DepthUpdate | Trade | MarkPrice | OrderUpdate | Accou
 _COMBINED = msgspec.json.Decoder(CombinedMsg)
 _RAW = msgspec.json.Decoder(StreamMsg)
 _GENERIC = msgspec.json.Decoder()
-_SNAPSHOT = msgspec.json.Decoder(DepthSnapshotWire)
-_LEVELS = msgspec.json.Decoder(DepthLevels)
+_SNAPSHOT = msgspec.json.Decoder(DepthSnapshotResponse)
 _COMBINED_PREFIX = b'{"stream"'
 
 
@@ -90,8 +87,7 @@ def _decode_slow(data: bytes, first_error: Exception, rules: Mapping[str, Symbol
         raise MalformedMessage(f"not JSON: {exc}; frame starts {data[:80]!r}") from None
     if isinstance(obj, dict) and "stream" in obj and isinstance(obj.get("data"), dict):
         try:
-            # Re-encoded rather than converted: depth levels are `msgspec.Raw` in the schema.
-            msg: StreamMsg = _RAW.decode(msgspec.json.encode(obj["data"]))
+            msg: StreamMsg = msgspec.convert(obj["data"], StreamMsg)
         except msgspec.ValidationError:
             pass
         else:
@@ -127,9 +123,10 @@ def _book_ticker(msg: BookTickerMsg, rules: Mapping[str, SymbolRules]) -> BookTi
 
 
 def _levels(raw: list[tuple[str, str]], price: Grid, qty: Grid) -> tuple[Level, ...]:
-    """Typed levels → ticks/lots (the fallback of `_raw_levels`, and REST dict input)."""
-    pget, qget = price.cache.get, qty.cache.get
-    pu, qu = price.units, qty.units
+    # Hot path (tens of levels per depth diff): inline cache hits, fall back to exact conversion.
+    # The level caches hold only values >= 0, so a hit needs no further check.
+    pget, qget = price.level_cache.get, qty.level_cache.get
+    pu, qu = price.level_units, qty.level_units
     out: list[Level] = []
     append = out.append
     for p, q in raw:
@@ -139,44 +136,8 @@ def _levels(raw: list[tuple[str, str]], price: Grid, qty: Grid) -> tuple[Level, 
         qt = qget(q)
         if qt is None:
             qt = qu(q)
-        if pt < 0 or qt < 0:
-            raise ValueError(f"negative depth level [{p!r}, {q!r}]")
         append((pt, qt))
     return tuple(out)
-
-
-def _raw_levels(raw: msgspec.Raw, g: SymbolGrids, what: str) -> tuple[Level, ...]:
-    """A raw JSON level array → ticks/lots; the hot path of depth decoding.
-
-    Binance writes `[["p","q"],["p","q"],...]`. Split on the quote character that is `[[`, p,
-    `,`, q, `],[`, p, … `]]`; when every separator is exactly where it belongs, the tokens between
-    them are the strings, and since a converted token holds only ASCII digits and a dot (checked
-    by `Grid.wire_units`), no JSON escape can hide in them. Conversion is one dict lookup per token
-    (`Grid.wire`), run in C by `map`. Anything else (other spacing, escapes, wrong types) and any
-    token that is off-grid or not a plain decimal goes through the typed decoder and `Grid.units`,
-    which accept exactly what the typed schema accepts and name the error.
-    """
-    data = bytes(raw)
-    if data == b"[]":
-        return ()
-    toks = data.split(b'"')
-    n = len(toks) >> 2
-    if (
-        len(toks) == 4 * n + 1
-        and toks[0] == b"[["
-        and toks[-1] == b"]]"
-        and toks[2::4].count(b",") == n
-        and toks[4:-1:4].count(b"],[") == n - 1
-    ):
-        try:
-            prices = map(g.price.wire.__getitem__, toks[1::4])
-            return tuple(zip(prices, map(g.qty.wire.__getitem__, toks[3::4]), strict=True))
-        except ValueError:
-            pass
-    try:
-        return _levels(_LEVELS.decode(data), g.price, g.qty)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ValueError(f"{what} levels: {exc}") from None
 
 
 def _depth(msg: DepthUpdateMsg, rules: Mapping[str, SymbolRules]) -> DepthUpdate:
@@ -186,8 +147,8 @@ def _depth(msg: DepthUpdateMsg, rules: Mapping[str, SymbolRules]) -> DepthUpdate
         msg.U,
         msg.u,
         msg.pu,
-        _raw_levels(msg.b, g, "bid"),
-        _raw_levels(msg.a, g, "ask"),
+        _levels(msg.b, g.price, g.qty),
+        _levels(msg.a, g.price, g.qty),
         msg.E,
         msg.T,
     )
@@ -302,17 +263,18 @@ def parse_depth_snapshot(
 ) -> DepthSnapshot:
     """`GET /fapi/v1/depth` body → DepthSnapshot in ticks/lots (raises MalformedMessage on garbage)."""
     try:
-        g = grids_for(rules)
         if isinstance(raw, Mapping):
             snap = msgspec.convert(raw, DepthSnapshotResponse)
-            bids = _levels(snap.bids, g.price, g.qty)
-            asks = _levels(snap.asks, g.price, g.qty)
-            last, event_ms, trans_ms = snap.lastUpdateId, snap.E, snap.T
         else:
-            wire = _SNAPSHOT.decode(raw.encode() if isinstance(raw, str) else raw)
-            bids = _raw_levels(wire.bids, g, "bid")
-            asks = _raw_levels(wire.asks, g, "ask")
-            last, event_ms, trans_ms = wire.lastUpdateId, wire.E, wire.T
-        return DepthSnapshot(symbol, last, bids, asks, event_ms, trans_ms)
+            snap = _SNAPSHOT.decode(raw.encode() if isinstance(raw, str) else raw)
+        g = grids_for(rules)
+        return DepthSnapshot(
+            symbol,
+            snap.lastUpdateId,
+            _levels(snap.bids, g.price, g.qty),
+            _levels(snap.asks, g.price, g.qty),
+            snap.E,
+            snap.T,
+        )
     except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
         raise MalformedMessage(f"{symbol} depth snapshot: {exc}") from None

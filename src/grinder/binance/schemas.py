@@ -55,16 +55,6 @@ class DepthSnapshotResponse(msgspec.Struct, frozen=True):
     T: int = 0
 
 
-class DepthSnapshotWire(msgspec.Struct, frozen=True, gc=False):
-    """`GET /fapi/v1/depth` as bytes: levels left raw for the fast split (see `DepthUpdateMsg`)."""
-
-    lastUpdateId: int
-    bids: msgspec.Raw
-    asks: msgspec.Raw
-    E: int = 0
-    T: int = 0
-
-
 class BookTickerRest(msgspec.Struct, frozen=True):
     symbol: str
     bidPrice: str
@@ -305,14 +295,9 @@ class DepthUpdateMsg(msgspec.Struct, tag_field="e", tag="depthUpdate", frozen=Tr
     U: int
     u: int
     pu: int
-    # The level arrays stay undecoded JSON (`[["price","qty"],...]`): `parse` splits the compact
-    # form Binance sends straight into ticks/lots and decodes anything else as `DepthLevels`.
-    b: msgspec.Raw
-    a: msgspec.Raw
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
     T: int = 0
-
-
-DepthLevels = list[tuple[str, str]]  # the typed form of a level array (fallback path)
 
 
 class TradeMsg(msgspec.Struct, tag_field="e", tag="trade", frozen=True, gc=False):

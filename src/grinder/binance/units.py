@@ -3,10 +3,6 @@
 `Grid("0.10").units("61800.30")` is 618003 without building a Decimal: the string is scaled to an
 integer by padding its fraction, then divided by the integer step. Off-grid values and garbage raise
 `ValueError` naming the value; they are never rounded silently.
-
-The depth hot path reads raw ASCII tokens (`b"61800.30"`) instead: `Grid.wire[token]` looks the
-token up in a bounded `WireCache` (a dict, so hits cost one C-level lookup) and converts a miss with
-`Grid.wire_units`, which strips the dot, calls `int()` once and divides by the step as integers.
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ CACHE_LIMIT = 1 << 16
 class Grid:
     """One price or quantity grid (a tick size or a step size)."""
 
-    __slots__ = ("cache", "dp", "step", "step_units", "what", "wire")
+    __slots__ = ("cache", "dp", "level_cache", "step", "step_units", "what")
 
     def __init__(self, step: Decimal | str, what: str = "value") -> None:
         step_dec = Decimal(step)
@@ -34,7 +30,9 @@ class Grid:
         # Wire strings repeat a lot (the same price levels, the same lot sizes): remember the
         # conversions. Only successful conversions are cached; the cache is bounded.
         self.cache: dict[str, int] = {}
-        self.wire = WireCache(self)
+        # Depth levels only: the same conversion, but only values >= 0 ever enter, so a cache hit
+        # needs no sign check (position amounts, which may be negative, live in `cache`).
+        self.level_cache: dict[str, int] = {}
 
     def units(self, text: str) -> int:
         """Exact number of steps in `text`; ValueError if off-grid or not a plain decimal."""
@@ -43,6 +41,20 @@ class Grid:
             return cached
         value = self._convert(text)
         cache = self.cache
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = value
+        return value
+
+    def level_units(self, text: str) -> int:
+        """`units` for a depth level: also ValueError if negative; remembered in `level_cache`."""
+        cached = self.level_cache.get(text)
+        if cached is not None:
+            return cached
+        value = self._convert(text)
+        if value < 0:
+            raise ValueError(f"{self.what} {text!r} is negative in a depth level")
+        cache = self.level_cache
         if len(cache) >= CACHE_LIMIT:
             cache.clear()
         cache[text] = value
@@ -77,58 +89,10 @@ class Grid:
             raise ValueError(f"{self.what} {text!r} is not a multiple of {self.step}")
         return q
 
-    def wire_units(self, token: bytes) -> int:
-        """Exact number of steps in an unsigned ASCII decimal token (`b"61800.30"`, `b"5"`).
-
-        ValueError if the token is off-grid or anything but digits with at most one inner or
-        trailing dot (no sign, exponent, spaces or other digits): such tokens go to the slow path.
-        """
-        dot = token.find(b".")
-        if dot < 0:
-            digits = token
-            flen = 0
-        else:
-            digits = token.replace(b".", b"", 1)
-            flen = len(digits) - dot
-        if not dot or not digits.isdigit():  # bytes.isdigit() is ASCII-only; b"" is not digits
-            raise ValueError(f"{self.what} {token!r} is not a plain unsigned decimal number")
-        # value = int(digits)·10^-flen and step = step_units·10^-dp, so value / step is
-        # int(digits)·10^(dp-flen) / step_units, an exact integer division.
-        shift = self.dp - flen
-        scale: int = 10 ** abs(shift)
-        if shift >= 0:
-            q, r = divmod(int(digits) * scale, self.step_units)
-        else:
-            q, r = divmod(int(digits), self.step_units * scale)
-        if r:
-            raise ValueError(f"{self.what} {token!r} is not a multiple of {self.step}")
-        return q
-
     def nearest_units(self, text: str) -> int:
         """Round half-even to the grid (for values Binance itself may put off-grid)."""
         value = Decimal(text)
         return int((value / self.step).to_integral_value())
-
-
-class WireCache(dict[bytes, int]):
-    """Wire token → units of one grid, converting (and remembering) on a miss; bounded.
-
-    `cache[token]` and `map(cache.__getitem__, tokens)` stay in C for hits; only successful
-    conversions are stored, so a bad token raises again every time it is seen.
-    """
-
-    __slots__ = ("grid",)
-
-    def __init__(self, grid: Grid) -> None:
-        super().__init__()
-        self.grid = grid
-
-    def __missing__(self, token: bytes) -> int:
-        value = self.grid.wire_units(token)
-        if len(self) >= CACHE_LIMIT:
-            self.clear()
-        self[token] = value
-        return value
 
 
 class SymbolGrids:

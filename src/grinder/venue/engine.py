@@ -155,9 +155,11 @@ class _Market:
 
     __slots__ = (
         "ask",
+        "ask_heap",
         "ask_lots",
         "asks",
         "bid",
+        "bid_heap",
         "bid_lots",
         "bids",
         "buys",
@@ -197,8 +199,13 @@ class _Market:
         self.ask_lots = 0
         self.has_quote = False
         self.has_l2 = False
+        # L2 levels (price ticks -> lots) with lazy-deletion heaps over their prices: every key of
+        # `bids` has at least one entry -p in `bid_heap` (asks: p in `ask_heap`); entries whose price
+        # left the dict are dropped when they reach the top. Best bid/ask in O(log n), not O(n).
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
+        self.bid_heap: list[int] = []
+        self.ask_heap: list[int] = []
         self.mark: Decimal | None = None
         self.funding_rate = ZERO
         self.next_funding_ms = 0  # 0 = unknown until the first mark price event
@@ -222,6 +229,51 @@ class _Market:
         self.fast_ok = rules.min_qty % step == 0 and rules.max_qty % step == 0
         self.min_lots = max(1, int(rules.min_qty / step))
         self.max_lots = int(rules.max_qty / step) if rules.max_qty > 0 else 0
+
+    def set_l2(self, bids: dict[int, int], asks: dict[int, int]) -> None:
+        self.bids, self.asks = bids, asks
+        self.bid_heap = [-p for p in bids]
+        self.ask_heap = list(asks)
+        heapq.heapify(self.bid_heap)
+        heapq.heapify(self.ask_heap)
+
+    def put_bid(self, p: int, q: int) -> None:
+        if p not in self.bids:
+            heapq.heappush(self.bid_heap, -p)
+            if len(self.bid_heap) > 2 * len(self.bids) + 64:  # mostly stale entries: rebuild
+                self.bid_heap = [-x for x in self.bids]
+                self.bid_heap.append(-p)
+                heapq.heapify(self.bid_heap)
+        self.bids[p] = q
+
+    def put_ask(self, p: int, q: int) -> None:
+        if p not in self.asks:
+            heapq.heappush(self.ask_heap, p)
+            if len(self.ask_heap) > 2 * len(self.asks) + 64:
+                self.ask_heap = list(self.asks)
+                self.ask_heap.append(p)
+                heapq.heapify(self.ask_heap)
+        self.asks[p] = q
+
+    def best_l2_bid(self) -> int | None:
+        """Highest price in `bids` (None when empty)."""
+        heap, book = self.bid_heap, self.bids
+        while heap:
+            p = -heap[0]
+            if p in book:
+                return p
+            heapq.heappop(heap)
+        return None
+
+    def best_l2_ask(self) -> int | None:
+        """Lowest price in `asks` (None when empty)."""
+        heap, book = self.ask_heap, self.asks
+        while heap:
+            p = heap[0]
+            if p in book:
+                return p
+            heapq.heappop(heap)
+        return None
 
     def refresh_extremes(self) -> None:
         self.max_buy = self.buys[0].price if self.buys else _NO_BUY
@@ -315,8 +367,7 @@ class Venue:
         if t >= self._next_due_ms:
             self._run_due(t)
         m.has_l2 = True
-        m.bids = {p: q for p, q in ev.bids if q > 0}
-        m.asks = {p: q for p, q in ev.asks if q > 0}
+        m.set_l2({p: q for p, q in ev.bids if q > 0}, {p: q for p, q in ev.asks if q > 0})
         self._after_l2_change(m, None, None, t)  # every level may have changed
 
     def on_depth_update(self, ev: DepthUpdate) -> None:
@@ -328,12 +379,12 @@ class Venue:
         m.has_l2 = True
         for p, q in ev.bids:
             if q > 0:
-                m.bids[p] = q
+                m.put_bid(p, q)
             else:
                 m.bids.pop(p, None)
         for p, q in ev.asks:
             if q > 0:
-                m.asks[p] = q
+                m.put_ask(p, q)
             else:
                 m.asks.pop(p, None)
         self._after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
@@ -497,8 +548,9 @@ class Venue:
     def _after_l2_change(
         self, m: _Market, bid_prices: set[int] | None, ask_prices: set[int] | None, t: int
     ) -> None:
-        m.bid, m.bid_lots = (max(m.bids), m.bids[max(m.bids)]) if m.bids else (m.bid, 0)
-        m.ask, m.ask_lots = (min(m.asks), m.asks[min(m.asks)]) if m.asks else (m.ask, 0)
+        bb, ba = m.best_l2_bid(), m.best_l2_ask()
+        m.bid, m.bid_lots = (bb, m.bids[bb]) if bb is not None else (m.bid, 0)
+        m.ask, m.ask_lots = (ba, m.asks[ba]) if ba is not None else (m.ask, 0)
         m.has_quote = m.has_quote or bool(m.bids and m.asks)
         if not (m.buys or m.sells):
             return
@@ -516,14 +568,15 @@ class Venue:
     @staticmethod
     def _prune_l2(m: _Market) -> None:
         """A newer best bid/ask makes L2 levels on the wrong side of it stale: drop them."""
-        if m.bids and max(m.bids) > m.bid:
-            for p in [p for p in m.bids if p > m.bid]:
-                del m.bids[p]
-        if m.asks and min(m.asks) < m.ask:
-            for p in [p for p in m.asks if p < m.ask]:
-                del m.asks[p]
-        m.bids[m.bid] = m.bid_lots
-        m.asks[m.ask] = m.ask_lots
+        bid, ask = m.bid, m.ask
+        heap, book = m.bid_heap, m.bids
+        while heap and -heap[0] > bid:  # every level above the new best bid (stale entries too)
+            book.pop(-heapq.heappop(heap), None)
+        heap, book = m.ask_heap, m.asks
+        while heap and heap[0] < ask:
+            book.pop(heapq.heappop(heap), None)
+        m.put_bid(bid, m.bid_lots)
+        m.put_ask(ask, m.ask_lots)
 
     # ================================================================ orders: wire level
     def new_order(
@@ -831,9 +884,11 @@ class Venue:
             else:
                 del book[p]
         if o.side is Side.BUY:
-            m.ask, m.ask_lots = (min(m.asks), m.asks[min(m.asks)]) if m.asks else (m.ask, 0)
+            ba = m.best_l2_ask()
+            m.ask, m.ask_lots = (ba, m.asks[ba]) if ba is not None else (m.ask, 0)
         else:
-            m.bid, m.bid_lots = (max(m.bids), m.bids[max(m.bids)]) if m.bids else (m.bid, 0)
+            bb = m.best_l2_bid()
+            m.bid, m.bid_lots = (bb, m.bids[bb]) if bb is not None else (m.bid, 0)
 
     def _rest(self, m: _Market, o: _Order) -> None:
         """Put an order in the book behind the displayed quantity at its price (ADR-011)."""

@@ -169,6 +169,8 @@ def test_acks_unmodelled_events_and_listen_key_expiry(rules: dict[str, SymbolRul
         (b'{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"61800.25","B":"1","a":"61800.3","A":"1"}', "multiple"),
         (b'{"e":"bookTicker","u":1,"s":"DOGEUSDT","b":"1","B":"1","a":"1","A":"1"}', "DOGEUSDT"),
         (b'{"e":"somethingNew","E":1}', "somethingNew"),
+        (b'{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"-1.0","B":"1","a":"1","A":"1"}', "is negative"),
+        (b'{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1.0","q":"-0.001","m":true,"T":1}', "is negative"),
         (b"[1,2,3]", "unexpected"),
         (b'{"error":{"code":2,"msg":"Invalid request"},"id":4}', "refused"),
     ],
@@ -330,15 +332,15 @@ def test_level_units_agrees_with_decimal(value: Decimal, pad: int, step: str) ->
         assert grid.level_cache[text] == int(quotient)
         assert grid.level_units(text) == int(quotient)  # the cached answer is the same
     else:
-        with pytest.raises(ValueError, match="not a multiple" if not on_grid else "negative"):
+        with pytest.raises(ValueError, match="not a multiple" if not on_grid else "is negative"):
             grid.level_units(text)
         assert text not in grid.level_cache  # failures are never cached
 
 
-def test_a_negative_amount_cached_elsewhere_is_still_refused_in_a_level() -> None:
+def test_a_negative_amount_cached_elsewhere_is_still_refused_in_market_data() -> None:
     grid = Grid("0.001")
     assert grid.units("-0.010") == -10  # e.g. a short position amount
-    with pytest.raises(ValueError, match="negative in a depth level"):
+    with pytest.raises(ValueError, match="is negative; market-data"):
         grid.level_units("-0.010")
 
 
@@ -375,8 +377,8 @@ BAD_SCHEMA = r"'depthUpdate' does not match its schema.*data\.b"
         ('[["61800.30","0.010"],["1.0"]]', BAD_SCHEMA),  # one element
         ('[["61800.30",0.010]]', BAD_SCHEMA),  # a number, not a string
         ('[["61800.30","0.010"],["1","2","3","4"]]', BAD_SCHEMA),
-        ('[["-61800.30","0.010"]]', "negative in a depth level"),
-        ('[["61800.30","-0.010"]]', "negative in a depth level"),
+        ('[["-61800.30","0.010"]]', "is negative; market-data"),
+        ('[["61800.30","-0.010"]]', "is negative; market-data"),
         ('[["6e4","0.010"]]', "not a plain decimal"),
         ('{"61800.30":"0.010"}', BAD_SCHEMA),
     ],

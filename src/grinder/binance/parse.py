@@ -118,7 +118,7 @@ def _rules(rules: Mapping[str, SymbolRules], symbol: str) -> SymbolRules:
 
 def _book_ticker(msg: BookTickerMsg, rules: Mapping[str, SymbolRules]) -> BookTicker:
     g = grids_for(_rules(rules, msg.s))
-    pu, qu = g.price.units, g.qty.units
+    pu, qu = g.price.level_units, g.qty.level_units
     return BookTicker(msg.s, pu(msg.b), qu(msg.B), pu(msg.a), qu(msg.A), msg.u, msg.E, msg.T)
 
 
@@ -156,12 +156,12 @@ def _depth(msg: DepthUpdateMsg, rules: Mapping[str, SymbolRules]) -> DepthUpdate
 
 def _trade(msg: TradeMsg, rules: Mapping[str, SymbolRules]) -> Trade:
     g = grids_for(_rules(rules, msg.s))
-    return Trade(msg.s, msg.t, g.price.units(msg.p), g.qty.units(msg.q), msg.m, msg.T, msg.E)
+    return Trade(msg.s, msg.t, g.price.level_units(msg.p), g.qty.level_units(msg.q), msg.m, msg.T, msg.E)
 
 
 def _agg_trade(msg: AggTradeMsg, rules: Mapping[str, SymbolRules]) -> Trade:
     g = grids_for(_rules(rules, msg.s))
-    return Trade(msg.s, msg.a, g.price.units(msg.p), g.qty.units(msg.q), msg.m, msg.T, msg.E)
+    return Trade(msg.s, msg.a, g.price.level_units(msg.p), g.qty.level_units(msg.q), msg.m, msg.T, msg.E)
 
 
 def _mark(msg: MarkPriceMsg, rules: Mapping[str, SymbolRules]) -> MarkPrice:

@@ -30,8 +30,9 @@ class Grid:
         # Wire strings repeat a lot (the same price levels, the same lot sizes): remember the
         # conversions. Only successful conversions are cached; the cache is bounded.
         self.cache: dict[str, int] = {}
-        # Depth levels only: the same conversion, but only values >= 0 ever enter, so a cache hit
-        # needs no sign check (position amounts, which may be negative, live in `cache`).
+        # Market-data levels (depth levels, best bid/ask, trades): the same conversion, but only
+        # values >= 0 ever enter, so a hit needs no sign check. Position amounts, which may be
+        # negative, go through `units` and `cache`.
         self.level_cache: dict[str, int] = {}
 
     def units(self, text: str) -> int:
@@ -47,13 +48,14 @@ class Grid:
         return value
 
     def level_units(self, text: str) -> int:
-        """`units` for a depth level: also ValueError if negative; remembered in `level_cache`."""
+        """`units` for a market-data price or quantity: also ValueError if negative (cached in
+        `level_cache`)."""
         cached = self.level_cache.get(text)
         if cached is not None:
             return cached
         value = self._convert(text)
         if value < 0:
-            raise ValueError(f"{self.what} {text!r} is negative in a depth level")
+            raise ValueError(f"{self.what} {text!r} is negative; market-data prices and quantities never are")
         cache = self.level_cache
         if len(cache) >= CACHE_LIMIT:
             cache.clear()

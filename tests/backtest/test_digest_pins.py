@@ -8,7 +8,11 @@ together with a documented behaviour fix.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+import pytest
+
+import grinder.execution.pipeline as pipeline_mod
 from grinder.backtest.config import BacktestConfig
 from grinder.backtest.engine import Backtest
 from grinder.data import Tape
@@ -67,3 +71,53 @@ def test_reference_grid_on_synthetic_digest(synth_tape: Tape) -> None:
     log = Backtest(synth_tape, **reference_run_configs()).run()
     assert len(log.fills) == 37
     assert log.digest == REFERENCE_SYNTH_120K
+
+
+DEFAULT_60K_BEFORE_BLOCK_MEMO = "d67eb7300f69712d6e65a06b39ec38d9a4d029d45eb40687a401e3a8491f6009"
+
+
+def _without_id_sequence(log: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    def cid(s: str) -> str:
+        return s.rsplit("_", 2)[0]  # grinder_bt_BTCUSDT_b1 (epoch and sequence dropped)
+
+    cmds = [
+        (
+            c.row,
+            c.time_ms,
+            type(c.command).__name__,
+            cid(c.command.client_order_id),
+            c.outcome,
+            *(getattr(c.command, f, None) for f in ("side", "price_ticks", "qty_lots")),
+        )
+        for c in log.commands
+    ]
+    fills = [(f.row, f.fill.time_ms, f.fill.side, f.fill.price_ticks, f.fill.qty_lots) for f in log.fills]
+    blocked = [(t, cid(c), r) for t, c, r in log.blocked]
+    return cmds, fills, blocked
+
+
+def test_refused_plans_not_repeated_changes_only_client_id_sequence(
+    capture_tape: Tape, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline skips re-planning a fully refused plan whose inputs did not change, so it no
+    longer spends client-id sequence numbers on doomed orders. That is the only difference: with
+    the skip switched off the run reproduces the digest recorded before the change exactly."""
+
+    def run() -> Any:
+        return Backtest(
+            capture_tape.slice(60_000),
+            strategy_config=StrategyConfig(),
+            risk_config=RiskConfig(),
+            execution_config=ExecutionConfig(),
+            venue_config=VenueConfig(),
+            backtest_config=BacktestConfig(),
+        ).run()
+
+    fast = run()
+    with monkeypatch.context() as mp:
+        mp.setattr(pipeline_mod, "_REPEATABLE_BLOCKS", frozenset())
+        slow = run()
+    assert slow.digest == DEFAULT_60K_BEFORE_BLOCK_MEMO
+    assert fast.digest != slow.digest  # later ids carry smaller sequence numbers
+    assert _without_id_sequence(fast) == _without_id_sequence(slow)
+    assert len(fast.blocked) > 0 and len(fast.commands) == len(slow.commands) > 20

@@ -223,3 +223,30 @@ def test_two_symbols_route_separately_and_share_the_total_cap() -> None:
     assert sum(1 for c in eth_cmds if c.side is Side.BUY) == 3
     assert RiskReason.MAX_TOTAL_POSITION in {b.reason for b in p.take_blocked()}
     assert set(p.status()["symbols"]) == {SYM, "ETHUSDT"}
+
+
+def test_a_refused_plan_is_not_repeated_until_its_inputs_change() -> None:
+    p = pipeline(RiskConfig())  # every level is refused (MAX_ORDER_NOTIONAL)
+    assert p.on_market_event(book(500_000, T0), T0) == []
+    assert len(p.take_blocked()) == 10
+    seq = p.orders.ids._seq
+    _band, needs_plan = p.quiet_state(SYM)
+    assert needs_plan  # blocked work is left: the backtester must not skip
+    for k in range(1, 50):  # same quotes, position, price, risk state: no plan, no client ids
+        assert p.on_market_event(book(500_000, T0 + k, k + 1), T0 + k) == []
+    assert p.orders.ids._seq == seq and p.take_blocked() == []
+    assert p.quiet_state(SYM)[1]
+    # the price moves: the plan runs again (same refusals, so still nothing recorded twice)
+    assert p.on_market_event(book(500_100, T0 + 60, 99), T0 + 60) == []
+    assert p.orders.ids._seq > seq and p.take_blocked() == []
+
+
+def test_accessors_for_the_backtester() -> None:
+    p = pipeline()
+    assert p.quiet_state(SYM) == (None, True)
+    assert p.last_equity_ms == T0  # seeded wallet re-marks at once
+    accept_all(p, p.on_market_event(book(500_000, T0 + 5), T0 + 5))
+    assert p.symbol_mode(SYM) == p.status()["symbols"][SYM]["mode"] != ""
+    p.on_market_event(book(500_000, T0 + 6, 2), T0 + 6)
+    band, needs_plan = p.quiet_state(SYM)
+    assert band is not None and not needs_plan and band.contains(499_999, 500_001, T0 + 7)

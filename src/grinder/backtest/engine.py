@@ -278,7 +278,7 @@ class Backtest:
     def _note_pause(self, now: int) -> None:
         killed = self.pipeline.guard.kill_switch_engaged
         for sym, book in self._books.items():
-            paused = killed or symbol_mode(self.pipeline, sym).endswith("PAUSE")
+            paused = killed or self.pipeline.symbol_mode(sym).endswith("PAUSE")
             if paused and book.paused_since is None:
                 book.paused_since = now
             elif not paused and book.paused_since is not None:
@@ -291,7 +291,7 @@ class Backtest:
         until: int | None = None
         guards: list[SymbolGuard | None] = []
         for sym in self.tape.symbols:
-            band, dirty = quiet_state(self.pipeline, sym)
+            band, dirty = self.pipeline.quiet_state(sym)
             if band is None or dirty or band.is_empty or band.must_feed_events:
                 return [None], None
             if band.position_lots != self.pipeline.position_lots(sym):
@@ -328,7 +328,7 @@ class Backtest:
                 until = min(until, nft)
         # The equity watch re-marks equity on the first event at least equity_refresh_ms after the
         # last re-mark; stopping there keeps the risk guard's view (and its timing) identical.
-        last = getattr(self.pipeline, "_last_equity_ms", None)
+        last = self.pipeline.last_equity_ms
         due = (last if last is not None else self._last_row_ms) + self._refresh_ms
         until = due if until is None else min(until, due)
         pending = self._pending_until()
@@ -403,18 +403,3 @@ def _last_quote(tape: Tape, start: int, stop: int, sym: int) -> int:
         e = s
         w *= 4
     return -1
-
-
-def quiet_state(pipeline: TradingPipeline, symbol: str) -> tuple[Any, bool]:
-    """(quiet band, needs replanning) of one symbol in the pipeline.
-
-    TradingPipeline keeps these per symbol; there is no public accessor yet, so this reads them in
-    one place (ask grinder.execution for `quiet_state(symbol)` and switch to it).
-    """
-    st = pipeline._symbols[symbol]
-    return st.band, st.dirty
-
-
-def symbol_mode(pipeline: TradingPipeline, symbol: str) -> str:
-    """The strategy mode the pipeline last planned with (the same value `status()` reports)."""
-    return str(pipeline._symbols[symbol].mode)

@@ -124,6 +124,9 @@ class OrderManager:
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._unknown = 0  # orders in UNKNOWN state (the gauge)
         self._exposure: dict[str, list[int]] = {}  # symbol -> [buy lots, sell lots, order count]
+        # Bumped by every call that may change a working order (submit, result, update, resolve,
+        # restore): equal versions mean an unchanged book, so a plan over it is unchanged too.
+        self.version = 0
 
     # ----------------------------------------------------------------- queries
     def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
@@ -312,6 +315,7 @@ class OrderManager:
     # ----------------------------------------------------------------- command lifecycle
     def on_submitted(self, cmd: Command) -> None:
         """Record that `cmd` passed every gate and is being sent: its level is now in flight."""
+        self.version += 1
         if isinstance(cmd, PlaceOrder):
             if cmd.client_order_id in self._orders or cmd.client_order_id in self._closed:
                 raise ValueError(
@@ -352,6 +356,7 @@ class OrderManager:
 
     def on_result(self, res: CommandResult) -> None:
         """Apply what became of a command. Idempotent; results for closed orders are ignored."""
+        self.version += 1
         cmd = res.command
         wo = self._orders.get(cmd.client_order_id)
         if wo is None:
@@ -414,6 +419,7 @@ class OrderManager:
 
     def on_order_update(self, ev: OrderUpdate) -> None:
         """Apply an ORDER_TRADE_UPDATE for one of our orders (new, fill, amend, cancel, expiry)."""
+        self.version += 1
         wo = self._orders.get(ev.client_order_id)
         if wo is None:
             return  # closed already (late or replayed event) or not ours
@@ -447,6 +453,7 @@ class OrderManager:
         filled_lots: int | None = None,
     ) -> None:
         """Apply a query result for an order (status None: the exchange does not know the id)."""
+        self.version += 1
         wo = self._orders.get(client_order_id)
         if wo is None:
             return
@@ -469,6 +476,7 @@ class OrderManager:
 
     def restore(self, orders: Iterable[WorkingOrder]) -> None:
         """Adopt orders believed open at restart (journal / exchange): they start OPEN or UNKNOWN."""
+        self.version += 1
         for wo in orders:
             book = self._by_level.setdefault(wo.symbol, {})
             if wo.client_order_id in self._orders or wo.level in book:

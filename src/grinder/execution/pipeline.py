@@ -32,7 +32,7 @@ from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
 from grinder.risk.config import RiskConfig
-from grinder.risk.guard import RiskGuard, SymbolExposure
+from grinder.risk.guard import RiskGuard, RiskReason, SymbolExposure
 from grinder.strategy import GridStrategy, StrategyConfig
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ class _SymbolState:
     band: Any = None
     dirty: bool = True  # plan on the next event regardless of the quiet band
     planned_under_kill: bool = False  # kill-switch state of the last plan
+    # Inputs of the last plan when risk refused every command of it (see `_plan`), else None.
+    blocked_inputs: tuple[Any, ...] | None = None
     mode: str = ""
     quote_reason: str = ""
     entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
@@ -180,10 +182,28 @@ class TradingPipeline:
             # Only quotes that shrink the position survive; the plan cancels everything else.
             quotes = [q for q in qs.quotes if q.side.sign * st.position_lots < 0]
         budget = min(self.guard.rate_budget_available(now_ms), self.config.max_commands_per_event)
+        # Everything the plan and the guard's verdicts on it depend on (other symbols only matter to
+        # MAX_TOTAL_POSITION, which is never remembered). When the last plan had the same inputs and
+        # every command of it was refused, this one would be refused again for the same reasons,
+        # which are already recorded: skip it, allocating no client ids for doomed orders.
+        inputs = (
+            tuple(quotes),
+            st.reference_ticks,
+            st.position_lots,
+            st.planned_under_kill,
+            self.guard.equity is None,
+            budget,
+            self.orders.version,
+        )
+        if inputs == st.blocked_inputs:
+            st.dirty = True  # as after the refused plan: plan again when something changes
+            return []
+        st.blocked_inputs = None
         planned = self.orders.plan(
             symbol, quotes, mid_ticks=st.reference_ticks, position_lots=st.position_lots, budget=budget
         )
         approved: list[Command] = []
+        remember = True
         for cmd in planned:
             decision = self.guard.check(cmd, self, now_ms)
             key = (symbol, _level_of(cmd, self.orders))
@@ -191,7 +211,10 @@ class TradingPipeline:
                 self.orders.on_submitted(cmd)
                 approved.append(cmd)
                 self._last_block.pop(key, None)
-            elif self._last_block.get(key) != decision.reason:
+                continue
+            if decision.reason not in _REPEATABLE_BLOCKS:
+                remember = False
+            if self._last_block.get(key) != decision.reason:
                 # Record a block once per level and reason, not on every tick it persists.
                 self._last_block[key] = decision.reason
                 self._blocked.append(BlockedCommand(cmd, decision.reason, now_ms))
@@ -203,6 +226,8 @@ class TradingPipeline:
                 )
         # Plan again on the next event while anything is left to do (budget, blocks, in flight).
         st.dirty = bool(planned) or budget == 0
+        if planned and not approved and remember:
+            st.blocked_inputs = inputs
         return approved
 
     def cancel_all(self, now_ms: int, symbol: str | None = None) -> list[Command]:
@@ -347,6 +372,23 @@ class TradingPipeline:
     def position_lots(self, symbol: str) -> int:
         return self._symbols[symbol].position_lots
 
+    def quiet_state(self, symbol: str) -> tuple[Any, bool]:
+        """(the strategy's quiet band from the last plan or None, needs replanning on the next event).
+
+        While the flag is False and market events stay inside the band (same position, before its
+        expiry), `on_market_event` returns no commands: what a backtester may skip over."""
+        st = self._symbols[symbol]
+        return st.band, st.dirty
+
+    def symbol_mode(self, symbol: str) -> str:
+        """The strategy mode the last plan of `symbol` ran in (as `status()` reports it)."""
+        return self._symbols[symbol].mode
+
+    @property
+    def last_equity_ms(self) -> int | None:
+        """When equity was last re-marked for the risk guard (None: on the next event)."""
+        return self._last_equity_ms
+
     def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
         return self.orders.working_orders(symbol)
 
@@ -376,6 +418,25 @@ class TradingPipeline:
             },
             "unknown_orders": [o.client_order_id for o in self.orders.unknown_orders()],
         }
+
+
+# Refusals decided by this symbol's own state alone (the inputs compared in `_plan`).
+_REPEATABLE_BLOCKS = frozenset(
+    {
+        RiskReason.UNKNOWN_SYMBOL,
+        RiskReason.INVALID_ORDER,
+        RiskReason.SYMBOL_RULES,
+        RiskReason.PERCENT_PRICE,
+        RiskReason.UNKNOWN_ORDER,
+        RiskReason.KILL_SWITCH,
+        RiskReason.NO_PRICE,
+        RiskReason.NO_EQUITY,
+        RiskReason.MAX_ORDER_NOTIONAL,
+        RiskReason.MIN_NOTIONAL,
+        RiskReason.MAX_OPEN_ORDERS,
+        RiskReason.MAX_POSITION,
+    }
+)
 
 
 def _level_of(cmd: Command, orders: OrderManager) -> str:

@@ -99,6 +99,9 @@ class WsConnection:
         self.connects = 0
         self.frames = 0
         self.connected = asyncio.Event()
+        # Set by a frame handler whose frame caused work on other tasks (e.g. order sends): the
+        # reader then lets the loop run them before it decodes the next buffered frame.
+        self.yield_requested = False
 
     @property
     def is_connected(self) -> bool:
@@ -202,6 +205,11 @@ class WsConnection:
                 except Exception:  # one bad frame or handler bug must not end the stream
                     metrics.MALFORMED_MESSAGES_TOTAL.labels(self.name).inc()
                     log.exception("ws_frame_handler_failed stream=%s", self.name)
+                if self.yield_requested:
+                    # `ws.receive()` returns buffered frames without suspending: without this a
+                    # burst would be decoded in full before the tasks the frame started could run.
+                    self.yield_requested = False
+                    await asyncio.sleep(0)
                 continue
             return self._force_reason or ("closed" if msg.type is not aiohttp.WSMsgType.ERROR else "error")
 
@@ -405,6 +413,11 @@ class MarketStreams:
 
     def connection(self, group: StreamGroup) -> WsConnection | None:
         return self._conns.get(group)
+
+    def request_yield(self) -> None:
+        """From an event callback: let the loop run other ready tasks before the next frame is read."""
+        for conn in self._conns.values():
+            conn.yield_requested = True
 
     @property
     def malformed_count(self) -> int:

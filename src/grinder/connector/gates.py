@@ -9,6 +9,7 @@ simulator or the Binance testnet is treated as mainnet.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,8 +45,13 @@ class GateBlock:
         return f"gate:{self.gate.value}"
 
 
+@functools.lru_cache(maxsize=64)
 def is_mainnet_url(url: str) -> bool:
-    """False only for a loopback address or a known Binance testnet host; True otherwise (fail closed)."""
+    """False only for a loopback address or a known Binance testnet host; True otherwise (fail closed).
+
+    Memoised per URL string (a pure function of it): the gates call it twice per write, and the
+    port's current `base_url` is still read at every call, so a changed URL is classified afresh.
+    """
     try:
         host = (urlsplit(url.strip()).hostname or "").lower()
     except ValueError:

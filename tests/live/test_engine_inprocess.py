@@ -172,6 +172,13 @@ async def test_stream_drops_lose_no_fill_and_leave_no_order(sim_factory: Any, tm
         fills_before = sum(v.fill_count for v in run.engine.views.values())
         await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) > fills_before, 30,
                    "fills after the reconnects")
+        # Tick-to-order is stamped when order requests reach the socket: per request, and per
+        # market message for its first and its last request.
+        lat = run.engine.status()["latency"]
+        first, every = lat["tick_to_first_order"], lat["tick_to_order"]
+        assert 0 < first["count"] <= every["count"]
+        assert 0 < lat["tick_to_all_orders"]["count"] <= first["count"]
+        assert 0 < first["p50_us"] <= lat["tick_to_all_orders"]["p99_us"]
     finally:
         assert await run.stop() == 0
     assert sim_server.venue.open_orders() == []

@@ -13,7 +13,7 @@ from grinder.core.events import Fill
 from grinder.core.rules import btcusdt_rules
 from grinder.live.config import EngineConfig, resolve_urls
 from grinder.live.dashboard import plain_line, render
-from grinder.live.state import LatencyWindow, SymbolView
+from grinder.live.state import LatencyWindow, Series, SymbolView
 
 
 def fill(side: Side, price_ticks: int, lots: int, trade_id: int, fee: str = "0.01") -> Fill:
@@ -105,3 +105,29 @@ def test_plain_line_has_no_control_codes() -> None:
     line = plain_line(STATUS)
     assert line.startswith("status t=3.5s mode=LIVE_TRADE")
     assert "BTCUSDT bid=60000.0" in line and "\x1b" not in line
+
+
+def test_series_stays_bounded_and_keeps_covering_the_whole_run() -> None:
+    s = Series(cap=100, gap_ms=10)
+    for t in range(0, 1_000_000, 5):  # 200k offers, one every 5 ms
+        s.add(t, float(t))
+    points = list(s)
+    assert len(points) < 100
+    assert points[0] == (0, 0.0)  # the start of the run is kept
+    assert points[-1][0] >= 1_000_000 - s.gap_ms  # and it reaches (almost) now
+    times = [t for t, _ in points]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert s.gap_ms > 10  # the resolution halved as it filled
+
+
+def test_symbol_view_memory_is_bounded_by_its_caps() -> None:
+    from grinder.live import state
+
+    v = SymbolView("BTCUSDT", btcusdt_rules())
+    for i in range(1, state.MAX_FILLS_KEPT + 50):
+        v.on_fill(fill(Side.BUY if i % 2 else Side.SELL, 600_000, 1, i))
+        v.on_book(600_000 - 1, 600_000 + 1, i * 100)
+        v.sample(i * 250)
+    assert len(v.fills) == state.MAX_FILLS_KEPT and v.fill_count == state.MAX_FILLS_KEPT + 49
+    assert len(v.price_series) < state.MAX_SERIES_POINTS and len(v.equity_series) < state.MAX_SERIES_POINTS
+    assert not v.on_fill(fill(Side.BUY, 600_000, 1, state.MAX_FILLS_KEPT + 10))  # duplicate still refused

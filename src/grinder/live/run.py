@@ -54,8 +54,12 @@ async def serve(
     ops_port: int | None = None,
     install_signals: bool = True,
     on_started: Callable[[LiveEngine, OpsServer], None] | None = None,
+    gc_freeze: bool = True,
 ) -> int:
-    """Build the engine, serve ops endpoints, run until SIGINT/SIGTERM (or `engine.stop()`)."""
+    """Build the engine, serve ops endpoints, run until SIGINT/SIGTERM (or `engine.stop()`).
+
+    `gc_freeze`: once started, move the start-up heap out of the garbage collector's sight (see
+    `LiveEngine.gc_freeze`); tests running many engines in one process pass False."""
     lease = await start_lease(settings)
     journal, epoch = open_journal(settings.store)
     try:
@@ -66,6 +70,7 @@ async def serve(
         if lease is not None:
             await lease.stop()
         raise
+    engine.gc_freeze = gc_freeze
     ops_cfg = settings.ops if ops_port is None else _with_port(settings, ops_port)
     ops = OpsServer(ops_cfg, EngineHooks(engine))
     if ops_cfg.enabled:

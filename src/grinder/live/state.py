@@ -8,6 +8,7 @@ Decimal; it is a display of what happened, never an input to a trading decision.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,11 +16,52 @@ from typing import Any
 from grinder.core.events import Fill
 from grinder.core.rules import SymbolRules
 
-MAX_FILLS_KEPT = 10_000
-MAX_TRADE_IDS_KEPT = 100_000  # duplicate detection window (the user stream de-duplicates too)
-MAX_SERIES_POINTS = 20_000
+# Memory bounds: what an engine running for months keeps for display (the journal keeps the rest).
+MAX_FILLS_KEPT = 5_000  # per symbol, newest first out of the report when exceeded
+MAX_TRADE_IDS_KEPT = 20_000  # duplicate detection window (the pipeline and user stream de-duplicate too)
+MAX_SERIES_POINTS = 4_000  # per series; a full series is thinned to half (see `Series`)
 LATENCY_WINDOW = 4096
-PRICE_SAMPLE_MS = 50  # one mid-price point per 50 ms of book updates at most
+PRICE_SAMPLE_MS = 50  # one mid-price point per 50 ms of book updates at most (doubles on each thinning)
+
+
+class Series:
+    """(time_ms, value) points covering the whole run in bounded memory.
+
+    Points closer than `gap_ms` to the previous one are skipped. When `cap` points are held,
+    every other point is dropped and `gap_ms` doubles, so the series always spans from the
+    start of the run to now, at a resolution that halves each time it fills up.
+    """
+
+    __slots__ = ("_points", "cap", "gap_ms")
+
+    def __init__(self, cap: int = MAX_SERIES_POINTS, gap_ms: int = 0) -> None:
+        self._points: list[tuple[int, float]] = []
+        self.cap = max(4, cap)
+        self.gap_ms = gap_ms
+
+    def add(self, time_ms: int, value: float) -> None:
+        points = self._points
+        if points and time_ms - points[-1][0] < self.gap_ms:
+            return
+        points.append((time_ms, value))
+        if len(points) >= self.cap:
+            last = points[-1]
+            del points[1::2]  # keeps the first point; the newest is re-appended below if dropped
+            if points[-1] is not last:
+                points.append(last)
+            self.gap_ms = max(1, self.gap_ms * 2)
+
+    def __iter__(self) -> Iterator[tuple[int, float]]:
+        return iter(self._points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def __bool__(self) -> bool:
+        return bool(self._points)
+
+    def __getitem__(self, index: int) -> tuple[int, float]:
+        return self._points[index]
 
 
 @dataclass(slots=True)
@@ -54,9 +96,9 @@ class SymbolView:
     working_asks: tuple[int, ...] = ()
     fills: deque[FillRecord] = field(default_factory=lambda: deque(maxlen=MAX_FILLS_KEPT))
     fill_count: int = 0
-    price_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
-    position_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
-    equity_series: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_SERIES_POINTS))
+    price_series: Series = field(default_factory=lambda: Series(gap_ms=PRICE_SAMPLE_MS))
+    position_series: Series = field(default_factory=Series)
+    equity_series: Series = field(default_factory=Series)
     _trade_ids: set[int] = field(default_factory=set)
     _trade_order: deque[int] = field(default_factory=deque)
 
@@ -64,8 +106,9 @@ class SymbolView:
     def on_book(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> None:
         self.bid_ticks, self.ask_ticks, self.last_tick_ms = bid_ticks, ask_ticks, now_ms
         self.ticks += 1
-        if not self.price_series or now_ms - self.price_series[-1][0] >= PRICE_SAMPLE_MS:
-            self.price_series.append((now_ms, float(self.rules.tick_size * (bid_ticks + ask_ticks)) / 2))
+        series = self.price_series
+        if not series or now_ms - series[-1][0] >= series.gap_ms:
+            series.add(now_ms, float(self.rules.tick_size * (bid_ticks + ask_ticks)) / 2)
 
     @property
     def mid(self) -> Decimal | None:
@@ -137,8 +180,8 @@ class SymbolView:
         """Append one point to the position / equity series (for dashboard and report)."""
         if self.mid is None:
             return
-        self.position_series.append((now_ms, float(self.position_qty)))
-        self.equity_series.append((now_ms, float(self.net_pnl())))
+        self.position_series.add(now_ms, float(self.position_qty))
+        self.equity_series.add(now_ms, float(self.net_pnl()))
 
     def as_dict(self) -> dict[str, Any]:
         tick = self.rules.tick_size

@@ -7,6 +7,7 @@ when an order request's headers are written to the socket.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
@@ -34,7 +35,7 @@ from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
 from grinder.ha import HAConfig
 from grinder.live.config import EngineConfig, resolve_urls
-from grinder.live.engine import TICK_RECV_NS, TICK_SYMBOL, EngineParts, Journal, Lease, LiveEngine
+from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
 from grinder.live.journal import EngineJournal
 from grinder.ops.config import OpsConfig
 from grinder.risk.config import RiskConfig
@@ -91,11 +92,11 @@ def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
     trace = aiohttp.TraceConfig()
 
     async def on_headers_sent(session: Any, ctx: Any, params: Any) -> None:
-        recv = TICK_RECV_NS.get()
+        tick = TICK_ORDERS.get()
         engine: LiveEngine | None = engine_ref.engine
-        if recv is not None and engine is not None:
-            engine.observe_tick_to_order(TICK_SYMBOL.get(), engine.clock.monotonic_ns() - recv)
-            TICK_RECV_NS.set(None)  # a retry of the same command is not a new decision
+        if tick is not None and engine is not None:
+            TICK_ORDERS.set(None)  # a retry of the same command is not a new decision
+            engine.order_written(tick, engine.clock.monotonic_ns())
 
     trace.on_request_headers_sent.append(on_headers_sent)
     return trace
@@ -127,6 +128,20 @@ class PaperAccount:
     def pump(self) -> None:
         for ev in self.port.drain_events():
             self._deliver(ev)
+
+
+POOL_LIMIT = 32  # REST connections to the exchange
+
+
+async def warm_connections(rest: BinanceRestClient, count: int) -> None:
+    """Open `count` pooled connections now (concurrent GET /fapi/v1/time, weight 1 each), so the
+    first orders of a re-anchoring grid do not each wait for a TCP connect. Failures are harmless."""
+    if count <= 1:
+        return
+    results = await asyncio.gather(*(rest.server_time() for _ in range(count)), return_exceptions=True)
+    failed = sum(isinstance(r, BaseException) for r in results)
+    if failed:
+        log.info("rest connection warm-up: %d of %d requests failed (not needed to trade)", failed, count)
 
 
 def strategy_factory(settings: EngineSettings) -> Callable[[str, SymbolRules, Any], GridStrategy]:
@@ -169,7 +184,9 @@ async def build_engine(
         )
     engine_ref = SimpleNamespace(engine=None)
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
+        # Idle connections stay pooled 30 s (aiohttp's default is 15): a re-anchoring grid sends
+        # several orders at once, and a new TCP connection on that path costs milliseconds.
+        connector=aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=30.0, enable_cleanup_closed=True),
         trace_configs=[latency_trace(engine_ref)],
     )
     rest = BinanceRestClient(
@@ -196,6 +213,7 @@ async def build_engine(
         await connector.connect()
         if has_account and not paper_mode:
             await rest.sync_time()
+            await warm_connections(rest, min(POOL_LIMIT // 2, 2 * settings.strategy.grid.levels))
     except BaseException:
         await session.close()
         raise
@@ -252,7 +270,8 @@ async def build_engine(
     )
     engine = LiveEngine(parts, clock=clock)
     engine.has_account = has_account
-    engine.trace_latency = True
+    engine.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
+    engine.yield_market = market.request_yield
     engine_ref.engine = engine
     return engine
 

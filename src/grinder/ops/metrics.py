@@ -33,6 +33,18 @@ TICK_TO_ORDER_SECONDS = Histogram(
     ["symbol"],
     buckets=_LATENCY_BUCKETS,
 )
+TICK_TO_FIRST_ORDER_SECONDS = Histogram(
+    "grinder_tick_to_first_order_seconds",
+    "Market message received to the first order request it caused written, seconds",
+    ["symbol"],
+    buckets=_LATENCY_BUCKETS,
+)
+TICK_TO_ALL_ORDERS_SECONDS = Histogram(
+    "grinder_tick_to_all_orders_seconds",
+    "Market message received to the last order request it caused written, seconds",
+    ["symbol"],
+    buckets=_LATENCY_BUCKETS,
+)
 ORDER_ROUNDTRIP_SECONDS = Histogram(
     "grinder_order_roundtrip_seconds",
     "Order request sent to exchange answer received, by command kind and outcome",

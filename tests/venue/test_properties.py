@@ -106,6 +106,23 @@ def check_queue(v: Venue) -> None:
     for o in v.open_orders(SYM):
         ahead = v.queue_ahead(SYM, o.order_id)
         assert ahead is None or ahead >= 0
+    check_margin_sums(v)
+
+
+def check_margin_sums(v: Venue) -> None:
+    """The running open-order margin sums equal a scan over the open orders (white box)."""
+    for m in v._markets.values():
+        limits = [o for o in m.open_by_cid.values() if o.otype is OrderType.LIMIT]
+        buys = [o for o in limits if o.sign > 0]
+        sells = [o for o in limits if o.sign < 0]
+        assert m.im_buy_lots == sum(o.remaining for o in buys)
+        assert m.im_buy_units == sum(o.price * o.remaining for o in buys)
+        assert m.im_sell_lots == sum(o.remaining for o in sells)
+        assert m.im_sell_units == sum(o.price * o.remaining for o in sells)
+        assert m.im_open_units == sum(o.price * o.remaining for o in limits if not o.closing)
+        assert m.im_other == len(m.open_by_cid) - len(limits)
+        fast, scan = v._open_order_im(m), v._open_order_im_scan(m)
+        assert fast == scan and str(fast) == str(scan)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -175,6 +192,7 @@ def test_hedge_positions_are_signed_sums_of_their_fills(script: list[tuple[objec
                     )  # type: ignore[call-overload]
         except VenueReject:
             pass
+        check_margin_sums(v)
     trades = v.user_trades(SYM)
     for p in v.positions(SYM):
         signed = sum(

@@ -168,6 +168,12 @@ class _Market:
         "funding_rate",
         "has_l2",
         "has_quote",
+        "im_buy_lots",
+        "im_buy_units",
+        "im_open_units",
+        "im_other",
+        "im_sell_lots",
+        "im_sell_units",
         "last_funding_ms",
         "leverage",
         "margin_type",
@@ -218,6 +224,16 @@ class _Market:
         self.next_trade_id = 1
         self.orders: dict[int, _Order] = {}
         self.open_by_cid: dict[str, _Order] = {}
+        # Running sums over the open LIMIT orders in `open_by_cid` for the open-order margin
+        # (`_track_im` keeps them; Σ remaining lots and Σ price × remaining per side, Σ price ×
+        # remaining of non-closing orders) and the count of open non-LIMIT orders (priced at the
+        # touch, so those fall back to a full scan).
+        self.im_buy_lots = 0
+        self.im_buy_units = 0
+        self.im_sell_lots = 0
+        self.im_sell_units = 0
+        self.im_open_units = 0
+        self.im_other = 0
         self.orders_by_cid: dict[str, _Order] = {}  # latest order per client id, finished included
         self.trades: list[TradeView] = []
         self.leverage = leverage
@@ -815,6 +831,7 @@ class Venue:
         m.orders[o.order_id] = o
         m.orders_by_cid[o.cid] = o
         m.open_by_cid[o.cid] = o
+        _track_im(m, o, 1)
         self._emit_order(o, ExecutionType.NEW, now_ms)
         if crosses:
             self._take(m, o, now_ms)
@@ -925,7 +942,9 @@ class Venue:
         if o in book:
             book.remove(o)
             m.refresh_extremes()
-        m.open_by_cid.pop(o.cid, None)
+        gone = m.open_by_cid.pop(o.cid, None)
+        if gone is not None:
+            _track_im(m, gone, -1)
 
     # ---------------------------------------------------------------- fills
     def _fill(self, m: _Market, o: _Order, lots: int, price: int, maker: bool, t: int) -> int:
@@ -952,7 +971,12 @@ class Venue:
         self._wallet += realized - fee
         trade_id = m.next_trade_id
         m.next_trade_id += 1
+        tracked = m.open_by_cid.get(o.cid) is o
+        if tracked:
+            _track_im(m, o, -1)
         o.executed += lots
+        if tracked:
+            _track_im(m, o, 1)
         o.quote_units += price * lots
         o.update_ms = t
         o.status = OrderStatus.FILLED if o.executed >= o.orig else OrderStatus.PARTIALLY_FILLED
@@ -1114,14 +1138,24 @@ class Venue:
             return
         old_price, old_orig = o.price, o.orig
         before = self._open_order_im(m)
+        tracked = m.open_by_cid.get(o.cid) is o
+        if tracked:
+            _track_im(m, o, -1)
         o.price, o.orig = ticks, lots
+        if tracked:
+            _track_im(m, o, 1)
         try:
             self._check_margin(m, o, before=before)
         except VenueReject:
+            if tracked:
+                _track_im(m, o, -1)
             o.price, o.orig = old_price, old_orig
+            if tracked:
+                _track_im(m, o, 1)
             raise
         self._unrest(m, o)
         m.open_by_cid[o.cid] = o
+        _track_im(m, o, 1)
         o.modify_count += 1
         o.update_ms = now_ms
         self._emit_order(o, ExecutionType.AMENDMENT, now_ms)
@@ -1276,7 +1310,40 @@ class Venue:
         self, m: _Market, exclude: _Order | None = None, extra: _Order | None = None
     ) -> Decimal:
         """Initial margin of the symbol's open orders: the notional that would increase exposure,
-        / leverage; one-way takes the larger side, hedge adds LONG buys and SHORT sells (ADR-014)."""
+        / leverage; one-way takes the larger side, hedge adds LONG buys and SHORT sells (ADR-014).
+        From the running sums (`_track_im`); the same integers and Decimal steps as `_open_order_im_scan`."""
+        if m.im_other or exclude is not None or (extra is not None and extra.otype is not OrderType.LIMIT):
+            return self._open_order_im_scan(m, exclude, extra)
+        if not m.open_by_cid and extra is None:
+            return ZERO
+        buy_lots, buy_units = m.im_buy_lots, m.im_buy_units
+        sell_lots, sell_units = m.im_sell_lots, m.im_sell_units
+        open_units = m.im_open_units
+        if extra is not None:
+            rem = extra.orig - extra.executed
+            units = extra.price * rem
+            if extra.sign > 0:
+                buy_lots += rem
+                buy_units += units
+            else:
+                sell_lots += rem
+                sell_units += units
+            if not extra.closing:
+                open_units += units
+        if self._dual:
+            return Decimal(open_units) * m.unit / m.leverage
+        pos = self._positions.get((m.rules.symbol, PositionSide.BOTH))
+        lots = pos.lots if pos is not None else 0
+        need_buy = Decimal(buy_units) * max(0, buy_lots - max(0, -lots)) / buy_lots if buy_lots != 0 else ZERO
+        need_sell = (
+            Decimal(sell_units) * max(0, sell_lots - max(0, lots)) / sell_lots if sell_lots != 0 else ZERO
+        )
+        return max(need_buy, need_sell) * m.unit / m.leverage
+
+    def _open_order_im_scan(
+        self, m: _Market, exclude: _Order | None = None, extra: _Order | None = None
+    ) -> Decimal:
+        """`_open_order_im` by a scan over the open orders (non-LIMIT orders open; the test oracle)."""
         orders = [o for o in m.open_by_cid.values() if o is not exclude]
         if extra is not None:
             orders.append(extra)
@@ -1734,6 +1801,23 @@ def _check_batch(n: int, limit: int, name: str) -> None:
         raise VenueReject(
             -1130, f"Data sent for parameter '{name}' is not valid: send 1 to {limit} items (got {n})."
         )
+
+
+def _track_im(m: _Market, o: _Order, k: int) -> None:
+    """Add (k=1) or remove (k=-1) an open order's share of the market's open-order margin sums."""
+    if o.otype is not OrderType.LIMIT:
+        m.im_other += k
+        return
+    rem = o.orig - o.executed
+    units = o.price * rem
+    if o.sign > 0:
+        m.im_buy_lots += k * rem
+        m.im_buy_units += k * units
+    else:
+        m.im_sell_lots += k * rem
+        m.im_sell_units += k * units
+    if not o.closing:
+        m.im_open_units += k * units
 
 
 def _order_px(o: _Order, m: _Market) -> int:

@@ -110,12 +110,16 @@ def main() -> None:
     cfgs = reference_configs()
     if args.no_skip:
         cfgs["backtest_config"] = BacktestConfig(skip_quiet=False)
+    phases: dict[str, float] = {}
+    c0 = time.process_time()
     t0 = time.perf_counter()
-    tape = load_tape(paths)
+    tape = load_tape(paths, phases=phases)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     bt = Backtest(tape, **cfgs)  # type: ignore[arg-type]
     run_log = bt.run()
     t2 = time.perf_counter()
+    c2 = time.process_time()
     res = summarize(tape, run_log, initial_balance=Decimal(10**9), bar_ms=1000, sharpe_bar_ms=60_000)
     t3 = time.perf_counter()
     n = len(tape)
@@ -134,10 +138,13 @@ def main() -> None:
     steady = n / (t2 - t1)
     s = res.summary
     print(
-        f"load {t1 - t0:.3f}s  run {t2 - t1:.3f}s  results {t3 - t2:.3f}s  "
+        f"load {t1 - t0:.3f}s (read+convert {phases['read_s']:.3f}s, merge {phases['merge_s']:.3f}s; "
+        f"{c1 - c0:.3f}s CPU)  run {t2 - t1:.3f}s ({c2 - c1:.3f}s CPU)  results {t3 - t2:.3f}s  "
         f"processed {run_log.rows_processed:,} of {n:,} events in full",
         file=sys.stderr,
     )
+    la1 = os.getloadavg()[0]
+    print(f"load average (1 min) at the end of the timed part: {la1:.2f}", file=sys.stderr)
     print(
         f"reference per-event implementation on {k:,} events: {ref_eps:,.0f} events/s, "
         f"{len(ref.fills)} fills; fills match: {fills_match}",
@@ -158,7 +165,11 @@ def main() -> None:
         "orders_amended": s["orders_amended"],
         "events_processed_in_full": run_log.rows_processed,
         "load_s": round(t1 - t0, 3),
+        "read_s": round(phases["read_s"], 3),
+        "merge_s": round(phases["merge_s"], 3),
+        "load_cpu_s": round(c1 - c0, 3),
         "run_s": round(t2 - t1, 3),
+        "run_cpu_s": round(c2 - c1, 3),
         "results_s": round(t3 - t2, 3),
         "events_per_s_end_to_end": round(e2e),
         "events_per_s_steady": round(steady),
@@ -167,6 +178,7 @@ def main() -> None:
         "check_events": k,
         "fills_match_reference": fills_match,
         "peak_rss_mb": round(rss_mb, 1),
+        "loadavg_1min": round(la1, 2),
         "digest": run_log.digest,
     }
     print(json.dumps(out))

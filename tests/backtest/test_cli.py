@@ -87,3 +87,14 @@ def test_backtest_cli_explains_bad_input(tmp_path: Path) -> None:
     bad.write_text("[venue]\nfill_model = 'magic'\n")
     r = grinder("--data", str(tmp_path), "--config", str(bad))
     assert r.returncode == 2 and "fill_model" in r.stderr
+
+
+def test_repeated_data_options_add_up() -> None:
+    import argparse
+
+    from grinder.backtest.cli import configure
+
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    args = parser.parse_args(["--data", "a.gz", "--data", "b.gz", "c.gz"])
+    assert args.data == ["a.gz", "b.gz", "c.gz"]

@@ -36,6 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         nargs="+",
+        action="extend",  # `--data a --data b` loads both (it used to keep only the last)
         required=True,
         metavar="PATH",
         help="files or directories: Binance public-data CSV/zip/Parquet, captures, recordings",

@@ -111,6 +111,8 @@ class QuietScanner:
                 vec("ask_hi"),
                 vec("spread_max"),
             )
+        else:
+            g = _fit(guards[0], t.a.dtype if t.b.dtype == t.a.dtype else np.dtype(np.int64))
         while s < stop:
             e = min(stop, s + w)
             a = t.a[s:e]
@@ -134,7 +136,6 @@ class QuietScanner:
                         | ((b - a) > spr[sym])
                     )
             else:
-                g = guards[0]
                 mid2 = a + b
                 hit = (buy_col[s:e] <= g.max_buy_ticks) | (sell_col[s:e] >= g.min_sell_ticks)
                 hit |= (mid2 < g.mid2_lo) | (mid2 > g.mid2_hi)
@@ -155,3 +156,28 @@ class QuietScanner:
             s = e
             w = min(w * 2, self.max_window)
         return stop
+
+
+def _fit(g: SymbolGuard, dtype: np.dtype[np.signedinteger]) -> SymbolGuard:
+    """The guard with its bounds clamped to the tape's integer range (int32 tapes hold values of
+    magnitude < 2^30, so a bound beyond the range compares the same as the range's end; clamping
+    only ever adds hits, so the scan can stop earlier, never later). Comparing an int32 column with
+    a Python int outside int32 makes numpy widen the column: ~4x slower."""
+    if dtype != np.int32:
+        return g
+    lo, hi = -(1 << 31), (1 << 31) - 1
+
+    def c(v: int) -> int:
+        return lo if v < lo else hi if v > hi else v
+
+    return SymbolGuard(
+        c(g.mid2_lo),
+        c(g.mid2_hi),
+        c(g.max_buy_ticks),
+        c(g.min_sell_ticks),
+        c(g.bid_lo),
+        c(g.bid_hi),
+        c(g.ask_lo),
+        c(g.ask_hi),
+        c(g.spread_max),
+    )

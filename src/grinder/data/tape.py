@@ -170,7 +170,8 @@ def merge_positions(keys: Sequence[I64]) -> list[npt.NDArray[Any]]:
     Two sources (quotes + trades, the usual case) cost one binary search per row of the smaller.
     """
     total = sum(len(k) for k in keys)
-    itype = np.int32 if total < (1 << 31) else np.int64
+    # intp: numpy converts any other index type to intp on every scatter (a temporary per column)
+    itype = np.intp
     if len(keys) == 1:
         return [np.arange(total, dtype=itype)]
     if len(keys) == 2:
@@ -183,7 +184,7 @@ def merge_positions(keys: Sequence[I64]) -> list[npt.NDArray[Any]]:
             small = small + np.arange(len(b), dtype=itype)
         rest = np.ones(total, dtype=np.bool_)
         rest[small] = False
-        big = np.flatnonzero(rest).astype(itype)
+        big = np.flatnonzero(rest)
         return [small, big] if len(a) <= len(b) else [big, small]
     src = merge_order(keys)
     return [np.flatnonzero(src == k).astype(itype) for k in range(len(keys))]

@@ -17,6 +17,7 @@ from grinder.backtest.config import BacktestConfig
 from grinder.backtest.engine import Backtest
 from grinder.data import Tape
 from grinder.execution.config import ExecutionConfig
+from grinder.execution.order_manager import OrderManager
 from grinder.risk.config import RiskConfig
 from grinder.strategy.config import GridConfig, StrategyConfig
 from grinder.venue.config import VenueConfig
@@ -99,9 +100,10 @@ def _without_id_sequence(log: Any) -> tuple[list[Any], list[Any], list[Any]]:
 def test_refused_plans_not_repeated_changes_only_client_id_sequence(
     capture_tape: Tape, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pipeline skips re-planning a fully refused plan whose inputs did not change, so it no
-    longer spends client-id sequence numbers on doomed orders. That is the only difference: with
-    the skip switched off the run reproduces the digest recorded before the change exactly."""
+    """The pipeline skips re-planning a fully refused plan whose inputs did not change, and gives
+    new orders their client id only once risk approves them, so it no longer spends client-id
+    sequence numbers on refused orders. That is the only difference: with both switched off the
+    run reproduces the digest recorded before the change exactly."""
 
     def run() -> Any:
         return Backtest(
@@ -116,6 +118,9 @@ def test_refused_plans_not_repeated_changes_only_client_id_sequence(
     fast = run()
     with monkeypatch.context() as mp:
         mp.setattr(pipeline_mod, "_REPEATABLE_BLOCKS", frozenset())
+        # ids allocated while planning, as before (approved orders keep them)
+        mp.setattr(OrderManager, "unissued_id", lambda self, sym, level: self.ids.next_id(sym, level))
+        mp.setattr(OrderManager, "issue_id", lambda self, cmd: cmd)
         slow = run()
     assert slow.digest == DEFAULT_60K_BEFORE_BLOCK_MEMO
     assert fast.digest != slow.digest  # later ids carry smaller sequence numbers

@@ -227,18 +227,36 @@ def test_two_symbols_route_separately_and_share_the_total_cap() -> None:
 
 def test_a_refused_plan_is_not_repeated_until_its_inputs_change() -> None:
     p = pipeline(RiskConfig())  # every level is refused (MAX_ORDER_NOTIONAL)
+    checks: list[str] = []
+    real_check = p.guard.check
+
+    def counting_check(cmd, view, now_ms):  # type: ignore[no-untyped-def]
+        checks.append(cmd.client_order_id)
+        return real_check(cmd, view, now_ms)
+
+    p.guard.check = counting_check  # type: ignore[method-assign]
     assert p.on_market_event(book(500_000, T0), T0) == []
-    assert len(p.take_blocked()) == 10
-    seq = p.orders.ids._seq
+    blocked = p.take_blocked()
+    assert len(blocked) == 10 and len(checks) == 10
+    # refused orders get no client id: they carry the never-issued sequence 0
+    assert all(b.command.client_order_id.endswith("_0") for b in blocked)
+    assert p.orders.ids._seq == 0
     _band, needs_plan = p.quiet_state(SYM)
     assert needs_plan  # blocked work is left: the backtester must not skip
-    for k in range(1, 50):  # same quotes, position, price, risk state: no plan, no client ids
+    for k in range(1, 50):  # same quotes, position, price, risk state: no plan, no risk checks
         assert p.on_market_event(book(500_000, T0 + k, k + 1), T0 + k) == []
-    assert p.orders.ids._seq == seq and p.take_blocked() == []
+    assert len(checks) == 10 and p.take_blocked() == []
     assert p.quiet_state(SYM)[1]
-    # the price moves: the plan runs again (same refusals, so still nothing recorded twice)
+    # the price moves: the plan runs again (same refusals, so nothing recorded twice)
     assert p.on_market_event(book(500_100, T0 + 60, 99), T0 + 60) == []
-    assert p.orders.ids._seq > seq and p.take_blocked() == []
+    assert len(checks) == 20 and p.take_blocked() == [] and p.orders.ids._seq == 0
+
+
+def test_approved_orders_get_ids_in_plan_order() -> None:
+    p = pipeline()
+    cmds = p.on_market_event(book(500_000, T0), T0)
+    seqs = [int(c.client_order_id.rsplit("_", 1)[1], 36) for c in cmds if isinstance(c, PlaceOrder)]
+    assert seqs == list(range(1, 11))
 
 
 def test_accessors_for_the_backtester() -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import msgspec
+
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
 from grinder.core.events import OrderUpdate
@@ -186,12 +188,15 @@ class OrderManager:
         mid_ticks: int | None = None,
         position_lots: int = 0,
         budget: int | None = None,
+        allocate_ids: bool = True,
     ) -> list[Command]:
         """The commands that move `symbol`'s working orders to `desired`, most urgent first.
 
         Cancels come first, then orders that reduce the position, then the rest nearest to the
         mid first. With a `budget`, only that many commands are returned (ids are allocated only
-        for those). Nothing is marked in flight until `on_submitted`.
+        for those). Nothing is marked in flight until `on_submitted`. `allocate_ids=False`: new
+        orders carry the never-issued sequence 0 (`unissued_id`) until `issue_id` gives them a
+        real one, so a caller that may refuse them (the risk guard) spends no ids on refusals.
         """
         book = self._by_level.get(symbol, {})
         wanted: dict[str, QuoteLike] = {}
@@ -257,7 +262,15 @@ class OrderManager:
         intents.sort(key=lambda i: i.priority)
         if budget is not None:
             intents = intents[: max(0, budget)]
-        return [self._materialize(symbol, i) for i in intents]
+        return [self._materialize(symbol, i, allocate_ids) for i in intents]
+
+    def unissued_id(self, symbol: str, level: str) -> str:
+        """The id form with sequence 0, which the factory never issues (its sequence starts at 1)."""
+        return ClientOrderIdFactory(self.ids.strategy, self.ids.epoch_s, start_seq=-1).next_id(symbol, level)
+
+    def issue_id(self, cmd: PlaceOrder) -> PlaceOrder:
+        """`cmd` (planned with `allocate_ids=False`) with a freshly allocated client order id."""
+        return msgspec.structs.replace(cmd, client_order_id=self.ids.next_id(cmd.symbol, cmd.level))
 
     def plan_cancel_all(self, symbol: str | None = None) -> list[Command]:
         """Cancel every open order (of one symbol, or all): shutdown, disarm, kill switch."""
@@ -287,7 +300,7 @@ class OrderManager:
         distance = abs(price_ticks - mid_ticks) if mid_ticks is not None else 0
         return _Intent((rank, distance, tag), kind, side, tag, price_ticks, qty_lots, post_only, order)
 
-    def _materialize(self, symbol: str, intent: _Intent) -> Command:
+    def _materialize(self, symbol: str, intent: _Intent, allocate_ids: bool = True) -> Command:
         _COMMAND_COUNTERS[intent.kind].inc()
         if intent.kind == "cancel":
             assert intent.order is not None
@@ -306,7 +319,11 @@ class OrderManager:
             side=intent.side,
             order_type=OrderType.LIMIT,
             qty_lots=intent.qty_lots,
-            client_order_id=self.ids.next_id(symbol, intent.level),
+            client_order_id=(
+                self.ids.next_id(symbol, intent.level)
+                if allocate_ids
+                else self.unissued_id(symbol, intent.level)
+            ),
             price_ticks=intent.price_ticks,
             time_in_force=TimeInForce.GTX if intent.post_only else TimeInForce.GTC,
             level=intent.level,

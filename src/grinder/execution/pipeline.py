@@ -199,8 +199,14 @@ class TradingPipeline:
             st.dirty = True  # as after the refused plan: plan again when something changes
             return []
         st.blocked_inputs = None
+        # New orders get their client id only once the guard lets them through.
         planned = self.orders.plan(
-            symbol, quotes, mid_ticks=st.reference_ticks, position_lots=st.position_lots, budget=budget
+            symbol,
+            quotes,
+            mid_ticks=st.reference_ticks,
+            position_lots=st.position_lots,
+            budget=budget,
+            allocate_ids=False,
         )
         approved: list[Command] = []
         remember = True
@@ -208,6 +214,8 @@ class TradingPipeline:
             decision = self.guard.check(cmd, self, now_ms)
             key = (symbol, _level_of(cmd, self.orders))
             if decision.allowed:
+                if isinstance(cmd, PlaceOrder):
+                    cmd = self.orders.issue_id(cmd)
                 self.orders.on_submitted(cmd)
                 approved.append(cmd)
                 self._last_block.pop(key, None)

@@ -16,8 +16,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from grinder.core.events import BookTicker, DepthSnapshot, MarketEvent, Trade
 from grinder.core.rules import SymbolRules
@@ -80,6 +82,11 @@ def _file_symbol(path: Path, symbol: str | None, rules: dict[str, SymbolRules]) 
     return sym
 
 
+def _const(n: int, value: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """A constant column; zeros come from calloc, so their pages are never touched until written."""
+    return np.zeros(n, dtype) if value == 0 else np.full(n, value, dtype)
+
+
 def _quote_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColumns:
     q = load_quotes(path, rules)
     n = len(q)
@@ -88,8 +95,8 @@ def _quote_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
         key=q.time_ms,
         columns={
             "time_ms": q.time_ms,
-            "kind": np.full(n, QUOTE, np.int8),
-            "sym": np.full(n, sym_index, np.int16),
+            "kind": _const(n, QUOTE, np.int8),
+            "sym": _const(n, sym_index, np.int16),
             "a": q.bid,
             "b": q.ask,
             "qa": q.bid_qty,
@@ -110,7 +117,7 @@ def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
         columns={
             "time_ms": t.time_ms,
             "kind": kind,
-            "sym": np.full(n, sym_index, np.int16),
+            "sym": _const(n, sym_index, np.int16),
             "a": t.price,
             "b": t.price,
             "qa": t.qty,

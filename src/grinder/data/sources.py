@@ -31,6 +31,7 @@ from grinder.data.binance_files import (
     symbol_from_filename,
 )
 from grinder.data.capture import is_capture, iter_capture
+from grinder.data.direct import load_public_parquet
 from grinder.data.errors import DataError
 from grinder.data.recording import is_recording, iter_recording
 from grinder.data.symbols import RulesArg, as_rules_map, builtin_rules, rules_for
@@ -224,6 +225,14 @@ def load_tape(
     files = expand_paths(paths)
     explicit = as_rules_map(rules)
     view = RulesView(explicit)
+    if files and all(f.suffix.lower() == ".parquet" and not is_recording(f) for f in files):
+        syms = [_file_symbol(f, symbol, explicit) for f in files]
+        fast = load_public_parquet(files, syms, [rules_for(explicit, s) for s in syms], view, phases)
+        if fast is not None:
+            log.info(
+                "tape_loaded files=%d events=%d symbols=%s", len(files), len(fast), ",".join(fast.symbols)
+            )
+            return fast
 
     def load_one(f: Path) -> SourceColumns:
         if f.suffix.lower() == ".gz" and is_capture(f):

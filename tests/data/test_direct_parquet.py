@@ -137,3 +137,27 @@ def test_public_parquet_takes_the_direct_path(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(sources, "load_public_parquet", spy)
     load_tape(paths)
     assert len(calls) == 1 and calls[0] is not None
+
+
+def test_trades_layout_matches_the_general_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 400
+    rng = np.random.default_rng(10)
+    p = tmp_path / "BTCUSDT-trades-2024-01-01.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": np.arange(n, dtype=np.int64) + 7 * 10**9,
+                "price": np.round(60000.0 + np.cumsum(rng.integers(-3, 4, n)) * 0.1, 1),
+                "qty": rng.integers(1, 900, n) / 1000,
+                "quote_qty": np.zeros(n),
+                "time": T0 + np.cumsum(rng.integers(0, 5, n)),
+                "is_buyer_maker": rng.random(n) < 0.5,
+            }
+        ),
+        p,
+        row_group_size=150,
+    )
+    paths = [p, quotes(tmp_path / "BTCUSDT-bookTicker-2024-01-01.parquet", 300, T0, 11)]
+    fast = load_tape(paths)
+    assert fast.counts()["trades"] == n
+    assert_same(fast, general(paths, monkeypatch))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Events per second through the venue model (grinder.venue) on the synthetic benchmark market.
 
-Data: /work/shared/bench/gen_data.py output (Parquet), generated into --data when missing.
+Data: <repo>/../shared/bench/gen_data.py output (Parquet), generated into --data when missing.
 Runs, on the same quotes:
   baseline       a plain Python loop that only reads each quote (bid, ask, lots, time)
   per_event      Venue.on_book_ticker on every quote (BookTicker built per event), orders resting
@@ -37,7 +37,7 @@ from grinder.core.rules import btcusdt_rules
 from grinder.venue import Venue, VenueConfig
 
 SYM = "BTCUSDT"
-GEN = "/work/shared/bench/gen_data.py"
+GEN = str(Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "gen_data.py")
 
 
 def load(data: Path, n: int, gen: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -17,12 +16,11 @@ from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
 from grinder.strategy.config import StrategyConfig
 from grinder.venue.config import VenueConfig
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.fixtures.paths import SHARED_DIR
 
 
 def shared_dir() -> Path:
-    return Path(os.environ.get("GRINDER_SHARED", REPO.parent / "shared"))
+    return SHARED_DIR
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from grinder.core.rules import SymbolRules, btcusdt_rules, ethusdt_rules
+from tests.fixtures.paths import CAPTURE_DIR, SHARED_DIR  # noqa: F401 - re-exported for the area's tests
 
-SHARED_DIR = Path(__file__).resolve().parents[2] / ".." / "shared"
-CAPTURE_DIR = SHARED_DIR / "data" / "binance_usdm_capture"
 CAPTURES = {"BTCUSDT": "btcusdt_20240808.gz", "ETHUSDT": "ethusdt_20240808.gz"}
 
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("GRINDER_SHARED", REPO.parent / "shared"))
+from tests.fixtures.paths import CAPTURE_DIR
 
 
 @pytest.fixture(scope="session")
 def capture_dir() -> Path:
-    d = shared_dir() / "data" / "binance_usdm_capture"
+    d = CAPTURE_DIR
     if not (d / "btcusdt_20240808.gz").exists():
         pytest.fail(f"real captures not found in {d}: put shared/ beside the repo or set GRINDER_SHARED")
     return d

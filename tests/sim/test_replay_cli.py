@@ -19,10 +19,11 @@ import aiohttp
 import pytest
 
 from grinder.sim.config import SimConfig
+from tests.fixtures.paths import CAPTURE_DIR
 from tests.fixtures.simulator import SimFactory
 
 pytestmark = pytest.mark.integration
-CAPTURE = Path("/work/shared/data/binance_usdm_capture/btcusdt_20240808.gz")
+CAPTURE = CAPTURE_DIR / "btcusdt_20240808.gz"
 
 
 @pytest.fixture

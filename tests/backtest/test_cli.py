@@ -98,3 +98,22 @@ def test_repeated_data_options_add_up() -> None:
     configure(parser)
     args = parser.parse_args(["--data", "a.gz", "--data", "b.gz", "c.gz"])
     assert args.data == ["a.gz", "b.gz", "c.gz"]
+
+
+def test_per_symbol_grid_tables_reach_the_backtest(tmp_path: Path) -> None:
+    """`[grid.ETHUSDT]` changes ETHUSDT's grid only: BTCUSDT's commands are those of the plain config."""
+    from grinder.backtest.cli import run_backtest
+    from grinder.config import load_config
+    from tests.fixtures.paths import capture_path
+
+    data = [str(capture_path("btcusdt_20240808.gz")), str(capture_path("ethusdt_20240808.gz"))]
+    base = '[grid]\nlevels = 2\nmax_position = "0.5"\n[controller]\nenabled = false\n[toxicity]\nenabled = false\n'
+    plain = tmp_path / "plain.toml"
+    plain.write_text(base)
+    per = tmp_path / "per.toml"
+    per.write_text(base + '[grid.ETHUSDT]\nlevels = 1\n')
+    plain_run = run_backtest(data, load_config(plain, env={}), skip=True)
+    per_run = run_backtest(data, load_config(per, env={}), skip=True)
+    assert per_run.symbols["BTCUSDT"] == plain_run.symbols["BTCUSDT"]
+    assert per_run.symbols["ETHUSDT"] != plain_run.symbols["ETHUSDT"]
+    assert per_run.digest != plain_run.digest

@@ -92,7 +92,7 @@ def run_backtest(
     venue_cfg = cfg.get(VenueConfig)
     bt = Backtest(
         tape,
-        strategy_config=StrategyConfig.from_sections(cfg),
+        strategy_config={sym: StrategyConfig.for_symbol(cfg, sym) for sym in tape.symbols},
         risk_config=cfg.get(RiskConfig),
         execution_config=cfg.get(ExecutionConfig),
         venue_config=venue_cfg,

@@ -66,7 +66,15 @@ StrategyFactory = Callable[[str, SymbolRules, Any], QuotingStrategy]
 
 
 def default_strategy_factory(symbol: str, rules: SymbolRules, strategy_config: Any) -> QuotingStrategy:
-    """`grinder.strategy.GridStrategy(symbol, rules, config)`: the strategy every run mode uses."""
+    """`grinder.strategy.GridStrategy(symbol, rules, config)`: the strategy every run mode uses.
+
+    `strategy_config` is one StrategyConfig for every symbol, or a mapping symbol -> StrategyConfig
+    (per-symbol `[grid.SYMBOL]` tables, see `StrategyConfig.for_symbol`).
+    """
+    if isinstance(strategy_config, Mapping):
+        if symbol not in strategy_config:
+            raise KeyError(f"no strategy config for {symbol}: the mapping covers {sorted(strategy_config)}")
+        strategy_config = strategy_config[symbol]
     if strategy_config is not None and not isinstance(strategy_config, StrategyConfig):
         raise TypeError(f"strategy_config must be a StrategyConfig, got {type(strategy_config).__name__}")
     return GridStrategy(symbol, rules, strategy_config)

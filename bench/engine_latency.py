@@ -73,6 +73,15 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def sched_ns() -> tuple[int, int]:
+    """(on-CPU ns, runnable-but-waiting-for-a-CPU ns) of this process's main thread."""
+    try:
+        on_cpu, waiting, _ = Path("/proc/self/schedstat").read_text().split()
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return 0, 0
+
+
 def start_sim(speed: float, nice: int = 0) -> tuple[subprocess.Popen[str], str, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "grinder.cli", "sim", "--port", "0", "--speed", str(speed), "--seed", "11",
@@ -215,12 +224,14 @@ async def engine_run(
     t0 = time.monotonic()
     rss_t, rss = [0.0], [rss_mb()]
     cpu0 = time.process_time()
+    sched0 = sched_ns()
     end = t0 + seconds
     while time.monotonic() < end:
         await asyncio.sleep(1.0)
         rss_t.append(time.monotonic() - t0)
         rss.append(rss_mb())
     cpu_s = time.process_time() - cpu0
+    sched1 = sched_ns()
     engine.stop()
     await task
     n = len(rss) - 1
@@ -232,6 +243,8 @@ async def engine_run(
         "rss_start_mb": rss[0], "rss_end_mb": rss[-1], "rss_max_mb": max(rss), "rss_quarters_mb": quarters,
         "rss_last_half_slope_mb_per_min": slope_mb_per_min(rss_t[half:], rss[half:]),
         "cpu_pct": 100 * cpu_s / max(1e-9, rss_t[-1]),
+        # Time the engine was ready to run but another process had the CPU (machine noise).
+        "cpu_wait_ms_per_s": (sched1[1] - sched0[1]) / 1e6 / max(1e-9, rss_t[-1]),
         "orders": engine.counts.as_dict(),
         "fills": sum(v.fill_count for v in engine.views.values()),
         "roundtrip": engine.order_roundtrip.as_dict(),
@@ -274,6 +287,7 @@ def figures(prefix: str, r: dict[str, Any], speed: float, seconds: float) -> dic
         f"{prefix}first_order_p99_vs_baseline_p99_ratio": (round(p99_first / p99_base, 2)
                                                            if p99_first and p99_base else None),
         f"{prefix}cpu_pct": round(r["cpu_pct"], 1),
+        f"{prefix}cpu_wait_ms_per_s": round(r["cpu_wait_ms_per_s"], 2),
         f"{prefix}orders_placed": r["orders"]["placed"],
         f"{prefix}orders_amended": r["orders"]["amended"],
         f"{prefix}orders_cancelled": r["orders"]["cancelled"],
@@ -285,7 +299,7 @@ def figures(prefix: str, r: dict[str, Any], speed: float, seconds: float) -> dic
 def describe(title: str, f: dict[str, Any], p: str) -> str:
     return (f"{title} (speed {f[p + 'market_speed']}, {f[p + 'duration_s']} s, "
             f"{f[p + 'ticks_with_orders']} ticks with orders, {f[p + 'order_requests']} requests, "
-            f"CPU {f[p + 'cpu_pct']}%):\n"
+            f"CPU {f[p + 'cpu_pct']}%, waited for a CPU {f[p + 'cpu_wait_ms_per_s']} ms/s):\n"
             f"  tick-to-first-order p50={f[p + 'tick_to_first_order_p50_us']}µs "
             f"p99={f[p + 'tick_to_first_order_p99_us']}µs\n"
             f"  tick-to-all-orders  p50={f[p + 'tick_to_all_orders_p50_us']}µs "

@@ -73,13 +73,13 @@ def render(status: Mapping[str, Any], *, title: str = "GRINDER") -> Group:
         )
 
     lat = status.get("latency", {})
-    t2o = lat.get("tick_to_order", {})
+    t2o = lat.get("tick_to_first_order") or lat.get("tick_to_order", {})
     rtt = lat.get("order_roundtrip", {})
     orders = status.get("orders", {})
     gates = status.get("gates", {})
     foot = Text()
     foot.append(
-        f"tick→order p50={_fmt_us(t2o.get('p50_us'))} p99={_fmt_us(t2o.get('p99_us'))}   "
+        f"tick→first order p50={_fmt_us(t2o.get('p50_us'))} p99={_fmt_us(t2o.get('p99_us'))}   "
         f"order RTT p50={_fmt_us(rtt.get('p50_us'))} p99={_fmt_us(rtt.get('p99_us'))}\n"
     )
     counts = " ".join(

@@ -198,12 +198,13 @@ def _summary(engine: LiveEngine, checks: dict[str, Any], report: Path) -> None:
               f"realized={Decimal(sym['realized_pnl']):.4f} fees={Decimal(sym['fees']):.4f} "
               f"unrealized={Decimal(sym['unrealized_pnl']):.4f} net={net:.4f} USDT", flush=True)
     lat = status["latency"]
-    t2o, rtt = lat["tick_to_order"], lat["order_roundtrip"]
+    t2o, first, rtt = lat["tick_to_order"], lat["tick_to_first_order"], lat["order_roundtrip"]
     orders = status["orders"]
     counts = " ".join(f"{k}={orders[k]}" for k in ("placed", "cancelled", "amended", "rejected", "blocked",
                                                    "unknown"))
     print(f"  orders: {counts}", flush=True)
-    print(f"  tick-to-order: p50={_us(t2o['p50_us'])} p99={_us(t2o['p99_us'])} (n={t2o['count']})  "
+    print(f"  tick-to-first-order: p50={_us(first['p50_us'])} p99={_us(first['p99_us'])} "
+          f"(n={first['count']})  every order: p50={_us(t2o['p50_us'])} p99={_us(t2o['p99_us'])}  "
           f"order round trip: p50={_us(rtt['p50_us'])} p99={_us(rtt['p99_us'])}", flush=True)
     verdict = "MATCH" if checks["match"] else "MISMATCH"
     print(f"  journal vs simulator trades: {verdict} (journal={checks['journal_fills']} "

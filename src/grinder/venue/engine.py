@@ -957,7 +957,6 @@ class Venue:
                 return 0
         if lots <= 0:
             return 0
-        rules = m.rules
         notional = Decimal(price * lots) * m.unit
         fee = money(notional * (self.config.maker_fee if maker else self.config.taker_fee))
         realized, closed = pos.apply_fill(o.sign * lots, price, m.unit)
@@ -1013,30 +1012,17 @@ class Venue:
             )
         )
         self._events.append(
-            OrderUpdate(
-                symbol=o.symbol,
-                order_id=o.order_id,
-                client_order_id=o.cid,
-                side=o.side,
-                order_type=o.otype,
-                time_in_force=o.tif,
-                position_side=o.pside,
-                reduce_only=o.reduce_only,
-                price_ticks=o.price,
-                orig_qty_lots=o.orig,
-                execution_type=ExecutionType.TRADE,
-                status=o.status,
+            self._order_update(
+                o,
+                ExecutionType.TRADE,
+                t,
                 last_fill_lots=lots,
                 last_fill_price_ticks=price,
-                cum_filled_lots=o.executed,
-                avg_price=_avg_price(o, rules),
                 commission=fee,
-                commission_asset=self._asset,
                 realized_pnl=realized,
                 is_maker=maker,
                 trade_id=trade_id,
-                event_time_ms=t,
-                transaction_time_ms=t,
+                expiry_reason=0,
             )
         )
         if o.status is OrderStatus.FILLED:
@@ -1723,34 +1709,48 @@ class Venue:
         )
 
     def _emit_order(self, o: _Order, x: ExecutionType, t: int) -> None:
-        rules = self._markets[o.symbol].rules
-        self._events.append(
-            OrderUpdate(
-                symbol=o.symbol,
-                order_id=o.order_id,
-                client_order_id=o.cid,
-                side=o.side,
-                order_type=o.otype,
-                time_in_force=o.tif,
-                position_side=o.pside,
-                reduce_only=o.reduce_only,
-                price_ticks=o.price,
-                orig_qty_lots=o.orig,
-                execution_type=x,
-                status=o.status,
-                last_fill_lots=0,
-                last_fill_price_ticks=0,
-                cum_filled_lots=o.executed,
-                avg_price=_avg_price(o, rules),
-                commission=ZERO,
-                commission_asset=self._asset,
-                realized_pnl=ZERO,
-                is_maker=False,
-                trade_id=0,
-                event_time_ms=t,
-                transaction_time_ms=t,
-                expiry_reason=o.expiry_reason,
-            )
+        self._events.append(self._order_update(o, x, t, expiry_reason=o.expiry_reason))
+
+    def _order_update(
+        self,
+        o: _Order,
+        x: ExecutionType,
+        t: int,
+        *,
+        expiry_reason: int,
+        last_fill_lots: int = 0,
+        last_fill_price_ticks: int = 0,
+        commission: Decimal = ZERO,
+        realized_pnl: Decimal = ZERO,
+        is_maker: bool = False,
+        trade_id: int = 0,
+    ) -> OrderUpdate:
+        """The ORDER_TRADE_UPDATE for `o` as it stands now; fill fields default to "no fill"."""
+        return OrderUpdate(
+            symbol=o.symbol,
+            order_id=o.order_id,
+            client_order_id=o.cid,
+            side=o.side,
+            order_type=o.otype,
+            time_in_force=o.tif,
+            position_side=o.pside,
+            reduce_only=o.reduce_only,
+            price_ticks=o.price,
+            orig_qty_lots=o.orig,
+            execution_type=x,
+            status=o.status,
+            last_fill_lots=last_fill_lots,
+            last_fill_price_ticks=last_fill_price_ticks,
+            cum_filled_lots=o.executed,
+            avg_price=_avg_price(o, self._markets[o.symbol].rules),
+            commission=commission,
+            commission_asset=self._asset,
+            realized_pnl=realized_pnl,
+            is_maker=is_maker,
+            trade_id=trade_id,
+            event_time_ms=t,
+            transaction_time_ms=t,
+            expiry_reason=expiry_reason,
         )
 
 

@@ -46,38 +46,11 @@ def ensure_data(n: int, data_dir: Path, fmt: str) -> list[Path]:
 
 
 def reference_configs() -> dict[str, object]:
-    """REFERENCE_GRID.md as GRINDER configuration."""
+    """REFERENCE_GRID.md as GRINDER configuration (no latency, quiet stretches skipped)."""
     from grinder.backtest.config import BacktestConfig
-    from grinder.execution.config import ExecutionConfig
-    from grinder.risk.config import RiskConfig
-    from grinder.strategy.config import StrategyConfig
-    from grinder.venue.config import VenueConfig
+    from grinder.backtest.reference import reference_configs as configs
 
-    big = Decimal("1e15")
-    return {
-        "strategy_config": StrategyConfig.reference(),
-        # the reference has no risk layer: limits far out of reach (the guard still runs)
-        "risk_config": RiskConfig(
-            max_notional_per_order=big,
-            max_position_notional=big,
-            max_total_position_notional=big,
-            max_open_orders_per_symbol=200,
-            orders_per_10s=10**9,
-            orders_per_minute=10**9,
-            max_drawdown_pct=Decimal("99.99"),
-            daily_loss_limit=big,
-        ),
-        "execution_config": ExecutionConfig(equity_refresh_ms=10**15),
-        "venue_config": VenueConfig(
-            fill_model="touch",
-            maker_fee=Decimal(0),
-            taker_fee=Decimal(0),
-            initial_balance=Decimal(10**9),
-            order_latency_ms=0,
-            feed_latency_ms=0,
-        ),
-        "backtest_config": BacktestConfig(skip_quiet=True),
-    }
+    return configs(BacktestConfig(skip_quiet=True), order_latency_ms=0, feed_latency_ms=0)
 
 
 def main() -> None:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grinder.backtest.config import BacktestConfig
+from grinder.backtest.reference import reference_configs
 from grinder.data import Tape, load_tape
-from grinder.execution.config import ExecutionConfig
-from grinder.risk.config import RiskConfig
-from grinder.strategy.config import StrategyConfig
-from grinder.venue.config import VenueConfig
 from tests.fixtures.paths import SHARED_DIR
 
 
@@ -55,28 +50,4 @@ def capture_tape(capture_dir: Path) -> Tape:
 
 def reference_run_configs(**venue: Any) -> dict[str, Any]:
     """REFERENCE_GRID.md as GRINDER configuration (as in bench/backtest.py)."""
-    big = Decimal("1e15")
-    return {
-        "strategy_config": StrategyConfig.reference(),
-        "risk_config": RiskConfig(
-            max_notional_per_order=big,
-            max_position_notional=big,
-            max_total_position_notional=big,
-            max_open_orders_per_symbol=200,
-            orders_per_10s=10**9,
-            orders_per_minute=10**9,
-            max_drawdown_pct=Decimal("99.99"),
-            daily_loss_limit=big,
-        ),
-        "execution_config": ExecutionConfig(equity_refresh_ms=10**15),
-        "venue_config": VenueConfig(
-            **{
-                "fill_model": "touch",
-                "maker_fee": Decimal(0),
-                "taker_fee": Decimal(0),
-                "initial_balance": Decimal(10**9),
-                **venue,
-            }
-        ),
-        "backtest_config": BacktestConfig(),
-    }
+    return reference_configs(**venue)

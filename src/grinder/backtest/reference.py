@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from grinder.data.tape import QUOTE, Tape
 
@@ -136,3 +138,42 @@ def run_reference(
             res.placements += len(want_s - sells)
             sells = want_s
     return res
+
+
+def reference_configs(backtest: Any = None, **venue: Any) -> dict[str, Any]:
+    """REFERENCE_GRID.md as GRINDER configuration: keyword arguments for `Backtest(tape, **...)`.
+
+    The reference has no risk layer, so the risk limits sit far out of reach (the guard still
+    runs); fees are zero and fills happen at the touch. `venue` overrides VenueConfig fields;
+    `backtest` is the BacktestConfig (default: BacktestConfig()).
+    """
+    from grinder.backtest.config import BacktestConfig
+    from grinder.execution.config import ExecutionConfig
+    from grinder.risk.config import RiskConfig
+    from grinder.strategy.config import StrategyConfig
+    from grinder.venue.config import VenueConfig
+
+    big = Decimal("1e15")
+    venue_fields: dict[str, Any] = {
+        "fill_model": "touch",
+        "maker_fee": Decimal(0),
+        "taker_fee": Decimal(0),
+        "initial_balance": Decimal(10**9),
+        **venue,
+    }
+    return {
+        "strategy_config": StrategyConfig.reference(),
+        "risk_config": RiskConfig(
+            max_notional_per_order=big,
+            max_position_notional=big,
+            max_total_position_notional=big,
+            max_open_orders_per_symbol=200,
+            orders_per_10s=10**9,
+            orders_per_minute=10**9,
+            max_drawdown_pct=Decimal("99.99"),
+            daily_loss_limit=big,
+        ),
+        "execution_config": ExecutionConfig(equity_refresh_ms=10**15),
+        "venue_config": VenueConfig(**venue_fields),
+        "backtest_config": backtest if backtest is not None else BacktestConfig(),
+    }

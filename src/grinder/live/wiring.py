@@ -71,6 +71,7 @@ class EngineSettings:
             connector=cfg.section("connector"),
             binance=cfg.section("binance"),
             strategy=StrategyConfig.from_sections(cfg),
+            strategies={sym: StrategyConfig.for_symbol(cfg, sym) for sym in cfg.override_symbols},
             risk=cfg.section("risk"),
             execution=cfg.section("execution"),
             venue=cfg.section("venue"),

@@ -42,6 +42,16 @@ MSG_PERCENT_DOWN = "Price is lower than mark price multiplier floor."
 MSG_MARKET_PERCENT = "The counterparty's best price does not meet the PERCENT_PRICE filter limit"
 
 
+def mandatory_param_message(name: str) -> str:
+    """Binance's -1102 text for a missing, empty or malformed parameter."""
+    return f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+
+
+def param_not_required_message(name: str) -> str:
+    """Binance's -1106 text for a parameter that must not be sent."""
+    return f"Parameter '{name}' sent when not required."
+
+
 def min_notional_message(min_notional: Decimal) -> str:
     return (
         f"Order's notional must be no smaller than {format_decimal(min_notional)} "
@@ -316,9 +326,7 @@ class SymbolRules:
             raise OrderRuleError(-1111, MSG_BAD_PRECISION)
         if order_type is OrderType.LIMIT:
             if price is None:
-                raise OrderRuleError(
-                    -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."
-                )
+                raise OrderRuleError(-1102, mandatory_param_message("price"))
             px = to_decimal(price, "price")
             if decimal_places(px.normalize()) > self._price_dp:
                 raise OrderRuleError(-1111, MSG_BAD_PRECISION)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grinder.core.rules import mandatory_param_message, param_not_required_message
+
 
 class ApiError(Exception):
     """An error the REST layer renders as `{"code": code, "msg": msg}` with `http_status`."""
@@ -34,11 +36,11 @@ MSG_BAD_RECV_WINDOW = "recvWindow must be less than {limit}."
 
 def mandatory(name: str) -> ApiError:
     """-1102 for a parameter that is missing, empty or malformed."""
-    return ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+    return ApiError(-1102, mandatory_param_message(name))
 
 
 def not_required(name: str) -> ApiError:
-    return ApiError(-1106, f"Parameter '{name}' sent when not required.")
+    return ApiError(-1106, param_not_required_message(name))
 
 
 def illegal_chars(name: str) -> ApiError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grinder.core.rules import mandatory_param_message, param_not_required_message
+
 
 class VenueReject(Exception):
     """Binance's `{"code": ..., "msg": ...}` error body for a refused request (HTTP 400 unless stated)."""
@@ -43,8 +45,8 @@ MSG_POSITION_SIDE_POSITION = "Position side cannot be changed if there exists po
 
 
 def mandatory(param: str) -> VenueReject:
-    return VenueReject(-1102, f"Mandatory parameter '{param}' was not sent, was empty/null, or malformed.")
+    return VenueReject(-1102, mandatory_param_message(param))
 
 
 def not_required(param: str) -> VenueReject:
-    return VenueReject(-1106, f"Parameter '{param}' sent when not required.")
+    return VenueReject(-1106, param_not_required_message(param))

@@ -19,7 +19,7 @@ from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPric
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
 from grinder.sim.bars import TradeBars
-from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory
+from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory, not_required
 from grinder.sim.market import MarketState
 from grinder.sim.params import (
     CONDITIONAL_TYPES,
@@ -303,10 +303,10 @@ class SimExchange:
             tif = enum_param(params, "timeInForce", TimeInForce, -1115, "Invalid timeInForce.")
             price = decimal_param(params, "price")
         elif params.get("price"):
-            raise ApiError(-1106, "Parameter 'price' sent when not required.")
+            raise not_required("price")
         if "reduceOnly" in params and self.venue.dual_side_position:
             # Hedge mode closes with SELL+LONG / BUY+SHORT; Binance refuses the parameter itself.
-            raise ApiError(-1106, "Parameter 'reduceonly' sent when not required.")
+            raise not_required("reduceonly")
         cid = client_order_id(params, "newClientOrderId") or self._auto_client_id()
         resp_type = params.get("newOrderRespType", "ACK")
         if resp_type not in ("ACK", "RESULT"):

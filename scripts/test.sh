@@ -3,11 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the integration tests use: a real redis-server (HA lease) and headless
-# Chromium (the demo's HTML report is rendered and screenshotted).
+# Debian packages the integration tests use: a real redis-server (HA lease), headless
+# Chromium (the demo's HTML report is rendered and screenshotted), PostgreSQL (shared Optuna
+# storage) and Prometheus with promtool (alert rules, scrape test). Tests start their own
+# server instances on loopback ports; nothing here is left running.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "== installing ${missing[*]} (apt)"

@@ -18,6 +18,7 @@ from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeIn
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
+from grinder.sim.algo import AlgoOrderApi
 from grinder.sim.bars import PriceBars, TradeBars
 from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory, not_required
 from grinder.sim.market import MarketState
@@ -42,6 +43,15 @@ from grinder.venue.views import OrderView
 Handler = Callable[[dict[str, str], int], Any]
 _DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _OK = {"code": 200, "msg": "success"}
+ORDER_TYPES = [
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +85,15 @@ class VenueFeed:
 
     def end_batch(self, now_ms: int, flush_all: bool) -> None:
         self._venue.advance_to(now_ms)
-        self._user.publish(self._venue.drain_events(now_ms))
+        publish_user_events(self._venue, self._user, now_ms)
+
+
+def publish_user_events(venue: Venue, user: UserData, now_ms: int) -> None:
+    """Venue events in Binance's order: ALGO_UPDATE (triggering / triggered), ORDER_TRADE_UPDATE and
+    ACCOUNT_UPDATE of the orders, then ALGO_UPDATE FINISHED for triggered orders that ended."""
+    user.publish_algo_updates(venue.conditional.drain_updates(), now_ms)
+    user.publish(venue.drain_events(now_ms))
+    user.publish_algo_updates(venue.conditional.settle(), now_ms)
 
 
 class SimExchange:
@@ -104,6 +122,7 @@ class SimExchange:
         self.price_bars = PriceBars(market.rules)
         self.tape = TradeTape(list(market.rules))
         market.sinks.extend((self.bars, self.price_bars, self.tape))
+        self.algo = AlgoOrderApi(venue, market.rules, seed)
         self.history = MarketHistoryApi(market.rules, self.tape, self.bars, self.price_bars, venue)
 
     # ------------------------------------------------------------------ helpers
@@ -119,7 +138,7 @@ class SimExchange:
 
     def pump(self, now_ms: int) -> None:
         """Publish whatever user events the venue has ready (after every write)."""
-        self.user.publish(self.venue.drain_events(now_ms))
+        publish_user_events(self.venue, self.user, now_ms)
 
     def open_notional(self, symbol: str) -> tuple[Decimal, Decimal]:
         rules = self.rules[symbol]
@@ -179,7 +198,7 @@ class SimExchange:
                     "marketTakeBound": "0.05",
                     "maxMoveOrderLimit": 10000,
                     "filters": r.to_filters(),
-                    "orderTypes": ["LIMIT", "MARKET"],
+                    "orderTypes": ORDER_TYPES,
                     "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
                 }
             )
@@ -426,10 +445,13 @@ class SimExchange:
     def batch_cancel(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
         refs: list[tuple[int | None, str | None]]
-        if params.get("orderIdList"):
-            refs = [(int(x), None) for x in _json_list(params, "orderIdList", 10)]
-        elif params.get("origClientOrderIdList"):
-            refs = [(None, str(x)) for x in _json_list(params, "origClientOrderIdList", 10)]
+        # Binance reads both spellings; python-binance and others send the lower-case one.
+        ids = next((n for n in ("orderIdList", "orderidlist") if params.get(n)), None)
+        cids = next((n for n in ("origClientOrderIdList", "origclientorderidlist") if params.get(n)), None)
+        if ids is not None:
+            refs = [(_order_id(x, ids), None) for x in _json_list(params, ids, 10)]
+        elif cids is not None:
+            refs = [(None, str(x)) for x in _json_list(params, cids, 10)]
         else:
             raise ApiError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
         out: list[Any] = []
@@ -681,6 +703,12 @@ def _wire_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _order_id(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return int(value)
 
 
 def _json_list(params: dict[str, str], name: str, max_items: int) -> list[Any]:

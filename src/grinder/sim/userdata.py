@@ -14,11 +14,13 @@ from decimal import Decimal
 from grinder.core.events import AccountUpdate, OrderUpdate
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
+from grinder.sim.algo import algo_update
 from grinder.sim.errors import MSG_INVALID_LISTEN_KEY, ApiError
 from grinder.sim.faults import FaultPlan
 from grinder.sim.hub import StreamHub
 from grinder.sim.metrics import FAULTS_INJECTED_TOTAL, USER_EVENTS_TOTAL
 from grinder.sim.streams import to_json
+from grinder.venue.conditional import AlgoOrder
 
 log = logging.getLogger(__name__)
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -94,6 +96,14 @@ class UserData:
                 self._send("ORDER_TRADE_UPDATE", to_json(doc))
             else:
                 self._send("ACCOUNT_UPDATE", to_json(render.account_update(self._rules, ev)))
+        self.flush_held()
+
+    def publish_algo_updates(self, orders: list[AlgoOrder], now_ms: int) -> None:
+        """ALGO_UPDATE for each conditional-order status change (protocol sheet §4.5)."""
+        if not self.keys:
+            return
+        for order in orders:
+            self._send("ALGO_UPDATE", to_json(algo_update(self._rules[order.symbol], order, now_ms)))
         self.flush_held()
 
     def publish_config_update(self, symbol: str, leverage: int, now_ms: int) -> None:

@@ -231,8 +231,8 @@ async def test_conditional_order_errors_keep_binance_codes(sim: SimServer) -> No
     assert await asyncio.to_thread(_errors, sim) == [
         (-2021, "Order would immediately trigger."),
         (-1102, "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed."),
-        (-1106, "Parameter 'quantity' sent when not required."),
-        (-2007, "Invalid callBackRate."),
+        (-4137, "Quantity must be zero with closePosition equals true"),
+        (-1130, "Data sent for parameter 'callbackRate' is not valid."),
         (-2011, "Unknown order sent."),
         (-2013, "Order does not exist."),
         (

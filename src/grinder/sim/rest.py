@@ -139,6 +139,7 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("GET", f"{v1}/positionSide/dual", SIGNED, fixed_weight(30), x.position_side_get),
         Endpoint("POST", f"{v1}/positionSide/dual", SIGNED, fixed_weight(1), x.position_side_set),
         Endpoint("GET", f"{v1}/multiAssetsMargin", SIGNED, fixed_weight(30), x.multi_assets_margin),
+        Endpoint("POST", f"{v1}/multiAssetsMargin", SIGNED, fixed_weight(1), x.multi_assets_margin_set),
         Endpoint("GET", f"{v1}/userTrades", SIGNED, fixed_weight(5), x.user_trades),
         Endpoint("GET", f"{v1}/commissionRate", SIGNED, fixed_weight(20), x.commission_rate),
         Endpoint("GET", f"{v1}/income", SIGNED, fixed_weight(30), x.income),

@@ -106,6 +106,12 @@ class UserData:
             self._send("ALGO_UPDATE", to_json(algo_update(self._rules[order.symbol], order, now_ms)))
         self.flush_held()
 
+    def publish_multi_assets_update(self, multi_assets: bool, now_ms: int) -> None:
+        """ACCOUNT_CONFIG_UPDATE `ai` after a Multi-Assets mode change (protocol sheet §4.5)."""
+        if self.keys:
+            doc = {"e": "ACCOUNT_CONFIG_UPDATE", "E": now_ms, "T": now_ms, "ai": {"j": multi_assets}}
+            self._emit("ACCOUNT_CONFIG_UPDATE", to_json(doc))
+
     def publish_config_update(self, symbol: str, leverage: int, now_ms: int) -> None:
         """ACCOUNT_CONFIG_UPDATE after a leverage change (protocol sheet §4.5)."""
         if self.keys:

@@ -238,9 +238,10 @@ class ConditionalOrders:
             raise not_required("reduceOnly")
         if req.close_position:
             if req.kind not in (AlgoKind.STOP_MARKET, AlgoKind.TAKE_PROFIT_MARKET):
-                raise not_required("closePosition")
+                msg = f"Target strategy invalid for orderType {req.kind.value},closePosition true"
+                raise VenueReject(-4136, msg)
             if req.quantity is not None:
-                raise not_required("quantity")
+                raise VenueReject(-4137, "Quantity must be zero with closePosition equals true")
             if req.reduce_only:
                 raise not_required("reduceOnly")
         elif req.quantity is None:
@@ -249,7 +250,7 @@ class ConditionalOrders:
             if req.callback_rate is None:
                 raise mandatory("callbackRate")
             if not MIN_CALLBACK_RATE <= req.callback_rate <= MAX_CALLBACK_RATE:
-                raise VenueReject(-2007, "Invalid callBackRate.")
+                raise VenueReject(-1130, "Data sent for parameter 'callbackRate' is not valid.")
         elif req.trigger_price is None:
             raise mandatory("triggerPrice")
         if req.kind in _LIMIT_KINDS and req.price is None:

@@ -45,6 +45,7 @@ class UserData:
         self._rng = random.Random(seed ^ 0x5EED)
         self._open_notional = open_notional
         self.keys: dict[str, int] = {}  # listenKey -> expiry time (ms)
+        self._renewed: dict[str, int] = {}  # listenKey -> last creation / keepalive (ms)
         self._held: list[tuple[str, str]] = []  # (event type, raw) held back by a reorder fault
         self.events_published = 0
 
@@ -52,22 +53,36 @@ class UserData:
     def create(self, now_ms: int) -> str:
         """POST: the active key (extended) or a new one."""
         for key in self.keys:
-            self.keys[key] = now_ms + self._ttl_ms
-            return key
-        key = "".join(self._rng.choice(_KEY_ALPHABET) for _ in range(64))
-        self.keys[key] = now_ms + self._ttl_ms
+            return self._renew(key, now_ms)
+        key = self._renew("".join(self._rng.choice(_KEY_ALPHABET) for _ in range(64)), now_ms)
         log.info("sim_listen_key_created expires_ms=%d", self.keys[key])
         return key
 
     def keepalive(self, now_ms: int) -> str:
         """PUT extends the active key; -1125 if there is none."""
         for key in self.keys:
-            self.keys[key] = now_ms + self._ttl_ms
-            return key
+            return self._renew(key, now_ms)
         raise ApiError(-1125, MSG_INVALID_LISTEN_KEY)
+
+    def _renew(self, key: str, now_ms: int) -> str:
+        self._renewed[key] = now_ms
+        self.keys[key] = now_ms + self._ttl_ms
+        return key
+
+    @property
+    def ttl_ms(self) -> int:
+        return self._ttl_ms
+
+    def set_ttl(self, ttl_ms: int) -> None:
+        """Change the validity (tests accelerate the 60 min): live keys now expire `ttl_ms` after
+        their last creation or keepalive."""
+        self._ttl_ms = ttl_ms
+        for key, renewed in self._renewed.items():
+            self.keys[key] = renewed + ttl_ms
 
     def delete(self) -> None:
         self.keys.clear()
+        self._renewed.clear()
 
     def is_valid(self, key: str, now_ms: int) -> bool:
         expiry = self.keys.get(key)
@@ -78,6 +93,7 @@ class UserData:
         expired = [k for k, t in self.keys.items() if force or t <= now_ms]
         for key in expired:
             del self.keys[key]
+            self._renewed.pop(key, None)
             doc = {"e": "listenKeyExpired", "E": now_ms, "listenKey": key}
             USER_EVENTS_TOTAL.labels("listenKeyExpired").inc()
             self._hub.publish(key, to_json(doc), "listenKeyExpired")

@@ -13,11 +13,9 @@ import pytest
 import pytest_asyncio
 
 from grinder.sim.server import SimServer
-from tests.sim.clients import ccxt_client, primed_server, python_binance_client, sdk_client
+from tests.sim.clients import ccxt_client, python_binance_client, require_clients, sdk_client, serving
 
-pytest.importorskip("ccxt")
-pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
-pytest.importorskip("binance.client")
+require_clients()
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 SYMBOL = "BTC/USDT:USDT"
@@ -25,11 +23,8 @@ SYMBOL = "BTC/USDT:USDT"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    server = await primed_server(minutes=1)
-    try:
+    async for server in serving(1, stepping=False):
         yield server
-    finally:
-        await server.stop()
 
 
 async def test_ccxt_leverage_tiers_and_max_notional(sim: SimServer) -> None:

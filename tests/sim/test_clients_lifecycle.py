@@ -14,11 +14,17 @@ import pytest
 import pytest_asyncio
 
 from grinder.sim.server import SimServer
-from tests.sim.clients import ccxt_client, primed_server, python_binance_client, sdk_client
+from tests.sim.clients import (
+    api_errors,
+    ccxt_client,
+    python_binance_client,
+    require_clients,
+    sdk_client,
+    sdk_user_stream,
+    serving,
+)
 
-pytest.importorskip("ccxt")
-pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
-pytest.importorskip("binance.client")
+require_clients()
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 SYMBOL = "BTC/USDT:USDT"
@@ -26,20 +32,8 @@ SYMBOL = "BTC/USDT:USDT"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    server = await primed_server(minutes=1)
-
-    async def keep_stepping() -> None:
-        while True:
-            server.step_market(1)
-            await asyncio.sleep(0.05)
-
-    stepper = asyncio.create_task(keep_stepping())
-    try:
+    async for server in serving(1, stepping=True):
         yield server
-    finally:
-        stepper.cancel()
-        await asyncio.gather(stepper, return_exceptions=True)
-        await server.stop()
 
 
 async def lifecycle(sim: SimServer, **body: int) -> dict[str, Any]:
@@ -89,16 +83,9 @@ async def _watch_until_cut(ex: Any) -> None:
 
 async def test_official_sdk_sees_listen_key_expired_then_keepalive_fails(sim: SimServer) -> None:
     client = sdk_client(sim)
-    conn = await client.websocket_streams.create_connection()
     events: list[Any] = []
+    conn, key = await sdk_user_stream(client, sim, events.append)
     try:
-        key = await asyncio.to_thread(lambda: client.rest_api.start_user_data_stream().data().listen_key)
-        handle = await conn.user_data(key)
-        handle.on("message", events.append)
-        for _ in range(100):
-            if sim.hub.has_subscribers(key):
-                break
-            await asyncio.sleep(0.02)
         await lifecycle(sim, listen_key_ttl_ms=200)  # no keepalive within 200 ms: the key expires
         for _ in range(100):
             if events:
@@ -110,13 +97,5 @@ async def test_official_sdk_sees_listen_key_expired_then_keepalive_fails(sim: Si
     expired = events[0].actual_instance
     assert (type(expired).__name__, expired.listen_key) == ("ListenKeyExpired", key) and expired.E > 0
 
-    def keepalive() -> tuple[int, str]:
-        from binance.exceptions import BinanceAPIException
-
-        try:
-            python_binance_client(sim).futures_stream_keepalive(key)
-        except BinanceAPIException as exc:
-            return exc.code, exc.message
-        return 0, "no error"
-
-    assert await asyncio.to_thread(keepalive) == (-1125, "This listenKey does not exist.")
+    keepalive = [lambda: python_binance_client(sim).futures_stream_keepalive(key)]
+    assert await asyncio.to_thread(api_errors, keepalive) == [(-1125, "This listenKey does not exist.")]

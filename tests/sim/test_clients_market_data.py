@@ -7,7 +7,6 @@ keeps the market moving while the stream tests listen. Error answers keep Binanc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,11 +15,16 @@ import pytest
 import pytest_asyncio
 
 from grinder.sim.server import SimServer
-from tests.sim.clients import ccxt_client, primed_server, python_binance_client, sdk_client
+from tests.sim.clients import (
+    api_errors,
+    ccxt_client,
+    python_binance_client,
+    require_clients,
+    sdk_client,
+    serving,
+)
 
-pytest.importorskip("ccxt")
-pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
-pytest.importorskip("binance.client")
+require_clients()
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 SYMBOL = "BTC/USDT:USDT"
@@ -28,21 +32,8 @@ SYMBOL = "BTC/USDT:USDT"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    server = await primed_server(minutes=6)
-
-    async def keep_stepping() -> None:
-        while True:
-            server.step_market(1)
-            await asyncio.sleep(0.05)
-
-    stepper = asyncio.create_task(keep_stepping())
-    try:
+    async for server in serving(6, stepping=True):
         yield server
-    finally:
-        stepper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stepper
-        await server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -156,8 +147,6 @@ async def test_python_binance_rest_market_data(sim: SimServer) -> None:
 
 
 def _errors(sim: SimServer) -> list[tuple[int, str]]:
-    from binance.exceptions import BinanceAPIException
-
     client = python_binance_client(sim)
     now = int(time.time() * 1000)
     calls = [
@@ -170,14 +159,7 @@ def _errors(sim: SimServer) -> list[tuple[int, str]]:
         lambda: client.futures_continuous_klines(pair="BTCUSDT", contractType="WEEKLY", interval="1m"),
         lambda: client.futures_open_interest(),
     ]
-    out = []
-    for call in calls:
-        try:
-            call()
-            out.append((0, "no error"))
-        except BinanceAPIException as exc:
-            out.append((exc.code, exc.message))
-    return out
+    return api_errors(calls)
 
 
 async def test_market_data_errors_keep_binance_codes(sim: SimServer) -> None:

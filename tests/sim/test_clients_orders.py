@@ -15,11 +15,17 @@ import pytest_asyncio
 
 from grinder.sim.inputs import BookTop, MarkTick, TimedBatch, TradePrint
 from grinder.sim.server import SimServer
-from tests.sim.clients import ccxt_client, primed_server, python_binance_client, sdk_client
+from tests.sim.clients import (
+    api_errors,
+    ccxt_client,
+    python_binance_client,
+    require_clients,
+    sdk_client,
+    sdk_user_stream,
+    serving,
+)
 
-pytest.importorskip("ccxt")
-pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
-pytest.importorskip("binance.client")
+require_clients()
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 SYMBOL = "BTC/USDT:USDT"
@@ -27,11 +33,8 @@ SYMBOL = "BTC/USDT:USDT"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    server = await primed_server(minutes=1)
-    try:
+    async for server in serving(1, stepping=False):
         yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -132,16 +135,9 @@ def _sdk_trailing(sim: SimServer) -> dict[str, Any]:
 
 async def test_official_sdk_trailing_stop_on_mark_price(sim: SimServer) -> None:
     client = sdk_client(sim)
-    conn = await client.websocket_streams.create_connection()
     events: list[Any] = []
+    conn, _ = await sdk_user_stream(client, sim, events.append)
     try:
-        key = await asyncio.to_thread(lambda: client.rest_api.start_user_data_stream().data().listen_key)
-        handle = await conn.user_data(key)
-        handle.on("message", events.append)
-        for _ in range(100):
-            if sim.hub.has_subscribers(key):
-                break
-            await asyncio.sleep(0.02)
         out = await asyncio.to_thread(_sdk_trailing, sim)
         assert out["order_types"] == ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
                                       "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]  # fmt: skip
@@ -198,8 +194,6 @@ async def test_python_binance_batch_cancel_and_close_position(sim: SimServer) ->
 
 
 def _errors(sim: SimServer) -> list[tuple[int, str]]:
-    from binance.exceptions import BinanceAPIException
-
     client = python_binance_client(sim)
     calls = [
         lambda: client.futures_create_algo_order(symbol="BTCUSDT", side="SELL", type="STOP_MARKET",
@@ -217,14 +211,7 @@ def _errors(sim: SimServer) -> list[tuple[int, str]]:
             "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "quantity": 0.01, "stopPrice": 59000}),
         lambda: client.futures_cancel_orders(symbol="BTCUSDT"),
     ]  # fmt: skip
-    out = []
-    for call in calls:
-        try:
-            call()
-            out.append((0, "no error"))
-        except BinanceAPIException as exc:
-            out.append((exc.code, exc.message))
-    return out
+    return api_errors(calls)
 
 
 async def test_conditional_order_errors_keep_binance_codes(sim: SimServer) -> None:

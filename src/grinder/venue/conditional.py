@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from grinder.core.enums import OrderType, PositionSide, Side, TimeInForce
-from grinder.core.rules import OrderRuleError, SymbolRules
+from grinder.core.rules import OrderRuleError
 from grinder.venue.errors import VenueReject, mandatory, not_required
-from grinder.venue.views import OrderView, PositionView
+
+if TYPE_CHECKING:
+    from grinder.venue.engine import Venue
 
 TRIGGER_PROTECT = Decimal("0.05")  # exchangeInfo `triggerProtect`: max |mark − last| / mark for priceProtect
 MIN_CALLBACK_RATE = Decimal("0.1")
@@ -100,32 +102,6 @@ class AlgoOrder:
         return self.request.symbol
 
 
-class OrderPort(Protocol):
-    """What triggering needs from the venue (grinder.venue.Venue satisfies it)."""
-
-    @property
-    def dual_side_position(self) -> bool: ...
-    def rules(self, symbol: str) -> SymbolRules: ...
-    def mark_price(self, symbol: str) -> Decimal | None: ...
-    def best_bid_ask(self, symbol: str) -> tuple[int, int, int, int] | None: ...
-    def positions(self, symbol: str | None = None) -> list[PositionView]: ...
-    def get_order(self, *, symbol: str, order_id: int | None, client_order_id: str | None) -> OrderView: ...
-    def new_order(
-        self,
-        *,
-        symbol: str,
-        side: Side,
-        order_type: OrderType,
-        quantity: Decimal | None,
-        price: Decimal | None = None,
-        time_in_force: TimeInForce | None = None,
-        reduce_only: bool = False,
-        position_side: PositionSide = PositionSide.BOTH,
-        client_order_id: str | None = None,
-        now_ms: int,
-    ) -> OrderView: ...
-
-
 @dataclass
 class _Prices:
     last: Decimal | None = None
@@ -136,7 +112,7 @@ class _Prices:
 class ConditionalOrders:
     """The venue's conditional-order book: validation, triggers, and the placed orders' outcomes."""
 
-    venue: OrderPort
+    venue: Venue
     orders: dict[int, AlgoOrder] = field(default_factory=dict)  # open ones
     finished: list[AlgoOrder] = field(default_factory=list)  # ended ones, oldest first
     updates: list[AlgoOrder] = field(default_factory=list)

@@ -224,3 +224,44 @@ async def test_official_sdk_streams(sim: SimServer) -> None:
     }
     assert seen["agg"][0].e == "aggTrade"
     assert {m.s for m in seen["all_marks"][0]} == {"BTCUSDT", "ETHUSDT"}
+
+
+async def test_python_binance_streams_and_countdown(ccxt: Any, sim: SimServer) -> None:
+    """python-binance's async socket manager: continuous kline, aggTrade and the user stream, where
+    the dead-man switch armed through python-binance cancels a resting order on the server's clock."""
+    from binance import AsyncClient, BinanceSocketManager
+
+    client = AsyncClient(sim.api_key, sim.api_secret)
+    client.FUTURES_URL = sim.rest_url + "/fapi"
+    sockets = BinanceSocketManager(client)
+    sockets.FSTREAM_URL = sim.ws_url + "/"
+    try:
+        async with sockets.kline_futures_socket("BTCUSDT") as klines:
+            kline = await asyncio.wait_for(klines.recv(), 5)
+        async with sockets.aggtrade_futures_socket("BTCUSDT") as trades:
+            trade = (await asyncio.wait_for(trades.recv(), 5))["data"]
+        bid = float(sim.rules["BTCUSDT"].price_str(sim.market.books["BTCUSDT"].best_bid[0] - 300))
+        async with sockets.futures_user_socket() as user:
+            # The socket's reader wakes every TIMEOUT s to notice it is closing (10 s by default)
+            user.TIMEOUT = 0.2
+            for _ in range(100):
+                if sim.user.keys and sim.hub.has_subscribers(next(iter(sim.user.keys))):
+                    break
+                await asyncio.sleep(0.02)
+            order = await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                                      timeInForce="GTC", quantity=0.01, price=bid)  # fmt: skip
+            disarmed = await ccxt.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 0})
+            armed = await client.futures_countdown_cancel_all(symbol="BTCUSDT", countdownTime=300)
+            cancel = None
+            while cancel is None:
+                doc = await asyncio.wait_for(user.recv(), 5)
+                if doc.get("e") == "ORDER_TRADE_UPDATE" and doc["o"]["X"] == "CANCELED":
+                    cancel = doc["o"]
+    finally:
+        await client.close_connection()
+    assert (kline["e"], kline["ct"], kline["k"]["i"]) == ("continuous_kline", "PERPETUAL", "1m")
+    assert trade["e"] == "aggTrade" and float(trade["p"]) > 0
+    assert disarmed == {"symbol": "BTCUSDT", "countdownTime": "0"}
+    assert armed == {"symbol": "BTCUSDT", "countdownTime": "300"}
+    assert cancel["i"] == order["orderId"]
+    assert sim.venue.open_orders("BTCUSDT") == []

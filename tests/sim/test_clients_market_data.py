@@ -117,6 +117,8 @@ def _python_binance_market_data(sim: SimServer) -> dict[str, Any]:
     client = python_binance_client(sim)
     return {
         "agg": client.futures_aggregate_trades(symbol="BTCUSDT", limit=7),
+        "recent": client.futures_recent_trades(symbol="BTCUSDT", limit=4),
+        "historical": client.futures_historical_trades(symbol="BTCUSDT", limit=3, fromId=2),
         "klines": client.futures_klines(symbol="BTCUSDT", interval="1m", limit=3),
         "continuous": client.futures_continuous_klines(
             pair="BTCUSDT", contractType="PERPETUAL", interval="1m", limit=3
@@ -135,6 +137,15 @@ def _python_binance_market_data(sim: SimServer) -> dict[str, Any]:
 async def test_python_binance_rest_market_data(sim: SimServer) -> None:
     out = await asyncio.to_thread(_python_binance_market_data, sim)
     assert len(out["agg"]) == 7 and set(out["agg"][0]) >= {"a", "p", "q", "f", "l", "T", "m"}
+    assert len(out["recent"]) == 4 and set(out["recent"][0]) == {
+        "id",
+        "price",
+        "qty",
+        "quoteQty",
+        "time",
+        "isBuyerMaker",
+    }
+    assert [t["id"] for t in out["historical"]] == [2, 3, 4]
     assert len(out["klines"]) == len(out["continuous"]) == len(out["mark"]) == len(out["index"]) == 3
     assert out["klines"][-1][0] % 60_000 == 0 and out["klines"][-1][6] == out["klines"][-1][0] + 59_999
     assert out["mark"][-1][5] == "0" and out["mark"][-1][8] > 0  # price klines: no volume, sample count

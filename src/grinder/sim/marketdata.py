@@ -1,4 +1,5 @@
-"""Market-data history REST endpoints of the simulator: aggTrades, the kline families, openInterest.
+"""Market-data history REST endpoints of the simulator: trades, aggTrades, the kline families,
+openInterest.
 
 Everything is served from the simulator's own market (synthetic or replayed): a tape of recent
 trades and the minute bars of `grinder.sim.bars`. Parameter rules follow Binance's: limits,
@@ -90,6 +91,37 @@ class MarketHistoryApi:
                 "m": t.buyer_is_maker,
             }
             for t in picked
+        ]
+
+    def recent_trades(self, params: dict[str, str], now_ms: int) -> Any:
+        """`/fapi/v1/trades`: the most recent trades."""
+        sym = symbol_param(params, self._rules)
+        limit = limit_param(params, 500, 1000)
+        return self._trade_rows(sym, list(self._tape.trades[sym])[-limit:])
+
+    def historical_trades(self, params: dict[str, str], now_ms: int) -> Any:
+        """`/fapi/v1/historicalTrades`: from `fromId` on, else the most recent."""
+        sym = symbol_param(params, self._rules)
+        limit = limit_param(params, 100, 500)
+        from_id = int_param(params, "fromId", optional=True)
+        trades = list(self._tape.trades[sym])
+        if from_id is None:
+            return self._trade_rows(sym, trades[-limit:])
+        return self._trade_rows(sym, [t for t in trades if t.trade_id >= from_id][:limit])
+
+    def _trade_rows(self, sym: str, trades: list[Trade]) -> list[dict[str, Any]]:
+        r = self._rules[sym]
+        unit = r.tick_size * r.step_size
+        return [
+            {
+                "id": t.trade_id,
+                "price": r.price_str(t.price_ticks),
+                "qty": r.qty_str(t.qty_lots),
+                "quoteQty": format((unit * t.price_ticks * t.qty_lots).normalize(), "f"),
+                "time": t.trade_time_ms,
+                "isBuyerMaker": t.buyer_is_maker,
+            }
+            for t in trades
         ]
 
     def continuous_klines(self, params: dict[str, str], now_ms: int) -> Any:

@@ -48,6 +48,7 @@ def _count_request(path: str, status: int) -> None:
 
 NONE = "NONE"
 USER_STREAM = "USER_STREAM"
+MARKET_DATA = "MARKET_DATA"  # API key, no signature
 SIGNED = "SIGNED"  # TRADE and USER_DATA
 _REJECT_MESSAGES = {
     -2010: "NEW_ORDER_REJECTED",
@@ -106,6 +107,8 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("GET", f"{v1}/indexPriceKlines", NONE, klines_weight, h.index_price_klines),
         Endpoint("GET", f"{v1}/premiumIndexKlines", NONE, klines_weight, h.premium_index_klines),
         Endpoint("GET", f"{v1}/aggTrades", NONE, fixed_weight(20), h.agg_trades),
+        Endpoint("GET", f"{v1}/trades", NONE, fixed_weight(5), h.recent_trades),
+        Endpoint("GET", f"{v1}/historicalTrades", MARKET_DATA, fixed_weight(20), h.historical_trades),
         Endpoint("GET", f"{v1}/openInterest", NONE, fixed_weight(1), h.open_interest),
         Endpoint("GET", f"{v1}/ticker/24hr", NONE, symbol_weight(1, 40), x.ticker_24h),
         Endpoint("GET", f"{v1}/premiumIndex", NONE, symbol_weight(1, 10), x.premium_index),

@@ -317,3 +317,12 @@ async def test_websocket_api_requests_and_errors(
         assert (await recv_json(ws))["status"] == 400
         await ws.send_str(json.dumps({"id": 6, "method": "account.balance", "params": {"timestamp": 1}}))
         assert (await recv_json(ws))["error"]["code"] == -2014
+        algo = {"algoType": "CONDITIONAL", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+                "quantity": "0.010", "triggerPrice": s.rules["BTCUSDT"].price_str(bid - 1000)}  # fmt: skip
+        await ws.send_str(json.dumps({"id": 7, "method": "algoOrder.place", "params": signed(algo)}))
+        placed_algo = (await recv_json(ws))["result"]
+        assert (placed_algo["algoStatus"], placed_algo["orderType"]) == ("NEW", "STOP_MARKET")
+        cancel = {"algoId": placed_algo["algoId"]}
+        await ws.send_str(json.dumps({"id": 8, "method": "algoOrder.cancel", "params": signed(cancel)}))
+        assert (await recv_json(ws))["result"]["msg"] == "success"
+        assert s.venue.conditional.open_orders("BTCUSDT") == []

@@ -43,6 +43,8 @@ def methods(x: SimExchange) -> dict[str, Endpoint]:
         Endpoint("WS", "order.modify", SIGNED, fixed_weight(1), x.modify_order, 1, 1, "modify"),
         Endpoint("WS", "order.cancel", SIGNED, fixed_weight(1), x.cancel_order, write="cancel"),
         Endpoint("WS", "order.status", SIGNED, fixed_weight(1), x.query_order),
+        Endpoint("WS", "algoOrder.place", SIGNED, fixed_weight(0), x.algo.new_algo_order, 1, 1, "new"),
+        Endpoint("WS", "algoOrder.cancel", SIGNED, fixed_weight(1), x.algo.cancel_algo_order, write="cancel"),
         Endpoint("WS", "account.position", SIGNED, fixed_weight(5), x.position_risk_v2),
         Endpoint("WS", "v2/account.position", SIGNED, fixed_weight(5), x.position_risk_v3),
         Endpoint("WS", "account.balance", SIGNED, fixed_weight(5), x.balance),

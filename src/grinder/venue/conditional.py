@@ -134,7 +134,10 @@ class ConditionalOrders:
         for o in self.orders.values():
             if o.status.is_open and req.client_algo_id and o.request.client_algo_id == req.client_algo_id:
                 raise VenueReject(-4116, "clientOrderId is duplicated")
-        self._prices.pop(req.symbol, None)  # tracked again from the next trade / mark
+        # Tracked from here on by the hooks (they only run while an order is open): start fresh.
+        self._prices[req.symbol] = _Prices(
+            self._working_price(req.symbol, WorkingType.CONTRACT_PRICE), self.venue.mark_price(req.symbol)
+        )
         algo_id, self._next_id = self._next_id, self._next_id + 1
         activated = req.kind is AlgoKind.TRAILING_STOP_MARKET and req.activate_price is None
         order = AlgoOrder(algo_id, req, AlgoStatus.NEW, now_ms, now_ms, activated=activated,
@@ -210,8 +213,11 @@ class ConditionalOrders:
 
     def _validate(self, req: AlgoRequest) -> None:
         """Which parameters each kind needs or refuses (-1102 / -1106), then prices and quantity."""
-        if req.reduce_only and self.venue.dual_side_position:
+        dual = self.venue.dual_side_position
+        if req.reduce_only and dual:
             raise not_required("reduceOnly")
+        if dual == (req.position_side is PositionSide.BOTH):
+            raise VenueReject(-4061, "Order's position side does not match user's setting.")
         if req.close_position:
             if req.kind not in (AlgoKind.STOP_MARKET, AlgoKind.TAKE_PROFIT_MARKET):
                 msg = f"Target strategy invalid for orderType {req.kind.value},closePosition true"

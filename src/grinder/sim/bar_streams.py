@@ -42,46 +42,43 @@ class BarStreams:
     def on_trade(self, trade: Trade) -> None: ...
     def on_mark_price(self, mark: MarkPrice) -> None: ...
 
-    def _due(self, stream: str, now_ms: int, every_ms: int) -> bool:
+    def _due(self, stream: str, now_ms: int) -> bool:
         """Subscribed and its cadence has come round (the first message goes out at once)."""
-        if not self._hub.has_subscribers(stream) or now_ms < self._next_ms.get(stream, 0):
-            return False
+        return self._hub.has_subscribers(stream) and now_ms >= self._next_ms.get(stream, 0)
+
+    def _send(self, stream: str, doc: Any, now_ms: int, every_ms: int) -> None:
+        self._hub.publish(stream, to_json(doc))
         self._next_ms[stream] = now_ms + every_ms
-        return True
 
     def end_batch(self, now_ms: int, flush_all: bool) -> None:
         for sym, interval, kline, continuous in self._kline_streams:
-            if self._due(kline, now_ms, KLINE_EVERY_MS):
+            if self._due(kline, now_ms):
                 self._send_klines(kline, sym, interval, now_ms, continuous=False)
-            if self._due(continuous, now_ms, KLINE_EVERY_MS):
+            if self._due(continuous, now_ms):
                 self._send_klines(continuous, sym, interval, now_ms, continuous=True)
-        full_all = self._due("!ticker@arr", now_ms, ALL_TICKERS_EVERY_MS)
-        mini_all = self._due("!miniTicker@arr", now_ms, ALL_TICKERS_EVERY_MS)
+        full_all = self._due("!ticker@arr", now_ms)
+        mini_all = self._due("!miniTicker@arr", now_ms)
         fulls: list[dict[str, Any]] = []
         minis: list[dict[str, Any]] = []
         for sym in self._symbols:
             s = sym.lower()
-            full = self._due(s + "@ticker", now_ms, TICKER_EVERY_MS)
-            mini = self._due(s + "@miniTicker", now_ms, TICKER_EVERY_MS)
+            full = self._due(s + "@ticker", now_ms)
+            mini = self._due(s + "@miniTicker", now_ms)
             if not (full or mini or full_all or mini_all):
                 continue
             stats = self._bars.ticker_24h(sym, now_ms)
             if not stats["count"]:
                 continue  # Binance sends no ticker for a symbol without trades
-            if full or full_all:
-                doc = ticker_event(stats, now_ms)
-                fulls.append(doc)
-                if full:
-                    self._hub.publish(s + "@ticker", to_json(doc))
-            if mini or mini_all:
-                doc = mini_ticker_event(stats, now_ms)
-                minis.append(doc)
-                if mini:
-                    self._hub.publish(s + "@miniTicker", to_json(doc))
+            fulls.append(ticker_event(stats, now_ms))
+            minis.append(mini_ticker_event(stats, now_ms))
+            if full:
+                self._send(s + "@ticker", fulls[-1], now_ms, TICKER_EVERY_MS)
+            if mini:
+                self._send(s + "@miniTicker", minis[-1], now_ms, TICKER_EVERY_MS)
         if full_all and fulls:
-            self._hub.publish("!ticker@arr", to_json(fulls))
+            self._send("!ticker@arr", fulls, now_ms, ALL_TICKERS_EVERY_MS)
         if mini_all and minis:
-            self._hub.publish("!miniTicker@arr", to_json(minis))
+            self._send("!miniTicker@arr", minis, now_ms, ALL_TICKERS_EVERY_MS)
 
     def _send_klines(self, stream: str, sym: str, interval: str, now_ms: int, *, continuous: bool) -> None:
         last_open = self._open_bar.get(stream)
@@ -89,13 +86,16 @@ class BarStreams:
         if last_open is not None and last_open != open_ms:
             closed = self._bars.live_bar(sym, interval, last_open)
             if closed is not None:
-                doc = self._kline_event(sym, interval, closed, now_ms, continuous, True)
-                self._hub.publish(stream, to_json(doc))
+                self._hub.publish(
+                    stream, to_json(self._kline_event(sym, interval, closed, now_ms, continuous, True))
+                )
         bar = self._bars.live_bar(sym, interval, now_ms)
         if bar is None:
-            return
+            return  # no trade yet: nothing to show, and the next batch tries again
         self._open_bar[stream] = open_ms
-        self._hub.publish(stream, to_json(self._kline_event(sym, interval, bar, now_ms, continuous, False)))
+        self._send(
+            stream, self._kline_event(sym, interval, bar, now_ms, continuous, False), now_ms, KLINE_EVERY_MS
+        )
 
     def _kline_event(
         self, sym: str, interval: str, bar: Bar, now_ms: int, continuous: bool, closed: bool

@@ -41,6 +41,12 @@ async def test_ccxt_leverage_tiers_and_max_notional(sim: SimServer) -> None:
         account = await ex.fapiPrivateV2GetAccount()
         btc = next(p for p in account["positions"] if p["symbol"] == "BTCUSDT")
         assert btc["maxNotional"] == "230000000"
+        assert await ex.fapiPrivatePostMultiAssetsMargin({"multiAssetsMargin": "true"}) == {
+            "code": 200,
+            "msg": "success",
+        }
+        assert await ex.fapiPrivateGetMultiAssetsMargin() == {"multiAssetsMargin": True}
+        await ex.fapiPrivatePostMultiAssetsMargin({"multiAssetsMargin": "false"})
         await ex.set_position_mode(True)  # hedge
         assert (await ex.fetch_position_mode(SYMBOL))["hedged"] is True
         await ex.set_position_mode(False)

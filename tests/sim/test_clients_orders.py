@@ -237,3 +237,17 @@ async def test_cancel_all_algo_orders(ccxt: Any, sim: SimServer) -> None:
     answer = await ccxt.fapiPrivateDeleteAlgoOpenOrders({"symbol": "BTCUSDT"})
     assert answer == {"code": 200, "msg": "The operation of cancel all open order is done."}
     assert sim.venue.conditional.open_orders("BTCUSDT") == []
+
+
+async def test_batch_cancel_spellings_of_ccxt_and_the_sdk(ccxt: Any, sim: SimServer) -> None:
+    price = float(sim.rules["BTCUSDT"].price_str(sim.market.books["BTCUSDT"].best_bid[0] - 500))
+    placed = [await ccxt.create_order(SYMBOL, "limit", "buy", 0.01, price - i) for i in range(4)]
+    cancelled = await ccxt.cancel_orders([o["id"] for o in placed[:2]], SYMBOL)  # orderIdList
+    assert [o["status"] for o in cancelled] == ["canceled", "canceled"]
+    rest = sdk_client(sim).rest_api
+    ids = [int(o["id"]) for o in placed[2:]]
+    answer = await asyncio.to_thread(
+        lambda: rest.cancel_multiple_orders(symbol="BTCUSDT", order_id_list=ids).data()
+    )
+    assert len(answer) == 2
+    assert sim.venue.open_orders("BTCUSDT") == []

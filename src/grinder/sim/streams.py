@@ -82,6 +82,7 @@ class MarketStreams:
         self._lower = {sym: sym.lower() for sym in rules}
         self._next_slow_mark: dict[str, int] = dict.fromkeys(rules, 0)
         self._batch_marks: list[MarkPrice] = []
+        self._next_slow_arr = 0
 
     # ------------------------------------------------------------------ MarketSink
     def on_reset(self, snapshot: DepthSnapshot) -> None:
@@ -141,10 +142,13 @@ class MarketStreams:
                     self._flush(agg, now_ms)
         if self._batch_marks:
             marks, self._batch_marks = self._batch_marks, []
-            if self._hub.has_subscribers("!markPrice@arr@1s") or self._hub.has_subscribers("!markPrice@arr"):
+            slow = now_ms >= self._next_slow_arr and self._hub.has_subscribers("!markPrice@arr")
+            if slow or self._hub.has_subscribers("!markPrice@arr@1s"):
                 raw = to_json([render.ws_mark_price(m) for m in marks])
                 self._hub.publish("!markPrice@arr@1s", raw)
-                self._hub.publish("!markPrice@arr", raw)
+                if slow:  # every 3 s, like <symbol>@markPrice
+                    self._next_slow_arr = now_ms + MARK_SLOW_MS
+                    self._hub.publish("!markPrice@arr", raw)
 
     # ------------------------------------------------------------------ internals
     def _active(self, agg: _DepthAggregator) -> bool:

@@ -140,15 +140,21 @@ def test_cli_serves_until_signalled(stop_signal: signal.Signals) -> None:
         assert "api secret s1" in lines[2]
 
         async def probe() -> dict[str, Any]:
-            async with (
-                aiohttp.ClientSession() as http,
-                http.get(f"{rest.group(1)}/fapi/v1/exchangeInfo") as r,
-            ):
-                doc: dict[str, Any] = await r.json()
-                return doc
+            base = rest.group(1)
+            out: dict[str, Any] = {}
+            async with aiohttp.ClientSession() as http:
+                for name, path in (("info", "/fapi/v1/exchangeInfo"), ("lifecycle", "/_sim/lifecycle"),
+                                   ("klines", "/fapi/v1/markPriceKlines?symbol=SOLUSDT&interval=1m")):  # fmt: skip
+                    async with http.get(base + path) as r:
+                        out[name] = await r.json()
+            return out
 
-        info = asyncio.run(probe())
+        got = asyncio.run(probe())
+        info = got["info"]
         assert [s["symbol"] for s in info["symbols"]] == ["BTCUSDT", "SOLUSDT"]
+        assert "TRAILING_STOP_MARKET" in info["symbols"][0]["orderTypes"]
+        assert got["lifecycle"] == {"max_connection_lifetime_ms": 86_400_000, "listen_key_ttl_ms": 3_600_000}
+        assert isinstance(got["klines"], list)
     finally:
         proc.send_signal(stop_signal)
         out, _ = proc.communicate(timeout=15)

@@ -18,9 +18,10 @@ from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeIn
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
-from grinder.sim.bars import TradeBars
+from grinder.sim.bars import PriceBars, TradeBars
 from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory, not_required
 from grinder.sim.market import MarketState
+from grinder.sim.marketdata import MarketHistoryApi, TradeTape
 from grinder.sim.params import (
     CONDITIONAL_TYPES,
     MSG_ALGO_ONLY,
@@ -100,7 +101,10 @@ class SimExchange:
         self._exchange_info_cache: dict[str, Any] | None = None
         self.created_ms = 0  # account creation time (the server's start)
         self.bars = TradeBars(market.rules)
-        market.sinks.append(self.bars)
+        self.price_bars = PriceBars(market.rules)
+        self.tape = TradeTape(list(market.rules))
+        market.sinks.extend((self.bars, self.price_bars, self.tape))
+        self.history = MarketHistoryApi(market.rules, self.tape, self.bars, self.price_bars, venue)
 
     # ------------------------------------------------------------------ helpers
     def symbol(self, params: dict[str, str]) -> str:

@@ -90,6 +90,7 @@ def klines_weight(params: dict[str, str]) -> int:
 def endpoints(x: SimExchange) -> list[Endpoint]:
     """Every REST endpoint the simulator serves (protocol sheet §3 weights)."""
     v1, v2, v3 = "/fapi/v1", "/fapi/v2", "/fapi/v3"
+    h = x.history
     return [
         Endpoint("GET", f"{v1}/ping", NONE, fixed_weight(1), x.ping),
         Endpoint("GET", f"{v1}/time", NONE, fixed_weight(1), x.time),
@@ -99,6 +100,12 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("GET", f"{v1}/ticker/price", NONE, symbol_weight(1, 2), x.ticker_price),
         Endpoint("GET", f"{v2}/ticker/price", NONE, symbol_weight(1, 2), x.ticker_price),
         Endpoint("GET", f"{v1}/klines", NONE, klines_weight, x.klines),
+        Endpoint("GET", f"{v1}/continuousKlines", NONE, klines_weight, h.continuous_klines),
+        Endpoint("GET", f"{v1}/markPriceKlines", NONE, klines_weight, h.mark_price_klines),
+        Endpoint("GET", f"{v1}/indexPriceKlines", NONE, klines_weight, h.index_price_klines),
+        Endpoint("GET", f"{v1}/premiumIndexKlines", NONE, klines_weight, h.premium_index_klines),
+        Endpoint("GET", f"{v1}/aggTrades", NONE, fixed_weight(20), h.agg_trades),
+        Endpoint("GET", f"{v1}/openInterest", NONE, fixed_weight(1), h.open_interest),
         Endpoint("GET", f"{v1}/ticker/24hr", NONE, symbol_weight(1, 40), x.ticker_24h),
         Endpoint("GET", f"{v1}/premiumIndex", NONE, symbol_weight(1, 10), x.premium_index),
         Endpoint("GET", f"{v1}/fundingRate", NONE, fixed_weight(1), x.funding_rate),

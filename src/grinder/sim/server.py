@@ -17,6 +17,7 @@ from aiohttp import web
 
 from grinder.core.clock import Clock, WallClock
 from grinder.core.rules import SymbolRules, btcusdt_rules, ethusdt_rules
+from grinder.sim.bar_streams import BarStreams
 from grinder.sim.config import SimConfig
 from grinder.sim.driver import MarketDriver
 from grinder.sim.exchange import RateLimitSpec, SimExchange, VenueFeed
@@ -157,6 +158,7 @@ class SimServer:
         self.market.sinks.append(VenueFeed(self.venue, self.user))
         self.streams = MarketStreams(self.hub, self.rules, self.market.books, self._take_depth_gap)
         self.market.sinks.append(self.streams)
+        self.market.sinks.append(BarStreams(self.hub, self.exchange.bars, list(self.rules)))
         self.rest = RestApi(
             self.exchange, cfg, self.limiter, self.faults, self.now_ms, cfg.api_key, cfg.api_secret
         )

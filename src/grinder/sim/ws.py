@@ -207,7 +207,7 @@ class WsGateway:
 
 def _normalise(stream: str) -> str:
     """Symbols are lowercase in stream names; event names after '@' keep their case (bookTicker)."""
-    if "@" not in stream:
-        return stream  # a listenKey is case-sensitive
+    if "@" not in stream or stream.startswith("!"):
+        return stream  # a listenKey is case-sensitive; all-market names (!miniTicker@arr) keep theirs
     symbol, _, rest = stream.partition("@")
     return f"{symbol.lower()}@{rest}"

@@ -76,3 +76,10 @@ async def test_demo_first_scrape_has_every_post_check_series(tmp_path: Path) -> 
         out, err = proc.communicate(timeout=90)
     _assert_series_at_start(text)
     assert proc.returncode == 0, out + err
+    # Not a terminal: warnings go to stderr, at most 3 of each kind, the rest summarised in one line.
+    kinds: dict[str, int] = {}
+    for line in err.splitlines():
+        if " WARNING " in line:
+            kind = " ".join(line.split(" WARNING ", 1)[1].split()[:2])
+            kinds[kind] = kinds.get(kind, 0) + 1
+    assert all(n <= 3 for n in kinds.values()), kinds

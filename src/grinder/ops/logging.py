@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TextIO
 
-SECRET_ENV_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "GRINDER_CONTROL_TOKEN")
+SECRET_ENV_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "GRINDER_CONTROL_TOKEN", "GRINDER_READ_TOKEN")
 REDACTED = "***"
 _MIN_SECRET_LEN = 6  # shorter values would redact ordinary words
 

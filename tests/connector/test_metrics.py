@@ -20,7 +20,7 @@ def test_metric_names_are_pinned() -> None:
     for name in ("grinder_orders_placed", "grinder_orders_cancelled", "grinder_connector_errors",
                  "grinder_connector_gate_blocks", "grinder_orders_amended", "grinder_connector_unknown_outcomes",
                  "grinder_reconcile_runs", "grinder_reconcile_mismatches", "grinder_reconcile_mismatches_current",
-                 "grinder_reconcile_actions", "grinder_reconcile_last_run_ts"):
+                 "grinder_reconcile_actions", "grinder_reconcile_last_run_timestamp_seconds"):
         assert name in names, name
 
 

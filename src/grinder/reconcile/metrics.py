@@ -15,4 +15,19 @@ MISMATCHES_CURRENT = Gauge(
 ACTIONS_TOTAL = Counter(
     "grinder_reconcile_actions_total", "Remediation actions, by action and outcome", ["action", "outcome"]
 )
-LAST_RUN_TS = Gauge("grinder_reconcile_last_run_ts", "Unix time of the last completed reconciliation pass")
+LAST_RUN_TS = Gauge(
+    "grinder_reconcile_last_run_timestamp_seconds", "Unix time of the last completed reconciliation pass"
+)
+
+
+def init_series() -> None:
+    """Every mismatch kind and action/outcome pair at 0."""
+    from grinder.reconcile.remediation import ActionKind, ActionOutcome
+    from grinder.reconcile.state import MismatchKind
+
+    for kind in MismatchKind:
+        MISMATCHES_TOTAL.labels(kind=kind.value)
+        MISMATCHES_CURRENT.labels(kind=kind.value).set(0)
+    for action in ActionKind:
+        for outcome in ActionOutcome:
+            ACTIONS_TOTAL.labels(action=action.value, outcome=outcome.value)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from grinder.backtest.config import BacktestConfig
 from grinder.backtest.engine import Backtest
 from grinder.backtest.results import summarize
-from grinder.core.commands import PlaceOrder
+from grinder.core.commands import CancelOrder, PlaceOrder
 from grinder.data import Tape
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
@@ -40,8 +40,22 @@ def test_kill_switch_pauses_and_skipping_stays_exact(synth_tape: Tape) -> None:
     res = summarize(tape, log, initial_balance=Decimal(1000), bar_ms=1000, sharpe_bar_ms=60_000)
     assert res.summary["paused_s"] > 0
     killed_at = res.summary["end_ms"] - res.summary["paused_s"] * 1000
-    # after the kill switch, a new order may only shrink the position
-    late = [c for c in log.commands if c.time_ms >= killed_at and isinstance(c.command, PlaceOrder)]
-    for c in late:
-        pos = sum(f.fill.side.sign * f.fill.qty_lots for f in log.fills if f.row <= c.row)
-        assert c.command.side.sign * pos < 0, c
+    before = [c for c in log.commands if c.time_ms < killed_at]
+    after = [c for c in log.commands if c.time_ms >= killed_at]
+    placed_before = {c.command.client_order_id for c in before if isinstance(c.command, PlaceOrder)}
+    cancelled_after = {c.command.client_order_id for c in after if isinstance(c.command, CancelOrder)}
+    # the kill switch pulls the resting grid: it cancels orders placed before it engaged ...
+    assert cancelled_after, "the kill switch engaged but no resting order was cancelled"
+    assert cancelled_after <= placed_before
+    # ... and what is left resting on the venue can only shrink the position (no fill after the latch)
+    assert not [f for f in log.fills if f.row > after[0].row]
+    final_pos = sum(f.fill.side.sign * f.fill.qty_lots for f in log.fills)
+    resting = bt.venue.open_orders()
+    assert final_pos != 0 and all(o.side.sign * final_pos < 0 for o in resting), resting
+    # after the kill switch, a new order may only shrink the position (none is placed on this tape)
+    for c in after:
+        if isinstance(c.command, PlaceOrder):
+            pos = sum(f.fill.side.sign * f.fill.qty_lots for f in log.fills if f.row <= c.row)
+            assert c.command.side.sign * pos < 0, c
+        else:
+            assert isinstance(c.command, CancelOrder), c

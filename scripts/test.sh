@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[dev,test-clients]"
+python -m pip install -q -e ".[dev,test-clients,research]"
 
 echo "== ruff"; ruff check src tests bench scripts
 echo "== mypy (strict, src/grinder)"; mypy

@@ -7,7 +7,9 @@ follows the wall clock, so signed requests from clients that stamp wall time sta
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from grinder.sim.config import SimConfig
@@ -89,3 +91,59 @@ def python_binance_client(server: SimServer) -> Any:
     client = Client(server.api_key, server.api_secret, ping=False)
     client.FUTURES_URL = server.rest_url + "/fapi"
     return client
+
+
+def require_clients() -> None:
+    """Skip the calling test module when any of the three clients is not installed."""
+    import pytest
+
+    for module in ("ccxt", "binance_sdk_derivatives_trading_usds_futures", "binance.client"):
+        pytest.importorskip(module)
+
+
+async def serving(minutes: int, *, stepping: bool) -> AsyncIterator[SimServer]:
+    """A primed simulator for a test module; `stepping` keeps its market moving every 50 ms."""
+    server = await primed_server(minutes=minutes)
+
+    async def keep_stepping() -> None:
+        while True:
+            server.step_market(1)
+            await asyncio.sleep(0.05)
+
+    stepper = asyncio.create_task(keep_stepping()) if stepping else None
+    try:
+        yield server
+    finally:
+        if stepper is not None:
+            stepper.cancel()
+            await asyncio.gather(stepper, return_exceptions=True)
+        await server.stop()
+
+
+def api_errors(calls: Iterable[Callable[[], Any]]) -> list[tuple[int, str]]:
+    """(code, message) of the Binance error each python-binance call raised; (0, "no error") if none."""
+    from binance.exceptions import BinanceAPIException
+
+    out = []
+    for call in calls:
+        try:
+            call()
+            out.append((0, "no error"))
+        except BinanceAPIException as exc:
+            out.append((exc.code, exc.message))
+    return out
+
+
+async def sdk_user_stream(
+    client: Any, server: SimServer, on_message: Callable[[Any], None]
+) -> tuple[Any, str]:
+    """The official SDK's user-data stream, subscribed and delivering to `on_message`: (connection, key)."""
+    conn = await client.websocket_streams.create_connection()
+    key: str = await asyncio.to_thread(lambda: client.rest_api.start_user_data_stream().data().listen_key)
+    handle = await conn.user_data(key)
+    handle.on("message", on_message)
+    for _ in range(100):
+        if server.hub.has_subscribers(key):
+            break
+        await asyncio.sleep(0.02)
+    return conn, key

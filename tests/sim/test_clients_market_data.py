@@ -7,7 +7,6 @@ keeps the market moving while the stream tests listen. Error answers keep Binanc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,11 +15,16 @@ import pytest
 import pytest_asyncio
 
 from grinder.sim.server import SimServer
-from tests.sim.clients import ccxt_client, primed_server, python_binance_client, sdk_client
+from tests.sim.clients import (
+    api_errors,
+    ccxt_client,
+    python_binance_client,
+    require_clients,
+    sdk_client,
+    serving,
+)
 
-pytest.importorskip("ccxt")
-pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
-pytest.importorskip("binance.client")
+require_clients()
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 SYMBOL = "BTC/USDT:USDT"
@@ -28,21 +32,8 @@ SYMBOL = "BTC/USDT:USDT"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    server = await primed_server(minutes=6)
-
-    async def keep_stepping() -> None:
-        while True:
-            server.step_market(1)
-            await asyncio.sleep(0.05)
-
-    stepper = asyncio.create_task(keep_stepping())
-    try:
+    async for server in serving(6, stepping=True):
         yield server
-    finally:
-        stepper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stepper
-        await server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -156,8 +147,6 @@ async def test_python_binance_rest_market_data(sim: SimServer) -> None:
 
 
 def _errors(sim: SimServer) -> list[tuple[int, str]]:
-    from binance.exceptions import BinanceAPIException
-
     client = python_binance_client(sim)
     now = int(time.time() * 1000)
     calls = [
@@ -170,14 +159,7 @@ def _errors(sim: SimServer) -> list[tuple[int, str]]:
         lambda: client.futures_continuous_klines(pair="BTCUSDT", contractType="WEEKLY", interval="1m"),
         lambda: client.futures_open_interest(),
     ]
-    out = []
-    for call in calls:
-        try:
-            call()
-            out.append((0, "no error"))
-        except BinanceAPIException as exc:
-            out.append((exc.code, exc.message))
-    return out
+    return api_errors(calls)
 
 
 async def test_market_data_errors_keep_binance_codes(sim: SimServer) -> None:
@@ -242,3 +224,44 @@ async def test_official_sdk_streams(sim: SimServer) -> None:
     }
     assert seen["agg"][0].e == "aggTrade"
     assert {m.s for m in seen["all_marks"][0]} == {"BTCUSDT", "ETHUSDT"}
+
+
+async def test_python_binance_streams_and_countdown(ccxt: Any, sim: SimServer) -> None:
+    """python-binance's async socket manager: continuous kline, aggTrade and the user stream, where
+    the dead-man switch armed through python-binance cancels a resting order on the server's clock."""
+    from binance import AsyncClient, BinanceSocketManager
+
+    client = AsyncClient(sim.api_key, sim.api_secret)
+    client.FUTURES_URL = sim.rest_url + "/fapi"
+    sockets = BinanceSocketManager(client)
+    sockets.FSTREAM_URL = sim.ws_url + "/"
+    try:
+        async with sockets.kline_futures_socket("BTCUSDT") as klines:
+            kline = await asyncio.wait_for(klines.recv(), 5)
+        async with sockets.aggtrade_futures_socket("BTCUSDT") as trades:
+            trade = (await asyncio.wait_for(trades.recv(), 5))["data"]
+        bid = float(sim.rules["BTCUSDT"].price_str(sim.market.books["BTCUSDT"].best_bid[0] - 300))
+        async with sockets.futures_user_socket() as user:
+            # The socket's reader wakes every TIMEOUT s to notice it is closing (10 s by default)
+            user.TIMEOUT = 0.2
+            for _ in range(100):
+                if sim.user.keys and sim.hub.has_subscribers(next(iter(sim.user.keys))):
+                    break
+                await asyncio.sleep(0.02)
+            order = await client.futures_create_order(symbol="BTCUSDT", side="BUY", type="LIMIT",
+                                                      timeInForce="GTC", quantity=0.01, price=bid)  # fmt: skip
+            disarmed = await ccxt.fapiPrivatePostCountdownCancelAll({"symbol": "BTCUSDT", "countdownTime": 0})
+            armed = await client.futures_countdown_cancel_all(symbol="BTCUSDT", countdownTime=300)
+            cancel = None
+            while cancel is None:
+                doc = await asyncio.wait_for(user.recv(), 5)
+                if doc.get("e") == "ORDER_TRADE_UPDATE" and doc["o"]["X"] == "CANCELED":
+                    cancel = doc["o"]
+    finally:
+        await client.close_connection()
+    assert (kline["e"], kline["ct"], kline["k"]["i"]) == ("continuous_kline", "PERPETUAL", "1m")
+    assert trade["e"] == "aggTrade" and float(trade["p"]) > 0
+    assert disarmed == {"symbol": "BTCUSDT", "countdownTime": "0"}
+    assert armed == {"symbol": "BTCUSDT", "countdownTime": "300"}
+    assert cancel["i"] == order["orderId"]
+    assert sim.venue.open_orders("BTCUSDT") == []

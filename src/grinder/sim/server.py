@@ -107,6 +107,27 @@ class SimControl:
     def step(self, count: int = 1) -> int:
         return self._server.step_market(count)
 
+    def lifecycle(self) -> dict[str, int]:
+        return {
+            "max_connection_lifetime_ms": self._server.ws.max_lifetime_ms,
+            "listen_key_ttl_ms": self._server.user.ttl_ms,
+        }
+
+    def set_lifecycle(self, **changes: Any) -> dict[str, int]:
+        """Accelerate Binance's 24 h connection cut-off and 60 min listenKey validity (tests)."""
+        known = ("max_connection_lifetime_ms", "listen_key_ttl_ms")
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown lifecycle setting {name!r}: use {' or '.join(known)}")
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer of milliseconds, got {value!r}")
+        if "max_connection_lifetime_ms" in changes:
+            self._server.ws.max_lifetime_ms = changes["max_connection_lifetime_ms"]
+        if "listen_key_ttl_ms" in changes:
+            self._server.user.set_ttl(changes["listen_key_ttl_ms"])
+        log.info("sim_lifecycle_changed %s", " ".join(f"{k}={v}" for k, v in changes.items()))
+        return self.lifecycle()
+
 
 class SimServer:
     """The simulator. `await start()` binds (ephemeral port when config.port == 0); `await stop()`."""

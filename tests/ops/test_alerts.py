@@ -44,7 +44,7 @@ def test_every_required_alert_exists_with_severity_summary_and_runbook() -> None
     rules = alert_rules()
     names = [r["alert"] for r in rules]
     assert len(names) == len(set(names))
-    assert REQUIRED <= set(names), REQUIRED - set(names)
+    assert set(names) >= REQUIRED, REQUIRED - set(names)
     for rule in rules:
         assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
         assert rule["annotations"]["summary"], rule["alert"]

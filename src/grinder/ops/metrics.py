@@ -103,7 +103,12 @@ def init_series(symbols: Iterable[str]) -> None:
         ENGINE_EVENT_ERRORS_TOTAL.labels(stage)
     for mode in SafeMode:
         ENGINE_TRADING_MODE.labels(mode.value)
+    for kind in COMMAND_KINDS:
+        for outcome in Outcome:
+            ORDER_ROUNDTRIP_SECONDS.labels(kind, outcome.value)
     for symbol in symbols:
+        for histogram in (TICK_TO_ORDER_SECONDS, TICK_TO_FIRST_ORDER_SECONDS, TICK_TO_ALL_ORDERS_SECONDS):
+            histogram.labels(symbol)
         for side in Side:
             FILLS_TOTAL.labels(symbol, side.value)
         for gauge in (POSITION_QTY, POSITION_NOTIONAL, REALIZED_PNL, UNREALIZED_PNL, WORKING_ORDERS):

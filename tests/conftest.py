@@ -2,7 +2,8 @@
 
 Property tests are derandomized (the same examples on every run and machine) and keep no example
 database, so a CI run is reproducible and never depends on what an earlier run happened to find.
-Set GRINDER_HYPOTHESIS_PROFILE=explore locally to search with fresh random examples.
+Set GRINDER_HYPOTHESIS_PROFILE=explore locally to search with fresh random examples; bench/mutation.py
+uses the "mutation" profile (fewer examples per property, still derandomized).
 """
 
 import os
@@ -18,6 +19,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# bench/mutation.py: the same derandomized examples, fewer of them (each mutant reruns the tests).
+settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=25)
 settings.load_profile(os.environ.get("GRINDER_HYPOTHESIS_PROFILE", "deterministic"))
 
 pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.simulator"]

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Mutation score of the decision core (mutmut 3), module by module. Not part of CI: it is long.
+
+Each target below is one group of source files and the narrowest test selection that covers it.
+For each target the script builds a scratch copy of the repository (src/, tests/, pyproject.toml
+with a generated ``[tool.mutmut]`` table) under --workdir, runs ``mutmut run`` there, and reads
+mutmut's own verdicts. Nothing is written into the work tree. Surviving mutants that were read
+and judged equivalent are listed in docs/testing.md (lines ``- `mutant.name`: reason``); they are
+reported apart and left out of the score.
+
+    python bench/mutation.py                       # every target, 1 worker (the machine is shared)
+    python bench/mutation.py --only rules gates     # a few targets
+    python bench/mutation.py --jobs 2 --keep        # keep the scratch copies to inspect survivors
+
+The last line is one JSON object: killed / survived / timeout / no_tests counts summed over the
+targets, the equivalent survivors, and ``score_pct`` = killed / (killed + non-equivalent survivors
++ no_tests), with timeouts counted as killed (a mutant that makes a test loop forever is detected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "testing.md"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    sources: tuple[str, ...]  # files under src/ to mutate
+    tests: tuple[str, ...]  # pytest selection that covers them
+
+
+TARGETS = (
+    Target("rules", ("src/grinder/core/rules.py",),
+           ("tests/core/test_rules.py", "tests/core/test_rules_mutants.py")),
+    Target("risk", ("src/grinder/risk/guard.py", "src/grinder/risk/rate.py", "src/grinder/risk/config.py"),
+           ("tests/risk",)),
+    Target("execution", ("src/grinder/execution/order_manager.py", "src/grinder/execution/pipeline.py"),
+           ("tests/execution",)),
+    Target("strategy", ("src/grinder/strategy/grid.py", "src/grinder/strategy/controller.py",
+                        "src/grinder/strategy/toxicity.py"),
+           ("tests/strategy/test_scenarios.py", "tests/strategy/test_toxicity.py",
+            "tests/strategy/test_properties.py", "tests/strategy/test_reference_grid.py")),
+    Target("gates", ("src/grinder/connector/gates.py",), ("tests/connector/test_gates.py",)),
+)
+
+
+
+def equivalent_mutants() -> dict[str, str]:
+    """`- `name`: reason` lines of docs/testing.md's equivalent-mutant list."""
+    if not DOC.exists():
+        return {}
+    found = {}
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^- `([\w.]+__mutmut_\d+)`: (.+)$", line.strip())
+        if m:
+            found[m.group(1)] = m.group(2)
+    return found
+
+
+def toml_list(items: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def prepare(target: Target, root: Path) -> None:
+    root.mkdir(parents=True)
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    text += (
+        "\n[tool.mutmut]\n"
+        f"source_paths = [\"src\"]\n"
+        f"only_mutate = {toml_list(target.sources)}\n"
+        f"pytest_add_cli_args_test_selection = {toml_list(target.tests)}\n"
+        "pytest_add_cli_args = [\"-p\", \"no:cacheprovider\", \"-q\"]\n"
+        "use_git_change_detection = false\n"
+        # Log statements are not decisions: their text and level are left unmutated.
+        "do_not_mutate_patterns = [\"^\\\\s*log\\\\.(debug|info|warning|error|exception)\\\\(\"]\n"
+    )
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    shared = REPO.parent / "shared"
+    if shared.exists() and not (root.parent / "shared").exists():
+        (root.parent / "shared").symlink_to(shared)
+
+
+def verdicts(root: Path) -> dict[str, int | None]:
+    """Mutant name -> exit code, from mutmut's per-file .meta records."""
+    out: dict[str, int | None] = {}
+    for meta in (root / "mutants").rglob("*.meta"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        out.update(data.get("exit_code_by_key", {}))
+    return out
+
+
+def run_target(target: Target, base: Path, jobs: int) -> dict[str, object]:
+    root = base / target.name
+    if root.exists():
+        shutil.rmtree(root)
+    prepare(target, root)
+    t0 = time.monotonic()
+    env = {**os.environ, "GRINDER_HYPOTHESIS_PROFILE": "mutation"}
+    cmd = [sys.executable, "-c", "import sys; from mutmut.__main__ import cli; sys.exit(cli())",
+           "run", "--max-children", str(jobs)]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=env)
+    elapsed = time.monotonic() - t0
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise SystemExit(f"mutmut failed on target {target.name} (exit {proc.returncode}):\n{tail}")
+    from mutmut.stats import status_by_exit_code  # mutmut's own exit code -> verdict table
+
+    status = {name: status_by_exit_code[code] for name, code in verdicts(root).items()}
+    equivalent = equivalent_mutants()
+    killed = [n for n, s in status.items() if s == "killed"]
+    timeout = [n for n, s in status.items() if s == "timeout"]
+    survived = [n for n, s in status.items() if s == "survived"]
+    no_tests = [n for n, s in status.items() if s == "no tests"]
+    other = [f"{n}: {s}" for n, s in status.items() if s not in {"killed", "timeout", "survived", "no tests"}]
+    eq = sorted(n for n in survived if n in equivalent)
+    real = sorted(n for n in survived if n not in equivalent)
+    return {"target": target.name, "seconds": round(elapsed, 1), "killed": len(killed),
+            "timeout": len(timeout), "survived": len(survived), "equivalent": len(eq),
+            "no_tests": sorted(no_tests), "other": sorted(other), "survivors": real}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", choices=[t.name for t in TARGETS],
+                    help="targets to run (default: all)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="mutmut worker processes (default 1: shared machine)")
+    ap.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the scratch copies (mutmut show / results there)")
+    args = ap.parse_args()
+    if args.jobs < 1:
+        print("--jobs must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        import mutmut  # noqa: F401
+    except ImportError:
+        print("mutmut is not installed: pip install -e '.[dev]'", file=sys.stderr)
+        return 2
+    base = args.workdir or Path(tempfile.mkdtemp(prefix="grinder-mutation-"))
+    base.mkdir(parents=True, exist_ok=True)
+    chosen = [t for t in TARGETS if not args.only or t.name in args.only]
+    results = []
+    try:
+        for target in chosen:
+            res = run_target(target, base, args.jobs)
+            results.append(res)
+            print(json.dumps(res), flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print(f"scratch copies kept in {base}", file=sys.stderr)
+    killed = sum(int(r["killed"]) for r in results)  # type: ignore[call-overload]
+    timeout = sum(int(r["timeout"]) for r in results)  # type: ignore[call-overload]
+    survived = sum(int(r["survived"]) for r in results)  # type: ignore[call-overload]
+    equivalent = sum(int(r["equivalent"]) for r in results)  # type: ignore[call-overload]
+    no_tests = sum(len(r["no_tests"]) for r in results)  # type: ignore[arg-type]
+    real = survived - equivalent
+    detected = killed + timeout
+    denom = detected + real + no_tests
+    summary = {
+        "targets": [r["target"] for r in results],
+        "killed": killed, "timeout": timeout, "survived": survived, "equivalent_survivors": equivalent,
+        "non_equivalent_survivors": real, "no_tests": no_tests,
+        "score_pct": round(100.0 * detected / denom, 2) if denom else None,
+        "seconds": round(sum(float(r["seconds"]) for r in results), 1),  # type: ignore[arg-type]
+        "jobs": args.jobs,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "testing.md"
@@ -104,15 +105,24 @@ def verdicts(root: Path) -> dict[str, int | None]:
     return out
 
 
-def run_target(target: Target, base: Path, jobs: int) -> dict[str, object]:
+SAMPLE_PATTERNS = {1: [], 2: ["*[02468]"], 5: ["*[05]"], 10: ["*0"]}
+
+
+def run_target(
+    target: Target, base: Path, jobs: int, sample: int, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Run mutmut on one target; with `previous`, rerun only its survivors and merge the verdicts."""
     root = base / target.name
     if root.exists():
         shutil.rmtree(root)
     prepare(target, root)
+    names = (previous["survivors"] + previous["equivalent_names"] + previous["no_tests"]) if previous else []
+    if previous and not names:
+        return previous
     t0 = time.monotonic()
     env = {**os.environ, "GRINDER_HYPOTHESIS_PROFILE": "mutation"}
     cmd = [sys.executable, "-c", "import sys; from mutmut.__main__ import cli; sys.exit(cli())",
-           "run", "--max-children", str(jobs)]
+           "run", "--max-children", str(jobs), *(names or SAMPLE_PATTERNS[sample])]
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=env)
     elapsed = time.monotonic() - t0
     if proc.returncode != 0:
@@ -120,7 +130,8 @@ def run_target(target: Target, base: Path, jobs: int) -> dict[str, object]:
         raise SystemExit(f"mutmut failed on target {target.name} (exit {proc.returncode}):\n{tail}")
     from mutmut.stats import status_by_exit_code  # mutmut's own exit code -> verdict table
 
-    status = {name: status_by_exit_code[code] for name, code in verdicts(root).items()}
+    status = {name: status_by_exit_code[code] for name, code in verdicts(root).items()
+              if code is not None}  # None: not selected by the sample
     equivalent = equivalent_mutants()
     killed = [n for n, s in status.items() if s == "killed"]
     timeout = [n for n, s in status.items() if s == "timeout"]
@@ -128,10 +139,16 @@ def run_target(target: Target, base: Path, jobs: int) -> dict[str, object]:
     no_tests = [n for n, s in status.items() if s == "no tests"]
     other = [f"{n}: {s}" for n, s in status.items() if s not in {"killed", "timeout", "survived", "no tests"}]
     eq = sorted(n for n in survived if n in equivalent)
-    real = sorted(n for n in survived if n not in equivalent)
-    return {"target": target.name, "seconds": round(elapsed, 1), "killed": len(killed),
-            "timeout": len(timeout), "survived": len(survived), "equivalent": len(eq),
-            "no_tests": sorted(no_tests), "other": sorted(other), "survivors": real}
+    result = {"target": target.name, "sample": previous["sample"] if previous else sample,
+              "seconds": round(elapsed + (previous["seconds"] if previous else 0), 1),
+              "killed": len(killed) + (previous["killed"] if previous else 0),
+              "timeout": len(timeout) + (previous["timeout"] if previous else 0),
+              "survived": len(survived), "equivalent": len(eq), "equivalent_names": eq,
+              "no_tests": sorted(no_tests), "other": sorted(other),
+              "survivors": sorted(n for n in survived if n not in equivalent)}
+    result["mutants"] = result["killed"] + result["timeout"] + len(survived) + len(no_tests) + len(other)
+    (base / f"{target.name}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return result
 
 
 def main() -> int:
@@ -140,12 +157,27 @@ def main() -> int:
                     help="targets to run (default: all)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="mutmut worker processes (default 1: shared machine)")
+    ap.add_argument("--sample", action="append", default=[], metavar="TARGET=K",
+                    help="test 1 mutant in K (K = 2, 5 or 10; by mutant number) for TARGET; default all")
     ap.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a temp dir)")
     ap.add_argument("--keep", action="store_true",
-                    help="keep the scratch copies (mutmut show / results there)")
+                    help="keep the scratch copies (mutmut show / results there) and <target>.json")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --workdir: rerun only the survivors recorded in <workdir>/<target>.json "
+                         "(after adding tests) and merge with the verdicts recorded there")
     args = ap.parse_args()
+    samples: dict[str, int] = {}
+    for item in args.sample:
+        name, _, k = item.partition("=")
+        if name not in {t.name for t in TARGETS} or not k.isdigit() or int(k) not in SAMPLE_PATTERNS:
+            print(f"--sample {item}: use TARGET=K with a target name and K in 1, 2, 5, 10", file=sys.stderr)
+            return 2
+        samples[name] = int(k)
     if args.jobs < 1:
         print("--jobs must be >= 1", file=sys.stderr)
+        return 2
+    if args.resume and args.workdir is None:
+        print("--resume needs --workdir (the directory of the earlier run)", file=sys.stderr)
         return 2
     try:
         import mutmut  # noqa: F401
@@ -158,32 +190,44 @@ def main() -> int:
     results = []
     try:
         for target in chosen:
-            res = run_target(target, base, args.jobs)
+            previous = None
+            if args.resume:
+                saved = base / f"{target.name}.json"
+                if not saved.exists():
+                    print(f"--resume: {saved} does not exist; run without --resume first", file=sys.stderr)
+                    return 2
+                previous = json.loads(saved.read_text(encoding="utf-8"))
+            res = run_target(target, base, args.jobs, samples.get(target.name, 1), previous)
             results.append(res)
             print(json.dumps(res), flush=True)
     finally:
-        if not args.keep:
+        if not args.keep and not args.resume and args.workdir is None:
             shutil.rmtree(base, ignore_errors=True)
-        else:
-            print(f"scratch copies kept in {base}", file=sys.stderr)
-    killed = sum(int(r["killed"]) for r in results)  # type: ignore[call-overload]
-    timeout = sum(int(r["timeout"]) for r in results)  # type: ignore[call-overload]
-    survived = sum(int(r["survived"]) for r in results)  # type: ignore[call-overload]
-    equivalent = sum(int(r["equivalent"]) for r in results)  # type: ignore[call-overload]
-    no_tests = sum(len(r["no_tests"]) for r in results)  # type: ignore[arg-type]
+    killed = sum(int(r["killed"]) for r in results)
+    timeout = sum(int(r["timeout"]) for r in results)
+    survived = sum(int(r["survived"]) for r in results)
+    equivalent = sum(int(r["equivalent"]) for r in results)
+    no_tests = sum(len(r["no_tests"]) for r in results)
     real = survived - equivalent
     detected = killed + timeout
     denom = detected + real + no_tests
     summary = {
-        "targets": [r["target"] for r in results],
+        "targets": {r["target"]: {"sample_1_in": r["sample"], "mutants": r["mutants"],
+                                  "score_pct": _pct(r)} for r in results},
         "killed": killed, "timeout": timeout, "survived": survived, "equivalent_survivors": equivalent,
         "non_equivalent_survivors": real, "no_tests": no_tests,
         "score_pct": round(100.0 * detected / denom, 2) if denom else None,
-        "seconds": round(sum(float(r["seconds"]) for r in results), 1),  # type: ignore[arg-type]
+        "seconds": round(sum(float(r["seconds"]) for r in results), 1),
         "jobs": args.jobs,
     }
     print(json.dumps(summary))
     return 0
+
+
+def _pct(r: dict[str, Any]) -> float | None:
+    detected = int(r["killed"]) + int(r["timeout"])
+    denom = detected + int(r["survived"]) - int(r["equivalent"]) + len(r["no_tests"])
+    return round(100.0 * detected / denom, 2) if denom else None
 
 
 if __name__ == "__main__":

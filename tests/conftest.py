@@ -3,7 +3,7 @@
 Property tests are derandomized (the same examples on every run and machine) and keep no example
 database, so a CI run is reproducible and never depends on what an earlier run happened to find.
 Set GRINDER_HYPOTHESIS_PROFILE=explore locally to search with fresh random examples; bench/mutation.py
-uses the "mutation" profile (fewer examples per property, still derandomized).
+uses the "mutation" profile (10 examples per property, still derandomized).
 """
 
 import os
@@ -20,7 +20,7 @@ settings.register_profile(
 )
 settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # bench/mutation.py: the same derandomized examples, fewer of them (each mutant reruns the tests).
-settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=25)
+settings.register_profile("mutation", parent=settings.get_profile("deterministic"), max_examples=10)
 settings.load_profile(os.environ.get("GRINDER_HYPOTHESIS_PROFILE", "deterministic"))
 
 pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.simulator"]

@@ -6,8 +6,11 @@ Set GRINDER_HYPOTHESIS_PROFILE=explore locally to search with fresh random examp
 uses the "mutation" profile (10 examples per property, still derandomized).
 """
 
+import decimal
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -24,3 +27,16 @@ settings.register_profile("mutation", parent=settings.get_profile("deterministic
 settings.load_profile(os.environ.get("GRINDER_HYPOTHESIS_PROFILE", "deterministic"))
 
 pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.simulator"]
+
+
+@pytest.fixture(autouse=True)
+def _default_decimal_context() -> Iterator[None]:
+    """Every test starts and ends with Python's default decimal context (28 digits, half-even).
+
+    Third-party clients change the thread's context as a side effect: ccxt's decimal_to_precision
+    (tests/sim/test_ccxt.py) leaves ROUND_HALF_UP and a trapped Underflow behind, which made later
+    half-tick roundings (e.g. an off-grid liquidation price) depend on test order.
+    """
+    decimal.setcontext(decimal.Context())
+    yield
+    decimal.setcontext(decimal.Context())

@@ -83,6 +83,11 @@ def test_minimal_exchange_info_takes_the_documented_defaults() -> None:
     assert r.price_precision is None and r.quantity_precision is None
 
 
+def test_exchange_info_without_filters_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match=r"^exchangeInfo for SOLUSDT lacks PRICE_FILTER or LOT_SIZE$"):
+        SymbolRules.from_exchange_info({"symbol": "SOLUSDT"})
+
+
 @pytest.mark.parametrize("missing", ["PRICE_FILTER", "LOT_SIZE"])
 @pytest.mark.parametrize(("symbol", "shown"), [("SOLUSDT", "SOLUSDT"), (None, "?")])
 def test_missing_core_filter_is_refused(missing: str, symbol: str | None, shown: str) -> None:

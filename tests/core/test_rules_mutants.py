@@ -303,3 +303,17 @@ def test_typical_rules_are_binance_shaped() -> None:
     assert (btc.symbol, btc.base_asset, btc.tick_size, btc.min_price, btc.max_price, btc.max_qty,
             btc.market_max_qty, btc.min_notional) == ("BTCUSDT", "BTC", Decimal("0.1"), Decimal("556.8"),
                                                       Decimal(4529764), Decimal(1000), Decimal(120), Decimal(100))
+
+
+def test_declared_precision_wins_over_the_grid() -> None:
+    r = SymbolRules(symbol="X", tick_size=Decimal("0.1"), step_size=Decimal("0.1"), price_precision=3,
+                    quantity_precision=2)
+    assert r.price_str(1000) == "100.000" and r.qty_str(15) == "1.50"
+    assert (r.effective_price_precision, r.effective_quantity_precision) == (3, 2)
+
+
+def test_lot_step_is_counted_from_min_qty() -> None:
+    # Binance: (quantity - minQty) % stepSize == 0
+    r = SymbolRules(symbol="X", tick_size=Decimal("0.1"), step_size=Decimal(1), min_qty=Decimal("0.3"))
+    r.validate_order(Side.BUY, OrderType.LIMIT, "1.3", "10")
+    assert rule_error(lambda: r.validate_order(Side.BUY, OrderType.LIMIT, "1", "10"))[0] == -4023

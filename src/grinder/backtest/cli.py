@@ -10,6 +10,7 @@ queue fill model) plus GRINDER_<SECTION>_<KEY> environment overrides. The last l
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -88,7 +89,7 @@ def run_backtest(
     tape = load_tape(data, rules, symbol=symbol)
     bt_cfg = cfg.get(BacktestConfig)
     if skip is not None and skip != bt_cfg.skip_quiet:
-        bt_cfg = BacktestConfig(skip, bt_cfg.bar_ms, bt_cfg.sharpe_bar_ms, bt_cfg.strategy_tag)
+        bt_cfg = dataclasses.replace(bt_cfg, skip_quiet=skip)
     venue_cfg = cfg.get(VenueConfig)
     bt = Backtest(
         tape,

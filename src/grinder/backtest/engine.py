@@ -15,6 +15,7 @@ next processed row, so the venue and the strategy see the same book they would h
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from grinder.backtest.config import BacktestConfig
+from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
 from grinder.core.clock import VirtualClock
 from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
@@ -78,6 +79,7 @@ class RunLog:
     depth_gaps: int = 0  # depth diffs whose pu did not chain (L2 paused until the next snapshot)
     rows_processed: int = 0
     rows_skipped: int = 0
+    latency: dict[str, object] = field(default_factory=dict)  # the latency model in force (report)
     digest: str = ""
 
 
@@ -91,6 +93,40 @@ def fill_key(fill: Fill) -> bytes:
         fill.qty_lots,
         str(fill.commission).encode(),
     )
+
+
+def latency_model(
+    bt: BacktestConfig, venue: VenueConfig, tape: Tape
+) -> tuple[VenueConfig, dict[str, object]]:
+    """The venue configuration with the backtest latency model applied, and how it was chosen.
+
+    The strategy acts on an event `feed` ms after its exchange time, so its orders reach the matching
+    engine `feed + order entry` ms after the event it reacted to, and our fills reach it `feed` ms
+    after they happen. Explicit non-zero venue latencies are kept as given.
+    """
+    if not bt.latency:
+        return venue, {
+            "model": "off",
+            "order_latency_ms": venue.order_latency_ms,
+            "feed_latency_ms": venue.feed_latency_ms,
+        }
+    if bt.feed_latency_ms >= 0:
+        feed, feed_src = bt.feed_latency_ms, "config"
+    elif tape.feed_latency_ms is not None:
+        feed, feed_src = tape.feed_latency_ms, "data (local receive time - exchange time)"
+    else:
+        feed, feed_src = DEFAULT_FEED_LATENCY_MS, "default (the data has no local receive times)"
+    order = venue.order_latency_ms or feed + bt.order_latency_ms
+    user = venue.feed_latency_ms or feed
+    note: dict[str, object] = {
+        "model": "on",
+        "order_entry_ms": bt.order_latency_ms,
+        "market_feed_ms": feed,
+        "market_feed_source": feed_src,
+        "order_latency_ms": order,
+        "feed_latency_ms": user,
+    }
+    return dataclasses.replace(venue, order_latency_ms=order, feed_latency_ms=user), note
 
 
 def execute(venue: Venue, cmd: Command, now_ms: int) -> CommandResult:
@@ -136,6 +172,7 @@ class Backtest:
             raise ValueError("the tape is empty: no market events to backtest")
         self.tape = tape
         self.cfg = backtest_config
+        venue_config, latency = latency_model(backtest_config, venue_config, tape)
         self.venue_config = venue_config
         rules = dict(zip(tape.symbols, tape.rules, strict=True))
         self.rules = rules
@@ -148,13 +185,10 @@ class Backtest:
         self._refresh_ms = execution_config.equity_refresh_ms
         self._queue_model = venue_config.fill_model == "queue"
         self._books = {s: _SymbolBook() for s in tape.symbols}
-        self.log = RunLog(paused_ms=dict.fromkeys(tape.symbols, 0))
+        self.log = RunLog(paused_ms=dict.fromkeys(tape.symbols, 0), latency=latency)
         self._hash = hashlib.sha256()
         self._enc = msgspec.json.Encoder()
-        self._last_cmd_ms: int | None = None
         self._last_row_ms = start_ms
-        self._fill_ms: int | None = None  # last row at which the venue's positions changed (feed latency)
-        self._positions_key: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ the loop
     def run(self, progress: ProgressFn | None = None, stop: int | None = None) -> RunLog:
@@ -206,12 +240,6 @@ class Backtest:
         self._last_row_ms = now
         self.log.rows_processed += 1
         self._market_to_venue(ev, now)
-        if self.venue_config.feed_latency_ms:
-            # fills are held back from the pipeline: note when the venue made some
-            key = tuple(p.amount_lots for p in self.venue.positions())
-            if key != self._positions_key:
-                self._positions_key = key
-                self._fill_ms = now
         self._user_events(i, now)
         if isinstance(ev, DepthSnapshot):
             return
@@ -270,7 +298,6 @@ class Backtest:
                 self.log.commands.append(CommandRecord(row, now, cmd, res.outcome.value))
                 self._hash.update(b"C%d," % now + self._enc.encode(cmd) + res.outcome.value.encode() + b";")
                 self.pipeline.on_result(res)
-            self._last_cmd_ms = now
             self._user_events(row, now)
         for b in self.pipeline.take_blocked():
             self.log.blocked.append((b.time_ms, b.command.client_order_id, b.reason))
@@ -337,22 +364,11 @@ class Backtest:
         return guards, until
 
     def _pending_until(self) -> int | None:
-        """When something still in flight inside the venue comes due: a command arriving after
-        `order_latency_ms`, or user events held back by `feed_latency_ms` (generated at the last
-        arrival or fill)."""
-        order_lat = self.venue_config.order_latency_ms
-        feed_lat = self.venue_config.feed_latency_ms
-        last_row = self._last_row_ms
-        due: list[int] = []
-        if self._last_cmd_ms is not None:
-            arrive = self._last_cmd_ms + order_lat
-            if order_lat and arrive > last_row:
-                due.append(arrive)
-            if feed_lat and arrive + feed_lat > last_row:
-                due.append(arrive + feed_lat)
-        if feed_lat and self._fill_ms is not None and self._fill_ms + feed_lat > last_row:
-            due.append(self._fill_ms + feed_lat)
-        return min(due) if due else None
+        """When something in flight inside the venue comes due: a command reaching the matching engine
+        after `order_latency_ms` (or a funding settlement), or user events held back by
+        `feed_latency_ms` being released."""
+        due = [t for t in (self.venue.next_due_ms(), self.venue.next_release_ms()) if t is not None]
+        return max(min(due), self._last_row_ms + 1) if due else None
 
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
         guards, until = self._guards()

@@ -95,6 +95,7 @@ class _Order:
         "side",
         "sign",
         "status",
+        "sweep",
         "symbol",
         "tif",
         "time_ms",
@@ -144,6 +145,7 @@ class _Order:
         self.modify_count = 0
         self.expiry_reason = 0
         self.priority = 0
+        self.sweep: tuple[int, int] | None = None  # the taker sweep in progress when it rested
 
     @property
     def remaining(self) -> int:
@@ -192,6 +194,7 @@ class _Market:
         "orders_by_cid",
         "rules",
         "sells",
+        "sweep",
         "trades",
         "unit",
     )
@@ -205,6 +208,8 @@ class _Market:
         self.ask_lots = 0
         self.has_quote = False
         self.has_l2 = False
+        # (trade time, aggressor sign) of the last public trade: prints sharing both are one match
+        self.sweep: tuple[int, int] | None = None
         # L2 levels (price ticks -> lots) with lazy-deletion heaps over their prices: every key of
         # `bids` has at least one entry -p in `bid_heap` (asks: p in `ask_heap`); entries whose price
         # left the dict are dropped when they reach the top. Best bid/ask in O(log n), not O(n).
@@ -370,11 +375,13 @@ class Venue:
         if t >= self._next_due_ms:
             self._run_due(t)
         p = ev.price_ticks
+        sweep = (t, 1 if ev.buyer_is_maker else -1)
+        m.sweep = sweep
         if p <= m.max_buy or p >= m.min_sell:
             if self._queue_model:
-                self._match_trade_queue(m, p, ev.qty_lots, ev.aggressor, t)
+                self._match_trade_queue(m, p, ev.qty_lots, ev.aggressor, t, sweep)
             else:
-                self._match_touch(m, p, p, t)
+                self._match_touch(m, p, p, t, sweep)
 
     def on_depth_snapshot(self, ev: DepthSnapshot) -> None:
         """Replace the L2 book; our orders' queue positions are re-observed at their levels."""
@@ -501,14 +508,21 @@ class Venue:
         return hit
 
     # ---------------------------------------------------------------- matching: resting orders
-    def _match_touch(self, m: _Market, ask_like: int, bid_like: int, t: int) -> None:
-        """REFERENCE_GRID rule: a buy at p fills fully at p once ask/trade ≤ p; a sell once bid/trade ≥ p."""
+    def _match_touch(
+        self, m: _Market, ask_like: int, bid_like: int, t: int, sweep: tuple[int, int] | None = None
+    ) -> None:
+        """REFERENCE_GRID rule: a buy at p fills fully at p once ask/trade ≤ p; a sell once bid/trade ≥ p.
+
+        `sweep`: the match a public trade belongs to; orders that came to rest during that match are
+        not filled by its later prints (the matching engine ran the whole sweep before our order)."""
         if ask_like <= m.max_buy:
             for o in [o for o in m.buys if o.price >= ask_like]:
-                self._fill(m, o, o.remaining, o.price, True, t)
+                if sweep is None or o.sweep != sweep:
+                    self._fill(m, o, o.remaining, o.price, True, t)
         if bid_like >= m.min_sell:
             for o in [o for o in m.sells if o.price <= bid_like]:
-                self._fill(m, o, o.remaining, o.price, True, t)
+                if sweep is None or o.sweep != sweep:
+                    self._fill(m, o, o.remaining, o.price, True, t)
 
     def _match_quote_queue(self, m: _Market, t: int) -> None:
         bid, ask = m.bid, m.ask
@@ -529,11 +543,13 @@ class Venue:
                 else:
                     _observe_level(o, m.ask_lots)
 
-    def _match_trade_queue(self, m: _Market, p: int, qty: int, aggressor: Side, t: int) -> None:
+    def _match_trade_queue(
+        self, m: _Market, p: int, qty: int, aggressor: Side, t: int, sweep: tuple[int, int]
+    ) -> None:
         if p <= m.max_buy:
             consumed_by_ours = 0
             for o in [o for o in m.buys if o.price >= p]:
-                if not o.status.is_open:
+                if not o.status.is_open or o.sweep == sweep:
                     continue
                 if o.price > p:  # traded through our level
                     self._fill(m, o, o.remaining, o.price, True, t)
@@ -542,7 +558,7 @@ class Venue:
         if p >= m.min_sell:
             consumed_by_ours = 0
             for o in [o for o in m.sells if o.price <= p]:
-                if not o.status.is_open:
+                if not o.status.is_open or o.sweep == sweep:
                     continue
                 if o.price < p:
                     self._fill(m, o, o.remaining, o.price, True, t)
@@ -912,6 +928,8 @@ class Venue:
         self._priority += 1
         o.priority = self._priority
         o.traded_at_level = 0
+        sweep = m.sweep
+        o.sweep = sweep if sweep is not None and sweep[0] == o.update_ms else None
         if o.side is Side.BUY:
             if m.has_l2:
                 o.ahead = m.bids.get(o.price, 0)
@@ -1586,6 +1604,18 @@ class Venue:
             cut += 1
         out, self._events = self._events[:cut], self._events[cut:]
         return out
+
+    def next_due_ms(self) -> int | None:
+        """When the venue next acts on its own: a latency-delayed command reaching the matching engine
+        or a funding settlement (None: nothing scheduled)."""
+        return self._next_due_ms if self._next_due_ms < _NO_SELL else None
+
+    def next_release_ms(self) -> int | None:
+        """When `drain_events` will next release something held back by `feed_latency_ms` (None: nothing
+        held). Events leave in emission order, so that is the first held event's E + latency."""
+        if not self._events:
+            return None
+        return self._events[0].event_time_ms + self.config.feed_latency_ms
 
     # ================================================================ time: latency queue and funding
     def _schedule(self, at: int, action: Callable[[int], None]) -> None:

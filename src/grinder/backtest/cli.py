@@ -25,6 +25,7 @@ from grinder.backtest.report import bars_to_list, html_report, print_table
 from grinder.backtest.results import BacktestResult, summarize
 from grinder.config import SECTIONS, ConfigError, GrinderConfig, load_config
 from grinder.data import DataError, load_exchange_info, load_tape
+from grinder.data.funding import load_funding
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
 from grinder.strategy.config import StrategyConfig
@@ -52,6 +53,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rules",
         metavar="EXCHANGEINFO.json",
         help="symbol rules from a saved GET /fapi/v1/exchangeInfo (default: built-in BTCUSDT/ETHUSDT)",
+    )
+    parser.add_argument(
+        "--funding",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="historical funding rates: Binance public-data <SYMBOL>-fundingRate-YYYY-MM.csv (or .zip) "
+        "or a saved GET /fapi/v1/fundingRate JSON; without them (and without a recorded mark-price "
+        "stream) funding is reported unknown",
     )
     parser.add_argument(
         "--no-skip", action="store_true", help="process every event in full (slower; same results)"
@@ -82,9 +92,11 @@ def run_backtest(
     rules_path: str | None = None,
     skip: bool | None = None,
     progress: ProgressFn | None = None,
+    funding_paths: list[str] | None = None,
 ) -> BacktestResult:
     """Load data, run, summarise: the whole of `grinder backtest` minus the printing."""
     rules = load_exchange_info(rules_path) if rules_path else None
+    funding = load_funding(funding_paths, symbol) if funding_paths else None
     t0 = time.perf_counter()
     tape = load_tape(data, rules, symbol=symbol)
     bt_cfg = cfg.get(BacktestConfig)
@@ -98,6 +110,7 @@ def run_backtest(
         execution_config=cfg.get(ExecutionConfig),
         venue_config=venue_cfg,
         backtest_config=bt_cfg,
+        funding=funding,
     )
     run_log = bt.run(progress)
     wall = time.perf_counter() - t0
@@ -149,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
             rules_path=args.rules,
             skip=False if args.no_skip else None,
             progress=progress,
+            funding_paths=args.funding,
         )
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

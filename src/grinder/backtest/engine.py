@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -40,6 +40,7 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.data.funding import FundingRate
 from grinder.data.tape import QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
@@ -73,6 +74,9 @@ class RunLog:
     commands: list[CommandRecord] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
     funding: list[tuple[int, str, Decimal]] = field(default_factory=list)  # (time, symbol, amount)
+    # funding times crossed with a position but no known rate: (symbol, time, position lots)
+    funding_unknown: list[tuple[str, int, int]] = field(default_factory=list)
+    funding_status: dict[str, str] = field(default_factory=dict)  # per symbol: known from what, or why not
     blocked: list[tuple[int, str, str]] = field(default_factory=list)  # (time, client id, reason)
     paused_ms: dict[str, int] = field(default_factory=dict)
     band_breaks: int = 0  # skipped quotes that made the strategy act when delivered (should be 0)
@@ -167,6 +171,7 @@ class Backtest:
         execution_config: ExecutionConfig,
         venue_config: VenueConfig,
         backtest_config: BacktestConfig = BacktestConfig(),  # noqa: B008 - frozen
+        funding: Mapping[str, Sequence[FundingRate]] | None = None,
     ) -> None:
         if not len(tape):
             raise ValueError("the tape is empty: no market events to backtest")
@@ -179,6 +184,12 @@ class Backtest:
         start_ms = int(tape.time_ms[0])
         self.clock = VirtualClock.from_ms(start_ms)
         self.venue = Venue(venue_config, rules)
+        self._funding_files: set[str] = set()
+        for sym, rates in (funding or {}).items():
+            if sym in rules and rates:
+                plan = [(r.time_ms, r.rate, r.mark_price) for r in rates]
+                self.venue.set_funding_rates(sym, plan, start_ms)
+                self._funding_files.add(sym)
         ids = ClientOrderIdFactory(backtest_config.strategy_tag, start_ms // 1000)
         self.pipeline = TradingPipeline(rules, strategy_config, risk_config, execution_config, ids)
         self.pipeline.on_wallet_balance(venue_config.initial_balance, start_ms)
@@ -230,7 +241,42 @@ class Backtest:
             for inc in self.venue.income()
             if inc.income_type == "FUNDING_FEE"
         ]
+        self._funding_coverage(end_ms)
         self.log.digest = self._hash.hexdigest()
+
+    def _funding_coverage(self, end_ms: int) -> None:
+        """Per symbol, whether the run's funding is known: funding times on Binance's grid crossed with
+        a position and no known rate make it unknown (never 0), with the reason in `funding_status`."""
+        interval = self.venue_config.funding_interval_ms
+        start_ms = int(self.tape.clock_ms[0])
+        for sym in self.tape.symbols:
+            settled = self.venue.funding_settled(sym)
+            fills = [
+                (f.fill.time_ms, f.fill.side.sign * f.fill.qty_lots)
+                for f in self.log.fills
+                if f.fill.symbol == sym
+            ]
+            due = list(range((start_ms // interval + 1) * interval, end_ms + 1, interval))
+            missing = [t for t in due if not any(abs(t - s) <= 60_000 for s in settled)]
+            for t in missing:
+                lots = sum(q for ft, q in fills if ft < t)
+                if lots:
+                    self.log.funding_unknown.append((sym, t, lots))
+            source = "funding-rate file" if sym in self._funding_files else "mark-price stream"
+            if any(u[0] == sym for u in self.log.funding_unknown):
+                cover = (
+                    "funding-rate file entry"
+                    if sym in self._funding_files
+                    else "mark-price event or --funding file"
+                )
+                status = f"unknown: a position was held at a funding time no {cover} covers"
+                self.log.funding_status[sym] = status
+            elif not due:
+                self.log.funding_status[sym] = "none due: no funding time in the run"
+            elif missing:
+                self.log.funding_status[sym] = "0: flat at every funding time without a known rate"
+            else:
+                self.log.funding_status[sym] = f"settled from the {source}"
 
     # ------------------------------------------------------------------ one event
     def _process_row(self, i: int) -> None:

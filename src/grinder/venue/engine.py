@@ -167,7 +167,9 @@ class _Market:
         "buys",
         "down_floor",
         "fast_ok",
+        "funding_plan",
         "funding_rate",
+        "funding_settled",
         "has_l2",
         "has_quote",
         "im_buy_lots",
@@ -221,6 +223,9 @@ class _Market:
         self.funding_rate = ZERO
         self.next_funding_ms = 0  # 0 = unknown until the first mark price event
         self.last_funding_ms = 0
+        # historical rates to settle by (time, rate, mark or None), next first; see set_funding_rates
+        self.funding_plan: list[tuple[int, Decimal, Decimal | None]] = []
+        self.funding_settled: list[int] = []  # funding times settled with a known rate
         self.buys: list[_Order] = []  # resting, best first (price desc, then time priority)
         self.sells: list[_Order] = []  # resting, best first (price asc, then time priority)
         self.max_buy = _NO_BUY
@@ -419,6 +424,8 @@ class Venue:
         if t >= self._next_due_ms:
             self._run_due(t)
         m.mark = ev.mark_price
+        if m.funding_plan:
+            return  # historical rates decide the times and rates (set_funding_rates)
         m.funding_rate = ev.funding_rate
         announced = ev.next_funding_time_ms
         if announced <= 0 and m.next_funding_ms == 0:
@@ -428,6 +435,21 @@ class Venue:
         if announced > m.last_funding_ms and announced > 0 and announced != m.next_funding_ms:
             m.next_funding_ms = announced
             self._recompute_due()
+
+    def set_funding_rates(
+        self, symbol: str, rates: Sequence[tuple[int, Decimal, Decimal | None]], after_ms: int
+    ) -> None:
+        """Settle funding of `symbol` at these historical (time, rate, mark) points after `after_ms`
+        (Binance's fundingRate history), instead of the rates announced by mark-price events. The
+        mark price used is the point's, else the last mark event's, else the L1 mid (ADR-121)."""
+        m = self._market(symbol)
+        m.funding_plan = sorted(p for p in rates if p[0] > after_ms)
+        m.next_funding_ms = m.funding_plan[0][0] if m.funding_plan else 0
+        self._recompute_due()
+
+    def funding_settled(self, symbol: str) -> list[int]:
+        """Funding times of `symbol` settled with a known rate (a payment of 0 when flat included)."""
+        return list(self._market(symbol).funding_settled)
 
     def advance_to(self, now_ms: int) -> None:
         """Move venue time: releases latency-delayed commands and settles funding due by `now_ms`."""
@@ -1655,9 +1677,17 @@ class Venue:
         """Funding = position × mark × rate; longs pay when the rate is positive (protocol sheet §9)."""
         at = m.next_funding_ms
         m.last_funding_ms = at
-        m.next_funding_ms = at + self.config.funding_interval_ms
-        mark = self._mark(m)
-        if mark is None or m.funding_rate == 0:
+        if m.funding_plan:
+            _, m.funding_rate, plan_mark = m.funding_plan.pop(0)
+            m.next_funding_ms = m.funding_plan[0][0] if m.funding_plan else 0
+            mark = plan_mark if plan_mark is not None else self._mark(m)
+        else:
+            m.next_funding_ms = at + self.config.funding_interval_ms
+            mark = self._mark(m)
+        if mark is None:
+            return
+        m.funding_settled.append(at)
+        if m.funding_rate == 0:
             return
         sym = m.rules.symbol
         changed = []

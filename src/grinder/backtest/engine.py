@@ -28,6 +28,7 @@ import numpy as np
 
 from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
+from grinder.binance.book import LocalOrderBook
 from grinder.core.clock import VirtualClock
 from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import Side
@@ -148,13 +149,21 @@ def execute(venue: Venue, cmd: Command, now_ms: int) -> CommandResult:
 
 
 class _SymbolBook:
-    """Per-symbol replay state: USDⓈ-M depth sync for the venue's L2 and the pause clock."""
+    """Per-symbol replay state: the live depth sync (`LocalOrderBook`) feeding the venue's L2, and the
+    pause clock."""
 
-    __slots__ = ("last_u", "paused_since", "snapshot_id")
+    __slots__ = ("paused_since", "sync")
 
-    def __init__(self) -> None:
-        self.snapshot_id = 0  # lastUpdateId of the snapshot in force (0: none, diffs are not applied)
-        self.last_u = 0  # u of the last applied diff (0: none applied since the snapshot)
+    def __init__(self, symbol: str, venue: Venue) -> None:
+        def mirror(change: DepthSnapshot | DepthUpdate) -> None:
+            if isinstance(change, DepthSnapshot):
+                venue.on_depth_snapshot(change)
+            else:
+                venue.on_depth_update(change)
+
+        # Diffs before the snapshot are buffered and those it does not cover are applied right after
+        # it; only what the sync accepts reaches the venue (the live book's rules, protocol §5.3).
+        self.sync = LocalOrderBook(symbol, on_apply=mirror)
         self.paused_since: int | None = None
 
 
@@ -195,7 +204,7 @@ class Backtest:
         self.pipeline.on_wallet_balance(venue_config.initial_balance, start_ms)
         self._refresh_ms = execution_config.equity_refresh_ms
         self._queue_model = venue_config.fill_model == "queue"
-        self._books = {s: _SymbolBook() for s in tape.symbols}
+        self._books = {s: _SymbolBook(s, self.venue) for s in tape.symbols}
         self.log = RunLog(paused_ms=dict.fromkeys(tape.symbols, 0), latency=latency)
         self._hash = hashlib.sha256()
         self._enc = msgspec.json.Encoder()
@@ -301,33 +310,31 @@ class Backtest:
             v.on_trade(ev)
         elif isinstance(ev, MarkPrice):
             v.on_mark_price(ev)
-        elif isinstance(ev, DepthSnapshot):
-            book = self._books[ev.symbol]
-            book.snapshot_id = ev.last_update_id
-            book.last_u = 0
-            v.on_depth_snapshot(ev)
-        elif isinstance(ev, DepthUpdate):
+        elif isinstance(ev, DepthSnapshot | DepthUpdate):
             self._depth_to_venue(ev)
         v.advance_to(now)
 
-    def _depth_to_venue(self, ev: DepthUpdate) -> None:
-        """USDⓈ-M book sync (protocol §5.3): drop diffs older than the snapshot, then require
-        `pu` == the previous `u`; on a gap, stop feeding L2 until the next snapshot."""
-        book = self._books[ev.symbol]
-        if not book.snapshot_id or ev.final_update_id < book.snapshot_id:
-            return
-        if book.last_u and ev.prev_final_update_id != book.last_u:
+    def _depth_to_venue(self, ev: DepthSnapshot | DepthUpdate) -> None:
+        """Through the live book sync (protocol §5.3); a break (gap, or a snapshot older than the
+        diffs) is counted and the venue trades on the book ticker alone until the next snapshot."""
+        sync = self._books[ev.symbol].sync
+        before = sync.resyncs
+        if isinstance(ev, DepthSnapshot):
+            sync.apply_snapshot(ev)
+        else:
+            sync.on_diff(ev)
+        if sync.resyncs != before:
             self.log.depth_gaps += 1
             log.warning(
-                "backtest_depth_gap symbol=%s pu=%d expected=%d (L2 paused until the next snapshot)",
+                "backtest_depth_gap symbol=%s update_id=%d (L2 off until the next snapshot)",
                 ev.symbol,
-                ev.prev_final_update_id,
-                book.last_u,
+                sync.last_update_id,
             )
-            book.snapshot_id = 0
-            return
-        book.last_u = ev.final_update_id
-        self.venue.on_depth_update(ev)
+            self.venue.drop_l2(ev.symbol)
+
+    def depth_book(self, symbol: str) -> LocalOrderBook:
+        """The depth book the run keeps for `symbol` (what the venue's L2 mirrors)."""
+        return self._books[symbol].sync
 
     def _user_events(self, row: int, now: int) -> None:
         for uev in self.venue.drain_events(now):

@@ -197,6 +197,7 @@ class _Market:
         "rules",
         "sells",
         "sweep",
+        "top_ms",
         "trades",
         "unit",
     )
@@ -210,11 +211,15 @@ class _Market:
         self.ask_lots = 0
         self.has_quote = False
         self.has_l2 = False
+        self.top_ms = 0  # exchange time of the source of bid/ask (a book ticker or the L2 book)
         # (trade time, aggressor sign) of the last public trade: prints sharing both are one match
         self.sweep: tuple[int, int] | None = None
         # L2 levels (price ticks -> lots) with lazy-deletion heaps over their prices: every key of
         # `bids` has at least one entry -p in `bid_heap` (asks: p in `ask_heap`); entries whose price
         # left the dict are dropped when they reach the top. Best bid/ask in O(log n), not O(n).
+        # The levels mirror the synced depth book exactly (only our own taker fills take from them);
+        # `bid`/`ask` come from the newest of the book ticker and the book, and levels through them
+        # (a book behind the ticker) are not traded against (`side_levels`).
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.bid_heap: list[int] = []
@@ -363,8 +368,7 @@ class Venue:
         m.ask = ev.ask_ticks
         m.ask_lots = ev.ask_lots
         m.has_quote = True
-        if m.has_l2:
-            self._prune_l2(m)
+        m.top_ms = t
         if self._queue_model:
             if ev.bid_ticks <= m.max_buy or ev.ask_ticks >= m.min_sell:
                 self._match_quote_queue(m, t)
@@ -416,6 +420,12 @@ class Venue:
             else:
                 m.asks.pop(p, None)
         self._after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
+
+    def drop_l2(self, symbol: str) -> None:
+        """Forget the L2 book (its sync broke): until the next snapshot, the book ticker is the market."""
+        m = self._market(symbol)
+        m.has_l2 = False
+        m.set_l2({}, {})
 
     def on_mark_price(self, ev: MarkPrice) -> None:
         """Mark price and funding rate; funding settles at the announced funding time."""
@@ -485,8 +495,8 @@ class Venue:
         """
         m = self._market(symbol)
         if m.has_l2:
-            # Every bookTicker prunes stale L2 levels; skipping quotes would skip that. With an L2
-            # book the caller processes each quote (no fast-forward).
+            # With an L2 book every ticker also decides, by its time, whether it or the book defines
+            # the touch: the caller processes each quote (no fast-forward).
             return start
         end = len(bid_ticks) if end is None else max(start, min(end, len(bid_ticks)))
         if self._next_due_ms < _NO_SELL:
@@ -602,10 +612,12 @@ class Venue:
     def _after_l2_change(
         self, m: _Market, bid_prices: set[int] | None, ask_prices: set[int] | None, t: int
     ) -> None:
-        bb, ba = m.best_l2_bid(), m.best_l2_ask()
-        m.bid, m.bid_lots = (bb, m.bids[bb]) if bb is not None else (m.bid, 0)
-        m.ask, m.ask_lots = (ba, m.asks[ba]) if ba is not None else (m.ask, 0)
-        m.has_quote = m.has_quote or bool(m.bids and m.asks)
+        if t >= m.top_ms:  # the book is at least as new as the last ticker: it defines the touch
+            bb, ba = m.best_l2_bid(), m.best_l2_ask()
+            if bb is not None and ba is not None and bb < ba:
+                m.bid, m.bid_lots, m.ask, m.ask_lots = bb, m.bids[bb], ba, m.asks[ba]
+                m.has_quote = True
+                m.top_ms = t
         if not (m.buys or m.sells):
             return
         if self._queue_model:
@@ -620,17 +632,16 @@ class Venue:
             self._match_touch(m, m.ask, m.bid, t)
 
     @staticmethod
-    def _prune_l2(m: _Market) -> None:
-        """A newer best bid/ask makes L2 levels on the wrong side of it stale: drop them."""
-        bid, ask = m.bid, m.ask
-        heap, book = m.bid_heap, m.bids
-        while heap and -heap[0] > bid:  # every level above the new best bid (stale entries too)
-            book.pop(-heapq.heappop(heap), None)
-        heap, book = m.ask_heap, m.asks
-        while heap and heap[0] < ask:
-            book.pop(heapq.heappop(heap), None)
-        m.put_bid(bid, m.bid_lots)
-        m.put_ask(ask, m.ask_lots)
+    def side_levels(m: _Market, side: Side) -> list[tuple[int, int]]:
+        """What a taker of `side` can trade against, best first: the touch (bid/ask with its size)
+        then the deeper L2 levels; levels of a book behind the ticker, through the touch, are skipped."""
+        if side is Side.BUY:
+            top, top_lots, book = m.ask, m.ask_lots, m.asks
+            deeper = sorted(p for p in book if p > top)
+        else:
+            top, top_lots, book = m.bid, m.bid_lots, m.bids
+            deeper = sorted((p for p in book if p < top), reverse=True)
+        return [(top, top_lots), *((p, book[p]) for p in deeper)]
 
     # ================================================================ orders: wire level
     def new_order(
@@ -896,16 +907,10 @@ class Venue:
         if not m.has_l2:
             return o.remaining
         total = 0
-        if o.side is Side.BUY:
-            for p in sorted(m.asks):
-                if o.otype is OrderType.LIMIT and p > o.price:
-                    break
-                total += m.asks[p]
-        else:
-            for p in sorted(m.bids, reverse=True):
-                if o.otype is OrderType.LIMIT and p < o.price:
-                    break
-                total += m.bids[p]
+        for p, q in self.side_levels(m, o.side):
+            if o.otype is OrderType.LIMIT and (p > o.price if o.side is Side.BUY else p < o.price):
+                break
+            total += q
         return total
 
     def _take(self, m: _Market, o: _Order, t: int) -> None:
@@ -923,27 +928,32 @@ class Venue:
             else:
                 m.bid_lots = max(0, m.bid_lots - filled)
             return
-        book = m.asks if o.side is Side.BUY else m.bids
-        levels = sorted(book) if o.side is Side.BUY else sorted(book, reverse=True)
-        for p in levels:
+        # L2 depth walk: touch first, then deeper levels, each at its own price, as far as the limit
+        buy = o.side is Side.BUY
+        book, put = (m.asks, m.put_ask) if buy else (m.bids, m.put_bid)
+        levels = self.side_levels(m, o.side)
+        k = 0
+        while k < len(levels):
+            p, q = levels[k]
             if not o.status.is_open or o.remaining <= 0:
                 break
-            if limit is not None and (p > limit if o.side is Side.BUY else p < limit):
+            if limit is not None and (p > limit if buy else p < limit):
                 break
-            filled = self._fill(m, o, min(book[p], o.remaining), p, False, t)
-            if filled <= 0:
+            filled = self._fill(m, o, min(q, o.remaining), p, False, t) if q > 0 else 0
+            if filled <= 0 and q > 0:
                 break
-            left = book[p] - filled
+            left = q - filled
             if left > 0:
-                book[p] = left
-            else:
-                del book[p]
-        if o.side is Side.BUY:
-            ba = m.best_l2_ask()
-            m.ask, m.ask_lots = (ba, m.asks[ba]) if ba is not None else (m.ask, 0)
+                put(p, left)
+                levels[k] = (p, left)
+                break
+            book.pop(p, None)
+            k += 1
+        top = levels[k] if k < len(levels) else (levels[-1][0], 0)
+        if buy:
+            m.ask, m.ask_lots = top
         else:
-            bb = m.best_l2_bid()
-            m.bid, m.bid_lots = (bb, m.bids[bb]) if bb is not None else (m.bid, 0)
+            m.bid, m.bid_lots = top
 
     def _rest(self, m: _Market, o: _Order) -> None:
         """Put an order in the book behind the displayed quantity at its price (ADR-011)."""
@@ -953,7 +963,7 @@ class Venue:
         sweep = m.sweep
         o.sweep = sweep if sweep is not None and sweep[0] == o.update_ms else None
         if o.side is Side.BUY:
-            if m.has_l2:
+            if m.has_l2 and o.price < m.bid:
                 o.ahead = m.bids.get(o.price, 0)
             elif not m.has_quote or o.price > m.bid:
                 o.ahead = 0
@@ -964,7 +974,7 @@ class Venue:
             m.buys.append(o)
             m.buys.sort(key=lambda x: (-x.price, x.priority))
         else:
-            if m.has_l2:
+            if m.has_l2 and o.price > m.ask:
                 o.ahead = m.asks.get(o.price, 0)
             elif not m.has_quote or o.price < m.ask:
                 o.ahead = 0
@@ -1598,9 +1608,7 @@ class Venue:
         """(bids best-first, asks best-first) of the L2 book, or the L1 quote when no L2 was fed."""
         m = self._market(symbol)
         if m.has_l2:
-            bids = sorted(m.bids.items(), reverse=True)[:limit]
-            asks = sorted(m.asks.items())[:limit]
-            return bids, asks
+            return self.side_levels(m, Side.SELL)[:limit], self.side_levels(m, Side.BUY)[:limit]
         if not m.has_quote:
             return [], []
         return [(m.bid, m.bid_lots)], [(m.ask, m.ask_lots)]

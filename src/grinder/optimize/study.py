@@ -177,8 +177,9 @@ class StudyDriver:
         return max(1, sum(threads.values()))
 
     def _ask(self, study: optuna.Study, space: Space, n_trials: int, progress: Progress) -> Trial | None:
-        if len(study.get_trials(deepcopy=False, states=ACTIVE)) >= n_trials:
-            return None
+        active = study.get_trials(deepcopy=False, states=ACTIVE)
+        if len(active) >= n_trials and not any(t.state == TrialState.WAITING for t in active):
+            return None  # (a queued retry is always taken: ask() hands it out before sampling)
         trial = study.ask()
         self.storage.record_heartbeat(trial._trial_id)
         earlier = [t for t in study.get_trials(deepcopy=False, states=ACTIVE) if t.number < trial.number]

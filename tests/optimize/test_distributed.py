@@ -85,7 +85,7 @@ def test_two_drivers_share_a_postgres_study_on_a_dask_cluster_and_survive_a_work
         for i in range(2)
     ]
     assert sum(told) == n and min(told) >= 1, told
-    assert len({t.user_attrs["driver"] for t in done}) == 2
+    assert len({figures(t)["driver"] for t in done}) == 2
     assert all("complete trial(s)" in log for log in logs)
     # trials ran on both workers before the kill and on the survivor after it; each worker process
     # loaded the data at most once and served every other trial from its cache

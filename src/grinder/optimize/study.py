@@ -24,6 +24,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,6 +44,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 ACTIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 FIGURES_ATTR = "figures"
+MAX_RESUBMITS = 3
 FINGERPRINT_ATTR = "grinder_fingerprint"
 
 
@@ -66,7 +68,7 @@ def open_storage(url: str, heartbeat_s: int, grace_s: int) -> RDBStorage:
     elif url.startswith("postgresql"):
         kwargs = {"pool_pre_ping": True}
     try:
-        return RDBStorage(
+        storage = RDBStorage(
             url,
             engine_kwargs=kwargs,
             heartbeat_interval=heartbeat_s,
@@ -76,6 +78,25 @@ def open_storage(url: str, heartbeat_s: int, grace_s: int) -> RDBStorage:
     except Exception as exc:  # sqlalchemy raises many types; the operator needs the URL and the cause
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OptimizeError(f"cannot open study storage {redact(url)}: {first}") from None
+    if url.startswith("sqlite"):
+        _sqlite_wal(storage)
+    return storage
+
+
+def _sqlite_wal(storage: RDBStorage) -> None:
+    """WAL + synchronous=NORMAL: a trial costs about twenty small commits, and with the default
+    rollback journal each one waits for the disk. WAL keeps every committed trial across a killed
+    process (only an OS crash may lose the last commits); it needs a local disk, not NFS."""
+    import sqlalchemy
+
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # connections opened before the listener get the pragmas on reopen
 
 
 def redact(url: str) -> str:
@@ -173,8 +194,9 @@ class StudyDriver:
         return study
 
     def _capacity(self) -> int:
+        """Worker threads plus one queued trial, so no worker idles while this driver tells and asks."""
         threads: dict[str, int] = self.client.nthreads()
-        return max(1, sum(threads.values()))
+        return sum(threads.values()) + 1
 
     def _ask(self, study: optuna.Study, space: Space, n_trials: int, progress: Progress) -> Trial | None:
         active = study.get_trials(deepcopy=False, states=ACTIVE)
@@ -189,7 +211,6 @@ class StudyDriver:
             progress.surplus += 1
             return None
         suggest(trial, space)
-        trial.set_user_attr("driver", self.driver_id)
         return trial
 
     def _submit(self, trial: Trial, job: TrialJob) -> Future[Any]:
@@ -201,8 +222,19 @@ class StudyDriver:
             pure=False,
         )
 
+    @staticmethod
+    def _result(fut: Future[Any]) -> dict[str, Any] | None:
+        """The trial's figures, or None when the task's result did not survive (a worker died)."""
+        if fut.status != "finished":
+            return None
+        try:
+            figures: dict[str, Any] = fut.result()
+        except (CancelledError, OSError, KeyError):
+            return None
+        return figures
+
     def _tell(self, study: optuna.Study, space: Space, trial: Trial, figures: dict[str, Any]) -> None:
-        trial.set_user_attr(FIGURES_ATTR, figures)
+        trial.set_user_attr(FIGURES_ATTR, {**figures, "driver": self.driver_id})
         for key, value in space.violations(figures).items():
             trial.set_constraint(key, value)
         study.tell(trial, space.objective_values(figures))
@@ -221,6 +253,7 @@ class StudyDriver:
         study = self.open(name, space, job)
         progress = Progress()
         inflight: dict[Future[Any], Trial] = {}
+        resubmits: dict[int, int] = {}
         last_beat = 0.0
         try:
             while True:
@@ -250,14 +283,24 @@ class StudyDriver:
                     continue
                 for fut in done:
                     trial = inflight.pop(fut)
-                    if fut.status == "finished":
-                        self._tell(study, space, trial, fut.result())
-                        progress.told += 1
+                    if fut.status == "error":
+                        exc = fut.exception()
+                        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+                        study.tell(trial, state=TrialState.FAIL)
+                        raise OptimizeError(f"trial {trial.number} of study {name!r} failed: {exc}")
+                    figures = self._result(fut)
+                    if figures is None:  # lost with its worker after finishing, or cancelled: run it again
+                        resubmits[trial.number] = resubmits.get(trial.number, 0) + 1
+                        if resubmits[trial.number] > MAX_RESUBMITS:
+                            study.tell(trial, state=TrialState.FAIL)
+                            raise OptimizeError(
+                                f"trial {trial.number} of study {name!r} was lost {MAX_RESUBMITS} times "
+                                f"(last state {fut.status}); check the Dask workers' logs"
+                            )
+                        inflight[self._submit(trial, job)] = trial
                         continue
-                    exc = fut.exception()
-                    trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
-                    study.tell(trial, state=TrialState.FAIL)
-                    raise OptimizeError(f"trial {trial.number} of study {name!r} failed: {exc}")
+                    self._tell(study, space, trial, figures)
+                    progress.told += 1
         except BaseException:
             self._abandon(study, inflight, progress)
             raise

@@ -34,7 +34,7 @@ from grinder.core.rules import SymbolRules
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
 from grinder.ha import HAConfig
-from grinder.live.config import EngineConfig, resolve_urls
+from grinder.live.config import EngineConfig, check_sections, resolve_urls
 from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
 from grinder.live.journal import EngineJournal
 from grinder.live.startup import FillRecovery
@@ -63,6 +63,17 @@ class EngineSettings:
     ops: OpsConfig = field(default_factory=OpsConfig)
     store: StoreConfig | None = None
     ha: HAConfig | None = None
+
+    def __post_init__(self) -> None:
+        """One owner per setting (issue 12): [connector] symbols is the allow-list and the default
+        list traded; [connector] max_notional_per_order and strategy_tag apply to the engine too."""
+        eng, conn = self.engine, self.connector
+        if not eng.symbols:
+            object.__setattr__(self, "engine", dataclasses.replace(eng, symbols=tuple(conn.symbols)))
+        check_sections({"engine": self.engine, "connector": conn, "risk": self.risk})
+        if self.risk.max_notional_per_order != conn.max_notional_per_order:
+            object.__setattr__(self, "risk", dataclasses.replace(
+                self.risk, max_notional_per_order=conn.max_notional_per_order))
 
     @classmethod
     def from_config(cls, cfg: Any) -> EngineSettings:
@@ -221,7 +232,7 @@ async def build_engine(
         await session.close()
         raise
     epoch = id_epoch_s if id_epoch_s is not None else clock.now_ms() // 1000
-    ids = ClientOrderIdFactory(settings.strategy.strategy_tag, epoch)
+    ids = ClientOrderIdFactory(settings.connector.strategy_tag, epoch)  # [connector] owns the tag
     pipeline = TradingPipeline(
         rules, settings.strategy, settings.risk, settings.execution, ids,
         strategy_factory=strategy_factory(settings),

@@ -65,3 +65,13 @@ USER_STREAM_DUPLICATES_TOTAL = Counter(
 LISTEN_KEY_RENEWALS_TOTAL = Counter(
     "grinder_listen_key_renewals_total", "listenKey keepalives and re-creations", ["action"]
 )
+WRITES_FENCED_TOTAL = Counter(
+    "grinder_writes_fenced_total",
+    "Order writes refused immediately before sending: this instance was not the HA leader (ADR-110)",
+    ["endpoint"],
+)
+BODIES_TOO_LARGE_TOTAL = Counter(
+    "grinder_binance_oversize_total",
+    "REST bodies / WebSocket frames dropped for exceeding their size cap (ADR-113)",
+    ["what"],
+)

@@ -27,6 +27,7 @@ from grinder.binance.errors import (
     BinanceUnknownOutcome,
     ErrorKind,
     MalformedMessage,
+    WriteFenced,
     make_api_error,
 )
 from grinder.binance.governor import RateLimitGovernor
@@ -56,6 +57,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Order writes the HA fence guards; listen-key upkeep is not trading and stays allowed.
+_FENCED_PATHS = frozenset({
+    "/fapi/v1/order", "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders", "/fapi/v1/countdownCancelAll",
+})
 _ERROR_BODY = msgspec.json.Decoder(dict[str, Any])
 _ANY = msgspec.json.Decoder()
 
@@ -101,6 +106,9 @@ class BinanceRestClient:
         self._last_sync_mono_ns: int | None = None
         self._sync_lock = asyncio.Lock()
         self.rules: dict[str, SymbolRules] = {}
+        # Asked immediately before every order write is handed to the socket; a reason refuses it
+        # (`WriteFenced`, nothing sent). The HA leader lease's `write_permit` (ADR-110).
+        self.write_fence: Callable[[], str | None] | None = None
 
     @classmethod
     def from_config(
@@ -233,6 +241,12 @@ class BinanceRestClient:
             encoded=True,
         )
         session = self._get_session()
+        if endpoint.is_write and self.write_fence is not None and endpoint.path in _FENCED_PATHS:
+            refusal = self.write_fence()  # no await between this check and the request
+            if refusal is not None:
+                metrics.WRITES_FENCED_TOTAL.labels(endpoint.name).inc()
+                log.warning("write_fenced endpoint=%s reason=%s", endpoint.name, refusal)
+                raise WriteFenced(endpoint.name, refusal)
         start = self._clock.monotonic_ns()
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:

@@ -196,6 +196,8 @@ async def build_engine(
         max_retries=binance_cfg.max_retries, retry_backoff_s=binance_cfg.retry_backoff_s,
         time_resync_interval_s=binance_cfg.time_resync_interval_s,
     )
+    if lease is not None:
+        rest.write_fence = lease.write_permit  # every order write asks the lease first (ADR-110)
     try:
         port = BinanceFuturesPort(
             BinanceFuturesPortConfig(base_url=rest_url, ws_url=ws_url,

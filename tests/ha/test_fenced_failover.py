@@ -101,6 +101,6 @@ async def test_paused_leader_sends_nothing_after_its_lease_and_follower_takes_ov
         print(f"failover_s={failovers}")
     finally:
         for i in inst.values():
-            i.terminate()
+            await asyncio.to_thread(i.terminate)
         for p in proxies.values():
             await p.stop()

@@ -23,7 +23,7 @@ class InstanceSpec:
     holder_id: str
     rest_url: str
     ws_url: str
-    redis_url: str
+    redis_url: str | None  # None: standalone (no [ha] section)
     journal_path: Path
     lease_key: str = "grinder:leader:chaos"
     ttl_ms: int = 2000
@@ -75,18 +75,24 @@ daily_loss_limit = "500"
 journal_path = "{spec.journal_path}"
 synchronous = "NORMAL"
 
-[ha]
+{_ha_section(spec)}
+[reconcile]
+interval_s = {spec.reconcile_interval_s}
+remediation_enabled = {str(spec.remediation).lower()}
+cancel_unexpected_enabled = true
+"""
+
+
+def _ha_section(spec: InstanceSpec) -> str:
+    if spec.redis_url is None:
+        return ""
+    return f"""[ha]
 enabled = true
 redis_url = "{spec.redis_url}"
 lease_key = "{spec.lease_key}"
 holder_id = "{spec.holder_id}"
 ttl_ms = {spec.ttl_ms}
 renew_every_ms = {spec.renew_every_ms}
-
-[reconcile]
-interval_s = {spec.reconcile_interval_s}
-remediation_enabled = {str(spec.remediation).lower()}
-cancel_unexpected_enabled = true
 """
 
 

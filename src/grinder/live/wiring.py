@@ -37,7 +37,9 @@ from grinder.ha import HAConfig
 from grinder.live.config import EngineConfig, resolve_urls
 from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
 from grinder.live.journal import EngineJournal
+from grinder.live.reconcile_loop import ReconcileLoop
 from grinder.ops.config import OpsConfig
+from grinder.reconcile.config import ReconcileConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
 from grinder.strategy import GridStrategy, StrategyConfig
@@ -62,6 +64,7 @@ class EngineSettings:
     ops: OpsConfig = field(default_factory=OpsConfig)
     store: StoreConfig | None = None
     ha: HAConfig | None = None
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
 
     @classmethod
     def from_config(cls, cfg: Any) -> EngineSettings:
@@ -78,6 +81,7 @@ class EngineSettings:
             ops=cfg.section("ops"),
             store=_optional_section(cfg, "store"),
             ha=_optional_section(cfg, "ha"),
+            reconcile=_optional_section(cfg, "reconcile") or ReconcileConfig(),
         )
 
 
@@ -275,6 +279,8 @@ async def build_engine(
     engine.has_account = has_account
     engine.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
     engine.yield_market = market.request_yield
+    if has_account and not paper_mode and isinstance(journal, EngineJournal):
+        engine.reconcile = ReconcileLoop(engine, rest, rules, journal, settings.reconcile, clock)
     engine_ref.engine = engine
     return engine
 

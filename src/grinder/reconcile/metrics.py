@@ -16,3 +16,13 @@ ACTIONS_TOTAL = Counter(
     "grinder_reconcile_actions_total", "Remediation actions, by action and outcome", ["action", "outcome"]
 )
 LAST_RUN_TS = Gauge("grinder_reconcile_last_run_ts", "Unix time of the last completed reconciliation pass")
+FILLS_RECOVERED_TOTAL = Counter(
+    "grinder_reconcile_fills_recovered_total",
+    "Fills of ours found in the exchange's trade list but missing from the journal (journaled and applied)",
+)
+TRIGGERS_TOTAL = Counter(
+    "grinder_reconcile_triggers_total",
+    "Reconciliation passes by what asked for them (start, interval, reconnect, unknown_outcome, takeover)",
+    ["why"],
+)
+FAILED_TOTAL = Counter("grinder_reconcile_failed_total", "Reconciliation passes that could not complete")

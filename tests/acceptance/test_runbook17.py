@@ -246,10 +246,12 @@ async def test_rollback_disarm_at_runtime_stops_every_write(sim: SimProcess, tmp
             assert not new_orders, f"orders reached the exchange after disarm: {new_orders}"
             status, ready = await _get_json(session, engine.url + "/readyz")
             assert status == 503 and ready["ready"] is False
+            resting = [o for o in await client.open_orders("BTCUSDT") if o.clientOrderId.startswith("grinder_")]
     finally:
         await client.close()
         rc = engine.stop()
-    assert rc == 0, engine.text()[-3000:]
+    # Disarmed, the engine may not cancel: orders left -> the documented ERROR line and exit 3.
+    assert rc == (3 if resting else 0), engine.text()[-3000:]
     assert re.search(rf"^{TS} WARNING .*armed=False", engine.text(), re.M), "rollback must log armed=False"
 
 

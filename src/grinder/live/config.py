@@ -40,6 +40,10 @@ class EngineConfig:
     stale_feed_s: a symbol whose last market event is older than this makes /readyz answer 503,
         and our orders on it are cancelled; its next market event re-plans the grid.
     shutdown_timeout_s: upper bound for the graceful shutdown (cancels, journal flush).
+    deadman_countdown_s: the dead-man's switch: while armed in LIVE_TRADE, the exchange is asked to
+        cancel every open order of each symbol unless refreshed within this many seconds
+        (`POST /fapi/v1/countdownCancelAll`); 0 turns it off.
+    deadman_interval_s: how often the countdown is refreshed (well below the countdown).
     log_level / log_format: "INFO"/"DEBUG"/...; "human" or "json".
     """
 
@@ -49,6 +53,8 @@ class EngineConfig:
     cancel_on_shutdown: bool = True
     stale_feed_s: float = 10.0
     shutdown_timeout_s: float = 15.0
+    deadman_countdown_s: float = 30.0
+    deadman_interval_s: float = 10.0
     log_level: str = "INFO"
     log_format: str = "human"
 
@@ -73,5 +79,13 @@ class EngineConfig:
             )
         if self.stale_feed_s <= 0 or self.shutdown_timeout_s <= 0:
             raise ValueError("engine.stale_feed_s and engine.shutdown_timeout_s must be > 0 seconds")
+        if self.deadman_countdown_s < 0 or (
+            self.deadman_countdown_s > 0 and not 0 < self.deadman_interval_s <= self.deadman_countdown_s / 2
+        ):
+            raise ValueError(
+                f"engine.deadman_countdown_s={self.deadman_countdown_s} / deadman_interval_s="
+                f"{self.deadman_interval_s}: use a countdown >= 0 (0 = off) and an interval > 0 of at most "
+                "half the countdown, e.g. 30 and 10"
+            )
         if self.log_format not in ("human", "json"):
             raise ValueError(f"engine.log_format={self.log_format!r} is not accepted: use human or json")

@@ -21,12 +21,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from grinder.binance.rest import BinanceRestClient
-from grinder.binance.schemas import UserTrade
+from grinder.connector.binance_port import BinanceFuturesPort
 from grinder.connector.port import PositionState
 from grinder.core.clock import Clock
-from grinder.core.enums import PositionSide, Side
-from grinder.core.events import Fill
 from grinder.core.ids import is_grinder_order
 from grinder.core.rules import SymbolRules
 from grinder.live.journal import EngineJournal
@@ -41,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRADES_PAGE = 1000  # userTrades limit per request (Binance maximum)
-MAX_ORDER_IDS_KEPT = 4096  # exchange order id → client order id, for trades of older orders
 START_LOOKBACK_MS = 2_000  # an empty journal looks this far before the engine started
 
 
@@ -51,14 +47,14 @@ class ReconcileLoop:
     def __init__(
         self,
         engine: LiveEngine,
-        rest: BinanceRestClient,
+        port: BinanceFuturesPort,
         rules: Mapping[str, SymbolRules],
         journal: EngineJournal,
         config: ReconcileConfig,
         clock: Clock,
     ) -> None:
         self.engine = engine
-        self.rest = rest
+        self.port = port
         self.rules = rules
         self.journal = journal
         self.config = config
@@ -71,16 +67,15 @@ class ReconcileLoop:
         self._task: asyncio.Task[None] | None = None
         self._started_ms = clock.now_ms()
         self._last_trade_id: dict[str, int] = {}
-        self._cid_of: dict[tuple[str, int], str] = {}  # order ids are per symbol
         self._lock = asyncio.Lock()
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> None:
         """Begin: a first pass now, then one per interval and per request."""
         for sym in self.rules:
-            ids = [f.trade_id for f in self.journal.store.fills(sym)]
-            if ids:
-                self._last_trade_id[sym] = max(ids)
+            last = self.journal.store.last_trade_id(sym)
+            if last is not None:
+                self._last_trade_id[sym] = last
         self.request("start")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="reconcile-loop")
 
@@ -162,58 +157,24 @@ class ReconcileLoop:
     async def _recover_fills(self) -> int:
         """Journal and apply our fills the exchange lists after the last trade id we know."""
         added = 0
+        store = self.journal.store
+        since_ms = self._started_ms - START_LOOKBACK_MS  # only while nothing of a symbol is journaled
         for sym in self.rules:
-            for trade in await self._trades_since(sym):
-                self._last_trade_id[sym] = max(self._last_trade_id.get(sym, 0), trade.id)
-                cid = await self._client_order_id(sym, trade.orderId)
-                if not is_grinder_order(cid) or self.journal.has_fill(sym, trade.id, cid):
-                    continue
-                fill = _fill_of(trade, cid, self.rules[sym])
-                if self.engine.apply_recovered_fill(fill):
-                    added += 1
+            after = self._last_trade_id.get(sym)
+            while True:
+                page = await self.port.fills_after(sym, after, since_ms, TRADES_PAGE)
+                for fill in page:
+                    if not is_grinder_order(fill.client_order_id) or store.has_trade(sym, fill.trade_id):
+                        continue
+                    added += int(self.engine.apply_recovered_fill(fill))
+                if page:
+                    after = self._last_trade_id[sym] = max(f.trade_id for f in page)
+                if len(page) < TRADES_PAGE:
+                    break
         if added:
             metrics.FILLS_RECOVERED_TOTAL.inc(added)
             log.warning("reconcile_fills_recovered count=%d (missed by the user stream)", added)
         return added
-
-    async def _trades_since(self, sym: str) -> list[UserTrade]:
-        last = self._last_trade_id.get(sym)
-        out: list[UserTrade] = []
-        if last is None:
-            since = max(0, self._started_ms - START_LOOKBACK_MS)
-            page = await self.rest.user_trades(sym, start_time_ms=since, limit=TRADES_PAGE)
-        else:
-            page = await self.rest.user_trades(sym, from_id=last + 1, limit=TRADES_PAGE)
-        while True:
-            page = sorted(page, key=lambda t: t.id)
-            out += page
-            if len(page) < TRADES_PAGE:
-                return out
-            page = await self.rest.user_trades(sym, from_id=page[-1].id + 1, limit=TRADES_PAGE)
-
-    async def _client_order_id(self, sym: str, order_id: int) -> str:
-        cid = self._cid_of.get((sym, order_id))
-        if cid is None:
-            for wo in self.engine.parts.pipeline.working_orders(sym):
-                if wo.order_id == order_id:
-                    cid = wo.client_order_id
-                    break
-        if cid is None:
-            cid = (await self.rest.query_order(sym, order_id=order_id)).clientOrderId
-        self._cid_of[(sym, order_id)] = cid
-        if len(self._cid_of) > MAX_ORDER_IDS_KEPT:
-            self._cid_of.pop(next(iter(self._cid_of)))
-        return cid
-
-
-def _fill_of(trade: UserTrade, cid: str, rules: SymbolRules) -> Fill:
-    return Fill(
-        symbol=trade.symbol, order_id=trade.orderId, client_order_id=cid, trade_id=trade.id,
-        side=Side(trade.side), position_side=PositionSide(trade.positionSide),
-        price_ticks=trade.price_ticks(rules), qty_lots=trade.qty_lots(rules), is_maker=trade.maker,
-        commission=trade.commission, commission_asset=trade.commissionAsset,
-        realized_pnl=trade.realizedPnl, time_ms=trade.time,
-    )
 
 
 def _entry_price(positions: list[PositionState], symbol: str) -> Decimal | None:

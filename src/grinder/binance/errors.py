@@ -174,7 +174,11 @@ class WriteFenced(Exception):
         super().__init__(f"Cannot send {endpoint}: {reason}; nothing was sent (only the HA leader writes)")
 
 
-class BodyTooLarge(Exception):
+class MalformedMessage(ValueError):
+    """A wire payload that does not match the Binance schema; the message says what was wrong."""
+
+
+class BodyTooLarge(MalformedMessage):
     """A REST body or WebSocket frame above its size cap: refused before decoding (ADR-113)."""
 
     def __init__(self, what: str, size: int, cap: int) -> None:
@@ -185,10 +189,6 @@ class BodyTooLarge(Exception):
             f"{what}: {size} bytes exceeds the cap of {cap} bytes; the message was dropped. "
             "Raise [binance] max_body_bytes / max_frame_bytes only if the exchange really sends this much"
         )
-
-
-class MalformedMessage(ValueError):
-    """A wire payload that does not match the Binance schema; the message says what was wrong."""
 
 
 class BookNotSynced(RuntimeError):

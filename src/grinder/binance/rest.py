@@ -25,6 +25,7 @@ from grinder.binance.constants import API_KEY_HEADER, Endpoint, Security, endpoi
 from grinder.binance.errors import (
     BinanceAPIError,
     BinanceUnknownOutcome,
+    BodyTooLarge,
     ErrorKind,
     MalformedMessage,
     WriteFenced,
@@ -84,6 +85,7 @@ class BinanceRestClient:
         time_resync_interval_s: float = 1800.0,
         time_sync_samples: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_body_bytes: int = 16 << 20,
     ) -> None:
         if not 0 < recv_window_ms <= 60_000:
             raise ValueError(
@@ -106,6 +108,7 @@ class BinanceRestClient:
         self._last_sync_mono_ns: int | None = None
         self._sync_lock = asyncio.Lock()
         self.rules: dict[str, SymbolRules] = {}
+        self.max_body_bytes = max_body_bytes  # a larger response body is refused (`BodyTooLarge`)
         # Asked immediately before every order write is handed to the socket; a reason refuses it
         # (`WriteFenced`, nothing sent). The HA leader lease's `write_permit` (ADR-110).
         self.write_fence: Callable[[], str | None] | None = None
@@ -135,6 +138,7 @@ class BinanceRestClient:
             max_retries=config.max_retries,
             retry_backoff_s=config.retry_backoff_s,
             time_resync_interval_s=config.time_resync_interval_s,
+            max_body_bytes=config.max_body_bytes,
         )
         client._credentials = creds
         return client
@@ -251,7 +255,7 @@ class BinanceRestClient:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
             async with session.request(endpoint.method, url, headers=headers, timeout=timeout) as resp:
-                body = await resp.read()
+                body = await _read_capped(resp, self.max_body_bytes, endpoint)
                 status = resp.status
                 resp_headers = resp.headers
         except TimeoutError:
@@ -549,6 +553,30 @@ def order_params(cmd: PlaceOrder, rules: SymbolRules) -> dict[str, object]:
     elif cmd.reduce_only:
         params["reduceOnly"] = "true"
     return params
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int, endpoint: Endpoint) -> bytes:
+    """The body, refused once it passes `cap` bytes (checked on Content-Length first, then while
+    reading): a write's answer then has an unknown outcome, a read fails as a malformed message."""
+    declared = resp.content_length
+    size = declared or 0
+    if declared is None or declared <= cap:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    metrics.BODIES_TOO_LARGE_TOTAL.labels("rest_body").inc()
+    refused = BodyTooLarge(f"{endpoint.name} response", size, cap)
+    log.error("%s", refused)
+    if endpoint.is_write:
+        raise BinanceUnknownOutcome(resp.status, None, f"{refused}; resolve the order by query",
+                                    endpoint=endpoint.name)
+    raise refused
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -199,7 +199,7 @@ async def build_engine(
         rest_url, api_key=api_key, api_secret=api_secret, session=session, clock=clock,
         recv_window_ms=binance_cfg.recv_window_ms, timeout_s=binance_cfg.timeout_s,
         max_retries=binance_cfg.max_retries, retry_backoff_s=binance_cfg.retry_backoff_s,
-        time_resync_interval_s=binance_cfg.time_resync_interval_s,
+        time_resync_interval_s=binance_cfg.time_resync_interval_s, max_body_bytes=binance_cfg.max_body_bytes,
     )
     if lease is not None:
         rest.write_fence = lease.write_permit  # every order write asks the lease first (ADR-110)

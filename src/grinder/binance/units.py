@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from grinder.core.rules import SymbolRules, decimal_places
 
-CACHE_LIMIT = 1 << 16
+CACHE_LIMIT = 1 << 12  # entries per grid per cache (ADR-113): ~0.5 MiB, reached in minutes
 
 
 class Grid:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from grinder.ha import Leadership, leadership_from_config
 from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.instance import instance_store
 from grinder.live.journal import open_journal
 from grinder.live.series import init_engine_series
 from grinder.live.wiring import EngineSettings, build_engine
@@ -67,7 +68,7 @@ async def serve(
     `gc_freeze`: once started, move the start-up heap out of the garbage collector's sight (see
     `LiveEngine.gc_freeze`); tests running many engines in one process pass False."""
     lease = await start_lease(settings)
-    journal, epoch = open_journal(settings.store)
+    journal, epoch = open_journal(instance_store(settings.store, settings.ha))
     try:
         engine = await build_engine(settings, journal=journal, api_key=api_key, api_secret=api_secret,
                                     lease=lease, id_epoch_s=epoch)

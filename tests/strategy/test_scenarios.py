@@ -104,10 +104,10 @@ def test_trend_widens_and_reanchors_following_price() -> None:
     assert s.reanchors > 10
     assert abs(qs.anchor_ticks - (600_000 + 150 * 299)) <= level_offset(qs.anchor_ticks, s.spacing_bps, 1)
     buys, sells = sides(qs, Side.BUY), sides(qs, Side.SELL)
-    assert buys[0] - buys[1] == level_offset(qs.anchor_ticks, s.spacing_bps, 2) - level_offset(
-        qs.anchor_ticks, s.spacing_bps, 1
-    )
-    assert s.spacing_bps == Decimal(15) and sells[0] - qs.anchor_ticks == qs.anchor_ticks * 15 // 10000
+    # whole levels: one lattice step, kept within 2 % of the spacing at the current anchor
+    step = s.policy.offsets(qs.anchor_ticks, s.spacing_bps)[0]
+    assert buys[0] - buys[1] == step and sells[0] - qs.anchor_ticks == step
+    assert s.spacing_bps == Decimal(15) and abs(step - qs.anchor_ticks * 15 // 10000) <= step // 50
 
 
 def test_violent_market_pauses_then_recovers_after_dwell_with_hysteresis() -> None:
@@ -250,7 +250,9 @@ def test_inventory_skew_shifts_anchor_and_shrinks_growing_side() -> None:
 
 
 def test_take_profit_follows_a_grid_fill_and_leaves_when_filled() -> None:
-    g = GridConfig(levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True)
+    g = GridConfig(
+        levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True, whole_levels=False
+    )
     s = GridStrategy(
         SYM,
         btcusdt_rules("100"),
@@ -338,7 +340,9 @@ def test_post_only_withholds_crossing_levels_and_percent_price_drops_far_levels(
 
 
 def test_grid_level_never_crosses_our_own_take_profit() -> None:
-    g = GridConfig(levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True)
+    g = GridConfig(
+        levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True, whole_levels=False
+    )
     s = GridStrategy(
         SYM,
         btcusdt_rules("100"),

@@ -31,11 +31,15 @@ from grinder.core.rules import SymbolRules
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
+from grinder.execution.write_budget import WriteBudget
 from grinder.risk.config import RiskConfig
 from grinder.risk.guard import RiskGuard, RiskReason, SymbolExposure
 from grinder.strategy import GridStrategy, StrategyConfig
 
 log = logging.getLogger(__name__)
+
+_INT_MAX = 2**63 - 1
+_INT_MIN = -(2**63)
 
 
 class QuoteSetLike(Protocol):
@@ -107,6 +111,36 @@ class _SymbolState:
     quote_reason: str = ""
     entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
     account_amount_lots: int = 0
+    pressure: int = 0  # write-budget pressure the last plan was made under
+    # Where the market reached lately (asks and trades from below, bids and trades from above), in
+    # two buckets of crossed_hold_ms: our orders there may be filling and are left alone (ADR-170).
+    reach_ms: int = _INT_MIN
+    reach_lo: int = _INT_MAX
+    reach_hi: int = _INT_MIN
+    prev_lo: int = _INT_MAX
+    prev_hi: int = _INT_MIN
+
+    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int) -> None:
+        """The market printed or quoted at `lo` (ask / trade) and `hi` (bid / trade) at `now_ms`."""
+        self.roll(now_ms, hold_ms)
+        if lo < self.reach_lo:
+            self.reach_lo = lo
+        if hi > self.reach_hi:
+            self.reach_hi = hi
+
+    def roll(self, now_ms: int, hold_ms: int) -> None:
+        if now_ms - self.reach_ms < hold_ms:
+            return
+        if now_ms - self.reach_ms < 2 * hold_ms:
+            self.prev_lo, self.prev_hi = self.reach_lo, self.reach_hi
+        else:
+            self.prev_lo, self.prev_hi = _INT_MAX, _INT_MIN
+        self.reach_lo, self.reach_hi, self.reach_ms = _INT_MAX, _INT_MIN, now_ms
+
+    def crossed(self, now_ms: int, hold_ms: int) -> tuple[int, int]:
+        """(buys at or above this, sells at or below this, were reached within the last hold)."""
+        self.roll(now_ms, hold_ms)
+        return min(self.reach_lo, self.prev_lo), max(self.reach_hi, self.prev_hi)
 
     @property
     def reference_ticks(self) -> int | None:
@@ -140,6 +174,9 @@ class TradingPipeline:
         self.config = execution_config
         self.guard = RiskGuard(risk_config, symbols_rules)
         self.orders = OrderManager(execution_config, id_factory)
+        self.writes = WriteBudget(execution_config)  # per account: every symbol draws on it
+        self._pressure = 0
+        self._pressure_ms = _INT_MIN
         self._symbols: dict[str, _SymbolState] = {
             sym: _SymbolState(rules=rules, strategy=make(sym, rules, strategy_config))
             for sym, rules in symbols_rules.items()
@@ -157,20 +194,35 @@ class TradingPipeline:
         st = self._symbols.get(ev.symbol)
         if st is None:
             return []
+        hold = self.config.crossed_hold_ms
         if isinstance(ev, BookTicker):
             st.bid_ticks, st.ask_ticks = ev.bid_ticks, ev.ask_ticks
+            st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold)
         elif isinstance(ev, MarkPrice):
             st.mark_ticks = st.rules.nearest_ticks(ev.mark_price)
         elif isinstance(ev, Trade):
             st.last_trade_ticks = ev.price_ticks
+            st.reach(ev.price_ticks, ev.price_ticks, now_ms, hold)
         st.strategy.on_event(ev)
         self._refresh_equity(now_ms)
         if not self._needs_plan(st, ev, now_ms):
             return []
         return self._plan(ev.symbol, st, now_ms)
 
+    def write_pressure(self, now_ms: int) -> int:
+        """The account's write-budget pressure (0 normal, 1-2 thin the grid), re-read every 100 ms."""
+        if now_ms - self._pressure_ms >= 100 or now_ms < self._pressure_ms:
+            pressure = self.writes.pressure(now_ms)
+            if pressure != self._pressure:
+                log.info("write_pressure from=%d to=%d time_ms=%d", self._pressure, pressure, now_ms)
+                self._pressure = pressure
+            self._pressure_ms = now_ms
+        return self._pressure
+
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty or st.band is None or not isinstance(ev, BookTicker | Trade):
+            return True
+        if st.pressure != self.write_pressure(now_ms):
             return True
         if st.planned_under_kill is not self.guard.kill_switch_engaged:
             return True  # the latch moved (possibly straight on the guard): re-plan now
@@ -181,6 +233,10 @@ class TradingPipeline:
         )
 
     def _plan(self, symbol: str, st: _SymbolState, now_ms: int) -> list[Command]:
+        st.pressure = self.write_pressure(now_ms)
+        thin = getattr(st.strategy, "set_write_pressure", None)
+        if thin is not None:
+            thin(st.pressure)
         qs = st.strategy.desired_quotes(st.position_lots, now_ms)
         st.band = st.strategy.quiet_band()
         st.mode, st.quote_reason = str(qs.mode), str(qs.reason)
@@ -189,7 +245,11 @@ class TradingPipeline:
         if st.planned_under_kill:
             # Only quotes that shrink the position survive; the plan cancels everything else.
             quotes = [q for q in qs.quotes if q.side.sign * st.position_lots < 0]
-        budget = min(self.guard.rate_budget_available(now_ms), self.config.max_commands_per_event)
+        budget = min(
+            self.guard.rate_budget_available(now_ms),
+            self.writes.available(now_ms),
+            self.config.max_commands_per_event,
+        )
         # Everything the plan and the guard's verdicts on it depend on (other symbols only matter to
         # MAX_TOTAL_POSITION, which is never remembered). When the last plan had the same inputs and
         # every command of it was refused, this one would be refused again for the same reasons,
@@ -215,6 +275,7 @@ class TradingPipeline:
             position_lots=st.position_lots,
             budget=budget,
             allocate_ids=False,
+            crossed=st.crossed(now_ms, self.config.crossed_hold_ms),
         )
         approved: list[Command] = []
         remember = True
@@ -225,6 +286,7 @@ class TradingPipeline:
                 if isinstance(cmd, PlaceOrder):
                     cmd = self.orders.issue_id(cmd)
                 self.orders.on_submitted(cmd)
+                self.writes.take(now_ms)
                 approved.append(cmd)
                 self._last_block.pop(key, None)
                 continue
@@ -241,7 +303,7 @@ class TradingPipeline:
                     decision.reason,
                 )
         # Plan again on the next event while anything is left to do (budget, blocks, in flight).
-        st.dirty = bool(planned) or budget == 0
+        st.dirty = bool(planned) or budget == 0 or self.orders.held > 0
         if planned and not approved and remember:
             st.blocked_inputs = inputs
         return approved
@@ -253,6 +315,7 @@ class TradingPipeline:
             decision = self.guard.check(cmd, self, now_ms)
             if decision.allowed:
                 self.orders.on_submitted(cmd)
+                self.writes.take(now_ms)  # counted when there is room; never held back
                 out.append(cmd)
             else:
                 self._blocked.append(BlockedCommand(cmd, decision.reason, now_ms))

@@ -48,6 +48,7 @@ class GridConfig:
     order_notional: Decimal = Decimal("0")  # > 0: size each level to this quote-asset notional
     max_position: Decimal = Decimal("0.01")  # |position| cap in base quantity, even if every order fills
     reanchor_spacings: Decimal = Decimal("1")  # re-anchor when mid is more than this × spacing away
+    whole_levels: bool = True  # levels sit on a lattice of one step; re-anchoring moves whole steps
     anchor_skew_bps: Decimal = Decimal("0")  # anchor shift against the position, at the cap
     size_skew: bool = False  # shrink the side that grows the position, to zero at the cap
     take_profit: bool = False  # after a grid fill, quote the opposite side one spacing away
@@ -95,6 +96,7 @@ class GridConfig:
             order_notional=Decimal("0"),
             max_position=Decimal("0.1"),
             reanchor_spacings=Decimal("1"),
+            whole_levels=False,
             anchor_skew_bps=Decimal("0"),
             size_skew=False,
             take_profit=False,

@@ -49,6 +49,7 @@ class GridStrategy:
         "_hi2",
         "_lo2",
         "_next_eval_ms",
+        "_pressure",
         "_q_pos",
         "_qs",
         "_reanchor_metric",
@@ -98,6 +99,7 @@ class GridStrategy:
         self._qs = QuoteSet(symbol, (), ControllerMode.BASE, NO_BOOK, 0)
         self._set_band_empty()
         self._q_pos = 0
+        self._pressure = 0
         self._dirty = True
 
     # ----------------------------------------------------------------- inputs
@@ -184,6 +186,14 @@ class GridStrategy:
             tag = f"tp{self._tp_seq}"
             if tag not in used:
                 return tag
+
+    def set_write_pressure(self, pressure: int) -> None:
+        """The account's write budget is running low (1) or nearly out (2): quote fewer levels
+        (half, then one per side) and widen the re-anchor band, so the grid needs fewer writes
+        (ADR-171). 0 restores the configured grid."""
+        if pressure != self._pressure:
+            self._pressure = pressure
+            self._dirty = True
 
     # ----------------------------------------------------------------- output
     def desired_quotes(self, position_lots: int, now_ms: int) -> QuoteSet:
@@ -290,14 +300,17 @@ class GridStrategy:
         spacing = self._spacing_now()
         policy = self.policy
         anchor = self._anchor
+        band = policy.reanchor_spacings * (1 + self._pressure)
         if anchor == 0:
             anchor = mid2 // 2
-        elif abs(mid2 - 2 * anchor) > policy.reanchor_threshold2(anchor, spacing):
-            anchor = mid2 // 2
-            self.reanchors += 1
-            self._reanchor_metric.inc()
+        else:
+            moved = policy.moved_anchor(anchor, mid2, spacing, band)
+            if moved != anchor:
+                anchor = moved
+                self.reanchors += 1
+                self._reanchor_metric.inc()
         self._anchor = anchor
-        thr2 = policy.reanchor_threshold2(anchor, spacing)
+        thr2 = (2 * policy.offsets(anchor, spacing)[0] * band.numerator) // band.denominator
         lo2, hi2 = 2 * anchor - thr2, 2 * anchor + thr2
         tox = self.toxicity
         spread_max = INT_MAX
@@ -327,6 +340,7 @@ class GridStrategy:
                 take_profits=tuple(self._tps.values()),
                 buy_max_ticks=self._buy_max_ticks,
                 sell_min_ticks=self._sell_min_ticks,
+                max_levels=(99, (self.cfg.grid.levels + 1) // 2, 1)[self._pressure],
             )
             reasons = tox.reasons()
             reason = QUOTING if not reasons else "QUOTING:" + ",".join(reasons)

@@ -195,7 +195,7 @@ class OrderManager:
         position_lots: int = 0,
         budget: int | None = None,
         allocate_ids: bool = True,
-        crossed: tuple[int, int] | None = None,
+        crossed: tuple[int, int, int, int] | None = None,
     ) -> list[Command]:
         """The commands that move `symbol`'s working orders to `desired`, most urgent first.
 
@@ -204,9 +204,11 @@ class OrderManager:
         whatever level it was placed for; orders whose price left the quotes are cancelled and the
         new prices placed. An unmatched order is amended onto an unmatched quote only when that
         keeps or improves its priority (a move towards the touch); a matched order is amended only
-        for its quantity, at its own price. `crossed` = (lowest ask or trade, highest bid or trade)
-        of the recent market: a buy at or above the first, a sell at or below the second, may be
-        filling right now and is left alone (no amend, no cancel) until its fill arrives.
+        for its quantity, at its own price. `crossed` = (lowest ask or trade, highest bid or trade,
+        lowest ask, highest bid) of the recent market: a buy at or above the first, a sell at or
+        below the second, may be filling right now and is left alone (no amend, no cancel) until its
+        fill arrives; no maker buy is sent at or above the third, nor a maker sell at or below the
+        fourth (the exchange would refuse it, -5022).
 
         Cancels come first, then orders that reduce the position, then the rest nearest to the
         mid first. With a `budget`, only that many commands are returned (ids are allocated only
@@ -275,14 +277,14 @@ class OrderManager:
         leftover: list[WorkingOrder],
         room: dict[Side, int],
         taken: set[str],
-        crossed: tuple[int, int] | None,
+        crossed: tuple[int, int, int, int] | None,
         mid_ticks: int | None,
         position_lots: int,
         intents: list[_Intent],
     ) -> None:
         """Quotes no order stands for: move an order up to one (an amend that improves its price
         priority), else place one where the side has room. `leftover` keeps the orders to cancel."""
-        buy_from, sell_to = crossed if crossed is not None else (_INT_MAX, _INT_MIN)
+        buy_from, sell_to = crossed[2:] if crossed is not None else (_INT_MAX, _INT_MIN)
         for tag, q in unquoted:
             if q.post_only and (
                 q.price_ticks >= buy_from if q.side is Side.BUY else q.price_ticks <= sell_to
@@ -315,10 +317,10 @@ class OrderManager:
 
     @staticmethod
     def _split(
-        book: dict[str, WorkingOrder], crossed: tuple[int, int] | None
+        book: dict[str, WorkingOrder], crossed: tuple[int, int, int, int] | None
     ) -> tuple[dict[str, WorkingOrder], list[WorkingOrder]]:
         """(open orders the market has not reached, by id; every order, which may stand for a quote)."""
-        buy_from, sell_to = crossed if crossed is not None else (_INT_MAX, _INT_MIN)
+        buy_from, sell_to = crossed[:2] if crossed is not None else (_INT_MAX, _INT_MIN)
         free: dict[str, WorkingOrder] = {}
         for wo in book.values():
             if wo.state is not OrderState.OPEN:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import Side
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
@@ -114,33 +115,53 @@ class _SymbolState:
     pressure: int = 0  # write-budget pressure the last plan was made under
     # Where the market reached lately (asks and trades from below, bids and trades from above), in
     # two buckets of crossed_hold_ms: our orders there may be filling and are left alone (ADR-170).
+    # [lowest ask, highest bid, lowest trade, highest trade] of this bucket and of the previous one
     reach_ms: int = _INT_MIN
-    reach_lo: int = _INT_MAX
-    reach_hi: int = _INT_MIN
-    prev_lo: int = _INT_MAX
-    prev_hi: int = _INT_MIN
+    fill_buy_from: int = _INT_MAX  # lowest price of our buy fills not yet followed by a newer book
+    fill_sell_to: int = _INT_MIN
+    fill_ms: int = 0
+    reach_now: list[int] = field(default_factory=lambda: [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN])
+    reach_prev: list[int] = field(default_factory=lambda: [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN])
 
-    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int) -> None:
-        """The market printed or quoted at `lo` (ask / trade) and `hi` (bid / trade) at `now_ms`."""
+    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int, trade: bool) -> None:
+        """The market quoted (ask `lo`, bid `hi`) or printed (`lo` = `hi`, trade) at `now_ms`."""
         self.roll(now_ms, hold_ms)
-        if lo < self.reach_lo:
-            self.reach_lo = lo
-        if hi > self.reach_hi:
-            self.reach_hi = hi
+        r = self.reach_now
+        i = 2 if trade else 0
+        if lo < r[i]:
+            r[i] = lo
+        if hi > r[i + 1]:
+            r[i + 1] = hi
 
     def roll(self, now_ms: int, hold_ms: int) -> None:
         if now_ms - self.reach_ms < hold_ms:
             return
         if now_ms - self.reach_ms < 2 * hold_ms:
-            self.prev_lo, self.prev_hi = self.reach_lo, self.reach_hi
+            self.reach_prev = self.reach_now
         else:
-            self.prev_lo, self.prev_hi = _INT_MAX, _INT_MIN
-        self.reach_lo, self.reach_hi, self.reach_ms = _INT_MAX, _INT_MIN, now_ms
+            self.reach_prev = [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN]
+        self.reach_now = [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN]
+        self.reach_ms = now_ms
 
-    def crossed(self, now_ms: int, hold_ms: int) -> tuple[int, int]:
-        """(buys at or above this, sells at or below this, were reached within the last hold)."""
+    def crossed(self, now_ms: int, hold_ms: int) -> tuple[int, int, int, int]:
+        """(buys at or above this and sells at or below this were reached by the book or a trade
+        within the last hold; no maker buy at or above this nor maker sell at or below this until a
+        book newer than our last fill there arrives)."""
         self.roll(now_ms, hold_ms)
-        return min(self.reach_lo, self.prev_lo), max(self.reach_hi, self.prev_hi)
+        a, b = self.reach_now, self.reach_prev
+        return min(a[0], b[0], a[2], b[2]), max(a[1], b[1], a[3], b[3]), self.fill_buy_from, self.fill_sell_to
+
+    def on_own_fill(self, fill: Fill) -> None:
+        """Our fill at a price says the market was there, possibly before our book shows it."""
+        if fill.side is Side.BUY:
+            self.fill_buy_from = min(self.fill_buy_from, fill.price_ticks)
+        else:
+            self.fill_sell_to = max(self.fill_sell_to, fill.price_ticks)
+        self.fill_ms = max(self.fill_ms, fill.time_ms)
+
+    def on_book(self, ev: BookTicker) -> None:
+        if ev.transaction_time_ms >= self.fill_ms:  # the book is newer than our fills: it is the truth
+            self.fill_buy_from, self.fill_sell_to = _INT_MAX, _INT_MIN
 
     @property
     def reference_ticks(self) -> int | None:
@@ -197,12 +218,14 @@ class TradingPipeline:
         hold = self.config.crossed_hold_ms
         if isinstance(ev, BookTicker):
             st.bid_ticks, st.ask_ticks = ev.bid_ticks, ev.ask_ticks
-            st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold)
+            st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold, False)
+            if st.fill_ms:
+                st.on_book(ev)
         elif isinstance(ev, MarkPrice):
             st.mark_ticks = st.rules.nearest_ticks(ev.mark_price)
         elif isinstance(ev, Trade):
             st.last_trade_ticks = ev.price_ticks
-            st.reach(ev.price_ticks, ev.price_ticks, now_ms, hold)
+            st.reach(ev.price_ticks, ev.price_ticks, now_ms, hold, True)
         st.strategy.on_event(ev)
         self._refresh_equity(now_ms)
         if not self._needs_plan(st, ev, now_ms):
@@ -342,6 +365,7 @@ class TradingPipeline:
                 while len(self._seen_fills) > self.config.fill_memory:
                     self._seen_fills.popitem(last=False)
                 fill = Fill.from_order_update(ev)
+                st.on_own_fill(fill)
                 st.position_lots += ev.side.sign * ev.last_fill_lots
                 st.strategy.on_fill(fill)
                 self._fills.append(fill)

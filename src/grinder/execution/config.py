@@ -14,7 +14,7 @@ class ExecutionConfig:
     amend_enabled: bool = True  # move an order in place (PUT) when that keeps or improves its priority
     crossed_hold_ms: int = 300  # an order the book or a trade reached is left alone this long (its fill)
     max_commands_per_event: int = 40  # cap on commands one market event may produce
-    write_share: Decimal = Decimal("0.4")  # share of Binance's per-account limits our writes may use
+    write_share: Decimal = Decimal("0.45")  # share of Binance's per-account limits our writes may use
     orders_per_10s_limit: int = 300  # Binance ORDERS (10 SECOND) per account
     orders_per_minute_limit: int = 1200  # Binance ORDERS (1 MINUTE) per account
     weight_per_minute_limit: int = 2400  # Binance REQUEST_WEIGHT (1 MINUTE); each write weighs 1

@@ -291,14 +291,14 @@ class OrderManager:
             ):
                 self.held += 1  # the market is still there: a maker order would be refused (-5022)
                 continue
+            if room[q.side] <= 0:
+                continue
+            room[q.side] -= 1
             wo = _outward(leftover, q) if self.config.amend_enabled else None
             if wo is not None:
                 leftover.remove(wo)
                 intents.append(self._amend(wo, q, q.price_ticks, mid_ticks, position_lots))
                 continue
-            if room[q.side] <= 0:
-                continue
-            room[q.side] -= 1
             tag = _free_tag(tag, taken)
             taken.add(tag)
             intents.append(

@@ -16,6 +16,7 @@ from grinder.execution.write_budget import WriteBudget
 from grinder.execution.write_stats import busiest_window, write_stats
 from grinder.risk import RiskConfig
 from grinder.strategy import ControllerConfig, GridConfig, StrategyConfig, ToxicityConfig
+from grinder.strategy.config import SpacingMode
 
 from .helpers import SYM, quote, result, update
 
@@ -33,8 +34,15 @@ MID = 600_000  # 60 000.0 USDT in 0.1 ticks
 
 def grid_config(**kw: object) -> StrategyConfig:
     grid = GridConfig(
-        levels=5, spacing_bps=Decimal("5"), order_qty=Decimal("0.002"), max_position=Decimal("1"), **kw
-    )  # type: ignore[arg-type]
+        levels=5,
+        spacing_mode=SpacingMode.FIXED,
+        spacing_bps=Decimal("5"),
+        order_qty=Decimal("0.002"),
+        max_position=Decimal("1"),
+        anchor_skew_bps=Decimal(0),
+        size_skew=False,
+        **kw,  # type: ignore[arg-type]
+    )
     return StrategyConfig(
         grid=grid, controller=ControllerConfig(enabled=False), toxicity=ToxicityConfig(enabled=False)
     )

@@ -291,9 +291,11 @@ class GridPolicy:
                 continue
             lots = self.base_lots(p)
             if keep_num >= 0:
-                lots = lots * keep_num // max_pos
-                if lots < self.min_lots(p):
-                    break  # zero size on the growing side at (or near) the cap
+                if keep_num == 0:
+                    break  # at the cap: nothing on the growing side
+                # scaled down, but never below one minimum order: a single small fill must not
+                # empty the side (the room check below still keeps the cap)
+                lots = max(lots * keep_num // max_pos, self.min_lots(p))
             if lots > max_lots:
                 lots = max_lots
             if lots > room:

@@ -46,6 +46,7 @@ class GridStrategy:
         "_dirty",
         "_eval_ms",
         "_feed",
+        "_floor",
         "_hi2",
         "_lo2",
         "_next_eval_ms",
@@ -87,7 +88,18 @@ class GridStrategy:
         self._bid = 0
         self._ask = 0
         self._anchor = 0
+        self._floor = Fraction(cfg.grid.fee_floor_bps)
         self._spacing = self.policy.base_spacing_bps  # before the mode factor
+        if cfg.grid.spacing_mode is SpacingMode.ADAPTIVE and self._spacing < self._floor:
+            self._spacing = self._floor
+        elif self._spacing < self._floor:
+            log.warning(
+                "strategy_spacing_below_fees symbol=%s spacing_bps=%s fee_floor_bps=%s: every round trip "
+                "pays more in fees than it earns; raise [grid] spacing_bps or use spacing_mode = ADAPTIVE",
+                symbol,
+                cfg.grid.spacing_bps,
+                cfg.grid.fee_floor_bps,
+            )
         self._sp = self._spacing  # with the mode factor: what the grid uses
         self._buy_max_ticks = INT_MAX
         self._sell_min_ticks = INT_MIN
@@ -187,6 +199,20 @@ class GridStrategy:
             if tag not in used:
                 return tag
 
+    def warm_up(self, bars: list[tuple[float, float, float]], source: str) -> None:
+        """Close history bars (high, low, close in ticks, oldest first) before live data, so NATR,
+        the adaptive spacing and the controller are warm from the first minute (ADR-172)."""
+        n = self.features.seed_bars(bars)
+        self._dirty = True
+        self._next_eval_ms = INT_MIN
+        log.info(
+            "strategy_warm_up symbol=%s bars=%d source=%s natr_bps=%.3f",
+            self.symbol,
+            n,
+            source,
+            self.features.natr_bps,
+        )
+
     def set_write_pressure(self, pressure: int) -> None:
         """The account's write budget is running low (1) or nearly out (2): quote fewer levels
         (half, then one per side) and widen the re-anchor band, so the grid needs fewer writes
@@ -264,9 +290,14 @@ class GridStrategy:
         """The slow path, on the event-time grid: adaptive spacing, controller, toxicity thresholds."""
         f = self.features
         natr = f.natr_bps
+        if natr != natr and f.bars_closed >= 1 and f.prev_close:
+            # Not yet natr_period bars: the mean true range of the bars seen so far (from the data
+            # itself), so spacing adapts from the first closed bar instead of after 14 (ADR-172).
+            natr = f.atr_ticks / f.prev_close * 10_000.0
         g = self.cfg.grid
-        if g.spacing_mode is SpacingMode.ADAPTIVE and natr == natr:  # NaN until warm
-            want = min(max(float(g.natr_multiple) * natr, float(g.spacing_min_bps)), float(g.spacing_max_bps))
+        if g.spacing_mode is SpacingMode.ADAPTIVE and natr == natr:  # NaN until the first bar closes
+            low = max(float(g.spacing_min_bps), float(self._floor))
+            want = min(max(float(g.natr_multiple) * natr, low), max(float(g.spacing_max_bps), low))
             new = Fraction(round(want * 100), 100)
             cur = self._spacing
             if abs(new - cur) >= cur * Fraction(g.spacing_change_min_frac) and new != cur:
@@ -281,6 +312,8 @@ class GridStrategy:
                 self._spacing = new
         self.controller.evaluate(now_ms, natr, f.spread_ema_bps)
         self._sp = self._spacing * self.controller.spacing_factor()
+        if g.spacing_mode is SpacingMode.ADAPTIVE and self._sp < self._floor:
+            self._sp = self._floor  # TIGHTEN never quotes a round trip that loses to fees
         self.toxicity.evaluate(now_ms, f)
 
     def _recompute(self, position_lots: int, now_ms: int) -> QuoteSet:

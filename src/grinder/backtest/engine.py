@@ -79,6 +79,7 @@ class RunLog:
     rows_processed: int = 0
     rows_skipped: int = 0
     digest: str = ""
+    strategy_stats: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> spacing, skew
 
 
 def fill_key(fill: Fill) -> bytes:
@@ -197,6 +198,7 @@ class Backtest:
             if inc.income_type == "FUNDING_FEE"
         ]
         self.log.digest = self._hash.hexdigest()
+        self.log.strategy_stats = {sym: self.pipeline.strategy_stats(sym) for sym in self.tape.symbols}
 
     # ------------------------------------------------------------------ one event
     def _process_row(self, i: int) -> None:

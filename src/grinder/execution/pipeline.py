@@ -483,6 +483,20 @@ class TradingPipeline:
         st = self._symbols[symbol]
         return st.band, st.dirty
 
+    def warm_up(self, symbol: str, bars: list[tuple[float, float, float]], source: str) -> bool:
+        """Hand history bars to the symbol's strategy (when it takes them); True when it did."""
+        take = getattr(self._symbols[symbol].strategy, "warm_up", None)
+        if take is None:
+            return False
+        take(bars, source)
+        self._symbols[symbol].dirty = True
+        return True
+
+    def strategy_stats(self, symbol: str) -> dict[str, Any]:
+        """The strategy's own report figures (adaptive spacing, skew), when it keeps any."""
+        stats = getattr(self._symbols[symbol].strategy, "stats", None)
+        return dict(stats()) if callable(stats) else {}
+
     def symbol_mode(self, symbol: str) -> str:
         """The strategy mode the last plan of `symbol` ran in (as `status()` reports it)."""
         return self._symbols[symbol].mode

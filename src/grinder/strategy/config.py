@@ -168,7 +168,8 @@ class ToxicityConfig:
     flow_action: ToxicAction = ToxicAction.WIDEN
     flow_widen_factor: Decimal = Decimal("2")  # spacing multiplier on the exposed side
     cooldown_ms: int = 5000  # a triggered condition holds at least this long
-    slide_bps: float = 4.0  # mid moved this far within impact_lookback_ms ...
+    slide_bps: float = 4.0  # mid moved this far within slide_lookback_ms ...
+    slide_lookback_ms: int = 10_000
     slide_flow: float = 0.5  # ... with trade flow at least this one-sided the same way: pause the side hit
     slide_min_trades: float = 5.0  # ... over at least this many (decayed) trades
 
@@ -182,6 +183,7 @@ class ToxicityConfig:
         _require(self.flow_widen_factor >= 1, "flow_widen_factor", self.flow_widen_factor, "use >= 1")
         _require(self.cooldown_ms >= 0, "cooldown_ms", self.cooldown_ms, "use >= 0 ms")
         _require(self.slide_bps > 0, "slide_bps", self.slide_bps, "use > 0")
+        _require(self.slide_lookback_ms > 0, "slide_lookback_ms", self.slide_lookback_ms, "use > 0 ms")
         _require(0 < self.slide_flow <= 1, "slide_flow", self.slide_flow, "use (0, 1]")
         _require(self.slide_min_trades >= 0, "slide_min_trades", self.slide_min_trades, "use >= 0")
 

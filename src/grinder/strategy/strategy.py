@@ -55,7 +55,10 @@ class GridStrategy:
         "_qs",
         "_reanchor_metric",
         "_sell_min_ticks",
+        "_skew_max",
+        "_skewed",
         "_sp",
+        "_sp_range",
         "_spacing",
         "_spread_max",
         "_tp_seq",
@@ -68,6 +71,7 @@ class GridStrategy:
         "reanchors",
         "recomputes",
         "rules",
+        "spacing_changes",
         "symbol",
         "toxicity",
     )
@@ -106,6 +110,10 @@ class GridStrategy:
         self._tps: dict[tuple[Side, int], TakeProfit] = {}
         self._tp_seq = 0
         self.reanchors = 0
+        self.spacing_changes = 0
+        self._sp_range = (self._spacing, self._spacing)  # narrowest and widest spacing quoted
+        self._skew_max = 0  # widest anchor skew applied, in ticks
+        self._skewed = 0  # recomputes that quoted a skewed grid
         self._reanchor_metric = metrics.REANCHORS.labels(symbol)
         self.recomputes = 0
         self._qs = QuoteSet(symbol, (), ControllerMode.BASE, NO_BOOK, 0)
@@ -273,6 +281,20 @@ class GridStrategy:
     def take_profits(self) -> tuple[TakeProfit, ...]:
         return tuple(self._tps.values())
 
+    def stats(self) -> dict[str, float | int]:
+        """Figures for reports: how the spacing adapted and how much the grid was skewed."""
+        lo, hi = self._sp_range
+        anchor = self._anchor or 1
+        return {
+            "spacing_bps_now": round(float(self._sp), 3),
+            "spacing_bps_min": round(float(lo), 3),
+            "spacing_bps_max": round(float(hi), 3),
+            "spacing_changes": self.spacing_changes,
+            "reanchors": self.reanchors,
+            "skew_max_bps": round(self._skew_max * 10_000 / anchor, 3),
+            "skewed_quote_pct": round(100.0 * self._skewed / max(1, self.recomputes), 2),
+        }
+
     def snapshot(self) -> Features:
         return self.features.snapshot()
 
@@ -310,10 +332,14 @@ class GridStrategy:
                     now_ms,
                 )
                 self._spacing = new
+                self.spacing_changes += 1
         self.controller.evaluate(now_ms, natr, f.spread_ema_bps)
         self._sp = self._spacing * self.controller.spacing_factor()
         if g.spacing_mode is SpacingMode.ADAPTIVE and self._sp < self._floor:
             self._sp = self._floor  # TIGHTEN never quotes a round trip that loses to fees
+        lo, hi = self._sp_range
+        if self._sp < lo or self._sp > hi:
+            self._sp_range = (min(lo, self._sp), max(hi, self._sp))
         self.toxicity.evaluate(now_ms, f)
 
     def _recompute(self, position_lots: int, now_ms: int) -> QuoteSet:
@@ -363,6 +389,12 @@ class GridStrategy:
             if tox.active:
                 buy_sp = None if tox.buy_blocked() else spacing * tox.buy_factor()
                 sell_sp = None if tox.sell_blocked() else spacing * tox.sell_factor()
+            if position_lots:
+                shift = abs(anchor - policy.skewed_center(anchor, position_lots))
+                if shift or (self.cfg.grid.size_skew and position_lots):
+                    self._skewed += 1
+                    if shift > self._skew_max:
+                        self._skew_max = shift
             build = policy.build(
                 anchor_ticks=anchor,
                 position_lots=position_lots,

@@ -120,10 +120,11 @@ class ToxicityGate:
         self.spike_ticks = max(self._abs_spike_ticks(mid2), rel)
         samples = self._samples
         samples.append((now_ms, mid2))
-        horizon = now_ms - cfg.impact_lookback_ms
+        horizon = now_ms - max(cfg.impact_lookback_ms, cfg.slide_lookback_ms)
         while len(samples) > 1 and samples[1][0] <= horizon:
             samples.popleft()
-        ref2 = samples[0][1]
+        ref2 = _mid_at(samples, now_ms - cfg.impact_lookback_ms)
+        slide_ref2 = _mid_at(samples, now_ms - cfg.slide_lookback_ms)
         band2 = int(cfg.impact_bps * ref2 / 10_000.0)
         self.impact_lo2, self.impact_hi2 = ref2 - band2, ref2 + band2
         # flow
@@ -136,7 +137,7 @@ class ToxicityGate:
                 toxic_flow = FLOW_TOXIC_SELL
         if toxic_flow is not None:
             self._trigger(toxic_flow, now_ms, f"flow_imbalance={tfi:.3f} trades={count:.1f}")
-        drift_bps = (mid2 - ref2) * 10_000.0 / ref2
+        drift_bps = (mid2 - slide_ref2) * 10_000.0 / slide_ref2
         slide = None
         if count >= cfg.slide_min_trades:
             if drift_bps <= -cfg.slide_bps and tfi <= -cfg.slide_flow:
@@ -190,3 +191,13 @@ class ToxicityGate:
 
     def reasons(self) -> tuple[str, ...]:
         return tuple(code for code in REASON_ORDER if code in self.active)
+
+
+def _mid_at(samples: deque[tuple[int, int]], at_ms: int) -> int:
+    """mid2 of the last sample at or before `at_ms` (the oldest sample when none is that old)."""
+    ref = samples[0][1]
+    for t, m2 in samples:
+        if t > at_ms:
+            break
+        ref = m2
+    return ref

@@ -44,6 +44,7 @@ from grinder.reconcile.config import ReconcileConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
 from grinder.strategy import GridStrategy, StrategyConfig
+from grinder.strategy.warmup import fetch_warmup_bars
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -243,6 +244,13 @@ async def build_engine(
         rules, settings.strategy, settings.risk, settings.execution, ids,
         strategy_factory=strategy_factory(settings),
     )
+    for sym in cfg.symbols:  # NATR warm from the first minute: history bars over REST (ADR-172)
+        scfg = settings.strategies.get(sym, settings.strategy)
+        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
+                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
+                                       now_ms=clock.now_ms())
+        if bars:
+            pipeline.warm_up(sym, bars, "klines")
 
     def on_market(ev: Any) -> None:
         if paper_account is not None:

@@ -37,10 +37,11 @@ LAYERS: dict[str, int] = {
     "backtest": 8,
     "optimize": 8,
     "sim": 8,
+    "chaos": 8,  # bench/chaos.py's harness: drives sim, engines, Redis as processes
 }
 # Applications may use each other (the demo runs the simulator in-process; the optimiser drives
 # the backtester; the CLI dispatches to all of them). No other same-rank edges are allowed.
-APPS = {"cli", "config", "config_cli", "live", "backtest", "optimize", "sim"}
+APPS = {"cli", "config", "config_cli", "live", "backtest", "optimize", "sim", "chaos"}
 LEAVES = {"ops", "report"}
 
 

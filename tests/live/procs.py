@@ -118,14 +118,14 @@ synchronous = "NORMAL"
 class EngineProcess:
     """`python -m grinder.live.run --config ... --ops-port N` with the simulator's keys in its environment."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, **env: str) -> None:
         self.ops_port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "a")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grinder.live.run", "--config", str(config), "--ops-port", str(self.ops_port)],
             stdout=self._log, stderr=subprocess.STDOUT,
-            env=child_env(BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET),
+            env=child_env(BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET, **env),
         )
         self.url = f"http://127.0.0.1:{self.ops_port}"
 

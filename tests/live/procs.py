@@ -39,12 +39,12 @@ def child_env(**extra: str) -> dict[str, str]:
 class SimProcess:
     """`grinder sim --port 0` in its own process; it outlives any engine we kill."""
 
-    def __init__(self, log_path: Path, *, speed: float = 5.0, seed: int = 7) -> None:
+    def __init__(self, log_path: Path, *, speed: float = 5.0, seed: int = 7, extra: tuple[str, ...] = ()) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grinder.cli", "sim", "--port", "0", "--speed", str(speed), "--seed", str(seed),
-             "--symbols", "BTCUSDT,ETHUSDT"],
+             "--symbols", "BTCUSDT,ETHUSDT", *extra],
             stdout=subprocess.PIPE, stderr=self._log, text=True, env=child_env(),
         )
         assert self.proc.stdout is not None

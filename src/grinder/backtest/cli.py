@@ -10,6 +10,7 @@ queue fill model) plus GRINDER_<SECTION>_<KEY> environment overrides. The last l
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -25,6 +26,7 @@ from grinder.backtest.report import bars_to_list, html_report, print_table
 from grinder.backtest.results import BacktestResult, summarize
 from grinder.config import SECTIONS, ConfigError, GrinderConfig, load_config
 from grinder.data import DataError, load_exchange_info, load_tape
+from grinder.data.funding import load_funding
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
 from grinder.strategy.config import StrategyConfig
@@ -52,6 +54,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rules",
         metavar="EXCHANGEINFO.json",
         help="symbol rules from a saved GET /fapi/v1/exchangeInfo (default: built-in BTCUSDT/ETHUSDT)",
+    )
+    parser.add_argument(
+        "--funding",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="historical funding rates: Binance public-data <SYMBOL>-fundingRate-YYYY-MM.csv (or .zip) "
+        "or a saved GET /fapi/v1/fundingRate JSON; without them (and without a recorded mark-price "
+        "stream) funding is reported unknown",
     )
     parser.add_argument(
         "--no-skip", action="store_true", help="process every event in full (slower; same results)"
@@ -82,14 +93,16 @@ def run_backtest(
     rules_path: str | None = None,
     skip: bool | None = None,
     progress: ProgressFn | None = None,
+    funding_paths: list[str] | None = None,
 ) -> BacktestResult:
     """Load data, run, summarise: the whole of `grinder backtest` minus the printing."""
     rules = load_exchange_info(rules_path) if rules_path else None
+    funding = load_funding(funding_paths, symbol) if funding_paths else None
     t0 = time.perf_counter()
     tape = load_tape(data, rules, symbol=symbol)
     bt_cfg = cfg.get(BacktestConfig)
     if skip is not None and skip != bt_cfg.skip_quiet:
-        bt_cfg = BacktestConfig(skip, bt_cfg.bar_ms, bt_cfg.sharpe_bar_ms, bt_cfg.strategy_tag)
+        bt_cfg = dataclasses.replace(bt_cfg, skip_quiet=skip)
     venue_cfg = cfg.get(VenueConfig)
     bt = Backtest(
         tape,
@@ -98,6 +111,7 @@ def run_backtest(
         execution_config=cfg.get(ExecutionConfig),
         venue_config=venue_cfg,
         backtest_config=bt_cfg,
+        funding=funding,
     )
     run_log = bt.run(progress)
     wall = time.perf_counter() - t0
@@ -182,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             rules_path=args.rules,
             skip=False if args.no_skip else None,
             progress=progress,
+            funding_paths=args.funding,
         )
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

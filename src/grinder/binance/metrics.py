@@ -102,3 +102,13 @@ def init_series(symbols: Iterable[str], streams: Iterable[str], pools: Iterable[
         RATE_LIMIT_HITS_TOTAL.labels(status)
     for action in LISTEN_KEY_ACTIONS:
         LISTEN_KEY_RENEWALS_TOTAL.labels(action)
+WRITES_FENCED_TOTAL = Counter(
+    "grinder_writes_fenced_total",
+    "Order writes refused immediately before sending: this instance was not the HA leader (ADR-110)",
+    ["endpoint"],
+)
+BODIES_TOO_LARGE_TOTAL = Counter(
+    "grinder_binance_oversize_total",
+    "REST bodies / WebSocket frames dropped for exceeding their size cap (ADR-113)",
+    ["what"],
+)

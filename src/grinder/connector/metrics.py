@@ -41,6 +41,7 @@ ERROR_REASONS = frozenset(
         "unknown_outcome",
         "retryable",
         "rate_limited",
+        "fenced",
         "limit",
         "invalid_order",
         "rules_unavailable",

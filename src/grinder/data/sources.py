@@ -42,6 +42,7 @@ from grinder.data.tape import (
     TRADE_SELL_AGGR,
     SourceColumns,
     Tape,
+    feed_latency_from,
     merge_sources,
 )
 
@@ -185,13 +186,16 @@ def events_source(name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapsh
         for c, v in zip(("kind", "a", "b", "qa", "qb", "ident", "event_ms"), vals, strict=True):
             cols[c].append(v)
     dtypes = {"kind": np.int8, "sym": np.int16}
+    columns = {c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()}
+    recv_ns = np.asarray(keys, dtype=np.int64)
     return SourceColumns(
         name=name,
-        key=np.asarray(keys, dtype=np.int64),
-        columns={c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()},
+        key=recv_ns,
+        columns=columns,
         objects=objects,
         key_is_ns=True,
         symbols=list(sym_of),
+        feed_latency_ms=feed_latency_from(recv_ns, columns["event_ms"]) if len(recv_ns) else None,
     )
 
 

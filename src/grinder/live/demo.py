@@ -25,7 +25,9 @@ from rich.live import Live
 
 from grinder.binance.config import BinanceConfig
 from grinder.connector.config import LiveConnectorConfig
+from grinder.core.commands import Outcome
 from grinder.core.enums import SafeMode
+from grinder.execution.write_stats import WriteStats, write_stats
 from grinder.live.config import EngineConfig
 from grinder.live.dashboard import plain_line, render
 from grinder.live.engine import LiveEngine
@@ -152,6 +154,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     write_report(report, engine, settings, sim_trades=trades, checks=checks, started_ms=started_ms,
                  speed=args.speed, seed=args.seed)
     _summary(engine, checks, report)
+    print(f"  {_journal_writes(journal_file, args.duration).summary_line()}", flush=True)
     if log_file is not None:
         print(f"  log: {(out / 'demo.log').resolve()}", flush=True)
     return code
@@ -188,6 +191,19 @@ def _journal_check(journal_file: Path, trades: list[dict[str, Any]]) -> dict[str
         "unknown_to_simulator": len(journal_ids - sim_ids),
         "match": journal_ids == sim_ids and len(fills) == len(journal_ids),
     }
+
+
+def _journal_writes(journal_file: Path, duration_s: float) -> WriteStats:
+    """Writes per minute per symbol, rejects per 100 writes and the busiest windows, from the journal."""
+    from grinder.store import Journal
+
+    store = Journal(journal_file)
+    try:
+        sent = [r for r in store.results() if r.outcome is not Outcome.BLOCKED]
+    finally:
+        store.close()
+    rejected = sum(1 for r in sent if r.outcome is Outcome.REJECTED)
+    return write_stats([(r.time_ms, r.symbol) for r in sent], rejected, int(duration_s * 1000))
 
 
 def _summary(engine: LiveEngine, checks: dict[str, Any], report: Path) -> None:

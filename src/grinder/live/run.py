@@ -3,7 +3,12 @@
 Without --config the defaults are safe: READ_ONLY, disarmed, Binance mainnet URLs unless
 BINANCE_FUTURES_BASE_URL / BINANCE_FUTURES_WS_URL point elsewhere. Keys come only from
 BINANCE_API_KEY / BINANCE_API_SECRET. SIGINT / SIGTERM stop quoting, cancel our orders (when
-configured), flush the journal and exit 0. Exit 1: the engine could not start (the log says why).
+configured and the gates allow it), confirm by a query of open orders and flush the journal.
+
+Exit codes: 0 stopped, no order of ours left open (confirmed by query); 1 the engine could not
+start (the log says why, e.g. the account's position mode differs from the config); 2 bad
+configuration; 3 stopped but orders of ours are still open on the exchange (one ERROR line lists
+them and every position, with the command that clears them: `grinder orders cancel-all`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from grinder.ha import Leadership, leadership_from_config
 from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.instance import instance_store
 from grinder.live.journal import open_journal
 from grinder.live.series import init_engine_series
 from grinder.live.wiring import EngineSettings, build_engine
@@ -62,7 +68,7 @@ async def serve(
     `gc_freeze`: once started, move the start-up heap out of the garbage collector's sight (see
     `LiveEngine.gc_freeze`); tests running many engines in one process pass False."""
     lease = await start_lease(settings)
-    journal, epoch = open_journal(settings.store)
+    journal, epoch = open_journal(instance_store(settings.store, settings.ha))
     try:
         engine = await build_engine(settings, journal=journal, api_key=api_key, api_secret=api_secret,
                                     lease=lease, id_epoch_s=epoch)

@@ -1,9 +1,9 @@
 """The ops HTTP server: /healthz, /readyz, /metrics, /status and the token-protected /control/*.
 
 It knows nothing about trading. The engine (or the demo) hands it an `OpsHooks` object that
-answers readiness and status and performs the two control actions. Binds 127.0.0.1 by default;
-/metrics and /status need the read token when one is set, and a bind outside loopback without one
-is refused (`check_exposure`).
+answers readiness and status and performs the control actions (disarm, kill switch, cancel-all,
+reset-trip). Binds 127.0.0.1 by default; /metrics and /status need the read token when one is set,
+and a bind outside loopback without one is refused (`check_exposure`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ class OpsHooks(Protocol):
 
     async def kill_switch(self, reason: str) -> Mapping[str, Any]: ...
 
+    async def cancel_all(self, reason: str) -> Mapping[str, Any]: ...
+
+    async def reset_trip(self, reason: str) -> Mapping[str, Any]: ...
+
 
 def _bearer(request: web.Request) -> str | None:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
@@ -93,6 +97,8 @@ class OpsServer:
         app.router.add_get("/status", self._status)
         app.router.add_post("/control/disarm", self._control_disarm)
         app.router.add_post("/control/kill-switch", self._control_kill)
+        app.router.add_post("/control/cancel-all", self._control_cancel_all)
+        app.router.add_post("/control/reset-trip", self._control_reset_trip)
         return app
 
     async def start(self) -> None:
@@ -223,9 +229,20 @@ class OpsServer:
         return _json(dict(await self.hooks.disarm(reason)))
 
     async def _control_kill(self, request: web.Request) -> web.Response:
+        return await self._control(request, "kill_switch")
+
+    async def _control_cancel_all(self, request: web.Request) -> web.Response:
+        """Operator cancel of our resting orders (allowed while disarmed; never places)."""
+        return await self._control(request, "cancel_all")
+
+    async def _control_reset_trip(self, request: web.Request) -> web.Response:
+        """Clear a loss-limit latch (the only way to, besides a fresh journal)."""
+        return await self._control(request, "reset_trip")
+
+    async def _control(self, request: web.Request, action: str) -> web.Response:
         refused = self._authorize(request)
         if refused is not None:
             return refused
         reason = await self._reason(request)
-        log.warning("control kill_switch reason=%s peer=%s", reason, request.remote)
-        return _json(dict(await self.hooks.kill_switch(reason)))
+        log.warning("control %s reason=%s peer=%s", action, reason, request.remote)
+        return _json(dict(await getattr(self.hooks, action)(reason)))

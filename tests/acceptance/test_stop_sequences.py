@@ -42,8 +42,8 @@ def run_lines(text: str, engine: Engine, config: Path) -> list[subprocess.Comple
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        cmd = (line.replace("http://127.0.0.1:9090", engine.url).replace("grinder.toml", str(config))
-               .replace("grinder orders", f"{sys.executable} -m grinder.cli orders"))
+        cmd = re.sub(r"(?:examples/)?grinder\.toml", str(config), line.replace("http://127.0.0.1:9090", engine.url))
+        cmd = cmd.replace("grinder orders", f"{sys.executable} -m grinder.cli orders")
         env = child_env(GRINDER_CONTROL_TOKEN=TOKEN, BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET,
                         PYTHONPATH=str(REPO_DIR / "src"))
         out.append(subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=60,

@@ -110,7 +110,9 @@ def test_the_docs_mark_runnable_blocks_in_every_area() -> None:
     print(f"runnable blocks: {len(blocks)} of {total} shell/python blocks")
 
 
-@pytest.mark.parametrize("block", runnable_blocks(), ids=lambda b: b.name)
+@pytest.mark.parametrize(
+    "block", [pytest.param(b, id=b.name, marks=pytest.mark.timeout(b.timeout_s + 60)) for b in runnable_blocks()]
+)
 def test_runnable_block(block: Block, doc_env: DocEnv) -> None:
     code = doc_env.rewrite(block.code)
     if block.lang in SHELLS:

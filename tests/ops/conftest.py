@@ -2,7 +2,8 @@
 
 All on loopback, in a temp dir, 1 s scrape and rule evaluation. The rules are
 deploy/prometheus/alerts.yml as shipped, except that GrinderStaleFeed's `for:` is cut from 20 s to
-1 s so the stale-feed test does not wait; its expression (no tick for 10 s) is unchanged.
+1 s so the stale-feed test does not wait; its expression (no tick for 10 s) is unchanged. The
+engine guards /metrics with a read token and Prometheus sends it from a file, as in deploy/.
 """
 
 from __future__ import annotations
@@ -20,17 +21,14 @@ import yaml
 from tests.live.procs import EngineProcess, SimProcess, write_config
 from tests.ops.prom import ALERTS, PrometheusProcess, prometheus_binary, wait_for
 
+READ_TOKEN = "ops-read-token-for-prometheus"  # the engine guards /metrics with it, as deployed
+
 
 def http_json(url: str, body: dict[str, Any] | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
     with urllib.request.urlopen(req, timeout=5) as resp:
         return json.loads(resp.read().decode())
-
-
-def http_text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return str(resp.read().decode())
 
 
 class Stack:
@@ -48,7 +46,10 @@ class Stack:
         return list(http_json(f"{self.prom.url}/api/v1/alerts")["data"]["alerts"])
 
     def engine_scrape(self) -> str:
-        return http_text(f"{self.engine.url}/metrics")
+        req = urllib.request.Request(f"{self.engine.url}/metrics",
+                                     headers={"Authorization": f"Bearer {READ_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return str(resp.read().decode())
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +67,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     sim = SimProcess(tmp / "sim.log", speed=5.0)
     engine = prom = None
     try:
-        engine = EngineProcess(write_config(tmp / "grinder.toml", sim, tmp / "journal.sqlite3"), tmp / "engine.log")
-        prom = PrometheusProcess(tmp, [f"127.0.0.1:{engine.ops_port}"], rules)
+        engine = EngineProcess(write_config(tmp / "grinder.toml", sim, tmp / "journal.sqlite3"), tmp / "engine.log",
+                               GRINDER_READ_TOKEN=READ_TOKEN)
+        token_file = tmp / "read_token"
+        token_file.write_text(READ_TOKEN, encoding="utf-8")
+        prom = PrometheusProcess(tmp, [f"127.0.0.1:{engine.ops_port}"], rules, bearer_file=token_file)
         st = Stack(sim, engine, prom)
 
         def trading_and_scraped() -> bool:

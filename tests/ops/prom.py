@@ -56,9 +56,11 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 class PrometheusProcess:
-    """`prometheus` scraping `targets` every second and evaluating `rules_file` every second."""
+    """`prometheus` scraping `targets` every second and evaluating `rules_file` every second.
 
-    def __init__(self, workdir: Path, targets: list[str], rules_file: Path) -> None:
+    `bearer_file`: send that file's token on every scrape (the engine's read token)."""
+
+    def __init__(self, workdir: Path, targets: list[str], rules_file: Path, bearer_file: Path | None = None) -> None:
         binary = prometheus_binary()
         assert binary is not None
         self.port = free_port()
@@ -68,6 +70,8 @@ class PrometheusProcess:
             "rule_files": [str(rules_file)],
             "scrape_configs": [{"job_name": "grinder", "static_configs": [{"targets": targets}]}],
         }
+        if bearer_file is not None:  # as deploy/prometheus/prometheus.yml does
+            config["scrape_configs"][0]["authorization"] = {"type": "Bearer", "credentials_file": str(bearer_file)}
         cfg = workdir / "prometheus.yml"
         cfg.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.log_path = workdir / "prometheus.log"

@@ -123,6 +123,10 @@ def test_repeated_warnings_are_summarised_not_repeated() -> None:
     assert shown == [True] * 3 + [False] * 7
     assert summary.filter(record("place_order", 0))  # another kind still shows
     assert summary.summary() == ["10x write_failed op=replace_order (7 not shown)"]
+    # Ids after the first word do not make every line a kind of its own.
+    mismatch = [logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "reconcile_mismatch %s",
+                                  (f"ORDER_MISSING_ON_EXCHANGE order_id=grinder_{i}",), None) for i in range(5)]
+    assert [summary.filter(r) for r in mismatch] == [True] * 3 + [False] * 2
 
 
 def test_demo_output_folder_is_git_ignored() -> None:

@@ -76,6 +76,9 @@ async def test_demo_first_scrape_has_every_post_check_series(tmp_path: Path) -> 
         out, err = proc.communicate(timeout=90)
     _assert_series_at_start(text)
     assert proc.returncode == 0, out + err
+    if promtool() is not None:  # the demo's registry also holds the in-process simulator's metrics
+        checked = promtool_check_metrics(text)
+        assert checked.returncode == 0 and not (checked.stdout + checked.stderr).strip(), checked.stderr
     # Not a terminal: warnings go to stderr, at most 3 of each kind, the rest summarised in one line.
     kinds: dict[str, int] = {}
     for line in err.splitlines():

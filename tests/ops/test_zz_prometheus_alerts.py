@@ -6,6 +6,9 @@ alert must go pending and fire, naming the symbols. Runs last in tests/ops: it l
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+
 import pytest
 
 from tests.ops.conftest import Stack, http_json
@@ -28,6 +31,14 @@ def test_rules_load_and_no_alert_fires_on_a_healthy_engine(stack: Stack) -> None
     assert all(r["health"] == "ok" for g in groups for r in g["rules"]), groups
     active = [a["labels"]["alertname"] for a in stack.alerts()]
     assert "GrinderStaleFeed" not in active and "GrinderEngineDown" not in active, active
+
+
+def test_prometheus_scrapes_with_the_read_token_others_are_refused(stack: Stack) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{stack.engine.url}/metrics", timeout=5)
+    assert refused.value.code == 401
+    up = stack.query('up{job="grinder"}')["data"]["result"]
+    assert [r["value"][1] for r in up] == ["1"]
 
 
 def test_stale_feed_alert_fires_when_the_simulator_market_stops(stack: Stack) -> None:

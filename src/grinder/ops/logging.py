@@ -90,8 +90,9 @@ class JsonFormatter(logging.Formatter):
 class RepeatSummary(logging.Filter):
     """Let the first `limit` warnings of each kind through, count the rest for one summary line.
 
-    A kind is the logger, the message template and its first argument (e.g. `write_failed op=%s`
-    with op=replace_order), so distinct problems still show once each.
+    A kind is the logger, the message template and the first word of its first argument (e.g.
+    `write_failed op=%s` with op=replace_order, `reconcile_mismatch %s` with ORDER_MISSING_ON_EXCHANGE),
+    so distinct problems still show, each at most `limit` times.
     """
 
     def __init__(self, limit: int) -> None:
@@ -103,7 +104,8 @@ class RepeatSummary(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
         args = record.args if isinstance(record.args, tuple) else ()
-        key = (record.name, str(record.msg), str(args[0]) if args else "")
+        # First word of the first argument only: "%s" messages often carry ids after it.
+        key = (record.name, str(record.msg), str(args[0]).split(" ", 1)[0][:64] if args else "")
         count = self.seen[key] = self.seen.get(key, 0) + 1
         return count <= self.limit
 

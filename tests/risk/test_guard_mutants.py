@@ -257,3 +257,27 @@ def test_a_refused_minute_token_gives_the_ten_second_token_back() -> None:
     assert ten_s.available(0) == 3 and minute.available(0) == 0
     ten_s.give_back(10)  # never above capacity
     assert ten_s.available(0) == 5
+
+
+def test_lot_size_bounds_from_the_symbol_rules() -> None:
+    g = guard(dataclasses.replace(CFG, max_notional_per_order=Decimal("1e12"),
+                                  max_position_notional=Decimal("1e12"), max_total_position_notional=Decimal("1e12")))
+    # LOT_SIZE maxQty 1000 BTC = 1 000 000 lots
+    assert decide(g, place(lots=1_000_001, price=PX)) == RiskDecision(False, RiskReason.SYMBOL_RULES)
+    unbounded = dataclasses.replace(BTC, max_qty=Decimal(0))  # 0 = not enforced
+    g = guard(BTCUSDT=unbounded)
+    assert decide(g, place(lots=2, price=PX)) == RiskDecision(True)
+
+
+def test_position_is_valued_at_the_higher_of_order_and_reference_price() -> None:
+    g = guard()
+    # long 7 lots; a buy of 2 at 40 000 makes 9 lots worst case: 450 USDT at the 50 000 reference
+    low_buy = place(Side.BUY, 2, 400_000)
+    assert decide(g, low_buy, ("BTCUSDT", exp(pos=7))) == RiskDecision(False, RiskReason.MAX_POSITION)
+    assert decide(g, low_buy, ("BTCUSDT", exp(pos=6))) == RiskDecision(True)  # 8 lots = 400
+
+
+def test_zero_equity_latches_without_a_drawdown_figure() -> None:
+    g = RiskGuard(CFG, {"BTCUSDT": BTC})
+    g.on_equity(Decimal(0), 0)
+    assert g.kill_switch_reason == "DRAWDOWN" and g.drawdown_pct() is None

@@ -281,3 +281,14 @@ def test_zero_equity_latches_without_a_drawdown_figure() -> None:
     g = RiskGuard(CFG, {"BTCUSDT": BTC})
     g.on_equity(Decimal(0), 0)
     assert g.kill_switch_reason == "DRAWDOWN" and g.drawdown_pct() is None
+
+
+def test_token_bucket_smallest_limits() -> None:
+    from grinder.risk.rate import TokenBucket
+
+    assert TokenBucket(2, 1).available(0) == 1  # the smallest accepted bucket
+    for limit, window in ((1, 10), (2, 0)):
+        with pytest.raises(ValueError, match="too small") as exc:
+            TokenBucket(limit, window)
+        assert str(exc.value) == (f"rate limit {limit}/{window} ms is too small: "
+                                  "need limit >= 2 and window >= 1 ms")

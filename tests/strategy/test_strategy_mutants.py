@@ -109,3 +109,110 @@ def test_level_offset_is_floor_of_the_exact_fraction() -> None:
     assert level_offset(100, Fraction(1), 3, min_ticks=2) == 6  # the minimum tick distance wins
     assert level_offset(1_000_000, Fraction(1), 3, min_ticks=2) == 300
     assert level_offset(500_000, Fraction(Decimal("2.5")), 1) == 125
+
+
+# ----------------------------------------------------------------- toxicity gate
+class Features:
+    """The FeatureEngine read-outs the gate uses, set directly (the gate is what is under test)."""
+
+    def __init__(self, mid2: int, spread_ticks: int = 2, spread_ema: float = 2.0, tfi: float = 0.0,
+                 count: float = 0.0) -> None:
+        self.mid2, self.spread_ticks, self.spread_ema_ticks = mid2, spread_ticks, spread_ema
+        self._flow = (tfi, count)
+
+    def flow(self) -> tuple[float, float]:
+        return self._flow
+
+
+def gate(**kw: object) -> object:
+    from grinder.strategy.config import ToxicityConfig
+    from grinder.strategy.toxicity import ToxicityGate
+
+    return ToxicityGate(ToxicityConfig(**kw), "BTCUSDT")  # type: ignore[arg-type]
+
+
+MID2 = 2_000_000  # bid + ask in ticks (mid 1 000 000)
+
+
+def test_spread_spike_threshold_and_hold() -> None:
+    g = gate(spread_spike_bps=8.0, cooldown_ms=5000)
+    g.check_fast(0, 999_600, 1_000_400)  # spread 800 = 8 bps of the mid: not wider than the limit
+    assert g.spike_ticks == 800 and g.active == {} and not g.paused_all()
+    g.check_fast(10, 999_600, 1_000_401)
+    assert g.active == {"SPREAD_SPIKE": 5010} and g.paused_all() and g.triggers == 1
+    g.check_fast(20, 999_000, 1_001_000)  # still wide: the hold is not extended
+    assert g.active == {"SPREAD_SPIKE": 5010} and g.triggers == 1
+    g.evaluate(5009, Features(MID2, spread_ticks=2))  # cleared, but inside the hold
+    assert g.paused_all()
+    g.evaluate(5010, Features(MID2, spread_ticks=2))
+    assert not g.paused_all() and g.reasons() == ()
+
+
+def test_spike_limit_follows_the_smoothed_spread() -> None:
+    g = gate(spread_spike_bps=8.0, spread_spike_mult=10.0)
+    g.evaluate(0, Features(MID2, spread_ema=100.0))
+    assert g.spike_ticks == 1000  # 10 × 100 beats 8 bps (800)
+    g.evaluate(1, Features(MID2, spread_ema=50.0))
+    assert g.spike_ticks == 800
+    g.evaluate(2, Features(MID2, spread_ema=float("nan")))
+    assert g.spike_ticks == 800
+    g.evaluate(3, Features(0))  # no mid yet: nothing changes
+    assert g.spike_ticks == 800
+
+
+def test_price_impact_pauses_the_run_over_side() -> None:
+    g = gate(impact_bps=30.0, impact_lookback_ms=3000)
+    g.evaluate(0, Features(MID2))
+    assert (g.impact_lo2, g.impact_hi2) == (MID2 - 6000, MID2 + 6000)
+    g.check_fast(1, 1_002_999, 1_003_001)  # mid2 = MID2 + 6000: at the band edge
+    assert g.active == {}
+    g.check_fast(2, 1_003_000, 1_003_001)  # one half-tick past it
+    assert g.sell_blocked() and not g.buy_blocked() and g.reasons() == ("PRICE_IMPACT_UP",)
+    g2 = gate(impact_bps=30.0)
+    g2.evaluate(0, Features(MID2))
+    g2.check_fast(1, 996_999, 997_000)
+    assert g2.buy_blocked() and not g2.sell_blocked() and g2.reasons() == ("PRICE_IMPACT_DOWN",)
+
+
+def test_impact_reference_is_the_newest_sample_at_or_before_the_lookback() -> None:
+    g = gate(impact_bps=30.0, impact_lookback_ms=3000)
+    g.evaluate(0, Features(MID2))
+    g.evaluate(1000, Features(MID2 + 10_000))
+    g.evaluate(3000, Features(MID2 + 20_000))  # horizon 0: the sample at 0 is still the reference
+    assert (g.impact_lo2, g.impact_hi2) == (MID2 - 6000, MID2 + 6000)
+    g.evaluate(4000, Features(MID2 + 20_000))  # horizon 1000: the sample at 1000 takes over
+    ref2 = MID2 + 10_000
+    band = int(30.0 * ref2 / 10_000.0)
+    assert (g.impact_lo2, g.impact_hi2) == (ref2 - band, ref2 + band)
+
+
+@pytest.mark.parametrize(("tfi", "count", "code"), [(0.8, 20.0, "FLOW_TOXIC_BUY"), (-0.8, 20.0, "FLOW_TOXIC_SELL"),
+                                                    (0.79, 20.0, None), (0.9, 19.9, None), (-0.79, 50.0, None)])
+def test_one_sided_flow(tfi: float, count: float, code: str | None) -> None:
+    from grinder.strategy.config import ToxicAction
+
+    g = gate(flow_threshold=0.8, flow_min_trades=20.0, flow_widen_factor=Decimal("2.5"))
+    g.evaluate(0, Features(MID2, tfi=tfi, count=count))
+    assert g.reasons() == ((code,) if code else ())
+    assert g.sell_factor() == (Fraction(5, 2) if code == "FLOW_TOXIC_BUY" else 1)
+    assert g.buy_factor() == (Fraction(5, 2) if code == "FLOW_TOXIC_SELL" else 1)
+    assert not g.buy_blocked() and not g.sell_blocked()  # WIDEN by default
+    p = gate(flow_threshold=0.8, flow_min_trades=20.0, flow_action=ToxicAction.PAUSE)
+    p.evaluate(0, Features(MID2, tfi=tfi, count=count))
+    assert p.sell_blocked() is (code == "FLOW_TOXIC_BUY") and p.buy_blocked() is (code == "FLOW_TOXIC_SELL")
+
+
+def test_flow_condition_expires_after_the_hold_once_it_clears() -> None:
+    g = gate(cooldown_ms=1000)
+    g.evaluate(0, Features(MID2, tfi=0.95, count=40.0))
+    g.evaluate(1500, Features(MID2, tfi=0.95, count=40.0))  # past the hold but still true: kept
+    assert g.reasons() == ("FLOW_TOXIC_BUY",)
+    g.evaluate(1600, Features(MID2, tfi=0.1, count=40.0))
+    assert g.reasons() == ()
+
+
+def test_disabled_gate_does_nothing() -> None:
+    g = gate(enabled=False)
+    g.check_fast(0, 1, 1_000_000)
+    g.evaluate(0, Features(MID2, tfi=1.0, count=100.0))
+    assert g.active == {} and g.spike_ticks == 0 and not g.enabled

@@ -151,3 +151,111 @@ def test_cancel_all_cancels_every_open_order_and_marks_them_in_flight() -> None:
     assert all(o.state is OrderState.PENDING_CANCEL for o in p.working_orders(SYM))
     assert p.cancel_all(T0 + 2) == []  # nothing is cancelled twice
     assert p.cancel_all(T0 + 2, "ETHUSDT") == []
+
+
+# ----------------------------------------------------------------- amends and order updates
+def one_open_buy(m: OrderManager, lots: int = 2) -> PlaceOrder:
+    cmd = next(c for c in m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, lots)], mid_ticks=MID)
+               if isinstance(c, PlaceOrder))
+    m.on_submitted(cmd)
+    m.on_result(CommandResult(cmd, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))
+    return cmd
+
+
+def test_an_amend_in_flight_counts_at_the_larger_size() -> None:
+    from grinder.core.commands import AmendOrder
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    up = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 5)
+    m.on_submitted(up)
+    assert m.working_lots(SYM) == (5, 0, 1)
+    m.on_result(CommandResult(up, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))
+    assert m.working_lots(SYM) == (5, 0, 1) and m.order(cmd.client_order_id).price_ticks == MID - 20  # type: ignore[union-attr]
+    down = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 1)
+    m.on_submitted(down)
+    assert m.working_lots(SYM) == (5, 0, 1)  # until the exchange confirms, the old size still counts
+    m.on_result(CommandResult(down, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))
+    assert m.working_lots(SYM) == (1, 0, 1)
+
+
+def test_an_amend_refused_because_the_order_is_gone_forgets_it() -> None:
+    from grinder.core.commands import AmendOrder
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    amend = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 3)
+    m.on_submitted(amend)
+    m.on_result(CommandResult(amend, Outcome.REJECTED, code=-2013))
+    assert m.order(cmd.client_order_id) is None and m.is_closed(cmd.client_order_id)
+    assert m.working_lots(SYM) == (0, 0, 0)
+
+
+def test_order_updates_change_price_only_for_amendments_or_unknown_orders() -> None:
+    from grinder.core.enums import ExecutionType
+
+    from .helpers import update
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    cid = cmd.client_order_id
+    m.on_order_update(update(cmd, OrderStatus.NEW, price=MID - 99, qty=9))  # a replayed NEW: ignored
+    o = m.order(cid)
+    assert o is not None and (o.price_ticks, o.qty_lots) == (MID - 10, 2)
+    m.on_order_update(update(cmd, OrderStatus.NEW, execution=ExecutionType.AMENDMENT, price=MID - 30, qty=4))
+    assert (o.price_ticks, o.qty_lots, o.state) == (MID - 30, 4, OrderState.OPEN)
+    assert m.working_lots(SYM) == (4, 0, 1)
+
+
+def test_plan_tags_integer_levels_by_side() -> None:
+    from grinder.strategy.types import DesiredQuote
+
+    m = manager()
+    cmds = m.plan(SYM, [DesiredQuote(SYM, Side.BUY, MID - 10, 2, 1, True),  # type: ignore[arg-type]
+                        DesiredQuote(SYM, Side.SELL, MID + 10, 2, 1, True)], mid_ticks=MID)  # type: ignore[arg-type]
+    assert sorted(c.client_order_id.split("_")[3] for c in cmds) == ["b1", "s1"]
+
+
+def test_one_market_event_sends_at_most_max_commands_per_event() -> None:
+    from grinder.core.events import BookTicker
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE,
+                        ExecutionConfig(max_commands_per_event=3), ClientOrderIdFactory("grid", 1_700_000_000))
+    p.on_wallet_balance(Decimal("10000"), T0)
+    cmds = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
+    assert len(cmds) == 3
+    more = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 1, T0 + 1), T0 + 1)
+    assert len(more) == 3  # the rest of the grid follows on the next events
+
+
+def test_after_cancel_all_the_next_quiet_tick_quotes_again() -> None:
+    """Disarm then re-arm: once the cancels are confirmed, a quiet market gets its grid back."""
+    from grinder.core.events import BookTicker
+
+    p = pipeline()
+    tick = BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0)
+    first = p.on_market_event(tick, T0)
+    for i, c in enumerate(first):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    for c in p.cancel_all(T0 + 1):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, status=OrderStatus.CANCELED))
+    assert p.working_orders(SYM) == []
+    again = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 2, T0 + 2), T0 + 2)
+    assert len([c for c in again if isinstance(c, PlaceOrder)]) == len(first)
+
+
+def test_an_order_the_exchange_cancelled_is_replaced_on_the_next_quiet_tick() -> None:
+    from grinder.core.events import BookTicker
+
+    from .helpers import update
+
+    p = pipeline()
+    first = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
+    for i, c in enumerate(first):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    assert p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 1, T0 + 1), T0 + 1) == []
+    gone = first[0]
+    assert isinstance(gone, PlaceOrder)
+    p.on_user_event(update(gone, OrderStatus.EXPIRED, order_id=100))  # e.g. a GTX order expired
+    again = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 3, T0 + 2, T0 + 2), T0 + 2)
+    assert [(c.side, c.price_ticks) for c in again if isinstance(c, PlaceOrder)] == [(gone.side, gone.price_ticks)]

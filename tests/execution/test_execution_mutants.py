@@ -259,3 +259,17 @@ def test_an_order_the_exchange_cancelled_is_replaced_on_the_next_quiet_tick() ->
     p.on_user_event(update(gone, OrderStatus.EXPIRED, order_id=100))  # e.g. a GTX order expired
     again = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 3, T0 + 2, T0 + 2), T0 + 2)
     assert [(c.side, c.price_ticks) for c in again if isinstance(c, PlaceOrder)] == [(gone.side, gone.price_ticks)]
+
+
+def test_unknown_orders_gauge_follows_a_late_answer() -> None:
+    from grinder.execution import metrics as om_metrics
+
+    m = manager()
+    cmd = next(c for c in m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 2)], mid_ticks=MID)
+               if isinstance(c, PlaceOrder))
+    m.on_submitted(cmd)
+    m.on_result(CommandResult(cmd, Outcome.UNKNOWN))
+    assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1 and [o.client_order_id for o in m.unknown_orders()] == [
+        cmd.client_order_id]
+    m.on_result(CommandResult(cmd, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))  # the answer after all
+    assert m.unknown_orders() == [] and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0

@@ -261,7 +261,7 @@ def test_an_order_the_exchange_cancelled_is_replaced_on_the_next_quiet_tick() ->
     assert [(c.side, c.price_ticks) for c in again if isinstance(c, PlaceOrder)] == [(gone.side, gone.price_ticks)]
 
 
-def test_unknown_orders_gauge_follows_a_late_answer() -> None:
+def test_unknown_orders_gauge_follows_the_user_stream() -> None:
     from grinder.execution import metrics as om_metrics
 
     m = manager()
@@ -271,5 +271,8 @@ def test_unknown_orders_gauge_follows_a_late_answer() -> None:
     m.on_result(CommandResult(cmd, Outcome.UNKNOWN))
     assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1 and [o.client_order_id for o in m.unknown_orders()] == [
         cmd.client_order_id]
-    m.on_result(CommandResult(cmd, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))  # the answer after all
+    from .helpers import update
+
+    m.on_order_update(update(cmd, OrderStatus.NEW, order_id=7))  # the user stream shows it resting
     assert m.unknown_orders() == [] and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0
+    assert m.order(cmd.client_order_id).state is OrderState.OPEN  # type: ignore[union-attr]

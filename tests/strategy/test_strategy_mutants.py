@@ -216,3 +216,79 @@ def test_disabled_gate_does_nothing() -> None:
     g.check_fast(0, 1, 1_000_000)
     g.evaluate(0, Features(MID2, tfi=1.0, count=100.0))
     assert g.active == {} and g.spike_ticks == 0 and not g.enabled
+
+
+# ----------------------------------------------------------------- grid policy: take-profits and limits
+def policy(**rules_kw: object) -> object:
+    import dataclasses
+
+    from grinder.core.rules import btcusdt_rules
+    from grinder.strategy.config import GridConfig
+    from grinder.strategy.grid import GridPolicy
+
+    rules = dataclasses.replace(btcusdt_rules("100"), **rules_kw)  # MIN_NOTIONAL 100, step 0.001
+    return GridPolicy("BTCUSDT", rules, GridConfig(max_position=Decimal("0.01")))  # 10 lots
+
+
+def tps(*items: tuple[str, int, int]) -> tuple[object, ...]:
+    from grinder.core.enums import Side
+    from grinder.strategy.grid import TakeProfit
+
+    return tuple(TakeProfit(tag, Side.BUY if tag.startswith("b") else Side.SELL, p, q) for tag, p, q in items)
+
+
+BID, ASK = 600_000, 600_001  # 60 000.0: two lots clear MIN_NOTIONAL
+
+
+def test_take_profits_fill_the_reducing_budget_in_order() -> None:
+    from grinder.strategy.types import INT_MAX, INT_MIN
+
+    g = policy()
+    out: list[object] = []
+    # short 5 lots: buys may reduce it by at most 5
+    used = g._take_profit_quotes(tps(("b-a", 599_000, 2), ("b-b", 598_000, 2), ("b-c", 597_000, 2)),  # type: ignore[attr-defined]
+                                 -5, BID, ASK, INT_MAX, INT_MIN, out)
+    assert [q.level for q in out] == ["b-a", "b-b"]  # type: ignore[attr-defined]
+    assert used == (4, 0, 599_001, INT_MAX, INT_MAX, INT_MIN)
+    out = []
+    used = g._take_profit_quotes(tps(("s-a", 601_000, 3), ("s-b", 602_000, 3)), 5, BID, ASK,  # type: ignore[attr-defined]
+                                 INT_MAX, INT_MIN, out)
+    assert [q.level for q in out] == ["s-a"]  # type: ignore[attr-defined]
+    assert used == (0, 3, INT_MIN, 600_999, INT_MAX, INT_MIN)
+
+
+def test_take_profit_bounds_and_crossing() -> None:
+    from grinder.strategy.types import INT_MAX, INT_MIN
+
+    g = policy()
+    out: list[object] = []
+    # at the buy cap is fine, above it is not; a sell at or under the bid is withheld (post-only)
+    used = g._take_profit_quotes(tps(("b-a", 599_000, 2), ("b-b", 599_001, 2)), -5, BID, ASK, 599_000,  # type: ignore[attr-defined]
+                                 INT_MIN, out)
+    assert [q.level for q in out] == ["b-a"] and used[0] == 2  # type: ignore[attr-defined]
+    out = []
+    used = g._take_profit_quotes(tps(("s-a", 600_000, 2)), 5, BID, ASK, INT_MAX, INT_MIN, out)  # type: ignore[attr-defined]
+    assert out == [] and used == (0, 0, INT_MIN, INT_MAX, INT_MAX, 600_000)
+    out = []
+    used = g._take_profit_quotes(tps(("b-a", 600_001, 2)), -5, BID, ASK, INT_MAX, INT_MIN, out)  # type: ignore[attr-defined]
+    assert out == [] and used == (0, 0, INT_MIN, INT_MAX, 600_001, INT_MIN)
+
+
+def test_take_profit_outside_the_price_filter_is_dropped() -> None:
+    from grinder.strategy.types import INT_MAX, INT_MIN
+
+    g = policy(max_price=Decimal("61000.0"))
+    out: list[object] = []
+    g._take_profit_quotes(tps(("s-a", 610_001, 2), ("s-b", 610_000, 2)), 5, BID, ASK, INT_MAX, INT_MIN, out)  # type: ignore[attr-defined]
+    assert [q.level for q in out] == ["s-b"]  # type: ignore[attr-defined]
+    g = policy(max_price=Decimal("100.07"), min_price=Decimal(0))  # not on the 0.10 grid: floored
+    assert g.price_allowed(1000) and not g.price_allowed(1001)  # type: ignore[attr-defined]
+
+
+def test_grid_sizes_must_be_whole_lots() -> None:
+    from grinder.core.rules import btcusdt_rules
+    from grinder.strategy.config import GridConfig
+    from grinder.strategy.grid import GridPolicy
+
+    with pytest.raises(ValueError, match=r"^\[grid\] max_position = 0.0105 is not a multiple of BTCUSDT stepSize"):
+        GridPolicy("BTCUSDT", btcusdt_rules(), GridConfig(max_position=Decimal("0.0105")))

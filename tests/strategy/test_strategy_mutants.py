@@ -292,3 +292,22 @@ def test_grid_sizes_must_be_whole_lots() -> None:
 
     with pytest.raises(ValueError, match=r"^\[grid\] max_position = 0.0105 is not a multiple of BTCUSDT stepSize"):
         GridPolicy("BTCUSDT", btcusdt_rules(), GridConfig(max_position=Decimal("0.0105")))
+
+
+def test_build_bounds_and_the_inclusive_percent_price_limit() -> None:
+    from grinder.core.enums import Side
+
+    g = policy()
+    # 10 bps of 60 000.0 = 600 ticks per level
+    b = g.build(anchor_ticks=600_000, position_lots=0, bid_ticks=BID, ask_ticks=ASK,  # type: ignore[attr-defined]
+                buy_spacing_bps=Fraction(10), sell_spacing_bps=Fraction(10), sell_min_ticks=600_600,
+                buy_max_ticks=599_400)
+    sells = sorted(q.price_ticks for q in b.quotes if q.side is Side.SELL)
+    buys = sorted(q.price_ticks for q in b.quotes if q.side is Side.BUY)
+    assert sells[0] == 600_600 and buys[-1] == 599_400  # exactly at the limits: quoted
+    assert (b.ask_lo, b.bid_hi) == (599_401, 600_599)  # the book may come up to one tick off our levels
+    b = g.build(anchor_ticks=600_000, position_lots=0, bid_ticks=BID, ask_ticks=ASK,  # type: ignore[attr-defined]
+                buy_spacing_bps=Fraction(10), sell_spacing_bps=Fraction(10), sell_min_ticks=600_601,
+                buy_max_ticks=599_399)
+    assert min(q.price_ticks for q in b.quotes if q.side is Side.SELL) == 601_200
+    assert max(q.price_ticks for q in b.quotes if q.side is Side.BUY) == 598_800

@@ -276,3 +276,16 @@ def test_unknown_orders_gauge_follows_the_user_stream() -> None:
     m.on_order_update(update(cmd, OrderStatus.NEW, order_id=7))  # the user stream shows it resting
     assert m.unknown_orders() == [] and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0
     assert m.order(cmd.client_order_id).state is OrderState.OPEN  # type: ignore[union-attr]
+
+
+def test_a_late_answer_to_an_unknown_cancel_clears_the_gauge() -> None:
+    from grinder.execution import metrics as om_metrics
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    cancel = CancelOrder(SYM, cmd.client_order_id)
+    m.on_submitted(cancel)
+    m.on_result(CommandResult(cancel, Outcome.UNKNOWN))
+    assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1
+    m.on_result(CommandResult(cancel, Outcome.ACCEPTED, status=OrderStatus.CANCELED))  # the answer after all
+    assert m.order(cmd.client_order_id) is None and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0

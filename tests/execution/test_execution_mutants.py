@@ -278,14 +278,17 @@ def test_unknown_orders_gauge_follows_the_user_stream() -> None:
     assert m.order(cmd.client_order_id).state is OrderState.OPEN  # type: ignore[union-attr]
 
 
-def test_a_late_answer_to_an_unknown_cancel_clears_the_gauge() -> None:
+def test_a_late_answer_to_an_unknown_amend_clears_the_gauge() -> None:
+    from grinder.core.commands import AmendOrder
     from grinder.execution import metrics as om_metrics
 
     m = manager()
     cmd = one_open_buy(m, 2)
-    cancel = CancelOrder(SYM, cmd.client_order_id)
-    m.on_submitted(cancel)
-    m.on_result(CommandResult(cancel, Outcome.UNKNOWN))
+    amend = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 3)
+    m.on_submitted(amend)
+    m.on_result(CommandResult(amend, Outcome.UNKNOWN))
     assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1
-    m.on_result(CommandResult(cancel, Outcome.ACCEPTED, status=OrderStatus.CANCELED))  # the answer after all
-    assert m.order(cmd.client_order_id) is None and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0
+    m.on_result(CommandResult(amend, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))  # the answer after all
+    o = m.order(cmd.client_order_id)
+    assert o is not None and o.state is OrderState.OPEN
+    assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import json
 import subprocess
 import sys
@@ -106,8 +108,16 @@ def test_per_symbol_grid_tables_reach_the_backtest(tmp_path: Path) -> None:
     from grinder.config import load_config
     from tests.fixtures.paths import capture_path
 
-    data = [str(capture_path("btcusdt_20240808.gz")), str(capture_path("ethusdt_20240808.gz"))]
-    base = '[grid]\nlevels = 2\nmax_position = "0.5"\n[controller]\nenabled = false\n[toxicity]\nenabled = false\n'
+    # The first quarter of each capture: enough for both grids to trade, and four times cheaper than
+    # the whole day twice over (the full run passed the 120 s timeout on a loaded 2-core machine).
+    data = []
+    for name in ("btcusdt_20240808.gz", "ethusdt_20240808.gz"):
+        with gzip.open(capture_path(name), "rt") as src:
+            head = list(itertools.islice(src, 24_000))
+        with gzip.open(tmp_path / name, "wt") as dst:
+            dst.writelines(head)
+        data.append(str(tmp_path / name))
+    base = '[grid]\nlevels = 2\nspacing_bps = "1"\nmax_position = "0.5"\n[controller]\nenabled = false\n[toxicity]\nenabled = false\n'
     plain = tmp_path / "plain.toml"
     plain.write_text(base)
     per = tmp_path / "per.toml"

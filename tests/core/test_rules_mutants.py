@@ -314,6 +314,7 @@ def test_declared_precision_wins_over_the_grid() -> None:
 
 def test_lot_step_is_counted_from_min_qty() -> None:
     # Binance: (quantity - minQty) % stepSize == 0
-    r = SymbolRules(symbol="X", tick_size=Decimal("0.1"), step_size=Decimal(1), min_qty=Decimal("0.3"))
+    r = SymbolRules(symbol="X", tick_size=Decimal("0.1"), step_size=Decimal(1), min_qty=Decimal("0.3"),
+                    quantity_precision=1)
     r.validate_order(Side.BUY, OrderType.LIMIT, "1.3", "10")
     assert rule_error(lambda: r.validate_order(Side.BUY, OrderType.LIMIT, "1", "10"))[0] == -4023

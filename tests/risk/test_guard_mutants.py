@@ -205,3 +205,90 @@ def test_status_reports_the_latch_and_the_equity_watch() -> None:
     g.engage_kill_switch("MANUAL")
     assert g.status() == {"kill_switch_engaged": True, "kill_switch_reason": "MANUAL", "equity": "950",
                           "high_water_mark": "1000", "drawdown_pct": "5.00"}
+
+
+# ----------------------------------------------------------------- risk-reducing under the kill switch
+def test_reducing_means_no_more_than_the_position_on_each_side() -> None:
+    g = guard(dataclasses.replace(CFG, max_notional_per_order=Decimal(1000)))
+    g.engage_kill_switch()
+    # short 4: buying exactly 4 closes it (reducing); 5 would flip it
+    assert decide(g, place(Side.BUY, 4, PX), ("BTCUSDT", exp(pos=-4))) == RiskDecision(True)
+    assert decide(g, place(Side.BUY, 5, PX), ("BTCUSDT", exp(pos=-4))) == RiskDecision(
+        False, RiskReason.KILL_SWITCH)
+    assert decide(g, place(Side.SELL, 4, PX), ("BTCUSDT", exp(pos=4))) == RiskDecision(True)
+    assert decide(g, place(Side.SELL, 5, PX), ("BTCUSDT", exp(pos=4))) == RiskDecision(
+        False, RiskReason.KILL_SWITCH)
+    # flat: nothing reduces, not even an amend that shrinks a working order
+    flat = ("BTCUSDT", exp(sell=4, count=1))
+    assert decide(g, AmendOrder("BTCUSDT", "c1", Side.SELL, PX, 2), flat, orders={"c1": (4, 0)}) == RiskDecision(
+        False, RiskReason.KILL_SWITCH)
+    flat_buy = ("BTCUSDT", exp(buy=4, count=1))
+    assert decide(g, AmendOrder("BTCUSDT", "c1", Side.BUY, PX, 2), flat_buy, orders={"c1": (4, 0)}) == RiskDecision(
+        False, RiskReason.KILL_SWITCH)
+
+
+def test_limits_are_inclusive_at_the_cap() -> None:
+    g = guard()
+    # 3 lots × 50 000 = 150 USDT = max_notional_per_order: allowed; one tick more is refused
+    assert decide(g, place(lots=3, price=PX)) == RiskDecision(True)
+    assert decide(g, place(lots=3, price=PX + 1)) == RiskDecision(False, RiskReason.MAX_ORDER_NOTIONAL)
+    capped = dataclasses.replace(BTC, max_price=Decimal("50000.0"))  # max price 500 000 ticks
+    g = guard(BTCUSDT=capped)
+    assert decide(g, place(lots=2, price=PX)) == RiskDecision(True)
+    assert decide(g, place(lots=2, price=PX + 1)) == RiskDecision(False, RiskReason.SYMBOL_RULES)
+
+
+def test_missing_data_refusals_are_plain_refusals() -> None:
+    g = RiskGuard(CFG, {"BTCUSDT": BTC})  # no equity seen yet
+    assert decide(g, place()) == RiskDecision(False, RiskReason.NO_EQUITY)
+    g.on_equity(Decimal("10000"), 0)
+    market = PlaceOrder(symbol="BTCUSDT", side=Side.BUY, order_type=OrderType.MARKET, qty_lots=2,
+                        client_order_id="grinder_t_BTCUSDT_b1_1_1", reduce_only=True)
+    assert decide(g, market, ("BTCUSDT", exp(pos=-2, price=None))) == RiskDecision(False, RiskReason.NO_PRICE)
+
+
+def test_a_refused_minute_token_gives_the_ten_second_token_back() -> None:
+    from grinder.risk.rate import OrderRateBudget
+
+    budget = OrderRateBudget(orders_per_10s=10, orders_per_minute=4)  # bursts of 5 and 2
+    assert budget.take(0) and budget.take(0)
+    assert not budget.take(0)  # the minute bucket is empty
+    ten_s, minute = budget._buckets
+    assert ten_s.available(0) == 3 and minute.available(0) == 0
+    ten_s.give_back(10)  # never above capacity
+    assert ten_s.available(0) == 5
+
+
+def test_lot_size_bounds_from_the_symbol_rules() -> None:
+    g = guard(dataclasses.replace(CFG, max_notional_per_order=Decimal("1e12"),
+                                  max_position_notional=Decimal("1e12"), max_total_position_notional=Decimal("1e12")))
+    # LOT_SIZE maxQty 1000 BTC = 1 000 000 lots
+    assert decide(g, place(lots=1_000_001, price=PX)) == RiskDecision(False, RiskReason.SYMBOL_RULES)
+    unbounded = dataclasses.replace(BTC, max_qty=Decimal(0))  # 0 = not enforced
+    g = guard(BTCUSDT=unbounded)
+    assert decide(g, place(lots=2, price=PX)) == RiskDecision(True)
+
+
+def test_position_is_valued_at_the_higher_of_order_and_reference_price() -> None:
+    g = guard()
+    # long 7 lots; a buy of 2 at 40 000 makes 9 lots worst case: 450 USDT at the 50 000 reference
+    low_buy = place(Side.BUY, 2, 400_000)
+    assert decide(g, low_buy, ("BTCUSDT", exp(pos=7))) == RiskDecision(False, RiskReason.MAX_POSITION)
+    assert decide(g, low_buy, ("BTCUSDT", exp(pos=6))) == RiskDecision(True)  # 8 lots = 400
+
+
+def test_zero_equity_latches_without_a_drawdown_figure() -> None:
+    g = RiskGuard(CFG, {"BTCUSDT": BTC})
+    g.on_equity(Decimal(0), 0)
+    assert g.kill_switch_reason == "DRAWDOWN" and g.drawdown_pct() is None
+
+
+def test_token_bucket_smallest_limits() -> None:
+    from grinder.risk.rate import TokenBucket
+
+    assert TokenBucket(2, 1).available(0) == 1  # the smallest accepted bucket
+    for limit, window in ((1, 10), (2, 0)):
+        with pytest.raises(ValueError, match="too small") as exc:
+            TokenBucket(limit, window)
+        assert str(exc.value) == (f"rate limit {limit}/{window} ms is too small: "
+                                  "need limit >= 2 and window >= 1 ms")

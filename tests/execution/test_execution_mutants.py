@@ -1,0 +1,294 @@
+"""Order manager / pipeline paths the live engine takes that mutation testing showed unpinned.
+
+`cancel_all` is the kill switch's and shutdown's cancel path, `restore` is how a restarted engine
+adopts leftover orders, `resolve` applies an order query after an unknown outcome, and `as_dict` is
+what /status and the journal show. Each test asserts the state these leave behind.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from grinder.core.commands import CancelOrder, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import OrderStatus, Side
+from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.rules import btcusdt_rules
+from grinder.execution import ExecutionConfig, TradingPipeline
+from grinder.execution.order_manager import OrderManager, OrderState, WorkingOrder, level_tag
+from grinder.risk import RiskConfig
+from grinder.strategy import StrategyConfig
+
+from .helpers import SYM, grid, quote
+
+MID = 500_000
+T0 = 1_700_000_000_000
+WIDE = RiskConfig(max_notional_per_order=Decimal("600"), max_position_notional=Decimal("6000"),
+                  max_total_position_notional=Decimal("10000"))
+
+
+def manager() -> OrderManager:
+    return OrderManager(ExecutionConfig(), ClientOrderIdFactory("t", 1_700_000_000))
+
+
+def open_grid(m: OrderManager, levels: int = 2) -> list[PlaceOrder]:
+    cmds = [c for c in m.plan(SYM, grid(MID, levels), mid_ticks=MID) if isinstance(c, PlaceOrder)]
+    for i, c in enumerate(cmds):
+        m.on_submitted(c)
+        m.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    return cmds
+
+
+def wo(cid: str, level: str, side: Side = Side.BUY, qty: int = 2, filled: int = 0,
+       state: OrderState = OrderState.OPEN) -> WorkingOrder:
+    return WorkingOrder(SYM, cid, level, side, MID - 10, qty, filled, state, order_id=9)
+
+
+# ----------------------------------------------------------------- level tags
+def test_level_tags() -> None:
+    assert level_tag(Side.BUY, 3) == "b3" and level_tag(Side.SELL, 3) == "s3"
+    assert level_tag(Side.SELL, "tp1") == "tp1"
+    for bad in ("", True, 1.5):
+        with pytest.raises(ValueError, match="is not usable as a level tag"):
+            level_tag(Side.BUY, bad)
+
+
+# ----------------------------------------------------------------- restore (adopt at restart)
+def test_restore_adopts_orders_and_their_exposure() -> None:
+    m = manager()
+    m.restore([wo("c1", "b1", Side.BUY, 5, 1), wo("c2", "s1", Side.SELL, 3, 0, OrderState.UNKNOWN)])
+    assert {o.client_order_id for o in m.working_orders(SYM)} == {"c1", "c2"}
+    assert m.working_lots(SYM) == (4, 3, 2)  # remaining buy lots, sell lots, order count
+    assert [o.client_order_id for o in m.unknown_orders()] == ["c2"]
+    # the adopted level is not placed again
+    cmds = m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 5)], mid_ticks=MID)
+    assert not [c for c in cmds if isinstance(c, PlaceOrder)]
+
+
+def test_restore_refuses_a_taken_id_or_level() -> None:
+    m = manager()
+    m.restore([wo("c1", "b1")])
+    with pytest.raises(ValueError, match=r"^cannot restore c1: its id or level 'b2' is taken$"):
+        m.restore([wo("c1", "b2")])
+    with pytest.raises(ValueError, match=r"^cannot restore c9: its id or level 'b1' is taken$"):
+        m.restore([wo("c9", "b1")])
+    m.restore([wo("c3", "b3")])  # a free id on a free level is fine
+    assert m.working_lots(SYM) == (4, 0, 2)
+
+
+# ----------------------------------------------------------------- resolve (query after an unknown outcome)
+def test_resolve_closed_or_missing_orders_are_forgotten() -> None:
+    m = manager()
+    cmds = open_grid(m)
+    first, second = cmds[0].client_order_id, cmds[1].client_order_id
+    m.resolve(first, None)  # the exchange does not know it
+    m.resolve(second, OrderStatus.CANCELED)
+    assert m.order(first) is None and m.is_closed(first)
+    assert m.order(second) is None and m.is_closed(second)
+    assert len(m.working_orders(SYM)) == len(cmds) - 2
+
+
+def test_resolve_open_order_takes_the_exchange_view() -> None:
+    m = manager()
+    cmd = open_grid(m, 1)[0]
+    cid = cmd.client_order_id
+    before = m.working_lots(SYM)
+    m.resolve(cid, OrderStatus.PARTIALLY_FILLED, order_id=77, price_ticks=MID - 30, qty_lots=6, filled_lots=2)
+    o = m.order(cid)
+    assert o is not None and o.state is OrderState.OPEN and o.amend_to is None
+    assert (o.order_id, o.price_ticks, o.qty_lots, o.filled_lots) == (77, MID - 30, 6, 2)
+    side_lots = 4  # 6 total - 2 filled
+    buy, sell, count = m.working_lots(SYM)
+    assert count == before[2]
+    assert (buy if cmd.side is Side.BUY else sell) == side_lots
+    m.resolve(cid, OrderStatus.NEW, filled_lots=1)  # a stale, smaller fill count never goes back
+    assert m.order(cid).filled_lots == 2  # type: ignore[union-attr]
+    m.resolve("not-ours", OrderStatus.NEW)  # unknown ids are ignored
+    assert m.order("not-ours") is None
+
+
+def test_working_order_as_dict() -> None:
+    o = wo("c1", "b1", Side.SELL, 5, 2)
+    assert o.as_dict() == {"client_order_id": "c1", "symbol": SYM, "level": "b1", "side": "SELL",
+                           "price_ticks": MID - 10, "qty_lots": 5, "filled_lots": 2, "state": "OPEN",
+                           "order_id": 9}
+    assert o.remaining_lots == 3
+    assert wo("c2", "b2", qty=2, filled=5).remaining_lots == 0
+
+
+# ----------------------------------------------------------------- plan without a mid
+def test_plan_without_a_mid_uses_the_quotes_own_middle() -> None:
+    m = manager()
+    with_mid = m.plan(SYM, grid(MID, 2), mid_ticks=MID)
+    m2 = manager()
+    without = m2.plan(SYM, grid(MID, 2), mid_ticks=None)
+    assert [(c.side, c.price_ticks) for c in without] == [(c.side, c.price_ticks) for c in with_mid]  # type: ignore[union-attr]
+    one_sided = manager().plan(SYM, [quote(Side.SELL, "s1", MID + 10), quote(Side.SELL, "s2", MID + 20)],
+                               mid_ticks=None)
+    assert [c.price_ticks for c in one_sided] == [MID + 10, MID + 20]  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------- pipeline cancel_all (kill switch, shutdown)
+def pipeline() -> TradingPipeline:
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000))
+    p.on_wallet_balance(Decimal("10000"), T0)
+    return p
+
+
+def test_cancel_all_cancels_every_open_order_and_marks_them_in_flight() -> None:
+    from grinder.core.events import BookTicker
+
+    p = pipeline()
+    cmds = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
+    for i, c in enumerate(cmds):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    placed = {c.client_order_id for c in cmds}
+    cancels = p.cancel_all(T0 + 1)
+    assert cancels and all(isinstance(c, CancelOrder) for c in cancels)
+    assert {c.client_order_id for c in cancels} == placed
+    assert all(o.state is OrderState.PENDING_CANCEL for o in p.working_orders(SYM))
+    assert p.cancel_all(T0 + 2) == []  # nothing is cancelled twice
+    assert p.cancel_all(T0 + 2, "ETHUSDT") == []
+
+
+# ----------------------------------------------------------------- amends and order updates
+def one_open_buy(m: OrderManager, lots: int = 2) -> PlaceOrder:
+    cmd = next(c for c in m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, lots)], mid_ticks=MID)
+               if isinstance(c, PlaceOrder))
+    m.on_submitted(cmd)
+    m.on_result(CommandResult(cmd, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))
+    return cmd
+
+
+def test_an_amend_in_flight_counts_at_the_larger_size() -> None:
+    from grinder.core.commands import AmendOrder
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    up = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 5)
+    m.on_submitted(up)
+    assert m.working_lots(SYM) == (5, 0, 1)
+    m.on_result(CommandResult(up, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))
+    assert m.working_lots(SYM) == (5, 0, 1) and m.order(cmd.client_order_id).price_ticks == MID - 20  # type: ignore[union-attr]
+    down = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 1)
+    m.on_submitted(down)
+    assert m.working_lots(SYM) == (5, 0, 1)  # until the exchange confirms, the old size still counts
+    m.on_result(CommandResult(down, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))
+    assert m.working_lots(SYM) == (1, 0, 1)
+
+
+def test_an_amend_refused_because_the_order_is_gone_forgets_it() -> None:
+    from grinder.core.commands import AmendOrder
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    amend = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 3)
+    m.on_submitted(amend)
+    m.on_result(CommandResult(amend, Outcome.REJECTED, code=-2013))
+    assert m.order(cmd.client_order_id) is None and m.is_closed(cmd.client_order_id)
+    assert m.working_lots(SYM) == (0, 0, 0)
+
+
+def test_order_updates_change_price_only_for_amendments_or_unknown_orders() -> None:
+    from grinder.core.enums import ExecutionType
+
+    from .helpers import update
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    cid = cmd.client_order_id
+    m.on_order_update(update(cmd, OrderStatus.NEW, price=MID - 99, qty=9))  # a replayed NEW: ignored
+    o = m.order(cid)
+    assert o is not None and (o.price_ticks, o.qty_lots) == (MID - 10, 2)
+    m.on_order_update(update(cmd, OrderStatus.NEW, execution=ExecutionType.AMENDMENT, price=MID - 30, qty=4))
+    assert (o.price_ticks, o.qty_lots, o.state) == (MID - 30, 4, OrderState.OPEN)
+    assert m.working_lots(SYM) == (4, 0, 1)
+
+
+def test_plan_tags_integer_levels_by_side() -> None:
+    from grinder.strategy.types import DesiredQuote
+
+    m = manager()
+    cmds = m.plan(SYM, [DesiredQuote(SYM, Side.BUY, MID - 10, 2, 1, True),  # type: ignore[arg-type]
+                        DesiredQuote(SYM, Side.SELL, MID + 10, 2, 1, True)], mid_ticks=MID)  # type: ignore[arg-type]
+    assert sorted(c.client_order_id.split("_")[3] for c in cmds) == ["b1", "s1"]
+
+
+def test_one_market_event_sends_at_most_max_commands_per_event() -> None:
+    from grinder.core.events import BookTicker
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE,
+                        ExecutionConfig(max_commands_per_event=3), ClientOrderIdFactory("grid", 1_700_000_000))
+    p.on_wallet_balance(Decimal("10000"), T0)
+    cmds = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
+    assert len(cmds) == 3
+    more = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 1, T0 + 1), T0 + 1)
+    assert len(more) == 3  # the rest of the grid follows on the next events
+
+
+def test_after_cancel_all_the_next_quiet_tick_quotes_again() -> None:
+    """Disarm then re-arm: once the cancels are confirmed, a quiet market gets its grid back."""
+    from grinder.core.events import BookTicker
+
+    p = pipeline()
+    tick = BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0)
+    first = p.on_market_event(tick, T0)
+    for i, c in enumerate(first):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    for c in p.cancel_all(T0 + 1):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, status=OrderStatus.CANCELED))
+    assert p.working_orders(SYM) == []
+    again = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 2, T0 + 2), T0 + 2)
+    assert len([c for c in again if isinstance(c, PlaceOrder)]) == len(first)
+
+
+def test_an_order_the_exchange_cancelled_is_replaced_on_the_next_quiet_tick() -> None:
+    from grinder.core.events import BookTicker
+
+    from .helpers import update
+
+    p = pipeline()
+    first = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
+    for i, c in enumerate(first):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    assert p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 1, T0 + 1), T0 + 1) == []
+    gone = first[0]
+    assert isinstance(gone, PlaceOrder)
+    p.on_user_event(update(gone, OrderStatus.EXPIRED, order_id=100))  # e.g. a GTX order expired
+    again = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 3, T0 + 2, T0 + 2), T0 + 2)
+    assert [(c.side, c.price_ticks) for c in again if isinstance(c, PlaceOrder)] == [(gone.side, gone.price_ticks)]
+
+
+def test_unknown_orders_gauge_follows_the_user_stream() -> None:
+    from grinder.execution import metrics as om_metrics
+
+    m = manager()
+    cmd = next(c for c in m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 2)], mid_ticks=MID)
+               if isinstance(c, PlaceOrder))
+    m.on_submitted(cmd)
+    m.on_result(CommandResult(cmd, Outcome.UNKNOWN))
+    assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1 and [o.client_order_id for o in m.unknown_orders()] == [
+        cmd.client_order_id]
+    from .helpers import update
+
+    m.on_order_update(update(cmd, OrderStatus.NEW, order_id=7))  # the user stream shows it resting
+    assert m.unknown_orders() == [] and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0
+    assert m.order(cmd.client_order_id).state is OrderState.OPEN  # type: ignore[union-attr]
+
+
+def test_a_late_answer_to_an_unknown_amend_clears_the_gauge() -> None:
+    from grinder.core.commands import AmendOrder
+    from grinder.execution import metrics as om_metrics
+
+    m = manager()
+    cmd = one_open_buy(m, 2)
+    amend = AmendOrder(SYM, cmd.client_order_id, Side.BUY, MID - 20, 3)
+    m.on_submitted(amend)
+    m.on_result(CommandResult(amend, Outcome.UNKNOWN))
+    assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1
+    m.on_result(CommandResult(amend, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))  # the answer after all
+    o = m.order(cmd.client_order_id)
+    assert o is not None and o.state is OrderState.OPEN
+    assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0

@@ -38,6 +38,8 @@ SUMMARY_ROWS = (
     ("commands rejected / blocked", "rejects"),
     ("time paused by gates (s)", "paused_s"),
     ("wall time, load + run (s)", "wall_s"),
+    ("  load / run (s)", "load_run"),
+    ("latency model", "latency_text"),
 )
 
 
@@ -53,6 +55,12 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
     s = dict(result.summary)
     s["orders"] = f"{s['orders_placed']} / {s['orders_cancelled']} / {s['orders_amended']}"
     s["rejects"] = f"{s['commands_rejected']} / {s['commands_blocked']}"
+    if "load_s" in s:
+        s["load_run"] = f"{s['load_s']:.3f} / {s['run_s']:.3f}"
+    lat = s.get("latency") or {}
+    if lat:
+        order, feed = lat.get("order_latency_ms"), lat.get("feed_latency_ms")
+        s["latency_text"] = f"order {order} ms, feed {feed} ms ({lat.get('model')})"
     if s.get("funding_usdt") is None:
         s["funding_usdt"] = "unknown"
     return [(label, _fmt(s.get(key))) for label, key in SUMMARY_ROWS]

@@ -149,7 +149,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.config == "default":
         caps = shared_dir() / "data" / "binance_usdm_capture"
-        default_config_bench(args.data or [str(caps / "btcusdt_20240808.gz"), str(caps / "ethusdt_20240808.gz")])
+        captures = [str(caps / f"{sym}_20240808.gz") for sym in ("btcusdt", "ethusdt")]
+        default_config_bench(args.data or captures)
         return
     data_dir = args.data_dir or Path(os.environ.get("GRINDER_BENCH_DATA") or "bench-data")
     paths = ensure_data(args.events, data_dir, args.format)

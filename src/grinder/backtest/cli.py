@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
         print(f"json: {args.json}")
     if args.report:
-        Path(args.report).write_text(html_report(result), encoding="utf-8")
+        Path(args.report).write_text(html_report(result, config=cfg.as_dict()), encoding="utf-8")
         print(f"report: {args.report}")
     print(f"digest: {result.digest}")
     return 0

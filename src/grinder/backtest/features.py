@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -280,37 +281,21 @@ class TapeFeatures(FeatureEngine):
         return ((b - s) / tot if tot > 0 else 0.0), float(c.trade_cnt[k]) * w
 
     def snapshot(self) -> Features:
+        """The engine's snapshot with the tape's values; features decisions never read are NaN."""
+        base = super().snapshot()  # reads the overridden properties; its own book fields are empty
         k = self._quote()
         bid = int(self._cols.q_bid[k]) if k >= 0 else 0
         ask = int(self._cols.q_ask[k]) if k >= 0 else 0
-        tick = self._tick
         m2 = bid + ask
-        nan = math.nan
-        tfi, cnt = self.flow()
-        _, _, closed = self._bar_state()
-        return Features(
-            symbol=self.symbol,
-            time_ms=self.time_ms,
+        return msgspec.structs.replace(
+            base,
             bid_ticks=bid,
             ask_ticks=ask,
-            mid=m2 * tick / 2.0 if m2 > 0 else nan,
-            microprice=nan,
-            spread_bps=self.spread_bps,
-            spread_ema_bps=self.spread_ema_bps,
-            imbalance_l1=nan,
-            ofi_l1=nan,
-            ofi_l2=nan,
-            depth_imbalance_l2=nan,
-            trade_flow_imbalance=tfi,
-            trade_count=cnt,
-            vol_bps=nan,
-            natr_bps=self.natr_bps,
-            bars_closed=closed,
-            range_bps=nan,
-            trend_score=nan,
-            funding_rate=self.funding_rate,
-            mark_price=self.mark_price,
-            natr_warm=self.natr_warm,
+            mid=m2 * self._tick / 2.0 if m2 > 0 else math.nan,
+            vol_bps=math.nan,
+            ofi_l1=math.nan,
+            ofi_l2=math.nan,
+            bars_closed=self._bar_state()[2],
         )
 
 

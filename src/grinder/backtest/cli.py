@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -153,10 +154,43 @@ def _progress_bar() -> tuple[ProgressFn | None, Any]:
     return update, bar
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before loading any data, outputs that cannot be written and a --symbol that captures
+    would silently ignore (their file names and messages carry the symbol)."""
+    from grinder.data import expand_paths
+    from grinder.data.binance_files import symbol_from_filename
+    from grinder.data.capture import is_capture
+
+    for flag, out in (("--report", args.report), ("--json", args.json)):
+        if out:
+            ensure_writable_dir(Path(out).parent, flag)
+    if args.symbol:
+        for f in expand_paths(args.data):
+            named = symbol_from_filename(f) if f.name.endswith(".gz") and is_capture(f) else None
+            if named is not None and named != args.symbol.upper():
+                raise ValueError(f"--symbol {args.symbol} does not apply to capture {f} (it holds {named}); "
+                                 "drop --symbol: captures name their symbol themselves")
+
+
+def ensure_writable_dir(folder: Path, flag: str) -> None:
+    """One clear line instead of a traceback after the whole run."""
+    folder = folder if str(folder) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{flag}: folder {folder} does not exist; create it (mkdir -p {folder}) "
+                         "or pick another")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag}: folder {folder} is not writable; pick a folder you can write to")
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         cfg = load_settings(args.config)
     except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        check_inputs(args)
+    except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     progress, bar = (None, None) if args.quiet else _progress_bar()

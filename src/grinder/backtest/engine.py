@@ -88,6 +88,7 @@ class RunLog:
     rows_skipped: int = 0
     latency: dict[str, object] = field(default_factory=dict)  # the latency model in force (report)
     digest: str = ""
+    strategy_stats: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> spacing, skew
 
 
 def fill_key(fill: Fill) -> bytes:
@@ -267,6 +268,7 @@ class Backtest:
         ]
         self._funding_coverage(end_ms)
         self.log.digest = self._hash.hexdigest()
+        self.log.strategy_stats = {sym: self.pipeline.strategy_stats(sym) for sym in self.tape.symbols}
 
     def _funding_coverage(self, end_ms: int) -> None:
         """Per symbol, whether the run's funding is known: funding times on Binance's grid crossed with

@@ -246,6 +246,7 @@ def summarize(
             "time_short_pct": 100.0 * float(durations[levels < 0].sum()) / span,
             "paused_s": log.paused_ms.get(sym, 0) / 1000.0,
             "paused_pct": 100.0 * log.paused_ms.get(sym, 0) / span,
+            **log.strategy_stats.get(sym, {}),
         }
         series[sym] = SymbolSeries(mid, pos_lots * step, times, px * float(rules.tick_size), sides)
         tot_fees += fees

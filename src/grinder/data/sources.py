@@ -70,7 +70,19 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             uniq.append(p)
     if not uniq:
         raise DataError(f"no market-data files found in {', '.join(map(str, paths))}")
+    _refuse_copies(uniq)
     return uniq
+
+
+def _refuse_copies(files: list[Path]) -> None:
+    """The same data as CSV, zip and Parquet side by side would be loaded twice (doubled volume)."""
+    by_stem: dict[Path, Path] = {}
+    for f in files:
+        stem = f.parent / f.name.removesuffix(".gz").rsplit(".", 1)[0]
+        if stem in by_stem:
+            raise DataError(f"{by_stem[stem]} and {f} are copies of the same data; pass one of them "
+                            "(e.g. --data the .parquet file) or move the other copy out of the folder")
+        by_stem[stem] = f
 
 
 def _file_symbol(path: Path, symbol: str | None, rules: dict[str, SymbolRules]) -> str:

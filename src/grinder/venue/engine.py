@@ -53,6 +53,7 @@ from grinder.venue.account import (
     money,
     unrealized_pnl,
 )
+from grinder.venue.conditional import ConditionalOrders
 from grinder.venue.config import VenueConfig
 from grinder.venue.errors import VenueReject
 from grinder.venue.views import BalanceView, IncomeView, OrderView, PositionView, TradeView
@@ -347,6 +348,7 @@ class Venue:
         self._pending_seq = 0
         self._next_due_ms = _NO_SELL
         self.late_rejects: list[tuple[int, str, int, VenueReject]] = []  # (time, symbol, order id, reject)
+        self.conditional = ConditionalOrders(self)  # algo orders, triggered from on_trade / on_mark_price
 
     # ================================================================ market data
     def _market(self, symbol: str) -> _Market:
@@ -391,6 +393,8 @@ class Venue:
                 self._match_trade_queue(m, p, ev.qty_lots, ev.aggressor, t, sweep)
             else:
                 self._match_touch(m, p, p, t, sweep)
+        if self.conditional.orders:
+            self.conditional.on_price(ev.symbol, t, last=m.rules.tick_size * p)
 
     def on_depth_snapshot(self, ev: DepthSnapshot) -> None:
         """Replace the L2 book; our orders' queue positions are re-observed at their levels."""
@@ -445,6 +449,8 @@ class Venue:
         if announced > m.last_funding_ms and announced > 0 and announced != m.next_funding_ms:
             m.next_funding_ms = announced
             self._recompute_due()
+        if self.conditional.orders:
+            self.conditional.on_price(ev.symbol, t, mark=ev.mark_price)
 
     def set_funding_rates(
         self, symbol: str, rates: Sequence[tuple[int, Decimal, Decimal | None]], after_ms: int

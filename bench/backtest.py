@@ -9,6 +9,13 @@ the baseline for the printed ratio. The last line is one JSON object.
 
     python bench/backtest.py --events 2000000          # 10000000 for the large run
     python bench/backtest.py --events 200000 --check-events 200000   # seconds
+    python bench/backtest.py --config default          # the default (adaptive) config on the real captures
+
+`--config default` runs what `grinder backtest` runs without a config (adaptive grid, controller,
+toxicity gate, queue fills, latency model) on the real captures (or `--data`), timing loading from the
+raw files and the run separately, then the same tape with every event processed in full (`--no-skip`,
+the per-event reference): digests must be equal. The REFERENCE_GRID per-event loop on the same tape
+is printed as the naive-Python baseline.
 """
 
 from __future__ import annotations
@@ -53,6 +60,68 @@ def reference_configs() -> dict[str, object]:
     return configs(BacktestConfig(skip_quiet=True, latency=False), order_latency_ms=0, feed_latency_ms=0)
 
 
+def default_config_bench(data: list[str]) -> None:
+    from grinder.backtest.config import BacktestConfig
+    from grinder.backtest.engine import Backtest
+    from grinder.backtest.reference import run_reference
+    from grinder.data import load_tape
+    from grinder.execution.config import ExecutionConfig
+    from grinder.risk.config import RiskConfig
+    from grinder.strategy.config import StrategyConfig
+    from grinder.venue.config import VenueConfig
+
+    def make(tape: object, skip: bool) -> Backtest:
+        return Backtest(
+            tape,  # type: ignore[arg-type]
+            strategy_config=StrategyConfig(),
+            risk_config=RiskConfig(),
+            execution_config=ExecutionConfig(),
+            venue_config=VenueConfig(),
+            backtest_config=BacktestConfig(skip_quiet=skip),
+        )
+
+    t0 = time.perf_counter()
+    tape = load_tape(data)
+    t1 = time.perf_counter()
+    fast = make(tape, True).run()
+    t2 = time.perf_counter()
+    slow = make(tape, False).run()
+    t3 = time.perf_counter()
+    run_reference(tape)  # the naive per-event baseline (REFERENCE_GRID), timed only
+    t4 = time.perf_counter()
+    n = len(tape)
+    load_s, run_s, slow_s, ref_s = t1 - t0, t2 - t1, t3 - t2, t4 - t3
+    la1 = os.getloadavg()[0]
+    print(
+        f"default config, {n:,} events from {', '.join(data)}: load {load_s:.3f}s, run {run_s:.3f}s "
+        f"({fast.rows_processed:,} processed in full); --no-skip run {slow_s:.3f}s; digests equal: "
+        f"{fast.digest == slow.digest}; REFERENCE_GRID per-event loop {n / ref_s:,.0f} events/s; "
+        f"load average {la1:.2f}",
+        file=sys.stderr,
+    )
+    out = {
+        "config": "default",
+        "events": n,
+        "load_s": round(load_s, 3),
+        "run_s": round(run_s, 3),
+        "wall_s": round(load_s + run_s, 3),
+        "events_per_s_run": round(n / run_s),
+        "events_per_s_load_and_run": round(n / (load_s + run_s)),
+        "events_processed_in_full": fast.rows_processed,
+        "no_skip_run_s": round(slow_s, 3),
+        "no_skip_events_per_s": round(n / slow_s),
+        "digests_equal_no_skip": fast.digest == slow.digest,
+        "reference_grid_per_event_events_per_s": round(n / ref_s),
+        "fills": len(fast.fills),
+        "commands": len(fast.commands),
+        "loadavg_1min": round(la1, 2),
+        "digest": fast.digest,
+    }
+    print(json.dumps(out))
+    if fast.digest != slow.digest:
+        sys.exit(1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=2_000_000, help="data set size (gen_data.py -n)")
@@ -70,7 +139,19 @@ def main() -> None:
         help="prefix on which the per-event reference implementation must give the same fills",
     )
     ap.add_argument("--no-skip", action="store_true", help="process every event in full (to compare)")
+    ap.add_argument(
+        "--config",
+        choices=("reference", "default"),
+        default="reference",
+        help="reference: REFERENCE_GRID on synthetic data; default: the default config on real captures",
+    )
+    ap.add_argument("--data", nargs="+", help="--config default: data paths (default: the real captures)")
     args = ap.parse_args()
+    if args.config == "default":
+        caps = shared_dir() / "data" / "binance_usdm_capture"
+        captures = [str(caps / f"{sym}_20240808.gz") for sym in ("btcusdt", "ethusdt")]
+        default_config_bench(args.data or captures)
+        return
     data_dir = args.data_dir or Path(os.environ.get("GRINDER_BENCH_DATA") or "bench-data")
     paths = ensure_data(args.events, data_dir, args.format)
 

@@ -66,7 +66,9 @@ def test_tight_grid_with_features_on_captures_digest(capture_tape: Tape) -> None
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills), log.rows_processed) == (367, 70, 30_000)
+    assert (len(log.commands), len(log.fills)) == (367, 70)
+    # features come precomputed from the tape (grinder.backtest.features): quiet stretches are skipped
+    assert log.rows_processed < 5_000
     assert log.digest == TIGHT_FEATURES_30K
 
 

@@ -133,3 +133,21 @@ def test_cli_funding_file_on_the_real_captures(tmp_path: Path) -> None:
     assert paid != 0  # positions were open at midnight
     held = {s: v["final_position_qty"] for s, v in doc["symbols"].items()}
     assert any(held.values())
+
+
+def test_funding_rates_converted_to_parquet(tmp_path: Path) -> None:
+    """`grinder data` converts fundingRate archives to Parquet (<out>/extra/); --funding reads them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = tmp_path / "BTCUSDT-fundingRate-2024-01.parquet"
+    table = pa.table(
+        {
+            "calc_time": pa.array([FUNDING_AT], pa.int64()),
+            "funding_interval_hours": pa.array([8], pa.int64()),
+            "last_funding_rate": pa.array([0.0001], pa.float64()),
+        }
+    )
+    pq.write_table(table, p)
+    [rate] = load_funding([p])["BTCUSDT"]
+    assert (rate.time_ms, rate.rate, rate.interval_h) == (FUNDING_AT, Decimal("0.0001"), 8)

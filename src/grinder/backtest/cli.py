@@ -100,6 +100,7 @@ def run_backtest(
     funding = load_funding(funding_paths, symbol) if funding_paths else None
     t0 = time.perf_counter()
     tape = load_tape(data, rules, symbol=symbol)
+    t1 = time.perf_counter()
     bt_cfg = cfg.get(BacktestConfig)
     if skip is not None and skip != bt_cfg.skip_quiet:
         bt_cfg = dataclasses.replace(bt_cfg, skip_quiet=skip)
@@ -114,15 +115,20 @@ def run_backtest(
         funding=funding,
     )
     run_log = bt.run(progress)
-    wall = time.perf_counter() - t0
-    return summarize(
+    t2 = time.perf_counter()
+    result = summarize(
         tape,
         run_log,
         initial_balance=venue_cfg.initial_balance,
         bar_ms=bt_cfg.bar_ms,
         sharpe_bar_ms=bt_cfg.sharpe_bar_ms,
-        wall_s=wall,
+        wall_s=t2 - t0,
     )
+    result.summary["load_s"] = t1 - t0  # reading and merging the files into the tape
+    result.summary["run_s"] = t2 - t1  # the backtest proper (features, matching, strategy)
+    result.summary["latency"] = run_log.latency
+    result.summary["initial_balance_usdt"] = str(venue_cfg.initial_balance)
+    return result
 
 
 def _progress_bar() -> tuple[ProgressFn | None, Any]:
@@ -212,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
         print(f"json: {args.json}")
     if args.report:
-        Path(args.report).write_text(html_report(result), encoding="utf-8")
+        Path(args.report).write_text(html_report(result, config=cfg.as_dict()), encoding="utf-8")
         print(f"report: {args.report}")
     print(f"digest: {result.digest}")
     return 0

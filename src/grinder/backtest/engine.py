@@ -27,6 +27,7 @@ import msgspec
 import numpy as np
 
 from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
+from grinder.backtest.features import TapeFeatures, attach_tape_features
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
 from grinder.binance.book import LocalOrderBook
 from grinder.core.clock import VirtualClock
@@ -41,10 +42,11 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.rules import SymbolRules
 from grinder.data.funding import FundingRate
 from grinder.data.tape import QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
-from grinder.execution.pipeline import TradingPipeline
+from grinder.execution.pipeline import QuotingStrategy, TradingPipeline, default_strategy_factory
 from grinder.risk.config import RiskConfig
 from grinder.venue import Venue, VenueReject
 from grinder.venue.config import VenueConfig
@@ -201,7 +203,20 @@ class Backtest:
                 self.venue.set_funding_rates(sym, plan, start_ms)
                 self._funding_files.add(sym)
         ids = ClientOrderIdFactory(backtest_config.strategy_tag, start_ms // 1000)
-        self.pipeline = TradingPipeline(rules, strategy_config, risk_config, execution_config, ids)
+        # Strategies that read market features get them precomputed from the whole tape
+        # (grinder.backtest.features), so events need not reach them one by one.
+        self._tape_features: dict[str, TapeFeatures] = {}
+
+        def make_strategy(symbol: str, sym_rules: SymbolRules, config: Any) -> QuotingStrategy:
+            strategy = default_strategy_factory(symbol, sym_rules, config)
+            tf = attach_tape_features(strategy, tape)
+            if tf is not None:
+                self._tape_features[symbol] = tf
+            return strategy
+
+        self.pipeline = TradingPipeline(
+            rules, strategy_config, risk_config, execution_config, ids, strategy_factory=make_strategy
+        )
         self.pipeline.on_wallet_balance(venue_config.initial_balance, start_ms)
         self._refresh_ms = execution_config.equity_refresh_ms
         self._queue_model = venue_config.fill_model == "queue"
@@ -300,6 +315,8 @@ class Backtest:
         self._user_events(i, now)
         if isinstance(ev, DepthSnapshot):
             return
+        for tf in self._tape_features.values():
+            tf.cursor = i
         cmds = self.pipeline.on_market_event(ev, now)
         self._send(i, now, cmds)
         self._note_pause(now)
@@ -374,7 +391,8 @@ class Backtest:
         guards: list[SymbolGuard | None] = []
         for sym in self.tape.symbols:
             band, dirty = self.pipeline.quiet_state(sym)
-            if band is None or dirty or band.is_empty or band.must_feed_events:
+            fed = band is not None and band.must_feed_events and sym not in self._tape_features
+            if band is None or dirty or band.is_empty or fed:
                 return [None], None
             if band.position_lots != self.pipeline.position_lots(sym):
                 return [None], None
@@ -450,6 +468,8 @@ class Backtest:
             self.venue.on_book_ticker(ev)
             fills_before = len(self.log.fills)
             self._user_events(q, now)
+            for tf in self._tape_features.values():
+                tf.cursor = q
             cmds = self.pipeline.on_market_event(ev, now)
             if cmds or len(self.log.fills) != fills_before:
                 # The strategy broke its quiet-band promise: act on it, exactly as per-event would not.

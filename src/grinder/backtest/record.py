@@ -127,8 +127,21 @@ class Recorder:
         finally:
             self.writer.close()
             await rest.close()
-        log.info("recording_stopped files=%d rows=%d", len(self.writer.files), self.writer.rows_written)
+        gaps = self.book_resyncs()
+        log.info(
+            "recording_stopped files=%d rows=%d book_resyncs=%s",
+            len(self.writer.files),
+            self.writer.rows_written,
+            ",".join(f"{s}:{n}" for s, n in gaps.items()),
+        )
         return self.writer.files
+
+    def book_resyncs(self) -> dict[str, int]:
+        """Depth-chain breaks per symbol seen while recording, counted by the live book sync
+        (`LocalOrderBook` in `MarketStreams`, the one the backtester and replay use). A break means
+        the recording's diffs do not chain there: replay drops L2 until a later snapshot."""
+        books = self.streams.books if self.streams is not None else {}
+        return {s: books[s].resyncs if s in books else 0 for s in self.symbols}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -194,4 +207,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"recorded {rec.writer.rows_written} messages into {len(files)} file(s) in {args.out}")
+    gaps = rec.book_resyncs()
+    print("depth book resyncs (gaps): " + ", ".join(f"{s} {n}" for s, n in gaps.items()))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -14,12 +15,15 @@ from grinder.report import (
     key_values,
     price_fills_chart,
     render_report,
+    table,
 )
 
 SUMMARY_ROWS = (
     ("events", "events"),
     ("events processed in full", "events_processed"),
+    ("period (UTC)", "period"),
     ("duration (s)", "duration_s"),
+    ("initial balance (USDT)", "initial_balance_usdt"),
     ("net PnL (USDT)", "net_pnl_usdt"),
     ("realized PnL (USDT)", "realized_pnl_usdt"),
     ("unrealized PnL (USDT)", "unrealized_pnl_usdt"),
@@ -33,11 +37,14 @@ SUMMARY_ROWS = (
     ("max drawdown (%)", "max_drawdown_pct"),
     ("Sharpe (annualised)", "sharpe_annualized"),
     ("Sortino (annualised)", "sortino_annualized"),
+    ("risk ratios", "risk_ratios_note"),
     ("turnover (USDT)", "turnover_usdt"),
     ("orders placed / cancelled / amended", "orders"),
     ("commands rejected / blocked", "rejects"),
     ("time paused by gates (s)", "paused_s"),
     ("wall time, load + run (s)", "wall_s"),
+    ("  load / run (s)", "load_run"),
+    ("latency model", "latency_text"),
 )
 
 
@@ -49,13 +56,27 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
     s = dict(result.summary)
     s["orders"] = f"{s['orders_placed']} / {s['orders_cancelled']} / {s['orders_amended']}"
     s["rejects"] = f"{s['commands_rejected']} / {s['commands_blocked']}"
+    if "start_ms" in s:
+        s["period"] = f"{_utc(s['start_ms'])} → {_utc(s['end_ms'])}"
+    if s.get("sharpe_annualized") is None and s.get("risk_ratios_note"):
+        s["sharpe_annualized"] = s["sortino_annualized"] = "n/a (see risk ratios)"
+    if "load_s" in s:
+        s["load_run"] = f"{s['load_s']:.3f} / {s['run_s']:.3f}"
+    lat = s.get("latency") or {}
+    if lat:
+        order, feed = lat.get("order_latency_ms"), lat.get("feed_latency_ms")
+        s["latency_text"] = f"order {order} ms, feed {feed} ms ({lat.get('model')})"
     if s.get("funding_usdt") is None:
         s["funding_usdt"] = "unknown"
-    return [(label, _fmt(s.get(key))) for label, key in SUMMARY_ROWS]
+    return [(label, _fmt(s.get(key))) for label, key in SUMMARY_ROWS if s.get(key, "") != ""]
 
 
 def print_table(result: BacktestResult) -> None:
@@ -81,7 +102,14 @@ def print_table(result: BacktestResult) -> None:
         console.print(st)
 
 
-def html_report(result: BacktestResult, title: str = "GRINDER backtest") -> str:
+TRADE_COLUMNS = ("time", "symbol", "side", "price", "qty", "maker", "fee_usdt", "realized_pnl_usdt")
+TRADE_HEADERS = ("time (UTC)", "symbol", "side", "price", "qty", "maker", "fee (USDT)", "realized PnL (USDT)")
+
+
+def html_report(
+    result: BacktestResult, title: str = "GRINDER backtest", config: dict[str, Any] | None = None
+) -> str:
+    """The HTML report; `config` (the effective configuration, section -> values) is shown in full."""
     s = result.summary
     sections = [Section("Summary", key_values(dict(summary_rows(result))))]
     sections.append(
@@ -110,6 +138,29 @@ def html_report(result: BacktestResult, title: str = "GRINDER backtest") -> str:
         sections.append(Section(f"{sym}: inventory", inventory_chart(result.bar_times_ms, ser.position_qty)))
         sections.append(
             Section(f"{sym}: figures", key_values({k: _fmt(v) for k, v in result.symbols[sym].items()}))
+        )
+    sections.append(
+        Section(
+            "Trades",
+            table(TRADE_HEADERS, ([t[c] for c in TRADE_COLUMNS] for t in result.trades))
+            if result.trades
+            else "<p>No fills.</p>",
+            note="Every fill of ours, in order (the JSON output has the same rows with client order ids).",
+        )
+    )
+    if config:
+        rows = [
+            (section, key, str(value))
+            for section, values in config.items()
+            for key, value in (values.items() if isinstance(values, dict) else [("", values)])
+        ]
+        sections.append(
+            Section(
+                "Configuration",
+                table(("section", "key", "value"), rows, max_rows=1000),
+                note=f"The effective configuration of this run (defaults included); initial balance "
+                f"{s['initial_balance_usdt']} USDT.",
+            )
         )
     span = f"{len(s['symbols'])} symbol(s), {s['events']:,} events, {s['duration_s']:,.0f} s of data"
     sections.append(

@@ -20,12 +20,16 @@ import numpy.typing as npt
 
 from grinder.backtest.engine import RunLog
 from grinder.core.commands import AmendOrder, CancelOrder, PlaceOrder
+from grinder.core.events import Fill
 from grinder.core.rules import SymbolRules
 from grinder.data.tape import QUOTE, Tape
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 YEAR_MS = 365 * 86_400_000
+# Annualised risk ratios need a sample that can support them: enough returns, over enough time.
+MIN_RETURN_PERIODS = 30
+MIN_RATIO_SPAN_MS = 86_400_000
 
 
 @dataclass(slots=True)
@@ -47,9 +51,15 @@ class BacktestResult:
     equity: F64
     series: dict[str, SymbolSeries] = field(default_factory=dict)
     digest: str = ""
+    trades: list[dict[str, Any]] = field(default_factory=list)  # one row per fill, in order
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "symbols": self.symbols, "digest": self.digest}
+        return {
+            "summary": self.summary,
+            "symbols": self.symbols,
+            "trades": self.trades,
+            "digest": self.digest,
+        }
 
 
 def _mid_at(tape: Tape, sym: int, rows: I64, rules: SymbolRules) -> F64:
@@ -114,6 +124,23 @@ def _sharpe(r: F64) -> float | None:
 def _sortino(r: F64) -> float | None:
     down = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
     return None if down == 0 else float(r.mean()) / down
+
+
+def _trade_row(tape: Tape, fill: Fill) -> dict[str, Any]:
+    """One fill as a report row: UTC time, prices and sizes in exchange units, money as decimal text."""
+    rules = tape.rules[tape.symbol_index(fill.symbol)]
+    return {
+        "time": datetime.fromtimestamp(fill.time_ms / 1000, UTC).isoformat(timespec="milliseconds"),
+        "time_ms": fill.time_ms,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "price": str(fill.price_ticks * rules.tick_size),
+        "qty": str(fill.qty_lots * rules.step_size),
+        "maker": fill.is_maker,
+        "fee_usdt": str(fill.commission),
+        "realized_pnl_usdt": str(fill.realized_pnl),
+        "client_order_id": fill.client_order_id,
+    }
 
 
 def _funding_summary(tape: Tape, log: RunLog) -> str:
@@ -233,6 +260,16 @@ def summarize(
     step = max(1, sharpe_bar_ms // bar_ms)
     sharpe, sortino, periods = _ratios(equity, step, init)
     ann = math.sqrt(YEAR_MS / sharpe_bar_ms)
+    ratio_note = ""
+    if periods < MIN_RETURN_PERIODS or t1 - t0 < MIN_RATIO_SPAN_MS:
+        # annualising a few minutes of returns gives meaningless figures (-359.8 from 345 s)
+        ratio_note = (
+            f"n/a: {int(periods)} returns of {sharpe_bar_ms / 1000:g} s over {(t1 - t0) / 1000:,.0f} s; "
+            f"annualised ratios need >= {MIN_RETURN_PERIODS} returns and >= 1 day of data"
+        )
+        sharpe = sortino = None
+    elif sharpe is None:
+        ratio_note = "n/a: equity did not move (zero return variance)"
     counts = {"place": 0, "cancel": 0, "amend": 0, "rejected": 0}
     for c in log.commands:
         if isinstance(c.command, PlaceOrder):
@@ -269,6 +306,7 @@ def summarize(
         "sharpe_annualized": None if sharpe is None else sharpe * ann,
         "sortino_annualized": None if sortino is None else sortino * ann,
         "return_periods": int(periods),
+        "risk_ratios_note": ratio_note,
         "turnover_usdt": tot_turnover,
         "turnover_x_balance": tot_turnover / init if init else None,
         "orders_placed": counts["place"],
@@ -282,4 +320,5 @@ def summarize(
         "wall_s": wall_s,
         "digest": log.digest,
     }
-    return BacktestResult(summary, symbols, bars, equity, series, log.digest)
+    trades = [_trade_row(tape, f.fill) for f in log.fills]
+    return BacktestResult(summary, symbols, bars, equity, series, log.digest, trades)

@@ -1,11 +1,12 @@
 """Historical funding rates: Binance public-data `fundingRate` CSVs and saved REST `fundingRate` answers.
 
-Two formats, one result (`FundingRate` rows per symbol, by time):
+Three formats, one result (`FundingRate` rows per symbol, by time):
 - public data (data.binance.vision, USDⓈ-M monthly `<SYMBOL>-fundingRate-YYYY-MM.csv`, plain or zipped):
   `calc_time,funding_interval_hours,last_funding_rate` (a header row or none);
 - the REST history `GET /fapi/v1/fundingRate` saved as JSON:
   `[{"symbol","fundingRate","fundingTime","markPrice"}, ...]` (markPrice may be empty).
-The symbol of a CSV comes from its file name (or `symbol=`); JSON rows carry it.
+- the same CSV converted to Parquet by `grinder data` (`<out>/extra/<SYMBOL>-fundingRate-YYYY-MM.parquet`).
+The symbol of a CSV or Parquet file comes from its file name (or `symbol=`); JSON rows carry it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,39 @@ def _load_csv(p: Path, symbol: str | None) -> list[FundingRate]:
     return out
 
 
+def _load_parquet(p: Path, symbol: str | None) -> list[FundingRate]:
+    """A fundingRate file converted to Parquet (`grinder data` writes them to `<out>/extra/`)."""
+    import pyarrow.parquet as pq
+
+    sym = symbol or symbol_from_filename(p)
+    if sym is None:
+        raise DataError(f"{p}: cannot tell the symbol; name it <SYMBOL>-fundingRate-YYYY-MM.parquet")
+    try:
+        table = pq.read_table(p)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{p}: not a readable Parquet file: {exc}") from None
+    if not set(CSV_HEADER) <= set(table.column_names):
+        raise DataError(f"{p}: expected the columns {', '.join(CSV_HEADER)}, found {table.column_names}")
+    cols = [table.column(c).to_pylist() for c in CSV_HEADER]
+    out = []
+    for n, (t, hours, rate) in enumerate(zip(*cols, strict=True)):
+        if t is None or rate is None:
+            raise DataError(f"{p}: row {n} has an empty calc_time or last_funding_rate")
+        # float64 rates come back through repr, which gives the shortest exact decimal text
+        out.append(
+            FundingRate(
+                sym,
+                int(t),
+                _decimal(
+                    repr(rate) if isinstance(rate, float) else str(rate), "last_funding_rate", f"{p}[{n}]"
+                ),
+                None,
+                int(hours or 8),
+            )
+        )
+    return out
+
+
 def _load_json(p: Path, symbol: str | None) -> list[FundingRate]:
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
@@ -102,7 +136,13 @@ def load_funding(paths: Iterable[str | Path], symbol: str | None = None) -> dict
         p = Path(raw)
         if not p.is_file():
             raise DataError(f"funding file {p} does not exist")
-        rows = _load_json(p, symbol) if p.suffix.lower() == ".json" else _load_csv(p, symbol)
+        suffix = p.suffix.lower()
+        if suffix == ".json":
+            rows = _load_json(p, symbol)
+        elif suffix == ".parquet":
+            rows = _load_parquet(p, symbol)
+        else:
+            rows = _load_csv(p, symbol)
         if not rows:
             raise DataError(f"{p}: no funding rates in the file")
         for r in rows:

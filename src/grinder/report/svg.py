@@ -115,12 +115,11 @@ def _fmt_tick(v: float, step: float) -> str:
 
 
 def _fmt_time(ms: float, span_ms: float) -> str:
+    """UTC tick label; always with the date (runs cross midnight, and a bare time hides which day)."""
     dt = datetime.fromtimestamp(ms / 1000.0, tz=UTC)
-    if span_ms > 2 * 86_400_000:
-        return dt.strftime("%m-%d %H:%M")
     if span_ms > 600_000:
-        return dt.strftime("%H:%M")
-    return dt.strftime("%H:%M:%S")
+        return dt.strftime("%Y-%m-%d %H:%M")
+    return dt.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(slots=True)

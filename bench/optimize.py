@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from distributed import Client, LocalCluster, wait
+from distributed import wait
 
+from grinder.optimize.cli import dask_client
 from grinder.optimize.demo import write_demo
 from grinder.optimize.evaluate import DataSpec, TrialJob, run_trial
 from grinder.optimize.space import load_space
@@ -31,17 +31,7 @@ from grinder.optimize.study import StudyDriver, open_storage
 
 def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Path) -> dict[str, float]:
     space = load_space(space_path)
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with dask_client(None, workers) as client:
         # warm-up: one trial pinned to each worker loads the data into that worker's cache
         warm = [
             client.submit(run_trial, job, workers=[addr], pure=False, allow_other_workers=False)

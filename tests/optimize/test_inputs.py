@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.optimize.conftest import SPACE, Inputs
+from tests.optimize.conftest import Inputs
 
 from grinder.cli import main
+from grinder.optimize.demo import DEMO_SPACE
 from grinder.optimize.space import Space, SpaceError, check_against_config, overrides, parse_space
 from grinder.optimize.study import redact, storage_url
 from grinder.optimize.windows import DAY_MS, WindowError, parse_walk_forward, rolling_windows
@@ -162,7 +163,7 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_starts(
 ) -> None:
     if change.get("--space") == "SPACE_BAD":
         bad = tmp_path / "space.toml"
-        bad.write_text(SPACE.replace('"net_pnl", "max_drawdown"', '"pnl"'), encoding="utf-8")
+        bad.write_text(DEMO_SPACE.replace('"net_pnl", "max_drawdown"', '"pnl"'), encoding="utf-8")
         change = {"--space": str(bad)}
     assert main(_argv(inputs, tmp_path, **change)) == 2
     captured = capsys.readouterr()

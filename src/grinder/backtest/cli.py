@@ -23,7 +23,7 @@ from grinder.backtest.engine import Backtest, ProgressFn
 from grinder.backtest.report import bars_to_list, html_report, print_table
 from grinder.backtest.results import BacktestResult, summarize
 from grinder.config import SECTIONS, ConfigError, GrinderConfig, load_config
-from grinder.data import DataError, load_exchange_info, load_tape
+from grinder.data import DataError, Tape, load_exchange_info, load_tape
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
 from grinder.strategy.config import StrategyConfig
@@ -86,6 +86,21 @@ def run_backtest(
     rules = load_exchange_info(rules_path) if rules_path else None
     t0 = time.perf_counter()
     tape = load_tape(data, rules, symbol=symbol)
+    return backtest_tape(tape, cfg, skip=skip, progress=progress, started=t0)
+
+
+def backtest_tape(
+    tape: Tape,
+    cfg: GrinderConfig,
+    *,
+    skip: bool | None = None,
+    progress: ProgressFn | None = None,
+    started: float | None = None,
+) -> BacktestResult:
+    """Run and summarise an already loaded tape (`grinder optimize` runs every trial through this).
+
+    `started`: perf_counter() at which the wall time counts from (default: now)."""
+    t0 = time.perf_counter() if started is None else started
     bt_cfg = cfg.get(BacktestConfig)
     if skip is not None and skip != bt_cfg.skip_quiet:
         bt_cfg = BacktestConfig(skip, bt_cfg.bar_ms, bt_cfg.sharpe_bar_ms, bt_cfg.strategy_tag)

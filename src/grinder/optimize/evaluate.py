@@ -4,8 +4,8 @@ Runs on Dask workers (any machine): everything it needs travels in the `TrialJob
 as text, the driver's GRINDER_* overrides, the parameters, the window), except the market data,
 which must be readable under the same paths on every worker. Each worker process loads a data set
 once into a `Tape` (`load_tape`, the backtester's columns, clock included) and keeps it for every
-later trial; a walk-forward window is a view of that tape, not a copy. The backtest itself is the
-backtester's public API (`Backtest` + `summarize`), untouched.
+later trial; a walk-forward window is a view of that tape, not a copy. The backtest itself is
+`grinder.backtest.cli.backtest_tape`, the function `grinder backtest` runs after loading its data.
 """
 
 from __future__ import annotations
@@ -23,16 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from grinder.backtest.config import BacktestConfig
-from grinder.backtest.engine import Backtest
-from grinder.backtest.results import BacktestResult, summarize
+from grinder.backtest.cli import backtest_tape
 from grinder.config import GrinderConfig, load_config
 from grinder.data import Tape, load_exchange_info, load_tape
-from grinder.execution.config import ExecutionConfig
 from grinder.optimize.space import overrides
-from grinder.risk.config import RiskConfig
-from grinder.strategy.config import StrategyConfig
-from grinder.venue.config import VenueConfig
 
 FIGURES = (
     "net_pnl_usdt",
@@ -123,27 +117,6 @@ def trial_config(job: TrialJob) -> GrinderConfig:
     return load_config(_config_file(job.config_text), env=env)
 
 
-def backtest(tape: Tape, cfg: GrinderConfig) -> BacktestResult:
-    """The backtester's public entry points on an already loaded tape."""
-    bt_cfg = cfg.get(BacktestConfig)
-    venue_cfg = cfg.get(VenueConfig)
-    run_log = Backtest(
-        tape,
-        strategy_config={sym: StrategyConfig.for_symbol(cfg, sym) for sym in tape.symbols},
-        risk_config=cfg.get(RiskConfig),
-        execution_config=cfg.get(ExecutionConfig),
-        venue_config=venue_cfg,
-        backtest_config=bt_cfg,
-    ).run()
-    return summarize(
-        tape,
-        run_log,
-        initial_balance=venue_cfg.initial_balance,
-        bar_ms=bt_cfg.bar_ms,
-        sharpe_bar_ms=bt_cfg.sharpe_bar_ms,
-    )
-
-
 def run_trial(job: TrialJob) -> dict[str, Any]:
     """Backtest one parameter set; the figures the study needs (plain JSON-able values)."""
     t0 = time.perf_counter()
@@ -152,7 +125,7 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
         tape = window_tape(tape, *job.window)
         if not len(tape):
             raise ValueError(f"window {job.window} of the data holds no market events")
-    result = backtest(tape, trial_config(job))
+    result = backtest_tape(tape, trial_config(job))
     s = result.summary
     out: dict[str, Any] = {k: (None if s.get(k) is None else float(s[k])) for k in FIGURES}
     out["max_abs_position_qty"] = max(

@@ -4,8 +4,9 @@
 Each configuration gets its own LocalCluster (single-threaded worker processes) and its own study
 in a fresh SQLite storage; the clock starts once every worker has the data in its cache (one
 warm-up trial per worker, not counted), so the figure is the steady state of ask -> backtest on a
-worker -> tell. Trials are real backtests of generated data (grinder.optimize.demo). The last line
-is one JSON object.
+worker -> tell. Each trial also reports its own CPU time, so the output shows how many cores the
+backtests actually got (on a shared machine, often fewer than the workers). Trials are real
+backtests of generated data (grinder.optimize.demo). The last line is one JSON object.
 
     python bench/optimize.py                      # 16 trials per configuration
     python bench/optimize.py --trials 24 --quotes 4000
@@ -46,12 +47,15 @@ def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Pa
         wall = time.perf_counter() - t0
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     backtest_s = sum(float(t.user_attrs["figures"]["wall_s"]) for t in done)
+    cpu_s = sum(float(t.user_attrs["figures"]["cpu_s"]) for t in done)
     return {
         "workers": workers,
         "trials": len(done),
         "wall_s": round(wall, 3),
         "trials_per_s": round(len(done) / wall, 4),
         "mean_trial_backtest_s": round(backtest_s / max(1, len(done)), 4),
+        "mean_trial_cpu_s": round(cpu_s / max(1, len(done)), 4),
+        "cores_obtained": round(cpu_s / wall, 3),  # trial CPU per wall second: what the machine gave us
     }
 
 
@@ -87,6 +91,10 @@ def main() -> None:
                 "events_per_trial": args.days * (args.quotes + args.quotes // 3),
                 "mean_trial_backtest_s_1_worker": rows[0]["mean_trial_backtest_s"],
                 "mean_trial_backtest_s_2_workers": rows[1]["mean_trial_backtest_s"],
+                "mean_trial_cpu_s_1_worker": rows[0]["mean_trial_cpu_s"],
+                "mean_trial_cpu_s_2_workers": rows[1]["mean_trial_cpu_s"],
+                "cores_obtained_1_worker": rows[0]["cores_obtained"],
+                "cores_obtained_2_workers": rows[1]["cores_obtained"],
                 "cpus": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }

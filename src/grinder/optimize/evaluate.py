@@ -119,7 +119,7 @@ def trial_config(job: TrialJob) -> GrinderConfig:
 
 def run_trial(job: TrialJob) -> dict[str, Any]:
     """Backtest one parameter set; the figures the study needs (plain JSON-able values)."""
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.thread_time()
     tape, cached = cached_tape(job.data)
     if job.window is not None:
         tape = window_tape(tape, *job.window)
@@ -135,6 +135,7 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
     out["data_cached"] = cached
     out["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     out["wall_s"] = time.perf_counter() - t0
+    out["cpu_s"] = time.thread_time() - cpu0  # this task's CPU: below wall_s when the machine is busy
     if job.equity_points > 0:
         step = max(1, len(result.bar_times_ms) // job.equity_points)
         out["equity_time_ms"] = result.bar_times_ms[::step].astype(np.int64).tolist()

@@ -171,3 +171,17 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_starts(
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], captured.err
     assert "hunter2" not in captured.err + captured.out
     assert not (tmp_path / "x.db").exists() or change.get("--storage")
+
+
+def test_only_backtest_sections_of_the_environment_travel_to_workers() -> None:
+    from grinder.optimize.cli import backtest_overrides
+
+    environ = {
+        "GRINDER_GRID_LEVELS": "4",
+        "GRINDER_VENUE_MAKER_FEE": "0.0001",
+        "GRINDER_HA_REDIS_URL": "redis://:pw@host",
+        "GRINDER_OPTIMIZE_STORAGE": "postgresql://u:pw@db/x",
+        "BINANCE_API_SECRET": "s",
+        "PATH": "/bin",
+    }
+    assert backtest_overrides(environ) == {"GRINDER_GRID_LEVELS": "4", "GRINDER_VENUE_MAKER_FEE": "0.0001"}

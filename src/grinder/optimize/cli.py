@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"Optuna RDB URL: sqlite:///file.db or postgresql://user@host/db (default {DEFAULT_STORAGE}; "
         "the password comes from the URL or PGPASSWORD)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local Dask worker processes (default: CPUs)"
+    )
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="join this Dask cluster instead")
     parser.add_argument(
         "--walk-forward", metavar="TRAIN/TEST", help="rolling windows in days (3/1) or 12h/4h"
@@ -65,6 +67,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 class UsageError(ValueError):
     pass
+
+
+# The config sections a backtest reads; only their GRINDER_<SECTION>_<KEY> overrides travel to the
+# workers (nothing else of the driver's environment leaves this machine).
+BACKTEST_SECTIONS = ("grid", "controller", "toxicity", "features", "risk", "execution", "venue", "backtest")
+
+
+def backtest_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    prefixes = tuple(f"GRINDER_{s.upper()}_" for s in BACKTEST_SECTIONS)
+    return {k: v for k, v in environ.items() if k.startswith(prefixes)}
 
 
 def _demo_defaults(args: argparse.Namespace) -> None:
@@ -146,11 +158,7 @@ def run(args: argparse.Namespace) -> int:
         if args.demo:
             _demo_defaults(args)
         _check(args)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k.startswith("GRINDER_") and not k.startswith("GRINDER_OPTIMIZE")
-        }
+        env = backtest_overrides(os.environ)
         load_config(args.config, env=env)
         space = load_space(args.space)
         check_against_config(space, args.config, env)

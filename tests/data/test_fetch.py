@@ -264,9 +264,12 @@ def test_funding_and_klines_are_fetched_per_their_layout_and_converted_beside_th
     assert main([*argv, "--convert", str(out)]) == 0
     import pyarrow.parquet as pq
 
-    fr = pq.read_table(out / "extra" / "BTCUSDT-fundingRate-2024-01.parquet")
-    assert fr.column_names == ["calc_time", "funding_interval_hours", "last_funding_rate"]
-    assert fr.column("last_funding_rate").to_pylist() == [0.0001, -0.00002]
+    from grinder.data.funding import load_funding
+
+    rates = load_funding([out / "funding" / "BTCUSDT-fundingRate-2024-01.csv"])[
+        "BTCUSDT"
+    ]  # as --funding reads it
+    assert [(r.time_ms, str(r.rate)) for r in rates] == [(T0, "0.00010000"), (T0 + 8 * 3_600_000, "-0.00002")]
     kl = pq.read_table(out / "extra" / "BTCUSDT-1h-2024-01-01.parquet")  # headerless: Binance's names
     assert (
         kl.num_rows == 24

@@ -24,6 +24,7 @@ from typing import Any
 
 from grinder.config import ConfigError, load_config
 from grinder.data import DataError, expand_paths
+from grinder.data.funding import load_funding
 
 DEFAULT_STORAGE = "sqlite:///grinder-optimize.db"
 
@@ -32,6 +33,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="BASE.toml", help="base GRINDER config (default: every default)")
     parser.add_argument("--space", metavar="SPACE.toml", help="parameters, objectives, constraints, sampler")
     parser.add_argument("--data", nargs="+", action="extend", metavar="PATH", help="as for grinder backtest")
+    parser.add_argument(
+        "--funding",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="historical funding rates, as for grinder backtest --funding (fundingRate CSV/zip or REST JSON)",
+    )
     parser.add_argument("--symbol", help="symbol of public-data files whose names do not carry it")
     parser.add_argument("--rules", metavar="EXCHANGEINFO.json", help="symbol rules (as for grinder backtest)")
     parser.add_argument("--trials", type=int, default=50, help="complete trials per study (default 50)")
@@ -87,6 +95,7 @@ def _demo_defaults(args: argparse.Namespace) -> None:
     args.config = args.config or str(out / "base.toml")
     args.space = args.space or str(out / "space.toml")
     args.data = args.data or [str(data)]
+    args.funding = args.funding or [str(p) for p in sorted((out / "funding").glob("*.csv"))]
     if args.trials == 50:
         args.trials = 16
     args.walk_forward = args.walk_forward or "2/1"
@@ -167,10 +176,17 @@ def run(args: argparse.Namespace) -> int:
 
             space = replace(space, seed=args.seed)
         expand_paths(args.data)
+        if args.funding:
+            load_funding(args.funding, args.symbol)  # a bad file fails here, not on every worker
         walk = parse_walk_forward(args.walk_forward) if args.walk_forward else None
         config_text = Path(args.config).read_text(encoding="utf-8") if args.config else ""
         job = TrialJob(
-            DataSpec(tuple(str(Path(p).resolve()) for p in args.data), args.rules, args.symbol),
+            DataSpec(
+                tuple(str(Path(p).resolve()) for p in args.data),
+                args.rules,
+                args.symbol,
+                tuple(str(Path(p).resolve()) for p in args.funding or ()),
+            ),
             config_text,
             tuple(sorted(env.items())),
         )

@@ -3,7 +3,8 @@
 Runs on Dask workers (any machine): everything it needs travels in the `TrialJob` (the base config
 as text, the driver's GRINDER_* overrides, the parameters, the window), except the market data,
 which must be readable under the same paths on every worker. Each worker process loads a data set
-once into a `Tape` (`load_tape`, the backtester's columns, clock included) and keeps it for every
+once into a `Tape` (`load_tape`, the backtester's columns, clock included) plus its recorded funding
+rates (`load_funding`) and keeps them for every
 later trial; a walk-forward window is a view of that tape, not a copy. The backtest itself is
 `grinder.backtest.cli.backtest_tape`, the function `grinder backtest` runs after loading its data.
 """
@@ -26,6 +27,7 @@ import numpy as np
 from grinder.backtest.cli import backtest_tape
 from grinder.config import GrinderConfig, load_config
 from grinder.data import Tape, load_exchange_info, load_tape
+from grinder.data.funding import FundingRate, load_funding
 from grinder.optimize.space import overrides
 
 FIGURES = (
@@ -52,6 +54,7 @@ class DataSpec:
     paths: tuple[str, ...]
     rules_path: str | None = None
     symbol: str | None = None
+    funding_paths: tuple[str, ...] = ()  # as `grinder backtest --funding`
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +67,34 @@ class TrialJob:
     equity_points: int = 0  # > 0: also return the equity curve reduced to about this many points
 
 
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    """What a worker keeps per data set: the tape (with its clock) and the recorded funding rates."""
+
+    tape: Tape
+    funding: dict[str, list[FundingRate]] | None
+
+
 _lock = threading.Lock()
-_tapes: dict[DataSpec, Tape] = {}
+_data: dict[DataSpec, MarketData] = {}
 _config_files: dict[str, Path] = {}
-tape_loads = 0  # data sets this process has loaded (one per DataSpec)
+data_loads = 0  # data sets this process has loaded (one per DataSpec)
 
 
-def cached_tape(spec: DataSpec) -> tuple[Tape, bool]:
-    """The tape of `spec`, loaded at most once per process; (tape, was it already cached)."""
-    global tape_loads
+def cached_data(spec: DataSpec) -> tuple[MarketData, bool]:
+    """The market data of `spec`, loaded at most once per process; (data, was it already cached)."""
+    global data_loads
     with _lock:
-        tape = _tapes.get(spec)
-        if tape is not None:
-            return tape, True
+        found = _data.get(spec)
+        if found is not None:
+            return found, True
         rules = load_exchange_info(spec.rules_path) if spec.rules_path else None
         tape = load_tape(list(spec.paths), rules, symbol=spec.symbol)
         tape.clock_ms  # noqa: B018 - computed once here, shared by every window view
-        _tapes[spec] = tape
-        tape_loads += 1
-        return tape, False
+        funding = load_funding(spec.funding_paths, spec.symbol) if spec.funding_paths else None
+        found = _data[spec] = MarketData(tape, funding)
+        data_loads += 1
+        return found, False
 
 
 def window_tape(tape: Tape, start_ms: int, end_ms: int) -> Tape:
@@ -120,12 +132,13 @@ def trial_config(job: TrialJob) -> GrinderConfig:
 def run_trial(job: TrialJob) -> dict[str, Any]:
     """Backtest one parameter set; the figures the study needs (plain JSON-able values)."""
     t0, cpu0 = time.perf_counter(), time.thread_time()
-    tape, cached = cached_tape(job.data)
+    data, cached = cached_data(job.data)
+    tape = data.tape
     if job.window is not None:
         tape = window_tape(tape, *job.window)
         if not len(tape):
             raise ValueError(f"window {job.window} of the data holds no market events")
-    result = backtest_tape(tape, trial_config(job))
+    result = backtest_tape(tape, trial_config(job), funding=data.funding)
     s = result.summary
     out: dict[str, Any] = {k: (None if s.get(k) is None else float(s[k])) for k in FIGURES}
     out["max_abs_position_qty"] = max(

@@ -119,6 +119,7 @@ def fingerprint(space: Space, job: TrialJob) -> str:
         "data": list(job.data.paths),
         "rules": job.data.rules_path,
         "symbol": job.data.symbol,
+        "funding": list(job.data.funding_paths),
         "window": job.window,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()

@@ -97,7 +97,7 @@ def _demo_defaults(args: argparse.Namespace) -> None:
     args.data = args.data or [str(data)]
     args.funding = args.funding or [str(p) for p in sorted((out / "funding").glob("*.csv"))]
     if args.trials == 50:
-        args.trials = 16
+        args.trials = 12
     args.walk_forward = args.walk_forward or "2/1"
     if args.storage == DEFAULT_STORAGE:
         args.storage = f"sqlite:///{out / 'optimize.db'}"

@@ -29,6 +29,7 @@ enabled = false
 enabled = false
 
 [grid]
+spacing_mode = "fixed"          # the search sets spacing_bps itself (the default mode is adaptive)
 order_qty = "0.002"
 max_position = "0.02"
 """
@@ -121,7 +122,7 @@ def write_funding(out: Path, days: int) -> Path:
     return path
 
 
-def write_demo(out: Path, *, days: int = 4, quotes: int = 1500, trades: int = 500, seed: int = 2024) -> Path:
+def write_demo(out: Path, *, days: int = 4, quotes: int = 1200, trades: int = 400, seed: int = 2024) -> Path:
     """Data in `out/data`, funding rates in `out/funding`, `out/base.toml` and `out/space.toml`;
     returns the data directory."""
     data = out / "data"

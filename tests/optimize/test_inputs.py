@@ -147,6 +147,8 @@ def _argv(inputs: Inputs, tmp_path: Path, **change: str) -> list[str]:
     [
         ({"--data": "/nonexistent/data"}, "does not exist"),
         ({"--trials": "0"}, "--trials 0: give at least 1"),
+        ({"--rules": "/nonexistent/exchangeInfo.json"}, "/nonexistent/exchangeInfo.json"),
+        ({"--funding": "/nonexistent/funding.csv"}, "funding file /nonexistent/funding.csv does not exist"),
         ({"--walk-forward": "3d"}, "write TRAIN/TEST"),
         ({"--scheduler": "127.0.0.1:8786"}, "give the scheduler address as tcp://host:port"),
         ({"--config": "/nonexistent/base.toml"}, "config file /nonexistent/base.toml does not exist"),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grinder.config import ConfigError, load_config
-from grinder.data import DataError, expand_paths
+from grinder.data import DataError, expand_paths, load_exchange_info
 from grinder.data.funding import load_funding
 
 DEFAULT_STORAGE = "sqlite:///grinder-optimize.db"
@@ -176,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
 
             space = replace(space, seed=args.seed)
         expand_paths(args.data)
+        if args.rules:
+            load_exchange_info(args.rules)
         if args.funding:
             load_funding(args.funding, args.symbol)  # a bad file fails here, not on every worker
         walk = parse_walk_forward(args.walk_forward) if args.walk_forward else None

@@ -133,7 +133,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # the scheduler's HTTP endpoint: loopback, any free port
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

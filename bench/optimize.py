@@ -4,8 +4,9 @@
 Each configuration gets its own LocalCluster (single-threaded worker processes) and its own study
 in a fresh SQLite storage; the clock starts once every worker has the data in its cache (one
 warm-up trial per worker, not counted), so the figure is the steady state of ask -> backtest on a
-worker -> tell. Trials are real backtests of generated data (grinder.optimize.demo). The last line
-is one JSON object.
+worker -> tell. Each trial also reports its own CPU time, so the output shows how many cores the
+backtests actually got (on a shared machine, often fewer than the workers). Trials are real
+backtests of generated data (grinder.optimize.demo). The last line is one JSON object.
 
     python bench/optimize.py                      # 16 trials per configuration
     python bench/optimize.py --trials 24 --quotes 4000
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from distributed import Client, LocalCluster, wait
+from distributed import wait
 
+from grinder.optimize.cli import dask_client
 from grinder.optimize.demo import write_demo
 from grinder.optimize.evaluate import DataSpec, TrialJob, run_trial
 from grinder.optimize.space import load_space
@@ -31,17 +32,7 @@ from grinder.optimize.study import StudyDriver, open_storage
 
 def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Path) -> dict[str, float]:
     space = load_space(space_path)
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with dask_client(None, workers) as client:
         # warm-up: one trial pinned to each worker loads the data into that worker's cache
         warm = [
             client.submit(run_trial, job, workers=[addr], pure=False, allow_other_workers=False)
@@ -56,12 +47,15 @@ def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Pa
         wall = time.perf_counter() - t0
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     backtest_s = sum(float(t.user_attrs["figures"]["wall_s"]) for t in done)
+    cpu_s = sum(float(t.user_attrs["figures"]["cpu_s"]) for t in done)
     return {
         "workers": workers,
         "trials": len(done),
         "wall_s": round(wall, 3),
         "trials_per_s": round(len(done) / wall, 4),
         "mean_trial_backtest_s": round(backtest_s / max(1, len(done)), 4),
+        "mean_trial_cpu_s": round(cpu_s / max(1, len(done)), 4),
+        "cores_obtained": round(cpu_s / wall, 3),  # trial CPU per wall second: what the machine gave us
     }
 
 
@@ -97,6 +91,10 @@ def main() -> None:
                 "events_per_trial": args.days * (args.quotes + args.quotes // 3),
                 "mean_trial_backtest_s_1_worker": rows[0]["mean_trial_backtest_s"],
                 "mean_trial_backtest_s_2_workers": rows[1]["mean_trial_backtest_s"],
+                "mean_trial_cpu_s_1_worker": rows[0]["mean_trial_cpu_s"],
+                "mean_trial_cpu_s_2_workers": rows[1]["mean_trial_cpu_s"],
+                "cores_obtained_1_worker": rows[0]["cores_obtained"],
+                "cores_obtained_2_workers": rows[1]["cores_obtained"],
                 "cpus": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }

@@ -237,3 +237,43 @@ def test_bad_fetch_arguments_fail_before_any_download(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert public_data.ranges == [] and not list(tmp_path.rglob("*.zip*"))
+
+
+def test_funding_and_klines_are_fetched_per_their_layout_and_converted_beside_the_market_data(
+    public_data: PublicData, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    funding, kline = plan_archives(
+        ["BTCUSDT"], ["fundingRate", "klines"], _day(DAYS[0]), _day(DAYS[0]), interval="1h"
+    )
+    assert funding.rel_path == "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01.zip"
+    assert kline.rel_path == "data/futures/um/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01-01.zip"
+    public_data.publish(
+        funding,
+        b"calc_time,funding_interval_hours,last_funding_rate\n1704067200000,8,0.00010000\n1704096000000,8,-0.00002\n",
+    )
+    public_data.publish(
+        kline,
+        b"".join(
+            f"{T0 + h * 3_600_000},60000.1,60100.0,59900.5,60050.0,12.5,{T0 + h * 3_600_000 + 3_599_999},750000.0,420,6.1,366000.0,0\n".encode()
+            for h in range(24)
+        ),
+    )
+    cache, out = tmp_path / "cache", tmp_path / "parquet"
+    argv = ["data", "fetch", "--symbols", "BTCUSDT", "--kinds", "fundingRate", "klines", "--interval", "1h"]
+    argv += ["--start", DAYS[0], "--cache", str(cache), "--base-url", public_data.url, "--quiet"]
+    assert main([*argv, "--convert", str(out)]) == 0
+    import pyarrow.parquet as pq
+
+    from grinder.data.funding import load_funding
+
+    rates = load_funding([out / "funding" / "BTCUSDT-fundingRate-2024-01.csv"])[
+        "BTCUSDT"
+    ]  # as --funding reads it
+    assert [(r.time_ms, str(r.rate)) for r in rates] == [(T0, "0.00010000"), (T0 + 8 * 3_600_000, "-0.00002")]
+    kl = pq.read_table(out / "extra" / "BTCUSDT-1h-2024-01-01.parquet")  # headerless: Binance's names
+    assert (
+        kl.num_rows == 24
+        and kl.column_names[:2] == ["open_time", "open"]
+        and kl.schema.field("count").type == "int64"
+    )
+    assert not [p for p in out.iterdir() if p.is_file()]  # nothing the backtester would try to replay

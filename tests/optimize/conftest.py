@@ -21,21 +21,6 @@ from tests.fixtures.paths import REPO_DIR
 
 from grinder.optimize.demo import write_demo
 
-SPACE = """\
-[study]
-name = "t"
-sampler = "tpe"
-objectives = ["net_pnl", "max_drawdown"]
-seed = 3
-
-[constraints]
-max_position_qty = 0.02
-
-[params.grid]
-spacing_bps = { low = 2.0, high = 30.0, log = true }
-levels = { low = 1, high = 5 }
-"""
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -85,10 +70,8 @@ class Inputs:
 @pytest.fixture(scope="session")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
     root = tmp_path_factory.mktemp("research")
-    data = write_demo(root, days=2, quotes=400, trades=150, seed=11)
-    space = root / "space.toml"
-    space.write_text(SPACE, encoding="utf-8")
-    return Inputs(root, data, root / "base.toml", space)
+    data = write_demo(root, days=2, quotes=400, trades=150, seed=11)  # with the demo's config and space
+    return Inputs(root, data, root / "base.toml", root / "space.toml")
 
 
 def _pg_bin() -> Path | None:

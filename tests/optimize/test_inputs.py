@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.optimize.conftest import SPACE, Inputs
+from tests.optimize.conftest import Inputs
 
 from grinder.cli import main
+from grinder.optimize.demo import DEMO_SPACE
 from grinder.optimize.space import Space, SpaceError, check_against_config, overrides, parse_space
 from grinder.optimize.study import redact, storage_url
 from grinder.optimize.windows import DAY_MS, WindowError, parse_walk_forward, rolling_windows
@@ -146,6 +147,8 @@ def _argv(inputs: Inputs, tmp_path: Path, **change: str) -> list[str]:
     [
         ({"--data": "/nonexistent/data"}, "does not exist"),
         ({"--trials": "0"}, "--trials 0: give at least 1"),
+        ({"--rules": "/nonexistent/exchangeInfo.json"}, "/nonexistent/exchangeInfo.json"),
+        ({"--funding": "/nonexistent/funding.csv"}, "funding file /nonexistent/funding.csv does not exist"),
         ({"--walk-forward": "3d"}, "write TRAIN/TEST"),
         ({"--scheduler": "127.0.0.1:8786"}, "give the scheduler address as tcp://host:port"),
         ({"--config": "/nonexistent/base.toml"}, "config file /nonexistent/base.toml does not exist"),
@@ -162,7 +165,7 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_starts(
 ) -> None:
     if change.get("--space") == "SPACE_BAD":
         bad = tmp_path / "space.toml"
-        bad.write_text(SPACE.replace('"net_pnl", "max_drawdown"', '"pnl"'), encoding="utf-8")
+        bad.write_text(DEMO_SPACE.replace('"net_pnl", "max_drawdown"', '"pnl"'), encoding="utf-8")
         change = {"--space": str(bad)}
     assert main(_argv(inputs, tmp_path, **change)) == 2
     captured = capsys.readouterr()
@@ -170,3 +173,17 @@ def test_bad_input_is_one_line_and_exit_2_before_anything_starts(
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], captured.err
     assert "hunter2" not in captured.err + captured.out
     assert not (tmp_path / "x.db").exists() or change.get("--storage")
+
+
+def test_only_backtest_sections_of_the_environment_travel_to_workers() -> None:
+    from grinder.optimize.cli import backtest_overrides
+
+    environ = {
+        "GRINDER_GRID_LEVELS": "4",
+        "GRINDER_VENUE_MAKER_FEE": "0.0001",
+        "GRINDER_HA_REDIS_URL": "redis://:pw@host",
+        "GRINDER_OPTIMIZE_STORAGE": "postgresql://u:pw@db/x",
+        "BINANCE_API_SECRET": "s",
+        "PATH": "/bin",
+    }
+    assert backtest_overrides(environ) == {"GRINDER_GRID_LEVELS": "4", "GRINDER_VENUE_MAKER_FEE": "0.0001"}

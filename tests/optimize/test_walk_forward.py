@@ -40,6 +40,8 @@ def test_demo_walk_forward_reports_in_and_out_of_sample_per_window(
         # out-of-sample: a different, later day of data
         assert s["out_of_sample"]["events"] > 0 and s["out_of_sample"]["duration_s"] <= DAY_MS / 1000
         assert s["out_of_sample"]["digest"] != s["in_sample"]["digest"]
+        # the demo's recorded funding rates reach every run: funding is known, net PnL includes it
+        assert s["in_sample"]["funding_usdt"] is not None and s["out_of_sample"]["funding_usdt"] is not None
     assert studies[0]["test"][0] < studies[1]["test"][0]
 
     html = (out / "report.html").read_text()

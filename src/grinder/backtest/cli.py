@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ from grinder.backtest.engine import Backtest, ProgressFn
 from grinder.backtest.report import bars_to_list, html_report, print_table
 from grinder.backtest.results import BacktestResult, summarize
 from grinder.config import SECTIONS, ConfigError, GrinderConfig, load_config
-from grinder.data import DataError, load_exchange_info, load_tape
-from grinder.data.funding import load_funding
+from grinder.data import DataError, Tape, load_exchange_info, load_tape
+from grinder.data.funding import FundingRate, load_funding
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
 from grinder.strategy.config import StrategyConfig
@@ -101,6 +102,26 @@ def run_backtest(
     t0 = time.perf_counter()
     tape = load_tape(data, rules, symbol=symbol)
     t1 = time.perf_counter()
+    return backtest_tape(tape, cfg, skip=skip, progress=progress, funding=funding, started=t0, loaded=t1)
+
+
+def backtest_tape(
+    tape: Tape,
+    cfg: GrinderConfig,
+    *,
+    skip: bool | None = None,
+    progress: ProgressFn | None = None,
+    funding: Mapping[str, Sequence[FundingRate]] | None = None,
+    started: float | None = None,
+    loaded: float | None = None,
+) -> BacktestResult:
+    """Run and summarise an already loaded tape (`grinder optimize` runs every trial through this).
+
+    `funding`: recorded funding (`load_funding`) for the venue; `started`: perf_counter() at which
+    the wall time counts from (default: now); `loaded`: perf_counter() when the tape was in memory
+    (load_s = loaded - started; default: now)."""
+    t1 = time.perf_counter() if loaded is None else loaded
+    t0 = t1 if started is None else started
     bt_cfg = cfg.get(BacktestConfig)
     if skip is not None and skip != bt_cfg.skip_quiet:
         bt_cfg = dataclasses.replace(bt_cfg, skip_quiet=skip)

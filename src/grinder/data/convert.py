@@ -3,8 +3,9 @@
 Market events (bookTicker, aggTrades, trades) become `<out>/<SYMBOL>-<kind>-<date>.parquet` with
 exactly the columns of Binance's CSV layout (grinder.data.binance_files.KIND_COLUMNS): ids and
 times int64, prices and quantities float64, `is_buyer_maker` bool: the layout the direct Parquet
-path of `load_tape` decodes. Funding rates and klines are not market events the backtester
-replays; they go to `<out>/extra/` (load_tape does not descend into sub-directories).
+path of `load_tape` decodes. Funding rates stay Binance's CSV in `<out>/funding/` (what
+`grinder backtest/optimize --funding` reads); klines become Parquet in `<out>/extra/`. Neither is a
+market event the backtester replays, and load_tape does not descend into sub-directories.
 Conversion streams the CSV block by block, so memory stays bounded by one block.
 """
 
@@ -39,6 +40,7 @@ _KLINE_COLUMNS = (
 )
 _FUNDING_COLUMNS = ("calc_time", "funding_interval_hours", "last_funding_rate")
 EXTRA_DIR = "extra"
+FUNDING_DIR = "funding"
 
 
 def _column_type(name: str) -> pa.DataType:
@@ -87,6 +89,8 @@ def _layout(archive: Path, zf: zipfile.ZipFile, member: str) -> tuple[str, tuple
 
 def output_path(archive: Path, kind: str, out: Path) -> Path:
     stem = archive.name.removesuffix(".zip")
+    if kind == "fundingRate":
+        return out / FUNDING_DIR / f"{stem}.csv"
     return (out if kind in KIND_COLUMNS else out / EXTRA_DIR) / f"{stem}.parquet"
 
 
@@ -99,6 +103,11 @@ def convert_archive(archive: Path, out: Path, *, overwrite: bool = False) -> Pat
         if target.exists() and not overwrite:
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "fundingRate":  # kept as Binance's CSV: what `--funding` reads (grinder.data.funding)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(zf.read(member))
+            tmp.replace(target)
+            return target
         types: dict[str, Any] = {c: _column_type(c) for c in columns}
         read = pacsv.ReadOptions(
             column_names=list(columns), skip_rows=1 if has_header else 0, block_size=1 << 24

@@ -180,9 +180,10 @@ class Fetcher:
             tasks = [asyncio.ensure_future(one(a)) for a in archives]
             try:
                 return list(await asyncio.gather(*tasks))
-            finally:
+            finally:  # the first refusal stops the rest; their partial files stay for the next run
                 for t in tasks:
                     t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _checksum(self, session: aiohttp.ClientSession, archive: Archive) -> str:
         url = self.url(archive) + ".CHECKSUM"

@@ -103,6 +103,8 @@ def _progress(quiet: bool) -> tuple[Any, Any]:
         if archive not in tasks:
             tasks[archive] = bar.add_task(archive.name, total=total)
         bar.update(tasks[archive], completed=done, total=total)
+        if total is not None and done >= total:  # finished: make room for the next download
+            bar.remove_task(tasks[archive])
 
     bar.start()
     return update, bar

@@ -18,12 +18,13 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from grinder.config import ConfigError, load_config
-from grinder.data import DataError, expand_paths
+from grinder.data import DataError, expand_paths, load_exchange_info
+from grinder.data.funding import load_funding
 
 DEFAULT_STORAGE = "sqlite:///grinder-optimize.db"
 
@@ -32,6 +33,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="BASE.toml", help="base GRINDER config (default: every default)")
     parser.add_argument("--space", metavar="SPACE.toml", help="parameters, objectives, constraints, sampler")
     parser.add_argument("--data", nargs="+", action="extend", metavar="PATH", help="as for grinder backtest")
+    parser.add_argument(
+        "--funding",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="historical funding rates, as for grinder backtest --funding (fundingRate CSV/zip or REST JSON)",
+    )
     parser.add_argument("--symbol", help="symbol of public-data files whose names do not carry it")
     parser.add_argument("--rules", metavar="EXCHANGEINFO.json", help="symbol rules (as for grinder backtest)")
     parser.add_argument("--trials", type=int, default=50, help="complete trials per study (default 50)")
@@ -42,7 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"Optuna RDB URL: sqlite:///file.db or postgresql://user@host/db (default {DEFAULT_STORAGE}; "
         "the password comes from the URL or PGPASSWORD)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="local Dask worker processes (default: CPUs)"
+    )
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="join this Dask cluster instead")
     parser.add_argument(
         "--walk-forward", metavar="TRAIN/TEST", help="rolling windows in days (3/1) or 12h/4h"
@@ -67,6 +77,16 @@ class UsageError(ValueError):
     pass
 
 
+# The config sections a backtest reads; only their GRINDER_<SECTION>_<KEY> overrides travel to the
+# workers (nothing else of the driver's environment leaves this machine).
+BACKTEST_SECTIONS = ("grid", "controller", "toxicity", "features", "risk", "execution", "venue", "backtest")
+
+
+def backtest_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    prefixes = tuple(f"GRINDER_{s.upper()}_" for s in BACKTEST_SECTIONS)
+    return {k: v for k, v in environ.items() if k.startswith(prefixes)}
+
+
 def _demo_defaults(args: argparse.Namespace) -> None:
     from grinder.optimize.demo import write_demo
 
@@ -75,8 +95,9 @@ def _demo_defaults(args: argparse.Namespace) -> None:
     args.config = args.config or str(out / "base.toml")
     args.space = args.space or str(out / "space.toml")
     args.data = args.data or [str(data)]
+    args.funding = args.funding or [str(p) for p in sorted((out / "funding").glob("*.csv"))]
     if args.trials == 50:
-        args.trials = 16
+        args.trials = 12
     args.walk_forward = args.walk_forward or "2/1"
     if args.storage == DEFAULT_STORAGE:
         args.storage = f"sqlite:///{out / 'optimize.db'}"
@@ -112,7 +133,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # the scheduler's HTTP endpoint: loopback, any free port
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
@@ -146,11 +167,7 @@ def run(args: argparse.Namespace) -> int:
         if args.demo:
             _demo_defaults(args)
         _check(args)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k.startswith("GRINDER_") and not k.startswith("GRINDER_OPTIMIZE")
-        }
+        env = backtest_overrides(os.environ)
         load_config(args.config, env=env)
         space = load_space(args.space)
         check_against_config(space, args.config, env)
@@ -159,10 +176,19 @@ def run(args: argparse.Namespace) -> int:
 
             space = replace(space, seed=args.seed)
         expand_paths(args.data)
+        if args.rules:
+            load_exchange_info(args.rules)
+        if args.funding:
+            load_funding(args.funding, args.symbol)  # a bad file fails here, not on every worker
         walk = parse_walk_forward(args.walk_forward) if args.walk_forward else None
         config_text = Path(args.config).read_text(encoding="utf-8") if args.config else ""
         job = TrialJob(
-            DataSpec(tuple(str(Path(p).resolve()) for p in args.data), args.rules, args.symbol),
+            DataSpec(
+                tuple(str(Path(p).resolve()) for p in args.data),
+                args.rules,
+                args.symbol,
+                tuple(str(Path(p).resolve()) for p in args.funding or ()),
+            ),
             config_text,
             tuple(sorted(env.items())),
         )

@@ -29,6 +29,7 @@ enabled = false
 enabled = false
 
 [grid]
+spacing_mode = "fixed"          # the search sets spacing_bps itself (the default mode is adaptive)
 order_qty = "0.002"
 max_position = "0.02"
 """
@@ -108,12 +109,27 @@ def write_day(out: Path, day: int, *, quotes: int, trades: int, seed: int) -> li
     return [book, aggs]
 
 
-def write_demo(out: Path, *, days: int = 4, quotes: int = 1500, trades: int = 500, seed: int = 2024) -> Path:
-    """Data in `out/data`, `out/base.toml` and `out/space.toml`; returns the data directory."""
+def write_funding(out: Path, days: int) -> Path:
+    """Funding rates every 8 h over the days, in Binance's public-data CSV layout (rates alternate in
+    sign, so a held position pays some and earns some)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "BTCUSDT-fundingRate-2024-01.csv"
+    rows = ["calc_time,funding_interval_hours,last_funding_rate"]
+    for i in range(days * 3 + 1):
+        rate = "0.00010000" if i % 2 == 0 else "-0.00004000"
+        rows.append(f"{DEMO_START_MS + i * 8 * 3_600_000},8,{rate}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def write_demo(out: Path, *, days: int = 4, quotes: int = 1200, trades: int = 400, seed: int = 2024) -> Path:
+    """Data in `out/data`, funding rates in `out/funding`, `out/base.toml` and `out/space.toml`;
+    returns the data directory."""
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     for day in range(days):
         write_day(data, day, quotes=quotes, trades=trades, seed=seed)
+    write_funding(out / "funding", days)
     (out / "base.toml").write_text(DEMO_CONFIG, encoding="utf-8")
     (out / "space.toml").write_text(DEMO_SPACE, encoding="utf-8")
     return data

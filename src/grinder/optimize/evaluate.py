@@ -3,9 +3,10 @@
 Runs on Dask workers (any machine): everything it needs travels in the `TrialJob` (the base config
 as text, the driver's GRINDER_* overrides, the parameters, the window), except the market data,
 which must be readable under the same paths on every worker. Each worker process loads a data set
-once into a `Tape` (`load_tape`, the backtester's columns, clock included) and keeps it for every
-later trial; a walk-forward window is a view of that tape, not a copy. The backtest itself is the
-backtester's public API (`Backtest` + `summarize`), untouched.
+once into a `Tape` (`load_tape`, the backtester's columns, clock included) plus its recorded funding
+rates (`load_funding`) and keeps them for every
+later trial; a walk-forward window is a view of that tape, not a copy. The backtest itself is
+`grinder.backtest.cli.backtest_tape`, the function `grinder backtest` runs after loading its data.
 """
 
 from __future__ import annotations
@@ -23,16 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from grinder.backtest.config import BacktestConfig
-from grinder.backtest.engine import Backtest
-from grinder.backtest.results import BacktestResult, summarize
+from grinder.backtest.cli import backtest_tape
 from grinder.config import GrinderConfig, load_config
 from grinder.data import Tape, load_exchange_info, load_tape
-from grinder.execution.config import ExecutionConfig
+from grinder.data.funding import FundingRate, load_funding
 from grinder.optimize.space import overrides
-from grinder.risk.config import RiskConfig
-from grinder.strategy.config import StrategyConfig
-from grinder.venue.config import VenueConfig
 
 FIGURES = (
     "net_pnl_usdt",
@@ -58,6 +54,7 @@ class DataSpec:
     paths: tuple[str, ...]
     rules_path: str | None = None
     symbol: str | None = None
+    funding_paths: tuple[str, ...] = ()  # as `grinder backtest --funding`
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +67,34 @@ class TrialJob:
     equity_points: int = 0  # > 0: also return the equity curve reduced to about this many points
 
 
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    """What a worker keeps per data set: the tape (with its clock) and the recorded funding rates."""
+
+    tape: Tape
+    funding: dict[str, list[FundingRate]] | None
+
+
 _lock = threading.Lock()
-_tapes: dict[DataSpec, Tape] = {}
+_data: dict[DataSpec, MarketData] = {}
 _config_files: dict[str, Path] = {}
-tape_loads = 0  # data sets this process has loaded (one per DataSpec)
+data_loads = 0  # data sets this process has loaded (one per DataSpec)
 
 
-def cached_tape(spec: DataSpec) -> tuple[Tape, bool]:
-    """The tape of `spec`, loaded at most once per process; (tape, was it already cached)."""
-    global tape_loads
+def cached_data(spec: DataSpec) -> tuple[MarketData, bool]:
+    """The market data of `spec`, loaded at most once per process; (data, was it already cached)."""
+    global data_loads
     with _lock:
-        tape = _tapes.get(spec)
-        if tape is not None:
-            return tape, True
+        found = _data.get(spec)
+        if found is not None:
+            return found, True
         rules = load_exchange_info(spec.rules_path) if spec.rules_path else None
         tape = load_tape(list(spec.paths), rules, symbol=spec.symbol)
         tape.clock_ms  # noqa: B018 - computed once here, shared by every window view
-        _tapes[spec] = tape
-        tape_loads += 1
-        return tape, False
+        funding = load_funding(spec.funding_paths, spec.symbol) if spec.funding_paths else None
+        found = _data[spec] = MarketData(tape, funding)
+        data_loads += 1
+        return found, False
 
 
 def window_tape(tape: Tape, start_ms: int, end_ms: int) -> Tape:
@@ -123,36 +129,16 @@ def trial_config(job: TrialJob) -> GrinderConfig:
     return load_config(_config_file(job.config_text), env=env)
 
 
-def backtest(tape: Tape, cfg: GrinderConfig) -> BacktestResult:
-    """The backtester's public entry points on an already loaded tape."""
-    bt_cfg = cfg.get(BacktestConfig)
-    venue_cfg = cfg.get(VenueConfig)
-    run_log = Backtest(
-        tape,
-        strategy_config={sym: StrategyConfig.for_symbol(cfg, sym) for sym in tape.symbols},
-        risk_config=cfg.get(RiskConfig),
-        execution_config=cfg.get(ExecutionConfig),
-        venue_config=venue_cfg,
-        backtest_config=bt_cfg,
-    ).run()
-    return summarize(
-        tape,
-        run_log,
-        initial_balance=venue_cfg.initial_balance,
-        bar_ms=bt_cfg.bar_ms,
-        sharpe_bar_ms=bt_cfg.sharpe_bar_ms,
-    )
-
-
 def run_trial(job: TrialJob) -> dict[str, Any]:
     """Backtest one parameter set; the figures the study needs (plain JSON-able values)."""
-    t0 = time.perf_counter()
-    tape, cached = cached_tape(job.data)
+    t0, cpu0 = time.perf_counter(), time.thread_time()
+    data, cached = cached_data(job.data)
+    tape = data.tape
     if job.window is not None:
         tape = window_tape(tape, *job.window)
         if not len(tape):
             raise ValueError(f"window {job.window} of the data holds no market events")
-    result = backtest(tape, trial_config(job))
+    result = backtest_tape(tape, trial_config(job), funding=data.funding)
     s = result.summary
     out: dict[str, Any] = {k: (None if s.get(k) is None else float(s[k])) for k in FIGURES}
     out["max_abs_position_qty"] = max(
@@ -162,6 +148,7 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
     out["data_cached"] = cached
     out["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     out["wall_s"] = time.perf_counter() - t0
+    out["cpu_s"] = time.thread_time() - cpu0  # this task's CPU: below wall_s when the machine is busy
     if job.equity_points > 0:
         step = max(1, len(result.bar_times_ms) // job.equity_points)
         out["equity_time_ms"] = result.bar_times_ms[::step].astype(np.int64).tolist()

@@ -17,7 +17,7 @@ import optuna
 from distributed import Client
 from optuna.trial import FrozenTrial, TrialState
 
-from grinder.optimize.evaluate import DataSpec, TrialJob, cached_tape, run_trial
+from grinder.optimize.evaluate import DataSpec, TrialJob, cached_data, run_trial
 from grinder.optimize.space import OBJECTIVES, Space
 from grinder.optimize.study import FIGURES_ATTR, OptimizeError, Progress, StudyDriver
 from grinder.optimize.windows import Window, rolling_windows
@@ -35,7 +35,7 @@ class DataSpan:
 
 def data_span(spec: DataSpec) -> DataSpan:
     """Loads (and caches) the data on the worker that runs it; the driver only needs its span."""
-    tape, _ = cached_tape(spec)
+    tape = cached_data(spec)[0].tape
     clock = tape.clock_ms
     return DataSpan(int(clock[0]), int(clock[-1]), len(tape), tuple(tape.symbols))
 

@@ -119,6 +119,7 @@ def fingerprint(space: Space, job: TrialJob) -> str:
         "data": list(job.data.paths),
         "rules": job.data.rules_path,
         "symbol": job.data.symbol,
+        "funding": list(job.data.funding_paths),
         "window": job.window,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
@@ -287,7 +288,8 @@ class StudyDriver:
                         exc = fut.exception()
                         trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
                         study.tell(trial, state=TrialState.FAIL)
-                        raise OptimizeError(f"trial {trial.number} of study {name!r} failed: {exc}")
+                        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                        raise OptimizeError(f"trial {trial.number} of study {name!r} failed: {first}")
                     figures = self._result(fut)
                     if figures is None:  # lost with its worker after finishing, or cancelled: run it again
                         resubmits[trial.number] = resubmits.get(trial.number, 0) + 1

@@ -323,6 +323,9 @@ class LiveEngine:
     def count(self, kind: str, res: CommandResult) -> None:
         self._count(kind, res)
 
+    def dispatch(self, cmds: Sequence[Command]) -> None:
+        self._dispatch(cmds, None)
+
     def recorder(self) -> control.EngineRecorder:
         return control.EngineRecorder(self)
 

@@ -354,6 +354,11 @@ def load_config(
             raise ConfigError(f"config file {source} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {source} is not UTF-8 text (a binary file?); "
+                              "pass a TOML file, e.g. examples/grinder.toml") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {source} cannot be read: {exc.strerror or exc}") from None
     classes = section_classes(registry)
     for name, table in data.items():
         if name not in classes:

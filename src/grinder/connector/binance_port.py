@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Final
 
 from grinder.binance.constants import Security
-from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused
+from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused, WriteFenced
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.schemas import OrderResponse
 from grinder.connector.config import BinanceFuturesPortConfig
@@ -149,11 +149,14 @@ class BinanceFuturesPort:
             return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
         except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
             return CommandResult(cmd, Outcome.BLOCKED, reason=f"rules_unavailable: {exc}")
-        if isinstance(cmd, PlaceOrder):
-            return await self._place(cmd, rules)
-        if isinstance(cmd, CancelOrder):
-            return await self._cancel(cmd, rules)
-        return await self._amend(cmd, rules)
+        try:
+            if isinstance(cmd, PlaceOrder):
+                return await self._place(cmd, rules)
+            if isinstance(cmd, CancelOrder):
+                return await self._cancel(cmd, rules)
+            return await self._amend(cmd, rules)
+        except WriteFenced as exc:  # the HA fence refused the request: nothing was sent (ADR-110)
+            return CommandResult(cmd, Outcome.BLOCKED, reason=f"fenced: {exc.reason}")
 
     async def _reference_price_ticks(self, cmd: PlaceOrder, rules: SymbolRules) -> int:
         if cmd.price_ticks is not None:

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 from grinder.binance.user_stream import UserStreamResynced
@@ -82,6 +83,8 @@ class Journal(Protocol):
 
     def record_fill(self, fill: Fill, now_ms: int) -> None: ...
 
+    def record_recovered_fill(self, fill: Fill, now_ms: int) -> bool: ...
+
     def record_user_event(self, ev: OrderUpdate | AccountUpdate, now_ms: int) -> None: ...
 
     def open_order_ids(self) -> dict[str, str]: ...
@@ -101,11 +104,23 @@ class Feed(Protocol):
     async def stop(self) -> None: ...
 
 
+class Reconciliation(Protocol):
+    """The reconciliation loop (`grinder.live.reconcile_loop`): started, stopped, asked for a pass."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def request(self, why: str) -> None: ...
+
+
 class Lease(Protocol):
     """The HA leader lease: `role` is "leader", "follower" or "standalone"."""
 
     @property
     def role(self) -> str: ...
+
+    def write_permit(self) -> str | None: ...
 
     async def start(self) -> None: ...
 
@@ -199,6 +214,7 @@ class LiveEngine:
         self._hold = False  # order sends decided but not yet started: queue market events meanwhile
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
+        self.reconcile: Reconciliation | None = None  # set by the wiring when there is an account
         self.trip = TripKeeper(parts.pipeline.guard, parts.trip_store)
         self.flattener: Flattener | None = None
         self.deadman: DeadMansSwitch | None = None
@@ -233,6 +249,8 @@ class LiveEngine:
         self._start_jobs()
         self._quoting = loss_tripped(p.pipeline.guard) is None
         self._phase = "running"
+        if self.reconcile is not None:
+            self.reconcile.start()  # its first pass runs now
         cfg = p.connector.config
         log.info("engine started symbols=%s mode=%s armed=%s role=%s", ",".join(self.config.symbols),
                  cfg.mode.value, cfg.armed, self._role)
@@ -265,6 +283,8 @@ class LiveEngine:
         p = self.parts
         self._quoting = False
         deadline = self._mono_s() + self.config.shutdown_timeout_s
+        if self.reconcile is not None:
+            await self.reconcile.stop()
         for task in (*self._jobs, self._resolving, self._takeover):
             if task is not None and not task.done():
                 task.cancel()
@@ -395,11 +415,17 @@ class LiveEngine:
 
     async def _take_over(self) -> None:
         """New leader: cancel (or adopt) orders left by the previous one, re-read positions, then quote."""
+        # Working orders from an earlier term of ours are stale: the leader since then may have
+        # cancelled, filled or adopted them. The exchange's list (read next) is the truth.
+        orders = self.parts.pipeline.orders
+        for wo in orders.working_orders():
+            orders.resolve(wo.client_order_id, None)
         try:
             await startup.sync_with_exchange(self)
         except Exception:
             log.exception("takeover sync with the exchange failed; quoting stays paused until restart")
             return
+        self.request_reconcile("takeover")
         self.resume_quoting()
         if self._quoting:
             log.info("takeover complete: quoting as leader")
@@ -477,6 +503,7 @@ class LiveEngine:
                 if wo.state is WorkingState.OPEN and wo.client_order_id not in listed
             )
             self._schedule_resolve("user_stream_resync")
+            self.request_reconcile("user_stream_resync")
             return
         if not isinstance(ev, OrderUpdate | AccountUpdate):
             return
@@ -625,6 +652,7 @@ class LiveEngine:
             log.exception("pipeline failed to apply a command result")
         if res.outcome is Outcome.UNKNOWN:
             self._schedule_resolve("unknown_outcome")
+            self.request_reconcile("unknown_outcome")
 
     def _journal_blocked(self) -> None:
         for blocked in self.parts.pipeline.take_blocked():
@@ -680,6 +708,48 @@ class LiveEngine:
                                         filled_lots=state.executed_lots)
             log.info("order resolved order_id=%s status=%s why=%s", wo.client_order_id,
                      state.status.value if state else "NOT_FOUND", why)
+
+    # ========================================================= reconciliation
+    @property
+    def may_reconcile(self) -> bool:
+        """Leader or standalone, running, and not in the middle of a takeover."""
+        taking_over = self._takeover is not None and not self._takeover.done()
+        return self._role in ("leader", "standalone") and self._phase == "running" and not taking_over
+
+    def request_reconcile(self, why: str) -> None:
+        if self.reconcile is not None and self._phase == "running":
+            self.reconcile.request(why)
+
+    def recheck_orders(self, client_order_ids: Sequence[str], why: str) -> None:
+        """Query these working orders by id (reconciliation found them missing on the exchange)."""
+        self._suspects.update(client_order_ids)
+        self._schedule_resolve(why)
+
+    def apply_recovered_fill(self, fill: Fill) -> bool:
+        """A fill of ours the user stream never delivered: journal it and book it (once, by trade id)."""
+        if not self.parts.journal.record_recovered_fill(fill, self.clock.now_ms()):
+            return False
+        pipeline = self.parts.pipeline
+        pipeline.seed_fill_keys([(fill.symbol, fill.trade_id, fill.client_order_id)])
+        view = self.views.get(fill.symbol)
+        if view is not None and view.on_fill(fill):
+            pipeline.set_position(fill.symbol, pipeline.position_lots(fill.symbol)
+                                  + fill.side.sign * fill.qty_lots)
+            metrics.POSITION_QTY.labels(fill.symbol).set(float(view.position_qty))
+        log.warning("fill recovered by reconciliation symbol=%s trade_id=%s order_id=%s", fill.symbol,
+                    fill.trade_id, fill.client_order_id)
+        return True
+
+    def adopt_position(self, symbol: str, amount_lots: int, entry_price: Decimal | None) -> None:
+        """The exchange's position differs from ours after reconciliation: it is the truth."""
+        view = self.views.get(symbol)
+        if view is None:
+            return
+        log.warning("position adopted from the exchange symbol=%s ours=%d exchange=%d", symbol,
+                    self.parts.pipeline.position_lots(symbol), amount_lots)
+        view.set_position(amount_lots, entry_price if entry_price is not None else view.avg_entry)
+        self.parts.pipeline.set_position(symbol, amount_lots)
+        metrics.POSITION_QTY.labels(symbol).set(float(view.position_qty))
 
     # ================================================================== roles
     def _apply_role(self) -> None:

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from grinder.ha import Leadership, leadership_from_config
 from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.instance import instance_store
 from grinder.live.journal import open_journal
+from grinder.live.series import init_engine_series
 from grinder.live.wiring import EngineSettings, build_engine
-from grinder.ops.config import OpsConfig
+from grinder.ops.config import OpsConfig, check_exposure
 from grinder.ops.logging import register_secret, setup_logging
 from grinder.ops.server import OpsServer
 
@@ -66,7 +68,7 @@ async def serve(
     `gc_freeze`: once started, move the start-up heap out of the garbage collector's sight (see
     `LiveEngine.gc_freeze`); tests running many engines in one process pass False."""
     lease = await start_lease(settings)
-    journal, epoch = open_journal(settings.store)
+    journal, epoch = open_journal(instance_store(settings.store, settings.ha))
     try:
         engine = await build_engine(settings, journal=journal, api_key=api_key, api_secret=api_secret,
                                     lease=lease, id_epoch_s=epoch)
@@ -76,6 +78,7 @@ async def serve(
             await lease.stop()
         raise
     engine.gc_freeze = gc_freeze
+    init_engine_series(settings)  # every labelled series exists at the first scrape
     ops_cfg = settings.ops if ops_port is None else _with_port(settings, ops_port)
     ops = OpsServer(ops_cfg, EngineHooks(engine))
     if ops_cfg.enabled:
@@ -122,6 +125,7 @@ async def start_lease(settings: EngineSettings) -> Leadership | None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
+        check_exposure(settings.ops, os.environ)  # before connecting to anything
     except (ValueError, OSError) as exc:
         print(f"grinder live: configuration error: {exc}", file=sys.stderr)
         return 2

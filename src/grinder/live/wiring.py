@@ -37,11 +37,14 @@ from grinder.ha import HAConfig
 from grinder.live.config import EngineConfig, check_sections, resolve_urls
 from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
 from grinder.live.journal import EngineJournal
+from grinder.live.reconcile_loop import ReconcileLoop
 from grinder.live.startup import FillRecovery
 from grinder.ops.config import OpsConfig
+from grinder.reconcile.config import ReconcileConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
 from grinder.strategy import GridStrategy, StrategyConfig
+from grinder.strategy.warmup import fetch_warmup_bars
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -63,6 +66,7 @@ class EngineSettings:
     ops: OpsConfig = field(default_factory=OpsConfig)
     store: StoreConfig | None = None
     ha: HAConfig | None = None
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
 
     def __post_init__(self) -> None:
         """One owner per setting (issue 12): [connector] symbols is the allow-list and the default
@@ -90,6 +94,7 @@ class EngineSettings:
             ops=cfg.section("ops"),
             store=_optional_section(cfg, "store"),
             ha=_optional_section(cfg, "ha"),
+            reconcile=_optional_section(cfg, "reconcile") or ReconcileConfig(),
         )
 
 
@@ -206,8 +211,10 @@ async def build_engine(
         rest_url, api_key=api_key, api_secret=api_secret, session=session, clock=clock,
         recv_window_ms=binance_cfg.recv_window_ms, timeout_s=binance_cfg.timeout_s,
         max_retries=binance_cfg.max_retries, retry_backoff_s=binance_cfg.retry_backoff_s,
-        time_resync_interval_s=binance_cfg.time_resync_interval_s,
+        time_resync_interval_s=binance_cfg.time_resync_interval_s, max_body_bytes=binance_cfg.max_body_bytes,
     )
+    if lease is not None:
+        rest.write_fence = lease.write_permit  # every order write asks the lease first (ADR-110)
     try:
         port = BinanceFuturesPort(
             BinanceFuturesPortConfig(base_url=rest_url, ws_url=ws_url,
@@ -237,6 +244,13 @@ async def build_engine(
         rules, settings.strategy, settings.risk, settings.execution, ids,
         strategy_factory=strategy_factory(settings),
     )
+    for sym in cfg.symbols:  # NATR warm from the first minute: history bars over REST (ADR-172)
+        scfg = settings.strategies.get(sym, settings.strategy)
+        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
+                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
+                                       now_ms=clock.now_ms())
+        if bars:
+            pipeline.warm_up(sym, bars, "klines")
 
     def on_market(ev: Any) -> None:
         if paper_account is not None:
@@ -292,8 +306,20 @@ async def build_engine(
     engine.has_account = has_account
     engine.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
     engine.yield_market = market.request_yield
+    engine.reconcile = reconcile_loop(engine, settings, port if has_account and not paper_mode else None,
+                                      journal, clock)
     engine_ref.engine = engine
     return engine
+
+
+def reconcile_loop(
+    engine: LiveEngine, settings: EngineSettings, port: BinanceFuturesPort | None, journal: Journal,
+    clock: Clock,
+) -> ReconcileLoop | None:
+    """Reconciliation runs when there is an exchange account to reconcile against (not PAPER)."""
+    if port is None or not isinstance(journal, EngineJournal):
+        return None
+    return ReconcileLoop(engine, port, engine.parts.rules, journal, settings.reconcile, clock)
 
 
 def ops_config_for(settings: EngineSettings, port: int | None = None) -> OpsConfig:

@@ -4,7 +4,8 @@ A falling ETHUSDT market fills the grid's bids all the way down. The daily-loss 
 engine stops quoting, cancels and flattens with reduce-only slices inside the slippage budget: the
 final loss stays within the limit plus that budget (plus the fees of the flattening slices). After a
 restart the trip still holds (journaled), /readyz says so and nothing is placed, until the
-token-protected reset.
+token-protected reset. The strategy's own defences (warm-up volatility, mode controller, toxicity
+gate) are switched off: the loss limit is the last line of defence, and this tests that line.
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ levels = 3
 spacing_bps = "4"
 order_notional = "110"
 max_position = "0.4"
+warmup_bars = 0
+
+[controller]
+enabled = false
+
+[toxicity]
+enabled = false
 
 [risk]
 max_position_notional = "1500"

@@ -221,6 +221,8 @@ class LiveEngine:
         self._jobs: list[asyncio.Task[None]] = []
         self._flatten_task: asyncio.Task[None] | None = None
         self.exit_code = shutdown.EXIT_OK
+        # Started to trade (armed, PAPER / LIVE_TRADE): its shutdown must account for our orders.
+        self.configured_to_trade = parts.want_armed and parts.connector.config.mode is not SafeMode.READ_ONLY
         for sym in parts.config.symbols:
             metrics.POSITION_QTY.labels(sym).set(0)
             metrics.WORKING_ORDERS.labels(sym).set(0)
@@ -342,6 +344,9 @@ class LiveEngine:
 
     def count(self, kind: str, res: CommandResult) -> None:
         self._count(kind, res)
+
+    def dispatch(self, cmds: Sequence[Command]) -> None:
+        self._dispatch(cmds, None)
 
     def recorder(self) -> control.EngineRecorder:
         return control.EngineRecorder(self)

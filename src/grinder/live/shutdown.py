@@ -5,7 +5,9 @@ then confirm by a query of open orders. If any order of ours is still open (a ga
 exchange refused, the query failed) the engine logs ONE error line listing every open order of
 ours and every position with the command that clears it, and the process exits with
 `EXIT_ORDERS_LEFT` (3) instead of 0. Positions alone do not change the exit code (a grid usually
-holds one); they are listed at WARNING with the flatten command.
+holds one); they are listed at WARNING with the flatten command. An engine started without the
+intent to trade (READ_ONLY or disarmed in its config: an observer) and an HA follower never touch
+or report orders: those belong to whoever placed them.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ async def stop_orders(engine: LiveEngine, deadline: float) -> CancelReport | Non
 async def cancel_on_shutdown(engine: LiveEngine, deadline: float) -> CancelReport | None:
     """Cancel our orders (gated) and confirm by query; None when there is nothing to check."""
     p = engine.parts
-    if not engine.has_account or engine.role == "follower":
-        return None  # a follower's book belongs to the leader
+    if not engine.has_account or engine.role == "follower" or not engine.configured_to_trade:
+        return None  # a follower's book belongs to the leader; an observer never had orders
     symbols = engine.config.symbols
     if not engine.config.cancel_on_shutdown:
         try:

@@ -285,21 +285,13 @@ async def build_engine(
     store = journal.store if isinstance(journal, EngineJournal) else None
     recovery = (FillRecovery(port, store, cfg.symbols)
                 if has_account and not paper_mode and store is not None else None)
-
-    def exchange_block() -> str | None:
-        """Self-blocked by a Binance 418 ban or a 429 Retry-After: no write can go out now."""
-        left_ms = rest.governor.banned_until_ms - rest.governor.server_now_ms()
-        if left_ms > 0:
-            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more"
-        return None
-
     parts = EngineParts(
         config=cfg, rules=rules, port=paper if paper is not None else port, connector=connector,
         pipeline=pipeline, journal=journal, market_feed=market,
         user_feed=paper_account if paper_account is not None else user,
         market_connected=market_connected, user_connected=user_connected,
         lease=lease, want_armed=want_armed, on_close=(close_session,),
-        recovery=recovery, trip_store=store, exchange_block=exchange_block,
+        recovery=recovery, trip_store=store, exchange_block=exchange_block(rest),
         poll_user_events=paper_account.pump if paper_account is not None else None,
     )
     engine = LiveEngine(parts, clock=clock)
@@ -310,6 +302,18 @@ async def build_engine(
                                       journal, clock)
     engine_ref.engine = engine
     return engine
+
+
+def exchange_block(rest: BinanceRestClient) -> Callable[[], str | None]:
+    """Why the exchange refuses us now (a 418 ban, a 429 Retry-After), for /readyz; None when it does not."""
+
+    def blocked() -> str | None:
+        left_ms = rest.governor.banned_until_ms - rest.governor.server_now_ms()
+        if left_ms > 0:
+            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more"
+        return None
+
+    return blocked
 
 
 def reconcile_loop(

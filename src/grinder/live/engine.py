@@ -418,11 +418,18 @@ class LiveEngine:
         orders = self.parts.pipeline.orders
         for wo in orders.working_orders():
             orders.resolve(wo.client_order_id, None)
-        try:
-            await startup.sync_with_exchange(self)
-        except Exception:
-            log.exception("takeover sync with the exchange failed; quoting stays paused until restart")
-            return
+        delay_s = 0.5
+        while True:  # quoting waits for a complete sync; a failed one is retried while we lead
+            try:
+                await startup.sync_with_exchange(self)
+                break
+            except Exception as exc:
+                log.warning("takeover sync with the exchange failed (%s: %s); retrying in %.1fs",
+                            type(exc).__name__, exc, delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 10.0)
+            if self._role != "leader" or self._phase != "running":
+                return
         self.request_reconcile("takeover")
         self.resume_quoting()
         if self._quoting:

@@ -115,12 +115,13 @@ class ReconcileLoop:
             for reason in why.split(","):
                 metrics.TRIGGERS_TOTAL.labels(why=reason).inc()
             recovered = await self._recover_fills()
+            fills_seen = sum(v.fill_count for v in engine.views.values())
             port = engine.parts.connector
             symbols = set(self.rules)
             positions = [p for p in await port.positions() if p.symbol in symbols]
-            orders = [o for o in await port.open_orders() if o.symbol in symbols]
-            # A fill between the position read and now makes the read stale: adopt only a quiet read.
-            quiet = await self._recover_fills() == 0
+            orders = [o for sym in sorted(symbols) for o in await port.open_orders(sym)]  # weight 1 each
+            # A fill booked while we read makes the position read stale: adopt only a quiet read.
+            quiet = sum(v.fill_count for v in engine.views.values()) == fills_seen
             if not engine.may_reconcile:
                 return {}  # leadership changed while we read: this pass's view is not ours to act on
             report = await self.reconciler.compare(self._expected(), orders, positions)

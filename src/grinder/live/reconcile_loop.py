@@ -120,13 +120,17 @@ class ReconcileLoop:
             symbols = set(self.rules)
             positions = [p for p in await port.positions() if p.symbol in symbols]
             orders = [o for sym in sorted(symbols) for o in await port.open_orders(sym)]  # weight 1 each
-            # A fill booked while we read makes the position read stale: adopt only a quiet read.
-            quiet = sum(v.fill_count for v in engine.views.values()) == fills_seen
             if not engine.may_reconcile:
                 return {}  # leadership changed while we read: this pass's view is not ours to act on
             report = await self.reconciler.compare(self._expected(), orders, positions)
             recheck: list[str] = []
             adopted: dict[str, int] = {}
+            quiet = False
+            if any(m.kind is MismatchKind.POSITION_MISMATCH for m in report.mismatches):
+                # The position read equals the sum of the trades we have booked only if the exchange
+                # lists no newer trade now (one still in flight on the stream would be counted twice).
+                quiet = await self._recover_fills() == 0 and fills_seen == sum(
+                    v.fill_count for v in engine.views.values())
             for m in report.mismatches:
                 if m.kind is MismatchKind.ORDER_MISSING_ON_EXCHANGE:
                     recheck.append(m.client_order_id)

@@ -85,6 +85,8 @@ class Journal(Protocol):
 
     def record_recovered_fill(self, fill: Fill, now_ms: int) -> bool: ...
 
+    def record_epoch(self, epoch_s: int, now_ms: int) -> None: ...
+
     def record_user_event(self, ev: OrderUpdate | AccountUpdate, now_ms: int) -> None: ...
 
     def open_order_ids(self) -> dict[str, str]: ...
@@ -215,6 +217,7 @@ class LiveEngine:
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
         self.reconcile: Reconciliation | None = None  # set by the wiring when there is an account
+        self.begin_term: Callable[[], Awaitable[int]] | None = None  # HA: new id epoch per term
         self.trip = TripKeeper(parts.pipeline.guard, parts.trip_store)
         self.flattener: Flattener | None = None
         self.deadman: DeadMansSwitch | None = None
@@ -240,6 +243,8 @@ class LiveEngine:
             p.recovery.mark()  # before the user stream journals any new fill
         if self.has_account:
             await p.user_feed.start()
+        if self.begin_term is not None and self._role == "leader":
+            await self.begin_term()  # a fresh client-id epoch for this leadership term (ADR-114)
         await startup.sync_with_exchange(self)
         await p.market_feed.start()
         self._writable()
@@ -421,6 +426,8 @@ class LiveEngine:
         delay_s = 0.5
         while True:  # quoting waits for a complete sync; a failed one is retried while we lead
             try:
+                if self.begin_term is not None:
+                    await self.begin_term()
                 await startup.sync_with_exchange(self)
                 break
             except Exception as exc:

@@ -11,6 +11,7 @@ from aiohttp import web
 from grinder.binance.errors import WriteFenced
 from grinder.binance.rest import BinanceRestClient, write_fence_trace
 from grinder.core.clock import WallClock
+from tests.binance.helpers import loopback_server
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +23,11 @@ async def test_a_permit_that_lapses_before_the_write_sends_nothing() -> None:
         seen.append(f"{request.method} {request.path}")
         return web.json_response({"serverTime": 1})
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with loopback_server(handler) as port:
+        await _fenced_writes_send_nothing(port, seen)
+
+
+async def _fenced_writes_send_nothing(port: int, seen: list[str]) -> None:
     session = aiohttp.ClientSession(trace_configs=[write_fence_trace()])
     client = BinanceRestClient(f"http://127.0.0.1:{port}", api_key="k", api_secret="s", session=session)
     client._last_sync_mono_ns = WallClock().monotonic_ns()  # no time sync against this server
@@ -45,4 +44,3 @@ async def test_a_permit_that_lapses_before_the_write_sends_nothing() -> None:
         assert seen == ["GET /fapi/v1/time"]
     finally:
         await session.close()
-        await runner.cleanup()

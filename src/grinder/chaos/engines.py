@@ -86,6 +86,18 @@ cancel_unexpected_enabled = true
 """
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int | None:
+    """SIGTERM, then SIGKILL after `timeout_s`; the exit code, or None when it had to be killed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        return None
+
+
 def _ha_section(spec: InstanceSpec) -> str:
     if spec.redis_url is None:
         return ""
@@ -155,14 +167,7 @@ class Instance:
             return None
         if self.stopped:
             self.signal(signal.SIGCONT)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-            return None
+        return terminate(self.proc, timeout)
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
@@ -228,9 +233,4 @@ class SimServerProcess:
         _wait_port(self.port, self.proc, "grinder sim", 30.0)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        terminate(self.proc)

@@ -334,7 +334,7 @@ class Chaos:
     async def position_mismatches(self, leader: str) -> int:
         """Leader vs exchange on a quiet read; the count of differing symbols on the last quiet read."""
         result = 0
-        deadline = time.monotonic() + 2 * INTERVAL_S + 1.0  # an offset is corrected in two passes
+        deadline = time.monotonic() + 3 * INTERVAL_S + 1.0  # an offset is corrected within two passes
         while time.monotonic() < deadline:
             ex1 = await self.exchange_positions()
             st = await self.status(leader)

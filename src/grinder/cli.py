@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("grinder.live.demo", "simulator + bot end to end, with a live dashboard and a report"),
     "backtest": ("grinder.backtest.cli", "run the strategy on recorded data"),
     "record": ("grinder.backtest.record", "record live market streams to Parquet"),
+    "data": ("grinder.data.fetch_cli", "download Binance public-data archives and convert them to Parquet"),
+    "optimize": ("grinder.optimize.cli", "parameter search and walk-forward on Optuna + Dask"),
 }
 
 

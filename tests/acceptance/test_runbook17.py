@@ -289,7 +289,9 @@ async def test_troubleshooting_6_readyz_reports_leader_in_ha_mode(
 
 def test_runbook_links_resolve() -> None:
     text = RUNBOOK.read_text(encoding="utf-8")
-    for target in re.findall(r"\]\(([^)#]+\.md)\)", text):
+    links = re.findall(r"\]\(([^)#]+\.md)\)", text)
+    assert links, "the runbook links no other document: the link pattern no longer matches"
+    for target in links:
         assert (RUNBOOK.parent / target).exists(), f"broken runbook link {target}"
     assert "ADR-056" in (REPO_DIR / "docs" / "DECISIONS.md").read_text(encoding="utf-8")
     assert os.path.exists(REPO_DIR / "scripts" / "smoke_lc22_live_trade.py")

@@ -110,9 +110,9 @@ async def test_the_symbol_allow_list_holds_for_cancels_and_reduce_only_too(
     await connector.place_order(symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"),
                                 order_type=OrderType.MARKET)
     connector.config.symbols = ("ETHUSDT",)
-    with pytest.raises(ConnectorNonRetryableError, match="BTCUSDT is not in LiveConnectorConfig.symbols"):
+    with pytest.raises(ConnectorNonRetryableError, match=r"BTCUSDT is not in LiveConnectorConfig\.symbols"):
         await connector.cancel_order(cid, "BTCUSDT")
-    with pytest.raises(ConnectorNonRetryableError, match="BTCUSDT is not in LiveConnectorConfig.symbols"):
+    with pytest.raises(ConnectorNonRetryableError, match=r"BTCUSDT is not in LiveConnectorConfig\.symbols"):
         await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
                                     order_type=OrderType.MARKET, reduce_only=True)
     assert [o.client_order_id for o in await port.open_orders("BTCUSDT")] == [cid]

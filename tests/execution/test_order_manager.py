@@ -53,55 +53,68 @@ def test_in_flight_levels_are_not_placed_twice() -> None:
     assert m.plan(SYM, grid(MID + 50), mid_ticks=MID + 50) == []  # frozen until answered
 
 
-def test_price_change_amends_in_place_with_total_quantity() -> None:
-    m = om()
-    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 10, 4)])
+def test_move_towards_the_touch_amends_in_place_with_total_quantity() -> None:
+    m = om(price_tolerance_bps=0)
+    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 12, 4)])
     m.on_order_update(
         update(b1, OrderStatus.PARTIALLY_FILLED, execution=ExecutionType.TRADE, fill_lots=1, cum_lots=1)
     )
-    [cmd] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 12, 4)], mid_ticks=MID)
+    [cmd] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 4)], mid_ticks=MID)
     assert isinstance(cmd, AmendOrder)
     assert (cmd.client_order_id, cmd.price_ticks, cmd.qty_lots) == (
         b1.client_order_id,
-        MID - 12,
+        MID - 10,
         5,
     )  # 1 filled + 4
     m.on_submitted(cmd)
     assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 20, 4)], mid_ticks=MID) == []  # amend in flight
     m.on_result(result(cmd))
     wo = m.order(b1.client_order_id)
-    assert wo is not None and (wo.price_ticks, wo.qty_lots, wo.remaining_lots) == (MID - 12, 5, 4)
+    assert wo is not None and (wo.price_ticks, wo.qty_lots, wo.remaining_lots) == (MID - 10, 5, 4)
+
+
+def test_move_away_from_the_touch_is_cancel_and_place_not_an_amend() -> None:
+    # an amend away from the touch loses the queue place and improves nothing (ADR-170)
+    m = om(price_tolerance_bps=0)
+    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 10)])
+    cancel, new = m.plan(SYM, [quote(Side.BUY, "b1", MID - 12)], mid_ticks=MID)
+    assert cancel == CancelOrder(SYM, b1.client_order_id)
+    assert isinstance(new, PlaceOrder) and new.price_ticks == MID - 12 and new.level == "b2"
 
 
 def test_without_amend_a_change_is_cancel_then_place() -> None:
-    m = om(amend_enabled=False)
-    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 10)])
-    [cancel] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 12)], mid_ticks=MID)
+    m = om(amend_enabled=False, price_tolerance_bps=0)
+    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 12)])
+    cancel, new = m.plan(SYM, [quote(Side.BUY, "b1", MID - 10)], mid_ticks=MID)
     assert cancel == CancelOrder(SYM, b1.client_order_id)
-    m.on_submitted(cancel)
-    assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 12)], mid_ticks=MID) == []  # wait for the cancel
-    m.on_result(result(cancel))
-    [new] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 12)], mid_ticks=MID)
     assert isinstance(new, PlaceOrder) and new.client_order_id != b1.client_order_id
 
 
 def test_side_change_on_a_level_cancels_first() -> None:
     m = om()
     placed(m, [quote(Side.BUY, "x1", MID - 10)])
-    [cmd] = m.plan(SYM, [quote(Side.SELL, "x1", MID + 10)], mid_ticks=MID)
-    assert isinstance(cmd, CancelOrder)
+    cmds = m.plan(SYM, [quote(Side.SELL, "x1", MID + 10)], mid_ticks=MID)
+    assert isinstance(cmds[0], CancelOrder) and isinstance(cmds[1], PlaceOrder)
+    assert cmds[1].side is Side.SELL and cmds[1].level == "x2"  # x1 is still held by the buy
 
 
 def test_tolerance_keeps_nearby_orders() -> None:
-    m = om(price_tolerance_ticks=2, qty_tolerance_lots=1)
+    m = om(price_tolerance_ticks=2, qty_tolerance_lots=1, price_tolerance_bps=0)
     placed(m, [quote(Side.BUY, "b1", MID - 10, 4)])
     assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 12, 5)], mid_ticks=MID) == []
-    [cmd] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 13, 4)], mid_ticks=MID)
-    assert isinstance(cmd, AmendOrder)
+    assert [type(c) for c in m.plan(SYM, [quote(Side.BUY, "b1", MID - 13, 4)], mid_ticks=MID)] == [
+        CancelOrder,
+        PlaceOrder,
+    ]
+    # the bps tolerance: 0.2 bps of a 500_000-tick mid is 10 ticks
+    m2 = om()
+    placed(m2, [quote(Side.BUY, "b1", MID - 10, 4)])
+    assert m2.plan(SYM, [quote(Side.BUY, "b1", MID - 20, 4)], mid_ticks=MID) == []
+    assert len(m2.plan(SYM, [quote(Side.BUY, "b1", MID - 21, 4)], mid_ticks=MID)) == 2
 
 
 def test_levels_not_wanted_are_cancelled_first_and_budget_prefers_near_levels() -> None:
-    m = om()
+    m = om(price_tolerance_bps=0)
     placed(m, grid(MID, levels=2))
     # the grid shifts up by 100 ticks and grows to 4 levels; only 4 commands fit the budget
     cmds = m.plan(
@@ -110,11 +123,11 @@ def test_levels_not_wanted_are_cancelled_first_and_budget_prefers_near_levels() 
         mid_ticks=MID + 100,
         budget=4,
     )
-    assert [type(c).__name__ for c in cmds[:2]] == ["CancelOrder", "CancelOrder"]
-    assert len(cmds) == 4
-    rest = cmds[2:]
-    assert all(isinstance(c, AmendOrder) for c in rest)
-    assert {c.client_order_id.split("_")[3] for c in rest} == {"b2", "s2"}  # the nearest levels
+    assert [type(c).__name__ for c in cmds] == ["CancelOrder", "CancelOrder", "AmendOrder", "PlaceOrder"]
+    amend, place = cmds[2:]
+    # the buy furthest behind moves up to the nearest new buy; sells below the new ones go
+    assert amend.client_order_id.split("_")[3] == "b2" and amend.price_ticks == MID + 80  # type: ignore[union-attr]
+    assert isinstance(place, PlaceOrder) and place.price_ticks == MID + 120
 
 
 def test_budget_cut_does_not_burn_ids() -> None:

@@ -272,5 +272,5 @@ def test_pipeline_invariants_over_random_paths(seed: int, kill_step: int) -> Non
         pipe.orders.resolve(wo.client_order_id, None if o is None else OrderStatus.NEW)
     tracked = {o.client_order_id for o in pipe.working_orders(SYM)}
     assert set(ex.live) <= tracked
-    assert sent.get("PlaceOrder", 0) > 10 and sent.get("AmendOrder", 0) > 0 and sent.get("CancelOrder", 0) > 0
+    assert sent.get("PlaceOrder", 0) > 5 and sent.get("AmendOrder", 0) > 0 and sent.get("CancelOrder", 0) > 0
     assert ex.trade_id > 1  # fills happened

@@ -24,6 +24,18 @@ from grinder.strategy import (
 from grinder.strategy.types import QuoteSet
 from tests.strategy.helpers import SYM, QuoteMatcher, event_time, fill, market_events
 
+
+def legacy_grid(**kw: object) -> GridConfig:
+    """The grid defaults these scenarios were written for: FIXED spacing, no skew (issue 15 changed them)."""
+    base: dict[str, object] = {
+        "spacing_mode": SpacingMode.FIXED,
+        "anchor_skew_bps": Decimal(0),
+        "size_skew": False,
+    }
+    base.update(kw)
+    return GridConfig(**base)  # type: ignore[arg-type]
+
+
 grid_configs = st.builds(
     GridConfig,
     levels=st.integers(1, 8),
@@ -154,7 +166,7 @@ def test_quiet_band_claim_against_recompute_oracle(cfg: StrategyConfig, seed: in
 
 def test_quiet_band_is_used_on_a_long_path() -> None:
     cfg = StrategyConfig(
-        grid=GridConfig(order_qty=Decimal("0.002"), max_position=Decimal("0.02")),
+        grid=legacy_grid(order_qty=Decimal("0.002"), max_position=Decimal("0.02")),
         features=FeatureConfig(bar_ms=5000, natr_period=3),
     )
     quiet, recomputes = drive(cfg, 3, 5000, oracle=True)

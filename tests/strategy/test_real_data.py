@@ -20,16 +20,28 @@ from grinder.strategy import (
     StrategyConfig,
     ToxicityConfig,
 )
+from grinder.strategy.config import SpacingMode
 from tests.fixtures.paths import capture_path
 from tests.strategy.helpers import SYM, QuoteMatcher, event_time, fill
 from tests.strategy.test_properties import check_quotes
+
+
+def legacy_grid(**kw: object) -> GridConfig:
+    """The grid defaults these scenarios were written for: FIXED spacing, no skew (issue 15 changed them)."""
+    base: dict[str, object] = {
+        "spacing_mode": SpacingMode.FIXED,
+        "anchor_skew_bps": Decimal(0),
+        "size_skew": False,
+    }
+    base.update(kw)
+    return GridConfig(**base)  # type: ignore[arg-type]
 
 
 def test_real_btcusdt_capture_invariants_and_band_oracle() -> None:
     capture_file = capture_path("btcusdt_20240808.gz")
     rules = btcusdt_rules("100")
     cfg = StrategyConfig(
-        grid=GridConfig(
+        grid=legacy_grid(
             levels=5,
             spacing_bps=Decimal("1"),
             order_qty=Decimal("0.002"),

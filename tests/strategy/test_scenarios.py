@@ -26,6 +26,18 @@ from grinder.strategy.grid import level_offset
 from grinder.strategy.types import QuoteSet
 from tests.strategy.helpers import SYM, book, fill, mark, trade
 
+
+def legacy_grid(**kw: object) -> GridConfig:
+    """The grid defaults these scenarios were written for: FIXED spacing, no skew (issue 15 changed them)."""
+    base: dict[str, object] = {
+        "spacing_mode": SpacingMode.FIXED,
+        "anchor_skew_bps": Decimal(0),
+        "size_skew": False,
+    }
+    base.update(kw)
+    return GridConfig(**base)  # type: ignore[arg-type]
+
+
 T0 = 1_700_000_000_000
 FEATURES = FeatureConfig(bar_ms=1000, natr_period=5, trend_window_bars=10, spread_halflife_ms=2000)
 CONTROLLER = ControllerConfig(
@@ -40,7 +52,7 @@ CONTROLLER = ControllerConfig(
     tighten_spread_bps=0.5,
 )
 NO_TOX = ToxicityConfig(enabled=False)
-GRID = GridConfig(
+GRID = legacy_grid(
     levels=5, spacing_bps=Decimal("10"), order_qty=Decimal("0.002"), max_position=Decimal("0.02")
 )
 
@@ -104,10 +116,10 @@ def test_trend_widens_and_reanchors_following_price() -> None:
     assert s.reanchors > 10
     assert abs(qs.anchor_ticks - (600_000 + 150 * 299)) <= level_offset(qs.anchor_ticks, s.spacing_bps, 1)
     buys, sells = sides(qs, Side.BUY), sides(qs, Side.SELL)
-    assert buys[0] - buys[1] == level_offset(qs.anchor_ticks, s.spacing_bps, 2) - level_offset(
-        qs.anchor_ticks, s.spacing_bps, 1
-    )
-    assert s.spacing_bps == Decimal(15) and sells[0] - qs.anchor_ticks == qs.anchor_ticks * 15 // 10000
+    # whole levels: one lattice step, kept within 2 % of the spacing at the current anchor
+    step = s.policy.offsets(qs.anchor_ticks, s.spacing_bps)[0]
+    assert buys[0] - buys[1] == step and sells[0] - qs.anchor_ticks == step
+    assert s.spacing_bps == Decimal(15) and abs(step - qs.anchor_ticks * 15 // 10000) <= step // 50
 
 
 def test_violent_market_pauses_then_recovers_after_dwell_with_hysteresis() -> None:
@@ -221,7 +233,7 @@ def test_one_sided_buy_flow_widens_the_sell_side() -> None:
 
 
 def test_inventory_skew_shifts_anchor_and_shrinks_growing_side() -> None:
-    g = GridConfig(
+    g = legacy_grid(
         levels=3,
         order_qty=Decimal("0.004"),
         max_position=Decimal("0.04"),
@@ -250,7 +262,13 @@ def test_inventory_skew_shifts_anchor_and_shrinks_growing_side() -> None:
 
 
 def test_take_profit_follows_a_grid_fill_and_leaves_when_filled() -> None:
-    g = GridConfig(levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True)
+    g = legacy_grid(
+        levels=2,
+        order_qty=Decimal("0.002"),
+        max_position=Decimal("0.02"),
+        take_profit=True,
+        whole_levels=False,
+    )
     s = GridStrategy(
         SYM,
         btcusdt_rules("100"),
@@ -277,11 +295,13 @@ def test_take_profit_follows_a_grid_fill_and_leaves_when_filled() -> None:
 
 
 def test_adaptive_spacing_follows_natr_within_floor_and_ceiling() -> None:
-    g = GridConfig(
+    g = legacy_grid(
         spacing_mode=SpacingMode.ADAPTIVE,
         natr_multiple=Decimal("1"),
         spacing_min_bps=Decimal("3"),
         spacing_max_bps=Decimal("12"),
+        maker_fee_bps=Decimal("1"),  # fee floor 2 × 1 + 1 = 3 bps: the configured floor governs
+        min_edge_bps=Decimal("1"),
         spacing_change_min_frac=Decimal("0"),
         order_qty=Decimal("0.002"),
         max_position=Decimal("0.02"),
@@ -298,7 +318,7 @@ def test_adaptive_spacing_follows_natr_within_floor_and_ceiling() -> None:
 
 
 def test_post_only_withholds_crossing_levels_and_percent_price_drops_far_levels() -> None:
-    g = GridConfig(
+    g = legacy_grid(
         levels=3,
         spacing_bps=Decimal("1"),
         reanchor_spacings=Decimal("50"),
@@ -320,7 +340,7 @@ def test_post_only_withholds_crossing_levels_and_percent_price_drops_far_levels(
     assert band.ask_hi == 599_881 and not band.contains(599_850, 599_890, T0 + 2)
     s.on_event(mark("60000.0", T0 + 2))
     rules = btcusdt_rules("100")
-    g2 = GridConfig(
+    g2 = legacy_grid(
         levels=5, spacing_bps=Decimal("200"), order_qty=Decimal("0.002"), max_position=Decimal("0.02")
     )
     s2 = GridStrategy(
@@ -338,7 +358,13 @@ def test_post_only_withholds_crossing_levels_and_percent_price_drops_far_levels(
 
 
 def test_grid_level_never_crosses_our_own_take_profit() -> None:
-    g = GridConfig(levels=2, order_qty=Decimal("0.002"), max_position=Decimal("0.02"), take_profit=True)
+    g = legacy_grid(
+        levels=2,
+        order_qty=Decimal("0.002"),
+        max_position=Decimal("0.02"),
+        take_profit=True,
+        whole_levels=False,
+    )
     s = GridStrategy(
         SYM,
         btcusdt_rules("100"),

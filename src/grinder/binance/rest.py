@@ -387,7 +387,7 @@ class BinanceRestClient:
             self.offset_ms = int(statistics.median_low(offsets))
             self.governor.offset_ms = self.offset_ms
             self._last_sync_mono_ns = self._clock.monotonic_ns()
-            metrics.CLOCK_OFFSET_MS.set(self.offset_ms)
+            metrics.CLOCK_OFFSET_SECONDS.set(self.offset_ms / 1000)
             log.info("clock_synced offset_ms=%d samples=%d", self.offset_ms, len(offsets))
             return self.offset_ms
 

@@ -3,24 +3,48 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutionConfig:
-    price_tolerance_ticks: int = 0  # a working order within this many ticks of its quote is kept
+    price_tolerance_ticks: int = 1  # a working order within this many ticks of its quote is kept
+    price_tolerance_bps: Decimal = Decimal("0.2")  # ... or within this many bps of the mid (the larger)
     qty_tolerance_lots: int = 0  # ... and within this many lots of the quoted remaining quantity
-    amend_enabled: bool = True  # change price/qty in place (PUT) instead of cancel + place
+    amend_enabled: bool = True  # move an order in place (PUT) when that keeps or improves its priority
+    crossed_hold_ms: int = 300  # an order the book or a trade reached is left alone this long (its fill)
     max_commands_per_event: int = 40  # cap on commands one market event may produce
+    write_share: Decimal = Decimal("0.45")  # share of Binance's per-account limits our writes may use
+    orders_per_10s_limit: int = 300  # Binance ORDERS (10 SECOND) per account
+    orders_per_minute_limit: int = 1200  # Binance ORDERS (1 MINUTE) per account
+    weight_per_minute_limit: int = 2400  # Binance REQUEST_WEIGHT (1 MINUTE); each write weighs 1
     closed_order_memory: int = 10_000  # closed client ids remembered to ignore late events
     fill_memory: int = 100_000  # fill keys remembered for de-duplication
     equity_refresh_ms: int = 1_000  # how often unrealized PnL is re-marked into the equity watch
     margin_asset: str = "USDT"  # wallet asset whose balance is the account equity
 
     def __post_init__(self) -> None:
-        for key in ("price_tolerance_ticks", "qty_tolerance_lots"):
+        for key in ("price_tolerance_ticks", "qty_tolerance_lots", "crossed_hold_ms"):
             if getattr(self, key) < 0:
                 raise ValueError(f"[execution] {key} must be >= 0 (got {getattr(self, key)})")
-        for key in ("max_commands_per_event", "closed_order_memory", "fill_memory", "equity_refresh_ms"):
+        if not 0 <= self.price_tolerance_bps < 100:
+            raise ValueError(
+                f"[execution] price_tolerance_bps must be in [0, 100) (got {self.price_tolerance_bps})"
+            )
+        if not 0 < self.write_share <= 1:
+            raise ValueError(
+                f"[execution] write_share must be in (0, 1] (got {self.write_share}); e.g. 0.4 keeps every "
+                "window under 40% of Binance's order limits"
+            )
+        for key in (
+            "max_commands_per_event",
+            "closed_order_memory",
+            "fill_memory",
+            "equity_refresh_ms",
+            "orders_per_10s_limit",
+            "orders_per_minute_limit",
+            "weight_per_minute_limit",
+        ):
             if getattr(self, key) < 1:
                 raise ValueError(f"[execution] {key} must be >= 1 (got {getattr(self, key)})")
         if not self.margin_asset:

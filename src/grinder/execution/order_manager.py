@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 _COMMAND_COUNTERS = {kind: metrics.OM_COMMANDS.labels(kind=kind) for kind in ("place", "amend", "cancel")}
 
+_BPS = 10_000
+_INT_MAX = 2**63 - 1
+_INT_MIN = -(2**63)
+
 # Exchange codes meaning "this order is not (or no longer) on the book".
 ORDER_GONE_CODES = frozenset({-2011, -2013})
 
@@ -129,6 +133,8 @@ class OrderManager:
         # Bumped by every call that may change a working order (submit, result, update, resolve,
         # restore): equal versions mean an unchanged book, so a plan over it is unchanged too.
         self.version = 0
+        self.held = 0  # orders the last plan left alone because the market reached them
+        self._tol_bps = config.price_tolerance_bps.as_integer_ratio()
 
     # ----------------------------------------------------------------- queries
     def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
@@ -189,8 +195,20 @@ class OrderManager:
         position_lots: int = 0,
         budget: int | None = None,
         allocate_ids: bool = True,
+        crossed: tuple[int, int, int, int] | None = None,
     ) -> list[Command]:
         """The commands that move `symbol`'s working orders to `desired`, most urgent first.
+
+        Orders are matched to quotes by side and price, not by level tag (ADR-170): an order whose
+        price is still quoted (within the price tolerance) stays and keeps its place in the queue,
+        whatever level it was placed for; orders whose price left the quotes are cancelled and the
+        new prices placed. An unmatched order is amended onto an unmatched quote only when that
+        keeps or improves its priority (a move towards the touch); a matched order is amended only
+        for its quantity, at its own price. `crossed` = (lowest ask or trade, highest bid or trade,
+        lowest ask, highest bid) of the recent market: a buy at or above the first, a sell at or
+        below the second, may be filling right now and is left alone (no amend, no cancel) until its
+        fill arrives; no maker buy is sent at or above the third, nor a maker sell at or below the
+        fourth (the exchange would refuse it, -5022).
 
         Cancels come first, then orders that reduce the position, then the rest nearest to the
         mid first. With a `budget`, only that many commands are returned (ids are allocated only
@@ -199,70 +217,135 @@ class OrderManager:
         real one, so a caller that may refuse them (the risk guard) spends no ids on refusals.
         """
         book = self._by_level.get(symbol, {})
-        wanted: dict[str, QuoteLike] = {}
-        for dq in desired:
-            if dq.symbol != symbol:
-                raise ValueError(f"quote for {dq.symbol} passed to the {symbol} plan")
-            tag = dq.level if type(dq.level) is str and dq.level else level_tag(dq.side, dq.level)
-            if tag in wanted:
-                raise ValueError(f"{symbol}: two desired quotes share level {tag!r}; levels must be unique")
-            wanted[tag] = dq
+        wanted = _by_tag(symbol, desired)
         if mid_ticks is None:
             mid_ticks = _mid_of(wanted.values())
+        self.held = 0
+        if not wanted and not book:
+            return []
+        tol = self.config.price_tolerance_ticks
+        if mid_ticks is not None:
+            num, den = self._tol_bps
+            tol = max(tol, mid_ticks * num // (den * _BPS))
+        free, claimable = self._split(book, crossed)
+        quotes = sorted(
+            ((tag, q) for tag, q in wanted.items() if q.qty_lots > 0),
+            key=lambda tq: (abs(tq[1].price_ticks - mid_ticks) if mid_ticks is not None else 0, tq[0]),
+        )
         intents: list[_Intent] = []
-        for tag, wo in book.items():
-            if wo.state is not OrderState.OPEN:
-                continue  # in flight or unknown: frozen until resolved
-            q = wanted.get(tag)
-            if q is None or q.qty_lots <= 0 or q.side is not wo.side or q.post_only is not wo.post_only:
-                intents.append(
-                    self._intent("cancel", wo.side, tag, wo.price_ticks, 0, wo.post_only, wo, mid_ticks)
-                )
+        used: set[str] = set()
+        unquoted: list[tuple[str, QuoteLike]] = []
+        for tag, q in quotes:
+            wo = _nearest(claimable, used, q, tol)
+            resize = (
+                wo is not None
+                and wo.client_order_id in free
+                and abs(q.qty_lots - wo.remaining_lots) > self.config.qty_tolerance_lots
+            )
+            if wo is None or (resize and not self.config.amend_enabled):
+                unquoted.append((tag, q))  # (an order to resize without amends is cancelled below)
                 continue
-            if (
-                abs(q.price_ticks - wo.price_ticks) <= self.config.price_tolerance_ticks
-                and abs(q.qty_lots - wo.remaining_lots) <= self.config.qty_tolerance_lots
-            ):
-                continue
-            if self.config.amend_enabled:
-                intents.append(
-                    self._intent(
-                        "amend",
-                        q.side,
-                        tag,
-                        q.price_ticks,
-                        wo.filled_lots + q.qty_lots,
-                        q.post_only,
-                        wo,
-                        mid_ticks,
-                        position_lots,
-                    )
-                )
-            else:
-                intents.append(
-                    self._intent("cancel", wo.side, tag, wo.price_ticks, 0, wo.post_only, wo, mid_ticks)
-                )
-        for tag, quote in wanted.items():
-            if tag not in book and quote.qty_lots > 0:
-                intents.append(
-                    self._intent(
-                        "place",
-                        quote.side,
-                        tag,
-                        quote.price_ticks,
-                        quote.qty_lots,
-                        quote.post_only,
-                        None,
-                        mid_ticks,
-                        position_lots,
-                    )
-                )
+            used.add(wo.client_order_id)
+            if resize:  # same price, new size: one amend (a smaller order keeps its queue place)
+                intents.append(self._amend(wo, q, wo.price_ticks, mid_ticks, position_lots))
+        # A side never holds more orders than it quotes: an order in flight, of unknown outcome or
+        # being filled takes a quote's place until it resolves (as a frozen level did, ADR-046).
+        room = {Side.BUY: 0, Side.SELL: 0}
+        for _, q in quotes:
+            room[q.side] += 1
+        for wo in book.values():
+            if wo.client_order_id in used or wo.client_order_id not in free:
+                room[wo.side] -= 1
+                if wo.client_order_id not in used and wo.state is OrderState.OPEN:
+                    self.held += 1  # reached by the market, not quoted: cancelled once released
+        leftover = [wo for cid, wo in free.items() if cid not in used]
+        self._fill_gaps(unquoted, leftover, room, set(book), crossed, mid_ticks, position_lots, intents)
+        for wo in leftover:
+            intents.append(
+                self._intent("cancel", wo.side, wo.level, wo.price_ticks, 0, wo.post_only, wo, mid_ticks)
+            )
         if not intents:
             return []
         intents.sort(key=lambda i: i.priority)
         if budget is not None:
             intents = intents[: max(0, budget)]
         return [self._materialize(symbol, i, allocate_ids) for i in intents]
+
+    def _fill_gaps(
+        self,
+        unquoted: list[tuple[str, QuoteLike]],
+        leftover: list[WorkingOrder],
+        room: dict[Side, int],
+        taken: set[str],
+        crossed: tuple[int, int, int, int] | None,
+        mid_ticks: int | None,
+        position_lots: int,
+        intents: list[_Intent],
+    ) -> None:
+        """Quotes no order stands for: move an order up to one (an amend that improves its price
+        priority), else place one where the side has room. `leftover` keeps the orders to cancel."""
+        buy_from, sell_to = crossed[2:] if crossed is not None else (_INT_MAX, _INT_MIN)
+        for tag, q in unquoted:
+            if q.post_only and (
+                q.price_ticks >= buy_from if q.side is Side.BUY else q.price_ticks <= sell_to
+            ):
+                self.held += 1  # the market is still there: a maker order would be refused (-5022)
+                continue
+            if room[q.side] <= 0:
+                continue
+            room[q.side] -= 1
+            wo = _outward(leftover, q) if self.config.amend_enabled else None
+            if wo is not None:
+                leftover.remove(wo)
+                intents.append(self._amend(wo, q, q.price_ticks, mid_ticks, position_lots))
+                continue
+            tag = _free_tag(tag, taken)
+            taken.add(tag)
+            intents.append(
+                self._intent(
+                    "place",
+                    q.side,
+                    tag,
+                    q.price_ticks,
+                    q.qty_lots,
+                    q.post_only,
+                    None,
+                    mid_ticks,
+                    position_lots,
+                )
+            )
+
+    @staticmethod
+    def _split(
+        book: dict[str, WorkingOrder], crossed: tuple[int, int, int, int] | None
+    ) -> tuple[dict[str, WorkingOrder], list[WorkingOrder]]:
+        """(open orders the market has not reached, by id; every order, which may stand for a quote)."""
+        buy_from, sell_to = crossed[:2] if crossed is not None else (_INT_MAX, _INT_MIN)
+        free: dict[str, WorkingOrder] = {}
+        for wo in book.values():
+            if wo.state is not OrderState.OPEN:
+                continue  # in flight or unknown: frozen until resolved
+            if (wo.side is Side.BUY and wo.price_ticks >= buy_from) or (
+                wo.side is Side.SELL and wo.price_ticks <= sell_to
+            ):
+                continue  # the market reached it: await its fill
+            free[wo.client_order_id] = wo
+        return free, list(book.values())
+
+    def _amend(
+        self, wo: WorkingOrder, q: QuoteLike, price_ticks: int, mid_ticks: int | None, position_lots: int
+    ) -> _Intent:
+        return self._intent(
+            "amend",
+            q.side,
+            wo.level,
+            price_ticks,
+            wo.filled_lots + q.qty_lots,
+            q.post_only,
+            wo,
+            mid_ticks,
+            position_lots,
+        )
 
     def unissued_id(self, symbol: str, level: str) -> str:
         """The id form with sequence 0, which the factory never issues (its sequence starts at 1)."""
@@ -520,6 +603,65 @@ class OrderManager:
         if unknown != self._unknown:
             self._unknown = unknown
             metrics.OM_UNKNOWN_ORDERS.set(unknown)
+
+
+def _by_tag(symbol: str, desired: Iterable[QuoteLike]) -> dict[str, QuoteLike]:
+    wanted: dict[str, QuoteLike] = {}
+    for dq in desired:
+        if dq.symbol != symbol:
+            raise ValueError(f"quote for {dq.symbol} passed to the {symbol} plan")
+        tag = dq.level if type(dq.level) is str and dq.level else level_tag(dq.side, dq.level)
+        if tag in wanted:
+            raise ValueError(f"{symbol}: two desired quotes share level {tag!r}; levels must be unique")
+        wanted[tag] = dq
+    return wanted
+
+
+def _claim_price(wo: WorkingOrder) -> int:
+    """The price an order will rest at: an in-flight amend's target, else its own."""
+    return wo.amend_to[0] if wo.amend_to is not None else wo.price_ticks
+
+
+def _nearest(orders: list[WorkingOrder], used: set[str], q: QuoteLike, tol: int) -> WorkingOrder | None:
+    """The unclaimed order of the quote's side and kind nearest its price, within `tol` ticks."""
+    best: WorkingOrder | None = None
+    best_d = tol + 1
+    for wo in orders:
+        if wo.side is not q.side or wo.post_only is not q.post_only or wo.client_order_id in used:
+            continue
+        d = abs(_claim_price(wo) - q.price_ticks)
+        if d < best_d:
+            best, best_d = wo, d
+    return best
+
+
+def _outward(orders: list[WorkingOrder], q: QuoteLike) -> WorkingOrder | None:
+    """The order of the quote's side and kind furthest behind the quote's price (for a move to the
+    quote, which improves its price priority), or None when no such order exists."""
+    best: WorkingOrder | None = None
+    for wo in orders:
+        if wo.side is not q.side or wo.post_only is not q.post_only:
+            continue
+        behind = wo.price_ticks < q.price_ticks if q.side is Side.BUY else wo.price_ticks > q.price_ticks
+        if behind and (
+            best is None or abs(wo.price_ticks - q.price_ticks) > abs(best.price_ticks - q.price_ticks)
+        ):
+            best = wo
+    return best
+
+
+def _free_tag(tag: str, taken: set[str]) -> str:
+    """`tag` if no working order holds it, else the first free tag with the same prefix (b1 → b6)."""
+    if tag not in taken:
+        return tag
+    prefix = tag.rstrip("0123456789") or tag
+    n = 1
+    while True:
+        digits = str(n)
+        candidate = prefix[: 5 - len(digits)] + digits
+        if candidate not in taken:
+            return candidate
+        n += 1
 
 
 def _mid_of(quotes: Iterable[QuoteLike]) -> int | None:

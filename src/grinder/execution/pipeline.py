@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import Side
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
@@ -31,11 +32,15 @@ from grinder.core.rules import SymbolRules
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
+from grinder.execution.write_budget import WriteBudget
 from grinder.risk.config import RiskConfig
 from grinder.risk.guard import RiskGuard, RiskReason, SymbolExposure
 from grinder.strategy import GridStrategy, StrategyConfig
 
 log = logging.getLogger(__name__)
+
+_INT_MAX = 2**63 - 1
+_INT_MIN = -(2**63)
 
 
 class QuoteSetLike(Protocol):
@@ -107,6 +112,56 @@ class _SymbolState:
     quote_reason: str = ""
     entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
     account_amount_lots: int = 0
+    pressure: int = 0  # write-budget pressure the last plan was made under
+    # Where the market reached lately (asks and trades from below, bids and trades from above), in
+    # two buckets of crossed_hold_ms: our orders there may be filling and are left alone (ADR-170).
+    # [lowest ask, highest bid, lowest trade, highest trade] of this bucket and of the previous one
+    reach_ms: int = _INT_MIN
+    fill_buy_from: int = _INT_MAX  # lowest price of our buy fills not yet followed by a newer book
+    fill_sell_to: int = _INT_MIN
+    fill_ms: int = 0
+    reach_now: list[int] = field(default_factory=lambda: [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN])
+    reach_prev: list[int] = field(default_factory=lambda: [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN])
+
+    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int, trade: bool) -> None:
+        """The market quoted (ask `lo`, bid `hi`) or printed (`lo` = `hi`, trade) at `now_ms`."""
+        self.roll(now_ms, hold_ms)
+        r = self.reach_now
+        i = 2 if trade else 0
+        if lo < r[i]:
+            r[i] = lo
+        if hi > r[i + 1]:
+            r[i + 1] = hi
+
+    def roll(self, now_ms: int, hold_ms: int) -> None:
+        if now_ms - self.reach_ms < hold_ms:
+            return
+        if now_ms - self.reach_ms < 2 * hold_ms:
+            self.reach_prev = self.reach_now
+        else:
+            self.reach_prev = [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN]
+        self.reach_now = [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN]
+        self.reach_ms = now_ms
+
+    def crossed(self, now_ms: int, hold_ms: int) -> tuple[int, int, int, int]:
+        """(buys at or above this and sells at or below this were reached by the book or a trade
+        within the last hold; no maker buy at or above this nor maker sell at or below this until a
+        book newer than our last fill there arrives)."""
+        self.roll(now_ms, hold_ms)
+        a, b = self.reach_now, self.reach_prev
+        return min(a[0], b[0], a[2], b[2]), max(a[1], b[1], a[3], b[3]), self.fill_buy_from, self.fill_sell_to
+
+    def on_own_fill(self, fill: Fill) -> None:
+        """Our fill at a price says the market was there, possibly before our book shows it."""
+        if fill.side is Side.BUY:
+            self.fill_buy_from = min(self.fill_buy_from, fill.price_ticks)
+        else:
+            self.fill_sell_to = max(self.fill_sell_to, fill.price_ticks)
+        self.fill_ms = max(self.fill_ms, fill.time_ms)
+
+    def on_book(self, ev: BookTicker) -> None:
+        if ev.transaction_time_ms >= self.fill_ms:  # the book is newer than our fills: it is the truth
+            self.fill_buy_from, self.fill_sell_to = _INT_MAX, _INT_MIN
 
     @property
     def reference_ticks(self) -> int | None:
@@ -140,6 +195,9 @@ class TradingPipeline:
         self.config = execution_config
         self.guard = RiskGuard(risk_config, symbols_rules)
         self.orders = OrderManager(execution_config, id_factory)
+        self.writes = WriteBudget(execution_config)  # per account: every symbol draws on it
+        self._pressure = 0
+        self._pressure_ms = _INT_MIN
         self._symbols: dict[str, _SymbolState] = {
             sym: _SymbolState(rules=rules, strategy=make(sym, rules, strategy_config))
             for sym, rules in symbols_rules.items()
@@ -157,20 +215,37 @@ class TradingPipeline:
         st = self._symbols.get(ev.symbol)
         if st is None:
             return []
+        hold = self.config.crossed_hold_ms
         if isinstance(ev, BookTicker):
             st.bid_ticks, st.ask_ticks = ev.bid_ticks, ev.ask_ticks
+            st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold, False)
+            if st.fill_ms:
+                st.on_book(ev)
         elif isinstance(ev, MarkPrice):
             st.mark_ticks = st.rules.nearest_ticks(ev.mark_price)
         elif isinstance(ev, Trade):
             st.last_trade_ticks = ev.price_ticks
+            st.reach(ev.price_ticks, ev.price_ticks, now_ms, hold, True)
         st.strategy.on_event(ev)
         self._refresh_equity(now_ms)
         if not self._needs_plan(st, ev, now_ms):
             return []
         return self._plan(ev.symbol, st, now_ms)
 
+    def write_pressure(self, now_ms: int) -> int:
+        """The account's write-budget pressure (0 normal, 1-2 thin the grid), re-read every 100 ms."""
+        if now_ms - self._pressure_ms >= 100 or now_ms < self._pressure_ms:
+            pressure = self.writes.pressure(now_ms)
+            if pressure != self._pressure:
+                log.info("write_pressure from=%d to=%d time_ms=%d", self._pressure, pressure, now_ms)
+                self._pressure = pressure
+            self._pressure_ms = now_ms
+        return self._pressure
+
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty or st.band is None or not isinstance(ev, BookTicker | Trade):
+            return True
+        if st.pressure != self.write_pressure(now_ms):
             return True
         if st.planned_under_kill is not self.guard.kill_switch_engaged:
             return True  # the latch moved (possibly straight on the guard): re-plan now
@@ -181,6 +256,10 @@ class TradingPipeline:
         )
 
     def _plan(self, symbol: str, st: _SymbolState, now_ms: int) -> list[Command]:
+        st.pressure = self.write_pressure(now_ms)
+        thin = getattr(st.strategy, "set_write_pressure", None)
+        if thin is not None:
+            thin(st.pressure)
         qs = st.strategy.desired_quotes(st.position_lots, now_ms)
         st.band = st.strategy.quiet_band()
         st.mode, st.quote_reason = str(qs.mode), str(qs.reason)
@@ -189,7 +268,11 @@ class TradingPipeline:
         if st.planned_under_kill:
             # Only quotes that shrink the position survive; the plan cancels everything else.
             quotes = [q for q in qs.quotes if q.side.sign * st.position_lots < 0]
-        budget = min(self.guard.rate_budget_available(now_ms), self.config.max_commands_per_event)
+        budget = min(
+            self.guard.rate_budget_available(now_ms),
+            self.writes.available(now_ms),
+            self.config.max_commands_per_event,
+        )
         # Everything the plan and the guard's verdicts on it depend on (other symbols only matter to
         # MAX_TOTAL_POSITION, which is never remembered). When the last plan had the same inputs and
         # every command of it was refused, this one would be refused again for the same reasons,
@@ -215,6 +298,7 @@ class TradingPipeline:
             position_lots=st.position_lots,
             budget=budget,
             allocate_ids=False,
+            crossed=st.crossed(now_ms, self.config.crossed_hold_ms),
         )
         approved: list[Command] = []
         remember = True
@@ -225,6 +309,7 @@ class TradingPipeline:
                 if isinstance(cmd, PlaceOrder):
                     cmd = self.orders.issue_id(cmd)
                 self.orders.on_submitted(cmd)
+                self.writes.take(now_ms)
                 approved.append(cmd)
                 self._last_block.pop(key, None)
                 continue
@@ -241,7 +326,7 @@ class TradingPipeline:
                     decision.reason,
                 )
         # Plan again on the next event while anything is left to do (budget, blocks, in flight).
-        st.dirty = bool(planned) or budget == 0
+        st.dirty = bool(planned) or budget == 0 or self.orders.held > 0
         if planned and not approved and remember:
             st.blocked_inputs = inputs
         return approved
@@ -253,6 +338,7 @@ class TradingPipeline:
             decision = self.guard.check(cmd, self, now_ms)
             if decision.allowed:
                 self.orders.on_submitted(cmd)
+                self.writes.take(now_ms)  # counted when there is room; never held back
                 out.append(cmd)
             else:
                 self._blocked.append(BlockedCommand(cmd, decision.reason, now_ms))
@@ -279,6 +365,7 @@ class TradingPipeline:
                 while len(self._seen_fills) > self.config.fill_memory:
                     self._seen_fills.popitem(last=False)
                 fill = Fill.from_order_update(ev)
+                st.on_own_fill(fill)
                 st.position_lots += ev.side.sign * ev.last_fill_lots
                 st.strategy.on_fill(fill)
                 self._fills.append(fill)
@@ -395,6 +482,20 @@ class TradingPipeline:
         expiry), `on_market_event` returns no commands: what a backtester may skip over."""
         st = self._symbols[symbol]
         return st.band, st.dirty
+
+    def warm_up(self, symbol: str, bars: list[tuple[float, float, float]], source: str) -> bool:
+        """Hand history bars to the symbol's strategy (when it takes them); True when it did."""
+        take = getattr(self._symbols[symbol].strategy, "warm_up", None)
+        if take is None:
+            return False
+        take(bars, source)
+        self._symbols[symbol].dirty = True
+        return True
+
+    def strategy_stats(self, symbol: str) -> dict[str, Any]:
+        """The strategy's own report figures (adaptive spacing, skew), when it keeps any."""
+        stats = getattr(self._symbols[symbol].strategy, "stats", None)
+        return dict(stats()) if callable(stats) else {}
 
     def symbol_mode(self, symbol: str) -> str:
         """The strategy mode the last plan of `symbol` ran in (as `status()` reports it)."""

@@ -84,6 +84,9 @@ async def disarm(engine: LiveEngine, reason: str) -> Mapping[str, Any]:
             if left:
                 body["fix"] = (f"{len(left)} orders of ours still rest on the exchange: clear them with "
                                f"POST /control/cancel-all or `{CANCEL_ALL_COMMAND}`")
+                if engine.deadman is not None and engine.deadman.refreshes:
+                    body["deadman"] = (f"no longer refreshed: the exchange cancels every open order of "
+                                       f"these symbols within {engine.deadman.countdown_ms / 1000:.0f}s")
         except Exception as exc:
             body["open_orders_error"] = f"{type(exc).__name__}: {exc}"
     return body

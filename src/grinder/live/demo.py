@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 import time
 from decimal import Decimal
@@ -24,7 +25,9 @@ from rich.live import Live
 
 from grinder.binance.config import BinanceConfig
 from grinder.connector.config import LiveConnectorConfig
+from grinder.core.commands import Outcome
 from grinder.core.enums import SafeMode
+from grinder.execution.write_stats import WriteStats, write_stats
 from grinder.live.config import EngineConfig
 from grinder.live.dashboard import plain_line, render
 from grinder.live.engine import LiveEngine
@@ -32,7 +35,7 @@ from grinder.live.report import write_report
 from grinder.live.run import serve
 from grinder.live.wiring import EngineSettings
 from grinder.ops.config import OpsConfig
-from grinder.ops.logging import setup_logging
+from grinder.ops.logging import repeat_summary, setup_logging
 from grinder.ops.server import OpsServer
 from grinder.risk.config import RiskConfig
 from grinder.sim.config import SimConfig
@@ -42,6 +45,8 @@ from grinder.strategy import GridConfig, StrategyConfig
 log = logging.getLogger("grinder.live.demo")
 
 DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+DEFAULT_OUT = Path("grinder-demo")  # listed in .gitignore
+REPEATED_WARNINGS_SHOWN = 3  # per kind; the rest are counted in one summary line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0,
                         help="market fast-forward: 10 = the synthetic market runs 10x faster (default 1)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
-    parser.add_argument("--out", type=Path, default=Path("grinder-demo"),
-                        help="directory for report.html and journal.sqlite3 (default ./grinder-demo)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"directory for report.html and journal.sqlite3 (default ./{DEFAULT_OUT}, "
+                             "git-ignored)")
     parser.add_argument("--ops-port", type=int, default=9090,
                         help="ops port for /metrics, /status, /readyz (default 9090; 0 = any free port)")
     parser.add_argument("--plain", action="store_true",
@@ -141,13 +147,14 @@ async def run_demo(args: argparse.Namespace) -> int:
                 await task
         await sim.stop()
         if log_file is not None:
-            setup_logging(args.log_level)
+            setup_logging(args.log_level, repeat_limit=REPEATED_WARNINGS_SHOWN)
             log_file.close()
     report = out / "report.html"
     checks = _journal_check(journal_file, trades)
     write_report(report, engine, settings, sim_trades=trades, checks=checks, started_ms=started_ms,
                  speed=args.speed, seed=args.seed)
     _summary(engine, checks, report)
+    print(f"  {_journal_writes(journal_file, args.duration).summary_line()}", flush=True)
     if log_file is not None:
         print(f"  log: {(out / 'demo.log').resolve()}", flush=True)
     return code
@@ -184,6 +191,19 @@ def _journal_check(journal_file: Path, trades: list[dict[str, Any]]) -> dict[str
         "unknown_to_simulator": len(journal_ids - sim_ids),
         "match": journal_ids == sim_ids and len(fills) == len(journal_ids),
     }
+
+
+def _journal_writes(journal_file: Path, duration_s: float) -> WriteStats:
+    """Writes per minute per symbol, rejects per 100 writes and the busiest windows, from the journal."""
+    from grinder.store import Journal
+
+    store = Journal(journal_file)
+    try:
+        sent = [r for r in store.results() if r.outcome is not Outcome.BLOCKED]
+    finally:
+        store.close()
+    rejected = sum(1 for r in sent if r.outcome is Outcome.REJECTED)
+    return write_stats([(r.time_ms, r.symbol) for r in sent], rejected, int(duration_s * 1000))
 
 
 def _summary(engine: LiveEngine, checks: dict[str, Any], report: Path) -> None:
@@ -234,8 +254,27 @@ def run(args: argparse.Namespace) -> int:
         print("grinder demo: --duration and --speed must be > 0 (e.g. --duration 30 --speed 10)",
               file=sys.stderr)
         return 2
-    setup_logging(args.log_level)
+    try:
+        _check_out(args.out)
+    except ValueError as exc:
+        print(f"grinder demo: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level, repeat_limit=REPEATED_WARNINGS_SHOWN)
     try:
         return asyncio.run(run_demo(args))
     except KeyboardInterrupt:
         return 130
+    finally:
+        for line in repeat_summary():
+            print(f"grinder demo: repeated warnings: {line}", file=sys.stderr)
+
+
+def _check_out(out: Path) -> None:
+    """--out must be a directory we can create and write, checked before the simulator starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out} cannot be created ({exc.strerror or exc}); "
+                         "pick a writable folder") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} is not a writable folder; pick another, e.g. --out /tmp/grinder-demo")

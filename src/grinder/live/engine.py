@@ -299,16 +299,15 @@ class LiveEngine:
         await self._drain_inflight(deadline)
         report = None
         if started:
-            with contextlib.suppress(Exception):
-                report = await shutdown.cancel_on_shutdown(self, deadline)
-                await asyncio.sleep(0.2)  # let the user stream deliver the last fills and cancels
+            report = await shutdown.stop_orders(self, deadline)
+            await asyncio.sleep(0.2)  # let the user stream deliver the last fills and cancels
         self._journal_blocked()
         if self.has_account:
             await p.user_feed.stop()
             if p.recovery is not None:
                 # Fills that raced the stream's close are in the exchange's trade list: journal them too.
                 with contextlib.suppress(Exception):
-                    await p.recovery.recover(self.clock.now_ms())
+                    await asyncio.wait_for(p.recovery.recover(self.clock.now_ms()), 5.0)
         if started:
             self.trip.persist(self.clock.now_ms())
             with contextlib.suppress(Exception):
@@ -348,6 +347,9 @@ class LiveEngine:
 
     def count(self, kind: str, res: CommandResult) -> None:
         self._count(kind, res)
+
+    def dispatch(self, cmds: Sequence[Command]) -> None:
+        self._dispatch(cmds, None)
 
     def recorder(self) -> control.EngineRecorder:
         return control.EngineRecorder(self)

@@ -9,16 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from grinder.connector.port import OrderState
 from grinder.core.clock import WallClock
-from grinder.core.commands import Command, CommandResult
+from grinder.core.commands import Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.enums import ExecutionType, OrderStatus, OrderType, Side
 from grinder.core.events import AccountUpdate, Fill, OrderUpdate
 from grinder.execution.pipeline import BlockedCommand
 from grinder.store import Journal, StoreConfig
 
 log = logging.getLogger(__name__)
+
+_EXECUTION_OF = {OrderStatus.CANCELED: ExecutionType.CANCELED, OrderStatus.EXPIRED: ExecutionType.EXPIRED}
 
 
 class EngineJournal:
@@ -67,6 +72,31 @@ class EngineJournal:
     def open_order_ids(self) -> dict[str, str]:
         """client order id → symbol of every order the journal believes may still be open."""
         return {o.client_order_id: o.symbol for o in self.store.open_orders()}
+
+    def record_resolution(
+        self, symbol: str, client_order_id: str, state: OrderState | None, now_ms: int
+    ) -> None:
+        """What a start-up query found about an order the journal believed open: its final state (as
+        an order update), or that the exchange never had it (a -2013 place result). Either way the
+        journal stops believing it open, so the next start does not ask again."""
+        if state is not None:
+            execution = _EXECUTION_OF.get(state.status, ExecutionType.CALCULATED)
+            at_ms = state.update_time_ms or now_ms
+            self.store.append_order_update(OrderUpdate(
+                symbol=symbol, order_id=state.order_id, client_order_id=client_order_id, side=state.side,
+                order_type=state.order_type, time_in_force=state.time_in_force,
+                position_side=state.position_side, reduce_only=state.reduce_only,
+                price_ticks=state.price_ticks, orig_qty_lots=state.orig_lots, execution_type=execution,
+                status=state.status, last_fill_lots=0, last_fill_price_ticks=0,
+                cum_filled_lots=state.executed_lots, avg_price=Decimal(0), commission=Decimal(0),
+                commission_asset="", realized_pnl=Decimal(0), is_maker=False, trade_id=0,
+                event_time_ms=at_ms, transaction_time_ms=at_ms,
+            ), now_ms)
+            return
+        cmd = PlaceOrder(symbol=symbol, side=Side.BUY, order_type=OrderType.LIMIT, qty_lots=1,
+                         client_order_id=client_order_id, price_ticks=1)
+        self.store.append_result(CommandResult(cmd, Outcome.REJECTED, code=-2013,
+                                               reason="not known to the exchange at start-up"), now_ms)
 
     def last_fill_ms(self, symbol: str) -> int | None:
         fills = self.store.fills(symbol)

@@ -27,8 +27,9 @@ from grinder.ha import Leadership, leadership_from_config
 from grinder.live.engine import EngineHooks, LiveEngine
 from grinder.live.instance import instance_store
 from grinder.live.journal import open_journal
+from grinder.live.series import init_engine_series
 from grinder.live.wiring import EngineSettings, build_engine
-from grinder.ops.config import OpsConfig
+from grinder.ops.config import OpsConfig, check_exposure
 from grinder.ops.logging import register_secret, setup_logging
 from grinder.ops.server import OpsServer
 
@@ -77,6 +78,7 @@ async def serve(
             await lease.stop()
         raise
     engine.gc_freeze = gc_freeze
+    init_engine_series(settings)  # every labelled series exists at the first scrape
     ops_cfg = settings.ops if ops_port is None else _with_port(settings, ops_port)
     ops = OpsServer(ops_cfg, EngineHooks(engine))
     if ops_cfg.enabled:
@@ -123,6 +125,7 @@ async def start_lease(settings: EngineSettings) -> Leadership | None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
+        check_exposure(settings.ops, os.environ)  # before connecting to anything
     except (ValueError, OSError) as exc:
         print(f"grinder live: configuration error: {exc}", file=sys.stderr)
         return 2

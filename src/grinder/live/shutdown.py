@@ -26,6 +26,18 @@ EXIT_OK = 0
 EXIT_START_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_ORDERS_LEFT = 3  # stopped, but orders of ours are still open on the exchange (see the ERROR line)
+POSITIONS_TIMEOUT_S = 3.0
+
+
+async def stop_orders(engine: LiveEngine, deadline: float) -> CancelReport | None:
+    """`cancel_on_shutdown` bounded by the shutdown deadline: past it, nothing is confirmed."""
+    try:
+        budget = max(1.0, deadline - engine.mono_s())
+        return await asyncio.wait_for(cancel_on_shutdown(engine, deadline), budget)
+    except TimeoutError:
+        return CancelReport("shutdown", query_error="no answer before [engine] shutdown_timeout_s")
+    except Exception as exc:
+        return CancelReport("shutdown", query_error=f"{type(exc).__name__}: {exc}")
 
 
 async def cancel_on_shutdown(engine: LiveEngine, deadline: float) -> CancelReport | None:
@@ -61,7 +73,8 @@ async def report_leftovers(engine: LiveEngine, report: CancelReport | None) -> i
         return EXIT_OK
     positions: list[PositionState] = []
     try:
-        positions = [ps for ps in await engine.parts.port.positions() if ps.symbol in engine.views]
+        listed = await asyncio.wait_for(engine.parts.port.positions(), POSITIONS_TIMEOUT_S)
+        positions = [ps for ps in listed if ps.symbol in engine.views]
     except Exception as exc:
         log.warning("shutdown: cannot read positions: %s", exc)
     if not report.clean:

@@ -26,6 +26,7 @@ from grinder.core.ids import is_grinder_order, parse_client_order_id
 from grinder.execution.order_manager import OrderState as WorkingState
 from grinder.execution.order_manager import WorkingOrder
 from grinder.execution.pipeline import TradingPipeline
+from grinder.live.journal import EngineJournal
 from grinder.live.state import SymbolView
 from grinder.ops import metrics
 from grinder.store import Journal
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # userTrades page size (Binance's maximum)
+MAX_START_QUERIES = 100  # journal-believed-open orders asked about per start (each answer is journaled)
 POSITION_MODES = {False: "one-way", True: "hedge"}
 
 
@@ -151,12 +153,14 @@ async def handle_leftovers(engine: LiveEngine, now_ms: int) -> None:
                     len(open_orders) - len(ours))
     # Orders the journal saw sent but the exchange did not list: ask by id (a late arrival is ours too).
     listed = {o.client_order_id for o in ours}
-    for cid, sym in p.journal.open_order_ids().items():
-        if cid in listed or sym not in engine.views:
-            continue
+    unlisted = [(cid, sym) for cid, sym in p.journal.open_order_ids().items()
+                if cid not in listed and sym in engine.views]
+    for cid, sym in unlisted[-MAX_START_QUERIES:]:
         state = await p.port.query_order(sym, cid)
         if state is not None and state.is_open:
             ours.append(state)
+        elif isinstance(p.journal, EngineJournal):
+            p.journal.record_resolution(sym, cid, state, now_ms)
     if engine.config.leftover_orders == "adopt":
         adopted: dict[tuple[str, str], WorkingOrder] = {}
         extra: list[OrderState] = []

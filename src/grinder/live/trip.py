@@ -155,6 +155,8 @@ class Flattener:
                 continue
             self.done = False
             if eng.writable():
+                # Grid orders still resting (a cancel refused by the rate budget, a late ack): cancel first.
+                eng.dispatch(eng.parts.pipeline.cancel_all(eng.clock.now_ms()))
                 for sym, lots in open_positions.items():
                     cmd = self._slice(sym, lots)
                     if cmd is not None:

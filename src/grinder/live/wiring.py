@@ -35,7 +35,7 @@ from grinder.core.rules import SymbolRules
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
 from grinder.ha import HAConfig
-from grinder.live.config import EngineConfig, resolve_urls
+from grinder.live.config import EngineConfig, check_sections, resolve_urls
 from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
 from grinder.live.id_epoch import begin_term_epoch
 from grinder.live.journal import EngineJournal
@@ -46,6 +46,7 @@ from grinder.reconcile.config import ReconcileConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
 from grinder.strategy import GridStrategy, StrategyConfig
+from grinder.strategy.warmup import fetch_warmup_bars
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -68,6 +69,17 @@ class EngineSettings:
     store: StoreConfig | None = None
     ha: HAConfig | None = None
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+
+    def __post_init__(self) -> None:
+        """One owner per setting (issue 12): [connector] symbols is the allow-list and the default
+        list traded; [connector] max_notional_per_order and strategy_tag apply to the engine too."""
+        eng, conn = self.engine, self.connector
+        if not eng.symbols:
+            object.__setattr__(self, "engine", dataclasses.replace(eng, symbols=tuple(conn.symbols)))
+        check_sections({"engine": self.engine, "connector": conn, "risk": self.risk})
+        if self.risk.max_notional_per_order != conn.max_notional_per_order:
+            object.__setattr__(self, "risk", dataclasses.replace(
+                self.risk, max_notional_per_order=conn.max_notional_per_order))
 
     @classmethod
     def from_config(cls, cfg: Any) -> EngineSettings:
@@ -227,11 +239,18 @@ async def build_engine(
         await session.close()
         raise
     epoch = id_epoch_s if id_epoch_s is not None else clock.now_ms() // 1000
-    ids = ClientOrderIdFactory(settings.strategy.strategy_tag, epoch)
+    ids = ClientOrderIdFactory(settings.connector.strategy_tag, epoch)  # [connector] owns the tag
     pipeline = TradingPipeline(
         rules, settings.strategy, settings.risk, settings.execution, ids,
         strategy_factory=strategy_factory(settings),
     )
+    for sym in cfg.symbols:  # NATR warm from the first minute: history bars over REST (ADR-172)
+        scfg = settings.strategies.get(sym, settings.strategy)
+        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
+                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
+                                       now_ms=clock.now_ms())
+        if bars:
+            pipeline.warm_up(sym, bars, "klines")
 
     def on_market(ev: Any) -> None:
         if paper_account is not None:
@@ -266,21 +285,13 @@ async def build_engine(
     store = journal.store if isinstance(journal, EngineJournal) else None
     recovery = (FillRecovery(port, store, cfg.symbols)
                 if has_account and not paper_mode and store is not None else None)
-
-    def exchange_block() -> str | None:
-        """Self-blocked by a Binance 418 ban or a 429 Retry-After: no write can go out now."""
-        left_ms = rest.governor.banned_until_ms - rest.governor.server_now_ms()
-        if left_ms > 0:
-            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more"
-        return None
-
     parts = EngineParts(
         config=cfg, rules=rules, port=paper if paper is not None else port, connector=connector,
         pipeline=pipeline, journal=journal, market_feed=market,
         user_feed=paper_account if paper_account is not None else user,
         market_connected=market_connected, user_connected=user_connected,
         lease=lease, want_armed=want_armed, on_close=(close_session,),
-        recovery=recovery, trip_store=store, exchange_block=exchange_block,
+        recovery=recovery, trip_store=store, exchange_block=exchange_block(rest),
         poll_user_events=paper_account.pump if paper_account is not None else None,
     )
     engine = LiveEngine(parts, clock=clock)
@@ -308,6 +319,18 @@ def attach_self_healing(
     engine.reconcile = ReconcileLoop(engine, port, engine.parts.rules, journal, settings.reconcile, clock)
     if lease is not None:
         engine.begin_term = functools.partial(begin_term_epoch, engine, rest)
+
+
+def exchange_block(rest: BinanceRestClient) -> Callable[[], str | None]:
+    """Why the exchange refuses us now (a 418 ban, a 429 Retry-After), for /readyz; None when it does not."""
+
+    def blocked() -> str | None:
+        left_ms = rest.governor.banned_until_ms - rest.governor.server_now_ms()
+        if left_ms > 0:
+            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more"
+        return None
+
+    return blocked
 
 
 def ops_config_for(settings: EngineSettings, port: int | None = None) -> OpsConfig:

@@ -239,7 +239,7 @@ class RiskGuard:
             self._day_start_equity = equity
         dd = self.drawdown_pct()
         if dd is not None:
-            metrics.DRAWDOWN_PCT.set(float(dd))
+            metrics.DRAWDOWN_RATIO.set(float(dd) / 100)
         if equity <= 0 or (dd is not None and dd >= self.config.max_drawdown_pct):
             self.engage_kill_switch(KillReason.DRAWDOWN)
         start = self._day_start_equity

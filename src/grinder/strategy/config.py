@@ -37,10 +37,13 @@ class GridConfig:
     """[grid] The bilateral grid: levels, spacing, size per level, inventory cap and skew."""
 
     levels: int = 5  # levels per side
-    spacing_mode: SpacingMode = SpacingMode.FIXED
+    spacing_mode: SpacingMode = SpacingMode.ADAPTIVE
     spacing_bps: Decimal = Decimal("10")  # FIXED: distance of level i is i × spacing_bps from the anchor
     natr_multiple: Decimal = Decimal("0.5")  # ADAPTIVE: spacing = natr_multiple × NATR (bps)
-    spacing_min_bps: Decimal = Decimal("2")  # ADAPTIVE floor
+    spacing_min_bps: Decimal = Decimal("2")  # ADAPTIVE floor (never below the fee floor)
+    maker_fee_bps: Decimal = Decimal("2")  # per fill; a round trip (buy + sell) pays twice this
+    min_edge_bps: Decimal = Decimal("1")  # fee floor = 2 × maker_fee_bps + min_edge_bps (ADAPTIVE, TIGHTEN)
+    warmup_bars: int = 30  # history bars (klines) read at start so NATR is warm from the first minute
     spacing_max_bps: Decimal = Decimal("100")  # ADAPTIVE ceiling
     spacing_change_min_frac: Decimal = Decimal("0.1")  # ADAPTIVE: ignore relative changes smaller than this
     min_spacing_ticks: int = 1  # level i is at least i × this many ticks from the anchor
@@ -48,11 +51,17 @@ class GridConfig:
     order_notional: Decimal = Decimal("0")  # > 0: size each level to this quote-asset notional
     max_position: Decimal = Decimal("0.01")  # |position| cap in base quantity, even if every order fills
     reanchor_spacings: Decimal = Decimal("1")  # re-anchor when mid is more than this × spacing away
-    anchor_skew_bps: Decimal = Decimal("0")  # anchor shift against the position, at the cap
-    size_skew: bool = False  # shrink the side that grows the position, to zero at the cap
+    whole_levels: bool = True  # levels sit on a lattice of one step; re-anchoring moves whole steps
+    anchor_skew_bps: Decimal = Decimal("5")  # anchor shift against the position, at the cap (0 = off)
+    size_skew: bool = True  # shrink the side that grows the position (never below one order) until the cap
     take_profit: bool = False  # after a grid fill, quote the opposite side one spacing away
     max_take_profits: int = 10  # open take-profit quotes kept at most
     post_only: bool = True  # GTX maker orders; quotes that would cross the book are withheld
+
+    @property
+    def fee_floor_bps(self) -> Decimal:
+        """The narrowest spacing a round trip earns at: two maker fees plus the configured edge."""
+        return 2 * self.maker_fee_bps + self.min_edge_bps
 
     def __post_init__(self) -> None:
         _require(1 <= self.levels <= 99, "levels", self.levels, "use 1..99 levels per side")
@@ -81,11 +90,16 @@ class GridConfig:
             "use a positive number",
         )
         _require(self.anchor_skew_bps >= 0, "anchor_skew_bps", self.anchor_skew_bps, "use >= 0 (0 = off)")
+        _require(
+            self.maker_fee_bps >= 0, "maker_fee_bps", self.maker_fee_bps, "use >= 0 (the exchange's rate)"
+        )
+        _require(self.min_edge_bps >= 0, "min_edge_bps", self.min_edge_bps, "use >= 0")
+        _require(0 <= self.warmup_bars <= 1500, "warmup_bars", self.warmup_bars, "use 0..1500 bars (0 = off)")
         _require(0 <= self.max_take_profits <= 99, "max_take_profits", self.max_take_profits, "use 0..99")
 
     @classmethod
     def reference(cls) -> GridConfig:
-        """The grid of /work/shared/bench/REFERENCE_GRID.md: 5 levels, 10 bps, 0.01 per level, cap 0.1."""
+        """The grid of ../shared/bench/REFERENCE_GRID.md: 5 levels, 10 bps, 0.01 per level, cap 0.1."""
         return cls(
             levels=5,
             spacing_mode=SpacingMode.FIXED,
@@ -95,6 +109,7 @@ class GridConfig:
             order_notional=Decimal("0"),
             max_position=Decimal("0.1"),
             reanchor_spacings=Decimal("1"),
+            whole_levels=False,
             anchor_skew_bps=Decimal("0"),
             size_skew=False,
             take_profit=False,
@@ -153,6 +168,10 @@ class ToxicityConfig:
     flow_action: ToxicAction = ToxicAction.WIDEN
     flow_widen_factor: Decimal = Decimal("2")  # spacing multiplier on the exposed side
     cooldown_ms: int = 5000  # a triggered condition holds at least this long
+    slide_bps: float = 4.0  # mid moved this far within slide_lookback_ms ...
+    slide_lookback_ms: int = 10_000
+    slide_flow: float = 0.5  # ... with trade flow at least this one-sided the same way: pause the side hit
+    slide_min_trades: float = 5.0  # ... over at least this many (decayed) trades
 
     def __post_init__(self) -> None:
         _require(self.spread_spike_bps > 0, "spread_spike_bps", self.spread_spike_bps, "use > 0")
@@ -163,6 +182,10 @@ class ToxicityConfig:
         _require(self.flow_min_trades >= 0, "flow_min_trades", self.flow_min_trades, "use >= 0")
         _require(self.flow_widen_factor >= 1, "flow_widen_factor", self.flow_widen_factor, "use >= 1")
         _require(self.cooldown_ms >= 0, "cooldown_ms", self.cooldown_ms, "use >= 0 ms")
+        _require(self.slide_bps > 0, "slide_bps", self.slide_bps, "use > 0")
+        _require(self.slide_lookback_ms > 0, "slide_lookback_ms", self.slide_lookback_ms, "use > 0 ms")
+        _require(0 < self.slide_flow <= 1, "slide_flow", self.slide_flow, "use (0, 1]")
+        _require(self.slide_min_trades >= 0, "slide_min_trades", self.slide_min_trades, "use >= 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 
 import msgspec
 
@@ -273,6 +274,14 @@ class FeatureEngine:
         self._bar_end_ms = (t // bar + 1) * bar
         c = self._bar_close
         self._bar_high = self._bar_low = c
+
+    def seed_bars(self, bars: Iterable[tuple[float, float, float]]) -> int:
+        """Close history bars (high, low, close in ticks, oldest first) before any event: warm-up."""
+        n = 0
+        for high, low, close in bars:
+            self._close_one(high, low, close)
+            n += 1
+        return n
 
     def _close_one(self, high: float, low: float, close: float) -> None:
         pc = self.prev_close

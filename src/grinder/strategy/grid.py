@@ -131,16 +131,46 @@ class GridPolicy:
         return lots if lots > m else m
 
     def offsets(self, anchor_ticks: int, spacing_bps: Fraction) -> tuple[int, ...]:
-        """(d_1, ..., d_levels) for this anchor and spacing (cached: they change only on a re-anchor)."""
-        key = (anchor_ticks, spacing_bps.numerator, spacing_bps.denominator)
+        """(d_1, ..., d_levels) for this anchor and spacing (cached: they change only on a re-anchor).
+
+        With `whole_levels` the offsets are (s, 2s, ...) for one step s per spacing, fixed the first
+        time the spacing is used: every level of every anchor then lies on one lattice, so moving
+        the anchor by whole steps keeps most orders' prices (ADR-170).
+        """
+        whole = self.cfg.whole_levels
+        key = (0 if whole else anchor_ticks, spacing_bps.numerator, spacing_bps.denominator)
         out = self._offsets.get(key)
+        if out is not None and whole:
+            # a trend moved the price: re-fix the step once it is 2 % off the spacing in bps
+            now = level_offset(anchor_ticks, spacing_bps, 1, self.cfg.min_spacing_ticks)
+            if abs(now - out[0]) * 50 > out[0]:
+                out = None
         if out is None:
             if len(self._offsets) >= 8:
                 self._offsets.clear()
             m = self.cfg.min_spacing_ticks
-            out = tuple(level_offset(anchor_ticks, spacing_bps, i, m) for i in range(1, self.cfg.levels + 1))
+            if whole:
+                step = max(1, level_offset(anchor_ticks, spacing_bps, 1, m))
+                out = tuple(step * i for i in range(1, self.cfg.levels + 1))
+            else:
+                out = tuple(
+                    level_offset(anchor_ticks, spacing_bps, i, m) for i in range(1, self.cfg.levels + 1)
+                )
             self._offsets[key] = out
         return out
+
+    def moved_anchor(self, anchor_ticks: int, mid2: int, spacing_bps: Fraction, band: Fraction) -> int:
+        """The anchor for this mid (in half ticks): unchanged while |mid - anchor| <= band × step;
+        beyond it, the mid itself, or with `whole_levels` the anchor moved by the nearest whole
+        number of steps (at least one)."""
+        d2 = mid2 - 2 * anchor_ticks
+        step = self.offsets(anchor_ticks, spacing_bps)[0]
+        if abs(d2) <= (2 * step * band.numerator) // band.denominator:
+            return anchor_ticks
+        if not self.cfg.whole_levels or step <= 0:
+            return mid2 // 2
+        n = max(1, (abs(d2) + step) // (2 * step))
+        return anchor_ticks + n * step if d2 > 0 else anchor_ticks - n * step
 
     def price_allowed(self, price_ticks: int) -> bool:
         return self._min_ticks_price <= price_ticks <= self._max_ticks
@@ -158,6 +188,7 @@ class GridPolicy:
         take_profits: tuple[TakeProfit, ...] = (),
         buy_max_ticks: int = INT_MAX,
         sell_min_ticks: int = INT_MIN,
+        max_levels: int = 99,
     ) -> GridBuild:
         """Desired quotes for this state. A side whose spacing is None is not quoted (paused).
 
@@ -198,7 +229,7 @@ class GridPolicy:
             top, crossed = self._quote_side(
                 True,
                 center,
-                self.offsets(anchor_ticks, buy_spacing_bps),
+                self.offsets(anchor_ticks, buy_spacing_bps)[:max_levels],
                 buy_room,
                 ask_ticks,
                 min(buy_max_ticks, tp_sell_min - 1),
@@ -212,7 +243,7 @@ class GridPolicy:
             top, crossed = self._quote_side(
                 False,
                 center,
-                self.offsets(anchor_ticks, sell_spacing_bps),
+                self.offsets(anchor_ticks, sell_spacing_bps)[:max_levels],
                 sell_room,
                 bid_ticks,
                 max(sell_min_ticks, tp_buy_max + 1),
@@ -260,9 +291,11 @@ class GridPolicy:
                 continue
             lots = self.base_lots(p)
             if keep_num >= 0:
-                lots = lots * keep_num // max_pos
-                if lots < self.min_lots(p):
-                    break  # zero size on the growing side at (or near) the cap
+                if keep_num == 0:
+                    break  # at the cap: nothing on the growing side
+                # scaled down, but never below one minimum order: a single small fill must not
+                # empty the side (the room check below still keeps the cap)
+                lots = max(lots * keep_num // max_pos, self.min_lots(p))
             if lots > max_lots:
                 lots = max_lots
             if lots > room:

@@ -46,14 +46,19 @@ class GridStrategy:
         "_dirty",
         "_eval_ms",
         "_feed",
+        "_floor",
         "_hi2",
         "_lo2",
         "_next_eval_ms",
+        "_pressure",
         "_q_pos",
         "_qs",
         "_reanchor_metric",
         "_sell_min_ticks",
+        "_skew_max",
+        "_skewed",
         "_sp",
+        "_sp_range",
         "_spacing",
         "_spread_max",
         "_tp_seq",
@@ -66,6 +71,7 @@ class GridStrategy:
         "reanchors",
         "recomputes",
         "rules",
+        "spacing_changes",
         "symbol",
         "toxicity",
     )
@@ -86,18 +92,34 @@ class GridStrategy:
         self._bid = 0
         self._ask = 0
         self._anchor = 0
+        self._floor = Fraction(cfg.grid.fee_floor_bps)
         self._spacing = self.policy.base_spacing_bps  # before the mode factor
+        if cfg.grid.spacing_mode is SpacingMode.ADAPTIVE and self._spacing < self._floor:
+            self._spacing = self._floor
+        elif self._spacing < self._floor:
+            log.warning(
+                "strategy_spacing_below_fees symbol=%s spacing_bps=%s fee_floor_bps=%s: every round trip "
+                "pays more in fees than it earns; raise [grid] spacing_bps or use spacing_mode = ADAPTIVE",
+                symbol,
+                cfg.grid.spacing_bps,
+                cfg.grid.fee_floor_bps,
+            )
         self._sp = self._spacing  # with the mode factor: what the grid uses
         self._buy_max_ticks = INT_MAX
         self._sell_min_ticks = INT_MIN
         self._tps: dict[tuple[Side, int], TakeProfit] = {}
         self._tp_seq = 0
         self.reanchors = 0
+        self.spacing_changes = 0
+        self._sp_range = (self._spacing, self._spacing)  # narrowest and widest spacing quoted
+        self._skew_max = 0  # widest anchor skew applied, in ticks
+        self._skewed = 0  # recomputes that quoted a skewed grid
         self._reanchor_metric = metrics.REANCHORS.labels(symbol)
         self.recomputes = 0
         self._qs = QuoteSet(symbol, (), ControllerMode.BASE, NO_BOOK, 0)
         self._set_band_empty()
         self._q_pos = 0
+        self._pressure = 0
         self._dirty = True
 
     # ----------------------------------------------------------------- inputs
@@ -185,6 +207,28 @@ class GridStrategy:
             if tag not in used:
                 return tag
 
+    def warm_up(self, bars: list[tuple[float, float, float]], source: str) -> None:
+        """Close history bars (high, low, close in ticks, oldest first) before live data, so NATR,
+        the adaptive spacing and the controller are warm from the first minute (ADR-172)."""
+        n = self.features.seed_bars(bars)
+        self._dirty = True
+        self._next_eval_ms = INT_MIN
+        log.info(
+            "strategy_warm_up symbol=%s bars=%d source=%s natr_bps=%.3f",
+            self.symbol,
+            n,
+            source,
+            self.features.natr_bps,
+        )
+
+    def set_write_pressure(self, pressure: int) -> None:
+        """The account's write budget is running low (1) or nearly out (2): quote fewer levels
+        (half, then one per side) and widen the re-anchor band, so the grid needs fewer writes
+        (ADR-171). 0 restores the configured grid."""
+        if pressure != self._pressure:
+            self._pressure = pressure
+            self._dirty = True
+
     # ----------------------------------------------------------------- output
     def desired_quotes(self, position_lots: int, now_ms: int) -> QuoteSet:
         """The quote set to keep resting for this position at `now_ms` (same object while quiet)."""
@@ -237,6 +281,20 @@ class GridStrategy:
     def take_profits(self) -> tuple[TakeProfit, ...]:
         return tuple(self._tps.values())
 
+    def stats(self) -> dict[str, float | int]:
+        """Figures for reports: how the spacing adapted and how much the grid was skewed."""
+        lo, hi = self._sp_range
+        anchor = self._anchor or 1
+        return {
+            "spacing_bps_now": round(float(self._sp), 3),
+            "spacing_bps_min": round(float(lo), 3),
+            "spacing_bps_max": round(float(hi), 3),
+            "spacing_changes": self.spacing_changes,
+            "reanchors": self.reanchors,
+            "skew_max_bps": round(self._skew_max * 10_000 / anchor, 3),
+            "skewed_quote_pct": round(100.0 * self._skewed / max(1, self.recomputes), 2),
+        }
+
     def snapshot(self) -> Features:
         return self.features.snapshot()
 
@@ -254,9 +312,14 @@ class GridStrategy:
         """The slow path, on the event-time grid: adaptive spacing, controller, toxicity thresholds."""
         f = self.features
         natr = f.natr_bps
+        if natr != natr and f.bars_closed >= 1 and f.prev_close:
+            # Not yet natr_period bars: the mean true range of the bars seen so far (from the data
+            # itself), so spacing adapts from the first closed bar instead of after 14 (ADR-172).
+            natr = f.atr_ticks / f.prev_close * 10_000.0
         g = self.cfg.grid
-        if g.spacing_mode is SpacingMode.ADAPTIVE and natr == natr:  # NaN until warm
-            want = min(max(float(g.natr_multiple) * natr, float(g.spacing_min_bps)), float(g.spacing_max_bps))
+        if g.spacing_mode is SpacingMode.ADAPTIVE and natr == natr:  # NaN until the first bar closes
+            low = max(float(g.spacing_min_bps), float(self._floor))
+            want = min(max(float(g.natr_multiple) * natr, low), max(float(g.spacing_max_bps), low))
             new = Fraction(round(want * 100), 100)
             cur = self._spacing
             if abs(new - cur) >= cur * Fraction(g.spacing_change_min_frac) and new != cur:
@@ -269,8 +332,14 @@ class GridStrategy:
                     now_ms,
                 )
                 self._spacing = new
+                self.spacing_changes += 1
         self.controller.evaluate(now_ms, natr, f.spread_ema_bps)
         self._sp = self._spacing * self.controller.spacing_factor()
+        if g.spacing_mode is SpacingMode.ADAPTIVE and self._sp < self._floor:
+            self._sp = self._floor  # TIGHTEN never quotes a round trip that loses to fees
+        lo, hi = self._sp_range
+        if self._sp < lo or self._sp > hi:
+            self._sp_range = (min(lo, self._sp), max(hi, self._sp))
         self.toxicity.evaluate(now_ms, f)
 
     def _recompute(self, position_lots: int, now_ms: int) -> QuoteSet:
@@ -290,14 +359,17 @@ class GridStrategy:
         spacing = self._spacing_now()
         policy = self.policy
         anchor = self._anchor
+        band = policy.reanchor_spacings * (1 + self._pressure)
         if anchor == 0:
             anchor = mid2 // 2
-        elif abs(mid2 - 2 * anchor) > policy.reanchor_threshold2(anchor, spacing):
-            anchor = mid2 // 2
-            self.reanchors += 1
-            self._reanchor_metric.inc()
+        else:
+            moved = policy.moved_anchor(anchor, mid2, spacing, band)
+            if moved != anchor:
+                anchor = moved
+                self.reanchors += 1
+                self._reanchor_metric.inc()
         self._anchor = anchor
-        thr2 = policy.reanchor_threshold2(anchor, spacing)
+        thr2 = (2 * policy.offsets(anchor, spacing)[0] * band.numerator) // band.denominator
         lo2, hi2 = 2 * anchor - thr2, 2 * anchor + thr2
         tox = self.toxicity
         spread_max = INT_MAX
@@ -317,6 +389,12 @@ class GridStrategy:
             if tox.active:
                 buy_sp = None if tox.buy_blocked() else spacing * tox.buy_factor()
                 sell_sp = None if tox.sell_blocked() else spacing * tox.sell_factor()
+            if position_lots:
+                shift = abs(anchor - policy.skewed_center(anchor, position_lots))
+                if shift or (self.cfg.grid.size_skew and position_lots):
+                    self._skewed += 1
+                    if shift > self._skew_max:
+                        self._skew_max = shift
             build = policy.build(
                 anchor_ticks=anchor,
                 position_lots=position_lots,
@@ -327,6 +405,7 @@ class GridStrategy:
                 take_profits=tuple(self._tps.values()),
                 buy_max_ticks=self._buy_max_ticks,
                 sell_min_ticks=self._sell_min_ticks,
+                max_levels=(99, (self.cfg.grid.levels + 1) // 2, 1)[self._pressure],
             )
             reasons = tox.reasons()
             reason = QUOTING if not reasons else "QUOTING:" + ",".join(reasons)

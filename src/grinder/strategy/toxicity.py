@@ -6,6 +6,9 @@
   impact_lookback_ms ago → the side being run over is paused (up: sells, down: buys).
 * FLOW_TOXIC_BUY / FLOW_TOXIC_SELL: trade flow one-sided (aggressive buyers / sellers) → the side
   they trade against (sells / buys) is widened or paused (flow_action).
+* SLIDE_UP / SLIDE_DOWN: a slide with a tight spread — the mid moved slide_bps within
+  impact_lookback_ms while the trade flow leaned at least slide_flow the same way → the side
+  being run over is paused (ADR-173). Catches what the spread and impact checks are too coarse for.
 
 Spread and impact are checked on every recompute against integer thresholds that are refreshed
 on the controller's event-time grid (`evaluate`), so `GridStrategy` can state them as a quiet
@@ -30,7 +33,17 @@ PRICE_IMPACT_UP = "PRICE_IMPACT_UP"
 PRICE_IMPACT_DOWN = "PRICE_IMPACT_DOWN"
 FLOW_TOXIC_BUY = "FLOW_TOXIC_BUY"
 FLOW_TOXIC_SELL = "FLOW_TOXIC_SELL"
-REASON_ORDER = (SPREAD_SPIKE, PRICE_IMPACT_UP, PRICE_IMPACT_DOWN, FLOW_TOXIC_BUY, FLOW_TOXIC_SELL)
+SLIDE_UP = "SLIDE_UP"
+SLIDE_DOWN = "SLIDE_DOWN"
+REASON_ORDER = (
+    SPREAD_SPIKE,
+    PRICE_IMPACT_UP,
+    PRICE_IMPACT_DOWN,
+    FLOW_TOXIC_BUY,
+    FLOW_TOXIC_SELL,
+    SLIDE_UP,
+    SLIDE_DOWN,
+)
 
 
 class ToxicityGate:
@@ -107,10 +120,11 @@ class ToxicityGate:
         self.spike_ticks = max(self._abs_spike_ticks(mid2), rel)
         samples = self._samples
         samples.append((now_ms, mid2))
-        horizon = now_ms - cfg.impact_lookback_ms
+        horizon = now_ms - max(cfg.impact_lookback_ms, cfg.slide_lookback_ms)
         while len(samples) > 1 and samples[1][0] <= horizon:
             samples.popleft()
-        ref2 = samples[0][1]
+        ref2 = _mid_at(samples, now_ms - cfg.impact_lookback_ms)
+        slide_ref2 = _mid_at(samples, now_ms - cfg.slide_lookback_ms)
         band2 = int(cfg.impact_bps * ref2 / 10_000.0)
         self.impact_lo2, self.impact_hi2 = ref2 - band2, ref2 + band2
         # flow
@@ -123,6 +137,17 @@ class ToxicityGate:
                 toxic_flow = FLOW_TOXIC_SELL
         if toxic_flow is not None:
             self._trigger(toxic_flow, now_ms, f"flow_imbalance={tfi:.3f} trades={count:.1f}")
+        drift_bps = (mid2 - slide_ref2) * 10_000.0 / slide_ref2
+        slide = None
+        if count >= cfg.slide_min_trades:
+            if drift_bps <= -cfg.slide_bps and tfi <= -cfg.slide_flow:
+                slide = SLIDE_DOWN
+            elif drift_bps >= cfg.slide_bps and tfi >= cfg.slide_flow:
+                slide = SLIDE_UP
+        if slide is not None:
+            self._trigger(
+                slide, now_ms, f"drift_bps={drift_bps:.2f} flow_imbalance={tfi:.3f} trades={count:.1f}"
+            )
         # expiry: held for the cooldown and while still true
         still = {
             SPREAD_SPIKE: features.spread_ticks > self.spike_ticks,
@@ -130,6 +155,8 @@ class ToxicityGate:
             PRICE_IMPACT_DOWN: mid2 < self.impact_lo2,
             FLOW_TOXIC_BUY: toxic_flow == FLOW_TOXIC_BUY,
             FLOW_TOXIC_SELL: toxic_flow == FLOW_TOXIC_SELL,
+            SLIDE_UP: slide == SLIDE_UP,
+            SLIDE_DOWN: slide == SLIDE_DOWN,
         }
         for code in list(self.active):
             if now_ms >= self.active[code] and not still[code]:
@@ -142,11 +169,19 @@ class ToxicityGate:
 
     def buy_blocked(self) -> bool:
         a = self.active
-        return PRICE_IMPACT_DOWN in a or (FLOW_TOXIC_SELL in a and self.cfg.flow_action is ToxicAction.PAUSE)
+        return (
+            PRICE_IMPACT_DOWN in a
+            or SLIDE_DOWN in a
+            or (FLOW_TOXIC_SELL in a and self.cfg.flow_action is ToxicAction.PAUSE)
+        )
 
     def sell_blocked(self) -> bool:
         a = self.active
-        return PRICE_IMPACT_UP in a or (FLOW_TOXIC_BUY in a and self.cfg.flow_action is ToxicAction.PAUSE)
+        return (
+            PRICE_IMPACT_UP in a
+            or SLIDE_UP in a
+            or (FLOW_TOXIC_BUY in a and self.cfg.flow_action is ToxicAction.PAUSE)
+        )
 
     def buy_factor(self) -> Fraction:
         return self.widen if FLOW_TOXIC_SELL in self.active else Fraction(1)
@@ -156,3 +191,13 @@ class ToxicityGate:
 
     def reasons(self) -> tuple[str, ...]:
         return tuple(code for code in REASON_ORDER if code in self.active)
+
+
+def _mid_at(samples: deque[tuple[int, int]], at_ms: int) -> int:
+    """mid2 of the last sample at or before `at_ms` (the oldest sample when none is that old)."""
+    ref = samples[0][1]
+    for t, m2 in samples:
+        if t > at_ms:
+            break
+        ref = m2
+    return ref

@@ -66,6 +66,39 @@ _ERROR_BODY = msgspec.json.Decoder(dict[str, Any])
 _ANY = msgspec.json.Decoder()
 
 
+class FenceCheck:
+    """The HA write fence of one request: asked before it waits for a connection, and again by
+    `write_fence_trace` once the connection is ours, right before the request is written."""
+
+    __slots__ = ("endpoint", "fence")
+
+    def __init__(self, endpoint: str, fence: Callable[[], str | None]) -> None:
+        self.endpoint = endpoint
+        self.fence = fence
+
+    def check(self) -> None:
+        refusal = self.fence()
+        if refusal is not None:
+            metrics.WRITES_FENCED_TOTAL.labels(self.endpoint).inc()
+            log.warning("write_fenced endpoint=%s reason=%s", self.endpoint, refusal)
+            raise WriteFenced(self.endpoint, refusal)
+
+
+def write_fence_trace() -> aiohttp.TraceConfig:
+    """An aiohttp trace that re-asks a write's fence when its connection has been obtained (reused or
+    newly opened): a pause while waiting for a connection cannot carry a stale permit (ADR-110)."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_connection(session: Any, ctx: Any, params: Any) -> None:
+        fence = getattr(ctx, "trace_request_ctx", None)
+        if isinstance(fence, FenceCheck):
+            fence.check()
+
+    trace.on_connection_reuseconn.append(on_connection)
+    trace.on_connection_create_end.append(on_connection)
+    return trace
+
+
 class BinanceRestClient:
     """Async client for the `/fapi` endpoints GRINDER uses. Close it with `await client.close()`."""
 
@@ -159,7 +192,7 @@ class BinanceRestClient:
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=32, ttl_dns_cache=300, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(connector=connector, trace_configs=[write_fence_trace()])
             self._own_session = True
         return self._session
 
@@ -245,16 +278,15 @@ class BinanceRestClient:
             encoded=True,
         )
         session = self._get_session()
+        fence = None
         if endpoint.is_write and self.write_fence is not None and endpoint.path in _FENCED_PATHS:
-            refusal = self.write_fence()  # no await between this check and the request
-            if refusal is not None:
-                metrics.WRITES_FENCED_TOTAL.labels(endpoint.name).inc()
-                log.warning("write_fenced endpoint=%s reason=%s", endpoint.name, refusal)
-                raise WriteFenced(endpoint.name, refusal)
+            fence = FenceCheck(endpoint.name, self.write_fence)
+            fence.check()  # before waiting for a connection; again once it is ours (write_fence_trace)
         start = self._clock.monotonic_ns()
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
-            async with session.request(endpoint.method, url, headers=headers, timeout=timeout) as resp:
+            async with session.request(endpoint.method, url, headers=headers, timeout=timeout,
+                                       trace_request_ctx=fence) as resp:
                 body = await _read_capped(resp, self.max_body_bytes, endpoint)
                 status = resp.status
                 resp_headers = resp.headers

@@ -7,9 +7,12 @@ and shares one Redis lease and one journal path: the journal file becomes per in
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +86,18 @@ cancel_unexpected_enabled = true
 """
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int | None:
+    """SIGTERM, then SIGKILL after `timeout_s`; the exit code, or None when it had to be killed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        return None
+
+
 def _ha_section(spec: InstanceSpec) -> str:
     if spec.redis_url is None:
         return ""
@@ -152,14 +167,70 @@ class Instance:
             return None
         if self.stopped:
             self.signal(signal.SIGCONT)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-            return None
+        return terminate(self.proc, timeout)
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{what} did not start on 127.0.0.1:{port}") from None
+            time.sleep(0.05)
+
+
+class RedisProcess:
+    """A throw-away `redis-server` on a fixed loopback port that can be restarted (state is lost)."""
+
+    def __init__(self, workdir: Path) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.exe = exe
+        self.port = free_port()
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port, self.proc, "redis-server")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class SimServerProcess:
+    """`grinder sim --port P` in its own process (loopback), with the given seed and speed."""
+
+    def __init__(self, log_path: Path, *, seed: int, speed: float, weight_limit: int = 2400) -> None:
+        self.port = free_port()
+        self.rest_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "grinder.cli", "sim", "--port", str(self.port), "--seed", str(seed),
+                 "--speed", str(speed), "--symbols", "BTCUSDT,ETHUSDT", "--weight-limit", str(weight_limit)],
+                stdout=log, stderr=subprocess.STDOUT, env=child_env(),
+            )
+        _wait_port(self.port, self.proc, "grinder sim", 30.0)
+
+    def stop(self) -> None:
+        terminate(self.proc)

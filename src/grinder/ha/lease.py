@@ -36,15 +36,17 @@ ROLE_STANDALONE = "standalone"
 
 _ACQUIRE = """
 local held = redis.call('GET', KEYS[1])
-if held then return {0, held} end
+if held then return {0, held, 0} end
 local t = redis.call('INCR', KEYS[2])
+local fresh = 0
+if t == 1 then fresh = 1 end
 local floor = tonumber(ARGV[3])
 if t < floor then
   t = floor
   redis.call('SET', KEYS[2], t)
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. t, 'NX', 'PX', ARGV[2])
-return {t, ''}
+return {t, '', fresh}
 """
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -134,6 +136,7 @@ class LeaderLease:
         self._token: int | None = None
         self._highest_seen = 0  # the largest fencing token observed in Redis (ours or another holder's)
         self._deadline_ns = 0
+        self._writes_from_ns = 0  # after a Redis state loss: no write before every older lease expired
         self._role = ROLE_FOLLOWER
         self._listeners: list[Callable[[str], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -178,6 +181,10 @@ class LeaderLease:
             return f"HA lease deadline passed {-left_ns // 1_000_000} ms ago (fencing token {token})"
         if self._highest_seen > token:
             return f"fencing token {token} superseded by {self._highest_seen}"
+        wait_ns = self._writes_from_ns - self._clock.monotonic_ns()
+        if wait_ns > 0:
+            return (f"lease taken after Redis lost its state: writes wait {wait_ns // 1_000_000} ms more, "
+                    "until any earlier leader's lease has expired")
         return None
 
     def _observe(self, token: int) -> None:
@@ -218,16 +225,21 @@ class LeaderLease:
             return True
         started = self._clock.monotonic_ns()
         try:
-            token_raw, held = await self._acquire(
+            token_raw, held, fresh = await self._acquire(
                 keys=[self.key, self.fencing_key], args=[self.holder_id, self.ttl_ms, self._token_floor()]
             )
             token = int(token_raw)
         except _ERRORS as exc:
             metrics.HA_REDIS_ERRORS.inc()
             log.warning("ha_redis_error op=acquire error=%s", type(exc).__name__)
-            token, held = 0, ""
+            token, held, fresh = 0, "", 0
         if token == 0 and held:
             self._observe(_token_of(str(held)))
+        if token > 0 and int(fresh):
+            # The fencing counter did not exist: Redis lost its state (or this is its first lease).
+            # A leader from before the loss may still be inside its lease; let it run out first.
+            self._writes_from_ns = started + self.ttl_ms * 1_000_000
+            log.warning("ha_lease_after_state_loss holder=%s: writes wait %d ms", self.holder_id, self.ttl_ms)
         if token > 0:
             self._observe(token)
             self._token = token

@@ -85,6 +85,8 @@ class Journal(Protocol):
 
     def record_recovered_fill(self, fill: Fill, now_ms: int) -> bool: ...
 
+    def record_epoch(self, epoch_s: int, now_ms: int) -> None: ...
+
     def record_user_event(self, ev: OrderUpdate | AccountUpdate, now_ms: int) -> None: ...
 
     def open_order_ids(self) -> dict[str, str]: ...
@@ -215,6 +217,7 @@ class LiveEngine:
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
         self.reconcile: Reconciliation | None = None  # set by the wiring when there is an account
+        self.begin_term: Callable[[], Awaitable[int]] | None = None  # HA: new id epoch per term
         self.trip = TripKeeper(parts.pipeline.guard, parts.trip_store)
         self.flattener: Flattener | None = None
         self.deadman: DeadMansSwitch | None = None
@@ -242,6 +245,8 @@ class LiveEngine:
             p.recovery.mark()  # before the user stream journals any new fill
         if self.has_account:
             await p.user_feed.start()
+        if self.begin_term is not None and self._role == "leader":
+            await self.begin_term()  # a fresh client-id epoch for this leadership term (ADR-114)
         await startup.sync_with_exchange(self)
         await p.market_feed.start()
         self._writable()
@@ -422,11 +427,20 @@ class LiveEngine:
         orders = self.parts.pipeline.orders
         for wo in orders.working_orders():
             orders.resolve(wo.client_order_id, None)
-        try:
-            await startup.sync_with_exchange(self)
-        except Exception:
-            log.exception("takeover sync with the exchange failed; quoting stays paused until restart")
-            return
+        delay_s = 0.5
+        while True:  # quoting waits for a complete sync; a failed one is retried while we lead
+            try:
+                if self.begin_term is not None:
+                    await self.begin_term()
+                await startup.sync_with_exchange(self)
+                break
+            except Exception as exc:
+                log.warning("takeover sync with the exchange failed (%s: %s); retrying in %.1fs",
+                            type(exc).__name__, exc, delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 10.0)
+            if self._role != "leader" or self._phase != "running":
+                return
         self.request_reconcile("takeover")
         self.resume_quoting()
         if self._quoting:

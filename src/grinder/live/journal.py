@@ -50,6 +50,10 @@ class EngineJournal:
     def record_fill(self, fill: Fill, now_ms: int) -> None:
         self.store.append_fill(fill, now_ms)
 
+    def record_epoch(self, epoch_s: int, now_ms: int) -> None:
+        """A new client-id epoch (a new HA leadership term), above every earlier one."""
+        self.store.append_epoch(max(epoch_s, self.store.next_epoch(now_ms // 1000)), now_ms)
+
     def record_recovered_fill(self, fill: Fill, now_ms: int) -> bool:
         """True when the fill was new to the journal (appended), False when already there."""
         return self.store.append_fill(fill, now_ms)

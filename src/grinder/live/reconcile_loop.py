@@ -67,6 +67,7 @@ class ReconcileLoop:
         self._task: asyncio.Task[None] | None = None
         self._started_ms = clock.now_ms()
         self._last_trade_id: dict[str, int] = {}
+        self._last_diffs: dict[str, int] = {}  # symbol → exchange − ours (lots) seen by the last pass
         self._lock = asyncio.Lock()
 
     # ----------------------------------------------------------------- lifecycle
@@ -115,22 +116,29 @@ class ReconcileLoop:
             for reason in why.split(","):
                 metrics.TRIGGERS_TOTAL.labels(why=reason).inc()
             recovered = await self._recover_fills()
+            fills_seen = sum(v.fill_count for v in engine.views.values())
             port = engine.parts.connector
             symbols = set(self.rules)
             positions = [p for p in await port.positions() if p.symbol in symbols]
-            orders = [o for o in await port.open_orders() if o.symbol in symbols]
-            # A fill between the position read and now makes the read stale: adopt only a quiet read.
-            quiet = await self._recover_fills() == 0
+            orders = [o for sym in sorted(symbols) for o in await port.open_orders(sym)]  # weight 1 each
             if not engine.may_reconcile:
                 return {}  # leadership changed while we read: this pass's view is not ours to act on
             report = await self.reconciler.compare(self._expected(), orders, positions)
             recheck: list[str] = []
             adopted: dict[str, int] = {}
+            # A fill in flight on the stream at the read shows as a difference for one pass; a
+            # difference that is still exactly the same one pass later (and no fill was booked while
+            # we read) is an offset: a fill counted twice or never. The exchange is the truth.
+            quiet = fills_seen == sum(v.fill_count for v in engine.views.values())
+            diffs: dict[str, int] = {}
             for m in report.mismatches:
                 if m.kind is MismatchKind.ORDER_MISSING_ON_EXCHANGE:
                     recheck.append(m.client_order_id)
-                elif m.kind is MismatchKind.POSITION_MISMATCH and quiet and m.observed is not None:
-                    adopted[m.symbol] = m.observed
+                elif m.kind is MismatchKind.POSITION_MISMATCH and m.observed is not None:
+                    diff = diffs[m.symbol] = m.observed - (m.expected or 0)
+                    if quiet and self._last_diffs.get(m.symbol) == diff:
+                        adopted[m.symbol] = engine.parts.pipeline.position_lots(m.symbol) + diff
+            self._last_diffs = {sym: d for sym, d in diffs.items() if sym not in adopted}
             if recheck:
                 engine.recheck_orders(recheck, "reconcile")
             for sym, lots in adopted.items():

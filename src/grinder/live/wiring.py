@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import aiohttp
 
 from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import StreamGroup
-from grinder.binance.rest import BinanceRestClient
+from grinder.binance.rest import BinanceRestClient, write_fence_trace
 from grinder.binance.streams import MarketStreams
 from grinder.binance.user_stream import UserDataStream
 from grinder.connector.binance_port import BinanceFuturesPort
@@ -36,6 +37,7 @@ from grinder.execution.pipeline import TradingPipeline
 from grinder.ha import HAConfig
 from grinder.live.config import EngineConfig, check_sections, resolve_urls
 from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
+from grinder.live.id_epoch import begin_term_epoch
 from grinder.live.journal import EngineJournal
 from grinder.live.reconcile_loop import ReconcileLoop
 from grinder.live.startup import FillRecovery
@@ -205,7 +207,7 @@ async def build_engine(
         # Idle connections stay pooled 30 s (aiohttp's default is 15): a re-anchoring grid sends
         # several orders at once, and a new TCP connection on that path costs milliseconds.
         connector=aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=30.0, enable_cleanup_closed=True),
-        trace_configs=[latency_trace(engine_ref)],
+        trace_configs=[latency_trace(engine_ref), write_fence_trace()],
     )
     rest = BinanceRestClient(
         rest_url, api_key=api_key, api_secret=api_secret, session=session, clock=clock,
@@ -213,8 +215,6 @@ async def build_engine(
         max_retries=binance_cfg.max_retries, retry_backoff_s=binance_cfg.retry_backoff_s,
         time_resync_interval_s=binance_cfg.time_resync_interval_s, max_body_bytes=binance_cfg.max_body_bytes,
     )
-    if lease is not None:
-        rest.write_fence = lease.write_permit  # every order write asks the lease first (ADR-110)
     try:
         port = BinanceFuturesPort(
             BinanceFuturesPortConfig(base_url=rest_url, ws_url=ws_url,
@@ -298,10 +298,27 @@ async def build_engine(
     engine.has_account = has_account
     engine.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
     engine.yield_market = market.request_yield
-    engine.reconcile = reconcile_loop(engine, settings, port if has_account and not paper_mode else None,
-                                      journal, clock)
+    attach_self_healing(engine, settings, rest, journal, lease, clock)
     engine_ref.engine = engine
     return engine
+
+
+def attach_self_healing(
+    engine: LiveEngine, settings: EngineSettings, rest: BinanceRestClient, journal: Journal,
+    lease: Lease | None, clock: Clock,
+) -> None:
+    """Under HA, the write fence on every order request (ADR-110); with an exchange account (not
+    PAPER), the reconciliation loop (ADR-112) and, under HA, a fresh client-id epoch per term (ADR-114)."""
+    if lease is not None:
+        rest.write_fence = lease.write_permit  # every order write asks the lease first
+    port = engine.parts.port
+    if not engine.has_account or not isinstance(port, BinanceFuturesPort):
+        return
+    if not isinstance(journal, EngineJournal):
+        return
+    engine.reconcile = ReconcileLoop(engine, port, engine.parts.rules, journal, settings.reconcile, clock)
+    if lease is not None:
+        engine.begin_term = functools.partial(begin_term_epoch, engine, rest)
 
 
 def exchange_block(rest: BinanceRestClient) -> Callable[[], str | None]:
@@ -314,16 +331,6 @@ def exchange_block(rest: BinanceRestClient) -> Callable[[], str | None]:
         return None
 
     return blocked
-
-
-def reconcile_loop(
-    engine: LiveEngine, settings: EngineSettings, port: BinanceFuturesPort | None, journal: Journal,
-    clock: Clock,
-) -> ReconcileLoop | None:
-    """Reconciliation runs when there is an exchange account to reconcile against (not PAPER)."""
-    if port is None or not isinstance(journal, EngineJournal):
-        return None
-    return ReconcileLoop(engine, port, engine.parts.rules, journal, settings.reconcile, clock)
 
 
 def ops_config_for(settings: EngineSettings, port: int | None = None) -> OpsConfig:

@@ -23,9 +23,9 @@ from grinder.strategy.config import GridConfig, StrategyConfig
 from grinder.venue.config import VenueConfig
 from tests.backtest.conftest import reference_run_configs
 
-DEFAULT_30K = "21108558fa4e03ba4aa043eca6eaa33ea66e8471f15d18adfe19af0d2bb67c92"
-REFERENCE_SYNTH_120K = "4f5e0abff4602b27eefb408670fd65ed0bef52082ea10d366ee20e18010f7b6b"
-TIGHT_FEATURES_30K = "53c966be8daffe91ecbe2f74479a13064a801418e928bfa58a8dec9db0ebe76b"
+DEFAULT_30K = "4a5e8ebff64239fb661b083d70f7345156d9b48fa88add903c548fcbb8e17833"
+REFERENCE_SYNTH_120K = "9c85c2cfc5d45e42c8addb861e3c1c64268559f70ba19a5efa3a2bde6623a4ea"
+TIGHT_FEATURES_30K = "58cb84a37f95572d843c97dbc95cbbb4052ae19fbe0711aaf3ef8f4db5fcf144"
 
 
 def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
@@ -39,7 +39,7 @@ def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills)) == (20, 0)
+    assert (len(log.commands), len(log.fills)) == (62, 5)
     assert log.digest == DEFAULT_30K
 
 
@@ -64,7 +64,7 @@ def test_tight_grid_with_features_on_captures_digest(capture_tape: Tape) -> None
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills), log.rows_processed) == (309, 72, 30_000)
+    assert (len(log.commands), len(log.fills), log.rows_processed) == (93, 13, 30_000)
     assert log.digest == TIGHT_FEATURES_30K
 
 
@@ -74,7 +74,7 @@ def test_reference_grid_on_synthetic_digest(synth_tape: Tape) -> None:
     assert log.digest == REFERENCE_SYNTH_120K
 
 
-DEFAULT_60K_BEFORE_BLOCK_MEMO = "d67eb7300f69712d6e65a06b39ec38d9a4d029d45eb40687a401e3a8491f6009"
+DEFAULT_60K_BEFORE_BLOCK_MEMO = "0d34fa034b501b9c8a2478a72563f7b9475c599bb6ebce66302075b26853bce2"
 
 
 def _without_id_sequence(log: Any) -> tuple[list[Any], list[Any], list[Any]]:

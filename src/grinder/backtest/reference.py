@@ -173,7 +173,17 @@ def reference_configs(backtest: Any = None, **venue: Any) -> dict[str, Any]:
             max_drawdown_pct=Decimal("99.99"),
             daily_loss_limit=big,
         ),
-        "execution_config": ExecutionConfig(equity_refresh_ms=10**15),
+        # the reference re-quotes exactly on every step: no tolerance, no holds, no write budget
+        "execution_config": ExecutionConfig(
+            equity_refresh_ms=10**15,
+            price_tolerance_ticks=0,
+            price_tolerance_bps=Decimal(0),
+            crossed_hold_ms=0,
+            write_share=Decimal(1),
+            orders_per_10s_limit=10**9,
+            orders_per_minute_limit=10**9,
+            weight_per_minute_limit=10**9,
+        ),
         "venue_config": VenueConfig(**venue_fields),
         "backtest_config": backtest if backtest is not None else BacktestConfig(),
     }

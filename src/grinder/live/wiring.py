@@ -263,9 +263,14 @@ async def build_engine(
         await connector.close()
         await session.close()
 
+    # The journal's last fills as the previous process left them: this process's user stream may
+    # journal a later fill (of an order that filled while we were down) before recovery runs.
+    last_fills = ({sym: journal.last_fill_ms(sym) for sym in cfg.symbols}
+                  if isinstance(journal, EngineJournal) else {})
+
     async def recover_fills() -> int:
         assert isinstance(journal, EngineJournal)
-        return await journal_missed_fills(rest, rules, journal, cfg.symbols)
+        return await journal_missed_fills(rest, rules, journal, cfg.symbols, last_fills)
 
     parts = EngineParts(
         config=cfg, rules=rules, port=paper if paper is not None else port, connector=connector,
@@ -290,8 +295,10 @@ async def journal_missed_fills(
     rules: Mapping[str, SymbolRules],
     journal: EngineJournal,
     symbols: tuple[str, ...],
+    last_fills: Mapping[str, int | None] | None = None,
 ) -> int:
-    """Append to the journal every fill of ours the exchange reports since the journal's last one.
+    """Append to the journal every fill of ours the exchange reports since the journal's last one
+    (`last_fills`: per symbol, as it was before this process journaled anything).
 
     After a crash the user stream of the dead process is gone; `userTrades` is the exchange's record.
     Positions come from the exchange anyway; this keeps the journal equal to the exchange's trades.
@@ -303,7 +310,7 @@ async def journal_missed_fills(
     known = store.fill_keys()
     added = 0
     for sym in symbols:
-        last = journal.last_fill_ms(sym)
+        last = last_fills[sym] if last_fills is not None and sym in last_fills else journal.last_fill_ms(sym)
         since = (last if last is not None else commands[0].time_ms) - 2_000
         trades = await rest.user_trades(sym, start_time_ms=max(0, since), limit=1000)
         order_ids: dict[int, str] = {}

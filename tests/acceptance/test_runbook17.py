@@ -63,11 +63,7 @@ def sim(tmp_path: Path) -> Iterator[SimProcess]:
 def run_smoke(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "scripts.smoke_lc22_live_trade", *args],
-        cwd=REPO_DIR,
-        env={**env, "PYTHONPATH": "src"},
-        capture_output=True,
-        text=True,
-        timeout=90,
+        cwd=REPO_DIR, env={**env, "PYTHONPATH": "src"}, capture_output=True, text=True, timeout=90,
     )
 
 
@@ -75,11 +71,7 @@ def test_step1_environment_check_never_echoes_secrets() -> None:
     commands = runbook_block("### Step 1: Verify Environment")
     env = child_env(BINANCE_API_KEY="k" * 64, BINANCE_API_SECRET="s" * 64)
     out = subprocess.run(["bash", "-c", commands], env=env, capture_output=True, text=True, timeout=10).stdout
-    assert out.splitlines() == [
-        "BINANCE_API_KEY: set",
-        "BINANCE_API_SECRET: set",
-        "ALLOW_MAINNET_TRADE: NOT SET",
-    ]
+    assert out.splitlines() == ["BINANCE_API_KEY: set", "BINANCE_API_SECRET: set", "ALLOW_MAINNET_TRADE: NOT SET"]
 
 
 def test_step2_dry_run_prints_exactly_the_runbook_output() -> None:
@@ -92,13 +84,8 @@ def test_step2_dry_run_prints_exactly_the_runbook_output() -> None:
 
 
 def test_step3_confirmed_smoke_places_and_cancels_on_the_simulator(sim: SimProcess) -> None:
-    env = child_env(
-        BINANCE_FUTURES_BASE_URL=sim.rest_url,
-        BINANCE_FUTURES_WS_URL=sim.ws_url,
-        BINANCE_API_KEY=SIM_KEY,
-        BINANCE_API_SECRET=SIM_SECRET,
-        ALLOW_MAINNET_TRADE="1",
-    )
+    env = child_env(BINANCE_FUTURES_BASE_URL=sim.rest_url, BINANCE_FUTURES_WS_URL=sim.ws_url,
+                    BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET, ALLOW_MAINNET_TRADE="1")
     proc = run_smoke(["--confirm", "LC22_LIVE_TRADE"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     expected = [ln for ln in runbook_block("### Step 3: Real Smoke Test", nth=1).splitlines() if ln != "..."]
@@ -145,7 +132,7 @@ order_notional = "110"
 max_position = "0.02"
 
 [store]
-journal_path = "{tmp_path / "journal.sqlite3"}"
+journal_path = "{tmp_path / 'journal.sqlite3'}"
 synchronous = "NORMAL"
 {extra}
 """,
@@ -161,18 +148,11 @@ class Engine:
         self.port = free_port()
         self.log = log
         self._out = open(log, "w")  # noqa: SIM115 - closed in stop()
-        env = child_env(
-            ALLOW_MAINNET_TRADE="1",
-            BINANCE_API_KEY=SIM_KEY,
-            BINANCE_API_SECRET=SIM_SECRET,
-            GRINDER_CONTROL_TOKEN=token,
-        )
+        env = child_env(ALLOW_MAINNET_TRADE="1", BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET,
+                        GRINDER_CONTROL_TOKEN=token)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grinder.live.run", "--config", str(config), "--ops-port", str(self.port)],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO_DIR,
+            stdout=self._out, stderr=subprocess.STDOUT, env=env, cwd=REPO_DIR,
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -202,9 +182,7 @@ async def metrics(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
 
 
 async def test_step5_live_run_logs_metrics_readyz_and_clean_stop(sim: SimProcess, tmp_path: Path) -> None:
-    engine = Engine(
-        write_live_config(tmp_path / "live.toml", sim, tmp_path), tmp_path / "engine.log", "t" * 12
-    )
+    engine = Engine(write_live_config(tmp_path / "live.toml", sim, tmp_path), tmp_path / "engine.log", "t" * 12)
     try:
         async with aiohttp.ClientSession() as session:
             await poll(lambda: "Order placed order_id=" in engine.text(), 60, "the engine to place orders")
@@ -220,11 +198,8 @@ async def test_step5_live_run_logs_metrics_readyz_and_clean_stop(sim: SimProcess
             assert first["grinder_ha_is_leader"] == 1  # standalone: this instance is the one that trades
             assert time.time() - first["grinder_last_tick_ts"] < 10
             assert first["grinder_orders_placed_total"] > 0
-            await poll(
-                lambda: _ticks_advanced(session, engine.url, first, 20),
-                20,
-                "grinder_ticks_received_total to increase",
-            )
+            await poll(lambda: _ticks_advanced(session, engine.url, first, 20), 20,
+                       "grinder_ticks_received_total to increase")
     finally:
         rc = engine.stop()  # SIGTERM: stop quoting, cancel our orders, exit 0
     assert rc == 0, engine.text()[-3000:]
@@ -258,11 +233,8 @@ async def test_rollback_disarm_at_runtime_stops_every_write(sim: SimProcess, tmp
             await poll(lambda: "Order placed order_id=" in engine.text(), 60, "the engine to place orders")
             refused = await session.post(engine.url + "/control/disarm")
             assert refused.status == 401
-            resp = await session.post(
-                engine.url + "/control/disarm",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"reason": "runbook"},
-            )
+            resp = await session.post(engine.url + "/control/disarm",
+                                      headers={"Authorization": f"Bearer {token}"}, json={"reason": "runbook"})
             assert resp.status == 200
             at_disarm = await metrics(session, engine.url)
             orders_at_disarm = {o["orderId"] for o in await sim_all_orders(client)}
@@ -299,15 +271,10 @@ async def _text(session: aiohttp.ClientSession, url: str) -> str:
 async def test_troubleshooting_6_readyz_reports_leader_in_ha_mode(
     sim: SimProcess, tmp_path: Path, redis_url: str
 ) -> None:
-    extra = (
-        f'\n[ha]\nenabled = true\nredis_url = "{redis_url}"\nlease_key = "grinder:test:rb17"\nttl_ms = 6000\n'
-    )
-    engine = Engine(
-        write_live_config(tmp_path / "ha.toml", sim, tmp_path, extra), tmp_path / "ha.log", "t" * 12
-    )
+    extra = f'\n[ha]\nenabled = true\nredis_url = "{redis_url}"\nlease_key = "grinder:test:rb17"\nttl_ms = 6000\n'
+    engine = Engine(write_live_config(tmp_path / "ha.toml", sim, tmp_path, extra), tmp_path / "ha.log", "t" * 12)
     try:
         async with aiohttp.ClientSession() as session:
-
             async def leader() -> bool:
                 status, body = await _get_json(session, engine.url + "/readyz")
                 return status == 200 and body.get("role") == "leader"

@@ -111,7 +111,7 @@ def test_per_symbol_grid_tables_reach_the_backtest(tmp_path: Path) -> None:
     plain = tmp_path / "plain.toml"
     plain.write_text(base)
     per = tmp_path / "per.toml"
-    per.write_text(base + "[grid.ETHUSDT]\nlevels = 1\n")
+    per.write_text(base + '[grid.ETHUSDT]\nlevels = 1\n')
     plain_run = run_backtest(data, load_config(plain, env={}), skip=True)
     per_run = run_backtest(data, load_config(per, env={}), skip=True)
     assert per_run.symbols["BTCUSDT"] == plain_run.symbols["BTCUSDT"]

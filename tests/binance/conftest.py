@@ -18,9 +18,7 @@ CAPTURES = {"BTCUSDT": "btcusdt_20240808.gz", "ETHUSDT": "ethusdt_20240808.gz"}
 def capture_path(symbol: str) -> Path:
     path = CAPTURE_DIR / CAPTURES[symbol]
     if not path.exists():
-        pytest.skip(
-            f"real capture {path} absent: clone the shared data directory beside the repo (../shared)"
-        )
+        pytest.skip(f"real capture {path} absent: clone the shared data directory beside the repo (../shared)")
     return path
 
 

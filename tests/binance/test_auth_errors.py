@@ -33,14 +33,8 @@ def test_signature_matches_protocol_sheet_vector() -> None:
 
 def test_signed_query_appends_window_timestamp_and_signature_last() -> None:
     creds = Credentials(KEY, SECRET)
-    params = {
-        "symbol": "BTCUSDT",
-        "side": "BUY",
-        "type": "LIMIT",
-        "quantity": "1",
-        "price": "9000",
-        "timeInForce": "GTC",
-    }
+    params = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "1", "price": "9000",
+              "timeInForce": "GTC"}
     q = signed_query(creds, params, timestamp_ms=1591702613943, recv_window_ms=5000)
     assert q.endswith("&signature=3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9")
     assert q.startswith("symbol=BTCUSDT&side=BUY")

@@ -10,17 +10,13 @@ from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate
 from tests.binance.conftest import decoded_capture
 
 
-def diff(
-    U: int, u: int, pu: int, bids: tuple[tuple[int, int], ...] = (), asks: tuple[tuple[int, int], ...] = ()
-) -> DepthUpdate:
+def diff(U: int, u: int, pu: int, bids: tuple[tuple[int, int], ...] = (), asks: tuple[tuple[int, int], ...] = ()
+         ) -> DepthUpdate:
     return DepthUpdate("BTCUSDT", U, u, pu, bids, asks, u, u)
 
 
-def snap(
-    last: int,
-    bids: tuple[tuple[int, int], ...] = ((100, 1), (99, 2)),
-    asks: tuple[tuple[int, int], ...] = ((101, 1), (102, 3)),
-) -> DepthSnapshot:
+def snap(last: int, bids: tuple[tuple[int, int], ...] = ((100, 1), (99, 2)),
+         asks: tuple[tuple[int, int], ...] = ((101, 1), (102, 3))) -> DepthSnapshot:
     return DepthSnapshot("BTCUSDT", last, bids, asks, 0, 0)
 
 
@@ -124,9 +120,7 @@ def test_capture_injected_gap_resyncs_to_identical_book() -> None:
         if gapped.on_diff(ev) and n_diff > 3000 and pending_snapshot_at is None:
             pending_snapshot_at = n_diff + 3  # the REST snapshot arrives a few diffs later
         if pending_snapshot_at == n_diff:
-            full = DepthSnapshot(
-                symbol, ref.last_update_id, tuple(ref.bids(10**6)), tuple(ref.asks(10**6)), 0, 0
-            )
+            full = DepthSnapshot(symbol, ref.last_update_id, tuple(ref.bids(10**6)), tuple(ref.asks(10**6)), 0, 0)
             assert gapped.apply_snapshot(full)
             pending_snapshot_at = None
         if n_diff > 3010 and n_diff % 100 == 0 and gapped.is_synced:

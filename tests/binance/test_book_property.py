@@ -14,9 +14,8 @@ diff_spec = st.tuples(levels, levels, st.sampled_from(["deliver", "deliver", "de
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(diff_spec, min_size=1, max_size=40), st.integers(0, 3))
-def test_synced_book_always_equals_exchange_state(
-    specs: list[tuple[list[tuple[int, int]], list[tuple[int, int]], str]], snapshot_lag: int
-) -> None:
+def test_synced_book_always_equals_exchange_state(specs: list[tuple[list[tuple[int, int]], list[tuple[int, int]],
+                                                                    str]], snapshot_lag: int) -> None:
     bids: dict[int, int] = {}
     asks: dict[int, int] = {}
     history: dict[int, tuple[dict[int, int], dict[int, int]]] = {0: ({}, {})}
@@ -40,9 +39,8 @@ def test_synced_book_always_equals_exchange_state(
         # The REST snapshot lands `snapshot_lag` diffs after the book asked for one.
         if waiting_since is not None and k >= waiting_since + snapshot_lag:
             sb, sa = history[u]
-            snap = DepthSnapshot(
-                "BTCUSDT", u, tuple(sorted(sb.items(), reverse=True)), tuple(sorted(sa.items())), 0, 0
-            )
+            snap = DepthSnapshot("BTCUSDT", u, tuple(sorted(sb.items(), reverse=True)), tuple(sorted(sa.items())),
+                                 0, 0)
             book.apply_snapshot(snap)
             waiting_since = None if not book.needs_snapshot else k
         if book.is_synced:

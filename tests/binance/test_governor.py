@@ -16,9 +16,8 @@ NEW_ORDER = ENDPOINTS[("POST", "/fapi/v1/order")]
 TIME = ENDPOINTS[("GET", "/fapi/v1/time")]
 
 
-def make(
-    limit_w: int = 100, limit_o10: int = 10, headroom: float = 1.0, deadline: float = 120.0
-) -> tuple[RateLimitGovernor, VirtualClock, list[float]]:
+def make(limit_w: int = 100, limit_o10: int = 10, headroom: float = 1.0, deadline: float = 120.0
+         ) -> tuple[RateLimitGovernor, VirtualClock, list[float]]:
     clock = VirtualClock.from_ms(1_700_000_000_000)  # a minute boundary + 20 s
     slept: list[float] = []
 
@@ -26,15 +25,8 @@ def make(
         slept.append(s)
         clock.advance_ns(int(s * 1e9))
 
-    gov = RateLimitGovernor(
-        clock,
-        weight_limit_1m=limit_w,
-        orders_limit_10s=limit_o10,
-        orders_limit_1m=1000,
-        headroom=headroom,
-        default_deadline_s=deadline,
-        sleep=sleep,
-    )
+    gov = RateLimitGovernor(clock, weight_limit_1m=limit_w, orders_limit_10s=limit_o10, orders_limit_1m=1000,
+                            headroom=headroom, default_deadline_s=deadline, sleep=sleep)
     return gov, clock, slept
 
 
@@ -108,12 +100,8 @@ async def test_retry_after_and_418_ban() -> None:
 
 async def test_limits_from_exchange_info_and_unknown_endpoint_default() -> None:
     gov, _, _ = make()
-    gov.set_limits(
-        [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 600},
-        ]
-    )
+    gov.set_limits([{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 600}])
     assert gov.usage()[WEIGHT_1M] == (0, 6000)
     assert gov.usage()[ORDERS_10S] == (0, 600)
     with pytest.raises(RateLimitRefused, match="exceeds the pool"):

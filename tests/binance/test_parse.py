@@ -66,10 +66,7 @@ def test_every_capture_message_decodes(symbol: str, rules: dict[str, SymbolRules
                 assert ev.trade_id == data["t"] and ev.buyer_is_maker is data["m"]
             elif isinstance(ev, DepthUpdate):
                 assert (ev.first_update_id, ev.final_update_id, ev.prev_final_update_id) == (
-                    data["U"],
-                    data["u"],
-                    data["pu"],
-                )
+                    data["U"], data["u"], data["pu"])
                 assert len(ev.bids) == len(data["b"]) and len(ev.asks) == len(data["a"])
     assert snapshots == 1
     expected = {"BTCUSDT": (66_089, 21_313, 6_551), "ETHUSDT": (53_992, 14_076, 6_586)}[symbol]
@@ -79,70 +76,24 @@ def test_every_capture_message_decodes(symbol: str, rules: dict[str, SymbolRules
 # ---------------------------------------------------------------- documentation examples (§4.3, §4.4, §5.2)
 
 ORDER_TRADE_UPDATE = {
-    "e": "ORDER_TRADE_UPDATE",
-    "E": 1568879465651,
-    "T": 1568879465650,
+    "e": "ORDER_TRADE_UPDATE", "E": 1568879465651, "T": 1568879465650,
     "o": {
-        "s": "BTCUSDT",
-        "c": "grinder_g1_BTCUSDT_b1_1700000000_1",
-        "S": "SELL",
-        "o": "LIMIT",
-        "f": "GTC",
-        "q": "0.002",
-        "p": "96500.00",
-        "ap": "96500.0",
-        "sp": "0",
-        "x": "TRADE",
-        "X": "PARTIALLY_FILLED",
-        "i": 8886774,
-        "l": "0.001",
-        "z": "0.001",
-        "L": "96500.00",
-        "N": "USDT",
-        "n": "0.01930000",
-        "T": 1568879465650,
-        "t": 424242,
-        "b": "0",
-        "a": "193.00",
-        "m": True,
-        "R": False,
-        "wt": "CONTRACT_PRICE",
-        "ot": "LIMIT",
-        "ps": "BOTH",
-        "cp": False,
-        "rp": "0",
-        "pP": False,
-        "si": 0,
-        "ss": 0,
-        "V": "EXPIRE_TAKER",
-        "pm": "NONE",
-        "gtd": 0,
-        "er": "0",
+        "s": "BTCUSDT", "c": "grinder_g1_BTCUSDT_b1_1700000000_1", "S": "SELL", "o": "LIMIT", "f": "GTC",
+        "q": "0.002", "p": "96500.00", "ap": "96500.0", "sp": "0", "x": "TRADE", "X": "PARTIALLY_FILLED",
+        "i": 8886774, "l": "0.001", "z": "0.001", "L": "96500.00", "N": "USDT", "n": "0.01930000",
+        "T": 1568879465650, "t": 424242, "b": "0", "a": "193.00", "m": True, "R": False,
+        "wt": "CONTRACT_PRICE", "ot": "LIMIT", "ps": "BOTH", "cp": False, "rp": "0", "pP": False,
+        "si": 0, "ss": 0, "V": "EXPIRE_TAKER", "pm": "NONE", "gtd": 0, "er": "0",
     },
 }
 ACCOUNT_UPDATE = {
-    "e": "ACCOUNT_UPDATE",
-    "E": 1564745798939,
-    "T": 1564745798938,
+    "e": "ACCOUNT_UPDATE", "E": 1564745798939, "T": 1564745798938,
     "a": {
         "m": "ORDER",
-        "B": [
-            {"a": "USDT", "wb": "122624.12345678", "cw": "100.12345678", "bc": "50.12345678"},
-            {"a": "BUSD", "wb": "1.00000000", "cw": "0.00000000", "bc": "-49.12345678"},
-        ],
-        "P": [
-            {
-                "s": "BTCUSDT",
-                "pa": "-0.010",
-                "ep": "96500.00000",
-                "bep": "96510.3",
-                "cr": "200",
-                "up": "0.1",
-                "mt": "isolated",
-                "iw": "0.00000000",
-                "ps": "BOTH",
-            }
-        ],
+        "B": [{"a": "USDT", "wb": "122624.12345678", "cw": "100.12345678", "bc": "50.12345678"},
+              {"a": "BUSD", "wb": "1.00000000", "cw": "0.00000000", "bc": "-49.12345678"}],
+        "P": [{"s": "BTCUSDT", "pa": "-0.010", "ep": "96500.00000", "bep": "96510.3", "cr": "200",
+               "up": "0.1", "mt": "isolated", "iw": "0.00000000", "ps": "BOTH"}],
     },
 }
 
@@ -156,30 +107,13 @@ def test_order_trade_update(rules: dict[str, SymbolRules]) -> None:
         ev = decode_stream_message(raw, rules)
         assert isinstance(ev, OrderUpdate)
         assert ev == OrderUpdate(
-            symbol="BTCUSDT",
-            order_id=8886774,
-            client_order_id="grinder_g1_BTCUSDT_b1_1700000000_1",
-            side=Side.SELL,
-            order_type=OrderType.LIMIT,
-            time_in_force=TimeInForce.GTC,
-            position_side=PositionSide.BOTH,
-            reduce_only=False,
-            price_ticks=965000,
-            orig_qty_lots=2,
-            execution_type=ExecutionType.TRADE,
-            status=OrderStatus.PARTIALLY_FILLED,
-            last_fill_lots=1,
-            last_fill_price_ticks=965000,
-            cum_filled_lots=1,
-            avg_price=Decimal("96500.0"),
-            commission=Decimal("0.01930000"),
-            commission_asset="USDT",
-            realized_pnl=Decimal(0),
-            is_maker=True,
-            trade_id=424242,
-            event_time_ms=1568879465651,
-            transaction_time_ms=1568879465650,
-            expiry_reason=0,
+            symbol="BTCUSDT", order_id=8886774, client_order_id="grinder_g1_BTCUSDT_b1_1700000000_1",
+            side=Side.SELL, order_type=OrderType.LIMIT, time_in_force=TimeInForce.GTC,
+            position_side=PositionSide.BOTH, reduce_only=False, price_ticks=965000, orig_qty_lots=2,
+            execution_type=ExecutionType.TRADE, status=OrderStatus.PARTIALLY_FILLED, last_fill_lots=1,
+            last_fill_price_ticks=965000, cum_filled_lots=1, avg_price=Decimal("96500.0"),
+            commission=Decimal("0.01930000"), commission_asset="USDT", realized_pnl=Decimal(0), is_maker=True,
+            trade_id=424242, event_time_ms=1568879465651, transaction_time_ms=1568879465650, expiry_reason=0,
         )
         assert ev.is_fill
 
@@ -188,19 +122,8 @@ def test_order_update_without_commission_and_liquidation_type(rules: dict[str, S
     doc = json.loads(json.dumps(ORDER_TRADE_UPDATE))
     for k in ("N", "n"):
         del doc["o"][k]
-    doc["o"].update(
-        {
-            "o": "LIQUIDATION",
-            "x": "NEW",
-            "X": "NEW",
-            "t": 0,
-            "l": "0",
-            "z": "0",
-            "L": "0",
-            "c": "autoclose-1",
-            "p": "96500.05",
-        }
-    )  # off-grid bankruptcy price is rounded, not lost
+    doc["o"].update({"o": "LIQUIDATION", "x": "NEW", "X": "NEW", "t": 0, "l": "0", "z": "0", "L": "0",
+                     "c": "autoclose-1", "p": "96500.05"})  # off-grid bankruptcy price is rounded, not lost
     ev = decode_stream_message(json.dumps(doc), rules)
     assert isinstance(ev, OrderUpdate)
     assert ev.order_type is OrderType.MARKET and ev.commission == 0 and ev.commission_asset == ""
@@ -214,44 +137,17 @@ def test_account_update(rules: dict[str, SymbolRules]) -> None:
     assert ev.balances[0].asset == "USDT" and ev.balances[0].wallet_balance == Decimal("122624.12345678")
     assert ev.balances[1].balance_change == Decimal("-49.12345678")
     pos = ev.positions[0]
-    assert (
-        pos.amount_lots == -10 and pos.entry_price == Decimal("96500.00000") and pos.margin_type == "isolated"
-    )
+    assert pos.amount_lots == -10 and pos.entry_price == Decimal("96500.00000") and pos.margin_type == "isolated"
 
 
 def test_mark_price_and_agg_trade(rules: dict[str, SymbolRules]) -> None:
-    mark = {
-        "e": "markPriceUpdate",
-        "E": 1562305380000,
-        "s": "BTCUSDT",
-        "p": "96511.23456789",
-        "i": "96510.1",
-        "P": "96520.0",
-        "r": "0.00038167",
-        "T": 1562306400000,
-    }
+    mark = {"e": "markPriceUpdate", "E": 1562305380000, "s": "BTCUSDT", "p": "96511.23456789",
+            "i": "96510.1", "P": "96520.0", "r": "0.00038167", "T": 1562306400000}
     ev = decode_stream_message(wrap("btcusdt@markPrice@1s", mark), rules)
-    assert ev == MarkPrice(
-        "BTCUSDT",
-        Decimal("96511.23456789"),
-        Decimal("96510.1"),
-        Decimal("0.00038167"),
-        1562306400000,
-        1562305380000,
-    )
-    agg = {
-        "e": "aggTrade",
-        "E": 123456789,
-        "s": "BTCUSDT",
-        "a": 5933014,
-        "p": "96500.10",
-        "q": "0.123",
-        "nq": "0.100",
-        "f": 100,
-        "l": 105,
-        "T": 123456785,
-        "m": True,
-    }
+    assert ev == MarkPrice("BTCUSDT", Decimal("96511.23456789"), Decimal("96510.1"), Decimal("0.00038167"),
+                           1562306400000, 1562305380000)
+    agg = {"e": "aggTrade", "E": 123456789, "s": "BTCUSDT", "a": 5933014, "p": "96500.10", "q": "0.123",
+           "nq": "0.100", "f": 100, "l": 105, "T": 123456785, "m": True}
     tr = decode_stream_message(json.dumps(agg), rules)
     assert tr == Trade("BTCUSDT", 5933014, 965001, 123, True, 123456785, 123456789)
     assert tr.aggressor is Side.SELL
@@ -287,9 +183,7 @@ def test_malformed_frames_raise_with_a_reason(frame: bytes, why: str, rules: dic
 def test_depth_snapshot_from_dict_and_garbage() -> None:
     r = btcusdt_rules()
     snap = parse_depth_snapshot(
-        {"lastUpdateId": 7, "E": 1, "T": 2, "bids": [["100.0", "1.000"]], "asks": [["100.1", "0.5"]]},
-        "BTCUSDT",
-        r,
+        {"lastUpdateId": 7, "E": 1, "T": 2, "bids": [["100.0", "1.000"]], "asks": [["100.1", "0.5"]]}, "BTCUSDT", r
     )
     assert snap == DepthSnapshot("BTCUSDT", 7, ((1000, 1000),), ((1001, 500),), 1, 2)
     with pytest.raises(MalformedMessage, match="BTCUSDT depth snapshot"):
@@ -299,9 +193,7 @@ def test_depth_snapshot_from_dict_and_garbage() -> None:
 # ---------------------------------------------------------------- fast exact decimal → grid
 
 
-@given(
-    st.integers(min_value=0, max_value=10**12), st.sampled_from(["0.10", "0.01", "0.001", "1", "0.5", "25"])
-)
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from(["0.10", "0.01", "0.001", "1", "0.5", "25"]))
 def test_grid_round_trips_exactly(units: int, step: str) -> None:
     grid = Grid(step)
     value = Decimal(step) * units
@@ -329,30 +221,12 @@ def test_grid_rejects_garbage(bad: str) -> None:
 # ---------------------------------------------------------------- REST documentation examples (§3)
 
 ORDER_OBJECT = {
-    "orderId": 22542179,
-    "symbol": "BTCUSDT",
-    "status": "NEW",
-    "clientOrderId": "grinder_g1_BTCUSDT_b1_1_1",
-    "price": "96500.00",
-    "avgPrice": "0.00",
-    "origQty": "0.010",
-    "executedQty": "0.004",
-    "cumQty": "0.004",
-    "cumQuote": "386.00",
-    "timeInForce": "GTC",
-    "type": "LIMIT",
-    "reduceOnly": False,
-    "closePosition": False,
-    "side": "BUY",
-    "positionSide": "BOTH",
-    "stopPrice": "0",
-    "workingType": "CONTRACT_PRICE",
-    "priceProtect": False,
-    "origType": "LIMIT",
-    "priceMatch": "NONE",
-    "selfTradePreventionMode": "NONE",
-    "goodTillDate": 0,
-    "updateTime": 1566818724722,
+    "orderId": 22542179, "symbol": "BTCUSDT", "status": "NEW", "clientOrderId": "grinder_g1_BTCUSDT_b1_1_1",
+    "price": "96500.00", "avgPrice": "0.00", "origQty": "0.010", "executedQty": "0.004", "cumQty": "0.004",
+    "cumQuote": "386.00", "timeInForce": "GTC", "type": "LIMIT", "reduceOnly": False, "closePosition": False,
+    "side": "BUY", "positionSide": "BOTH", "stopPrice": "0", "workingType": "CONTRACT_PRICE",
+    "priceProtect": False, "origType": "LIMIT", "priceMatch": "NONE", "selfTradePreventionMode": "NONE",
+    "goodTillDate": 0, "updateTime": 1566818724722,
 }
 
 
@@ -368,174 +242,59 @@ def test_order_response_helpers() -> None:
 
 
 def test_account_schemas_decode_doc_examples() -> None:
-    pos = msgspec.json.decode(
-        json.dumps(
-            [
-                {
-                    "entryPrice": "96500.0",
-                    "breakEvenPrice": "96510.0",
-                    "marginType": "isolated",
-                    "isAutoAddMargin": "false",
-                    "isolatedMargin": "0.00006000",
-                    "leverage": "10",
-                    "liquidationPrice": "0",
-                    "markPrice": "96600.0",
-                    "maxNotionalValue": "100000000",
-                    "positionAmt": "-0.002",
-                    "notional": "-193.2",
-                    "isolatedWallet": "0",
-                    "symbol": "BTCUSDT",
-                    "unRealizedProfit": "-0.2",
-                    "positionSide": "BOTH",
-                    "updateTime": 1625474304765,
-                }
-            ]
-        ),
-        type=list[PositionRisk],
-    )
+    pos = msgspec.json.decode(json.dumps([{
+        "entryPrice": "96500.0", "breakEvenPrice": "96510.0", "marginType": "isolated", "isAutoAddMargin": "false",
+        "isolatedMargin": "0.00006000", "leverage": "10", "liquidationPrice": "0", "markPrice": "96600.0",
+        "maxNotionalValue": "100000000", "positionAmt": "-0.002", "notional": "-193.2", "isolatedWallet": "0",
+        "symbol": "BTCUSDT", "unRealizedProfit": "-0.2", "positionSide": "BOTH", "updateTime": 1625474304765,
+    }]), type=list[PositionRisk])
     assert pos[0].amount_lots(btcusdt_rules()) == -2
-    bal = msgspec.json.decode(
-        json.dumps(
-            [
-                {
-                    "accountAlias": "SgsR",
-                    "asset": "USDT",
-                    "balance": "122607.35137903",
-                    "crossWalletBalance": "23.72469206",
-                    "crossUnPnl": "0.00000000",
-                    "availableBalance": "23.72469206",
-                    "maxWithdrawAmount": "23.72469206",
-                    "marginAvailable": True,
-                    "updateTime": 1617939110373,
-                }
-            ]
-        ),
-        type=list[BalanceRow],
-    )
+    bal = msgspec.json.decode(json.dumps([{
+        "accountAlias": "SgsR", "asset": "USDT", "balance": "122607.35137903", "crossWalletBalance": "23.72469206",
+        "crossUnPnl": "0.00000000", "availableBalance": "23.72469206", "maxWithdrawAmount": "23.72469206",
+        "marginAvailable": True, "updateTime": 1617939110373,
+    }]), type=list[BalanceRow])
     assert bal[0].balance == Decimal("122607.35137903")
-    acct = msgspec.json.decode(
-        json.dumps(
-            {
-                "totalInitialMargin": "0",
-                "totalMaintMargin": "0",
-                "totalWalletBalance": "103.12345678",
-                "totalUnrealizedProfit": "0.0",
-                "totalMarginBalance": "103.12345678",
-                "totalPositionInitialMargin": "0",
-                "totalOpenOrderInitialMargin": "0",
-                "totalCrossWalletBalance": "103.12345678",
-                "totalCrossUnPnl": "0",
-                "availableBalance": "103.12345678",
-                "maxWithdrawAmount": "103.12345678",
-                "assets": [
-                    {
-                        "asset": "USDT",
-                        "walletBalance": "103.12345678",
-                        "unrealizedProfit": "0",
-                        "marginBalance": "103.12345678",
-                        "maintMargin": "0",
-                        "initialMargin": "0",
-                        "positionInitialMargin": "0",
-                        "openOrderInitialMargin": "0",
-                        "crossWalletBalance": "103.12345678",
-                        "crossUnPnl": "0",
-                        "availableBalance": "103.12345678",
-                        "maxWithdrawAmount": "103.12345678",
-                        "updateTime": 1625474304765,
-                    }
-                ],
-                "positions": [
-                    {
-                        "symbol": "BTCUSDT",
-                        "positionSide": "BOTH",
-                        "positionAmt": "1.000",
-                        "unrealizedProfit": "0.0",
-                        "isolatedMargin": "0",
-                        "notional": "0",
-                        "isolatedWallet": "0",
-                        "initialMargin": "0",
-                        "maintMargin": "0",
-                        "updateTime": 0,
-                    }
-                ],
-            }
-        ),
-        type=Account,
-    )
+    acct = msgspec.json.decode(json.dumps({
+        "totalInitialMargin": "0", "totalMaintMargin": "0", "totalWalletBalance": "103.12345678",
+        "totalUnrealizedProfit": "0.0", "totalMarginBalance": "103.12345678", "totalPositionInitialMargin": "0",
+        "totalOpenOrderInitialMargin": "0", "totalCrossWalletBalance": "103.12345678", "totalCrossUnPnl": "0",
+        "availableBalance": "103.12345678", "maxWithdrawAmount": "103.12345678",
+        "assets": [{"asset": "USDT", "walletBalance": "103.12345678", "unrealizedProfit": "0",
+                    "marginBalance": "103.12345678", "maintMargin": "0", "initialMargin": "0",
+                    "positionInitialMargin": "0", "openOrderInitialMargin": "0",
+                    "crossWalletBalance": "103.12345678", "crossUnPnl": "0", "availableBalance": "103.12345678",
+                    "maxWithdrawAmount": "103.12345678", "updateTime": 1625474304765}],
+        "positions": [{"symbol": "BTCUSDT", "positionSide": "BOTH", "positionAmt": "1.000",
+                       "unrealizedProfit": "0.0", "isolatedMargin": "0", "notional": "0", "isolatedWallet": "0",
+                       "initialMargin": "0", "maintMargin": "0", "updateTime": 0}],
+    }), type=Account)
     assert acct.availableBalance == Decimal("103.12345678") and acct.positions[0].positionAmt == "1.000"
-    trades = msgspec.json.decode(
-        json.dumps(
-            [
-                {
-                    "buyer": False,
-                    "commission": "-0.07819010",
-                    "commissionAsset": "USDT",
-                    "id": 698759,
-                    "maker": False,
-                    "orderId": 25851813,
-                    "price": "7819.01",
-                    "qty": "0.002",
-                    "quoteQty": "15.63802",
-                    "realizedPnl": "-0.91539999",
-                    "side": "SELL",
-                    "positionSide": "SHORT",
-                    "symbol": "BTCUSDT",
-                    "time": 1569514978020,
-                }
-            ]
-        ),
-        type=list[UserTrade],
-    )
-    assert (
-        trades[0].qty_lots(btcusdt_rules()) == 2
-        and trades[0].price_ticks(
-            SymbolRules(symbol="BTCUSDT", tick_size=Decimal("0.01"), step_size=Decimal("0.001"))
-        )
-        == 781901
-    )
-    prem = msgspec.json.decode(
-        json.dumps(
-            {
-                "symbol": "BTCUSDT",
-                "markPrice": "11793.63104562",
-                "indexPrice": "11781.80495970",
-                "estimatedSettlePrice": "11781.16138815",
-                "lastFundingRate": "0.00038246",
-                "interestRate": "0.00010000",
-                "nextFundingTime": 1597392000000,
-                "time": 1597370495002,
-            }
-        ),
-        type=PremiumIndex,
-    )
+    trades = msgspec.json.decode(json.dumps([{
+        "buyer": False, "commission": "-0.07819010", "commissionAsset": "USDT", "id": 698759, "maker": False,
+        "orderId": 25851813, "price": "7819.01", "qty": "0.002", "quoteQty": "15.63802", "realizedPnl": "-0.91539999",
+        "side": "SELL", "positionSide": "SHORT", "symbol": "BTCUSDT", "time": 1569514978020,
+    }]), type=list[UserTrade])
+    assert trades[0].qty_lots(btcusdt_rules()) == 2 and trades[0].price_ticks(SymbolRules(
+        symbol="BTCUSDT", tick_size=Decimal("0.01"), step_size=Decimal("0.001"))) == 781901
+    prem = msgspec.json.decode(json.dumps({
+        "symbol": "BTCUSDT", "markPrice": "11793.63104562", "indexPrice": "11781.80495970",
+        "estimatedSettlePrice": "11781.16138815", "lastFundingRate": "0.00038246", "interestRate": "0.00010000",
+        "nextFundingTime": 1597392000000, "time": 1597370495002,
+    }), type=PremiumIndex)
     assert prem.markPrice == Decimal("11793.63104562")
 
 
 def test_exchange_info_to_rules() -> None:
     r = btcusdt_rules()
     doc = {
-        "timezone": "UTC",
-        "serverTime": 1565246363776,
-        "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
-            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-        ],
-        "exchangeFilters": [],
-        "assets": [],
-        "symbols": [
-            {
-                "symbol": "BTCUSDT",
-                "pair": "BTCUSDT",
-                "contractType": "PERPETUAL",
-                "status": "TRADING",
-                "baseAsset": "BTC",
-                "quoteAsset": "USDT",
-                "marginAsset": "USDT",
-                "pricePrecision": 2,
-                "quantityPrecision": 3,
-                "filters": r.to_filters(),
-            }
-        ],
+        "timezone": "UTC", "serverTime": 1565246363776,
+        "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                       {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}],
+        "exchangeFilters": [], "assets": [],
+        "symbols": [{"symbol": "BTCUSDT", "pair": "BTCUSDT", "contractType": "PERPETUAL", "status": "TRADING",
+                     "baseAsset": "BTC", "quoteAsset": "USDT", "marginAsset": "USDT", "pricePrecision": 2,
+                     "quantityPrecision": 3, "filters": r.to_filters()}],
     }
     info = msgspec.json.decode(json.dumps(doc), type=ExchangeInfoResponse)
     rebuilt = SymbolRules.from_exchange_info(info.symbols[0])
@@ -631,13 +390,8 @@ def test_bad_depth_levels_are_malformed_and_named(bids: str, why: str, rules: di
 
 def test_snapshot_bytes_and_dict_decode_the_same() -> None:
     r = btcusdt_rules()
-    body = {
-        "lastUpdateId": 9,
-        "E": 1,
-        "T": 2,
-        "bids": [["61800.30", "0.010"], ["61800.20", "3"]],
-        "asks": [["61800.40", "0.5"]],
-    }
+    body = {"lastUpdateId": 9, "E": 1, "T": 2, "bids": [["61800.30", "0.010"], ["61800.20", "3"]],
+            "asks": [["61800.40", "0.5"]]}
     fast = parse_depth_snapshot(json.dumps(body, separators=(",", ":")).encode(), "BTCUSDT", r)
     assert fast == parse_depth_snapshot(body, "BTCUSDT", r)
     assert fast.bids == ((618003, 10), (618002, 3000)) and fast.asks == ((618004, 500),)

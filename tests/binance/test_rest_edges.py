@@ -53,7 +53,6 @@ def reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Hand
     async def h(request: web.Request) -> web.StreamResponse:
         text = body if isinstance(body, str) else json.dumps(body)
         return web.Response(status=status, text=text, headers=headers, content_type="application/json")
-
     return h
 
 
@@ -61,21 +60,11 @@ def hang(seconds: float) -> Handler:
     async def h(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(seconds)
         return web.json_response({})
-
     return h
 
 
-ORDER = {
-    "orderId": 1,
-    "symbol": "BTCUSDT",
-    "status": "NEW",
-    "clientOrderId": "grinder_x_BTCUSDT_b1_1_1",
-    "price": "60000.00",
-    "origQty": "0.010",
-    "executedQty": "0",
-    "side": "BUY",
-    "type": "LIMIT",
-}
+ORDER = {"orderId": 1, "symbol": "BTCUSDT", "status": "NEW", "clientOrderId": "grinder_x_BTCUSDT_b1_1_1",
+         "price": "60000.00", "origQty": "0.010", "executedQty": "0", "side": "BUY", "type": "LIMIT"}
 
 
 @pytest.fixture
@@ -103,9 +92,7 @@ async def make(url: str, **kw: Any) -> BinanceRestClient:
 
 async def test_503_without_code_on_write_is_unknown_outcome(server: tuple[Script, str]) -> None:
     script, url = server
-    script.on(
-        "/fapi/v1/order", reply(503, {"timestamp": 1, "path": "/fapi/v1/order", "msg": MSG_503_UNKNOWN})
-    )
+    script.on("/fapi/v1/order", reply(503, {"timestamp": 1, "path": "/fapi/v1/order", "msg": MSG_503_UNKNOWN}))
     c = await make(url)
     with pytest.raises(BinanceUnknownOutcome) as info:
         await c.new_order(cmd(), btcusdt_rules())
@@ -125,11 +112,9 @@ async def test_read_5xx_is_retried_then_succeeds(server: tuple[Script, str]) -> 
 
 async def test_retry_after_is_honoured(server: tuple[Script, str]) -> None:
     script, url = server
-    script.on(
-        "/fapi/v1/openOrders",
-        reply(429, {"code": -1003, "msg": "Too many requests"}, {"Retry-After": "0.3"}),
-        reply(200, []),
-    )
+    script.on("/fapi/v1/openOrders",
+              reply(429, {"code": -1003, "msg": "Too many requests"}, {"Retry-After": "0.3"}),
+              reply(200, []))
     c = await make(url, max_retries=1)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -171,9 +156,7 @@ async def test_lowercase_headers_feed_the_governor(server: tuple[Script, str]) -
 
 
 async def test_connection_refused_is_retryable_and_names_no_secret() -> None:
-    c = BinanceRestClient(
-        "http://127.0.0.1:9", api_key=KEY, api_secret=SECRET, max_retries=1, retry_backoff_s=0.01
-    )
+    c = BinanceRestClient("http://127.0.0.1:9", api_key=KEY, api_secret=SECRET, max_retries=1, retry_backoff_s=0.01)
     with pytest.raises(BinanceAPIError) as info:
         await c.account()
     assert info.value.kind is ErrorKind.RETRYABLE and "cannot connect" in str(info.value)
@@ -203,9 +186,7 @@ async def test_signed_request_shape_and_secret_hygiene(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     script, url = server
-    script.on(
-        "/fapi/v1/order", reply(400, {"code": -4164, "msg": "Order's notional must be no smaller than 100"})
-    )
+    script.on("/fapi/v1/order", reply(400, {"code": -4164, "msg": "Order's notional must be no smaller than 100"}))
     c = await make(url)
     with pytest.raises(BinanceAPIError) as info:
         await c.new_order(cmd(), btcusdt_rules())
@@ -258,30 +239,13 @@ async def test_recovery_pages_user_trades_past_the_limit(server: tuple[Script, s
     script, url = server
 
     def trades(ids: range) -> list[dict[str, Any]]:
-        return [
-            {
-                "symbol": "BTCUSDT",
-                "id": i,
-                "orderId": 9,
-                "side": "BUY",
-                "price": "60000.00",
-                "qty": "0.001",
-                "realizedPnl": "0",
-                "commission": "0",
-                "commissionAsset": "USDT",
-                "time": 1_700_000_000_000,
-                "maker": True,
-            }
-            for i in ids
-        ]
+        return [{"symbol": "BTCUSDT", "id": i, "orderId": 9, "side": "BUY", "price": "60000.00", "qty": "0.001",
+                 "realizedPnl": "0", "commission": "0", "commissionAsset": "USDT", "time": 1_700_000_000_000,
+                 "maker": True} for i in ids]
 
-    script.on(
-        "/fapi/v1/userTrades", reply(200, trades(range(1, 1001))), reply(200, trades(range(1001, 1004)))
-    )
-    script.on(
-        "/fapi/v1/order",
-        reply(200, {**ORDER, "orderId": 9, "origQty": "1.003", "executedQty": "1.003", "status": "FILLED"}),
-    )
+    script.on("/fapi/v1/userTrades", reply(200, trades(range(1, 1001))), reply(200, trades(range(1001, 1004))))
+    script.on("/fapi/v1/order", reply(200, {**ORDER, "orderId": 9, "origQty": "1.003", "executedQty": "1.003",
+                                            "status": "FILLED"}))
     script.on("/fapi/v1/openOrders", reply(200, []))
     c = await make(url)
     c.rules["BTCUSDT"] = btcusdt_rules()

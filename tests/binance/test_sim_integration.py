@@ -33,9 +33,8 @@ async def client(sim_server: Any) -> AsyncIterator[BinanceRestClient]:
 
 
 def limit(cid: str, price_ticks: int, lots: int = 20, side: Side = Side.BUY) -> PlaceOrder:
-    return PlaceOrder(
-        "BTCUSDT", side, OrderType.LIMIT, lots, cid, price_ticks=price_ticks, time_in_force=TimeInForce.GTC
-    )
+    return PlaceOrder("BTCUSDT", side, OrderType.LIMIT, lots, cid, price_ticks=price_ticks,
+                      time_in_force=TimeInForce.GTC)
 
 
 def market(cid: str, lots: int = 20, side: Side = Side.BUY) -> PlaceOrder:
@@ -55,8 +54,7 @@ async def test_every_rest_endpoint(client: BinanceRestClient) -> None:
     assert placed.to_status() is OrderStatus.NEW and placed.orig_lots(r) == 20
     assert [o.clientOrderId for o in await client.open_orders("BTCUSDT")] == ["grinder_t_BTCUSDT_b1_1_1"]
     amended = await client.modify_order(
-        AmendOrder("BTCUSDT", "grinder_t_BTCUSDT_b1_1_1", Side.BUY, bid - 101, 30), r
-    )
+        AmendOrder("BTCUSDT", "grinder_t_BTCUSDT_b1_1_1", Side.BUY, bid - 101, 30), r)
     assert amended.price_ticks(r) == bid - 101 and amended.orig_lots(r) == 30
     queried = await client.query_order("BTCUSDT", client_order_id="grinder_t_BTCUSDT_b1_1_1")
     assert queried.orderId == placed.orderId and queried.orig_lots(r) == 30
@@ -89,22 +87,18 @@ async def test_clock_skew_is_measured_and_minus_1021_resyncs(sim_server: Any) ->
         await c.open_orders("BTCUSDT")  # first signed request syncs the clock first
         assert abs(c.offset_ms - 20_000) < 1_000
         sim_server.control.set_faults(clock_skew_ms=-30_000)  # server jumps: next request gets -1021
-        before = metric(
-            "grinder_binance_rest_errors_total", endpoint="GET /fapi/v1/openOrders", kind="retryable"
-        )
+        before = metric("grinder_binance_rest_errors_total", endpoint="GET /fapi/v1/openOrders",
+                        kind="retryable")
         assert await c.open_orders("BTCUSDT") == []
         assert abs(c.offset_ms + 30_000) < 1_000
-        assert (
-            metric("grinder_binance_rest_errors_total", endpoint="GET /fapi/v1/openOrders", kind="retryable")
-            == before + 1
-        )
+        assert metric("grinder_binance_rest_errors_total", endpoint="GET /fapi/v1/openOrders",
+                      kind="retryable") == before + 1
     finally:
         await c.close()
 
 
-async def test_bad_secret_is_non_retryable_and_never_leaks(
-    sim_server: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_bad_secret_is_non_retryable_and_never_leaks(sim_server: Any, caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "definitely-wrong-secret-0123456789"
     c = BinanceRestClient(sim_server.rest_url, api_key=sim_server.api_key, api_secret=secret)
@@ -120,13 +114,8 @@ async def test_bad_secret_is_non_retryable_and_never_leaks(
 
 async def test_429_then_418_are_honoured(sim_server: Any) -> None:
     gov = RateLimitGovernor(default_deadline_s=0.0)
-    c = BinanceRestClient(
-        sim_server.rest_url,
-        api_key=sim_server.api_key,
-        api_secret=sim_server.api_secret,
-        governor=gov,
-        max_retries=0,
-    )
+    c = BinanceRestClient(sim_server.rest_url, api_key=sim_server.api_key, api_secret=sim_server.api_secret,
+                          governor=gov, max_retries=0)
     try:
         sim_server.control.set_faults(too_many_requests=1)
         with pytest.raises(BinanceAPIError) as info:
@@ -148,9 +137,8 @@ async def test_429_then_418_are_honoured(sim_server: Any) -> None:
         await c.close()
 
 
-async def test_unknown_outcome_is_reported_and_resolved_by_query(
-    client: BinanceRestClient, sim_server: Any
-) -> None:
+async def test_unknown_outcome_is_reported_and_resolved_by_query(client: BinanceRestClient, sim_server: Any
+                                                                  ) -> None:
     r = client.rules["BTCUSDT"]
     bid = (await client.book_ticker("BTCUSDT")).bid_ticks(r)
     sim_server.control.set_faults(unknown_after_execute=1)
@@ -161,9 +149,8 @@ async def test_unknown_outcome_is_reported_and_resolved_by_query(
     assert found.to_status() is OrderStatus.NEW  # it did execute: resolved, not re-sent
 
 
-async def test_retryable_write_is_retried_once_with_the_same_id(
-    client: BinanceRestClient, sim_server: Any
-) -> None:
+async def test_retryable_write_is_retried_once_with_the_same_id(client: BinanceRestClient, sim_server: Any
+                                                                 ) -> None:
     r = client.rules["BTCUSDT"]
     bid = (await client.book_ticker("BTCUSDT")).bid_ticks(r)
     sim_server.control.set_faults(unavailable_before_execute=1, throttle=1)
@@ -203,10 +190,8 @@ async def test_market_streams_deliver_and_reconnect_after_drop(
         await wait_until(lambda: public.connects > connects and public.is_connected, what="reconnect")
         assert metric("grinder_ws_reconnect_total", stream="public", reason="closed") == before + 1
         later = metric("grinder_ticks_received_total", symbol="BTCUSDT")
-        await wait_until(
-            lambda: metric("grinder_ticks_received_total", symbol="BTCUSDT") > later,
-            what="ticks after reconnect",
-        )
+        await wait_until(lambda: metric("grinder_ticks_received_total", symbol="BTCUSDT") > later,
+                         what="ticks after reconnect")
         await ms.subscribe("BTCUSDT", ["trade"])  # live SUBSCRIBE on the open market connection
         seen.clear()
 
@@ -272,11 +257,8 @@ async def test_stale_feed_reconnects(sim_server_manual: Any) -> None:
     await ms.start()
     try:
         before = metric("grinder_ws_reconnect_total", stream="public", reason="stale")
-        await wait_until(
-            lambda: metric("grinder_ws_reconnect_total", stream="public", reason="stale") > before,
-            timeout_s=5,
-            what="stale reconnect",
-        )
+        await wait_until(lambda: metric("grinder_ws_reconnect_total", stream="public", reason="stale") > before,
+                         timeout_s=5, what="stale reconnect")
     finally:
         await ms.stop()
         await c.close()
@@ -294,9 +276,7 @@ async def test_listen_key_expiry_loses_no_fill(sim_server: Any, client: BinanceR
     r = client.rules["BTCUSDT"]
     try:
         await us.wait_connected()
-        await wait_until(
-            lambda: any(isinstance(e, UserStreamResynced) for e in events), what="initial resync"
-        )
+        await wait_until(lambda: any(isinstance(e, UserStreamResynced) for e in events), what="initial resync")
         # Live fill first: arrives over the stream.
         await client.new_order(market("grinder_t_BTCUSDT_l1_1_1"), r)
         await wait_until(lambda: bool(_fills(events, "grinder_t_BTCUSDT_l1_1_1")), what="live fill")
@@ -305,10 +285,8 @@ async def test_listen_key_expiry_loses_no_fill(sim_server: Any, client: BinanceR
         sim_server.control.stall_ws(300)
         sim_server.control.expire_listen_key()
         missed = await client.new_order(market("grinder_t_BTCUSDT_l2_1_1", lots=30), r, resp_type="RESULT")
-        await wait_until(
-            lambda: sum(1 for e in events if isinstance(e, UserStreamResynced)) >= 2,
-            what="resync after expiry",
-        )
+        await wait_until(lambda: sum(1 for e in events if isinstance(e, UserStreamResynced)) >= 2,
+                         what="resync after expiry")
         fills = _fills(events, "grinder_t_BTCUSDT_l2_1_1")
         assert sum(f.last_fill_lots for f in fills) == missed.executed_lots(r) == 30
         assert fills[-1].status is OrderStatus.FILLED and fills[-1].cum_filled_lots == 30
@@ -324,9 +302,8 @@ async def test_listen_key_expiry_loses_no_fill(sim_server: Any, client: BinanceR
         await us.stop()
 
 
-async def test_duplicates_dropped_and_keepalive_recreates_missing_key(
-    sim_server: Any, client: BinanceRestClient
-) -> None:
+async def test_duplicates_dropped_and_keepalive_recreates_missing_key(sim_server: Any, client: BinanceRestClient
+                                                                      ) -> None:
     events: list[Any] = []
     cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.05)
     us = UserDataStream(client, client.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
@@ -342,22 +319,15 @@ async def test_duplicates_dropped_and_keepalive_recreates_missing_key(
         def mine() -> list[OrderUpdate]:
             return [e for e in events if isinstance(e, OrderUpdate) and e.client_order_id.endswith("d1_1_1")]
 
-        await wait_until(
-            lambda: any(e.execution_type is ExecutionType.CANCELED for e in mine()), what="cancel event"
-        )
+        await wait_until(lambda: any(e.execution_type is ExecutionType.CANCELED for e in mine()),
+                         what="cancel event")
         assert [e.execution_type for e in mine()] == [ExecutionType.NEW, ExecutionType.CANCELED]
         sim_server.control.clear_faults()
         old_key = us.listen_key
         await client.close_listen_key()  # the key vanishes server-side
         await us.keepalive()  # -1125 → new key, reconnect, resync
-        await wait_until(
-            lambda: (
-                us.listen_key not in (None, old_key)
-                and us.connection is not None
-                and us.connection.is_connected
-            ),
-            what="new listenKey",
-        )
+        await wait_until(lambda: us.listen_key not in (None, old_key) and us.connection is not None
+                         and us.connection.is_connected, what="new listenKey")
     finally:
         await us.stop()
 
@@ -380,13 +350,12 @@ async def test_unsubscribe_stops_a_stream(sim_server: Any, client: BinanceRestCl
         await ms.stop()
 
 
-async def test_fills_during_a_dropped_connection_arrive_exactly_once(
-    sim_server: Any, client: BinanceRestClient
-) -> None:
+
+async def test_fills_during_a_dropped_connection_arrive_exactly_once(sim_server: Any, client: BinanceRestClient
+                                                                     ) -> None:
     events: list[Any] = []
-    cfg = BinanceConfig(
-        rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.3, reconnect_jitter=0.0
-    )
+    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.3,
+                        reconnect_jitter=0.0)
     us = UserDataStream(client, client.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
     await us.start()
     r = client.rules["BTCUSDT"]
@@ -399,10 +368,8 @@ async def test_fills_during_a_dropped_connection_arrive_exactly_once(
         sim_server.control.drop_ws()
         done = await client.new_order(market("grinder_t_BTCUSDT_g1_1_1", lots=50), r, resp_type="RESULT")
         await wait_until(lambda: conn.connects > connects and conn.is_connected, what="user stream reconnect")
-        await wait_until(
-            lambda: sum(f.last_fill_lots for f in _fills(events, "grinder_t_BTCUSDT_g1_1_1")) >= 50,
-            what="the fill made while disconnected",
-        )
+        await wait_until(lambda: sum(f.last_fill_lots for f in _fills(events, "grinder_t_BTCUSDT_g1_1_1")) >= 50,
+                         what="the fill made while disconnected")
         await asyncio.sleep(0.2)  # any late duplicate would show up now
         fills = _fills(events, "grinder_t_BTCUSDT_g1_1_1")
         assert sum(f.last_fill_lots for f in fills) == done.executed_lots(r) == 50

@@ -17,20 +17,8 @@ from grinder.binance.streams import Backoff, MarketStreams, redact_url
 from grinder.core.events import BookTicker
 from tests.binance.helpers import metric, wait_until
 
-GOOD = {
-    "stream": "btcusdt@bookTicker",
-    "data": {
-        "e": "bookTicker",
-        "u": 5,
-        "s": "BTCUSDT",
-        "b": "61800.20",
-        "B": "1.000",
-        "a": "61800.30",
-        "A": "2.000",
-        "T": 1,
-        "E": 1,
-    },
-}
+GOOD = {"stream": "btcusdt@bookTicker", "data": {"e": "bookTicker", "u": 5, "s": "BTCUSDT", "b": "61800.20",
+                                                 "B": "1.000", "a": "61800.30", "A": "2.000", "T": 1, "E": 1}}
 BAD_FRAMES = [
     "garbage{",
     json.dumps({"stream": "btcusdt@bookTicker", "data": {"e": "bookTicker", "u": 6, "s": "BTCUSDT"}}),
@@ -107,14 +95,7 @@ def test_listen_key_never_logged() -> None:
 def test_runbook_metric_names_are_pinned() -> None:
     names = {m.name for m in REGISTRY.collect()}
     # prometheus-client strips "_total" from counter family names.
-    for name in (
-        "grinder_ws_connected",
-        "grinder_ws_reconnect",
-        "grinder_ticks_received",
-        "grinder_last_tick_ts",
-        "grinder_binance_rest_latency_seconds",
-        "grinder_binance_rate_limit_used",
-        "grinder_book_resyncs",
-        "grinder_ws_malformed_messages",
-    ):
+    for name in ("grinder_ws_connected", "grinder_ws_reconnect", "grinder_ticks_received", "grinder_last_tick_ts",
+                 "grinder_binance_rest_latency_seconds", "grinder_binance_rate_limit_used",
+                 "grinder_book_resyncs", "grinder_ws_malformed_messages"):
         assert name in names, name

@@ -41,17 +41,9 @@ class RecordingPort:
         return CommandResult(cmd, Outcome.ACCEPTED, order_id=len(self.received), status=OrderStatus.NEW)
 
     async def query_order(self, symbol: str, client_order_id: str) -> OrderState | None:
-        return OrderState(
-            symbol=symbol,
-            client_order_id=client_order_id,
-            order_id=1,
-            side=Side.BUY,
-            order_type=OrderType.LIMIT,
-            status=OrderStatus.NEW,
-            price_ticks=self.rules.price_to_ticks("50000"),
-            orig_lots=3,
-            executed_lots=0,
-        )
+        return OrderState(symbol=symbol, client_order_id=client_order_id, order_id=1, side=Side.BUY,
+                          order_type=OrderType.LIMIT, status=OrderStatus.NEW,
+                          price_ticks=self.rules.price_to_ticks("50000"), orig_lots=3, executed_lots=0)
 
     async def open_orders(self, symbol: str | None = None) -> list[OrderState]:
         return []

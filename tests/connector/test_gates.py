@@ -34,46 +34,31 @@ MAINNET_LIKE = {MAINNET, UNKNOWN_HOST}
 CID = "grinder_s_BTCUSDT_1_1700000000_1"
 
 
-def expected_block(
-    op: str, armed: bool, mode: SafeMode, env: str | None, port_url: str | None, paper: bool
-) -> tuple[str, str] | None:
+def expected_block(op: str, armed: bool, mode: SafeMode, env: str | None, port_url: str | None,
+                   paper: bool) -> tuple[str, str] | None:
     """The oracle, written out independently of grinder.connector.gates."""
     if not armed:
-        return (
-            "armed",
-            f"Cannot {op}: armed=False. Arm the connector: set LiveConnectorConfig(armed=True) "
-            "(or config.armed = True at runtime); only the HA leader may be armed.",
-        )
+        return ("armed", f"Cannot {op}: armed=False. Arm the connector: set LiveConnectorConfig(armed=True) "
+                         "(or config.armed = True at runtime); only the HA leader may be armed.")
     if mode is SafeMode.READ_ONLY:
-        return (
-            "mode",
-            f"Cannot {op}: mode=READ_ONLY (no writes possible). Set "
-            "LiveConnectorConfig(mode=SafeMode.LIVE_TRADE) for real orders, "
-            "or SafeMode.PAPER for paper orders.",
-        )
+        return ("mode", f"Cannot {op}: mode=READ_ONLY (no writes possible). Set "
+                        "LiveConnectorConfig(mode=SafeMode.LIVE_TRADE) for real orders, "
+                        "or SafeMode.PAPER for paper orders.")
     if mode is SafeMode.PAPER:
         if not paper:
-            return (
-                "paper_port",
-                f"Cannot {op}: mode=PAPER but paper_port not configured. Provide one: "
-                "LiveConnectorConfig(paper_port=PaperPort(venue, clock), ...).",
-            )
+            return ("paper_port", f"Cannot {op}: mode=PAPER but paper_port not configured. Provide one: "
+                                  "LiveConnectorConfig(paper_port=PaperPort(venue, clock), ...).")
         return None
     if (port_url is None or port_url in MAINNET_LIKE) and env not in TRUTHY:
         target = port_url if port_url is not None else "(no futures_port: assumed mainnet)"
-        return (
-            "allow_mainnet_trade",
-            f"Cannot {op}: ALLOW_MAINNET_TRADE=1 not set (target {target} is Binance mainnet). "
-            "Export ALLOW_MAINNET_TRADE=1 (accepted: 1/true/yes) to trade real money, or point "
-            "BINANCE_FUTURES_BASE_URL at the testnet or a loopback simulator.",
-        )
+        return ("allow_mainnet_trade",
+                f"Cannot {op}: ALLOW_MAINNET_TRADE=1 not set (target {target} is Binance mainnet). "
+                "Export ALLOW_MAINNET_TRADE=1 (accepted: 1/true/yes) to trade real money, or point "
+                "BINANCE_FUTURES_BASE_URL at the testnet or a loopback simulator.")
     if port_url is None:
-        return (
-            "futures_port",
-            f"Cannot {op}: futures_port not configured. Provide one: "
-            "LiveConnectorConfig(futures_port=BinanceFuturesPort(config=port_config, "
-            "http_client=http_client), ...).",
-        )
+        return ("futures_port", f"Cannot {op}: futures_port not configured. Provide one: "
+                                "LiveConnectorConfig(futures_port=BinanceFuturesPort(config=port_config, "
+                                "http_client=http_client), ...).")
     return None
 
 
@@ -87,9 +72,8 @@ def _setup(armed: bool, mode: SafeMode, env: str | None, port_url: str | None, p
 
 async def _call(connector: LiveConnectorV0, op: str) -> object:
     if op == "place_order":
-        return await connector.place_order(
-            symbol="BTCUSDT", side=Side.BUY, price=Decimal("40000.00"), quantity=Decimal("0.003")
-        )
+        return await connector.place_order(symbol="BTCUSDT", side=Side.BUY, price=Decimal("40000.00"),
+                                           quantity=Decimal("0.003"))
     if op == "cancel_order":
         return await connector.cancel_order(CID, "BTCUSDT")
     return await connector.replace_order(CID, symbol="BTCUSDT", price=Decimal("39000.00"))
@@ -126,9 +110,7 @@ async def test_gate_matrix_runbook_api(op: str, mode: SafeMode, armed: bool) -> 
             target = paper_port if mode is SafeMode.PAPER else futures
             assert target is not None
             if [type(c) for c in target.received] != [EXPECTED_COMMAND[op]] or len(got) != 1:
-                problems.append(
-                    f"{case}: expected one {EXPECTED_COMMAND[op].__name__} on {target.name}, got {got}"
-                )
+                problems.append(f"{case}: expected one {EXPECTED_COMMAND[op].__name__} on {target.name}, got {got}")
     assert not problems, "\n".join(problems[:20])
     # Writes pass only when armed and in PAPER (with a paper port) or LIVE_TRADE (port + env/URL ok).
     if not armed or mode is SafeMode.READ_ONLY:
@@ -142,27 +124,15 @@ async def test_gate_matrix_runbook_api(op: str, mode: SafeMode, armed: bool) -> 
 async def test_gate_matrix_engine_submit_returns_blocked(mode: SafeMode, armed: bool) -> None:
     rules = RecordingPort(MAINNET).rules
     commands = [
-        PlaceOrder(
-            symbol="BTCUSDT",
-            side=Side.SELL,
-            order_type=OrderType.LIMIT,
-            qty_lots=3,
-            client_order_id=CID,
-            price_ticks=rules.price_to_ticks("40000"),
-        ),
+        PlaceOrder(symbol="BTCUSDT", side=Side.SELL, order_type=OrderType.LIMIT, qty_lots=3,
+                   client_order_id=CID, price_ticks=rules.price_to_ticks("40000")),
         CancelOrder(symbol="BTCUSDT", client_order_id=CID),
-        AmendOrder(
-            symbol="BTCUSDT",
-            client_order_id=CID,
-            side=Side.SELL,
-            price_ticks=rules.price_to_ticks("39000"),
-            qty_lots=3,
-        ),
+        AmendOrder(symbol="BTCUSDT", client_order_id=CID, side=Side.SELL,
+                   price_ticks=rules.price_to_ticks("39000"), qty_lots=3),
     ]
     ops = ["place_order", "cancel_order", "replace_order"]
-    for (op, cmd), env, port_url, paper in itertools.product(
-        zip(ops, commands, strict=True), ENV_VALUES, PORT_URLS, (False, True)
-    ):
+    for (op, cmd), env, port_url, paper in itertools.product(zip(ops, commands, strict=True), ENV_VALUES,
+                                                          PORT_URLS, (False, True)):
         connector, futures, paper_port = _setup(armed, mode, env, port_url, paper)
         want = expected_block(op, armed, mode, env, port_url, paper)
         result = await connector.submit(cmd)
@@ -176,26 +146,17 @@ async def test_gate_matrix_engine_submit_returns_blocked(mode: SafeMode, armed: 
 
 def test_gate_order_armed_first_then_mode_then_env_then_port() -> None:
     # Everything wrong at once: the armed gate is reported.
-    block = check_write_gates(
-        "place_order", mode=SafeMode.READ_ONLY, armed=False, futures_port=None, paper_port=None, environ={}
-    )
+    block = check_write_gates("place_order", mode=SafeMode.READ_ONLY, armed=False, futures_port=None,
+                              paper_port=None, environ={})
     assert block is not None and block.gate.value == "armed"
-    block = check_write_gates(
-        "place_order", mode=SafeMode.READ_ONLY, armed=True, futures_port=None, paper_port=None, environ={}
-    )
+    block = check_write_gates("place_order", mode=SafeMode.READ_ONLY, armed=True, futures_port=None,
+                              paper_port=None, environ={})
     assert block is not None and block.gate.value == "mode"
-    block = check_write_gates(
-        "place_order", mode=SafeMode.LIVE_TRADE, armed=True, futures_port=None, paper_port=None, environ={}
-    )
+    block = check_write_gates("place_order", mode=SafeMode.LIVE_TRADE, armed=True, futures_port=None,
+                              paper_port=None, environ={})
     assert block is not None and block.gate.value == "allow_mainnet_trade"
-    block = check_write_gates(
-        "place_order",
-        mode=SafeMode.LIVE_TRADE,
-        armed=True,
-        futures_port=None,
-        paper_port=None,
-        environ={"ALLOW_MAINNET_TRADE": "1"},
-    )
+    block = check_write_gates("place_order", mode=SafeMode.LIVE_TRADE, armed=True, futures_port=None,
+                              paper_port=None, environ={"ALLOW_MAINNET_TRADE": "1"})
     assert block is not None and block.gate.value == "futures_port"
 
 
@@ -222,22 +183,9 @@ def test_mainnet_detection_fails_closed(url: str, mainnet: bool) -> None:
     assert is_mainnet_url(url) is mainnet
 
 
-@pytest.mark.parametrize(
-    ("value", "truthy"),
-    [
-        ("1", True),
-        ("true", True),
-        ("TRUE", True),
-        ("Yes", True),
-        (" yes ", True),
-        ("0", False),
-        ("false", False),
-        ("no", False),
-        ("", False),
-        ("on", False),
-        ("2", False),
-    ],
-)
+@pytest.mark.parametrize(("value", "truthy"), [("1", True), ("true", True), ("TRUE", True), ("Yes", True),
+                                               (" yes ", True), ("0", False), ("false", False), ("no", False),
+                                               ("", False), ("on", False), ("2", False)])
 def test_allow_mainnet_trade_truthiness(value: str, truthy: bool) -> None:
     assert env_flag({"ALLOW_MAINNET_TRADE": value}, "ALLOW_MAINNET_TRADE") is truthy
     assert env_flag({}, "ALLOW_MAINNET_TRADE") is False
@@ -250,9 +198,8 @@ async def test_gate_block_counts_metric_by_gate() -> None:
     before = value()
     connector = LiveConnectorV0(LiveConnectorConfig(), environ={})
     with pytest.raises(ConnectorNonRetryableError):
-        await connector.place_order(
-            symbol="BTCUSDT", side="BUY", price=Decimal("40000.00"), quantity=Decimal("0.003")
-        )
+        await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("40000.00"),
+                                    quantity=Decimal("0.003"))
     assert value() == before + 1
 
 
@@ -260,16 +207,12 @@ async def test_env_is_read_at_each_write() -> None:
     environ: dict[str, str] = {"ALLOW_MAINNET_TRADE": "1"}
     port = RecordingPort(MAINNET)
     connector = LiveConnectorV0(
-        LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port), environ=environ
-    )
-    await connector.place_order(
-        symbol="BTCUSDT", side="BUY", price=Decimal("40000.00"), quantity=Decimal("0.003")
-    )
+        LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port), environ=environ)
+    await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("40000.00"), quantity=Decimal("0.003"))
     del environ["ALLOW_MAINNET_TRADE"]
     with pytest.raises(ConnectorNonRetryableError, match="ALLOW_MAINNET_TRADE=1 not set"):
-        await connector.place_order(
-            symbol="BTCUSDT", side="BUY", price=Decimal("40000.00"), quantity=Decimal("0.003")
-        )
+        await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("40000.00"),
+                                    quantity=Decimal("0.003"))
     assert len(port.received) == 1
 
 
@@ -298,9 +241,7 @@ async def test_rollback_during_an_in_flight_write_still_wins() -> None:
 
     for change_name in ("disarm", "paper", "read_only"):
         port = SlowPort(LOOPBACK)
-        config = LiveConnectorConfig(
-            mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port, paper_port=paper_port
-        )
+        config = LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port, paper_port=paper_port)
         connector = LiveConnectorV0(config, environ={})
 
         def change(name: str = change_name, cfg: LiveConnectorConfig = config) -> None:
@@ -311,14 +252,8 @@ async def test_rollback_during_an_in_flight_write_still_wins() -> None:
             else:
                 cfg.mode = SafeMode.READ_ONLY
 
-        cmd = PlaceOrder(
-            symbol="BTCUSDT",
-            side=Side.BUY,
-            order_type=OrderType.LIMIT,
-            qty_lots=3,
-            client_order_id=CID,
-            price_ticks=400000,
-        )
+        cmd = PlaceOrder(symbol="BTCUSDT", side=Side.BUY, order_type=OrderType.LIMIT, qty_lots=3,
+                         client_order_id=CID, price_ticks=400000)
         result = await connector.submit(cmd)
         assert result.outcome is Outcome.BLOCKED, change_name
         assert result.reason == ("gate:armed" if change_name == "disarm" else "gate:mode"), change_name
@@ -331,17 +266,15 @@ async def test_unreadable_exchange_blocks_the_write_without_raising_on_submit() 
             raise ConnectionError("exchange unreachable")
 
     port = DownPort(LOOPBACK)
-    connector = LiveConnectorV0(
-        LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port), environ={}
-    )
+    connector = LiveConnectorV0(LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, futures_port=port),
+                                environ={})
     result = await connector.submit(CancelOrder(symbol="BTCUSDT", client_order_id=CID))
     assert result.outcome is Outcome.BLOCKED and result.reason.startswith("rules_unavailable:")
     assert "ConnectionError: exchange unreachable" in result.reason and port.received == []
 
 
-def test_port_urls_default_to_mainnet_and_follow_env(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_port_urls_default_to_mainnet_and_follow_env(monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     from grinder.binance.rest import BinanceRestClient
     from grinder.connector import BinanceFuturesPort, BinanceFuturesPortConfig
 

@@ -17,19 +17,10 @@ def test_metric_names_are_pinned() -> None:
     assert connector_metrics.ORDERS_PLACED_TOTAL is not None and reconcile_metrics.RUNS_TOTAL is not None
     names = _names()
     # prometheus-client reports counters without the _total suffix in `metric.name`.
-    for name in (
-        "grinder_orders_placed",
-        "grinder_orders_cancelled",
-        "grinder_connector_errors",
-        "grinder_connector_gate_blocks",
-        "grinder_orders_amended",
-        "grinder_connector_unknown_outcomes",
-        "grinder_reconcile_runs",
-        "grinder_reconcile_mismatches",
-        "grinder_reconcile_mismatches_current",
-        "grinder_reconcile_actions",
-        "grinder_reconcile_last_run_ts",
-    ):
+    for name in ("grinder_orders_placed", "grinder_orders_cancelled", "grinder_connector_errors",
+                 "grinder_connector_gate_blocks", "grinder_orders_amended", "grinder_connector_unknown_outcomes",
+                 "grinder_reconcile_runs", "grinder_reconcile_mismatches", "grinder_reconcile_mismatches_current",
+                 "grinder_reconcile_actions", "grinder_reconcile_last_run_ts"):
         assert name in names, name
 
 

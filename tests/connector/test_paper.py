@@ -24,16 +24,9 @@ RULES = btcusdt_rules()
 
 
 def quote(clock: VirtualClock, bid: str, ask: str, uid: int) -> BookTicker:
-    return BookTicker(
-        symbol="BTCUSDT",
-        bid_ticks=RULES.price_to_ticks(bid),
-        bid_lots=1000,
-        ask_ticks=RULES.price_to_ticks(ask),
-        ask_lots=1000,
-        update_id=uid,
-        event_time_ms=clock.now_ms(),
-        transaction_time_ms=clock.now_ms(),
-    )
+    return BookTicker(symbol="BTCUSDT", bid_ticks=RULES.price_to_ticks(bid), bid_lots=1000,
+                      ask_ticks=RULES.price_to_ticks(ask), ask_lots=1000, update_id=uid,
+                      event_time_ms=clock.now_ms(), transaction_time_ms=clock.now_ms())
 
 
 @pytest.fixture
@@ -41,9 +34,8 @@ def paper() -> tuple[LiveConnectorV0, PaperPort, VirtualClock]:
     clock = VirtualClock.from_ms(1_700_000_000_000)
     port = PaperPort(Venue(VenueConfig(fill_model="touch"), {"BTCUSDT": RULES}), clock)
     port.on_book_ticker(quote(clock, "60000.00", "60000.10", 1))
-    connector = LiveConnectorV0(
-        LiveConnectorConfig(mode=SafeMode.PAPER, armed=True, paper_port=port), clock=clock, environ={}
-    )
+    connector = LiveConnectorV0(LiveConnectorConfig(mode=SafeMode.PAPER, armed=True, paper_port=port),
+                                clock=clock, environ={})
     return connector, port, clock
 
 
@@ -78,22 +70,13 @@ async def test_paper_cancel_and_rejects(paper: tuple[LiveConnectorV0, PaperPort,
     assert await connector.query_order("BTCUSDT", "grinder_s_BTCUSDT_1_1_404") is None
 
 
-async def test_paper_reduce_only_market_flatten(
-    paper: tuple[LiveConnectorV0, PaperPort, VirtualClock],
-) -> None:
+async def test_paper_reduce_only_market_flatten(paper: tuple[LiveConnectorV0, PaperPort, VirtualClock]) -> None:
     connector, _, _ = paper
-    await connector.place_order(
-        symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"), order_type=OrderType.MARKET
-    )
+    await connector.place_order(symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"),
+                                order_type=OrderType.MARKET)
     assert [p.amount_lots for p in await connector.positions()] == [2]
-    await connector.place_order(
-        symbol="BTCUSDT",
-        side="SELL",
-        price=None,
-        quantity=Decimal("0.002"),
-        order_type=OrderType.MARKET,
-        reduce_only=True,
-    )
+    await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
+                                order_type=OrderType.MARKET, reduce_only=True)
     assert await connector.positions() == []
 
 
@@ -111,9 +94,7 @@ async def test_paper_never_needs_allow_mainnet_or_futures_port(
         await connector.open_orders()
 
 
-async def test_symbol_not_in_config_is_refused(
-    paper: tuple[LiveConnectorV0, PaperPort, VirtualClock],
-) -> None:
+async def test_symbol_not_in_config_is_refused(paper: tuple[LiveConnectorV0, PaperPort, VirtualClock]) -> None:
     connector, _, _ = paper
     connector.config.symbols = ("ETHUSDT",)
     with pytest.raises(ConnectorNonRetryableError, match=r"BTCUSDT is not in LiveConnectorConfig\.symbols"):
@@ -125,19 +106,12 @@ async def test_cancel_and_reduce_only_allowed_outside_configured_symbols(
 ) -> None:
     connector, _, _ = paper
     cid = await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("50000.00"))
-    await connector.place_order(
-        symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"), order_type=OrderType.MARKET
-    )
+    await connector.place_order(symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"),
+                                order_type=OrderType.MARKET)
     connector.config.symbols = ("ETHUSDT",)
     assert await connector.cancel_order(cid, "BTCUSDT") is True
-    await connector.place_order(
-        symbol="BTCUSDT",
-        side="SELL",
-        price=None,
-        quantity=Decimal("0.002"),
-        order_type=OrderType.MARKET,
-        reduce_only=True,
-    )
+    await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
+                                order_type=OrderType.MARKET, reduce_only=True)
     assert await connector.positions() == []
 
 
@@ -145,16 +119,10 @@ async def test_cancel_and_reduce_only_allowed_outside_configured_symbols(
     ("kwargs", "message"),
     [
         ({"price": 50000.0}, "price 50000.0 must be a Decimal or a decimal string, not float"),
-        (
-            {"price": Decimal("50000.05")},
-            "price 50000.05 is not a multiple of BTCUSDT tickSize 0.10. Fix: round it, e.g. 50000.00",
-        ),
+        ({"price": Decimal("50000.05")}, "price 50000.05 is not a multiple of BTCUSDT tickSize 0.10. Fix: round it, e.g. 50000.00"),
         ({"price": "abc"}, "price 'abc' is not a decimal number"),
         ({"price": Decimal("-1")}, "price must be positive"),
-        (
-            {"price": Decimal("50000"), "quantity": Decimal("0.0025")},
-            "quantity 0.0025 is not a multiple of BTCUSDT stepSize 0.001",
-        ),
+        ({"price": Decimal("50000"), "quantity": Decimal("0.0025")}, "quantity 0.0025 is not a multiple of BTCUSDT stepSize 0.001"),
         ({"price": Decimal("50000"), "quantity": 0.003}, "quantity 0.003 must be a Decimal"),
         ({"price": Decimal("50000"), "side": "long"}, "side 'long' is not BUY or SELL"),
         ({"price": None}, "a LIMIT order needs a price"),

@@ -47,15 +47,9 @@ def test_defaults_are_safe(tmp_path: Path) -> None:
 
 
 def test_file_and_env_overrides(tmp_path: Path) -> None:
-    path = write(
-        tmp_path, '[connector]\nmode = "paper"\nsymbols = ["BTCUSDT", "ETHUSDT"]\n[ops]\nport = 9100\n'
-    )
-    env = {
-        "GRINDER_CONNECTOR_ARMED": "yes",
-        "GRINDER_CONNECTOR_MAX_NOTIONAL_PER_ORDER": "150.5",
-        "GRINDER_OPS_STALE_AFTER_S": "2.5",
-        "GRINDER_CONTROL_TOKEN": "not-a-section",
-    }
+    path = write(tmp_path, '[connector]\nmode = "paper"\nsymbols = ["BTCUSDT", "ETHUSDT"]\n[ops]\nport = 9100\n')
+    env = {"GRINDER_CONNECTOR_ARMED": "yes", "GRINDER_CONNECTOR_MAX_NOTIONAL_PER_ORDER": "150.5",
+           "GRINDER_OPS_STALE_AFTER_S": "2.5", "GRINDER_CONTROL_TOKEN": "not-a-section"}
     cfg = load_config(path, env=env, registry=REG)
     conn = cfg.get(DemoConnector)
     assert conn.mode is SafeMode.PAPER and conn.armed is True
@@ -67,23 +61,11 @@ def test_file_and_env_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "env", "needle"),
     [
-        (
-            '[connector]\nmode = "LIVE"\n',
-            {},
-            "[connector] mode: 'LIVE' is not accepted; accepted values: READ_ONLY, PAPER, LIVE_TRADE",
-        ),
-        (
-            "[connector]\narmd = true\n",
-            {},
-            "[connector] unknown key 'armd'; accepted keys: armed, max_notional_per_order, mode, symbols",
-        ),
+        ('[connector]\nmode = "LIVE"\n', {}, "[connector] mode: 'LIVE' is not accepted; accepted values: READ_ONLY, PAPER, LIVE_TRADE"),
+        ('[connector]\narmd = true\n', {}, "[connector] unknown key 'armd'; accepted keys: armed, max_notional_per_order, mode, symbols"),
         ("[conector]\n", {}, "unknown section [conector]; accepted sections: connector, ops"),
         ('[ops]\nport = "x"\n', {}, "[ops] port: expected an integer, got 'x'"),
-        (
-            "",
-            {"GRINDER_CONNECTOR_ARMED": "maybe"},
-            "environment GRINDER_CONNECTOR_ARMED: expected true or false, got 'maybe'",
-        ),
+        ("", {"GRINDER_CONNECTOR_ARMED": "maybe"}, "environment GRINDER_CONNECTOR_ARMED: expected true or false, got 'maybe'"),
         ("", {"GRINDER_OPS_PROT": "1"}, "environment GRINDER_OPS_PROT: [ops] has no key 'prot'"),
         ("[connector\n", {}, "is not valid TOML"),
     ],
@@ -115,31 +97,18 @@ def test_missing_file_is_clear(tmp_path: Path) -> None:
 
 def test_cli_config_check_error_exit_code(tmp_path: Path) -> None:
     path = write(tmp_path, "[nosuchsection]\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "grinder.cli", "config", "check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = subprocess.run([sys.executable, "-m", "grinder.cli", "config", "check", str(path)],
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "unknown section [nosuchsection]" in proc.stderr
 
 
 def test_cli_config_check_prints_effective_config_without_secrets(tmp_path: Path) -> None:
     path = write(tmp_path, '[connector]\nmode = "PAPER"\n')
-    env = {
-        **__import__("os").environ,
-        "BINANCE_API_KEY": "key-value-abcdef",
-        "BINANCE_API_SECRET": "secret-value-abcdef",
-    }
+    env = {**__import__("os").environ, "BINANCE_API_KEY": "key-value-abcdef", "BINANCE_API_SECRET": "secret-value-abcdef"}
     env.pop("GRINDER_CONNECTOR_MODE", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "grinder.cli", "config", "check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    proc = subprocess.run([sys.executable, "-m", "grinder.cli", "config", "check", str(path)],
+                          capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert '[connector]\nmode = "PAPER"\narmed = false' in out
@@ -174,10 +143,7 @@ def test_per_symbol_tables_override_the_section_for_that_symbol(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        (
-            "[grid.ETHUSDT]\nlevel = 2\n",
-            "[grid.ETHUSDT] unknown key 'level'; accepted keys: levels, max_position",
-        ),
+        ('[grid.ETHUSDT]\nlevel = 2\n', "[grid.ETHUSDT] unknown key 'level'; accepted keys: levels, max_position"),
         ("[grid.ETHUSDT]\nlevels = 0\n", "[grid.ETHUSDT] levels = 0 is invalid: use at least 1"),
         ("[grid.ethusdt]\nlevels = 2\n", "'ethusdt' is not a symbol name such as ETHUSDT"),
         ("[ops.ETHUSDT]\nport = 1\n", "[ops.ETHUSDT]: per-symbol tables are accepted only in"),

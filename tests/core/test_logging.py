@@ -25,13 +25,9 @@ def log_stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def test_human_format_matches_runbook(log_stream: io.StringIO) -> None:
-    logging.getLogger("grinder.connector").info(
-        "LiveConnectorV0 connected mode=%s armed=%s", "LIVE_TRADE", True
-    )
+    logging.getLogger("grinder.connector").info("LiveConnectorV0 connected mode=%s armed=%s", "LIVE_TRADE", True)
     line = log_stream.getvalue().strip()
-    assert re.fullmatch(
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO LiveConnectorV0 connected mode=LIVE_TRADE armed=True", line
-    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO LiveConnectorV0 connected mode=LIVE_TRADE armed=True", line)
 
 
 def test_secrets_never_reach_a_log_line(log_stream: io.StringIO) -> None:

@@ -38,11 +38,9 @@ def rules_strategy(draw: st.DrawFn) -> SymbolRules:
     )
 
 
-def reference_error(
-    rules: SymbolRules, side: Side, price: Decimal, qty: Decimal, mark: Decimal | None, reduce_only: bool
-) -> int | None:
+def reference_error(rules: SymbolRules, side: Side, price: Decimal, qty: Decimal, mark: Decimal | None,
+                    reduce_only: bool) -> int | None:
     """Straightforward transcription of the protocol sheet's LIMIT order rules, in precedence order."""
-
     def places(d: Decimal) -> int:
         exp = d.normalize().as_tuple().exponent
         assert isinstance(exp, int)
@@ -78,7 +76,7 @@ def reference_error(
     return None
 
 
-@given(rules=rules_strategy(), n=st.integers(-(10**9), 10**9))
+@given(rules=rules_strategy(), n=st.integers(-10**9, 10**9))
 def test_ticks_round_trip_exactly(rules: SymbolRules, n: int) -> None:
     assert rules.price_to_ticks(rules.ticks_to_price(n)) == n
     assert rules.qty_to_lots(rules.lots_to_qty(n)) == n
@@ -86,9 +84,7 @@ def test_ticks_round_trip_exactly(rules: SymbolRules, n: int) -> None:
     assert rules.qty_to_lots(rules.qty_str(n)) == n
 
 
-@given(
-    rules=rules_strategy(), raw=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10**7), places=7)
-)
+@given(rules=rules_strategy(), raw=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(10**7), places=7))
 def test_rounding_helpers_bracket_the_value(rules: SymbolRules, raw: Decimal) -> None:
     lo, hi = rules.floor_ticks(raw), rules.ceil_ticks(raw)
     assert rules.ticks_to_price(lo) <= raw <= rules.ticks_to_price(hi)
@@ -109,23 +105,18 @@ def _decimal_near(rules: SymbolRules, base: Decimal, unit: Decimal) -> st.Search
 @given(data=st.data(), rules=rules_strategy())
 def test_validator_agrees_with_decimal_reference(data: st.DataObject, rules: SymbolRules) -> None:
     side = data.draw(st.sampled_from(list(Side)))
-    price = data.draw(
-        st.one_of(
-            _decimal_near(rules, rules.min_price, rules.tick_size),
-            _decimal_near(rules, rules.max_price - rules.tick_size * 20, rules.tick_size),
-            st.just(Decimal(0)),
-        )
-    )
-    qty = data.draw(
-        st.one_of(
-            _decimal_near(rules, rules.min_qty, rules.step_size),
-            _decimal_near(rules, rules.max_qty - rules.step_size * 20, rules.step_size),
-            st.just(Decimal(0)),
-        )
-    )
-    mark = data.draw(
-        st.one_of(st.none(), st.just(price), st.just(price * Decimal("0.9")), st.just(price * Decimal("1.1")))
-    )
+    price = data.draw(st.one_of(
+        _decimal_near(rules, rules.min_price, rules.tick_size),
+        _decimal_near(rules, rules.max_price - rules.tick_size * 20, rules.tick_size),
+        st.just(Decimal(0)),
+    ))
+    qty = data.draw(st.one_of(
+        _decimal_near(rules, rules.min_qty, rules.step_size),
+        _decimal_near(rules, rules.max_qty - rules.step_size * 20, rules.step_size),
+        st.just(Decimal(0)),
+    ))
+    mark = data.draw(st.one_of(st.none(), st.just(price), st.just(price * Decimal("0.9")),
+                               st.just(price * Decimal("1.1"))))
     reduce_only = data.draw(st.booleans())
     expected = reference_error(rules, side, price, qty, mark, reduce_only)
     try:
@@ -142,12 +133,7 @@ def test_binance_messages_and_codes() -> None:
         ("0.001", "97000.001", -1111, "Precision is over the maximum defined for this asset."),
         ("0.001", "97000.05", -4014, "Price not increased by tick size."),
         ("0.0015", "97000.0", -1111, "Precision is over the maximum defined for this asset."),
-        (
-            "0.001",
-            "97000.0",
-            -4164,
-            "Order's notional must be no smaller than 100 (unless you choose reduce only)",
-        ),
+        ("0.001", "97000.0", -4164, "Order's notional must be no smaller than 100 (unless you choose reduce only)"),
         ("0", "97000.0", -4003, "Quantity less than or equal to zero."),
         ("2000", "97000.0", -4005, "Quantity greater than max quantity."),
         ("0.001", "100.0", -4013, "Price less than min price."),
@@ -194,16 +180,8 @@ def test_min_lots_for_notional_is_minimal(rules: SymbolRules, price_ticks: int) 
 
 def test_exchange_info_round_trip() -> None:
     r = btcusdt_rules()
-    info = {
-        "symbol": "BTCUSDT",
-        "pricePrecision": 2,
-        "quantityPrecision": 3,
-        "baseAsset": "BTC",
-        "quoteAsset": "USDT",
-        "marginAsset": "USDT",
-        "status": "TRADING",
-        "filters": r.to_filters(),
-    }
+    info = {"symbol": "BTCUSDT", "pricePrecision": 2, "quantityPrecision": 3, "baseAsset": "BTC",
+            "quoteAsset": "USDT", "marginAsset": "USDT", "status": "TRADING", "filters": r.to_filters()}
     assert SymbolRules.from_exchange_info(info) == r
 
 

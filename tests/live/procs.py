@@ -43,24 +43,9 @@ class SimProcess:
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "grinder.cli",
-                "sim",
-                "--port",
-                "0",
-                "--speed",
-                str(speed),
-                "--seed",
-                str(seed),
-                "--symbols",
-                "BTCUSDT,ETHUSDT",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env=child_env(),
+            [sys.executable, "-m", "grinder.cli", "sim", "--port", "0", "--speed", str(speed), "--seed", str(seed),
+             "--symbols", "BTCUSDT,ETHUSDT"],
+            stdout=subprocess.PIPE, stderr=self._log, text=True, env=child_env(),
         )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 20
@@ -138,17 +123,8 @@ class EngineProcess:
         self.log_path = log_path
         self._log = open(log_path, "a")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "grinder.live.run",
-                "--config",
-                str(config),
-                "--ops-port",
-                str(self.ops_port),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "grinder.live.run", "--config", str(config), "--ops-port", str(self.ops_port)],
+            stdout=self._log, stderr=subprocess.STDOUT,
             env=child_env(BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET),
         )
         self.url = f"http://127.0.0.1:{self.ops_port}"
@@ -205,19 +181,13 @@ async def sim_trades(client: BinanceRestClient) -> set[tuple[str, int]]:
 async def sim_all_orders(client: BinanceRestClient) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for sym in ("BTCUSDT", "ETHUSDT"):
-        rows.extend(
-            await client.request(
-                "GET", "/fapi/v1/allOrders", {"symbol": sym, "limit": 1000}, security=Security.SIGNED
-            )
-        )
+        rows.extend(await client.request("GET", "/fapi/v1/allOrders", {"symbol": sym, "limit": 1000},
+                                         security=Security.SIGNED))
     return rows
 
 
 async def sim_positions(client: BinanceRestClient) -> dict[str, str]:
     from decimal import Decimal
 
-    return {
-        p.symbol: str(Decimal(p.positionAmt).normalize())
-        for p in await client.position_risk()
-        if p.symbol in ("BTCUSDT", "ETHUSDT")
-    }
+    return {p.symbol: str(Decimal(p.positionAmt).normalize()) for p in await client.position_risk()
+            if p.symbol in ("BTCUSDT", "ETHUSDT")}

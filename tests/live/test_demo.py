@@ -20,32 +20,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path_factory.mktemp("demo")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "grinder.cli",
-            "demo",
-            "--duration",
-            "5",
-            "--speed",
-            "20",
-            "--out",
-            str(out),
-            "--ops-port",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=child_env(),
-        cwd=out,
+        [sys.executable, "-m", "grinder.cli", "demo", "--duration", "5", "--speed", "20", "--out", str(out),
+         "--ops-port", "0"],
+        capture_output=True, text=True, timeout=90, env=child_env(), cwd=out,
     )
     return proc, out
 
 
-def test_demo_exits_zero_with_fills_and_a_matching_journal(
-    demo_run: tuple[subprocess.CompletedProcess[str], Path],
-) -> None:
+def test_demo_exits_zero_with_fills_and_a_matching_journal(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     proc, out = demo_run
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Not a terminal: plain periodic status lines, no terminal control codes.
@@ -54,11 +36,7 @@ def test_demo_exits_zero_with_fills_and_a_matching_journal(
     assert "\x1b[" not in proc.stdout
     assert "GRINDER demo summary" in proc.stdout
     assert "journal vs simulator trades: MATCH" in proc.stdout
-    fills = {
-        line.split(":")[0].strip(): line
-        for line in proc.stdout.splitlines()
-        if "fills=" in line and ":" in line
-    }
+    fills = {line.split(":")[0].strip(): line for line in proc.stdout.splitlines() if "fills=" in line and ":" in line}
     for sym in ("BTCUSDT", "ETHUSDT"):
         line = fills[sym]
         count = int(line.split("fills=")[1].split()[0])
@@ -71,13 +49,8 @@ def test_demo_exits_zero_with_fills_and_a_matching_journal(
 
 
 def test_demo_refuses_bad_arguments_with_a_fix() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "grinder.cli", "demo", "--duration", "0"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=child_env(),
-    )
+    proc = subprocess.run([sys.executable, "-m", "grinder.cli", "demo", "--duration", "0"], capture_output=True,
+                          text=True, timeout=30, env=child_env())
     assert proc.returncode == 2
     assert "--duration and --speed must be > 0" in proc.stderr
 
@@ -98,20 +71,10 @@ def test_demo_report_renders_in_headless_chromium(
         pytest.skip("chromium is not installed (apt-get install -y chromium) - report rendering not checked")
     _, out = demo_run
     shot = tmp_path / "report.png"
-    cmd = [
-        browser,
-        "--headless",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--screenshot={shot}",
-        "--window-size=1200,900",
-        (out / "report.html").resolve().as_uri(),
-    ]
+    cmd = [browser, "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,900",
+           (out / "report.html").resolve().as_uri()]
     if os.geteuid() == 0:
         cmd.insert(1, "--no-sandbox")
     subprocess.run(cmd, capture_output=True, timeout=60, check=False)

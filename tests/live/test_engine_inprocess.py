@@ -34,23 +34,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 
-def settings(
-    sim: SimServer,
-    tmp: Path,
-    *,
-    mode: SafeMode,
-    armed: bool,
-    ha: HAConfig | None = None,
-    name: str = "journal",
-) -> EngineSettings:
-    grid = GridConfig(
-        levels=2, spacing_bps=Decimal("3"), order_notional=Decimal("110"), max_position=Decimal("0.2")
-    )
+def settings(sim: SimServer, tmp: Path, *, mode: SafeMode, armed: bool, ha: HAConfig | None = None,
+             name: str = "journal") -> EngineSettings:
+    grid = GridConfig(levels=2, spacing_bps=Decimal("3"), order_notional=Decimal("110"), max_position=Decimal("0.2"))
     return EngineSettings(
         engine=EngineConfig(symbols=SYMBOLS, stale_feed_s=5.0, shutdown_timeout_s=5.0),
-        connector=LiveConnectorConfig(
-            mode=mode, armed=armed, symbols=SYMBOLS, max_notional_per_order=Decimal("125")
-        ),
+        connector=LiveConnectorConfig(mode=mode, armed=armed, symbols=SYMBOLS, max_notional_per_order=Decimal("125")),
         binance=BinanceConfig(rest_url=sim.rest_url, ws_url=sim.ws_url),
         strategy=StrategyConfig(grid=grid, strategy_tag="t"),
         risk=RiskConfig(max_position_notional=Decimal("1500"), max_total_position_notional=Decimal("3000")),
@@ -74,14 +63,8 @@ class Running:
 async def start(cfg: EngineSettings, *, keys: bool, env: dict[str, str] | None = None) -> Running:
     lease = await start_lease(cfg)
     journal, epoch = open_journal(cfg.store)
-    engine = await build_engine(
-        cfg,
-        journal=journal,
-        api_key="grinder-sim-key" if keys else None,
-        api_secret="grinder-sim-secret" if keys else None,
-        lease=lease,
-        id_epoch_s=epoch,
-    )
+    engine = await build_engine(cfg, journal=journal, api_key="grinder-sim-key" if keys else None,
+                                api_secret="grinder-sim-secret" if keys else None, lease=lease, id_epoch_s=epoch)
     ops = OpsServer(cfg.ops, EngineHooks(engine), env=env or {})
     await ops.start()
     task = asyncio.get_running_loop().create_task(engine.run())
@@ -127,15 +110,12 @@ async def test_control_disarm_and_kill_switch_need_the_token(
             assert resp.status == 401
         assert sim_server.venue.open_orders()
         auth = {"Authorization": "Bearer tok-123456"}
-        async with session.post(
-            f"{run.ops.url}/control/kill-switch", headers=auth, json={"reason": "test"}
-        ) as resp:
+        async with session.post(f"{run.ops.url}/control/kill-switch", headers=auth,
+                                json={"reason": "test"}) as resp:
             assert resp.status == 200
             body = await resp.json()
         assert body["kill_switch"] is True and body["armed"] is False
-        await poll(
-            lambda: sim_server.venue.open_orders() == [], 10, "our orders cancelled by the kill switch"
-        )
+        await poll(lambda: sim_server.venue.open_orders() == [], 10, "our orders cancelled by the kill switch")
         status, ready = await readyz(session, run)
         assert status == 503 and "kill switch engaged" in ready["reasons"]
         placed = run.engine.counts.placed
@@ -148,31 +128,15 @@ async def test_control_disarm_and_kill_switch_need_the_token(
 async def test_only_the_leader_is_armed_and_a_follower_takes_over(
     sim_server: SimServer, tmp_path: Path, session: aiohttp.ClientSession, redis_url: str
 ) -> None:
-    ha = HAConfig(
-        enabled=True,
-        redis_url=redis_url,
-        lease_key=f"grinder:test:{os.getpid()}:{tmp_path.name}",
-        holder_id="a",
-        ttl_ms=1000,
-        renew_every_ms=300,
-    )
-    first = await start(
-        settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True, ha=ha, name="a"), keys=True
-    )
+    ha = HAConfig(enabled=True, redis_url=redis_url, lease_key=f"grinder:test:{os.getpid()}:{tmp_path.name}",
+                  holder_id="a", ttl_ms=1000, renew_every_ms=300)
+    first = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True, ha=ha, name="a"),
+                        keys=True)
     second: Running | None = None
     try:
         await poll(lambda: first.engine.parts.connector.config.armed, 10, "first engine armed as leader")
-        second = await start(
-            settings(
-                sim_server,
-                tmp_path,
-                mode=SafeMode.LIVE_TRADE,
-                armed=True,
-                ha=dataclasses.replace(ha, holder_id="b"),
-                name="b",
-            ),
-            keys=True,
-        )
+        second = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True,
+                                      ha=dataclasses.replace(ha, holder_id="b"), name="b"), keys=True)
         await poll(lambda: _ready_role(session, first, 200, "leader"), 15, "leader ready")
         assert await _ready_role(session, second, 503, "follower")
         assert second.engine.parts.connector.config.armed is False
@@ -203,17 +167,11 @@ async def test_stream_drops_lose_no_fill_and_leave_no_order(sim_factory: Any, tm
         await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) >= 1, 30, "first fill")
         assert sim_server.control.drop_ws() > 0  # every WebSocket, market and user data
         await asyncio.sleep(0.3)
-        await poll(
-            lambda: run.engine.parts.user_connected() and run.engine.parts.market_connected(),
-            15,
-            "streams reconnected",
-        )
+        await poll(lambda: run.engine.parts.user_connected() and run.engine.parts.market_connected(), 15,
+                   "streams reconnected")
         fills_before = sum(v.fill_count for v in run.engine.views.values())
-        await poll(
-            lambda: sum(v.fill_count for v in run.engine.views.values()) > fills_before,
-            30,
-            "fills after the reconnects",
-        )
+        await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) > fills_before, 30,
+                   "fills after the reconnects")
         # Tick-to-order is stamped when order requests reach the socket: per request, and per
         # market message for its first and its last request.
         lat = run.engine.status()["latency"]
@@ -278,9 +236,7 @@ async def test_paper_mode_trades_the_in_process_venue_on_live_data_without_keys(
         assert await run.stop() == 0
 
 
-async def test_stale_market_data_pulls_our_quotes_until_data_returns(
-    sim_factory: Any, tmp_path: Path
-) -> None:
+async def test_stale_market_data_pulls_our_quotes_until_data_returns(sim_factory: Any, tmp_path: Path) -> None:
     from grinder.sim.config import SimConfig
 
     sim_server = await sim_factory(SimConfig(port=0, seed=7, speed=2.0))

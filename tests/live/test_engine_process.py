@@ -160,9 +160,7 @@ def _sample(text: str, series: str) -> float | None:
     return None
 
 
-async def test_no_config_runs_read_only_on_market_data_and_exits_zero(
-    sim: SimProcess, tmp_path: Path
-) -> None:
+async def test_no_config_runs_read_only_on_market_data_and_exits_zero(sim: SimProcess, tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -172,21 +170,14 @@ async def test_no_config_runs_read_only_on_market_data_and_exits_zero(
     env = child_env(BINANCE_FUTURES_BASE_URL=sim.rest_url, BINANCE_FUTURES_WS_URL=sim.ws_url)
     log = tmp_path / "engine.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "grinder.live.run", "--ops-port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", "grinder.live.run", "--ops-port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     client = sim.client()
     try:
         async with aiohttp.ClientSession() as session:
-
             async def streaming() -> Any:
                 status, body = await get_json(session, f"http://127.0.0.1:{port}/status")
                 return status == 200 and body["symbols"]["BTCUSDT"]["ticks"] > 3 and body
-
             st = await poll(streaming, 30, f"market data in READ_ONLY ({log})")
             assert st["mode"] == "READ_ONLY" and st["armed"] is False
             status, ready = await get_json(session, f"http://127.0.0.1:{port}/readyz")
@@ -211,12 +202,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
 
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[engine]\nleftover_orders = "keep"\n')
-    proc = subprocess.run(
-        [sys.executable, "-m", "grinder.live.run", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env=child_env(),
-    )
+    proc = subprocess.run([sys.executable, "-m", "grinder.live.run", "--config", str(cfg)], capture_output=True,
+                          text=True, timeout=30, env=child_env())
     assert proc.returncode == 2
     assert "leftover_orders" in proc.stderr and "cancel, adopt" in proc.stderr

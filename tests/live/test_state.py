@@ -17,21 +17,9 @@ from grinder.live.state import LatencyWindow, Series, SymbolView
 
 
 def fill(side: Side, price_ticks: int, lots: int, trade_id: int, fee: str = "0.01") -> Fill:
-    return Fill(
-        symbol="BTCUSDT",
-        order_id=1,
-        client_order_id="grinder_t_BTCUSDT_b1_1_1",
-        trade_id=trade_id,
-        side=side,
-        position_side=PositionSide.BOTH,
-        price_ticks=price_ticks,
-        qty_lots=lots,
-        is_maker=True,
-        commission=Decimal(fee),
-        commission_asset="USDT",
-        realized_pnl=Decimal(0),
-        time_ms=trade_id,
-    )
+    return Fill(symbol="BTCUSDT", order_id=1, client_order_id="grinder_t_BTCUSDT_b1_1_1", trade_id=trade_id,
+                side=side, position_side=PositionSide.BOTH, price_ticks=price_ticks, qty_lots=lots, is_maker=True,
+                commission=Decimal(fee), commission_asset="USDT", realized_pnl=Decimal(0), time_ms=trade_id)
 
 
 def test_round_trip_realizes_the_price_difference_net_of_fees() -> None:
@@ -84,56 +72,24 @@ def test_engine_config_rejects_bad_values_with_the_fix() -> None:
 
 def test_urls_default_to_config_and_env_overrides_them() -> None:
     assert resolve_urls("https://fapi.binance.com", "wss://fstream.binance.com", env={}) == (
-        "https://fapi.binance.com",
-        "wss://fstream.binance.com",
-    )
-    env = {
-        "BINANCE_FUTURES_BASE_URL": "http://127.0.0.1:8765/",
-        "BINANCE_FUTURES_WS_URL": "ws://127.0.0.1:8765",
-    }
+        "https://fapi.binance.com", "wss://fstream.binance.com")
+    env = {"BINANCE_FUTURES_BASE_URL": "http://127.0.0.1:8765/", "BINANCE_FUTURES_WS_URL": "ws://127.0.0.1:8765"}
     assert resolve_urls("https://fapi.binance.com", "wss://fstream.binance.com", env=env) == (
-        "http://127.0.0.1:8765",
-        "ws://127.0.0.1:8765",
-    )
+        "http://127.0.0.1:8765", "ws://127.0.0.1:8765")
     with pytest.raises(ValueError, match="BINANCE_FUTURES_BASE_URL"):
         resolve_urls("ftp://x", "wss://y", env={})
 
 
 STATUS = {
-    "mode": "LIVE_TRADE",
-    "armed": True,
-    "role": "standalone",
-    "ready": True,
-    "uptime_s": 3.5,
+    "mode": "LIVE_TRADE", "armed": True, "role": "standalone", "ready": True, "uptime_s": 3.5,
     "gates": {"armed": True, "mode_live_trade": True},
-    "symbols": {
-        "BTCUSDT": {
-            "bid": "60000.0",
-            "ask": "60000.1",
-            "position_qty": "0.002",
-            "fills": 3,
-            "realized_pnl": "0.5",
-            "fees": "0.01",
-            "unrealized_pnl": "-0.1",
-            "net_pnl": "0.39",
-            "working_orders": 4,
-            "working_bids": ["59990.0"],
-            "working_asks": ["60010.0"],
-        }
-    },
+    "symbols": {"BTCUSDT": {"bid": "60000.0", "ask": "60000.1", "position_qty": "0.002", "fills": 3,
+                            "realized_pnl": "0.5", "fees": "0.01", "unrealized_pnl": "-0.1", "net_pnl": "0.39",
+                            "working_orders": 4, "working_bids": ["59990.0"], "working_asks": ["60010.0"]}},
     "feed": {"BTCUSDT": {"age_s": 0.1}},
     "latency": {"tick_to_order": {"p50_us": 300.0, "p99_us": 900.0}, "order_roundtrip": {}},
-    "orders": {"placed": 5},
-    "recent_fills": [
-        {
-            "time": "00:00:01",
-            "symbol": "BTCUSDT",
-            "side": "BUY",
-            "price": "60000.0",
-            "qty": "0.002",
-            "is_maker": True,
-        }
-    ],
+    "orders": {"placed": 5}, "recent_fills": [{"time": "00:00:01", "symbol": "BTCUSDT", "side": "BUY",
+                                               "price": "60000.0", "qty": "0.002", "is_maker": True}],
 }
 
 

@@ -33,13 +33,8 @@ PASS: Blocked with: Cannot place_order: ALLOW_MAINNET_TRADE=1 not set...
 DRY-RUN COMPLETE: All gate checks passed
 ============================================================
 """
-SECRET_ENV = (
-    "BINANCE_API_KEY",
-    "BINANCE_API_SECRET",
-    "ALLOW_MAINNET_TRADE",
-    "BINANCE_FUTURES_BASE_URL",
-    "BINANCE_FUTURES_WS_URL",
-)
+SECRET_ENV = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "ALLOW_MAINNET_TRADE", "BINANCE_FUTURES_BASE_URL",
+              "BINANCE_FUTURES_WS_URL")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -50,15 +45,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 async def run_smoke(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "scripts.smoke_lc22_live_trade",
-        *args,
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+        sys.executable, "-m", "scripts.smoke_lc22_live_trade", *args, cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -76,12 +64,8 @@ async def test_dry_run_prints_the_runbook_output_exactly(pythonpath: bool) -> No
 
 async def test_dry_run_sends_nothing_to_the_configured_target(sim_server_manual: SimServer) -> None:
     sim = sim_server_manual
-    env = clean_env(
-        PYTHONPATH="src",
-        BINANCE_FUTURES_BASE_URL=sim.rest_url,
-        BINANCE_API_KEY=sim.api_key,
-        BINANCE_API_SECRET=sim.api_secret,
-    )
+    env = clean_env(PYTHONPATH="src", BINANCE_FUTURES_BASE_URL=sim.rest_url, BINANCE_API_KEY=sim.api_key,
+                    BINANCE_API_SECRET=sim.api_secret)
     rc, out, _ = await run_smoke(env=env)
     assert rc == 0 and out == RUNBOOK_DRY_RUN
     assert sim.venue.all_orders("BTCUSDT") == []
@@ -90,12 +74,8 @@ async def test_dry_run_sends_nothing_to_the_configured_target(sim_server_manual:
 @pytest.mark.parametrize("token", ["yes", "lc22_live_trade", "LC22_LIVE_TRADE ", ""])
 async def test_wrong_confirm_token_is_refused(sim_server_manual: SimServer, token: str) -> None:
     sim = sim_server_manual
-    env = clean_env(
-        PYTHONPATH="src",
-        BINANCE_FUTURES_BASE_URL=sim.rest_url,
-        BINANCE_API_KEY=sim.api_key,
-        BINANCE_API_SECRET=sim.api_secret,
-    )
+    env = clean_env(PYTHONPATH="src", BINANCE_FUTURES_BASE_URL=sim.rest_url, BINANCE_API_KEY=sim.api_key,
+                    BINANCE_API_SECRET=sim.api_secret)
     rc, out, err = await run_smoke("--confirm", token, env=env)
     assert rc == 2 and out == ""
     assert "--confirm must be exactly LC22_LIVE_TRADE" in err and "nothing was sent" in err
@@ -111,21 +91,15 @@ async def test_confirmed_run_against_mainnet_without_allow_is_blocked() -> None:
     env = clean_env(PYTHONPATH="src", BINANCE_API_KEY="k" * 64, BINANCE_API_SECRET="s" * 64)
     rc, out, err = await run_smoke("--confirm", "LC22_LIVE_TRADE", env=env)
     assert rc == 1
-    assert (
-        "FAIL: Blocked with: Cannot place_order: ALLOW_MAINNET_TRADE=1 not set (target "
-        "https://fapi.binance.com is Binance mainnet)" in out
-    )
+    assert "FAIL: Blocked with: Cannot place_order: ALLOW_MAINNET_TRADE=1 not set (target " \
+           "https://fapi.binance.com is Binance mainnet)" in out
     assert "k" * 64 not in out + err and "s" * 64 not in out + err
 
 
 async def test_confirmed_run_places_and_cancels_on_the_simulator(sim_server_manual: SimServer) -> None:
     sim = sim_server_manual
-    env = clean_env(
-        PYTHONPATH="src",
-        BINANCE_FUTURES_BASE_URL=sim.rest_url,
-        BINANCE_API_KEY=sim.api_key,
-        BINANCE_API_SECRET=sim.api_secret,
-    )
+    env = clean_env(PYTHONPATH="src", BINANCE_FUTURES_BASE_URL=sim.rest_url, BINANCE_API_KEY=sim.api_key,
+                    BINANCE_API_SECRET=sim.api_secret)
     rc, out, err = await run_smoke("--confirm", "LC22_LIVE_TRADE", "--log-level", "INFO", env=env)
     assert rc == 0, out + err
     orders = sim.venue.all_orders("BTCUSDT")
@@ -173,16 +147,10 @@ async def test_confirmed_run_places_and_cancels_on_the_simulator(sim_server_manu
 async def test_confirmed_run_fails_when_the_exchange_rejects(sim_server_manual: SimServer) -> None:
     sim = sim_server_manual
     sim.control.set_faults(reject_rate=1.0, reject_code=-2019)
-    env = clean_env(
-        PYTHONPATH="src",
-        BINANCE_FUTURES_BASE_URL=sim.rest_url,
-        BINANCE_API_KEY=sim.api_key,
-        BINANCE_API_SECRET=sim.api_secret,
-    )
+    env = clean_env(PYTHONPATH="src", BINANCE_FUTURES_BASE_URL=sim.rest_url, BINANCE_API_KEY=sim.api_key,
+                    BINANCE_API_SECRET=sim.api_secret)
     rc, out, _ = await run_smoke("--confirm", "LC22_LIVE_TRADE", env=env)
     assert rc == 1
-    assert (
-        "FAIL: place_order raised ConnectorNonRetryableError: Cannot place_order: Binance rejected it "
-        "with -2019" in out
-    )
+    assert "FAIL: place_order raised ConnectorNonRetryableError: Cannot place_order: Binance rejected it " \
+           "with -2019" in out
     assert "SMOKE TEST PASSED" not in out

@@ -50,7 +50,7 @@ def reference_configs() -> dict[str, object]:
     from grinder.backtest.config import BacktestConfig
     from grinder.backtest.reference import reference_configs as configs
 
-    return configs(BacktestConfig(skip_quiet=True), order_latency_ms=0, feed_latency_ms=0)
+    return configs(BacktestConfig(skip_quiet=True, latency=False), order_latency_ms=0, feed_latency_ms=0)
 
 
 def main() -> None:
@@ -82,7 +82,7 @@ def main() -> None:
 
     cfgs = reference_configs()
     if args.no_skip:
-        cfgs["backtest_config"] = BacktestConfig(skip_quiet=False)
+        cfgs["backtest_config"] = BacktestConfig(skip_quiet=False, latency=False)
     phases: dict[str, float] = {}
     c0 = time.process_time()
     t0 = time.perf_counter()

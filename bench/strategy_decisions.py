@@ -1,7 +1,7 @@
 """Benchmark: GridStrategy decisions (quote set + diff) and the per-event cost when nothing changes.
 
 Runs on a seeded synthetic BTCUSDT-like stream (quotes and trades, mean-reverting mid with rare
-jumps, like /work/shared/bench/gen_data.py) and measures, in one process:
+jumps, like ../shared/bench/gen_data.py) and measures, in one process:
 
 * nochange: `on_event` + `desired_quotes` for events inside the quiet band (the cached answer),
   for the reference grid (no features) and for the default config (features, controller, gate);

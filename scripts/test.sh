@@ -24,13 +24,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[dev,test-clients]"
+python -m pip install -q -e ".[dev,test-clients,research]"
 
 echo "== ruff"; ruff check src tests bench scripts
 echo "== mypy (strict, src/grinder)"; mypy
-echo "== pytest"
+# Random test order (pytest-random-order, module buckets) so hidden order dependence shows; the seed
+# is printed: reproduce a failure with GRINDER_TEST_SEED=N scripts/test.sh (docs/testing.md).
+seed="${GRINDER_TEST_SEED:-$RANDOM}"
+echo "== pytest (random order, --random-order-seed=$seed)"
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider --random-order-seed="$seed" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi

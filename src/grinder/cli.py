@@ -18,9 +18,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("grinder.config_cli", "check or print the effective configuration"),
     "sim": ("grinder.sim.cli", "run the Binance USDⓈ-M compatible simulator on loopback"),
     "live": ("grinder.live.cli", "run the trading engine (same as python -m grinder.live.run)"),
+    "orders": ("grinder.live.orders_cli", "list / cancel our resting orders on the exchange (operator)"),
     "demo": ("grinder.live.demo", "simulator + bot end to end, with a live dashboard and a report"),
     "backtest": ("grinder.backtest.cli", "run the strategy on recorded data"),
     "record": ("grinder.backtest.record", "record live market streams to Parquet"),
+    "data": ("grinder.data.fetch_cli", "download Binance public-data archives and convert them to Parquet"),
+    "optimize": ("grinder.optimize.cli", "parameter search and walk-forward on Optuna + Dask"),
 }
 
 

@@ -48,6 +48,9 @@ SECTIONS: dict[str, str] = {
 }
 
 
+# Checks across sections ("module:function" taking {section name: instance}; raise ValueError).
+CROSS_CHECKS: tuple[str, ...] = ("grinder.live.config:check_sections",)
+
 # Sections that may carry per-symbol tables, e.g. `[grid.ETHUSDT]`, overriding `[grid]` for one symbol.
 PER_SYMBOL_SECTIONS = frozenset({"grid", "controller", "toxicity", "features"})
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
@@ -351,6 +354,11 @@ def load_config(
             raise ConfigError(f"config file {source} does not exist") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {source} is not UTF-8 text (a binary file?); "
+                              "pass a TOML file, e.g. examples/grinder.toml") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {source} cannot be read: {exc.strerror or exc}") from None
     classes = section_classes(registry)
     for name, table in data.items():
         if name not in classes:
@@ -366,6 +374,12 @@ def load_config(
         per_symbol = build_symbol_sections(name, cls, values, kwargs)
         if per_symbol:
             symbol_sections[name] = per_symbol
+    for check in CROSS_CHECKS if registry is None else ():
+        module_name, _, func = check.partition(":")
+        try:
+            getattr(importlib.import_module(module_name), func)(sections)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return GrinderConfig(sections, source, symbol_sections)
 
 

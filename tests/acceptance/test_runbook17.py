@@ -246,10 +246,12 @@ async def test_rollback_disarm_at_runtime_stops_every_write(sim: SimProcess, tmp
             assert not new_orders, f"orders reached the exchange after disarm: {new_orders}"
             status, ready = await _get_json(session, engine.url + "/readyz")
             assert status == 503 and ready["ready"] is False
+            resting = [o for o in await client.open_orders("BTCUSDT") if o.clientOrderId.startswith("grinder_")]
     finally:
         await client.close()
         rc = engine.stop()
-    assert rc == 0, engine.text()[-3000:]
+    # Disarmed, the engine may not cancel: orders left -> the documented ERROR line and exit 3.
+    assert rc == (3 if resting else 0), engine.text()[-3000:]
     assert re.search(rf"^{TS} WARNING .*armed=False", engine.text(), re.M), "rollback must log armed=False"
 
 
@@ -287,7 +289,9 @@ async def test_troubleshooting_6_readyz_reports_leader_in_ha_mode(
 
 def test_runbook_links_resolve() -> None:
     text = RUNBOOK.read_text(encoding="utf-8")
-    for target in re.findall(r"\]\(([^)#]+\.md)\)", text):
+    links = re.findall(r"\]\(([^)#]+\.md)\)", text)
+    assert links, "the runbook links no other document: the link pattern no longer matches"
+    for target in links:
         assert (RUNBOOK.parent / target).exists(), f"broken runbook link {target}"
     assert "ADR-056" in (REPO_DIR / "docs" / "DECISIONS.md").read_text(encoding="utf-8")
     assert os.path.exists(REPO_DIR / "scripts" / "smoke_lc22_live_trade.py")

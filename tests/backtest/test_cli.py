@@ -115,5 +115,6 @@ def test_per_symbol_grid_tables_reach_the_backtest(tmp_path: Path) -> None:
     plain_run = run_backtest(data, load_config(plain, env={}), skip=True)
     per_run = run_backtest(data, load_config(per, env={}), skip=True)
     assert per_run.symbols["BTCUSDT"] == plain_run.symbols["BTCUSDT"]
-    assert per_run.symbols["ETHUSDT"] != plain_run.symbols["ETHUSDT"]
+    # BTCUSDT's figures are equal, so a different order count comes from ETHUSDT's own grid
+    assert per_run.summary["orders_placed"] != plain_run.summary["orders_placed"]
     assert per_run.digest != plain_run.digest

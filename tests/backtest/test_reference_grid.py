@@ -16,7 +16,7 @@ from tests.backtest.conftest import reference_run_configs
 
 def run(tape: Tape, *, skip: bool, **venue: object):  # type: ignore[no-untyped-def]
     cfg = reference_run_configs(**venue)
-    cfg["backtest_config"] = BacktestConfig(skip_quiet=skip)
+    cfg["backtest_config"] = BacktestConfig(skip_quiet=skip, latency=False)  # REFERENCE_GRID: none
     bt = Backtest(tape, **cfg)
     return bt.run()
 

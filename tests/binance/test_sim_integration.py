@@ -342,7 +342,10 @@ async def test_unsubscribe_stops_a_stream(sim_server: Any, client: BinanceRestCl
     try:
         await wait_until(lambda: {e.symbol for e in events} == {"BTCUSDT", "ETHUSDT"}, what="both symbols")
         await ms.unsubscribe("ETHUSDT", ["bookTicker"])
-        await asyncio.sleep(0.3)  # let frames already in flight drain
+        # frames already in flight may still arrive: wait until a run of BTCUSDT-only ticks shows
+        # the server has applied the UNSUBSCRIBE, then check that no ETHUSDT tick follows
+        await wait_until(lambda: len(events) >= 5 and {e.symbol for e in events[-5:]} == {"BTCUSDT"},
+                         what="the unsubscribe applied")
         events.clear()
         await wait_until(lambda: len(events) >= 5, what="more BTCUSDT ticks")
         assert {e.symbol for e in events} == {"BTCUSDT"}

@@ -101,18 +101,22 @@ async def test_symbol_not_in_config_is_refused(paper: tuple[LiveConnectorV0, Pap
         await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("50000.00"))
 
 
-async def test_cancel_and_reduce_only_allowed_outside_configured_symbols(
+async def test_the_symbol_allow_list_holds_for_cancels_and_reduce_only_too(
     paper: tuple[LiveConnectorV0, PaperPort, VirtualClock],
 ) -> None:
-    connector, _, _ = paper
+    """`[connector] symbols` is the write allow-list for every write (issue 12, item 7)."""
+    connector, port, _ = paper
     cid = await connector.place_order(symbol="BTCUSDT", side="BUY", price=Decimal("50000.00"))
     await connector.place_order(symbol="BTCUSDT", side="BUY", price=None, quantity=Decimal("0.002"),
                                 order_type=OrderType.MARKET)
     connector.config.symbols = ("ETHUSDT",)
-    assert await connector.cancel_order(cid, "BTCUSDT") is True
-    await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
-                                order_type=OrderType.MARKET, reduce_only=True)
-    assert await connector.positions() == []
+    with pytest.raises(ConnectorNonRetryableError, match=r"BTCUSDT is not in LiveConnectorConfig\.symbols"):
+        await connector.cancel_order(cid, "BTCUSDT")
+    with pytest.raises(ConnectorNonRetryableError, match=r"BTCUSDT is not in LiveConnectorConfig\.symbols"):
+        await connector.place_order(symbol="BTCUSDT", side="SELL", price=None, quantity=Decimal("0.002"),
+                                    order_type=OrderType.MARKET, reduce_only=True)
+    assert [o.client_order_id for o in await port.open_orders("BTCUSDT")] == [cid]
+    assert [p.amount_lots for p in await connector.positions()] == [2]
 
 
 @pytest.mark.parametrize(

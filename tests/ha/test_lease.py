@@ -41,11 +41,14 @@ def lease(url: str, key: str, holder: str, **kw: object) -> LeaderLease:
 async def test_two_contenders_one_leader(redis_url: str) -> None:
     a, b = lease(redis_url, "t1", "a"), lease(redis_url, "t1", "b")
     assert await a.acquire()
+    # grinder_ha_is_leader / grinder_ha_fencing_token (Runbook 17) follow the instance's own role
+    assert ha_metrics.HA_IS_LEADER._value.get() == 1
+    assert ha_metrics.HA_FENCING_TOKEN._value.get() == a.fencing_token
     assert not await b.acquire()
+    assert ha_metrics.HA_IS_LEADER._value.get() == 0  # b published its (follower) role last
     assert (a.role, b.role) == ("leader", "follower")
     assert a.may_arm and not b.may_arm
     assert await a.current_holder() == f"a:{a.fencing_token}"
-    assert ha_metrics.HA_IS_LEADER._value.get() in (0, 1)
     await a.stop()
     await b.stop()
 
@@ -90,9 +93,11 @@ async def test_release_hands_over_immediately_and_listeners_fire(redis_url: str)
     await a.stop()  # idempotent (the engine and its runner may both stop it)
     await eventually(lambda: b.role == "leader", 2.0)
     assert roles == ["leader"]
-    await eventually(lambda: b.is_leader, 1.0)
-    await asyncio.sleep(TTL * 2 / 1000)  # the background loop keeps renewing
-    assert b.is_leader
+    # the background loop keeps renewing: b's deadline moves on, past where its first term would end
+    first_deadline = b._deadline_ns
+    await eventually(lambda: b._deadline_ns > first_deadline + TTL * 1_000_000, 3.0)
+    assert b.is_leader and roles == ["leader"]
+    assert await b.current_holder() == f"b:{b.fencing_token}"
     await b.stop()
 
 
@@ -116,17 +121,25 @@ async def test_steps_down_when_redis_is_unreachable() -> None:
                 return False
 
         await eventually(up, 10.0)
-        a = lease(url, "t5", "a")
+        clock = VirtualClock(0)  # the lease's local deadline is read from this clock only
+        a = lease(url, "t5", "a", clock=clock)
         roles: list[str] = []
         a.add_listener(roles.append)
-        await a.start()
-        assert a.is_leader
+        assert await a.acquire() and a.is_leader
         proc.kill()
         proc.wait(timeout=5)
-        lost_at = time.monotonic()
-        await eventually(lambda: a.role == "follower", 2.0)
-        assert time.monotonic() - lost_at <= TTL / 1000 + 0.2
-        await eventually(lambda: roles == ["leader", "follower"], 1.0)
+        # Redis is gone: a renewal fails, but the lease is still ours until the local deadline,
+        # which is a safety margin *before* Redis would expire the key for someone else.
+        step_down_ms = TTL - a.margin_ms
+        assert 0 < step_down_ms < TTL
+        clock.advance_ms(step_down_ms - 1)
+        assert await a.tick() == "leader"
+        assert not await a.renew() and a.is_leader
+        clock.advance_ms(1)
+        assert await a.tick() == "follower"
+        assert not a.may_arm and a.fencing_token is None
+        assert roles == ["leader", "follower"]
+        assert ha_metrics.HA_IS_LEADER._value.get() == 0
         await a.stop()
     finally:
         proc.kill()

@@ -1,4 +1,4 @@
-"""A minimal PNG reader (8-bit RGB/RGBA, non-interlaced) to count non-white pixels of a screenshot."""
+"""A minimal PNG reader (8-bit RGB/RGBA, non-interlaced) to find where a screenshot shows coloured charts."""
 
 from __future__ import annotations
 
@@ -59,11 +59,30 @@ def decode_png(data: bytes) -> tuple[int, int, int, bytes]:
     return width, height, channels, bytes(out)
 
 
-def non_white_pixels(data: bytes, threshold: int = 240) -> tuple[int, int]:
-    """(pixels darker than `threshold` in any channel, total pixels)."""
+def colored_row_bands(data: bytes, *, min_chroma: int = 80, min_gap: int = 40) -> list[tuple[int, int, int]]:
+    """Vertical bands of a screenshot holding saturated (coloured, not grey/black/white) pixels.
+
+    Text, tables and backgrounds are grey; chart lines, markers and shaded areas are coloured, so
+    each rendered chart shows up as one band. Returns (first row, last row, coloured pixels) per band,
+    bands being split where `min_gap` rows in a row hold no coloured pixel.
+    """
+    import numpy as np
+
     width, height, channels, px = decode_png(data)
-    count = 0
-    for p in range(0, len(px), channels):
-        if px[p] < threshold or px[p + 1] < threshold or px[p + 2] < threshold:
-            count += 1
-    return count, width * height
+    rgb = np.frombuffer(px, dtype=np.uint8).reshape(height, width, channels)[:, :, :3].astype(np.int16)
+    counts = ((rgb.max(axis=2) - rgb.min(axis=2)) >= min_chroma).sum(axis=1).tolist()
+    bands: list[tuple[int, int, int]] = []
+    start = last = -1
+    total = 0
+    for row, n in enumerate(counts):
+        if not n:
+            continue
+        if start >= 0 and row - last > min_gap:
+            bands.append((start, last, total))
+            start, total = -1, 0
+        if start < 0:
+            start = row
+        last, total = row, total + n
+    if start >= 0:
+        bands.append((start, last, total))
+    return bands

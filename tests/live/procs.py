@@ -39,12 +39,12 @@ def child_env(**extra: str) -> dict[str, str]:
 class SimProcess:
     """`grinder sim --port 0` in its own process; it outlives any engine we kill."""
 
-    def __init__(self, log_path: Path, *, speed: float = 5.0, seed: int = 7) -> None:
+    def __init__(self, log_path: Path, *, speed: float = 5.0, seed: int = 7, extra: tuple[str, ...] = ()) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grinder.cli", "sim", "--port", "0", "--speed", str(speed), "--seed", str(seed),
-             "--symbols", "BTCUSDT,ETHUSDT"],
+             "--symbols", "BTCUSDT,ETHUSDT", *extra],
             stdout=subprocess.PIPE, stderr=self._log, text=True, env=child_env(),
         )
         assert self.proc.stdout is not None
@@ -118,14 +118,14 @@ synchronous = "NORMAL"
 class EngineProcess:
     """`python -m grinder.live.run --config ... --ops-port N` with the simulator's keys in its environment."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, **env: str) -> None:
         self.ops_port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "a")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "grinder.live.run", "--config", str(config), "--ops-port", str(self.ops_port)],
             stdout=self._log, stderr=subprocess.STDOUT,
-            env=child_env(BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET),
+            env=child_env(BINANCE_API_KEY=SIM_KEY, BINANCE_API_SECRET=SIM_SECRET, **env),
         )
         self.url = f"http://127.0.0.1:{self.ops_port}"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from grinder.binance.config import BinanceConfig
 from grinder.connector.config import LiveConnectorConfig
@@ -82,6 +83,19 @@ async def readyz(session: aiohttp.ClientSession, run: Running) -> tuple[int, dic
         return resp.status, await resp.json()
 
 
+async def market_moves_on(run: Running, ticks: int = 20) -> None:
+    """Await `ticks` more market events processed on every symbol (the engine had its chances to act)."""
+    start = {name: view.ticks for name, view in run.engine.views.items()}
+    await poll(lambda: all(v.ticks >= start[n] + ticks for n, v in run.engine.views.items()), 20,
+               f"{ticks} more market events on every symbol", interval=0.05)
+
+
+def ws_reconnects() -> float:
+    """grinder_ws_reconnect_total summed over stream groups and reasons."""
+    return sum(sample.value for metric in REGISTRY.collect() if metric.name == "grinder_ws_reconnect"
+               for sample in metric.samples if sample.name == "grinder_ws_reconnect_total")
+
+
 async def test_safe_defaults_without_keys_stream_but_never_write(
     sim_server: SimServer, tmp_path: Path, session: aiohttp.ClientSession
 ) -> None:
@@ -119,8 +133,10 @@ async def test_control_disarm_and_kill_switch_need_the_token(
         status, ready = await readyz(session, run)
         assert status == 503 and "kill switch engaged" in ready["reasons"]
         placed = run.engine.counts.placed
-        await asyncio.sleep(0.5)
-        assert run.engine.counts.placed == placed  # nothing new after the kill switch
+        # nothing new after the kill switch, while the engine keeps processing market data
+        await market_moves_on(run)
+        assert run.engine.counts.placed == placed
+        assert sim_server.venue.open_orders() == []
     finally:
         assert await run.stop() == 0
 
@@ -165,8 +181,10 @@ async def test_stream_drops_lose_no_fill_and_leave_no_order(sim_factory: Any, tm
     run = await start(cfg, keys=True)
     try:
         await poll(lambda: sum(v.fill_count for v in run.engine.views.values()) >= 1, 30, "first fill")
-        assert sim_server.control.drop_ws() > 0  # every WebSocket, market and user data
-        await asyncio.sleep(0.3)
+        reconnects = ws_reconnects()
+        dropped = sim_server.control.drop_ws()  # every WebSocket, market and user data
+        assert dropped > 0
+        await poll(lambda: ws_reconnects() >= reconnects + dropped, 15, "every dropped stream reconnecting")
         await poll(lambda: run.engine.parts.user_connected() and run.engine.parts.market_connected(), 15,
                    "streams reconnected")
         fills_before = sum(v.fill_count for v in run.engine.views.values())
@@ -203,7 +221,7 @@ async def test_restart_with_adopt_keeps_leftover_orders_without_duplicating_leve
         await poll(lambda: second.engine._phase == "running", 20, "second engine running")
         adopted = {o.client_order_id for o in second.engine.parts.pipeline.working_orders()}
         assert left <= adopted | _closed_since(sim_server, left)
-        await asyncio.sleep(1.0)
+        await market_moves_on(second, 50)  # the adopting engine re-plans on fresh market data
         levels = [(o.symbol, o.client_order_id.split("_")[3]) for o in sim_server.venue.open_orders()]
         assert len(levels) == len(set(levels)), f"two live orders on one grid level: {levels}"
     finally:

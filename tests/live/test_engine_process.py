@@ -8,7 +8,6 @@ simulator's positions.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from grinder.binance.rest import BinanceRestClient
 from grinder.live.journal import journal_fills
 from grinder.ops.metrics import RUNBOOK17_METRICS
 from tests.live.procs import (
@@ -106,8 +106,10 @@ async def test_kill9_restart_leaves_no_duplicate_or_orphan_and_matches_positions
             first_open = {o["clientOrderId"] for o in await _open_ours(client)}
             assert first_open, "the first engine should have working orders when killed"
             first.kill9()
-            # The dead engine's orders keep resting (and may fill) while it is down.
-            time.sleep(1.0)
+            # The dead engine's orders keep resting (and may fill) while it is down: let the
+            # simulated market run on for 5 s of market time before the restart.
+            down_at = (await client.book_ticker("BTCUSDT")).time
+            await poll(lambda: _market_time_past(client, down_at + 5_000), 30, "5 s of market time with no engine")
             second = EngineProcess(cfg, tmp_path / "engine2.log")
             await poll(lambda: _ready_200(session, second), 40, f"restarted engine ready ({second.log_path})")
             # No orphan: nothing of the first process is left on the book.
@@ -206,3 +208,7 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
                           text=True, timeout=30, env=child_env())
     assert proc.returncode == 2
     assert "leftover_orders" in proc.stderr and "cancel, adopt" in proc.stderr
+
+
+async def _market_time_past(client: BinanceRestClient, ms: int) -> bool:
+    return (await client.book_ticker("BTCUSDT")).time >= ms

@@ -128,3 +128,72 @@ async def test_control_disabled_when_no_token_configured() -> None:
 def test_config_rejects_bad_port_with_a_fix() -> None:
     with pytest.raises(ValueError, match=r"ops\.port=70000"):
         OpsConfig(port=70000)
+
+
+# ------------------------------------------------------------------ read token and bind exposure
+READ = "r3ad-token-value"
+CONTROL = "s3cret-token-value"
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[tuple[OpsServer, aiohttp.ClientSession]]:
+    env = {"GRINDER_CONTROL_TOKEN": CONTROL, "GRINDER_READ_TOKEN": READ}
+    server = OpsServer(OpsConfig(port=0), RecordingHooks(), env=env)
+    await server.start()
+    async with aiohttp.ClientSession(base_url=server.url) as session:
+        yield server, session
+    await server.stop()
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/status"])
+async def test_read_token_guards_metrics_and_status(guarded: Any, path: str) -> None:
+    _, session = guarded
+    async with session.get(path) as resp:
+        assert resp.status == 401
+        assert "GRINDER_READ_TOKEN" in (await resp.json())["fix"]
+    async with session.get(path, headers={"Authorization": "Bearer wrong-token"}) as resp:
+        assert resp.status == 403
+    for token in (READ, CONTROL):  # the control token may read too
+        async with session.get(path, headers={"Authorization": f"Bearer {token}"}) as resp:
+            assert resp.status == 200
+
+
+async def test_health_probes_stay_open_with_a_read_token(guarded: Any) -> None:
+    _, session = guarded
+    async with session.get("/healthz") as resp:
+        assert resp.status == 200
+    async with session.get("/readyz") as resp:
+        assert resp.status == 503  # not ready, but answered without credentials
+
+
+async def test_public_bind_without_read_token_is_refused_naming_the_fix() -> None:
+    server = OpsServer(OpsConfig(host="0.0.0.0", port=0), RecordingHooks(), env={"GRINDER_CONTROL_TOKEN": CONTROL})
+    with pytest.raises(ValueError, match=r"GRINDER_READ_TOKEN is not set.*allow_public_bind"):
+        await server.start()
+    assert server.port == 0  # nothing was bound
+
+
+def test_exposure_rules() -> None:
+    from grinder.ops.config import check_exposure, is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.5") and not is_loopback("grinder.example")
+    check_exposure(OpsConfig(host="127.0.0.1"), {})
+    check_exposure(OpsConfig(host="0.0.0.0"), {"GRINDER_READ_TOKEN": READ})
+    check_exposure(OpsConfig(host="0.0.0.0", allow_public_bind=True), {})
+    with pytest.raises(ValueError, match=r"ops\.host=10\.0\.0\.5"):
+        check_exposure(OpsConfig(host="10.0.0.5"), {})
+
+
+def test_live_refuses_a_public_bind_before_connecting(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    from tests.live.procs import child_env
+
+    cfg = tmp_path / "grinder.toml"
+    cfg.write_text('[ops]\nhost = "0.0.0.0"\n[binance]\nrest_url = "http://127.0.0.1:9"\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "grinder.cli", "live", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60, env=child_env())
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "GRINDER_READ_TOKEN" in proc.stderr

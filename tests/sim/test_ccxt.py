@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from grinder.sim.server import SimServer
+from tests.sim.clients import point_ccxt
 
 ccxt_async = pytest.importorskip("ccxt.async_support")
 ccxtpro = pytest.importorskip("ccxt.pro")
@@ -17,24 +18,13 @@ pytestmark = pytest.mark.integration
 SYMBOL = "BTC/USDT:USDT"
 
 
-def point_at(exchange: Any, server: SimServer) -> None:
-    """Override ccxt's Binance URLs (REST fapi v1/v2/v3 and the linear WS base) with the simulator's."""
-    api = exchange.urls["api"]
-    for name, url in list(api.items()):
-        if name.startswith("fapi") and isinstance(url, str) and "/fapi/" in url:
-            api[name] = server.rest_url + "/fapi/" + url.split("/fapi/")[1]
-    if isinstance(api.get("ws"), dict):
-        api["ws"]["linear"] = server.ws_url + "/ws"
-        api["ws"]["ws-api"]["linear"] = server.ws_api_url
-
-
 @pytest.fixture
 async def client(sim_server: SimServer) -> AsyncIterator[Any]:
     # fetchCurrencies would call the spot wallet API (api.binance.com/sapi): not a futures endpoint.
     ex = ccxtpro.binanceusdm(
         {"apiKey": sim_server.api_key, "secret": sim_server.api_secret, "options": {"fetchCurrencies": False}}
     )
-    point_at(ex, sim_server)
+    point_ccxt(ex, sim_server)
     try:
         yield ex
     finally:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from grinder.core.clock import WallClock
+import grinder.sim.driver as driver_module
+from grinder.core.clock import VirtualClock, WallClock
 from grinder.core.events import DepthSnapshot
 from grinder.core.rules import btcusdt_rules
 from grinder.sim.driver import MarketDriver
@@ -23,18 +24,48 @@ def source(n: int, step_ms: int) -> list[TimedBatch]:
     return out
 
 
-@pytest.mark.parametrize(("speed", "min_s"), [(20.0, 0.5), (0.0, 0.0)])
-async def test_playback_speed(speed: float, min_s: float) -> None:
+class VirtualSleep:
+    """Stands in for the driver's `asyncio.sleep`: a sleep moves the virtual clock instead of waiting."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.slept_ns: list[int] = []
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            ns = round(seconds * 1e9)
+            self.slept_ns.append(ns)
+            self.clock.advance_ns(ns)
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("speed", [20.0, 1.0, 0.0])
+async def test_playback_paces_each_batch_by_data_time(speed: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = VirtualClock.from_ms(1_700_000_000_000)
+    fake = VirtualSleep(clock)
+    monkeypatch.setattr(driver_module, "asyncio", fake)
     state = MarketState({"BTCUSDT": btcusdt_rules()})
-    driver = MarketDriver(state, iter(source(100, 100)), WallClock(), speed)  # 10 s of data
-    t0 = time.perf_counter()
+    applied: list[tuple[int, int]] = []  # (data time ms, clock ns when applied)
+    real_apply = state.apply
+
+    def apply(batch: TimedBatch, now_ms: int, **kw: Any) -> None:
+        applied.append((batch.data_time_ms, clock.monotonic_ns()))
+        real_apply(batch, now_ms, **kw)
+
+    monkeypatch.setattr(state, "apply", apply)
+    start_ns = clock.monotonic_ns()
+    driver = MarketDriver(state, iter(source(100, 100)), clock, speed)  # 10 s of data
     await driver.run()
-    elapsed = time.perf_counter() - t0
-    assert driver.batches_applied == 101
-    assert driver.finished
-    assert elapsed >= min_s  # 10 s of data at 20× can never take less than 0.5 s
+    assert driver.batches_applied == 101 and driver.finished
+    assert len(applied) == 101
     if speed == 0:
-        assert elapsed < 0.5
+        assert fake.slept_ns == []  # as fast as possible: never waits
+        assert all(at == start_ns for _, at in applied)
+    else:
+        # each batch goes out exactly when its data time, scaled by the speed, has passed: never early
+        for data_ms, at in applied:
+            assert at - start_ns == round(data_ms * 1_000_000 / speed), (data_ms, at - start_ns)
+        assert clock.monotonic_ns() - start_ns == round(10_000 * 1_000_000 / speed)
     assert state.books["BTCUSDT"].best_bid == (600_000, 105)
     assert state.books["BTCUSDT"].last_update_id == 110  # 10 + one id per changed level
 
@@ -48,8 +79,6 @@ def test_negative_speed_is_refused() -> None:
 async def test_a_failing_source_freezes_the_market_not_the_server(
     sim_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import asyncio
-
     import aiohttp
 
     from grinder.sim.config import SimConfig

@@ -13,23 +13,11 @@ from typing import Any
 import pytest
 
 from grinder.sim.server import SimServer
+from tests.sim.clients import sdk_client
 
 pytest.importorskip("binance_sdk_derivatives_trading_usds_futures")
-from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketStreams
-from binance_sdk_derivatives_trading_usds_futures.derivatives_trading_usds_futures import (
-    DerivativesTradingUsdsFutures,
-)
 
 pytestmark = pytest.mark.integration
-
-
-def sdk_client(server: SimServer) -> Any:
-    return DerivativesTradingUsdsFutures(
-        config_rest_api=ConfigurationRestAPI(
-            api_key=server.api_key, api_secret=server.api_secret, base_path=server.rest_url
-        ),
-        config_ws_streams=ConfigurationWebSocketStreams(stream_url=server.ws_url),
-    )
 
 
 def rest_round_trip(server: SimServer) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Restart recovery end to end: pipeline + journal against the in-process venue (the real matching engine).
 
 Runs the reference grid over a seeded random market through PaperPort, journals every command,
-answer, fill, position change and block, "crashes" half-way, rebuilds a new pipeline from the
-journal and the exchange, and keeps trading. Checked throughout: one open order per level on the
+answer, fill, position change and block, "crashes" half-way (the dead process's last user-stream
+events are lost, so fills are missing from the journal), rebuilds a new pipeline with the live
+engine's own start-up code (`grinder.live.startup`: fills recovered by trade id, fill keys seeded,
+orders and positions from the exchange, zero included), and keeps trading. Checked throughout: one open order per level on the
 exchange, the pipeline's position equals the exchange's and stays under its cap, client ids never
 repeat across the restart, and the journal's fills equal the exchange's trades.
 """
@@ -21,6 +23,8 @@ from grinder.core.events import AccountUpdate, BookTicker, OrderUpdate, Trade
 from grinder.core.ids import ClientOrderIdFactory, parse_client_order_id
 from grinder.core.rules import btcusdt_rules
 from grinder.execution import ExecutionConfig, TradingPipeline
+from grinder.live.startup import FillRecovery, apply_positions, working_order_from_exchange
+from grinder.live.state import SymbolView
 from grinder.risk import RiskConfig
 from grinder.store import Journal
 from grinder.strategy import StrategyConfig
@@ -42,8 +46,9 @@ class Harness:
     def __init__(self, journal: Journal, port: PaperPort, clock: VirtualClock) -> None:
         self.journal, self.port, self.clock = journal, port, clock
         self.pipe: TradingPipeline | None = None
+        self.recovered = 0
 
-    def start(self, restore: bool) -> None:
+    async def start(self, restore: bool) -> None:
         now_ms = self.clock.now_ms()
         epoch = self.journal.next_epoch(now_ms // 1000)
         self.journal.append_epoch(epoch, now_ms)
@@ -57,13 +62,17 @@ class Harness:
         venue = self.port.venue
         pipe.on_wallet_balance(venue.balance().wallet_balance, now_ms)
         if restore:
-            believed = self.journal.open_orders()
-            on_exchange = {o.client_order_id for o in venue.open_orders(SYM)}
-            assert {o.client_order_id for o in believed} == on_exchange
-            pipe.restore_orders(o.to_working_order() for o in believed)
-            pipe.seed_fill_keys(self.journal.fill_keys())
-            for p in venue.positions(SYM):
-                pipe.set_position(SYM, p.amount_lots)
+            # What `grinder.live.startup` runs: adopt our orders as the exchange lists them, journal
+            # the missed fills by trade id, seed the fill keys, take every position (zero included).
+            on_exchange = await self.port.open_orders(SYM)
+            believed = {o.client_order_id for o in self.journal.open_orders()}
+            assert {o.client_order_id for o in on_exchange} <= believed
+            pipe.restore_orders(working_order_from_exchange(o) for o in on_exchange)
+            recovery = FillRecovery(self.port, self.journal, [SYM])
+            self.recovered = await recovery.recover(now_ms)
+            pipe.seed_fill_keys(recovery.fill_keys())
+            positions = {p.symbol: p for p in await self.port.positions()}
+            apply_positions({SYM: SymbolView(SYM, RULES)}, pipe, positions)
         self.pipe = pipe
 
     def drain(self) -> None:
@@ -125,14 +134,22 @@ async def test_trade_crash_recover_and_trade_on(tmp_path: Path) -> None:
     port = PaperPort(Venue(VenueConfig(fill_model="touch"), {SYM: RULES}), clock)
     journal = Journal(tmp_path / "journal.sqlite3")
     h = Harness(journal, port, clock)
-    h.start(restore=False)
+    await h.start(restore=False)
     mid, min_mid, tid = 500_000, 500_000, 0
     for step in range(600):
         if step == 300:  # crash: the pipeline's memory is gone, the journal file is reopened
+            # The market runs through our bids while the process is dying: fills nobody journals.
+            now = clock.now_ms()
+            bids = [o.price_ticks for o in port.venue.open_orders(SYM) if o.side.value == "BUY"]
+            tid += 1
+            port.on_trade(Trade(SYM, tid, min(bids), 500, True, now, now))
+            lost = [ev for ev in port.drain_events() if isinstance(ev, OrderUpdate) and ev.is_fill]
+            assert lost, "the crash scenario must lose fills"
             journal.close()
             journal = Journal(tmp_path / "journal.sqlite3")
             h.journal = journal
-            h.start(restore=True)
+            await h.start(restore=True)
+            assert h.recovered == len(lost)
         clock.advance_ms(1000)  # a new second each step: the restarted epoch must still be unique
         now = clock.now_ms()
         mid += rng.randint(-160, 160)

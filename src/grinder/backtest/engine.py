@@ -15,9 +15,10 @@ next processed row, so the venue and the strategy see the same book they would h
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,8 +26,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from grinder.backtest.config import BacktestConfig
+from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
+from grinder.binance.book import LocalOrderBook
 from grinder.core.clock import VirtualClock
 from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import Side
@@ -39,6 +41,7 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.data.funding import FundingRate
 from grinder.data.tape import QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
@@ -72,12 +75,16 @@ class RunLog:
     commands: list[CommandRecord] = field(default_factory=list)
     fills: list[FillRecord] = field(default_factory=list)
     funding: list[tuple[int, str, Decimal]] = field(default_factory=list)  # (time, symbol, amount)
+    # funding times crossed with a position but no known rate: (symbol, time, position lots)
+    funding_unknown: list[tuple[str, int, int]] = field(default_factory=list)
+    funding_status: dict[str, str] = field(default_factory=dict)  # per symbol: known from what, or why not
     blocked: list[tuple[int, str, str]] = field(default_factory=list)  # (time, client id, reason)
     paused_ms: dict[str, int] = field(default_factory=dict)
     band_breaks: int = 0  # skipped quotes that made the strategy act when delivered (should be 0)
     depth_gaps: int = 0  # depth diffs whose pu did not chain (L2 paused until the next snapshot)
     rows_processed: int = 0
     rows_skipped: int = 0
+    latency: dict[str, object] = field(default_factory=dict)  # the latency model in force (report)
     digest: str = ""
     strategy_stats: dict[str, dict[str, Any]] = field(default_factory=dict)  # symbol -> spacing, skew
 
@@ -92,6 +99,40 @@ def fill_key(fill: Fill) -> bytes:
         fill.qty_lots,
         str(fill.commission).encode(),
     )
+
+
+def latency_model(
+    bt: BacktestConfig, venue: VenueConfig, tape: Tape
+) -> tuple[VenueConfig, dict[str, object]]:
+    """The venue configuration with the backtest latency model applied, and how it was chosen.
+
+    The strategy acts on an event `feed` ms after its exchange time, so its orders reach the matching
+    engine `feed + order entry` ms after the event it reacted to, and our fills reach it `feed` ms
+    after they happen. Explicit non-zero venue latencies are kept as given.
+    """
+    if not bt.latency:
+        return venue, {
+            "model": "off",
+            "order_latency_ms": venue.order_latency_ms,
+            "feed_latency_ms": venue.feed_latency_ms,
+        }
+    if bt.feed_latency_ms >= 0:
+        feed, feed_src = bt.feed_latency_ms, "config"
+    elif tape.feed_latency_ms is not None:
+        feed, feed_src = tape.feed_latency_ms, "data (local receive time - exchange time)"
+    else:
+        feed, feed_src = DEFAULT_FEED_LATENCY_MS, "default (the data has no local receive times)"
+    order = venue.order_latency_ms or feed + bt.order_latency_ms
+    user = venue.feed_latency_ms or feed
+    note: dict[str, object] = {
+        "model": "on",
+        "order_entry_ms": bt.order_latency_ms,
+        "market_feed_ms": feed,
+        "market_feed_source": feed_src,
+        "order_latency_ms": order,
+        "feed_latency_ms": user,
+    }
+    return dataclasses.replace(venue, order_latency_ms=order, feed_latency_ms=user), note
 
 
 def execute(venue: Venue, cmd: Command, now_ms: int) -> CommandResult:
@@ -109,13 +150,21 @@ def execute(venue: Venue, cmd: Command, now_ms: int) -> CommandResult:
 
 
 class _SymbolBook:
-    """Per-symbol replay state: USDⓈ-M depth sync for the venue's L2 and the pause clock."""
+    """Per-symbol replay state: the live depth sync (`LocalOrderBook`) feeding the venue's L2, and the
+    pause clock."""
 
-    __slots__ = ("last_u", "paused_since", "snapshot_id")
+    __slots__ = ("paused_since", "sync")
 
-    def __init__(self) -> None:
-        self.snapshot_id = 0  # lastUpdateId of the snapshot in force (0: none, diffs are not applied)
-        self.last_u = 0  # u of the last applied diff (0: none applied since the snapshot)
+    def __init__(self, symbol: str, venue: Venue) -> None:
+        def mirror(change: DepthSnapshot | DepthUpdate) -> None:
+            if isinstance(change, DepthSnapshot):
+                venue.on_depth_snapshot(change)
+            else:
+                venue.on_depth_update(change)
+
+        # Diffs before the snapshot are buffered and those it does not cover are applied right after
+        # it; only what the sync accepts reaches the venue (the live book's rules, protocol §5.3).
+        self.sync = LocalOrderBook(symbol, on_apply=mirror)
         self.paused_since: int | None = None
 
 
@@ -132,30 +181,35 @@ class Backtest:
         execution_config: ExecutionConfig,
         venue_config: VenueConfig,
         backtest_config: BacktestConfig = BacktestConfig(),  # noqa: B008 - frozen
+        funding: Mapping[str, Sequence[FundingRate]] | None = None,
     ) -> None:
         if not len(tape):
             raise ValueError("the tape is empty: no market events to backtest")
         self.tape = tape
         self.cfg = backtest_config
+        venue_config, latency = latency_model(backtest_config, venue_config, tape)
         self.venue_config = venue_config
         rules = dict(zip(tape.symbols, tape.rules, strict=True))
         self.rules = rules
         start_ms = int(tape.time_ms[0])
         self.clock = VirtualClock.from_ms(start_ms)
         self.venue = Venue(venue_config, rules)
+        self._funding_files: set[str] = set()
+        for sym, rates in (funding or {}).items():
+            if sym in rules and rates:
+                plan = [(r.time_ms, r.rate, r.mark_price) for r in rates]
+                self.venue.set_funding_rates(sym, plan, start_ms)
+                self._funding_files.add(sym)
         ids = ClientOrderIdFactory(backtest_config.strategy_tag, start_ms // 1000)
         self.pipeline = TradingPipeline(rules, strategy_config, risk_config, execution_config, ids)
         self.pipeline.on_wallet_balance(venue_config.initial_balance, start_ms)
         self._refresh_ms = execution_config.equity_refresh_ms
         self._queue_model = venue_config.fill_model == "queue"
-        self._books = {s: _SymbolBook() for s in tape.symbols}
-        self.log = RunLog(paused_ms=dict.fromkeys(tape.symbols, 0))
+        self._books = {s: _SymbolBook(s, self.venue) for s in tape.symbols}
+        self.log = RunLog(paused_ms=dict.fromkeys(tape.symbols, 0), latency=latency)
         self._hash = hashlib.sha256()
         self._enc = msgspec.json.Encoder()
-        self._last_cmd_ms: int | None = None
         self._last_row_ms = start_ms
-        self._fill_ms: int | None = None  # last row at which the venue's positions changed (feed latency)
-        self._positions_key: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ the loop
     def run(self, progress: ProgressFn | None = None, stop: int | None = None) -> RunLog:
@@ -197,8 +251,43 @@ class Backtest:
             for inc in self.venue.income()
             if inc.income_type == "FUNDING_FEE"
         ]
+        self._funding_coverage(end_ms)
         self.log.digest = self._hash.hexdigest()
         self.log.strategy_stats = {sym: self.pipeline.strategy_stats(sym) for sym in self.tape.symbols}
+
+    def _funding_coverage(self, end_ms: int) -> None:
+        """Per symbol, whether the run's funding is known: funding times on Binance's grid crossed with
+        a position and no known rate make it unknown (never 0), with the reason in `funding_status`."""
+        interval = self.venue_config.funding_interval_ms
+        start_ms = int(self.tape.clock_ms[0])
+        for sym in self.tape.symbols:
+            settled = self.venue.funding_settled(sym)
+            fills = [
+                (f.fill.time_ms, f.fill.side.sign * f.fill.qty_lots)
+                for f in self.log.fills
+                if f.fill.symbol == sym
+            ]
+            due = list(range((start_ms // interval + 1) * interval, end_ms + 1, interval))
+            missing = [t for t in due if not any(abs(t - s) <= 60_000 for s in settled)]
+            for t in missing:
+                lots = sum(q for ft, q in fills if ft < t)
+                if lots:
+                    self.log.funding_unknown.append((sym, t, lots))
+            source = "funding-rate file" if sym in self._funding_files else "mark-price stream"
+            if any(u[0] == sym for u in self.log.funding_unknown):
+                cover = (
+                    "funding-rate file entry"
+                    if sym in self._funding_files
+                    else "mark-price event or --funding file"
+                )
+                status = f"unknown: a position was held at a funding time no {cover} covers"
+                self.log.funding_status[sym] = status
+            elif not due:
+                self.log.funding_status[sym] = "none due: no funding time in the run"
+            elif missing:
+                self.log.funding_status[sym] = "0: flat at every funding time without a known rate"
+            else:
+                self.log.funding_status[sym] = f"settled from the {source}"
 
     # ------------------------------------------------------------------ one event
     def _process_row(self, i: int) -> None:
@@ -208,12 +297,6 @@ class Backtest:
         self._last_row_ms = now
         self.log.rows_processed += 1
         self._market_to_venue(ev, now)
-        if self.venue_config.feed_latency_ms:
-            # fills are held back from the pipeline: note when the venue made some
-            key = tuple(p.amount_lots for p in self.venue.positions())
-            if key != self._positions_key:
-                self._positions_key = key
-                self._fill_ms = now
         self._user_events(i, now)
         if isinstance(ev, DepthSnapshot):
             return
@@ -229,33 +312,31 @@ class Backtest:
             v.on_trade(ev)
         elif isinstance(ev, MarkPrice):
             v.on_mark_price(ev)
-        elif isinstance(ev, DepthSnapshot):
-            book = self._books[ev.symbol]
-            book.snapshot_id = ev.last_update_id
-            book.last_u = 0
-            v.on_depth_snapshot(ev)
-        elif isinstance(ev, DepthUpdate):
+        elif isinstance(ev, DepthSnapshot | DepthUpdate):
             self._depth_to_venue(ev)
         v.advance_to(now)
 
-    def _depth_to_venue(self, ev: DepthUpdate) -> None:
-        """USDⓈ-M book sync (protocol §5.3): drop diffs older than the snapshot, then require
-        `pu` == the previous `u`; on a gap, stop feeding L2 until the next snapshot."""
-        book = self._books[ev.symbol]
-        if not book.snapshot_id or ev.final_update_id < book.snapshot_id:
-            return
-        if book.last_u and ev.prev_final_update_id != book.last_u:
+    def _depth_to_venue(self, ev: DepthSnapshot | DepthUpdate) -> None:
+        """Through the live book sync (protocol §5.3); a break (gap, or a snapshot older than the
+        diffs) is counted and the venue trades on the book ticker alone until the next snapshot."""
+        sync = self._books[ev.symbol].sync
+        before = sync.resyncs
+        if isinstance(ev, DepthSnapshot):
+            sync.apply_snapshot(ev)
+        else:
+            sync.on_diff(ev)
+        if sync.resyncs != before:
             self.log.depth_gaps += 1
             log.warning(
-                "backtest_depth_gap symbol=%s pu=%d expected=%d (L2 paused until the next snapshot)",
+                "backtest_depth_gap symbol=%s update_id=%d (L2 off until the next snapshot)",
                 ev.symbol,
-                ev.prev_final_update_id,
-                book.last_u,
+                sync.last_update_id,
             )
-            book.snapshot_id = 0
-            return
-        book.last_u = ev.final_update_id
-        self.venue.on_depth_update(ev)
+            self.venue.drop_l2(ev.symbol)
+
+    def depth_book(self, symbol: str) -> LocalOrderBook:
+        """The depth book the run keeps for `symbol` (what the venue's L2 mirrors)."""
+        return self._books[symbol].sync
 
     def _user_events(self, row: int, now: int) -> None:
         for uev in self.venue.drain_events(now):
@@ -272,7 +353,6 @@ class Backtest:
                 self.log.commands.append(CommandRecord(row, now, cmd, res.outcome.value))
                 self._hash.update(b"C%d," % now + self._enc.encode(cmd) + res.outcome.value.encode() + b";")
                 self.pipeline.on_result(res)
-            self._last_cmd_ms = now
             self._user_events(row, now)
         for b in self.pipeline.take_blocked():
             self.log.blocked.append((b.time_ms, b.command.client_order_id, b.reason))
@@ -339,22 +419,11 @@ class Backtest:
         return guards, until
 
     def _pending_until(self) -> int | None:
-        """When something still in flight inside the venue comes due: a command arriving after
-        `order_latency_ms`, or user events held back by `feed_latency_ms` (generated at the last
-        arrival or fill)."""
-        order_lat = self.venue_config.order_latency_ms
-        feed_lat = self.venue_config.feed_latency_ms
-        last_row = self._last_row_ms
-        due: list[int] = []
-        if self._last_cmd_ms is not None:
-            arrive = self._last_cmd_ms + order_lat
-            if order_lat and arrive > last_row:
-                due.append(arrive)
-            if feed_lat and arrive + feed_lat > last_row:
-                due.append(arrive + feed_lat)
-        if feed_lat and self._fill_ms is not None and self._fill_ms + feed_lat > last_row:
-            due.append(self._fill_ms + feed_lat)
-        return min(due) if due else None
+        """When something in flight inside the venue comes due: a command reaching the matching engine
+        after `order_latency_ms` (or a funding settlement), or user events held back by
+        `feed_latency_ms` being released."""
+        due = [t for t in (self.venue.next_due_ms(), self.venue.next_release_ms()) if t is not None]
+        return max(min(due), self._last_row_ms + 1) if due else None
 
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
         guards, until = self._guards()

@@ -182,10 +182,16 @@ def run(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, rec.stop)
         return await rec.run(args.duration)
 
+    from grinder.binance.errors import BinanceAPIError
+
     try:
         files = asyncio.run(main())
+    except BinanceAPIError as exc:  # exchange unreachable or refusing: one line, not a traceback
+        print(f"error: cannot record from {cfg.rest_url}: {exc}; check --rest-url / the network",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"recorded {rec.writer.rows_written} messages into {len(files)} file(s) in {args.out}")
     return 0

@@ -145,7 +145,7 @@ def reference_configs(backtest: Any = None, **venue: Any) -> dict[str, Any]:
 
     The reference has no risk layer, so the risk limits sit far out of reach (the guard still
     runs); fees are zero and fills happen at the touch. `venue` overrides VenueConfig fields;
-    `backtest` is the BacktestConfig (default: BacktestConfig()).
+    `backtest` is the BacktestConfig (default: no latency model, as REFERENCE_GRID.md defines).
     """
     from grinder.backtest.config import BacktestConfig
     from grinder.execution.config import ExecutionConfig
@@ -185,5 +185,5 @@ def reference_configs(backtest: Any = None, **venue: Any) -> dict[str, Any]:
             weight_per_minute_limit=10**9,
         ),
         "venue_config": VenueConfig(**venue_fields),
-        "backtest_config": backtest if backtest is not None else BacktestConfig(),
+        "backtest_config": backtest if backtest is not None else BacktestConfig(latency=False),
     }

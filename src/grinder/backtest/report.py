@@ -25,6 +25,7 @@ SUMMARY_ROWS = (
     ("unrealized PnL (USDT)", "unrealized_pnl_usdt"),
     ("fees (USDT)", "fees_usdt"),
     ("funding (USDT)", "funding_usdt"),
+    ("funding", "funding_status"),
     ("fills", "fills"),
     ("round trips", "round_trips"),
     ("win rate", "win_rate"),
@@ -52,6 +53,8 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, str]]:
     s = dict(result.summary)
     s["orders"] = f"{s['orders_placed']} / {s['orders_cancelled']} / {s['orders_amended']}"
     s["rejects"] = f"{s['commands_rejected']} / {s['commands_blocked']}"
+    if s.get("funding_usdt") is None:
+        s["funding_usdt"] = "unknown"
     return [(label, _fmt(s.get(key))) for label, key in SUMMARY_ROWS]
 
 

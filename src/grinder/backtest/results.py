@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -115,6 +116,24 @@ def _sortino(r: F64) -> float | None:
     return None if down == 0 else float(r.mean()) / down
 
 
+def _funding_summary(tape: Tape, log: RunLog) -> str:
+    """One line: funding known (and from what) or unknown and why; never a silent 0."""
+    if log.funding_unknown:
+        parts = []
+        for sym, t, lots in log.funding_unknown:
+            step = tape.rules[tape.symbol_index(sym)].step_size
+            when = datetime.fromtimestamp(t / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            parts.append(f"{sym} held {lots * step} at {when}")
+        return (
+            "unknown: no funding rate for "
+            + "; ".join(parts)
+            + " (the data has no mark-price stream covering it: pass --funding with Binance's fundingRate "
+            "history, net PnL excludes it)"
+        )
+    states = sorted(set(log.funding_status.values()))
+    return "; ".join(states) if states else ""
+
+
 def summarize(
     tape: Tape, log: RunLog, *, initial_balance: Decimal, bar_ms: int, sharpe_bar_ms: int, wall_s: float = 0.0
 ) -> BacktestResult:
@@ -131,6 +150,7 @@ def summarize(
     tot_fees = tot_rpnl = tot_funding = Decimal(0)
     tot_turnover = 0.0
     all_trips: list[float] = []
+    unknown_syms = {u[0] for u in log.funding_unknown}
     for si, sym in enumerate(tape.symbols):
         rules = tape.rules[si]
         unit = float(rules.tick_size * rules.step_size)
@@ -185,7 +205,8 @@ def summarize(
             "turnover_usdt": turnover,
             "fees_usdt": str(fees),
             "realized_pnl_usdt": str(rpnl),
-            "funding_usdt": str(funding),
+            "funding_usdt": None if sym in unknown_syms else str(funding),
+            "funding_status": log.funding_status.get(sym, ""),
             "final_position_qty": final_pos * step,
             "last_mid": last_mid,
             "round_trips": len(trips),
@@ -237,7 +258,8 @@ def summarize(
         "realized_pnl_usdt": str(tot_rpnl),
         "unrealized_pnl_usdt": unrealized,
         "fees_usdt": str(tot_fees),
-        "funding_usdt": str(tot_funding),
+        "funding_usdt": None if unknown_syms else str(tot_funding),
+        "funding_status": _funding_summary(tape, log),
         "fills": len(log.fills),
         "round_trips": len(all_trips),
         "win_rate": (sum(1 for t in all_trips if t > 0) / len(all_trips)) if all_trips else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import deque
+from collections.abc import Callable
 from enum import StrEnum
 
 from grinder.binance import metrics
@@ -81,10 +82,22 @@ class _Side:
 
 
 class LocalOrderBook:
-    """The book of one symbol. Feed it every depth diff (`on_diff`) and snapshots (`apply_snapshot`)."""
+    """The book of one symbol. Feed it every depth diff (`on_diff`) and snapshots (`apply_snapshot`).
 
-    def __init__(self, symbol: str, *, max_buffer: int = 10_000) -> None:
+    `on_apply`, if given, is called with the snapshot when it is loaded and with every diff the
+    book applies (buffered ones included, in order): a consumer that mirrors the book (the backtest
+    venue) sees exactly the changes the sync accepted.
+    """
+
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        max_buffer: int = 10_000,
+        on_apply: Callable[[DepthSnapshot | DepthUpdate], None] | None = None,
+    ) -> None:
         self.symbol = symbol
+        self._on_apply = on_apply
         self._bids = _Side(True)
         self._asks = _Side(False)
         self._buffer: deque[DepthUpdate] = deque(maxlen=max_buffer)
@@ -157,6 +170,8 @@ class LocalOrderBook:
         self.event_time_ms = snap.event_time_ms
         self.transaction_time_ms = snap.transaction_time_ms
         self.state = BookState.AWAITING_FIRST_DIFF
+        if self._on_apply is not None:
+            self._on_apply(snap)
         buffered = list(self._buffer)
         self._buffer.clear()
         for ev in buffered:
@@ -191,6 +206,8 @@ class LocalOrderBook:
         if not self._applied & 1023:
             bids.compact()
             asks.compact()
+        if self._on_apply is not None:
+            self._on_apply(ev)
 
     # ----------------------------------------------------------------- output (synced only)
     def _check(self) -> None:
@@ -217,6 +234,11 @@ class LocalOrderBook:
     def asks(self, depth: int = 20) -> list[Level]:
         self._check()
         return self._asks.top(depth)
+
+    def levels(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Copies of every (price ticks -> lots) level per side, whatever the sync state (for tests
+        and for comparing books; trading code reads `best_bid` / `bids`, which refuse a stale book)."""
+        return dict(self._bids.levels), dict(self._asks.levels)
 
     def level_count(self) -> tuple[int, int]:
         return len(self._bids.levels), len(self._asks.levels)

@@ -30,8 +30,13 @@ class BinanceConfig:
     reconnect_max_s: float = 30.0
     reconnect_jitter: float = 0.25  # ± share of each backoff, drawn from a seeded RNG
     max_connection_age_s: float = float(MAX_CONNECTION_AGE_S)  # proactive reconnect before 24 h
-    stale_after_s: float = 30.0  # no frame for this long → reconnect
-    heartbeat_s: float = 60.0  # client ping interval (server pings every 3 min)
+    stale_after_s: float = 5.0  # market streams: no frame for this long → reconnect
+    # Client ping when nothing was received for this long; no pong within half of it → the
+    # connection is dead (detects a silent user stream in ≤ 1.5 × heartbeat_s: it has no data timeout,
+    # being quiet by nature).
+    heartbeat_s: float = 2.0
+    max_frame_bytes: int = 1 << 20  # a WebSocket frame above this is refused (connection reopened)
+    max_body_bytes: int = 16 << 20  # a REST body above this is refused (read stops at the cap)
     tick_log_interval_s: float = 60.0  # INFO "Received tick" at most once per symbol per interval
     depth_speed: str = "100ms"  # depth diff stream suffix: "", "100ms", "500ms" or "0ms"
     depth_snapshot_limit: int = 1000
@@ -54,5 +59,9 @@ class BinanceConfig:
             raise ValueError("binance.reconnect_initial_s must be > 0 and ≤ reconnect_max_s")
         if self.stale_after_s <= 0:
             raise ValueError(f"binance.stale_after_s must be > 0 (got {self.stale_after_s})")
+        if self.heartbeat_s <= 0:
+            raise ValueError(f"binance.heartbeat_s must be > 0 (got {self.heartbeat_s})")
+        if self.max_frame_bytes < 4096 or self.max_body_bytes < 4096:
+            raise ValueError("binance.max_frame_bytes and binance.max_body_bytes must be >= 4096")
         if "{listen_key}" not in self.user_stream_path:
             raise ValueError("binance.user_stream_path must contain '{listen_key}'")

@@ -162,8 +162,33 @@ class RateLimitRefused(Exception):
         )
 
 
+class WriteFenced(Exception):
+    """Refused locally, immediately before sending: this instance may not write now (HA fence).
+
+    Nothing was sent. `reason` is the fence's answer (lease deadline passed, token superseded, ...).
+    """
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+        super().__init__(f"Cannot send {endpoint}: {reason}; nothing was sent (only the HA leader writes)")
+
+
 class MalformedMessage(ValueError):
     """A wire payload that does not match the Binance schema; the message says what was wrong."""
+
+
+class BodyTooLarge(MalformedMessage):
+    """A REST body or WebSocket frame above its size cap: refused before decoding (ADR-113)."""
+
+    def __init__(self, what: str, size: int, cap: int) -> None:
+        self.what = what
+        self.size = size
+        self.cap = cap
+        super().__init__(
+            f"{what}: {size} bytes exceeds the cap of {cap} bytes; the message was dropped. "
+            "Raise [binance] max_body_bytes / max_frame_bytes only if the exchange really sends this much"
+        )
 
 
 class BookNotSynced(RuntimeError):

@@ -1,9 +1,12 @@
 """Prometheus metrics of the Binance wire client (module-level singletons, ADR-003).
 
-The first four names are the Runbook 17 contract; a test pins them.
+The first four names are the Runbook 17 contract; a test pins them. `init_series` creates every
+labelled series this process can produce at 0, so the first scrape already shows them (issue 19).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -44,7 +47,9 @@ RATE_LIMIT_REFUSED_TOTAL = Counter(
 RATE_LIMIT_HITS_TOTAL = Counter(
     "grinder_binance_rate_limit_hits_total", "429/418 responses received", ["status"]
 )
-CLOCK_OFFSET_MS = Gauge("grinder_binance_clock_offset_ms", "Estimated server time minus local time, ms")
+CLOCK_OFFSET_SECONDS = Gauge(
+    "grinder_binance_clock_offset_seconds", "Estimated server time minus local time, seconds"
+)
 BOOK_RESYNCS_TOTAL = Counter(
     "grinder_book_resyncs_total",
     "Local order-book resynchronisations, by symbol and reason",
@@ -64,4 +69,46 @@ USER_STREAM_DUPLICATES_TOTAL = Counter(
 )
 LISTEN_KEY_RENEWALS_TOTAL = Counter(
     "grinder_listen_key_renewals_total", "listenKey keepalives and re-creations", ["action"]
+)
+
+# Every reason `WsConnection.run` can count a reconnect under (bounded label set).
+RECONNECT_REASONS = (
+    "connect_failed", "closed", "error", "stale", "max_age", "resubscribe", "listen_key_expired",
+    "listen_key_invalid",
+)
+BOOK_RESYNC_REASONS = ("gap", "snapshot_too_old")
+RATE_LIMIT_STATUSES = ("418", "429")
+LISTEN_KEY_ACTIONS = ("create", "keepalive")
+
+
+def init_series(symbols: Iterable[str], streams: Iterable[str], pools: Iterable[str]) -> None:
+    """Create every known labelled series at 0 (counters) or its idle value (gauges)."""
+    for stream in streams:
+        WS_CONNECTED.labels(stream).set(0)
+        MALFORMED_MESSAGES_TOTAL.labels(stream)
+        for reason in RECONNECT_REASONS:
+            WS_RECONNECT_TOTAL.labels(stream, reason)
+    for symbol in symbols:
+        TICKS_RECEIVED_TOTAL.labels(symbol)
+        LAST_TICK_TS.labels(symbol)  # 0 = no market event yet
+        BOOK_SYNCED.labels(symbol)
+        for reason in BOOK_RESYNC_REASONS:
+            BOOK_RESYNCS_TOTAL.labels(symbol, reason)
+    for pool in pools:
+        RATE_LIMIT_USED.labels(pool)
+        RATE_LIMIT_WAIT_SECONDS.labels(pool)
+        RATE_LIMIT_REFUSED_TOTAL.labels(pool)
+    for status in RATE_LIMIT_STATUSES:
+        RATE_LIMIT_HITS_TOTAL.labels(status)
+    for action in LISTEN_KEY_ACTIONS:
+        LISTEN_KEY_RENEWALS_TOTAL.labels(action)
+WRITES_FENCED_TOTAL = Counter(
+    "grinder_writes_fenced_total",
+    "Order writes refused immediately before sending: this instance was not the HA leader (ADR-110)",
+    ["endpoint"],
+)
+BODIES_TOO_LARGE_TOTAL = Counter(
+    "grinder_binance_oversize_total",
+    "REST bodies / WebSocket frames dropped for exceeding their size cap (ADR-113)",
+    ["what"],
 )

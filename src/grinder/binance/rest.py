@@ -25,8 +25,10 @@ from grinder.binance.constants import API_KEY_HEADER, Endpoint, Security, endpoi
 from grinder.binance.errors import (
     BinanceAPIError,
     BinanceUnknownOutcome,
+    BodyTooLarge,
     ErrorKind,
     MalformedMessage,
+    WriteFenced,
     make_api_error,
 )
 from grinder.binance.governor import RateLimitGovernor
@@ -56,6 +58,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Order writes the HA fence guards; listen-key upkeep is not trading and stays allowed.
+_FENCED_PATHS = frozenset({
+    "/fapi/v1/order", "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders", "/fapi/v1/countdownCancelAll",
+})
 _ERROR_BODY = msgspec.json.Decoder(dict[str, Any])
 _ANY = msgspec.json.Decoder()
 
@@ -79,6 +85,7 @@ class BinanceRestClient:
         time_resync_interval_s: float = 1800.0,
         time_sync_samples: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_body_bytes: int = 16 << 20,
     ) -> None:
         if not 0 < recv_window_ms <= 60_000:
             raise ValueError(
@@ -101,6 +108,10 @@ class BinanceRestClient:
         self._last_sync_mono_ns: int | None = None
         self._sync_lock = asyncio.Lock()
         self.rules: dict[str, SymbolRules] = {}
+        self.max_body_bytes = max_body_bytes  # a larger response body is refused (`BodyTooLarge`)
+        # Asked immediately before every order write is handed to the socket; a reason refuses it
+        # (`WriteFenced`, nothing sent). The HA leader lease's `write_permit` (ADR-110).
+        self.write_fence: Callable[[], str | None] | None = None
 
     @classmethod
     def from_config(
@@ -127,6 +138,7 @@ class BinanceRestClient:
             max_retries=config.max_retries,
             retry_backoff_s=config.retry_backoff_s,
             time_resync_interval_s=config.time_resync_interval_s,
+            max_body_bytes=config.max_body_bytes,
         )
         client._credentials = creds
         return client
@@ -233,11 +245,17 @@ class BinanceRestClient:
             encoded=True,
         )
         session = self._get_session()
+        if endpoint.is_write and self.write_fence is not None and endpoint.path in _FENCED_PATHS:
+            refusal = self.write_fence()  # no await between this check and the request
+            if refusal is not None:
+                metrics.WRITES_FENCED_TOTAL.labels(endpoint.name).inc()
+                log.warning("write_fenced endpoint=%s reason=%s", endpoint.name, refusal)
+                raise WriteFenced(endpoint.name, refusal)
         start = self._clock.monotonic_ns()
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         try:
             async with session.request(endpoint.method, url, headers=headers, timeout=timeout) as resp:
-                body = await resp.read()
+                body = await _read_capped(resp, self.max_body_bytes, endpoint)
                 status = resp.status
                 resp_headers = resp.headers
         except TimeoutError:
@@ -337,7 +355,7 @@ class BinanceRestClient:
             self.offset_ms = int(statistics.median_low(offsets))
             self.governor.offset_ms = self.offset_ms
             self._last_sync_mono_ns = self._clock.monotonic_ns()
-            metrics.CLOCK_OFFSET_MS.set(self.offset_ms)
+            metrics.CLOCK_OFFSET_SECONDS.set(self.offset_ms / 1000)
             log.info("clock_synced offset_ms=%d samples=%d", self.offset_ms, len(offsets))
             return self.offset_ms
 
@@ -535,6 +553,30 @@ def order_params(cmd: PlaceOrder, rules: SymbolRules) -> dict[str, object]:
     elif cmd.reduce_only:
         params["reduceOnly"] = "true"
     return params
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int, endpoint: Endpoint) -> bytes:
+    """The body, refused once it passes `cap` bytes (checked on Content-Length first, then while
+    reading): a write's answer then has an unknown outcome, a read fails as a malformed message."""
+    declared = resp.content_length
+    size = declared or 0
+    if declared is None or declared <= cap:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    metrics.BODIES_TOO_LARGE_TOTAL.labels("rest_body").inc()
+    refused = BodyTooLarge(f"{endpoint.name} response", size, cap)
+    log.error("%s", refused)
+    if endpoint.is_write:
+        raise BinanceUnknownOutcome(resp.status, None, f"{refused}; resolve the order by query",
+                                    endpoint=endpoint.name)
+    raise refused
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -81,8 +81,12 @@ class WsConnection:
         rng: random.Random,
         session_factory: Callable[[], aiohttp.ClientSession],
         on_open: Callable[[], Awaitable[None]] | None = None,
+        data_timeout: bool = True,
     ) -> None:
         self.name = name
+        # Market streams are never quiet: no frame for `stale_after_s` means a dead feed. The user
+        # stream is quiet by nature; its silence is caught by ping/pong (`heartbeat_s`) only.
+        self._data_timeout_s = config.stale_after_s if data_timeout else None
         self._url_factory = url_factory
         self._on_frame = on_frame
         self._config = config
@@ -136,7 +140,8 @@ class WsConnection:
                 url = await self._url_factory()
                 session = self._session_factory()
                 async with session.ws_connect(
-                    url, heartbeat=cfg.heartbeat_s, autoping=True, max_msg_size=0, compress=0
+                    url, heartbeat=cfg.heartbeat_s, autoping=True, max_msg_size=cfg.max_frame_bytes,
+                    compress=0,
                 ) as ws:
                     self._ws = ws
                     self._force_reason = None
@@ -186,13 +191,15 @@ class WsConnection:
             if left_s <= 0:
                 await ws.close()
                 return "max_age"
+            data_timeout_s = self._data_timeout_s
+            wait_s = left_s if data_timeout_s is None else min(data_timeout_s, left_s)
             try:
-                msg = await ws.receive(timeout=min(cfg.stale_after_s, left_s))
+                msg = await ws.receive(timeout=wait_s)
             except TimeoutError:
                 if cfg.max_connection_age_s - (self._clock.monotonic_ns() - opened_ns) / 1e9 <= 0:
                     await ws.close()
                     return "max_age"
-                log.warning("ws_stale stream=%s silent_s=%.1f", self.name, cfg.stale_after_s)
+                log.warning("ws_stale stream=%s silent_s=%.1f", self.name, data_timeout_s)
                 await ws.close()
                 return "stale"
             if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
@@ -211,7 +218,24 @@ class WsConnection:
                     self.yield_requested = False
                     await asyncio.sleep(0)
                 continue
-            return self._force_reason or ("closed" if msg.type is not aiohttp.WSMsgType.ERROR else "error")
+            return self._force_reason or _end_reason(self.name, msg, cfg.max_frame_bytes)
+
+
+def _end_reason(name: str, msg: aiohttp.WSMessage, cap: int) -> str:
+    """Why a connection ended, for the reconnect metric; an oversized frame and a missing pong say so."""
+    if msg.type is not aiohttp.WSMsgType.ERROR:
+        return "closed"
+    err = msg.data
+    if isinstance(err, aiohttp.WebSocketError) and err.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+        metrics.BODIES_TOO_LARGE_TOTAL.labels("ws_frame").inc()
+        log.error("ws_frame_too_large stream=%s cap_bytes=%d: frame dropped, reconnecting (%s); raise "
+                  "[binance] max_frame_bytes only if the exchange really sends frames this large",
+                  name, cap, err)
+        return "frame_too_large"
+    if isinstance(err, aiohttp.ServerTimeoutError):
+        log.warning("ws_silent stream=%s: no pong to our ping (%s)", name, err)
+        return "no_pong"
+    return "error"
 
 
 async def stop_tasks(tasks: list[asyncio.Task[None]], grace_s: float = 2.0) -> None:

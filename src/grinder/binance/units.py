@@ -7,11 +7,11 @@ integer by padding its fraction, then divided by the integer step. Off-grid valu
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from grinder.core.rules import SymbolRules, decimal_places
 
-CACHE_LIMIT = 1 << 16
+CACHE_LIMIT = 1 << 12  # entries per grid per cache (ADR-113): ~0.5 MiB, reached in minutes
 
 
 class Grid:
@@ -94,7 +94,7 @@ class Grid:
     def nearest_units(self, text: str) -> int:
         """Round half-even to the grid (for values Binance itself may put off-grid)."""
         value = Decimal(text)
-        return int((value / self.step).to_integral_value())
+        return int((value / self.step).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 class SymbolGrids:

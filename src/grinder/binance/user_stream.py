@@ -55,7 +55,7 @@ UserStreamEvent = OrderUpdate | AccountUpdate | UserStreamResynced
 class _SeenSet:
     """A bounded set (oldest forgotten first)."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 10_000) -> None:
         self._order: deque[Hashable] = deque()
         self._set: set[Hashable] = set()
         self._capacity = capacity
@@ -214,6 +214,7 @@ class UserDataStream:
             rng=random.Random(self._config.seed + 1),
             session_factory=self._get_session,
             on_open=self._on_open,
+            data_timeout=False,  # quiet by nature: silence is detected by ping/pong (heartbeat_s)
         )
         loop = asyncio.get_running_loop()
         self._tasks = [

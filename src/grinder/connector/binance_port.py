@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Final
 
-from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused
+from grinder.binance.constants import Security
+from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused, WriteFenced
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.schemas import OrderResponse
 from grinder.connector.config import BinanceFuturesPortConfig
@@ -27,7 +28,8 @@ from grinder.connector.metrics import UNKNOWN_OUTCOMES_TOTAL
 from grinder.connector.notional import notional_problem
 from grinder.connector.port import BalanceState, OrderState, PositionState
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
-from grinder.core.enums import OrderStatus, OrderType
+from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side
+from grinder.core.events import Fill
 from grinder.core.ids import is_valid_client_order_id
 from grinder.core.rules import OrderRuleError, SymbolRules
 
@@ -147,11 +149,14 @@ class BinanceFuturesPort:
             return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
         except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
             return CommandResult(cmd, Outcome.BLOCKED, reason=f"rules_unavailable: {exc}")
-        if isinstance(cmd, PlaceOrder):
-            return await self._place(cmd, rules)
-        if isinstance(cmd, CancelOrder):
-            return await self._cancel(cmd, rules)
-        return await self._amend(cmd, rules)
+        try:
+            if isinstance(cmd, PlaceOrder):
+                return await self._place(cmd, rules)
+            if isinstance(cmd, CancelOrder):
+                return await self._cancel(cmd, rules)
+            return await self._amend(cmd, rules)
+        except WriteFenced as exc:  # the HA fence refused the request: nothing was sent (ADR-110)
+            return CommandResult(cmd, Outcome.BLOCKED, reason=f"fenced: {exc.reason}")
 
     async def _reference_price_ticks(self, cmd: PlaceOrder, rules: SymbolRules) -> int:
         if cmd.price_ticks is not None:
@@ -349,6 +354,38 @@ class BinanceFuturesPort:
     async def mid_price(self, symbol: str) -> Decimal:
         ticker = await self._client.book_ticker(symbol)
         return (Decimal(ticker.bidPrice) + Decimal(ticker.askPrice)) / 2
+
+    async def fills_after(
+        self, symbol: str, after_trade_id: int | None, start_time_ms: int = 0, limit: int = 1000
+    ) -> list[Fill]:
+        """`GET /fapi/v1/userTrades` from a trade id (or a start time), client ids resolved by order id."""
+        rules = await self.symbol_rules(symbol)
+        if after_trade_id is not None:
+            trades = await self._client.user_trades(symbol, from_id=after_trade_id + 1, limit=limit)
+        else:
+            trades = await self._client.user_trades(symbol, start_time_ms=max(0, start_time_ms), limit=limit)
+        client_ids: dict[int, str] = {}
+        out: list[Fill] = []
+        for t in sorted(trades, key=lambda t: t.id):
+            cid = client_ids.get(t.orderId)
+            if cid is None:
+                order = await self._client.query_order(symbol, order_id=t.orderId)
+                cid = client_ids[t.orderId] = order.clientOrderId
+            out.append(Fill(
+                symbol=symbol, order_id=t.orderId, client_order_id=cid, trade_id=t.id, side=Side(t.side),
+                position_side=PositionSide(t.positionSide), price_ticks=t.price_ticks(rules),
+                qty_lots=t.qty_lots(rules), is_maker=t.maker, commission=t.commission,
+                commission_asset=t.commissionAsset, realized_pnl=t.realizedPnl, time_ms=t.time,
+            ))
+        return out
+
+    async def dual_side_position(self) -> bool:
+        body = await self._client.request("GET", "/fapi/v1/positionSide/dual", None, security=Security.SIGNED)
+        return bool(body.get("dualSidePosition")) if isinstance(body, dict) else False
+
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> None:
+        params = {"symbol": symbol, "countdownTime": countdown_ms}
+        await self._client.request("POST", "/fapi/v1/countdownCancelAll", params, security=Security.SIGNED)
 
 
 def _found(cmd: Command, found: OrderState) -> CommandResult:

@@ -27,6 +27,7 @@ BASE_URL_ENV = "BINANCE_FUTURES_BASE_URL"
 WS_URL_ENV = "BINANCE_FUTURES_WS_URL"
 DEFAULT_MAX_NOTIONAL = Decimal("125")
 
+POSITION_MODES = ("one-way", "hedge")
 _TRUTHY = frozenset({"1", "true", "yes"})
 
 
@@ -59,6 +60,8 @@ class LiveConnectorConfig:
     symbols: symbols the connector may write to; an order for any other symbol is refused.
     max_notional_per_order: cap on price × quantity of one non-reduce-only order, in quote asset.
     strategy_tag: the `{strategy}` part of client order ids (1-6 characters, no '_').
+    position_mode: the account's position mode the engine expects ("one-way"); the engine refuses
+        to start when `GET /fapi/v1/positionSide/dual` says otherwise.
     """
 
     mode: SafeMode = SafeMode.READ_ONLY
@@ -68,8 +71,14 @@ class LiveConnectorConfig:
     symbols: tuple[str, ...] = ("BTCUSDT",)
     max_notional_per_order: Decimal = DEFAULT_MAX_NOTIONAL
     strategy_tag: str = "s"
+    position_mode: str = "one-way"
 
     def __post_init__(self) -> None:
+        if self.position_mode not in POSITION_MODES:
+            raise ValueError(
+                f"connector position_mode={self.position_mode!r} is not accepted; use one of "
+                f"{', '.join(POSITION_MODES)} (the engine quotes one-way only)"
+            )
         object.__setattr__(self, "_ready", True)  # from now on, log mode/armed changes
 
     def __setattr__(self, name: str, value: Any) -> None:

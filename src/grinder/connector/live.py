@@ -29,7 +29,7 @@ from grinder.connector.port import BalanceState, ExchangePort, OrderState, Posit
 from grinder.core.clock import Clock, WallClock
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import OrderType, SafeMode, Side, TimeInForce
-from grinder.core.ids import ClientOrderIdFactory, parse_client_order_id
+from grinder.core.ids import ClientOrderIdFactory, is_grinder_order, parse_client_order_id
 from grinder.core.rules import SymbolRules
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,16 @@ class LiveConnectorV0:
         await self.close()
 
     # ------------------------------------------------------------------ the one write path
-    def check_gates(self, op: str) -> GateBlock | None:
-        """The first failing Runbook 17 gate for `op` right now, or None."""
+    def check_gates(self, op: str, *, operator: bool = False) -> GateBlock | None:
+        """The first failing Runbook 17 gate for `op` right now, or None.
+
+        `operator`: an explicit operator cancel of our own orders (ADR-100): every gate but
+        `armed` applies, so a disarmed engine can still be cleared of its resting orders."""
         cfg = self.config
         return check_write_gates(
             op,
             mode=cfg.mode,
-            armed=cfg.armed,
+            armed=cfg.armed or operator,
             futures_port=cfg.futures_port,
             paper_port=cfg.paper_port,
             environ=self._environ,
@@ -132,9 +135,8 @@ class LiveConnectorV0:
 
     async def _limit_problem(self, cmd: Command, port: ExchangePort, rules: SymbolRules) -> str | None:
         op = _op_of(cmd)
-        # Cancels and reduce-only orders only ever lower exposure: allowed on any symbol.
-        reduces = isinstance(cmd, CancelOrder) or (isinstance(cmd, PlaceOrder) and cmd.reduce_only)
-        if not reduces and cmd.symbol not in self.config.symbols:
+        # The write allow-list holds for every write, cancels and reduce-only orders included.
+        if cmd.symbol not in self.config.symbols:
             return (
                 f"symbol_not_allowed: Cannot {op}: {cmd.symbol} is not in LiveConnectorConfig.symbols "
                 f"{list(self.config.symbols)}; add it to trade it"
@@ -153,9 +155,9 @@ class LiveConnectorV0:
             problem = None
         return f"limit: {problem}" if problem else None
 
-    async def _write(self, cmd: Command) -> tuple[CommandResult, GateBlock | None]:
+    async def _write(self, cmd: Command, *, operator: bool = False) -> tuple[CommandResult, GateBlock | None]:
         op = _op_of(cmd)
-        block = self.check_gates(op)
+        block = self.check_gates(op, operator=operator)
         if block is not None:
             self._blocked(op, block)
             return CommandResult(cmd, Outcome.BLOCKED, reason=block.reason), block
@@ -175,7 +177,7 @@ class LiveConnectorV0:
             return CommandResult(cmd, Outcome.BLOCKED, reason=problem), None
         self._log_request(cmd, rules)
         # Gates again, immediately before the port: a rollback during the awaits above still wins.
-        block = self.check_gates(op)
+        block = self.check_gates(op, operator=operator)
         if block is None and self._write_port() is not port:
             block = GateBlock(
                 Gate.MODE,
@@ -255,6 +257,38 @@ class LiveConnectorV0:
         """Engine path: gates, limits, then the port. Never raises for a refusal (see module doc)."""
         result, _ = await self._write(cmd)
         return result
+
+    async def operator_cancel(self, cmd: CancelOrder) -> CommandResult:
+        """An operator's cancel of one of OUR orders: the one write allowed while disarmed (ADR-100).
+
+        Every other gate (mode, ALLOW_MAINNET_TRADE, port, the symbol allow-list) still applies.
+        It only ever cancels; an order without the GRINDER prefix is refused (not ours to touch)."""
+        if not is_grinder_order(cmd.client_order_id):
+            return CommandResult(
+                cmd, Outcome.BLOCKED,
+                reason=f"not_ours: Cannot cancel_order: {cmd.client_order_id} was not placed by GRINDER",
+            )
+        log.warning("operator_cancel symbol=%s order_id=%s", cmd.symbol, cmd.client_order_id)
+        result, _ = await self._write(cmd, operator=True)
+        return result
+
+    async def refresh_countdown(self, symbol: str, countdown_ms: int) -> GateBlock | None:
+        """Dead-man's switch heartbeat (`POST /fapi/v1/countdownCancelAll`) on the real exchange.
+
+        A write, so it passes the gates of a cancel (it can only ever cancel); None when sent.
+        PAPER has nothing to protect (the venue dies with the process): a no-op there."""
+        if self.config.mode is SafeMode.PAPER:
+            return None
+        block = self.check_gates("cancel_order")
+        if block is None and symbol not in self.config.symbols:
+            block = GateBlock(Gate.MODE, f"Cannot countdown_cancel_all: {symbol} is not in connector symbols")
+        if block is not None:
+            return block
+        port = self._write_port()
+        refresh = getattr(port, "countdown_cancel_all", None)
+        if refresh is not None:
+            await refresh(symbol, countdown_ms)
+        return None
 
     # ------------------------------------------------------------------ runbook-style API
     def _raise_for(self, result: CommandResult, block: GateBlock | None) -> None:

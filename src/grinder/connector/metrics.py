@@ -3,6 +3,7 @@
 `grinder_orders_placed_total`, `grinder_orders_cancelled_total` and `grinder_connector_errors_total`
 are the Runbook 17 contract. Every label is bounded: `mode` is a SafeMode, `gate` a `Gate`,
 `reason` one of `ERROR_REASONS`, `code` an exchange code from the known set or "other"/"none".
+`init_series` creates the series at 0 so `increase()` sees the first error (issue 19).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ ERROR_REASONS = frozenset(
         "unknown_outcome",
         "retryable",
         "rate_limited",
+        "fenced",
         "limit",
         "invalid_order",
         "rules_unavailable",
@@ -66,3 +68,19 @@ def code_label(code: int | None) -> str:
 def count_error(reason: str, code: int | None = None) -> None:
     CONNECTOR_ERRORS_TOTAL.labels(reason=reason if reason in ERROR_REASONS else "rejected",
                                   code=code_label(code)).inc()
+
+
+def init_series() -> None:
+    """Every mode, gate, error reason (code "none") and resolution at 0."""
+    from grinder.connector.gates import Gate
+    from grinder.core.enums import SafeMode
+
+    for mode in SafeMode:
+        for counter in (ORDERS_PLACED_TOTAL, ORDERS_CANCELLED_TOTAL, ORDERS_AMENDED_TOTAL):
+            counter.labels(mode=mode.value)
+    for reason in sorted(ERROR_REASONS):
+        CONNECTOR_ERRORS_TOTAL.labels(reason=reason, code=code_label(None))
+    for gate in Gate:
+        GATE_BLOCKS_TOTAL.labels(gate=gate.value)
+    for resolution in sorted(UNKNOWN_RESOLUTIONS):
+        UNKNOWN_OUTCOMES_TOTAL.labels(resolution=resolution)

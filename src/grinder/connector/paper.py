@@ -19,6 +19,7 @@ from grinder.core.events import (
     BookTicker,
     DepthSnapshot,
     DepthUpdate,
+    Fill,
     MarkPrice,
     OrderUpdate,
     Trade,
@@ -135,6 +136,27 @@ class PaperPort:
             for p in self.venue.positions()
             if p.amount_lots != 0
         ]
+
+    async def fills_after(
+        self, symbol: str, after_trade_id: int | None, start_time_ms: int = 0, limit: int = 1000
+    ) -> list[Fill]:
+        """The venue's trade list of `symbol` after a trade id (or since a time), as fills."""
+        out: list[Fill] = []
+        for t in self.venue.user_trades(symbol):
+            if (after_trade_id is not None and t.trade_id <= after_trade_id) or (
+                after_trade_id is None and t.time_ms < start_time_ms
+            ):
+                continue
+            cid = self.venue.get_order(symbol=symbol, order_id=t.order_id).client_order_id
+            out.append(Fill(
+                symbol=symbol, order_id=t.order_id, client_order_id=cid, trade_id=t.trade_id, side=t.side,
+                position_side=t.position_side, price_ticks=t.price_ticks, qty_lots=t.qty_lots,
+                is_maker=t.is_maker, commission=t.commission, commission_asset=t.commission_asset,
+                realized_pnl=t.realized_pnl, time_ms=t.time_ms,
+            ))
+            if len(out) >= limit:
+                break
+        return out
 
     async def balance(self) -> BalanceState:
         b = self.venue.balance()

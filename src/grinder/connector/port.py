@@ -15,6 +15,7 @@ import msgspec
 
 from grinder.core.commands import Command, CommandResult
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
+from grinder.core.events import Fill
 from grinder.core.rules import SymbolRules
 
 
@@ -99,4 +100,30 @@ class ExchangePort(Protocol):
 
     async def mid_price(self, symbol: str) -> Decimal:
         """(best bid + best ask) / 2 from the exchange's book ticker."""
+        ...
+
+
+@runtime_checkable
+class TradeHistory(Protocol):
+    """An exchange that keeps our trade list across restarts (Binance, the simulator, a paper venue).
+
+    `fills_after` returns our fills of `symbol` with a trade id above `after_trade_id`, oldest
+    first, client order ids resolved; with `after_trade_id=None`, those since `start_time_ms`.
+    Start-up recovery pages through it by trade id, never by time (ADR-101)."""
+
+    async def fills_after(
+        self, symbol: str, after_trade_id: int | None, start_time_ms: int = 0, limit: int = 1000
+    ) -> list[Fill]: ...
+
+
+@runtime_checkable
+class AccountSettings(Protocol):
+    """Account-wide settings read at start-up and the dead-man's switch (Binance and the simulator)."""
+
+    async def dual_side_position(self) -> bool:
+        """True in hedge mode, False in one-way mode (`GET /fapi/v1/positionSide/dual`)."""
+        ...
+
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> None:
+        """`POST /fapi/v1/countdownCancelAll`: cancel every open order of `symbol` unless refreshed."""
         ...

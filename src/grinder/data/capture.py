@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -25,8 +26,11 @@ def is_capture(path: str | Path) -> bool:
     p = Path(path)
     if not p.name.endswith(".gz") or p.name.endswith(".csv.gz"):
         return False
-    with gzip.open(p, "rb") as f:
-        head = f.read(64)
+    try:
+        with gzip.open(p, "rb") as f:
+            head = f.read(64)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise DataError(_unreadable(p, exc)) from None
     first = head.split(b" ", 1)[0]
     return first.isdigit() and len(first) >= 16
 
@@ -39,12 +43,26 @@ def iter_capture(
     Lines the wire parser does not turn into a market event (subscription acks, unknown streams)
     are skipped; a malformed line raises `DataError` naming the file and line.
     """
-    from grinder.binance.parse import decode_stream_message, parse_depth_snapshot
-
     p = Path(path)
     symbol = symbol_from_filename(p)
     if not p.exists():
         raise DataError(f"capture file {p} does not exist")
+    try:
+        yield from _decode_lines(p, symbol, rules)
+    except (OSError, EOFError, zlib.error) as exc:  # truncated download, not gzip, bad CRC
+        raise DataError(_unreadable(p, exc)) from None
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    return (f"capture file {path} is truncated or not a valid gzip file ({exc}); "
+            "download or record it again (check with: gzip -t FILE)")
+
+
+def _decode_lines(
+    p: Path, symbol: str | None, rules: Mapping[str, SymbolRules]
+) -> Iterator[tuple[int, MarketEvent | DepthSnapshot]]:
+    from grinder.binance.parse import decode_stream_message, parse_depth_snapshot
+
     with gzip.open(p, "rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             ns_text, _, raw = line.partition(b" ")

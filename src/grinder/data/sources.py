@@ -42,6 +42,7 @@ from grinder.data.tape import (
     TRADE_SELL_AGGR,
     SourceColumns,
     Tape,
+    feed_latency_from,
     merge_sources,
 )
 
@@ -69,7 +70,19 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             uniq.append(p)
     if not uniq:
         raise DataError(f"no market-data files found in {', '.join(map(str, paths))}")
+    _refuse_copies(uniq)
     return uniq
+
+
+def _refuse_copies(files: list[Path]) -> None:
+    """The same data as CSV, zip and Parquet side by side would be loaded twice (doubled volume)."""
+    by_stem: dict[Path, Path] = {}
+    for f in files:
+        stem = f.parent / f.name.removesuffix(".gz").rsplit(".", 1)[0]
+        if stem in by_stem:
+            raise DataError(f"{by_stem[stem]} and {f} are copies of the same data; pass one of them "
+                            "(e.g. --data the .parquet file) or move the other copy out of the folder")
+        by_stem[stem] = f
 
 
 def _file_symbol(path: Path, symbol: str | None, rules: dict[str, SymbolRules]) -> str:
@@ -173,13 +186,16 @@ def events_source(name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapsh
         for c, v in zip(("kind", "a", "b", "qa", "qb", "ident", "event_ms"), vals, strict=True):
             cols[c].append(v)
     dtypes = {"kind": np.int8, "sym": np.int16}
+    columns = {c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()}
+    recv_ns = np.asarray(keys, dtype=np.int64)
     return SourceColumns(
         name=name,
-        key=np.asarray(keys, dtype=np.int64),
-        columns={c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()},
+        key=recv_ns,
+        columns=columns,
         objects=objects,
         key_is_ns=True,
         symbols=list(sym_of),
+        feed_latency_ms=feed_latency_from(recv_ns, columns["event_ms"]) if len(recv_ns) else None,
     )
 
 

@@ -44,6 +44,7 @@ class SourceColumns:
     objects: list[ReplayEvent] = field(default_factory=list)
     key_is_ns: bool = False
     symbols: list[str] = field(default_factory=list)  # what the `sym` column numbers
+    feed_latency_ms: int | None = None  # measured from local receive times (see feed_latency_from)
 
     def __len__(self) -> int:
         return len(self.key)
@@ -65,6 +66,8 @@ class Tape:
     objects: list[ReplayEvent]
     sources: tuple[str, ...] = ()
     _clock: I64 | None = None
+    feed_latency_ms: int | None = None  # market-data latency measured from the data, if it can be
+
 
     def __len__(self) -> int:
         return len(self.time_ms)
@@ -129,6 +132,7 @@ class Tape:
             self.objects,
             self.sources,
             None if self._clock is None else self._clock[:stop],
+            self.feed_latency_ms,
         )
 
     def counts(self) -> dict[str, int]:
@@ -138,6 +142,23 @@ class Tape:
             "trades": int(kinds[TRADE_BUY_AGGR] + kinds[TRADE_SELL_AGGR]),
             "other": int(kinds[OTHER]),
         }
+
+
+def feed_latency_from(recv_ns: I64, event_ms: I64) -> int | None:
+    """Typical market-data latency (ms) of a recording: local receive time minus exchange event time.
+
+    The recorder's clock is rarely synchronised with Binance's to the millisecond (the real captures
+    run ~1.27 s behind), so when any message seems to arrive before it was sent the clock offset is
+    removed by taking the fastest message as zero-latency: the figure is then the median delay above
+    the fastest one (a lower bound). None when no row carries an exchange event time.
+    """
+    ok = event_ms > 0
+    if not bool(ok.any()):
+        return None
+    d = recv_ns[ok] // 1_000_000 - event_ms[ok]
+    lo = int(d.min())
+    med = int(np.median(d))
+    return med - lo if lo < 0 else med
 
 
 def merge_order(keys: Sequence[I64]) -> npt.NDArray[np.int16]:
@@ -200,6 +221,7 @@ def merge_sources(
 ) -> Tape:
     """Merge per-source rows into one tape ordered by key (stable: source order breaks ties)."""
     srcs = [s for s in sources if len(s)]
+    latencies = [s.feed_latency_ms for s in srcs if s.feed_latency_ms is not None]
     mixed = any(s.key_is_ns for s in srcs) and not all(s.key_is_ns for s in srcs)
     for s in srcs:
         if mixed and not s.key_is_ns:
@@ -261,4 +283,5 @@ def merge_sources(
         event_ms=out["event_ms"],  # type: ignore[arg-type]
         objects=objects,
         sources=tuple(s.name for s in srcs),
+        feed_latency_ms=max(latencies) if latencies else None,
     )

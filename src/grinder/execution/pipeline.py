@@ -314,7 +314,8 @@ class TradingPipeline:
             position_lots=st.position_lots,
             budget=budget,
             allocate_ids=False,
-            crossed=st.crossed(now_ms, self.config.crossed_hold_ms),
+            # under the kill switch nothing is held back: every order that can add risk goes now
+            crossed=None if st.planned_under_kill else st.crossed(now_ms, self.config.crossed_hold_ms),
         )
         approved: list[Command] = []
         remember = True

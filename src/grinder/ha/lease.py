@@ -1,11 +1,14 @@
 """The leader lease: one Redis key per account, held with a TTL and a fencing token (ADR-049).
 
 Acquire is `SET key value NX PX ttl` inside a Lua script that first takes a fencing token from
-`INCR key:fencing`, so every leadership term has a larger token than the one before. Renew and
+`INCR key:fencing`, raised to a floor the client passes: max(largest token this instance has seen
++ 1, wall-clock ms). So every leadership term has a larger token than the one before, also after a
+Redis restart that lost the counter (ADR-110). Renew and
 release are Lua compare-and-act on the exact value (`holder:token`): a stale leader whose key
 expired (and was taken) cannot renew or delete the new leader's lease. Leadership is also bounded
 locally: an instance stops calling itself leader at `last successful renewal start + TTL − margin`,
 so when Redis is unreachable it steps down before any other instance can acquire the key.
+`write_permit()` is the fence every write asks immediately before it is sent (ADR-110).
 """
 
 from __future__ import annotations
@@ -32,10 +35,16 @@ ROLE_FOLLOWER = "follower"
 ROLE_STANDALONE = "standalone"
 
 _ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local held = redis.call('GET', KEYS[1])
+if held then return {0, held} end
 local t = redis.call('INCR', KEYS[2])
+local floor = tonumber(ARGV[3])
+if t < floor then
+  t = floor
+  redis.call('SET', KEYS[2], t)
+end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. t, 'NX', 'PX', ARGV[2])
-return t
+return {t, ''}
 """
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -59,6 +68,7 @@ class Leadership(Protocol):
     def may_arm(self) -> bool: ...
     @property
     def fencing_token(self) -> int | None: ...
+    def write_permit(self) -> str | None: ...
     def add_listener(self, callback: Callable[[str], None]) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -71,6 +81,10 @@ class Standalone:
     is_leader = True
     may_arm = True
     fencing_token: int | None = None
+
+    def write_permit(self) -> str | None:
+        """Always permitted: nobody else can lead."""
+        return None
 
     def add_listener(self, callback: Callable[[str], None]) -> None:
         """The role never changes."""
@@ -118,6 +132,7 @@ class LeaderLease:
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
         self._token: int | None = None
+        self._highest_seen = 0  # the largest fencing token observed in Redis (ours or another holder's)
         self._deadline_ns = 0
         self._role = ROLE_FOLLOWER
         self._listeners: list[Callable[[str], None]] = []
@@ -143,6 +158,35 @@ class LeaderLease:
     def fencing_token(self) -> int | None:
         """The token of the term we hold; compare it where a write must be fenced."""
         return self._token if self.is_leader else None
+
+    @property
+    def highest_token_seen(self) -> int:
+        return self._highest_seen
+
+    def write_permit(self) -> str | None:
+        """None when a write may be sent now, else why not (the write is then not sent).
+
+        Checked immediately before every order request: our term's token must be the largest seen,
+        and the monotonic clock must be before the lease deadline (the last renewal's SEND time + TTL
+        − margin). A process resumed after SIGSTOP fails here at once, before its first request.
+        """
+        token = self._token
+        if token is None:
+            return "not the HA leader (no lease held)"
+        left_ns = self._deadline_ns - self._clock.monotonic_ns()
+        if left_ns <= 0:
+            return f"HA lease deadline passed {-left_ns // 1_000_000} ms ago (fencing token {token})"
+        if self._highest_seen > token:
+            return f"fencing token {token} superseded by {self._highest_seen}"
+        return None
+
+    def _observe(self, token: int) -> None:
+        if token > self._highest_seen:
+            self._highest_seen = token
+
+    def _token_floor(self) -> int:
+        """The least token a new term may take: above all we saw, and above wall-clock ms (ADR-110)."""
+        return max(self._highest_seen + 1, self._clock.now_ms())
 
     def add_listener(self, callback: Callable[[str], None]) -> None:
         """`callback(role)` on every role change (the engine disarms on "follower")."""
@@ -174,14 +218,18 @@ class LeaderLease:
             return True
         started = self._clock.monotonic_ns()
         try:
-            token = int(
-                await self._acquire(keys=[self.key, self.fencing_key], args=[self.holder_id, self.ttl_ms])
+            token_raw, held = await self._acquire(
+                keys=[self.key, self.fencing_key], args=[self.holder_id, self.ttl_ms, self._token_floor()]
             )
+            token = int(token_raw)
         except _ERRORS as exc:
             metrics.HA_REDIS_ERRORS.inc()
             log.warning("ha_redis_error op=acquire error=%s", type(exc).__name__)
-            token = 0
+            token, held = 0, ""
+        if token == 0 and held:
+            self._observe(_token_of(str(held)))
         if token > 0:
+            self._observe(token)
             self._token = token
             self._deadline_ns = started + (self.ttl_ms - self.margin_ms) * 1_000_000
         self._publish()
@@ -234,6 +282,8 @@ class LeaderLease:
             metrics.HA_REDIS_ERRORS.inc()
             log.warning("ha_redis_error op=verify error=%s", type(exc).__name__)
             return False
+        if value is not None:
+            self._observe(_token_of(str(value)))
         if value != self._value():
             log.warning("ha_lease_lost holder=%s fencing_token=%s", self.holder_id, self._token)
             self._token = None
@@ -282,6 +332,12 @@ class LeaderLease:
         """The lease value in Redis ("holder:token"), for operators and tests."""
         value = await self._redis.get(self.key)
         return None if value is None else str(value)
+
+
+def _token_of(value: str) -> int:
+    """The fencing token in a lease value "holder:token" (0 when unreadable)."""
+    _, _, tail = value.rpartition(":")
+    return int(tail) if tail.isdigit() else 0
 
 
 def leadership_from_config(config: HAConfig, *, clock: Clock | None = None) -> Leadership:

@@ -12,3 +12,9 @@ HA_FENCING_TOKEN = Gauge(
 )
 HA_TRANSITIONS = Counter("grinder_ha_transitions_total", "Leadership changes of this instance", ["to"])
 HA_REDIS_ERRORS = Counter("grinder_ha_redis_errors_total", "Failed lease operations against Redis")
+
+
+def init_series() -> None:
+    """Both transition directions at 0."""
+    for role in ("leader", "follower"):
+        HA_TRANSITIONS.labels(to=role)

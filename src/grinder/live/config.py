@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 LEFTOVER_POLICIES = ("cancel", "adopt")
 STREAM_KINDS = ("bookTicker", "aggTrade", "markPrice", "depth")
@@ -32,7 +33,9 @@ def resolve_urls(rest_url: str, ws_url: str, env: Mapping[str, str] | None = Non
 class EngineConfig:
     """Live engine settings.
 
-    symbols: the symbols traded by this process (one account, one process).
+    symbols: the symbols traded by this process (one account, one process); empty (the default) =
+        every symbol of `[connector] symbols`, the write allow-list that owns the list. A symbol
+        outside that allow-list is refused by `grinder config check` and at start.
     market_streams: market stream kinds per symbol (bookTicker, aggTrade, markPrice, depth).
     leftover_orders: what to do at start-up with our own (`grinder_` prefixed) open orders found on
         the exchange: "cancel" (default) or "adopt" them into the order manager.
@@ -40,21 +43,25 @@ class EngineConfig:
     stale_feed_s: a symbol whose last market event is older than this makes /readyz answer 503,
         and our orders on it are cancelled; its next market event re-plans the grid.
     shutdown_timeout_s: upper bound for the graceful shutdown (cancels, journal flush).
+    deadman_countdown_s: the dead-man's switch: while armed in LIVE_TRADE, the exchange is asked to
+        cancel every open order of each symbol unless refreshed within this many seconds
+        (`POST /fapi/v1/countdownCancelAll`); 0 turns it off.
+    deadman_interval_s: how often the countdown is refreshed (well below the countdown).
     log_level / log_format: "INFO"/"DEBUG"/...; "human" or "json".
     """
 
-    symbols: tuple[str, ...] = ("BTCUSDT",)
+    symbols: tuple[str, ...] = ()
     market_streams: tuple[str, ...] = ("bookTicker", "aggTrade", "markPrice", "depth")
     leftover_orders: str = "cancel"
     cancel_on_shutdown: bool = True
     stale_feed_s: float = 10.0
     shutdown_timeout_s: float = 15.0
+    deadman_countdown_s: float = 30.0
+    deadman_interval_s: float = 10.0
     log_level: str = "INFO"
     log_format: str = "human"
 
     def __post_init__(self) -> None:
-        if not self.symbols:
-            raise ValueError("engine.symbols is empty: list at least one symbol, e.g. [\"BTCUSDT\"]")
         for sym in self.symbols:
             if not sym or not sym.isalnum() or sym.upper() != sym:
                 raise ValueError(
@@ -73,5 +80,37 @@ class EngineConfig:
             )
         if self.stale_feed_s <= 0 or self.shutdown_timeout_s <= 0:
             raise ValueError("engine.stale_feed_s and engine.shutdown_timeout_s must be > 0 seconds")
+        if self.deadman_countdown_s < 0 or (
+            self.deadman_countdown_s > 0 and not 0 < self.deadman_interval_s <= self.deadman_countdown_s / 2
+        ):
+            raise ValueError(
+                f"engine.deadman_countdown_s={self.deadman_countdown_s} / deadman_interval_s="
+                f"{self.deadman_interval_s}: use a countdown >= 0 (0 = off) and an interval > 0 of at most "
+                "half the countdown, e.g. 30 and 10"
+            )
         if self.log_format not in ("human", "json"):
             raise ValueError(f"engine.log_format={self.log_format!r} is not accepted: use human or json")
+
+
+def check_sections(sections: Mapping[str, Any]) -> None:
+    """Checks across [engine], [connector] and [risk]: one owner per setting (`grinder.config` runs it).
+
+    `[connector] symbols` is the write allow-list: every `[engine] symbols` entry must be in it.
+    `[connector] max_notional_per_order` owns the per-order cap; `[risk]` may only repeat it."""
+    engine, connector, risk = sections.get("engine"), sections.get("connector"), sections.get("risk")
+    if engine is None or connector is None:
+        return
+    outside = [s for s in engine.symbols if s not in connector.symbols]
+    if outside:
+        raise ValueError(
+            f"[engine] symbols {outside} are not in [connector] symbols {list(connector.symbols)} (the write "
+            "allow-list); add them to [connector] symbols, or remove them from [engine] symbols"
+        )
+    if risk is not None:
+        default = type(risk)().max_notional_per_order
+        if risk.max_notional_per_order not in (default, connector.max_notional_per_order):
+            raise ValueError(
+                f"[risk] max_notional_per_order = {risk.max_notional_per_order} differs from [connector] "
+                f"max_notional_per_order = {connector.max_notional_per_order}; the cap is owned by "
+                "[connector]: set it there and remove it from [risk]"
+            )

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import sys
 import time
 from decimal import Decimal
@@ -34,7 +35,7 @@ from grinder.live.report import write_report
 from grinder.live.run import serve
 from grinder.live.wiring import EngineSettings
 from grinder.ops.config import OpsConfig
-from grinder.ops.logging import setup_logging
+from grinder.ops.logging import repeat_summary, setup_logging
 from grinder.ops.server import OpsServer
 from grinder.risk.config import RiskConfig
 from grinder.sim.config import SimConfig
@@ -45,6 +46,8 @@ from grinder.strategy.config import SpacingMode
 log = logging.getLogger("grinder.live.demo")
 
 DEMO_SYMBOLS = ("BTCUSDT", "ETHUSDT")
+DEFAULT_OUT = Path("grinder-demo")  # listed in .gitignore
+REPEATED_WARNINGS_SHOWN = 3  # per kind; the rest are counted in one summary line
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=1.0,
                         help="market fast-forward: 10 = the synthetic market runs 10x faster (default 1)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic market seed (default 7)")
-    parser.add_argument("--out", type=Path, default=Path("grinder-demo"),
-                        help="directory for report.html and journal.sqlite3 (default ./grinder-demo)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"directory for report.html and journal.sqlite3 (default ./{DEFAULT_OUT}, "
+                             "git-ignored)")
     parser.add_argument("--ops-port", type=int, default=9090,
                         help="ops port for /metrics, /status, /readyz (default 9090; 0 = any free port)")
     parser.add_argument("--plain", action="store_true",
@@ -147,7 +151,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 await task
         await sim.stop()
         if log_file is not None:
-            setup_logging(args.log_level)
+            setup_logging(args.log_level, repeat_limit=REPEATED_WARNINGS_SHOWN)
             log_file.close()
     report = out / "report.html"
     checks = _journal_check(journal_file, trades)
@@ -254,8 +258,27 @@ def run(args: argparse.Namespace) -> int:
         print("grinder demo: --duration and --speed must be > 0 (e.g. --duration 30 --speed 10)",
               file=sys.stderr)
         return 2
-    setup_logging(args.log_level)
+    try:
+        _check_out(args.out)
+    except ValueError as exc:
+        print(f"grinder demo: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level, repeat_limit=REPEATED_WARNINGS_SHOWN)
     try:
         return asyncio.run(run_demo(args))
     except KeyboardInterrupt:
         return 130
+    finally:
+        for line in repeat_summary():
+            print(f"grinder demo: repeated warnings: {line}", file=sys.stderr)
+
+
+def _check_out(out: Path) -> None:
+    """--out must be a directory we can create and write, checked before the simulator starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out} cannot be created ({exc.strerror or exc}); "
+                         "pick a writable folder") from None
+    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out} is not a writable folder; pick another, e.g. --out /tmp/grinder-demo")

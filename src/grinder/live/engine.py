@@ -18,26 +18,29 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 from grinder.binance.user_stream import UserStreamResynced
 from grinder.connector.config import env_flag
 from grinder.connector.live import LiveConnectorV0
-from grinder.connector.port import ExchangePort, OrderState
+from grinder.connector.port import ExchangePort
 from grinder.core.clock import Clock, WallClock
 from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import SafeMode
 from grinder.core.events import AccountUpdate, BookTicker, Fill, MarketEvent, OrderUpdate
-from grinder.core.ids import is_grinder_order, parse_client_order_id
 from grinder.core.rules import SymbolRules
 from grinder.execution.order_manager import OrderState as WorkingState
-from grinder.execution.order_manager import WorkingOrder
 from grinder.execution.pipeline import BlockedCommand, TradingPipeline
 from grinder.ha.metrics import HA_IS_LEADER
+from grinder.live import control, shutdown, startup
 from grinder.live.config import EngineConfig
+from grinder.live.deadman import DeadMansSwitch
 from grinder.live.state import LatencyWindow, SymbolView
+from grinder.live.trip import Flattener, TripKeeper, loss_tripped
 from grinder.ops import metrics
 from grinder.ops.server import Readiness
+from grinder.store import Journal as Store
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ class Journal(Protocol):
 
     def record_fill(self, fill: Fill, now_ms: int) -> None: ...
 
+    def record_recovered_fill(self, fill: Fill, now_ms: int) -> bool: ...
+
     def record_user_event(self, ev: OrderUpdate | AccountUpdate, now_ms: int) -> None: ...
 
     def open_order_ids(self) -> dict[str, str]: ...
@@ -99,11 +104,23 @@ class Feed(Protocol):
     async def stop(self) -> None: ...
 
 
+class Reconciliation(Protocol):
+    """The reconciliation loop (`grinder.live.reconcile_loop`): started, stopped, asked for a pass."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def request(self, why: str) -> None: ...
+
+
 class Lease(Protocol):
     """The HA leader lease: `role` is "leader", "follower" or "standalone"."""
 
     @property
     def role(self) -> str: ...
+
+    def write_permit(self) -> str | None: ...
 
     async def start(self) -> None: ...
 
@@ -126,7 +143,9 @@ class EngineParts:
     user_connected: Callable[[], bool]
     lease: Lease | None = None
     want_armed: bool = False
-    recover_fills: Callable[[], Awaitable[int]] | None = None  # journal fills missed while we were down
+    recovery: startup.FillRecovery | None = None  # journals fills missed while we were down
+    trip_store: Store | None = None  # where the loss-limit trip state is journaled (ADR-102)
+    exchange_block: Callable[[], str | None] | None = None  # why the exchange refuses us now (418/429)
     poll_user_events: Callable[[], None] | None = None  # PAPER: deliver the venue's order/account events
     on_close: Sequence[Callable[[], Awaitable[None] | None]] = field(default_factory=tuple)
 
@@ -151,18 +170,6 @@ def command_kind(cmd: Command) -> str:
     if isinstance(cmd, CancelOrder):
         return "cancel"
     return "amend"
-
-
-def working_order_from_exchange(o: OrderState) -> WorkingOrder:
-    """An exchange-reported open order of ours as an order-manager entry (adopted at start-up)."""
-    parsed = parse_client_order_id(o.client_order_id)
-    level = parsed.level if parsed is not None else o.client_order_id[-6:]
-    return WorkingOrder(
-        symbol=o.symbol, client_order_id=o.client_order_id, level=level, side=o.side,
-        price_ticks=o.price_ticks, qty_lots=o.orig_lots, filled_lots=o.executed_lots,
-        state=WorkingState.OPEN, order_id=o.order_id, post_only=o.time_in_force.value == "GTX",
-        reduce_only=o.reduce_only,
-    )
 
 
 class LiveEngine:
@@ -207,6 +214,13 @@ class LiveEngine:
         self._hold = False  # order sends decided but not yet started: queue market events meanwhile
         self._can_write = False  # refreshed by `_writable()` at start-up and every housekeeping pass
         self.has_account = True  # False: no API key, market data only (no user stream, no account reads)
+        self.reconcile: Reconciliation | None = None  # set by the wiring when there is an account
+        self.trip = TripKeeper(parts.pipeline.guard, parts.trip_store)
+        self.flattener: Flattener | None = None
+        self.deadman: DeadMansSwitch | None = None
+        self._jobs: list[asyncio.Task[None]] = []
+        self._flatten_task: asyncio.Task[None] | None = None
+        self.exit_code = shutdown.EXIT_OK
         for sym in parts.config.symbols:
             metrics.POSITION_QTY.labels(sym).set(0)
             metrics.WORKING_ORDERS.labels(sym).set(0)
@@ -220,15 +234,23 @@ class LiveEngine:
             self._role = p.lease.role
         self._apply_role()
         if self.has_account:
+            await startup.check_position_mode(p.port, p.connector.config.position_mode)
+        self.trip.restore()
+        if p.recovery is not None:
+            p.recovery.mark()  # before the user stream journals any new fill
+        if self.has_account:
             await p.user_feed.start()
-        await self._sync_with_exchange()
+        await startup.sync_with_exchange(self)
         await p.market_feed.start()
         self._writable()
         if self.gc_freeze:
             gc.collect()
             gc.freeze()
-        self._quoting = True
+        self._start_jobs()
+        self._quoting = loss_tripped(p.pipeline.guard) is None
         self._phase = "running"
+        if self.reconcile is not None:
+            self.reconcile.start()  # its first pass runs now
         cfg = p.connector.config
         log.info("engine started symbols=%s mode=%s armed=%s role=%s", ",".join(self.config.symbols),
                  cfg.mode.value, cfg.armed, self._role)
@@ -243,7 +265,7 @@ class LiveEngine:
                 self.housekeeping()
         finally:
             await self.shutdown()
-        return 0
+        return self.exit_code
 
     def stop(self) -> None:
         self._stop.set()
@@ -252,29 +274,39 @@ class LiveEngine:
         return self.clock.monotonic_ns() / 1e9
 
     async def shutdown(self) -> None:
-        """Stop quoting, optionally cancel our orders, stop streams, flush the journal."""
+        """Stop quoting and jobs, cancel our orders and confirm by query (`grinder.live.shutdown`),
+        stop streams, flush the journal. Sets `exit_code` (3 when orders of ours are left open)."""
         if self._phase in ("stopping", "stopped"):
             return
+        started = self._phase == "running"
         self._phase = "stopping"
         p = self.parts
         self._quoting = False
         deadline = self._mono_s() + self.config.shutdown_timeout_s
-        await p.market_feed.stop()
-        await self._drain_inflight(deadline)
-        if self.config.cancel_on_shutdown and p.connector.config.armed:
-            await self._cancel_everything(deadline)
-        self._journal_blocked()
-        for task in (self._resolving, self._takeover):
+        if self.reconcile is not None:
+            await self.reconcile.stop()
+        for task in (*self._jobs, self._resolving, self._takeover):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        await p.market_feed.stop()
+        await self._drain_inflight(deadline)
+        report = None
+        if started:
+            report = await shutdown.stop_orders(self, deadline)
+            await asyncio.sleep(0.2)  # let the user stream deliver the last fills and cancels
+        self._journal_blocked()
         if self.has_account:
             await p.user_feed.stop()
-            if p.recover_fills is not None:
+            if p.recovery is not None:
                 # Fills that raced the stream's close are in the exchange's trade list: journal them too.
                 with contextlib.suppress(Exception):
-                    await p.recover_fills()
+                    await asyncio.wait_for(p.recovery.recover(self.clock.now_ms()), 5.0)
+        if started:
+            self.trip.persist(self.clock.now_ms())
+            with contextlib.suppress(Exception):
+                self.exit_code = await shutdown.report_leftovers(self, report)
         if p.lease is not None:
             await p.lease.stop()
         p.journal.flush()
@@ -285,27 +317,77 @@ class LiveEngine:
                 await result
         self._phase = "stopped"
         metrics.ENGINE_READY.set(0)
-        log.info("engine stopped orders=%s", self.counts.as_dict())
+        log.info("engine stopped orders=%s exit_code=%d", self.counts.as_dict(), self.exit_code)
 
-    async def _cancel_everything(self, deadline: float) -> None:
-        """Cancel our working orders; cancels held back by our rate budget are retried until the deadline."""
-        p = self.parts
-        while True:
-            cmds = p.pipeline.cancel_all(self.clock.now_ms())
-            if cmds:
-                log.info("shutdown cancelling our working orders count=%d", len(cmds))
-                self._dispatch(cmds, None)
-                await self._drain_inflight(deadline)
-            left = p.pipeline.working_orders()
-            if not left:
-                break
-            if self._mono_s() >= deadline:
-                log.error("shutdown left %d of our orders on the exchange: %s", len(left),
-                          ",".join(o.client_order_id for o in left))
-                break
-            await asyncio.sleep(0.2)  # rate budget refills; in-flight fills and cancels arrive
-        # Let the user stream deliver the last fills and cancels before we stop listening.
-        await asyncio.sleep(0.2)
+    # ============================================== hooks for the job modules (control, trip, startup)
+    def mono_s(self) -> float:
+        return self._mono_s()
+
+    @property
+    def role(self) -> str:
+        return self._role
+
+    @property
+    def write_block(self) -> str | None:
+        return self._write_block
+
+    def writable(self) -> bool:
+        return self._writable()
+
+    def apply_role(self) -> None:
+        self._apply_role()
+
+    def apply_result(self, res: CommandResult) -> None:
+        self._apply_result(res)
+
+    def count(self, kind: str, res: CommandResult) -> None:
+        self._count(kind, res)
+
+    def recorder(self) -> control.EngineRecorder:
+        return control.EngineRecorder(self)
+
+    def pause_quoting(self) -> None:
+        self._quoting = False
+
+    def resume_quoting(self) -> None:
+        tripped = loss_tripped(self.parts.pipeline.guard) is not None
+        if self._phase == "running" and not self.kill_switch and not tripped:
+            self._quoting = True
+
+    async def drain_inflight(self, deadline: float) -> None:
+        await self._drain_inflight(deadline)
+
+    def _start_jobs(self) -> None:
+        """Background jobs: the dead-man's switch heartbeat (LIVE_TRADE with an account)."""
+        cfg = self.config
+        if cfg.deadman_countdown_s > 0 and self.has_account and self.parts.port.name != "paper":
+            self.deadman = DeadMansSwitch(self.parts.connector, cfg.symbols, cfg.deadman_countdown_s,
+                                          cfg.deadman_interval_s)
+            self._jobs.append(asyncio.get_running_loop().create_task(self.deadman.run()))
+
+    def _watch_trip(self) -> None:
+        """A DAILY_LOSS / DRAWDOWN trip: stop quoting, cancel our orders, flatten (when configured)."""
+        now_ms = self.clock.now_ms()
+        self.trip.persist(now_ms)
+        guard = self.parts.pipeline.guard
+        reason = loss_tripped(guard)
+        if reason is None or self.flattener is not None or self._phase != "running":
+            return
+        log.error("loss limit tripped reason=%s: quoting stopped, cancelling our orders%s", reason,
+                  ", flattening" if guard.config.flatten_on_trip else "")
+        self._quoting = False
+        self.trip.persist(now_ms, note=f"trip {reason}", force=True)
+        self._dispatch(self.parts.pipeline.cancel_all(now_ms), None)
+        self.flattener = Flattener(self, guard.config, self.parts.pipeline.orders.ids)
+        if guard.config.flatten_on_trip and self.has_account:
+            self._flatten_task = asyncio.get_running_loop().create_task(self.flattener.run())
+            self._jobs.append(self._flatten_task)
+
+    def stop_flatten(self) -> None:
+        self.flattener = None
+        if self._flatten_task is not None:
+            self._flatten_task.cancel()
+            self._flatten_task = None
 
     async def _drain_inflight(self, deadline: float) -> None:
         while self._inflight:
@@ -314,82 +396,6 @@ class LiveEngine:
                 log.warning("shutdown timeout: %d commands still in flight", len(self._inflight))
                 return
             await asyncio.wait(set(self._inflight), timeout=remaining)
-
-    # ========================================================== exchange state
-    async def _sync_with_exchange(self) -> None:
-        """Positions and balance from the exchange (source of truth); our leftovers adopted or cancelled."""
-        p = self.parts
-        if not self.has_account:
-            log.warning("no API credentials: market data only (no account state, no orders)")
-            return
-        now_ms = self.clock.now_ms()
-        balance = await p.port.balance()
-        p.pipeline.on_wallet_balance(balance.wallet_balance, now_ms)
-        if p.recover_fills is not None:
-            recovered = await p.recover_fills()
-            if recovered:
-                log.warning("startup journaled %d fills that happened while the engine was down", recovered)
-        if self._role == "follower":
-            log.info("startup as HA follower: leftover orders belong to the leader; not touched")
-        else:
-            await self._handle_leftovers(now_ms)
-        # Positions after the leftovers are gone: nothing of ours can fill behind the snapshot.
-        for ps in await p.port.positions():
-            view = self.views.get(ps.symbol)
-            if view is None:
-                continue
-            view.set_position(ps.amount_lots, ps.entry_price)
-            p.pipeline.set_position(ps.symbol, ps.amount_lots)
-            metrics.POSITION_QTY.labels(ps.symbol).set(float(view.position_qty))
-            if ps.amount_lots:
-                log.info("startup position symbol=%s qty=%s entry=%s", ps.symbol, view.position_qty,
-                         ps.entry_price)
-
-    async def _handle_leftovers(self, now_ms: int) -> None:
-        """Our open orders from before this process (exchange list + journal): adopt or cancel them."""
-        p = self.parts
-        open_orders = [o for o in await p.port.open_orders() if o.symbol in self.views]
-        ours = [o for o in open_orders if is_grinder_order(o.client_order_id)]
-        if len(open_orders) > len(ours):
-            log.warning("startup found %d open orders not placed by GRINDER; left untouched",
-                        len(open_orders) - len(ours))
-        # Orders the journal saw sent but the exchange did not list: ask by id (a late arrival is ours too).
-        listed = {o.client_order_id for o in ours}
-        for cid, sym in p.journal.open_order_ids().items():
-            if cid in listed or sym not in self.views:
-                continue
-            state = await p.port.query_order(sym, cid)
-            if state is not None and state.is_open:
-                ours.append(state)
-        if self.config.leftover_orders == "adopt":
-            adopted: dict[tuple[str, str], WorkingOrder] = {}
-            extra: list[OrderState] = []
-            for o in ours:
-                wo = working_order_from_exchange(o)
-                if (wo.symbol, wo.level) in adopted:
-                    extra.append(o)  # one order per grid level: a second one is cancelled below
-                else:
-                    adopted[(wo.symbol, wo.level)] = wo
-            p.pipeline.restore_orders(adopted.values())
-            log.info("startup adopted our leftover orders count=%d", len(adopted))
-            ours = extra
-            if not ours:
-                return
-        if ours and not self._writable():
-            log.warning("startup cannot cancel %d leftover orders of ours: writes blocked (%s)", len(ours),
-                        self._write_block)
-            return
-        log.info("startup cancelling our leftover orders count=%d", len(ours))
-        cmds = [CancelOrder(symbol=o.symbol, client_order_id=o.client_order_id) for o in ours]
-        for cmd in cmds:
-            p.journal.record_command(cmd, now_ms)
-        results = await asyncio.gather(*(p.connector.submit(c) for c in cmds))
-        for res in results:
-            p.journal.record_result(res, self.clock.now_ms())
-            self._count("cancel", res)
-            if res.outcome is not Outcome.ACCEPTED:
-                log.warning("startup cancel failed order_id=%s outcome=%s reason=%s",
-                            res.command.client_order_id, res.outcome.value, res.reason)
 
     def _writable(self) -> bool:
         """Quote only while the connector could send a write; otherwise observe (no blocked-order churn)."""
@@ -406,13 +412,19 @@ class LiveEngine:
 
     async def _take_over(self) -> None:
         """New leader: cancel (or adopt) orders left by the previous one, re-read positions, then quote."""
+        # Working orders from an earlier term of ours are stale: the leader since then may have
+        # cancelled, filled or adopted them. The exchange's list (read next) is the truth.
+        orders = self.parts.pipeline.orders
+        for wo in orders.working_orders():
+            orders.resolve(wo.client_order_id, None)
         try:
-            await self._sync_with_exchange()
+            await startup.sync_with_exchange(self)
         except Exception:
             log.exception("takeover sync with the exchange failed; quoting stays paused until restart")
             return
-        if self._phase == "running" and not self.kill_switch:
-            self._quoting = True
+        self.request_reconcile("takeover")
+        self.resume_quoting()
+        if self._quoting:
             log.info("takeover complete: quoting as leader")
 
     # ================================================================= events
@@ -488,6 +500,7 @@ class LiveEngine:
                 if wo.state is WorkingState.OPEN and wo.client_order_id not in listed
             )
             self._schedule_resolve("user_stream_resync")
+            self.request_reconcile("user_stream_resync")
             return
         if not isinstance(ev, OrderUpdate | AccountUpdate):
             return
@@ -636,6 +649,7 @@ class LiveEngine:
             log.exception("pipeline failed to apply a command result")
         if res.outcome is Outcome.UNKNOWN:
             self._schedule_resolve("unknown_outcome")
+            self.request_reconcile("unknown_outcome")
 
     def _journal_blocked(self) -> None:
         for blocked in self.parts.pipeline.take_blocked():
@@ -691,6 +705,48 @@ class LiveEngine:
                                         filled_lots=state.executed_lots)
             log.info("order resolved order_id=%s status=%s why=%s", wo.client_order_id,
                      state.status.value if state else "NOT_FOUND", why)
+
+    # ========================================================= reconciliation
+    @property
+    def may_reconcile(self) -> bool:
+        """Leader or standalone, running, and not in the middle of a takeover."""
+        taking_over = self._takeover is not None and not self._takeover.done()
+        return self._role in ("leader", "standalone") and self._phase == "running" and not taking_over
+
+    def request_reconcile(self, why: str) -> None:
+        if self.reconcile is not None and self._phase == "running":
+            self.reconcile.request(why)
+
+    def recheck_orders(self, client_order_ids: Sequence[str], why: str) -> None:
+        """Query these working orders by id (reconciliation found them missing on the exchange)."""
+        self._suspects.update(client_order_ids)
+        self._schedule_resolve(why)
+
+    def apply_recovered_fill(self, fill: Fill) -> bool:
+        """A fill of ours the user stream never delivered: journal it and book it (once, by trade id)."""
+        if not self.parts.journal.record_recovered_fill(fill, self.clock.now_ms()):
+            return False
+        pipeline = self.parts.pipeline
+        pipeline.seed_fill_keys([(fill.symbol, fill.trade_id, fill.client_order_id)])
+        view = self.views.get(fill.symbol)
+        if view is not None and view.on_fill(fill):
+            pipeline.set_position(fill.symbol, pipeline.position_lots(fill.symbol)
+                                  + fill.side.sign * fill.qty_lots)
+            metrics.POSITION_QTY.labels(fill.symbol).set(float(view.position_qty))
+        log.warning("fill recovered by reconciliation symbol=%s trade_id=%s order_id=%s", fill.symbol,
+                    fill.trade_id, fill.client_order_id)
+        return True
+
+    def adopt_position(self, symbol: str, amount_lots: int, entry_price: Decimal | None) -> None:
+        """The exchange's position differs from ours after reconciliation: it is the truth."""
+        view = self.views.get(symbol)
+        if view is None:
+            return
+        log.warning("position adopted from the exchange symbol=%s ours=%d exchange=%d", symbol,
+                    self.parts.pipeline.position_lots(symbol), amount_lots)
+        view.set_position(amount_lots, entry_price if entry_price is not None else view.avg_entry)
+        self.parts.pipeline.set_position(symbol, amount_lots)
+        metrics.POSITION_QTY.labels(symbol).set(float(view.position_qty))
 
     # ================================================================== roles
     def _apply_role(self) -> None:
@@ -761,6 +817,7 @@ class LiveEngine:
             if mid is not None:
                 metrics.POSITION_NOTIONAL.labels(sym).set(float(mid * view.position_qty))
             view.sample(now_ms)
+        self._watch_trip()
         metrics.ENGINE_READY.set(1 if self.readiness().ready else 0)
 
     # ============================================================= ops hooks
@@ -787,6 +844,12 @@ class LiveEngine:
             reasons.append(f"not configured to trade (mode={cfg.mode.value} armed={cfg.armed})")
         if self.kill_switch:
             reasons.append("kill switch engaged")
+        tripped = loss_tripped(self.parts.pipeline.guard)
+        if tripped is not None:
+            reasons.append(f"loss limit tripped ({tripped}): reset with POST /control/reset-trip")
+        blocked = self.parts.exchange_block() if self.parts.exchange_block is not None else None
+        if blocked is not None:
+            reasons.append(blocked)
         return Readiness(role=self._role, ready=not reasons, reasons=tuple(reasons))
 
     def status(self) -> dict[str, Any]:
@@ -829,26 +892,17 @@ class LiveEngine:
                         "order_roundtrip": self.order_roundtrip.as_dict()},
             "recent_fills": list(self.recent_fills)[-10:],
             "pipeline": self.parts.pipeline.status(),
+            "flatten": None if self.flattener is None else self.flattener.status(),
+            "deadman": None if self.deadman is None else {"countdown_ms": self.deadman.countdown_ms,
+                                                          "refreshes": self.deadman.refreshes},
         }
 
     async def disarm(self, reason: str) -> Mapping[str, Any]:
-        self.parts.want_armed = False
-        self._apply_role()
-        log.warning("engine disarmed reason=%s", reason)
-        return {"armed": self.parts.connector.config.armed, "reason": reason}
+        return await control.disarm(self, reason)
 
     async def engage_kill_switch(self, reason: str) -> Mapping[str, Any]:
         """Stop quoting, cancel our working orders, then disarm (latched until restart)."""
-        self.kill_switch = True
-        self._quoting = False
-        self.parts.pipeline.engage_kill_switch("MANUAL")
-        cmds = self.parts.pipeline.cancel_all(self.clock.now_ms())
-        log.warning("kill switch engaged reason=%s cancelling=%d", reason, len(cmds))
-        self._dispatch(cmds, None)
-        await self._drain_inflight(self._mono_s() + self.config.shutdown_timeout_s)
-        self.parts.want_armed = False
-        self._apply_role()
-        return {"kill_switch": True, "cancelled": len(cmds), "armed": self.parts.connector.config.armed}
+        return await control.kill_switch(self, reason)
 
 
 class EngineHooks:
@@ -868,3 +922,9 @@ class EngineHooks:
 
     async def kill_switch(self, reason: str) -> Mapping[str, Any]:
         return await self.engine.engage_kill_switch(reason)
+
+    async def cancel_all(self, reason: str) -> Mapping[str, Any]:
+        return await control.cancel_all(self.engine, reason)
+
+    async def reset_trip(self, reason: str) -> Mapping[str, Any]:
+        return await control.reset_trip(self.engine, reason)

@@ -45,6 +45,10 @@ class EngineJournal:
     def record_fill(self, fill: Fill, now_ms: int) -> None:
         self.store.append_fill(fill, now_ms)
 
+    def record_recovered_fill(self, fill: Fill, now_ms: int) -> bool:
+        """True when the fill was new to the journal (appended), False when already there."""
+        return self.store.append_fill(fill, now_ms)
+
     def record_user_event(self, ev: OrderUpdate | AccountUpdate, now_ms: int) -> None:
         if isinstance(ev, OrderUpdate):
             self.store.append_order_update(ev, now_ms)

@@ -3,7 +3,12 @@
 Without --config the defaults are safe: READ_ONLY, disarmed, Binance mainnet URLs unless
 BINANCE_FUTURES_BASE_URL / BINANCE_FUTURES_WS_URL point elsewhere. Keys come only from
 BINANCE_API_KEY / BINANCE_API_SECRET. SIGINT / SIGTERM stop quoting, cancel our orders (when
-configured), flush the journal and exit 0. Exit 1: the engine could not start (the log says why).
+configured and the gates allow it), confirm by a query of open orders and flush the journal.
+
+Exit codes: 0 stopped, no order of ours left open (confirmed by query); 1 the engine could not
+start (the log says why, e.g. the account's position mode differs from the config); 2 bad
+configuration; 3 stopped but orders of ours are still open on the exchange (one ERROR line lists
+them and every position, with the command that clears them: `grinder orders cancel-all`).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from pathlib import Path
 
 from grinder.ha import Leadership, leadership_from_config
 from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.instance import instance_store
 from grinder.live.journal import open_journal
+from grinder.live.series import init_engine_series
 from grinder.live.wiring import EngineSettings, build_engine
-from grinder.ops.config import OpsConfig
+from grinder.ops.config import OpsConfig, check_exposure
 from grinder.ops.logging import register_secret, setup_logging
 from grinder.ops.server import OpsServer
 
@@ -61,7 +68,7 @@ async def serve(
     `gc_freeze`: once started, move the start-up heap out of the garbage collector's sight (see
     `LiveEngine.gc_freeze`); tests running many engines in one process pass False."""
     lease = await start_lease(settings)
-    journal, epoch = open_journal(settings.store)
+    journal, epoch = open_journal(instance_store(settings.store, settings.ha))
     try:
         engine = await build_engine(settings, journal=journal, api_key=api_key, api_secret=api_secret,
                                     lease=lease, id_epoch_s=epoch)
@@ -71,6 +78,7 @@ async def serve(
             await lease.stop()
         raise
     engine.gc_freeze = gc_freeze
+    init_engine_series(settings)  # every labelled series exists at the first scrape
     ops_cfg = settings.ops if ops_port is None else _with_port(settings, ops_port)
     ops = OpsServer(ops_cfg, EngineHooks(engine))
     if ops_cfg.enabled:
@@ -117,6 +125,7 @@ async def start_lease(settings: EngineSettings) -> Leadership | None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
+        check_exposure(settings.ops, os.environ)  # before connecting to anything
     except (ValueError, OSError) as exc:
         print(f"grinder live: configuration error: {exc}", file=sys.stderr)
         return 2

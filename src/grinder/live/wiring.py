@@ -27,17 +27,20 @@ from grinder.connector.config import BinanceFuturesPortConfig, LiveConnectorConf
 from grinder.connector.live import LiveConnectorV0
 from grinder.connector.paper import PaperPort
 from grinder.core.clock import Clock, WallClock
-from grinder.core.enums import PositionSide, SafeMode, Side
-from grinder.core.events import BookTicker, Fill, MarketEvent, MarkPrice, Trade
-from grinder.core.ids import ClientOrderIdFactory, is_grinder_order
+from grinder.core.enums import SafeMode
+from grinder.core.events import BookTicker, MarketEvent, MarkPrice, Trade
+from grinder.core.ids import ClientOrderIdFactory
 from grinder.core.rules import SymbolRules
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
 from grinder.ha import HAConfig
-from grinder.live.config import EngineConfig, resolve_urls
+from grinder.live.config import EngineConfig, check_sections, resolve_urls
 from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
 from grinder.live.journal import EngineJournal
+from grinder.live.reconcile_loop import ReconcileLoop
+from grinder.live.startup import FillRecovery
 from grinder.ops.config import OpsConfig
+from grinder.reconcile.config import ReconcileConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
 from grinder.strategy import GridStrategy, StrategyConfig
@@ -63,6 +66,18 @@ class EngineSettings:
     ops: OpsConfig = field(default_factory=OpsConfig)
     store: StoreConfig | None = None
     ha: HAConfig | None = None
+    reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+
+    def __post_init__(self) -> None:
+        """One owner per setting (issue 12): [connector] symbols is the allow-list and the default
+        list traded; [connector] max_notional_per_order and strategy_tag apply to the engine too."""
+        eng, conn = self.engine, self.connector
+        if not eng.symbols:
+            object.__setattr__(self, "engine", dataclasses.replace(eng, symbols=tuple(conn.symbols)))
+        check_sections({"engine": self.engine, "connector": conn, "risk": self.risk})
+        if self.risk.max_notional_per_order != conn.max_notional_per_order:
+            object.__setattr__(self, "risk", dataclasses.replace(
+                self.risk, max_notional_per_order=conn.max_notional_per_order))
 
     @classmethod
     def from_config(cls, cfg: Any) -> EngineSettings:
@@ -79,6 +94,7 @@ class EngineSettings:
             ops=cfg.section("ops"),
             store=_optional_section(cfg, "store"),
             ha=_optional_section(cfg, "ha"),
+            reconcile=_optional_section(cfg, "reconcile") or ReconcileConfig(),
         )
 
 
@@ -146,6 +162,20 @@ async def warm_connections(rest: BinanceRestClient, count: int) -> None:
         log.info("rest connection warm-up: %d of %d requests failed (not needed to trade)", failed, count)
 
 
+async def warm_up_strategies(
+    pipeline: TradingPipeline, rest: BinanceRestClient, rules: Mapping[str, SymbolRules],
+    settings: EngineSettings, clock: Clock,
+) -> None:
+    """NATR warm from the first minute: each symbol's history bars over REST (ADR-172)."""
+    for sym in rules:
+        scfg = settings.strategies.get(sym, settings.strategy)
+        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
+                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
+                                       now_ms=clock.now_ms())
+        if bars:
+            pipeline.warm_up(sym, bars, "klines")
+
+
 def strategy_factory(settings: EngineSettings) -> Callable[[str, SymbolRules, Any], GridStrategy]:
     def make(symbol: str, rules: SymbolRules, default: Any) -> GridStrategy:
         return GridStrategy(symbol, rules, settings.strategies.get(symbol, default))
@@ -195,8 +225,10 @@ async def build_engine(
         rest_url, api_key=api_key, api_secret=api_secret, session=session, clock=clock,
         recv_window_ms=binance_cfg.recv_window_ms, timeout_s=binance_cfg.timeout_s,
         max_retries=binance_cfg.max_retries, retry_backoff_s=binance_cfg.retry_backoff_s,
-        time_resync_interval_s=binance_cfg.time_resync_interval_s,
+        time_resync_interval_s=binance_cfg.time_resync_interval_s, max_body_bytes=binance_cfg.max_body_bytes,
     )
+    if lease is not None:
+        rest.write_fence = lease.write_permit  # every order write asks the lease first (ADR-110)
     try:
         port = BinanceFuturesPort(
             BinanceFuturesPortConfig(base_url=rest_url, ws_url=ws_url,
@@ -208,8 +240,9 @@ async def build_engine(
         paper = PaperPort(Venue(settings.venue, rules), clock) if paper_mode else None
         conn_cfg = LiveConnectorConfig(
             mode=mode, armed=want_armed and may_arm, futures_port=port, paper_port=paper,
-            symbols=cfg.symbols, max_notional_per_order=settings.connector.max_notional_per_order,
-            strategy_tag=settings.connector.strategy_tag,
+            symbols=settings.connector.symbols, strategy_tag=settings.connector.strategy_tag,
+            max_notional_per_order=settings.connector.max_notional_per_order,
+            position_mode=settings.connector.position_mode,
         )
         connector = LiveConnectorV0(conn_cfg, clock=clock)
         await connector.connect()
@@ -220,18 +253,12 @@ async def build_engine(
         await session.close()
         raise
     epoch = id_epoch_s if id_epoch_s is not None else clock.now_ms() // 1000
-    ids = ClientOrderIdFactory(settings.strategy.strategy_tag, epoch)
+    ids = ClientOrderIdFactory(settings.connector.strategy_tag, epoch)  # [connector] owns the tag
     pipeline = TradingPipeline(
         rules, settings.strategy, settings.risk, settings.execution, ids,
         strategy_factory=strategy_factory(settings),
     )
-    for sym in cfg.symbols:  # NATR warm from the first minute: history bars over REST (ADR-172)
-        scfg = settings.strategies.get(sym, settings.strategy)
-        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
-                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
-                                       now_ms=clock.now_ms())
-        if bars:
-            pipeline.warm_up(sym, bars, "klines")
+    await warm_up_strategies(pipeline, rest, rules, settings, clock)
 
     def on_market(ev: Any) -> None:
         if paper_account is not None:
@@ -263,14 +290,16 @@ async def build_engine(
         await connector.close()
         await session.close()
 
-    # The journal's last fills as the previous process left them: this process's user stream may
-    # journal a later fill (of an order that filled while we were down) before recovery runs.
-    last_fills = ({sym: journal.last_fill_ms(sym) for sym in cfg.symbols}
-                  if isinstance(journal, EngineJournal) else {})
+    store = journal.store if isinstance(journal, EngineJournal) else None
+    recovery = (FillRecovery(port, store, cfg.symbols)
+                if has_account and not paper_mode and store is not None else None)
 
-    async def recover_fills() -> int:
-        assert isinstance(journal, EngineJournal)
-        return await journal_missed_fills(rest, rules, journal, cfg.symbols, last_fills)
+    def exchange_block() -> str | None:
+        """Self-blocked by a Binance 418 ban or a 429 Retry-After: no write can go out now."""
+        left_ms = rest.governor.banned_until_ms - rest.governor.server_now_ms()
+        if left_ms > 0:
+            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more"
+        return None
 
     parts = EngineParts(
         config=cfg, rules=rules, port=paper if paper is not None else port, connector=connector,
@@ -278,60 +307,27 @@ async def build_engine(
         user_feed=paper_account if paper_account is not None else user,
         market_connected=market_connected, user_connected=user_connected,
         lease=lease, want_armed=want_armed, on_close=(close_session,),
-        recover_fills=(recover_fills if has_account and not paper_mode and isinstance(journal, EngineJournal)
-                       else None),
+        recovery=recovery, trip_store=store, exchange_block=exchange_block,
         poll_user_events=paper_account.pump if paper_account is not None else None,
     )
     engine = LiveEngine(parts, clock=clock)
     engine.has_account = has_account
     engine.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
     engine.yield_market = market.request_yield
+    engine.reconcile = reconcile_loop(engine, settings, port if has_account and not paper_mode else None,
+                                      journal, clock)
     engine_ref.engine = engine
     return engine
 
 
-async def journal_missed_fills(
-    rest: BinanceRestClient,
-    rules: Mapping[str, SymbolRules],
-    journal: EngineJournal,
-    symbols: tuple[str, ...],
-    last_fills: Mapping[str, int | None] | None = None,
-) -> int:
-    """Append to the journal every fill of ours the exchange reports since the journal's last one
-    (`last_fills`: per symbol, as it was before this process journaled anything).
-
-    After a crash the user stream of the dead process is gone; `userTrades` is the exchange's record.
-    Positions come from the exchange anyway; this keeps the journal equal to the exchange's trades.
-    """
-    store = journal.store
-    commands = store.commands()
-    if not commands:
-        return 0
-    known = store.fill_keys()
-    added = 0
-    for sym in symbols:
-        last = last_fills[sym] if last_fills is not None and sym in last_fills else journal.last_fill_ms(sym)
-        since = (last if last is not None else commands[0].time_ms) - 2_000
-        trades = await rest.user_trades(sym, start_time_ms=max(0, since), limit=1000)
-        order_ids: dict[int, str] = {}
-        for trade in sorted(trades, key=lambda t: t.id):
-            cid = order_ids.get(trade.orderId)
-            if cid is None:
-                order = await rest.query_order(sym, order_id=trade.orderId)
-                cid = order_ids[trade.orderId] = order.clientOrderId
-            if not is_grinder_order(cid) or (sym, trade.id, cid) in known:
-                continue
-            r = rules[sym]
-            fill = Fill(
-                symbol=sym, order_id=trade.orderId, client_order_id=cid, trade_id=trade.id,
-                side=Side(trade.side), position_side=PositionSide(trade.positionSide),
-                price_ticks=trade.price_ticks(r), qty_lots=trade.qty_lots(r), is_maker=trade.maker,
-                commission=trade.commission, commission_asset=trade.commissionAsset,
-                realized_pnl=trade.realizedPnl, time_ms=trade.time,
-            )
-            if store.append_fill(fill, trade.time):
-                added += 1
-    return added
+def reconcile_loop(
+    engine: LiveEngine, settings: EngineSettings, port: BinanceFuturesPort | None, journal: Journal,
+    clock: Clock,
+) -> ReconcileLoop | None:
+    """Reconciliation runs when there is an exchange account to reconcile against (not PAPER)."""
+    if port is None or not isinstance(journal, EngineJournal):
+        return None
+    return ReconcileLoop(engine, port, engine.parts.rules, journal, settings.reconcile, clock)
 
 
 def ops_config_for(settings: EngineSettings, port: int | None = None) -> OpsConfig:

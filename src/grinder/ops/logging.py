@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TextIO
 
-SECRET_ENV_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "GRINDER_CONTROL_TOKEN")
+SECRET_ENV_VARS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "GRINDER_CONTROL_TOKEN", "GRINDER_READ_TOKEN")
 REDACTED = "***"
 _MIN_SECRET_LEN = 6  # shorter values would redact ordinary words
 
@@ -87,14 +87,60 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(payload, ensure_ascii=False))
 
 
+class RepeatSummary(logging.Filter):
+    """Let the first `limit` warnings of each kind through, count the rest for one summary line.
+
+    A kind is the logger, the message template and its first argument (e.g. `write_failed op=%s`
+    with op=replace_order), so distinct problems still show once each.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.seen: dict[tuple[str, str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        key = (record.name, str(record.msg), str(args[0]) if args else "")
+        count = self.seen[key] = self.seen.get(key, 0) + 1
+        return count <= self.limit
+
+    def summary(self) -> list[str]:
+        """One entry per kind that was cut short: `<count>x <template with its first argument>`."""
+        out = []
+        for (_, msg, first), count in sorted(self.seen.items(), key=lambda kv: -kv[1]):
+            if count > self.limit:
+                head = msg.split("%", 1)[0] + (first if "%" in msg else "")
+                out.append(f"{count}x {head} ({count - self.limit} not shown)")
+        return out
+
+
 class _GrinderHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marker class so repeated set-up replaces our handler instead of stacking another."""
 
 
-def setup_logging(level: str | int = "INFO", fmt: str = "human", stream: TextIO | None = None) -> None:
+def repeat_summary() -> list[str]:
+    """Warnings cut short by `setup_logging(..., repeat_limit=N)` (empty when nothing was)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _GrinderHandler):
+            for f in handler.filters:
+                if isinstance(f, RepeatSummary):
+                    return f.summary()
+    return []
+
+
+def setup_logging(
+    level: str | int = "INFO",
+    fmt: str = "human",
+    stream: TextIO | None = None,
+    repeat_limit: int | None = None,
+) -> None:
     """Configure the root logger once for an app (CLI, engine, simulator, demo).
 
     fmt is "human" or "json". Calling again replaces GRINDER's handler (idempotent).
+    repeat_limit: show at most this many warnings of each kind; `repeat_summary()` lists the rest.
     """
     if fmt not in ("human", "json"):
         raise ValueError(f"log format {fmt!r} is not supported: use 'human' or 'json'")
@@ -104,6 +150,8 @@ def setup_logging(level: str | int = "INFO", fmt: str = "human", stream: TextIO 
             root.removeHandler(handler)
     handler = _GrinderHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter())
+    if repeat_limit is not None:
+        handler.addFilter(RepeatSummary(repeat_limit))
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
     # Third-party chatter stays at WARNING unless the operator asks for DEBUG.

@@ -4,11 +4,17 @@ The Runbook 17 names live in the packages that update them (grinder.binance.metr
 grinder.connector.metrics, grinder.ha.metrics); `RUNBOOK17_METRICS` lists them so the ops server
 test can pin every one on /metrics. This module adds what only the engine can see: tick-to-order
 latency, order round trips, per-symbol position and PnL, blocked commands and engine state.
+`init_series` creates the engine's labelled series for the configured symbols before the first scrape.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from grinder.core.commands import Outcome
+from grinder.core.enums import SafeMode, Side
 
 RUNBOOK17_METRICS: tuple[str, ...] = (
     "grinder_ws_connected",
@@ -83,3 +89,27 @@ FEED_AGE_SECONDS = Gauge(
 LOOP_LAG_SECONDS = Gauge(
     "grinder_event_loop_lag_seconds", "Event-loop scheduling lag measured by the ops heartbeat"
 )
+
+COMMAND_KINDS = ("place", "cancel", "amend")
+EVENT_ERROR_STAGES = ("market", "user", "journal", "submit", "result")
+
+
+def init_series(symbols: Iterable[str]) -> None:
+    """Every engine series for these symbols, command kinds, outcomes, sides and modes, at 0."""
+    for kind in COMMAND_KINDS:
+        for outcome in Outcome:
+            COMMANDS_TOTAL.labels(kind, outcome.value)
+    for stage in EVENT_ERROR_STAGES:
+        ENGINE_EVENT_ERRORS_TOTAL.labels(stage)
+    for mode in SafeMode:
+        ENGINE_TRADING_MODE.labels(mode.value)
+    for kind in COMMAND_KINDS:
+        for outcome in Outcome:
+            ORDER_ROUNDTRIP_SECONDS.labels(kind, outcome.value)
+    for symbol in symbols:
+        for histogram in (TICK_TO_ORDER_SECONDS, TICK_TO_FIRST_ORDER_SECONDS, TICK_TO_ALL_ORDERS_SECONDS):
+            histogram.labels(symbol)
+        for side in Side:
+            FILLS_TOTAL.labels(symbol, side.value)
+        for gauge in (POSITION_QTY, POSITION_NOTIONAL, REALIZED_PNL, UNREALIZED_PNL, WORKING_ORDERS):
+            gauge.labels(symbol)

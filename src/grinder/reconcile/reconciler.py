@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
 from grinder.connector.live import LiveConnectorV0
+from grinder.connector.port import OrderState, PositionState
 from grinder.core.clock import Clock, WallClock
 from grinder.reconcile import metrics
 from grinder.reconcile.config import ReconcileConfig
@@ -43,9 +44,17 @@ class Reconciler:
         self.config = config or ReconcileConfig()
         self._clock: Clock = clock or WallClock()
 
-    async def run_once(self, expected: ExpectedState) -> ReconcileReport:
+    async def run_once(self, expected: ExpectedState | Callable[[], ExpectedState]) -> ReconcileReport:
+        """Read the exchange, then compare. A callable `expected` is evaluated AFTER the reads, so an
+        order placed while they were in flight is expected, not taken for an orphan."""
         orders = await self.connector.open_orders()
         positions = await self.connector.positions()
+        return await self.compare(expected() if callable(expected) else expected, orders, positions)
+
+    async def compare(
+        self, expected: ExpectedState, orders: Sequence[OrderState], positions: Sequence[PositionState]
+    ) -> ReconcileReport:
+        """Compare what we expect with what was read, report, and remediate within the limits."""
         mismatches = find_mismatches(expected, orders, positions, self.config)
         counts = {kind: 0 for kind in MismatchKind}
         for m in mismatches:

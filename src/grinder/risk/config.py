@@ -24,6 +24,13 @@ class RiskConfig:
     daily_loss_limit: Decimal = Decimal("100")  # loss since the UTC day's first equity; engages it too
     block_without_equity: bool = True  # no equity seen yet -> block risk-increasing orders (fail closed)
     block_without_price: bool = True  # no reference price -> block risk-increasing orders (fail closed)
+    # After a DAILY_LOSS / DRAWDOWN trip (live engine, LIVE_TRADE and PAPER): stop quoting, cancel
+    # our orders and close each position with reduce-only IOC slices priced at most
+    # flatten_slippage_bps through the mid seen when flattening began (the slippage budget).
+    flatten_on_trip: bool = True
+    flatten_slippage_bps: Decimal = Decimal("50")
+    flatten_slice_notional: Decimal = Decimal("250")  # quote value of one slice
+    flatten_interval_s: float = 0.5  # pause between slices (fills arrive, the book refills)
 
     def __post_init__(self) -> None:
         positive = {
@@ -32,6 +39,8 @@ class RiskConfig:
             "max_total_position_notional": self.max_total_position_notional,
             "max_drawdown_pct": self.max_drawdown_pct,
             "daily_loss_limit": self.daily_loss_limit,
+            "flatten_slippage_bps": self.flatten_slippage_bps,
+            "flatten_slice_notional": self.flatten_slice_notional,
         }
         for key, value in positive.items():
             if not value > 0:
@@ -43,5 +52,13 @@ class RiskConfig:
         ):
             if count < 1:
                 raise ValueError(f"[risk] {key} must be >= 1 (got {count})")
+        if not 0 < self.flatten_interval_s <= 60:
+            raise ValueError(
+                f"[risk] flatten_interval_s must be in (0, 60] seconds (got {self.flatten_interval_s})"
+            )
+        if self.flatten_slippage_bps >= 5000:
+            raise ValueError(
+                f"[risk] flatten_slippage_bps must be below 5000 (got {self.flatten_slippage_bps})"
+            )
         if self.max_drawdown_pct >= 100:
             raise ValueError(f"[risk] max_drawdown_pct must be below 100 (got {self.max_drawdown_pct})")

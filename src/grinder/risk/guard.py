@@ -59,6 +59,17 @@ class RiskDecision:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class TripState:
+    """The loss-limit latch and the references it is measured from: journaled, restored at start."""
+
+    latched: bool
+    reason: str | None
+    high_water: Decimal | None
+    utc_day: int | None
+    day_start_equity: Decimal | None
+
+
 ALLOWED = RiskDecision(True)
 _BLOCK_COUNTERS = {reason.value: metrics.RISK_BLOCKS.labels(reason=reason.value) for reason in RiskReason}
 
@@ -180,6 +191,27 @@ class RiskGuard:
         self._kill_reason = None
         metrics.KILL_SWITCH_ENGAGED.set(0)
 
+    def trip_state(self) -> TripState:
+        return TripState(self._kill_reason is not None, self._kill_reason, self._high_water, self._day,
+                         self._day_start_equity)
+
+    def restore_trip_state(self, state: TripState) -> None:
+        """Adopt a journaled state at start: the latch holds across restarts, and so do the
+        high-water mark and (on the same UTC day) the day's start equity."""
+        self._high_water = state.high_water
+        self._day = state.utc_day
+        self._day_start_equity = state.day_start_equity
+        if state.latched:
+            self.engage_kill_switch(state.reason or KillReason.MANUAL)
+
+    def reset_trip(self) -> None:
+        """Operator reset of a tripped latch: the limits start again from the current equity."""
+        self.reset_kill_switch()
+        if self._equity is not None:
+            self._high_water = self._equity
+            self._day_start_equity = self._equity
+        log.warning("risk_limits_rebased equity=%s", self._equity)
+
     # ----------------------------------------------------------------- equity watch
     @property
     def equity(self) -> Decimal | None:
@@ -207,7 +239,7 @@ class RiskGuard:
             self._day_start_equity = equity
         dd = self.drawdown_pct()
         if dd is not None:
-            metrics.DRAWDOWN_PCT.set(float(dd))
+            metrics.DRAWDOWN_RATIO.set(float(dd) / 100)
         if equity <= 0 or (dd is not None and dd >= self.config.max_drawdown_pct):
             self.engage_kill_switch(KillReason.DRAWDOWN)
         start = self._day_start_equity

@@ -1,13 +1,15 @@
-"""One-minute trade bars per symbol (last 1500 minutes): the source of REST klines and the 24 h ticker.
+"""Minute bars per symbol (last 1500 minutes): trades → REST klines, the 24 h ticker and kline streams;
+mark and index prices → mark/index price klines.
 
-A `MarketSink`: it only listens to trades. Prices stay in ticks and volumes in lots; quote volume
-is kept in tick×lot units, converted to Decimal when rendered.
+Prices stay in ticks and volumes in lots for trade bars; quote volume is kept in tick×lot units,
+converted to Decimal when rendered. Minute bars merge into any Binance interval (1m … 1M).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +18,37 @@ from grinder.core.rules import SymbolRules
 from grinder.sim.errors import ApiError
 
 MINUTE_MS = 60_000
+DAY_MS = 1440 * MINUTE_MS
 KEEP_MINUTES = 1500
 INTERVAL_MS = {
     "1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240, "6h": 360,
-    "8h": 480, "12h": 720, "1d": 1440,
+    "8h": 480, "12h": 720, "1d": 1440, "3d": 4320,
 }  # fmt: skip
+INTERVALS = (*INTERVAL_MS, "1w", "1M")
+_MONDAY_OFFSET_MS = 4 * DAY_MS  # 1970-01-01 was a Thursday; weekly bars open on Monday 00:00 UTC
+
+
+def bucket(interval: str, ms: int) -> tuple[int, int]:
+    """(open time, close time) of the `interval` bar holding `ms`; -1120 for an unknown interval."""
+    minutes = INTERVAL_MS.get(interval)
+    if minutes is not None:
+        span = minutes * MINUTE_MS
+        start = ms // span * span
+        return start, start + span - 1
+    if interval == "1w":
+        week = 7 * DAY_MS
+        start = (ms - _MONDAY_OFFSET_MS) // week * week + _MONDAY_OFFSET_MS
+        return start, start + week - 1
+    if interval == "1M":
+        day = datetime.fromtimestamp(ms / 1000, UTC)
+        first = datetime(day.year, day.month, 1, tzinfo=UTC)
+        following = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
+        return int(first.timestamp() * 1000), int(following.timestamp() * 1000) - 1
+    raise ApiError(-1120, "Invalid interval.")
+
+
+def check_interval(interval: str) -> None:
+    bucket(interval, 0)
 
 
 class Bar:
@@ -84,38 +112,40 @@ class TradeBars:
     def on_mark_price(self, mark: MarkPrice) -> None: ...
     def end_batch(self, now_ms: int, flush_all: bool) -> None: ...
 
-    # REST
+    # REST and streams
     def klines(
         self, symbol: str, interval: str, start: int | None, end: int | None, limit: int
     ) -> list[list[Any]]:
-        minutes = INTERVAL_MS.get(interval)
-        if minutes is None:
-            raise ApiError(-1120, "Invalid interval.")
-        span = minutes * MINUTE_MS
-        merged: list[Bar] = []
-        for bar in self._bars[symbol]:
-            if (start is not None and bar.open_ms + MINUTE_MS <= start) or (
-                end is not None and bar.open_ms > end
-            ):
-                continue
-            bucket = bar.open_ms // span * span
-            if merged and merged[-1].open_ms == bucket:
-                merged[-1].merge(bar)
-            else:
-                copy = Bar.__new__(Bar)
-                for name in Bar.__slots__:
-                    setattr(copy, name, getattr(bar, name))
-                copy.open_ms = bucket
-                merged.append(copy)
-        rows = merged[:limit] if start is not None else merged[-limit:]
+        check_interval(interval)
+        rows = _merge(self._bars[symbol], interval, start, end, limit)
+        return [self.kline_row(symbol, b, bucket(interval, b.open_ms)[1]) for b in rows]
+
+    def kline_row(self, symbol: str, b: Bar, close_ms: int) -> list[Any]:
         r = self._rules[symbol]
         unit = r.tick_size * r.step_size
-        return [
-            [b.open_ms, r.price_str(b.open), r.price_str(b.high), r.price_str(b.low),
-             r.price_str(b.close), r.qty_str(b.volume), b.open_ms + span - 1, _plain(unit * b.quote),
-             b.count, r.qty_str(b.buy_lots), _plain(unit * b.buy_quote), "0"]
-            for b in rows
-        ]  # fmt: skip
+        return [b.open_ms, r.price_str(b.open), r.price_str(b.high), r.price_str(b.low),
+                r.price_str(b.close), r.qty_str(b.volume), close_ms, _plain(unit * b.quote),
+                b.count, r.qty_str(b.buy_lots), _plain(unit * b.buy_quote), "0"]  # fmt: skip
+
+    def live_bar(self, symbol: str, interval: str, now_ms: int) -> Bar | None:
+        """The `interval` bar in progress at `now_ms` (None before the first trade)."""
+        bars = self._bars[symbol]
+        if not bars:
+            return None
+        open_ms, _ = bucket(interval, now_ms)
+        merged = _merge(bars, interval, open_ms, None, 1)
+        if merged:
+            return merged[0]
+        last = bars[-1]  # no trade yet in this bar: Binance opens it flat at the last close
+        flat = Bar.__new__(Bar)
+        flat.open_ms = open_ms
+        flat.open = flat.high = flat.low = flat.close = last.close
+        flat.volume = flat.quote = flat.buy_lots = flat.buy_quote = flat.count = flat.last_lots = 0
+        flat.first_id = flat.last_id = -1
+        return flat
+
+    def volume_lots(self, symbol: str, since_ms: int) -> int:
+        return sum(b.volume for b in self._bars[symbol] if b.open_ms >= since_ms)
 
     def ticker_24h(self, symbol: str, now_ms: int) -> dict[str, Any]:
         r = self._rules[symbol]
@@ -157,3 +187,103 @@ class TradeBars:
 
 def _plain(value: Any) -> str:
     return format(value.normalize(), "f") if value else "0"
+
+
+def _overlaps(minute_ms: int, start: int | None, end: int | None) -> bool:
+    return (start is None or minute_ms + MINUTE_MS > start) and (end is None or minute_ms <= end)
+
+
+def _merge(bars: Iterable[Bar], interval: str, start: int | None, end: int | None, limit: int) -> list[Bar]:
+    """Minute bars merged into `interval` bars overlapping [start, end]; the first `limit` from a
+    start, else the last `limit`."""
+    merged: list[Bar] = []
+    for bar in bars:
+        if not _overlaps(bar.open_ms, start, end):
+            continue
+        open_ms, _ = bucket(interval, bar.open_ms)
+        if merged and merged[-1].open_ms == open_ms:
+            merged[-1].merge(bar)
+        else:
+            copy = Bar.__new__(Bar)
+            for name in Bar.__slots__:
+                setattr(copy, name, getattr(bar, name))
+            copy.open_ms = open_ms
+            merged.append(copy)
+    return merged[:limit] if start is not None else merged[-limit:]
+
+
+class PriceBar:
+    """OHLC of one price series (mark or index) in one interval, and how many samples it holds."""
+
+    __slots__ = ("close", "count", "high", "low", "open", "open_ms")
+
+    def __init__(self, open_ms: int, price: Decimal) -> None:
+        self.open_ms = open_ms
+        self.open = self.high = self.low = self.close = price
+        self.count = 0
+
+    def add(self, price: Decimal) -> None:
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.close = price
+        self.count += 1
+
+
+class PriceBars:
+    """Minute bars of mark and index prices per symbol: `markPriceKlines`, `indexPriceKlines`,
+    `premiumIndexKlines` (mark − index, as a fraction of index)."""
+
+    SERIES: Mapping[str, Callable[[MarkPrice], Decimal]] = {
+        "mark": lambda m: m.mark_price,
+        "index": lambda m: m.index_price,
+        "premium": lambda m: (m.mark_price - m.index_price) / m.index_price if m.index_price else Decimal(0),
+    }
+
+    def __init__(self, symbols: Iterable[str]) -> None:
+        self._bars: dict[tuple[str, str], deque[PriceBar]] = {
+            (s, kind): deque(maxlen=KEEP_MINUTES) for s in symbols for kind in self.SERIES
+        }
+
+    def on_reset(self, snapshot: DepthSnapshot) -> None: ...
+    def on_depth(self, update: DepthUpdate) -> None: ...
+    def on_book_ticker(self, ticker: BookTicker) -> None: ...
+    def on_trade(self, trade: Trade) -> None: ...
+    def end_batch(self, now_ms: int, flush_all: bool) -> None: ...
+
+    def on_mark_price(self, mark: MarkPrice) -> None:
+        minute = mark.event_time_ms // MINUTE_MS * MINUTE_MS
+        for kind, value_of in self.SERIES.items():
+            bars = self._bars[(mark.symbol, kind)]
+            price = value_of(mark)
+            if not bars or bars[-1].open_ms != minute:
+                bars.append(PriceBar(minute, price))
+            bars[-1].add(price)
+
+    def klines(
+        self, symbol: str, kind: str, interval: str, start: int | None, end: int | None, limit: int
+    ) -> list[list[Any]]:
+        """Binance's price-kline rows: OHLC, zero volumes, and the sample count in column 9."""
+        check_interval(interval)
+        merged: list[PriceBar] = []
+        for bar in self._bars[(symbol, kind)]:
+            if not _overlaps(bar.open_ms, start, end):
+                continue
+            open_ms, _ = bucket(interval, bar.open_ms)
+            if merged and merged[-1].open_ms == open_ms:
+                top = merged[-1]
+                top.high, top.low, top.close = max(top.high, bar.high), min(top.low, bar.low), bar.close
+                top.count += bar.count
+            else:
+                copy = PriceBar(open_ms, bar.open)
+                copy.high, copy.low, copy.close, copy.count = bar.high, bar.low, bar.close, bar.count
+                merged.append(copy)
+        rows = merged[:limit] if start is not None else merged[-limit:]
+        return [
+            [b.open_ms, _price(b.open), _price(b.high), _price(b.low), _price(b.close), "0",
+             bucket(interval, b.open_ms)[1], "0", b.count, "0", "0", "0"]
+            for b in rows
+        ]  # fmt: skip
+
+
+def _price(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.00000001")), "f")

@@ -87,10 +87,27 @@ def faults_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return plan
 
 
+def _check_data_symbols(data: str, symbols: tuple[str, ...]) -> None:
+    """A requested symbol without data would be an empty market forever: refuse it at start."""
+    from grinder.data import expand_paths
+    from grinder.data.binance_files import symbol_from_filename
+
+    found = [symbol_from_filename(f) for f in expand_paths([data])]
+    named = sorted({s for s in found if s is not None})
+    if len(named) < len(set(found)):
+        return  # a file name without a symbol: the replay itself decides
+    missing = [s for s in symbols if s not in named]
+    if missing:
+        raise ValueError(f"--data {data} holds {','.join(named)} (by file name) but --symbols "
+                         f"asks for {','.join(missing)}: pass --symbols {','.join(named)}")
+
+
 def config_from_args(args: argparse.Namespace) -> SimConfig:
     symbols = tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip())
     if not symbols:
         raise ValueError("--symbols is empty: name at least one symbol, e.g. --symbols BTCUSDT")
+    if args.data:
+        _check_data_symbols(args.data, symbols)
     if args.speed < 0:
         raise ValueError(f"--speed {args.speed} must be >= 0 (0 = as fast as possible)")
     return replace(

@@ -1,7 +1,8 @@
 """`/_sim/...`: the loopback control API for fault injection and market stepping (not a Binance path).
 
 GET/POST/DELETE /_sim/faults, POST /_sim/actions/{drop_ws,stall_ws,expire_listen_key,step},
-GET /_sim/state. Bodies and answers are JSON; bad input answers 400 naming the problem.
+GET/POST /_sim/lifecycle (connection lifetime, listenKey validity), GET /_sim/state.
+Bodies and answers are JSON; bad input answers 400 naming the problem.
 """
 
 from __future__ import annotations
@@ -100,9 +101,27 @@ def add_control_routes(app: web.Application, server: SimServer) -> None:
     app.router.add_post("/_sim/faults", post_faults)
     app.router.add_delete("/_sim/faults", delete_faults)
     app.router.add_post("/_sim/actions/{name}", action)
+    _add_lifecycle_routes(app, server)
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.router.add_get("/_sim/state", state)
     app.router.add_get("/metrics", metrics)
+
+
+def _add_lifecycle_routes(app: web.Application, server: SimServer) -> None:
+    """`/_sim/lifecycle`: read or shorten the WS connection lifetime and the listenKey validity."""
+    control = server.control
+
+    async def get_lifecycle(request: web.Request) -> web.Response:
+        return _json(control.lifecycle())
+
+    async def post_lifecycle(request: web.Request) -> web.Response:
+        try:
+            return _json(control.set_lifecycle(**(await _body(request))))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+
+    app.router.add_get("/_sim/lifecycle", get_lifecycle)
+    app.router.add_post("/_sim/lifecycle", post_lifecycle)

@@ -18,9 +18,12 @@ from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeIn
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
-from grinder.sim.bars import TradeBars
+from grinder.sim.algo import AlgoOrderApi
+from grinder.sim.bars import PriceBars, TradeBars
+from grinder.sim.brackets import LeverageBrackets
 from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory, not_required
 from grinder.sim.market import MarketState
+from grinder.sim.marketdata import MarketHistoryApi, TradeTape
 from grinder.sim.params import (
     CONDITIONAL_TYPES,
     MSG_ALGO_ONLY,
@@ -41,6 +44,19 @@ from grinder.venue.views import OrderView
 Handler = Callable[[dict[str, str], int], Any]
 _DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 _OK = {"code": 200, "msg": "success"}
+MSG_ASSET_MODE_SAME = "Adjusted asset mode is currently set and does not need to be adjusted repeatedly"
+MSG_MULTI_ASSETS_ISOLATED = (
+    "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under isolated-margin mode."
+)
+ORDER_TYPES = [
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +90,15 @@ class VenueFeed:
 
     def end_batch(self, now_ms: int, flush_all: bool) -> None:
         self._venue.advance_to(now_ms)
-        self._user.publish(self._venue.drain_events(now_ms))
+        publish_user_events(self._venue, self._user, now_ms)
+
+
+def publish_user_events(venue: Venue, user: UserData, now_ms: int) -> None:
+    """Venue events in Binance's order: ALGO_UPDATE (triggering / triggered), ORDER_TRADE_UPDATE and
+    ACCOUNT_UPDATE of the orders, then ALGO_UPDATE FINISHED for triggered orders that ended."""
+    user.publish_algo_updates(venue.conditional.drain_updates(), now_ms)
+    user.publish(venue.drain_events(now_ms))
+    user.publish_algo_updates(venue.conditional.settle(), now_ms)
 
 
 class SimExchange:
@@ -96,11 +120,16 @@ class SimExchange:
         self.limits = limits
         self.countdowns: dict[str, tuple[int, int]] = {}  # symbol -> (deadline ms, countdown ms)
         self._rng = random.Random(seed ^ 0xC1D)
-        self._mmr = maint_margin_ratio
         self._exchange_info_cache: dict[str, Any] | None = None
         self.created_ms = 0  # account creation time (the server's start)
         self.bars = TradeBars(market.rules)
-        market.sinks.append(self.bars)
+        self.price_bars = PriceBars(market.rules)
+        self.tape = TradeTape(list(market.rules))
+        market.sinks.extend((self.bars, self.price_bars, self.tape))
+        self.brackets = LeverageBrackets(maint_margin_ratio)
+        self.multi_assets = False  # recorded and reported; the venue margins in USDT only
+        self.algo = AlgoOrderApi(venue, market.rules, seed)
+        self.history = MarketHistoryApi(market.rules, self.tape, self.bars, self.price_bars, venue)
 
     # ------------------------------------------------------------------ helpers
     def symbol(self, params: dict[str, str]) -> str:
@@ -115,7 +144,7 @@ class SimExchange:
 
     def pump(self, now_ms: int) -> None:
         """Publish whatever user events the venue has ready (after every write)."""
-        self.user.publish(self.venue.drain_events(now_ms))
+        publish_user_events(self.venue, self.user, now_ms)
 
     def open_notional(self, symbol: str) -> tuple[Decimal, Decimal]:
         rules = self.rules[symbol]
@@ -175,7 +204,7 @@ class SimExchange:
                     "marketTakeBound": "0.05",
                     "maxMoveOrderLimit": 10000,
                     "filters": r.to_filters(),
-                    "orderTypes": ["LIMIT", "MARKET"],
+                    "orderTypes": ORDER_TYPES,
                     "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
                 }
             )
@@ -422,10 +451,13 @@ class SimExchange:
     def batch_cancel(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
         refs: list[tuple[int | None, str | None]]
-        if params.get("orderIdList"):
-            refs = [(int(x), None) for x in _json_list(params, "orderIdList", 10)]
-        elif params.get("origClientOrderIdList"):
-            refs = [(None, str(x)) for x in _json_list(params, "origClientOrderIdList", 10)]
+        # Binance reads both spellings; python-binance and others send the lower-case one.
+        ids = next((n for n in ("orderIdList", "orderidlist") if params.get(n)), None)
+        cids = next((n for n in ("origClientOrderIdList", "origclientorderidlist") if params.get(n)), None)
+        if ids is not None:
+            refs = [(_order_id(x, ids), None) for x in _json_list(params, ids, 10)]
+        elif cids is not None:
+            refs = [(None, str(x)) for x in _json_list(params, cids, 10)]
         else:
             raise ApiError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
         out: list[Any] = []
@@ -474,7 +506,16 @@ class SimExchange:
 
     def position_risk_v2(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.optional_symbol(params)
-        return [render.position_v2(self.rules[p.symbol], p) for p in self.venue.positions(sym)]
+        rows = []
+        for p in self.venue.positions(sym):
+            row = render.position_v2(self.rules[p.symbol], p)
+            row["maxNotionalValue"] = self.max_notional(p.leverage)
+            rows.append(row)
+        return rows
+
+    def max_notional(self, leverage: int) -> str:
+        """`maxNotionalValue` at `leverage`, from the leverage brackets (as Binance prints it)."""
+        return str(self.brackets.max_notional(leverage))
 
     def position_risk_v3(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.optional_symbol(params)
@@ -502,7 +543,7 @@ class SimExchange:
                     "canDeposit": True,
                     "canWithdraw": True,
                     "updateTime": 0,
-                    "multiAssetsMargin": False,
+                    "multiAssetsMargin": self.multi_assets,
                     "tradeGroupId": -1,
                 }
             )
@@ -535,7 +576,7 @@ class SimExchange:
                         "isolated": p.margin_type is MarginType.ISOLATED,
                         "entryPrice": render.price_dec(r, p.entry_price),
                         "breakEvenPrice": render.price_dec(r, p.break_even_price),
-                        "maxNotional": render.dec(p.max_notional_value),
+                        "maxNotional": self.max_notional(p.leverage),
                         "bidNotional": render.dec(bid),
                         "askNotional": render.dec(ask),
                     }
@@ -561,7 +602,7 @@ class SimExchange:
             "canWithdraw": True,
             "dualSidePosition": self._dual(),
             "updateTime": 0,
-            "multiAssetsMargin": False,
+            "multiAssetsMargin": self.multi_assets,
             "tradeGroupId": -1,
         }
 
@@ -576,7 +617,7 @@ class SimExchange:
                     "marginType": p.margin_type.value,
                     "isAutoAddMargin": False,
                     "leverage": p.leverage,
-                    "maxNotionalValue": render.dec(p.max_notional_value),
+                    "maxNotionalValue": self.max_notional(p.leverage),
                 },
             )
         return list(seen.values())
@@ -588,9 +629,7 @@ class SimExchange:
             raise ApiError(-4028, "Leverage is not valid.")
         self.venue.set_leverage(sym, lev)
         self.user.publish_config_update(sym, lev, now_ms)
-        pos = self.venue.positions(sym)
-        max_notional = render.dec(pos[0].max_notional_value) if pos else "0"
-        return {"leverage": lev, "maxNotionalValue": max_notional, "symbol": sym}
+        return {"leverage": lev, "maxNotionalValue": self.max_notional(lev), "symbol": sym}
 
     def margin_type(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
@@ -601,6 +640,8 @@ class SimExchange:
             mt = MarginType(raw)
         except ValueError:
             raise ApiError(-1130, "Data sent for parameter 'marginType' is not valid.") from None
+        if mt is MarginType.ISOLATED and self.multi_assets:
+            raise ApiError(-4168, "Unable to adjust to isolated-margin mode under the Multi-Assets mode.")
         self.venue.set_margin_type(sym, mt)
         return _OK
 
@@ -614,7 +655,20 @@ class SimExchange:
         return _OK
 
     def multi_assets_margin(self, params: dict[str, str], now_ms: int) -> Any:
-        return {"multiAssetsMargin": False}
+        return {"multiAssetsMargin": self.multi_assets}
+
+    def multi_assets_margin_set(self, params: dict[str, str], now_ms: int) -> Any:
+        """Multi-Assets mode: Binance's checks and answers; margin stays USDT-only in the venue."""
+        if not params.get("multiAssetsMargin"):
+            raise mandatory("multiAssetsMargin")
+        wanted = bool_param(params, "multiAssetsMargin")
+        if wanted == self.multi_assets:
+            raise ApiError(-4171, MSG_ASSET_MODE_SAME)
+        if wanted and any(self.venue.margin_type(s) is MarginType.ISOLATED for s in self.rules):
+            raise ApiError(-4167, MSG_MULTI_ASSETS_ISOLATED)
+        self.multi_assets = wanted
+        self.user.publish_multi_assets_update(wanted, now_ms)
+        return _OK
 
     def commission_rate(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
@@ -636,22 +690,8 @@ class SimExchange:
 
     def leverage_bracket(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.optional_symbol(params)
-        rows = [
-            {
-                "symbol": s,
-                "brackets": [
-                    {
-                        "bracket": 1,
-                        "initialLeverage": 125,
-                        "notionalCap": 50_000_000,
-                        "notionalFloor": 0,
-                        "maintMarginRatio": float(self._mmr),
-                        "cum": 0.0,
-                    }
-                ],
-            }
-            for s in ([sym] if sym else list(self.rules))
-        ]
+        brackets = self.brackets.rows()
+        rows = [{"symbol": s, "brackets": brackets} for s in ([sym] if sym else list(self.rules))]
         return rows[0] if sym else rows
 
     def order_rate_limit(self, params: dict[str, str], now_ms: int) -> Any:
@@ -677,6 +717,12 @@ def _wire_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _order_id(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+    return int(value)
 
 
 def _json_list(params: dict[str, str], name: str, max_items: int) -> list[Any]:

@@ -100,8 +100,11 @@ class StreamConn:
         """Drop the TCP connection without a close frame (what a network failure looks like)."""
         self.closed = True
         self._wake.set()
-        if isinstance(self._transport, asyncio.Transport):
-            self._transport.abort()
+        # uvloop's transports are not `asyncio.Transport` subclasses, so duck-type the abort: an
+        # isinstance check would silently skip it there and turn the drop into a stall.
+        abort = getattr(self._transport, "abort", None)
+        if abort is not None:
+            abort()
 
     async def close(self, code: int = 1000, message: bytes = b"") -> None:
         self.closed = True

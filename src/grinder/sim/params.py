@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TypeVar
 
 from grinder.core.ids import CLIENT_ORDER_ID_RE, MAX_CLIENT_ORDER_ID_LEN
-from grinder.sim.errors import ApiError, illegal_chars, mandatory
+from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, illegal_chars, mandatory
 
 E = TypeVar("E", bound=Enum)
 
@@ -93,3 +94,30 @@ def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
     if order_id is None and orig is None:
         raise ApiError(-1102, "Either orderId or origClientOrderId must be sent.")
     return order_id, (None if order_id is not None else orig)
+
+
+def symbol_param(params: dict[str, str], known: Collection[str], name: str = "symbol") -> str:
+    """A symbol (or pair) the simulator trades, upper-cased; -1121 for any other."""
+    sym = required(params, name).upper()
+    if sym not in known:
+        raise ApiError(-1121, MSG_BAD_SYMBOL)
+    return sym
+
+
+def time_range(params: dict[str, str]) -> tuple[int | None, int | None]:
+    """(startTime, endTime) as sent; -1023 when the start is after the end."""
+    start = int_param(params, "startTime", optional=True)
+    end = int_param(params, "endTime", optional=True)
+    if start is not None and end is not None and start > end:
+        raise ApiError(-1023, "Start time is greater than end time.")
+    return start, end
+
+
+def limit_param(params: dict[str, str], default: int, maximum: int) -> int:
+    """`limit` in 1..maximum (default when absent); -1130 outside it."""
+    limit = int_param(params, "limit", optional=True)
+    if limit is None:
+        return default
+    if not 1 <= limit <= maximum:
+        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+    return limit

@@ -1,17 +1,18 @@
 """Replay source: recorded market data (via `grinder.data` readers) as simulator input batches.
 
 Binance public-data CSV/Parquet (bookTicker, aggTrades) and raw stream captures are read by
-`grinder.data.iter_events`. Depth diffs are replayed with their own U/u ids once a REST snapshot
-of that symbol has been seen: diffs read before it are buffered and those with u ≥ lastUpdateId
-are applied right after it (§5.3); until then, and in L1-only data, bookTicker rows set the touch.
-Recorded exchange times can step back a little across streams, so diffs are re-chained on `pu`
-before they are applied. Events sharing one exchange millisecond form a batch.
+`grinder.data.iter_events`. Depth diffs go through the live book sync (`LocalOrderBook`, §5.3, the
+same one the backtester and the live engine use) and are replayed with their own U/u ids once a
+REST snapshot of that symbol has been seen: diffs read before it are buffered and those it does not
+cover are applied right after it; until then, after a broken chain, and in L1-only data, bookTicker
+rows set the touch. Events sharing one exchange millisecond form a batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from grinder.binance.book import LocalOrderBook
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.data import event_time_ms, iter_events
@@ -21,7 +22,7 @@ from grinder.sim.inputs import BookDiff, BookReset, BookTop, MarketInput, MarkTi
 def replay_source(path: str, rules: Mapping[str, SymbolRules]) -> Iterator[TimedBatch]:
     """Batches from a data file or directory, in exchange-time order."""
     events = iter_events([path], dict(rules))
-    chains: dict[str, _DiffChain] = {}
+    chains: dict[str, _DepthSync] = {}
     batch: list[MarketInput] = []
     batch_time = -1
     for ev in events:
@@ -38,61 +39,45 @@ def replay_source(path: str, rules: Mapping[str, SymbolRules]) -> Iterator[Timed
         yield TimedBatch(batch_time, tuple(batch))
 
 
-class _DiffChain:
-    """Puts one symbol's recorded diffs back in `pu` order after its snapshot (§5.3 rules)."""
+class _DepthSync:
+    """One symbol's recorded diffs through the live book sync (`LocalOrderBook`, protocol §5.3): what it
+    accepts becomes simulator input; a break (counted by the book's resync metric and log) hands the
+    touch back to the book ticker until the next snapshot."""
 
-    MAX_HELD = 64  # a real gap in the recording: give up waiting and continue from the lowest id
+    def __init__(self, symbol: str) -> None:
+        self.accepted: list[MarketInput] = []
+        self.book = LocalOrderBook(symbol, on_apply=self._accept)
 
-    def __init__(self) -> None:
-        self.snapshot_id: int | None = None
-        self.last_u = 0
-        self.held: dict[int, DepthUpdate] = {}  # pu -> diff waiting for its predecessor
+    def _accept(self, change: DepthSnapshot | DepthUpdate) -> None:
+        self.accepted.append(BookReset(change) if isinstance(change, DepthSnapshot) else _diff(change))
 
-    def on_snapshot(self, last_update_id: int) -> list[BookDiff]:
-        self.snapshot_id = self.last_u = last_update_id
-        early = sorted(self.held.values(), key=lambda d: d.final_update_id)
-        self.held = {}
-        out: list[BookDiff] = []
-        for d in early:
-            out += self.on_diff(d)
-        return out
+    def feed(self, ev: DepthSnapshot | DepthUpdate) -> list[MarketInput]:
+        self.accepted = []
+        if isinstance(ev, DepthSnapshot):
+            self.book.apply_snapshot(ev)
+        else:
+            self.book.on_diff(ev)
+        return self.accepted
 
-    def on_diff(self, ev: DepthUpdate) -> list[BookDiff]:
-        if self.snapshot_id is None:
-            self.held[ev.prev_final_update_id] = ev
-            return []
-        if ev.final_update_id <= self.last_u and self.last_u != self.snapshot_id:
-            return []  # already applied or older than the book
-        if ev.final_update_id < self.snapshot_id:
-            return []
-        first = self.last_u == self.snapshot_id and ev.first_update_id <= self.last_u <= ev.final_update_id
-        if not first and ev.prev_final_update_id != self.last_u:
-            self.held[ev.prev_final_update_id] = ev
-            if len(self.held) <= self.MAX_HELD:
-                return []
-            ev = self.held.pop(min(self.held))
-        out = [_diff(ev)]
-        self.last_u = ev.final_update_id
-        while self.last_u in self.held:
-            nxt = self.held.pop(self.last_u)
-            out.append(_diff(nxt))
-            self.last_u = nxt.final_update_id
-        return out
+    @property
+    def defines_touch(self) -> bool:
+        """True while the depth book is in use (tickers are then ignored: the book sets the touch)."""
+        return not self.book.needs_snapshot
 
 
 def item_symbol(item: MarketInput) -> str:
     return item.snapshot.symbol if isinstance(item, BookReset) else item.symbol
 
 
-def _to_inputs(ev: object, chains: dict[str, _DiffChain]) -> list[MarketInput]:
-    if isinstance(ev, DepthSnapshot):
-        chain = chains.setdefault(ev.symbol, _DiffChain())
-        return [BookReset(ev), *chain.on_snapshot(ev.last_update_id)]
-    if isinstance(ev, DepthUpdate):
-        return list(chains.setdefault(ev.symbol, _DiffChain()).on_diff(ev))
+def _to_inputs(ev: object, chains: dict[str, _DepthSync]) -> list[MarketInput]:
+    if isinstance(ev, DepthSnapshot | DepthUpdate):
+        sync = chains.get(ev.symbol)
+        if sync is None:
+            sync = chains[ev.symbol] = _DepthSync(ev.symbol)
+        return sync.feed(ev)
     if isinstance(ev, BookTicker):
         known = chains.get(ev.symbol)
-        if known is not None and known.snapshot_id is not None:
+        if known is not None and known.defines_touch:
             return []  # the L2 book (fed by diffs) defines the touch
         return [
             BookTop(ev.symbol, ev.bid_ticks, ev.bid_lots, ev.ask_ticks, ev.ask_lots, ev.update_id or None)

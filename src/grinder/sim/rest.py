@@ -90,6 +90,8 @@ def klines_weight(params: dict[str, str]) -> int:
 def endpoints(x: SimExchange) -> list[Endpoint]:
     """Every REST endpoint the simulator serves (protocol sheet §3 weights)."""
     v1, v2, v3 = "/fapi/v1", "/fapi/v2", "/fapi/v3"
+    h = x.history
+    a = x.algo
     return [
         Endpoint("GET", f"{v1}/ping", NONE, fixed_weight(1), x.ping),
         Endpoint("GET", f"{v1}/time", NONE, fixed_weight(1), x.time),
@@ -99,6 +101,12 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("GET", f"{v1}/ticker/price", NONE, symbol_weight(1, 2), x.ticker_price),
         Endpoint("GET", f"{v2}/ticker/price", NONE, symbol_weight(1, 2), x.ticker_price),
         Endpoint("GET", f"{v1}/klines", NONE, klines_weight, x.klines),
+        Endpoint("GET", f"{v1}/continuousKlines", NONE, klines_weight, h.continuous_klines),
+        Endpoint("GET", f"{v1}/markPriceKlines", NONE, klines_weight, h.mark_price_klines),
+        Endpoint("GET", f"{v1}/indexPriceKlines", NONE, klines_weight, h.index_price_klines),
+        Endpoint("GET", f"{v1}/premiumIndexKlines", NONE, klines_weight, h.premium_index_klines),
+        Endpoint("GET", f"{v1}/aggTrades", NONE, fixed_weight(20), h.agg_trades),
+        Endpoint("GET", f"{v1}/openInterest", NONE, fixed_weight(1), h.open_interest),
         Endpoint("GET", f"{v1}/ticker/24hr", NONE, symbol_weight(1, 40), x.ticker_24h),
         Endpoint("GET", f"{v1}/premiumIndex", NONE, symbol_weight(1, 10), x.premium_index),
         Endpoint("GET", f"{v1}/fundingRate", NONE, fixed_weight(1), x.funding_rate),
@@ -113,6 +121,12 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("POST", f"{v1}/batchOrders", SIGNED, fixed_weight(5), x.batch_new, 5, 1, "new"),
         Endpoint("PUT", f"{v1}/batchOrders", SIGNED, fixed_weight(5), x.batch_modify, 5, 1, "modify"),
         Endpoint("DELETE", f"{v1}/batchOrders", SIGNED, fixed_weight(1), x.batch_cancel, write="cancel"),
+        Endpoint("POST", f"{v1}/algoOrder", SIGNED, fixed_weight(0), a.new_algo_order, 1, 1, "new"),
+        Endpoint("DELETE", f"{v1}/algoOrder", SIGNED, fixed_weight(1), a.cancel_algo_order, write="cancel"),
+        Endpoint("DELETE", f"{v1}/algoOpenOrders", SIGNED, fixed_weight(1), a.cancel_all, write="cancel"),
+        Endpoint("GET", f"{v1}/algoOrder", SIGNED, fixed_weight(1), a.query_algo_order),
+        Endpoint("GET", f"{v1}/openAlgoOrders", SIGNED, symbol_weight(1, 40), a.open_algo_orders),
+        Endpoint("GET", f"{v1}/allAlgoOrders", SIGNED, fixed_weight(5), a.all_algo_orders),
         Endpoint("POST", f"{v1}/countdownCancelAll", SIGNED, fixed_weight(10), x.countdown_cancel_all),
         Endpoint("GET", f"{v2}/positionRisk", SIGNED, fixed_weight(5), x.position_risk_v2),
         Endpoint("GET", f"{v3}/positionRisk", SIGNED, fixed_weight(5), x.position_risk_v3),
@@ -125,6 +139,7 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
         Endpoint("GET", f"{v1}/positionSide/dual", SIGNED, fixed_weight(30), x.position_side_get),
         Endpoint("POST", f"{v1}/positionSide/dual", SIGNED, fixed_weight(1), x.position_side_set),
         Endpoint("GET", f"{v1}/multiAssetsMargin", SIGNED, fixed_weight(30), x.multi_assets_margin),
+        Endpoint("POST", f"{v1}/multiAssetsMargin", SIGNED, fixed_weight(1), x.multi_assets_margin_set),
         Endpoint("GET", f"{v1}/userTrades", SIGNED, fixed_weight(5), x.user_trades),
         Endpoint("GET", f"{v1}/commissionRate", SIGNED, fixed_weight(20), x.commission_rate),
         Endpoint("GET", f"{v1}/income", SIGNED, fixed_weight(30), x.income),

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from grinder.core.clock import Clock, WallClock
 from grinder.core.rules import SymbolRules, btcusdt_rules, ethusdt_rules
+from grinder.sim.bar_streams import BarStreams
 from grinder.sim.config import SimConfig
 from grinder.sim.driver import MarketDriver
 from grinder.sim.exchange import RateLimitSpec, SimExchange, VenueFeed
@@ -106,6 +107,27 @@ class SimControl:
     def step(self, count: int = 1) -> int:
         return self._server.step_market(count)
 
+    def lifecycle(self) -> dict[str, int]:
+        return {
+            "max_connection_lifetime_ms": self._server.ws.max_lifetime_ms,
+            "listen_key_ttl_ms": self._server.user.ttl_ms,
+        }
+
+    def set_lifecycle(self, **changes: Any) -> dict[str, int]:
+        """Accelerate Binance's 24 h connection cut-off and 60 min listenKey validity (tests)."""
+        known = ("max_connection_lifetime_ms", "listen_key_ttl_ms")
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown lifecycle setting {name!r}: use {' or '.join(known)}")
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer of milliseconds, got {value!r}")
+        if "max_connection_lifetime_ms" in changes:
+            self._server.ws.max_lifetime_ms = changes["max_connection_lifetime_ms"]
+        if "listen_key_ttl_ms" in changes:
+            self._server.user.set_ttl(changes["listen_key_ttl_ms"])
+        log.info("sim_lifecycle_changed %s", " ".join(f"{k}={v}" for k, v in changes.items()))
+        return self.lifecycle()
+
 
 class SimServer:
     """The simulator. `await start()` binds (ephemeral port when config.port == 0); `await stop()`."""
@@ -157,6 +179,7 @@ class SimServer:
         self.market.sinks.append(VenueFeed(self.venue, self.user))
         self.streams = MarketStreams(self.hub, self.rules, self.market.books, self._take_depth_gap)
         self.market.sinks.append(self.streams)
+        self.market.sinks.append(BarStreams(self.hub, self.exchange.bars, list(self.rules)))
         self.rest = RestApi(
             self.exchange, cfg, self.limiter, self.faults, self.now_ms, cfg.api_key, cfg.api_secret
         )

@@ -49,6 +49,7 @@ class WsGateway:
         self.now_ms = now_ms
         self.monotonic_ns = monotonic_ns
         self.max_incoming_per_s = max_incoming_per_s
+        self.max_lifetime_ms = config.max_connection_lifetime_ms  # Binance: 24 h; /_sim/lifecycle shortens it
         self._last_ping_ms: dict[StreamConn, int] = {}
 
     def add_routes(self, app: web.Application) -> None:
@@ -174,7 +175,7 @@ class WsGateway:
         """Pings, pong timeouts and the maximum connection lifetime."""
         now = self.now_ms()
         for conn in list(self.hub.conns):
-            if now - conn.opened_ms >= self.config.max_connection_lifetime_ms:
+            if now - conn.opened_ms >= self.max_lifetime_ms:
                 log.info("sim_ws_max_lifetime_reached lifetime_ms=%d", now - conn.opened_ms)
                 await conn.close(1000, b"max connection lifetime")
                 self.hub.remove(conn)
@@ -207,7 +208,7 @@ class WsGateway:
 
 def _normalise(stream: str) -> str:
     """Symbols are lowercase in stream names; event names after '@' keep their case (bookTicker)."""
-    if "@" not in stream:
-        return stream  # a listenKey is case-sensitive
+    if "@" not in stream or stream.startswith("!"):
+        return stream  # a listenKey is case-sensitive; all-market names (!miniTicker@arr) keep theirs
     symbol, _, rest = stream.partition("@")
     return f"{symbol.lower()}@{rest}"

@@ -9,6 +9,7 @@ from grinder.store.journal import (
     JournalOrder,
     JournalPosition,
     JournalResult,
+    JournalRiskState,
 )
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "JournalOrder",
     "JournalPosition",
     "JournalResult",
+    "JournalRiskState",
     "StoreConfig",
     "Synchronous",
 ]

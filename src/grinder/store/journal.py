@@ -67,8 +67,12 @@ CREATE TABLE IF NOT EXISTS blocks (
     seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,
     symbol TEXT NOT NULL, client_order_id TEXT NOT NULL, reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS risk_state (
+    seq INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, latched INTEGER NOT NULL, reason TEXT,
+    high_water TEXT, utc_day INTEGER, day_start_equity TEXT, note TEXT NOT NULL
+);
 """
-_TABLES = ("epochs", "commands", "results", "order_updates", "fills", "positions", "blocks")
+_TABLES = ("epochs", "commands", "results", "order_updates", "fills", "positions", "blocks", "risk_state")
 
 
 def _append_only_triggers() -> str:
@@ -135,6 +139,19 @@ class JournalBlock:
     symbol: str
     client_order_id: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRiskState:
+    """The loss-limit latch and its references as last journaled (restored at start, ADR-102)."""
+
+    time_ms: int
+    latched: bool
+    reason: str | None
+    high_water: Decimal | None
+    utc_day: int | None
+    day_start_equity: Decimal | None
+    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +462,37 @@ class Journal:
         )
 
     # ----------------------------------------------------------------- readers
+    def append_risk_state(self, state: JournalRiskState) -> None:
+        """Journal the risk latch, high-water mark, UTC day and its start equity (one row per change)."""
+
+        def dec(v: Decimal | None, what: str) -> str | None:
+            return None if v is None else _dec(v, what)
+
+        self._insert(
+            "risk_state",
+            {
+                "time_ms": _int(state.time_ms, "time_ms"),
+                "latched": int(bool(state.latched)),
+                "reason": state.reason,
+                "high_water": dec(state.high_water, "high_water"),
+                "utc_day": _int(state.utc_day, "utc_day", optional=True),
+                "day_start_equity": dec(state.day_start_equity, "day_start_equity"),
+                "note": _text(state.note, "note", required=False),
+            },
+        )
+
+    def last_risk_state(self) -> JournalRiskState | None:
+        rows = self._rows("SELECT * FROM risk_state ORDER BY seq DESC LIMIT 1")
+        if not rows:
+            return None
+        r = rows[0]
+
+        def dec(v: str | None) -> Decimal | None:
+            return None if v is None else Decimal(v)
+
+        return JournalRiskState(r["time_ms"], bool(r["latched"]), r["reason"], dec(r["high_water"]),
+                                r["utc_day"], dec(r["day_start_equity"]), r["note"])
+
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:
             cur = self._db.execute(sql, args)
@@ -568,6 +616,28 @@ class Journal:
             value = self._db.execute(
                 "SELECT MAX(fill_time_ms) FROM fills WHERE symbol = ?", (symbol,)
             ).fetchone()[0]
+        return None if value is None else int(value)
+
+    def last_trade_id(self, symbol: str) -> int | None:
+        """Highest journaled trade id of `symbol`: where missed-fill recovery resumes (ADR-101)."""
+        with self._lock:
+            sql = "SELECT MAX(trade_id) FROM fills WHERE symbol = ?"
+            value = self._db.execute(sql, (symbol,)).fetchone()[0]
+        return None if value is None else int(value)
+
+    def has_trade(self, symbol: str, trade_id: int) -> bool:
+        """True when any fill of this trade id of `symbol` is journaled (recovery de-duplication)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? LIMIT 1", (symbol, trade_id)
+            ).fetchone()
+        return row is not None
+
+    def first_command_ms(self, symbol: str) -> int | None:
+        """Journal time of the first command for `symbol` (recovery's start when no fill is journaled)."""
+        with self._lock:
+            sql = "SELECT MIN(time_ms) FROM commands WHERE symbol = ?"
+            value = self._db.execute(sql, (symbol,)).fetchone()[0]
         return None if value is None else int(value)
 
     def open_orders(self) -> list[JournalOrder]:

@@ -99,7 +99,7 @@ class GridConfig:
 
     @classmethod
     def reference(cls) -> GridConfig:
-        """The grid of /work/shared/bench/REFERENCE_GRID.md: 5 levels, 10 bps, 0.01 per level, cap 0.1."""
+        """The grid of ../shared/bench/REFERENCE_GRID.md: 5 levels, 10 bps, 0.01 per level, cap 0.1."""
         return cls(
             levels=5,
             spacing_mode=SpacingMode.FIXED,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter
 
 MODE_SWITCHES = Counter(
@@ -15,3 +17,9 @@ TOXICITY_TRIGGERS = Counter(
     ["symbol", "reason"],
 )
 REANCHORS = Counter("grinder_strategy_reanchors_total", "Grid re-anchors, by symbol", ["symbol"])
+
+
+def init_series(symbols: Iterable[str]) -> None:
+    """Re-anchor counters per symbol at 0 (mode switches and toxicity triggers carry open-ended reasons)."""
+    for symbol in symbols:
+        REANCHORS.labels(symbol)

@@ -53,6 +53,7 @@ from grinder.venue.account import (
     money,
     unrealized_pnl,
 )
+from grinder.venue.conditional import ConditionalOrders
 from grinder.venue.config import VenueConfig
 from grinder.venue.errors import VenueReject
 from grinder.venue.views import BalanceView, IncomeView, OrderView, PositionView, TradeView
@@ -95,6 +96,7 @@ class _Order:
         "side",
         "sign",
         "status",
+        "sweep",
         "symbol",
         "tif",
         "time_ms",
@@ -144,6 +146,7 @@ class _Order:
         self.modify_count = 0
         self.expiry_reason = 0
         self.priority = 0
+        self.sweep: tuple[int, int] | None = None  # the taker sweep in progress when it rested
 
     @property
     def remaining(self) -> int:
@@ -165,7 +168,9 @@ class _Market:
         "buys",
         "down_floor",
         "fast_ok",
+        "funding_plan",
         "funding_rate",
+        "funding_settled",
         "has_l2",
         "has_quote",
         "im_buy_lots",
@@ -192,6 +197,8 @@ class _Market:
         "orders_by_cid",
         "rules",
         "sells",
+        "sweep",
+        "top_ms",
         "trades",
         "unit",
     )
@@ -205,9 +212,15 @@ class _Market:
         self.ask_lots = 0
         self.has_quote = False
         self.has_l2 = False
+        self.top_ms = 0  # exchange time of the source of bid/ask (a book ticker or the L2 book)
+        # (trade time, aggressor sign) of the last public trade: prints sharing both are one match
+        self.sweep: tuple[int, int] | None = None
         # L2 levels (price ticks -> lots) with lazy-deletion heaps over their prices: every key of
         # `bids` has at least one entry -p in `bid_heap` (asks: p in `ask_heap`); entries whose price
         # left the dict are dropped when they reach the top. Best bid/ask in O(log n), not O(n).
+        # The levels mirror the synced depth book exactly (only our own taker fills take from them);
+        # `bid`/`ask` come from the newest of the book ticker and the book, and levels through them
+        # (a book behind the ticker) are not traded against (`side_levels`).
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.bid_heap: list[int] = []
@@ -216,6 +229,9 @@ class _Market:
         self.funding_rate = ZERO
         self.next_funding_ms = 0  # 0 = unknown until the first mark price event
         self.last_funding_ms = 0
+        # historical rates to settle by (time, rate, mark or None), next first; see set_funding_rates
+        self.funding_plan: list[tuple[int, Decimal, Decimal | None]] = []
+        self.funding_settled: list[int] = []  # funding times settled with a known rate
         self.buys: list[_Order] = []  # resting, best first (price desc, then time priority)
         self.sells: list[_Order] = []  # resting, best first (price asc, then time priority)
         self.max_buy = _NO_BUY
@@ -332,6 +348,7 @@ class Venue:
         self._pending_seq = 0
         self._next_due_ms = _NO_SELL
         self.late_rejects: list[tuple[int, str, int, VenueReject]] = []  # (time, symbol, order id, reject)
+        self.conditional = ConditionalOrders(self)  # algo orders, triggered from on_trade / on_mark_price
 
     # ================================================================ market data
     def _market(self, symbol: str) -> _Market:
@@ -353,8 +370,7 @@ class Venue:
         m.ask = ev.ask_ticks
         m.ask_lots = ev.ask_lots
         m.has_quote = True
-        if m.has_l2:
-            self._prune_l2(m)
+        m.top_ms = t
         if self._queue_model:
             if ev.bid_ticks <= m.max_buy or ev.ask_ticks >= m.min_sell:
                 self._match_quote_queue(m, t)
@@ -370,11 +386,15 @@ class Venue:
         if t >= self._next_due_ms:
             self._run_due(t)
         p = ev.price_ticks
+        sweep = (t, 1 if ev.buyer_is_maker else -1)
+        m.sweep = sweep
         if p <= m.max_buy or p >= m.min_sell:
             if self._queue_model:
-                self._match_trade_queue(m, p, ev.qty_lots, ev.aggressor, t)
+                self._match_trade_queue(m, p, ev.qty_lots, ev.aggressor, t, sweep)
             else:
-                self._match_touch(m, p, p, t)
+                self._match_touch(m, p, p, t, sweep)
+        if self.conditional.orders:
+            self.conditional.on_price(ev.symbol, t, last=m.rules.tick_size * p)
 
     def on_depth_snapshot(self, ev: DepthSnapshot) -> None:
         """Replace the L2 book; our orders' queue positions are re-observed at their levels."""
@@ -405,6 +425,12 @@ class Venue:
                 m.asks.pop(p, None)
         self._after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
 
+    def drop_l2(self, symbol: str) -> None:
+        """Forget the L2 book (its sync broke): until the next snapshot, the book ticker is the market."""
+        m = self._market(symbol)
+        m.has_l2 = False
+        m.set_l2({}, {})
+
     def on_mark_price(self, ev: MarkPrice) -> None:
         """Mark price and funding rate; funding settles at the announced funding time."""
         m = self._market(ev.symbol)
@@ -412,6 +438,8 @@ class Venue:
         if t >= self._next_due_ms:
             self._run_due(t)
         m.mark = ev.mark_price
+        if m.funding_plan:
+            return  # historical rates decide the times and rates (set_funding_rates)
         m.funding_rate = ev.funding_rate
         announced = ev.next_funding_time_ms
         if announced <= 0 and m.next_funding_ms == 0:
@@ -421,6 +449,23 @@ class Venue:
         if announced > m.last_funding_ms and announced > 0 and announced != m.next_funding_ms:
             m.next_funding_ms = announced
             self._recompute_due()
+        if self.conditional.orders:
+            self.conditional.on_price(ev.symbol, t, mark=ev.mark_price)
+
+    def set_funding_rates(
+        self, symbol: str, rates: Sequence[tuple[int, Decimal, Decimal | None]], after_ms: int
+    ) -> None:
+        """Settle funding of `symbol` at these historical (time, rate, mark) points after `after_ms`
+        (Binance's fundingRate history), instead of the rates announced by mark-price events. The
+        mark price used is the point's, else the last mark event's, else the L1 mid (ADR-121)."""
+        m = self._market(symbol)
+        m.funding_plan = sorted(p for p in rates if p[0] > after_ms)
+        m.next_funding_ms = m.funding_plan[0][0] if m.funding_plan else 0
+        self._recompute_due()
+
+    def funding_settled(self, symbol: str) -> list[int]:
+        """Funding times of `symbol` settled with a known rate (a payment of 0 when flat included)."""
+        return list(self._market(symbol).funding_settled)
 
     def advance_to(self, now_ms: int) -> None:
         """Move venue time: releases latency-delayed commands and settles funding due by `now_ms`."""
@@ -456,8 +501,8 @@ class Venue:
         """
         m = self._market(symbol)
         if m.has_l2:
-            # Every bookTicker prunes stale L2 levels; skipping quotes would skip that. With an L2
-            # book the caller processes each quote (no fast-forward).
+            # With an L2 book every ticker also decides, by its time, whether it or the book defines
+            # the touch: the caller processes each quote (no fast-forward).
             return start
         end = len(bid_ticks) if end is None else max(start, min(end, len(bid_ticks)))
         if self._next_due_ms < _NO_SELL:
@@ -501,14 +546,21 @@ class Venue:
         return hit
 
     # ---------------------------------------------------------------- matching: resting orders
-    def _match_touch(self, m: _Market, ask_like: int, bid_like: int, t: int) -> None:
-        """REFERENCE_GRID rule: a buy at p fills fully at p once ask/trade ≤ p; a sell once bid/trade ≥ p."""
+    def _match_touch(
+        self, m: _Market, ask_like: int, bid_like: int, t: int, sweep: tuple[int, int] | None = None
+    ) -> None:
+        """REFERENCE_GRID rule: a buy at p fills fully at p once ask/trade ≤ p; a sell once bid/trade ≥ p.
+
+        `sweep`: the match a public trade belongs to; orders that came to rest during that match are
+        not filled by its later prints (the matching engine ran the whole sweep before our order)."""
         if ask_like <= m.max_buy:
             for o in [o for o in m.buys if o.price >= ask_like]:
-                self._fill(m, o, o.remaining, o.price, True, t)
+                if sweep is None or o.sweep != sweep:
+                    self._fill(m, o, o.remaining, o.price, True, t)
         if bid_like >= m.min_sell:
             for o in [o for o in m.sells if o.price <= bid_like]:
-                self._fill(m, o, o.remaining, o.price, True, t)
+                if sweep is None or o.sweep != sweep:
+                    self._fill(m, o, o.remaining, o.price, True, t)
 
     def _match_quote_queue(self, m: _Market, t: int) -> None:
         bid, ask = m.bid, m.ask
@@ -529,11 +581,13 @@ class Venue:
                 else:
                     _observe_level(o, m.ask_lots)
 
-    def _match_trade_queue(self, m: _Market, p: int, qty: int, aggressor: Side, t: int) -> None:
+    def _match_trade_queue(
+        self, m: _Market, p: int, qty: int, aggressor: Side, t: int, sweep: tuple[int, int]
+    ) -> None:
         if p <= m.max_buy:
             consumed_by_ours = 0
             for o in [o for o in m.buys if o.price >= p]:
-                if not o.status.is_open:
+                if not o.status.is_open or o.sweep == sweep:
                     continue
                 if o.price > p:  # traded through our level
                     self._fill(m, o, o.remaining, o.price, True, t)
@@ -542,7 +596,7 @@ class Venue:
         if p >= m.min_sell:
             consumed_by_ours = 0
             for o in [o for o in m.sells if o.price <= p]:
-                if not o.status.is_open:
+                if not o.status.is_open or o.sweep == sweep:
                     continue
                 if o.price < p:
                     self._fill(m, o, o.remaining, o.price, True, t)
@@ -564,10 +618,12 @@ class Venue:
     def _after_l2_change(
         self, m: _Market, bid_prices: set[int] | None, ask_prices: set[int] | None, t: int
     ) -> None:
-        bb, ba = m.best_l2_bid(), m.best_l2_ask()
-        m.bid, m.bid_lots = (bb, m.bids[bb]) if bb is not None else (m.bid, 0)
-        m.ask, m.ask_lots = (ba, m.asks[ba]) if ba is not None else (m.ask, 0)
-        m.has_quote = m.has_quote or bool(m.bids and m.asks)
+        if t >= m.top_ms:  # the book is at least as new as the last ticker: it defines the touch
+            bb, ba = m.best_l2_bid(), m.best_l2_ask()
+            if bb is not None and ba is not None and bb < ba:
+                m.bid, m.bid_lots, m.ask, m.ask_lots = bb, m.bids[bb], ba, m.asks[ba]
+                m.has_quote = True
+                m.top_ms = t
         if not (m.buys or m.sells):
             return
         if self._queue_model:
@@ -582,17 +638,16 @@ class Venue:
             self._match_touch(m, m.ask, m.bid, t)
 
     @staticmethod
-    def _prune_l2(m: _Market) -> None:
-        """A newer best bid/ask makes L2 levels on the wrong side of it stale: drop them."""
-        bid, ask = m.bid, m.ask
-        heap, book = m.bid_heap, m.bids
-        while heap and -heap[0] > bid:  # every level above the new best bid (stale entries too)
-            book.pop(-heapq.heappop(heap), None)
-        heap, book = m.ask_heap, m.asks
-        while heap and heap[0] < ask:
-            book.pop(heapq.heappop(heap), None)
-        m.put_bid(bid, m.bid_lots)
-        m.put_ask(ask, m.ask_lots)
+    def side_levels(m: _Market, side: Side) -> list[tuple[int, int]]:
+        """What a taker of `side` can trade against, best first: the touch (bid/ask with its size)
+        then the deeper L2 levels; levels of a book behind the ticker, through the touch, are skipped."""
+        if side is Side.BUY:
+            top, top_lots, book = m.ask, m.ask_lots, m.asks
+            deeper = sorted(p for p in book if p > top)
+        else:
+            top, top_lots, book = m.bid, m.bid_lots, m.bids
+            deeper = sorted((p for p in book if p < top), reverse=True)
+        return [(top, top_lots), *((p, book[p]) for p in deeper)]
 
     # ================================================================ orders: wire level
     def new_order(
@@ -858,16 +913,10 @@ class Venue:
         if not m.has_l2:
             return o.remaining
         total = 0
-        if o.side is Side.BUY:
-            for p in sorted(m.asks):
-                if o.otype is OrderType.LIMIT and p > o.price:
-                    break
-                total += m.asks[p]
-        else:
-            for p in sorted(m.bids, reverse=True):
-                if o.otype is OrderType.LIMIT and p < o.price:
-                    break
-                total += m.bids[p]
+        for p, q in self.side_levels(m, o.side):
+            if o.otype is OrderType.LIMIT and (p > o.price if o.side is Side.BUY else p < o.price):
+                break
+            total += q
         return total
 
     def _take(self, m: _Market, o: _Order, t: int) -> None:
@@ -885,35 +934,42 @@ class Venue:
             else:
                 m.bid_lots = max(0, m.bid_lots - filled)
             return
-        book = m.asks if o.side is Side.BUY else m.bids
-        levels = sorted(book) if o.side is Side.BUY else sorted(book, reverse=True)
-        for p in levels:
+        # L2 depth walk: touch first, then deeper levels, each at its own price, as far as the limit
+        buy = o.side is Side.BUY
+        book, put = (m.asks, m.put_ask) if buy else (m.bids, m.put_bid)
+        levels = self.side_levels(m, o.side)
+        k = 0
+        while k < len(levels):
+            p, q = levels[k]
             if not o.status.is_open or o.remaining <= 0:
                 break
-            if limit is not None and (p > limit if o.side is Side.BUY else p < limit):
+            if limit is not None and (p > limit if buy else p < limit):
                 break
-            filled = self._fill(m, o, min(book[p], o.remaining), p, False, t)
-            if filled <= 0:
+            filled = self._fill(m, o, min(q, o.remaining), p, False, t) if q > 0 else 0
+            if filled <= 0 and q > 0:
                 break
-            left = book[p] - filled
+            left = q - filled
             if left > 0:
-                book[p] = left
-            else:
-                del book[p]
-        if o.side is Side.BUY:
-            ba = m.best_l2_ask()
-            m.ask, m.ask_lots = (ba, m.asks[ba]) if ba is not None else (m.ask, 0)
+                put(p, left)
+                levels[k] = (p, left)
+                break
+            book.pop(p, None)
+            k += 1
+        top = levels[k] if k < len(levels) else (levels[-1][0], 0)
+        if buy:
+            m.ask, m.ask_lots = top
         else:
-            bb = m.best_l2_bid()
-            m.bid, m.bid_lots = (bb, m.bids[bb]) if bb is not None else (m.bid, 0)
+            m.bid, m.bid_lots = top
 
     def _rest(self, m: _Market, o: _Order) -> None:
         """Put an order in the book behind the displayed quantity at its price (ADR-011)."""
         self._priority += 1
         o.priority = self._priority
         o.traded_at_level = 0
+        sweep = m.sweep
+        o.sweep = sweep if sweep is not None and sweep[0] == o.update_ms else None
         if o.side is Side.BUY:
-            if m.has_l2:
+            if m.has_l2 and o.price < m.bid:
                 o.ahead = m.bids.get(o.price, 0)
             elif not m.has_quote or o.price > m.bid:
                 o.ahead = 0
@@ -924,7 +980,7 @@ class Venue:
             m.buys.append(o)
             m.buys.sort(key=lambda x: (-x.price, x.priority))
         else:
-            if m.has_l2:
+            if m.has_l2 and o.price > m.ask:
                 o.ahead = m.asks.get(o.price, 0)
             elif not m.has_quote or o.price < m.ask:
                 o.ahead = 0
@@ -1558,9 +1614,7 @@ class Venue:
         """(bids best-first, asks best-first) of the L2 book, or the L1 quote when no L2 was fed."""
         m = self._market(symbol)
         if m.has_l2:
-            bids = sorted(m.bids.items(), reverse=True)[:limit]
-            asks = sorted(m.asks.items())[:limit]
-            return bids, asks
+            return self.side_levels(m, Side.SELL)[:limit], self.side_levels(m, Side.BUY)[:limit]
         if not m.has_quote:
             return [], []
         return [(m.bid, m.bid_lots)], [(m.ask, m.ask_lots)]
@@ -1586,6 +1640,18 @@ class Venue:
             cut += 1
         out, self._events = self._events[:cut], self._events[cut:]
         return out
+
+    def next_due_ms(self) -> int | None:
+        """When the venue next acts on its own: a latency-delayed command reaching the matching engine
+        or a funding settlement (None: nothing scheduled)."""
+        return self._next_due_ms if self._next_due_ms < _NO_SELL else None
+
+    def next_release_ms(self) -> int | None:
+        """When `drain_events` will next release something held back by `feed_latency_ms` (None: nothing
+        held). Events leave in emission order, so that is the first held event's E + latency."""
+        if not self._events:
+            return None
+        return self._events[0].event_time_ms + self.config.feed_latency_ms
 
     # ================================================================ time: latency queue and funding
     def _schedule(self, at: int, action: Callable[[int], None]) -> None:
@@ -1625,9 +1691,17 @@ class Venue:
         """Funding = position × mark × rate; longs pay when the rate is positive (protocol sheet §9)."""
         at = m.next_funding_ms
         m.last_funding_ms = at
-        m.next_funding_ms = at + self.config.funding_interval_ms
-        mark = self._mark(m)
-        if mark is None or m.funding_rate == 0:
+        if m.funding_plan:
+            _, m.funding_rate, plan_mark = m.funding_plan.pop(0)
+            m.next_funding_ms = m.funding_plan[0][0] if m.funding_plan else 0
+            mark = plan_mark if plan_mark is not None else self._mark(m)
+        else:
+            m.next_funding_ms = at + self.config.funding_interval_ms
+            mark = self._mark(m)
+        if mark is None:
+            return
+        m.funding_settled.append(at)
+        if m.funding_rate == 0:
             return
         sym = m.rules.symbol
         changed = []

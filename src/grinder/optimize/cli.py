@@ -1,0 +1,216 @@
+"""`grinder optimize`: search strategy parameters with Optuna, trials spread over a Dask cluster.
+
+    grinder optimize --config base.toml --space space.toml --data DIR... --trials 200 \\
+        [--storage postgresql://user@db/grinder] [--workers 4 | --scheduler tcp://host:8786] \\
+        [--walk-forward 3/1] [--report out.html] [--json out.json]
+    grinder optimize --demo          # generated data, a small walk-forward study, a report
+
+Rerunning the same command continues the study (same --study name) up to --trials complete trials.
+See docs/research.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from grinder.config import ConfigError, load_config
+from grinder.data import DataError, expand_paths
+
+DEFAULT_STORAGE = "sqlite:///grinder-optimize.db"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="BASE.toml", help="base GRINDER config (default: every default)")
+    parser.add_argument("--space", metavar="SPACE.toml", help="parameters, objectives, constraints, sampler")
+    parser.add_argument("--data", nargs="+", action="extend", metavar="PATH", help="as for grinder backtest")
+    parser.add_argument("--symbol", help="symbol of public-data files whose names do not carry it")
+    parser.add_argument("--rules", metavar="EXCHANGEINFO.json", help="symbol rules (as for grinder backtest)")
+    parser.add_argument("--trials", type=int, default=50, help="complete trials per study (default 50)")
+    parser.add_argument("--study", help="study name (default: [study] name of the space file)")
+    parser.add_argument(
+        "--storage",
+        default=os.environ.get("GRINDER_OPTIMIZE_STORAGE", DEFAULT_STORAGE),
+        help=f"Optuna RDB URL: sqlite:///file.db or postgresql://user@host/db (default {DEFAULT_STORAGE}; "
+        "the password comes from the URL or PGPASSWORD)",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="join this Dask cluster instead")
+    parser.add_argument(
+        "--walk-forward", metavar="TRAIN/TEST", help="rolling windows in days (3/1) or 12h/4h"
+    )
+    parser.add_argument("--seed", type=int, help="sampler seed (overrides [study] seed)")
+    parser.add_argument("--report", metavar="OUT.html", help="write the HTML report here")
+    parser.add_argument("--json", metavar="OUT.json", help="write the results as JSON here")
+    parser.add_argument("--heartbeat", type=int, default=5, help="trial heartbeat seconds (default 5)")
+    parser.add_argument(
+        "--grace",
+        type=int,
+        default=30,
+        help="seconds without heartbeat before a trial is retried (default 30)",
+    )
+    parser.add_argument("--demo", action="store_true", help="a small walk-forward study on generated data")
+    parser.add_argument("--out", metavar="DIR", help="--demo: where data, storage and report go")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _demo_defaults(args: argparse.Namespace) -> None:
+    from grinder.optimize.demo import write_demo
+
+    out = Path(args.out or tempfile.mkdtemp(prefix="grinder-optimize-demo-"))
+    data = write_demo(out)
+    args.config = args.config or str(out / "base.toml")
+    args.space = args.space or str(out / "space.toml")
+    args.data = args.data or [str(data)]
+    if args.trials == 50:
+        args.trials = 16
+    args.walk_forward = args.walk_forward or "2/1"
+    if args.storage == DEFAULT_STORAGE:
+        args.storage = f"sqlite:///{out / 'optimize.db'}"
+    args.report = args.report or str(out / "report.html")
+    print(f"demo: data, config and space in {out}")
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not args.space or not args.data:
+        raise UsageError("give --space SPACE.toml and --data PATH (or --demo)")
+    if args.trials < 1:
+        raise UsageError(f"--trials {args.trials}: give at least 1")
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give at least 1")
+    if args.heartbeat < 1 or args.grace <= args.heartbeat:
+        raise UsageError(f"--heartbeat {args.heartbeat} / --grace {args.grace}: need 1 <= heartbeat < grace")
+    if args.scheduler and not args.scheduler.startswith(("tcp://", "tls://", "inproc://")):
+        raise UsageError(f"--scheduler {args.scheduler!r}: give the scheduler address as tcp://host:port")
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
+    """A client of the named cluster, or of a LocalCluster of `workers` single-threaded processes."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="15s") as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _progress_bar(quiet: bool) -> tuple[Any, Any]:
+    if quiet or not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True))
+    task = bar.add_task("", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar
+
+
+def run(args: argparse.Namespace) -> int:
+    from grinder.optimize.evaluate import DataSpec, TrialJob
+    from grinder.optimize.space import SpaceError, check_against_config, load_space
+    from grinder.optimize.study import OptimizeError, StudyDriver, open_storage, redact
+    from grinder.optimize.windows import WindowError, parse_walk_forward
+
+    try:
+        if args.demo:
+            _demo_defaults(args)
+        _check(args)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("GRINDER_") and not k.startswith("GRINDER_OPTIMIZE")
+        }
+        load_config(args.config, env=env)
+        space = load_space(args.space)
+        check_against_config(space, args.config, env)
+        if args.seed is not None:
+            from dataclasses import replace
+
+            space = replace(space, seed=args.seed)
+        expand_paths(args.data)
+        walk = parse_walk_forward(args.walk_forward) if args.walk_forward else None
+        config_text = Path(args.config).read_text(encoding="utf-8") if args.config else ""
+        job = TrialJob(
+            DataSpec(tuple(str(Path(p).resolve()) for p in args.data), args.rules, args.symbol),
+            config_text,
+            tuple(sorted(env.items())),
+        )
+        storage = open_storage(args.storage, args.heartbeat, args.grace)
+    except (UsageError, ConfigError, SpaceError, DataError, WindowError, OptimizeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from grinder.optimize.report import html, json_doc, print_summary
+    from grinder.optimize.runner import Optimization, run_optimization
+
+    opt = Optimization(args.study or space.study_name, space, job, args.trials, walk)
+    progress, bar = _progress_bar(args.quiet)
+    try:
+        with dask_client(args.scheduler, args.workers) as client:
+            driver = StudyDriver(client, storage, on_progress=progress)
+            span, outcomes = run_optimization(driver, opt)
+    except (OptimizeError, WindowError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, TimeoutError) as exc:
+        print(f"error: cannot reach the Dask scheduler {args.scheduler or '(local)'}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.stop()
+    print_summary(outcomes)
+    if args.report:
+        Path(args.report).write_text(
+            html(
+                space,
+                span,
+                outcomes,
+                storage=redact(args.storage),
+                title=f"GRINDER optimize · {opt.study_name}",
+            ),
+            encoding="utf-8",
+        )
+        print(f"report: {args.report}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(json_doc(space, span, outcomes), indent=1, default=str), "utf-8"
+        )
+        print(f"json: {args.json}")
+    told = sum(o.progress.told for o in outcomes)
+    complete = sum(len(o.trials) for o in outcomes)
+    print(
+        f"study {opt.study_name}: {complete} complete trial(s), {told} run by this process; "
+        f"storage {redact(args.storage)}"
+    )
+    return 0

@@ -1,0 +1,47 @@
+"""Readiness that means "can trade" and start-up refusals, in-process against an in-process simulator.
+
+- the account's position mode differs from `[connector] position_mode`: the engine refuses to
+  start with an error naming both and the fix, and sends nothing;
+- a Binance 418 ban: /readyz is not ready, naming the self-block, while it lasts; the shutdown
+  that follows cannot cancel and says so with exit code 3 instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from grinder.core.enums import SafeMode
+from grinder.live.startup import StartupRefused
+from grinder.sim.server import SimServer
+from tests.live.procs import poll
+from tests.live.test_engine_inprocess import settings, start
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+async def test_start_is_refused_when_the_account_position_mode_differs(sim_server: SimServer, tmp_path: Path) -> None:
+    sim_server.venue.set_dual_side(True)
+    run = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True), keys=True)
+    try:
+        with pytest.raises(StartupRefused, match=r'hedge position mode .* position_mode = "one-way"; switch'):
+            await asyncio.wait_for(run.task, 20)
+    finally:
+        await run.ops.stop()
+    assert run.engine.counts.placed == 0 and sim_server.venue.open_orders() == []
+
+
+async def test_readyz_names_the_418_self_block(sim_server: SimServer, tmp_path: Path) -> None:
+    run = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True), keys=True)
+    try:
+        await poll(lambda: run.engine.counts.placed > 0, 20, "orders placed")
+        assert not any("self-blocked" in r for r in run.engine.readiness().reasons)
+        sim_server.control.set_faults(ban=1)
+        ready = await poll(lambda: any("self-blocked by the exchange (418/429)" in r
+                                       for r in run.engine.readiness().reasons), 20, "/readyz to name the ban")
+        assert ready and not run.engine.readiness().ready
+    finally:
+        code = await run.stop()
+    assert code == 3  # banned: our orders could not be cancelled, and the exit code says so

@@ -45,7 +45,7 @@ def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills)) == (62, 5)
+    assert (len(log.commands), len(log.fills)) == (64, 5)
     assert log.digest == DEFAULT_30K
 
 

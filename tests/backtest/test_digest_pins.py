@@ -23,11 +23,15 @@ from grinder.strategy.config import GridConfig, StrategyConfig
 from grinder.venue.config import VenueConfig
 from tests.backtest.conftest import reference_run_configs
 
-DEFAULT_30K = "21108558fa4e03ba4aa043eca6eaa33ea66e8471f15d18adfe19af0d2bb67c92"
-REFERENCE_SYNTH_120K = "4f5e0abff4602b27eefb408670fd65ed0bef52082ea10d366ee20e18010f7b6b"
+# 2026-12-02 (issue 15): default strategy ADAPTIVE with a fee floor, skew on; orders matched to quotes by
+# price (whole-level moves, holds); an outward move is cancel + place. Before: DEFAULT_30K 21108558fa4e...
+# (20, 0), REFERENCE_SYNTH_120K 4f5e0abff460... (same fills: test_reference_grid).
+DEFAULT_30K = "e3227418a2079339f2b5fe206434a6aa12a955ff55166de37330669b273b3f31"
+REFERENCE_SYNTH_120K = "9c85c2cfc5d45e42c8addb861e3c1c64268559f70ba19a5efa3a2bde6623a4ea"
 # 2026-12-02 (issue 16): the latency model is on by default (23 ms to the matching engine, 3 ms feed on
 # these captures); before it: 53c966be8daffe91ecbe2f74479a13064a801418e928bfa58a8dec9db0ebe76b (309, 72)
-TIGHT_FEATURES_30K = "54bfc92b42ea0cb7982e27b70fc161e090cd9d9911ecf5e6addb1bb7fed77a22"
+# issue 15 (order management by price, tolerance, holds) on top: (367, 70) 54bfc92b42ea... before it
+TIGHT_FEATURES_30K = "0ae637589f1def54f851a3d4f1f55ea8e96b3fbdf354b4f71c94bb16bd298552"
 
 
 def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
@@ -41,7 +45,7 @@ def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills)) == (20, 0)
+    assert (len(log.commands), len(log.fills)) == (64, 5)
     assert log.digest == DEFAULT_30K
 
 
@@ -78,7 +82,7 @@ def test_reference_grid_on_synthetic_digest(synth_tape: Tape) -> None:
     assert log.digest == REFERENCE_SYNTH_120K
 
 
-DEFAULT_60K_BEFORE_BLOCK_MEMO = "d67eb7300f69712d6e65a06b39ec38d9a4d029d45eb40687a401e3a8491f6009"
+DEFAULT_60K_BEFORE_BLOCK_MEMO = "0d34fa034b501b9c8a2478a72563f7b9475c599bb6ebce66302075b26853bce2"
 
 
 def _without_id_sequence(log: Any) -> tuple[list[Any], list[Any], list[Any]]:

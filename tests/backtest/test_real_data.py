@@ -11,12 +11,18 @@ from grinder.backtest.results import summarize
 from grinder.data import Tape
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
-from grinder.strategy.config import ControllerConfig, GridConfig, StrategyConfig, ToxicityConfig
+from grinder.strategy.config import ControllerConfig, GridConfig, SpacingMode, StrategyConfig, ToxicityConfig
 from grinder.venue.config import VenueConfig
 
 TIGHT = StrategyConfig(
     grid=GridConfig(
-        levels=3, spacing_bps=Decimal("1"), order_qty=Decimal("0.002"), max_position=Decimal("0.01")
+        levels=3,
+        spacing_mode=SpacingMode.FIXED,  # a tight fixed grid with no skew (the defaults before issue 15)
+        spacing_bps=Decimal("1"),
+        order_qty=Decimal("0.002"),
+        max_position=Decimal("0.01"),
+        anchor_skew_bps=Decimal(0),
+        size_skew=False,
     ),
     controller=ControllerConfig(enabled=False),
     toxicity=ToxicityConfig(enabled=False),

@@ -173,12 +173,13 @@ def reference_configs(backtest: Any = None, **venue: Any) -> dict[str, Any]:
             max_drawdown_pct=Decimal("99.99"),
             daily_loss_limit=big,
         ),
-        # REFERENCE_GRID re-quotes to the exact level at once: no tolerance, no hold after a touch
+        # the reference re-quotes exactly on every step: no tolerance, no holds, no write budget
         "execution_config": ExecutionConfig(
             equity_refresh_ms=10**15,
-            crossed_hold_ms=0,
             price_tolerance_ticks=0,
             price_tolerance_bps=Decimal(0),
+            crossed_hold_ms=0,
+            write_share=Decimal(1),
             orders_per_10s_limit=10**9,
             orders_per_minute_limit=10**9,
             weight_per_minute_limit=10**9,

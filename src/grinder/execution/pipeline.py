@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -113,35 +113,38 @@ class _SymbolState:
     entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
     account_amount_lots: int = 0
     pressure: int = 0  # write-budget pressure the last plan was made under
-    # Where the market reached lately (asks and trades from below, bids and trades from above), in
-    # two buckets of crossed_hold_ms: our orders there may be filling and are left alone (ADR-170).
-    # [lowest ask, highest bid, lowest trade, highest trade] of this bucket and of the previous one
-    reach_ms: int = _INT_MIN
+    # Where the market reached our orders lately ([lowest ask or trade at or under our highest buy,
+    # highest bid or trade at or over our lowest sell]) in this and the previous crossed_hold_ms
+    # bucket of the clock: those orders may be filling and are left alone (ADR-170). Only events
+    # that reach an order count, so a backtest that skips quiet events sees the same holds.
+    reach_bucket: int = _INT_MIN
+    reach_now: tuple[int, int] = (_INT_MAX, _INT_MIN)
+    reach_prev: tuple[int, int] = (_INT_MAX, _INT_MIN)
     fill_buy_from: int = _INT_MAX  # lowest price of our buy fills not yet followed by a newer book
     fill_sell_to: int = _INT_MIN
     fill_ms: int = 0
-    reach_now: list[int] = field(default_factory=lambda: [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN])
-    reach_prev: list[int] = field(default_factory=lambda: [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN])
+    orders_version: int = -1  # OrderManager.version the bounds below were taken at
+    top_buy: int = _INT_MIN  # our highest buy, lowest sell (working or amending to)
+    low_sell: int = _INT_MAX
 
-    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int, trade: bool) -> None:
-        """The market quoted (ask `lo`, bid `hi`) or printed (`lo` = `hi`, trade) at `now_ms`."""
+    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int) -> None:
+        """The market quoted or printed down to `lo` and up to `hi` at `now_ms`."""
+        if lo > self.top_buy and hi < self.low_sell:
+            return
         self.roll(now_ms, hold_ms)
-        r = self.reach_now
-        i = 2 if trade else 0
-        if lo < r[i]:
-            r[i] = lo
-        if hi > r[i + 1]:
-            r[i + 1] = hi
+        r_lo, r_hi = self.reach_now
+        self.reach_now = (
+            min(r_lo, lo) if lo <= self.top_buy else r_lo,
+            max(r_hi, hi) if hi >= self.low_sell else r_hi,
+        )
 
     def roll(self, now_ms: int, hold_ms: int) -> None:
-        if now_ms - self.reach_ms < hold_ms:
+        bucket = now_ms // hold_ms if hold_ms > 0 else now_ms
+        if bucket == self.reach_bucket:
             return
-        if now_ms - self.reach_ms < 2 * hold_ms:
-            self.reach_prev = self.reach_now
-        else:
-            self.reach_prev = [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN]
-        self.reach_now = [_INT_MAX, _INT_MIN, _INT_MAX, _INT_MIN]
-        self.reach_ms = now_ms
+        self.reach_prev = self.reach_now if bucket == self.reach_bucket + 1 else (_INT_MAX, _INT_MIN)
+        self.reach_now = (_INT_MAX, _INT_MIN)
+        self.reach_bucket = bucket
 
     def crossed(self, now_ms: int, hold_ms: int) -> tuple[int, int, int, int]:
         """(buys at or above this and sells at or below this were reached by the book or a trade
@@ -149,7 +152,7 @@ class _SymbolState:
         book newer than our last fill there arrives)."""
         self.roll(now_ms, hold_ms)
         a, b = self.reach_now, self.reach_prev
-        return min(a[0], b[0], a[2], b[2]), max(a[1], b[1], a[3], b[3]), self.fill_buy_from, self.fill_sell_to
+        return min(a[0], b[0]), max(a[1], b[1]), self.fill_buy_from, self.fill_sell_to
 
     def on_own_fill(self, fill: Fill) -> None:
         """Our fill at a price says the market was there, possibly before our book shows it."""
@@ -161,7 +164,8 @@ class _SymbolState:
 
     def on_book(self, ev: BookTicker) -> None:
         if ev.transaction_time_ms >= self.fill_ms:  # the book is newer than our fills: it is the truth
-            self.fill_buy_from, self.fill_sell_to = _INT_MAX, _INT_MIN
+            self.fill_buy_from, self.fill_sell_to, self.fill_ms = _INT_MAX, _INT_MIN, 0
+            self.dirty = True  # what the fill held back may go now
 
     @property
     def reference_ticks(self) -> int | None:
@@ -216,21 +220,33 @@ class TradingPipeline:
         if st is None:
             return []
         hold = self.config.crossed_hold_ms
+        if st.orders_version != self.orders.version:
+            self._order_bounds(ev.symbol, st)
         if isinstance(ev, BookTicker):
             st.bid_ticks, st.ask_ticks = ev.bid_ticks, ev.ask_ticks
-            st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold, False)
+            st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold)
             if st.fill_ms:
                 st.on_book(ev)
         elif isinstance(ev, MarkPrice):
             st.mark_ticks = st.rules.nearest_ticks(ev.mark_price)
         elif isinstance(ev, Trade):
             st.last_trade_ticks = ev.price_ticks
-            st.reach(ev.price_ticks, ev.price_ticks, now_ms, hold, True)
+            st.reach(ev.price_ticks, ev.price_ticks, now_ms, hold)
         st.strategy.on_event(ev)
         self._refresh_equity(now_ms)
         if not self._needs_plan(st, ev, now_ms):
             return []
         return self._plan(ev.symbol, st, now_ms)
+
+    def _order_bounds(self, symbol: str, st: _SymbolState) -> None:
+        top, low = _INT_MIN, _INT_MAX
+        for wo in self.orders.working_orders(symbol):
+            prices = (wo.price_ticks, wo.amend_to[0]) if wo.amend_to is not None else (wo.price_ticks,)
+            if wo.side is Side.BUY:
+                top = max(top, *prices)
+            else:
+                low = min(low, *prices)
+        st.top_buy, st.low_sell, st.orders_version = top, low, self.orders.version
 
     def write_pressure(self, now_ms: int) -> int:
         """The account's write-budget pressure (0 normal, 1-2 thin the grid), re-read every 100 ms."""
@@ -298,7 +314,8 @@ class TradingPipeline:
             position_lots=st.position_lots,
             budget=budget,
             allocate_ids=False,
-            crossed=st.crossed(now_ms, self.config.crossed_hold_ms),
+            # under the kill switch nothing is held back: every order that can add risk goes now
+            crossed=None if st.planned_under_kill else st.crossed(now_ms, self.config.crossed_hold_ms),
         )
         approved: list[Command] = []
         remember = True
@@ -365,7 +382,8 @@ class TradingPipeline:
                 while len(self._seen_fills) > self.config.fill_memory:
                     self._seen_fills.popitem(last=False)
                 fill = Fill.from_order_update(ev)
-                st.on_own_fill(fill)
+                if self.config.crossed_hold_ms:
+                    st.on_own_fill(fill)
                 st.position_lots += ev.side.sign * ev.last_fill_lots
                 st.strategy.on_fill(fill)
                 self._fills.append(fill)

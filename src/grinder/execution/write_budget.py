@@ -12,7 +12,7 @@ from __future__ import annotations
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.rate import TokenBucket
 
-# pressure levels: 0 normal, 1 thin (tightest bucket under half full), 2 thinner (under a fifth)
+# pressure levels: 0 normal, 1 thin (tightest bucket under 30 % full), 2 thinner (under 10 %)
 PRESSURE_THIN = 1
 PRESSURE_THINNER = 2
 
@@ -53,10 +53,10 @@ class WriteBudget:
         return True
 
     def pressure(self, now_ms: int) -> int:
-        """0 while every bucket is at least half full, 1 under half, 2 under a fifth."""
+        """0 while every bucket is at least 30 % full, 1 under 30 %, 2 under 10 %."""
         fill = min(2 * b.available(now_ms) / b.limit for b in self._buckets)  # capacity = limit // 2
-        if fill < 0.2:
+        if fill < 0.1:
             return PRESSURE_THINNER
-        if fill < 0.5:
+        if fill < 0.3:
             return PRESSURE_THIN
         return 0

@@ -41,6 +41,7 @@ from grinder.risk.config import RiskConfig
 from grinder.sim.config import SimConfig
 from grinder.sim.server import SimServer
 from grinder.strategy import GridConfig, StrategyConfig
+from grinder.strategy.config import SpacingMode
 
 log = logging.getLogger("grinder.live.demo")
 
@@ -67,8 +68,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def demo_settings(sim: SimServer, out: Path, ops_port: int) -> EngineSettings:
     """A small two-symbol grid sized just above each symbol's minimum notional."""
-    grid = GridConfig(levels=3, spacing_bps=Decimal("3"), order_notional=Decimal("110"),
-                      max_position=Decimal("0.01"), reanchor_spacings=Decimal("1"), min_spacing_ticks=1)
+    # FIXED 3 bps: tighter than a maker round trip's fees (the strategy warns), kept so demo runs stay
+    # comparable across versions; the default strategy is ADAPTIVE with a fee floor (ADR-172)
+    grid = GridConfig(levels=3, spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("3"),
+                      order_notional=Decimal("110"), max_position=Decimal("0.01"),
+                      reanchor_spacings=Decimal("1"), min_spacing_ticks=1)
     btc = StrategyConfig(grid=grid, strategy_tag="demo")
     eth = StrategyConfig(grid=dataclasses.replace(grid, max_position=Decimal("0.2")), strategy_tag="demo")
     from grinder.store import StoreConfig, Synchronous

@@ -164,6 +164,20 @@ async def warm_connections(rest: BinanceRestClient, count: int) -> None:
         log.info("rest connection warm-up: %d of %d requests failed (not needed to trade)", failed, count)
 
 
+async def warm_up_strategies(
+    pipeline: TradingPipeline, rest: BinanceRestClient, rules: Mapping[str, SymbolRules],
+    settings: EngineSettings, clock: Clock,
+) -> None:
+    """NATR warm from the first minute: each symbol's history bars over REST (ADR-172)."""
+    for sym in rules:
+        scfg = settings.strategies.get(sym, settings.strategy)
+        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
+                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
+                                       now_ms=clock.now_ms())
+        if bars:
+            pipeline.warm_up(sym, bars, "klines")
+
+
 def strategy_factory(settings: EngineSettings) -> Callable[[str, SymbolRules, Any], GridStrategy]:
     def make(symbol: str, rules: SymbolRules, default: Any) -> GridStrategy:
         return GridStrategy(symbol, rules, settings.strategies.get(symbol, default))
@@ -244,13 +258,7 @@ async def build_engine(
         rules, settings.strategy, settings.risk, settings.execution, ids,
         strategy_factory=strategy_factory(settings),
     )
-    for sym in cfg.symbols:  # NATR warm from the first minute: history bars over REST (ADR-172)
-        scfg = settings.strategies.get(sym, settings.strategy)
-        bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
-                                       bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
-                                       now_ms=clock.now_ms())
-        if bars:
-            pipeline.warm_up(sym, bars, "klines")
+    await warm_up_strategies(pipeline, rest, rules, settings, clock)
 
     def on_market(ev: Any) -> None:
         if paper_account is not None:

@@ -115,6 +115,8 @@ class Reconciliation(Protocol):
 
     def request(self, why: str) -> None: ...
 
+    async def recover_fills(self) -> int: ...
+
 
 class Lease(Protocol):
     """The HA leader lease: `role` is "leader", "follower" or "standalone"."""
@@ -306,10 +308,17 @@ class LiveEngine:
         self._journal_blocked()
         if self.has_account:
             await p.user_feed.stop()
-            if p.recovery is not None:
-                # Fills that raced the stream's close are in the exchange's trade list: journal them too.
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(p.recovery.recover(self.clock.now_ms()), 5.0)
+            # Fills that raced the stream's close, or whose frames were lost, are in the exchange's
+            # trade list: journal them too (from the reconcile cursor: the newest journaled trade id
+            # may sit above a lost one).
+            last_look = self.reconcile.recover_fills() if self.reconcile is not None else (
+                p.recovery.recover(self.clock.now_ms()) if p.recovery is not None else None)
+            if last_look is not None:
+                try:
+                    await asyncio.wait_for(last_look, 5.0)
+                except Exception as exc:
+                    log.warning("shutdown fill recovery failed error=%s: %s (the journal may lack fills "
+                                "the exchange lists; the next start recovers them)", type(exc).__name__, exc)
         if started:
             self.trip.persist(self.clock.now_ms())
             with contextlib.suppress(Exception):

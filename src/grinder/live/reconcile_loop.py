@@ -87,6 +87,15 @@ class ReconcileLoop:
                 await self._task
             self._task = None
 
+    async def recover_fills(self) -> int:
+        """Journal our fills the exchange lists that the journal lacks, from this loop's cursor.
+
+        The cursor only advances over pages the exchange listed, never over a fill the user stream
+        journaled out of order, so a frame lost before a later one is still found (shutdown's last
+        look: `LiveEngine.shutdown`)."""
+        async with self._lock:
+            return await self._recover_fills()
+
     def request(self, why: str) -> None:
         self._reasons.add(why)
         self._wake.set()

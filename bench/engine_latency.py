@@ -251,7 +251,7 @@ async def engine_run(
         "cpu_wait_ms_per_s": (sched1[1] - sched0[1]) / 1e6 / max(1e-9, rss_t[-1]),
         "orders": engine.counts.as_dict(),
         "fills": sum(v.fill_count for v in engine.views.values()),
-        "roundtrip": engine.order_roundtrip.as_dict(),
+        "roundtrip": engine.latency.order_roundtrip.as_dict(),
     })
     return out
 

@@ -26,8 +26,9 @@ from grinder.core.ids import ClientOrderIdFactory
 from grinder.data import Tape
 from grinder.execution.pipeline import TradingPipeline
 from grinder.live.config import EngineConfig
-from grinder.live.engine import EngineParts, LiveEngine
+from grinder.live.engine import LiveEngine
 from grinder.live.journal import EngineJournal
+from grinder.live.parts import EngineParts
 from grinder.store import Journal
 from grinder.venue import Venue
 from tests.backtest.conftest import reference_run_configs
@@ -58,7 +59,7 @@ class _Wire:
 async def _settle(engine: LiveEngine) -> None:
     for _ in range(1000):
         await asyncio.sleep(0)
-        if not engine._pending and not engine._inflight and not engine._drain_scheduled:
+        if not engine._pending and not engine.dispatcher.inflight and not engine._drain_scheduled:
             return
     raise AssertionError("engine did not settle")
 

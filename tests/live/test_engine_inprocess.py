@@ -19,9 +19,10 @@ from grinder.connector.config import LiveConnectorConfig
 from grinder.core.enums import SafeMode
 from grinder.ha import HAConfig
 from grinder.live.config import EngineConfig
-from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.engine import LiveEngine
 from grinder.live.journal import open_journal
 from grinder.live.run import start_lease
+from grinder.live.status import EngineHooks
 from grinder.live.wiring import EngineSettings, build_engine
 from grinder.ops.config import OpsConfig
 from grinder.ops.server import OpsServer

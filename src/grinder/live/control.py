@@ -38,14 +38,14 @@ class EngineRecorder:
         eng.parts.pipeline.orders.on_submitted(cmd)
 
     def after(self, res: CommandResult) -> None:
-        self.engine.apply_result(res)
-        self.engine.count("cancel", res)
+        self.engine.dispatcher.apply_result(res)
+        self.engine.dispatcher.count("cancel", res)
 
 
 async def _quiesce(engine: LiveEngine) -> None:
     """Stop quoting and let the commands already in flight finish."""
     engine.pause_quoting()
-    await engine.drain_inflight(engine.mono_s() + engine.config.shutdown_timeout_s)
+    await engine.dispatcher.drain(engine.mono_s() + engine.config.shutdown_timeout_s)
 
 
 async def kill_switch(engine: LiveEngine, reason: str) -> Mapping[str, Any]:

@@ -24,10 +24,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grinder.ha import Leadership, leadership_from_config
-from grinder.live.engine import EngineHooks, LiveEngine
+from grinder.live.engine import LiveEngine
 from grinder.live.instance import instance_store
 from grinder.live.journal import open_journal
 from grinder.live.series import init_engine_series
+from grinder.live.status import EngineHooks
 from grinder.live.wiring import EngineSettings, build_engine
 from grinder.ops.config import OpsConfig, check_exposure
 from grinder.ops.logging import register_secret, setup_logging

@@ -1,7 +1,7 @@
 """Start-up truth: the exchange is the source of truth for positions and open orders; the journal
 is the history (ADR-101).
 
-The sequence the engine runs at start and on an HA takeover:
+The sequence the engine runs at start and on an HA takeover (`take_over`):
 1. the account's position mode must be the configured one (else the engine refuses to start);
 2. the loss-limit latch and its references come back from the journal (`grinder.live.trip`);
 3. wallet balance from the exchange;
@@ -128,6 +128,33 @@ async def sync_with_exchange(engine: LiveEngine) -> None:
     apply_positions(engine.views, p.pipeline, {ps.symbol: ps for ps in await p.port.positions()})
 
 
+async def take_over(engine: LiveEngine) -> None:
+    """New HA leader: cancel (or adopt) orders left by the previous one, re-read positions, then quote."""
+    # Working orders from an earlier term of ours are stale: the leader since then may have
+    # cancelled, filled or adopted them. The exchange's list (read next) is the truth.
+    orders = engine.parts.pipeline.orders
+    for wo in orders.working_orders():
+        orders.resolve(wo.client_order_id, None)
+    delay_s = 0.5
+    while True:  # quoting waits for a complete sync; a failed one is retried while we lead
+        try:
+            if engine.begin_term is not None:
+                await engine.begin_term()
+            await sync_with_exchange(engine)
+            break
+        except Exception as exc:
+            log.warning("takeover sync with the exchange failed (%s: %s); retrying in %.1fs",
+                        type(exc).__name__, exc, delay_s)
+        await asyncio.sleep(delay_s)
+        delay_s = min(delay_s * 2, 10.0)
+        if engine.role != "leader" or engine.phase != "running":
+            return
+    engine.request_reconcile("takeover")
+    engine.resume_quoting()
+    if engine.quoting:
+        log.info("takeover complete: quoting as leader")
+
+
 def apply_positions(
     views: Mapping[str, SymbolView], pipeline: TradingPipeline, snapshot: Mapping[str, PositionState]
 ) -> None:
@@ -186,7 +213,7 @@ async def handle_leftovers(engine: LiveEngine, now_ms: int) -> None:
     results = await asyncio.gather(*(p.connector.submit(c) for c in cmds))
     for res in results:
         p.journal.record_result(res, engine.clock.now_ms())
-        engine.count("cancel", res)
+        engine.dispatcher.count("cancel", res)
         if res.outcome is not Outcome.ACCEPTED:
             log.warning("startup cancel failed order_id=%s outcome=%s reason=%s",
                         res.command.client_order_id, res.outcome.value, res.reason)

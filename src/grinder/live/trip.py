@@ -156,7 +156,7 @@ class Flattener:
             self.done = False
             if eng.writable():
                 # Grid orders still resting (a cancel refused by the rate budget, a late ack): cancel first.
-                eng.dispatch(eng.parts.pipeline.cancel_all(eng.clock.now_ms()))
+                eng.dispatcher.dispatch(eng.parts.pipeline.cancel_all(eng.clock.now_ms()))
                 for sym, lots in open_positions.items():
                     cmd = self._slice(sym, lots)
                     if cmd is not None:
@@ -180,7 +180,7 @@ class Flattener:
             eng.parts.journal.record_result(res, eng.clock.now_ms())
         except Exception:
             log.exception("journal write of a flatten result failed")
-        eng.count("place", res)
+        eng.dispatcher.count("place", res)
         log.warning("flatten slice symbol=%s side=%s qty_lots=%d price_ticks=%s outcome=%s reason=%s",
                     cmd.symbol, cmd.side.value, cmd.qty_lots, cmd.price_ticks, res.outcome.value, res.reason)
         if eng.parts.poll_user_events is not None:

@@ -36,9 +36,11 @@ from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
 from grinder.ha import HAConfig
 from grinder.live.config import EngineConfig, check_sections, resolve_urls
-from grinder.live.engine import TICK_ORDERS, EngineParts, Journal, Lease, LiveEngine
+from grinder.live.engine import LiveEngine
 from grinder.live.id_epoch import begin_term_epoch
 from grinder.live.journal import EngineJournal
+from grinder.live.latency import TICK_ORDERS
+from grinder.live.parts import EngineParts, Journal, Lease
 from grinder.live.reconcile_loop import ReconcileLoop
 from grinder.live.startup import FillRecovery
 from grinder.ops.config import OpsConfig
@@ -116,7 +118,7 @@ def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
         engine: LiveEngine | None = engine_ref.engine
         if tick is not None and engine is not None:
             TICK_ORDERS.set(None)  # a retry of the same command is not a new decision
-            engine.order_written(tick, engine.clock.monotonic_ns())
+            engine.latency.order_written(tick, engine.clock.monotonic_ns())
 
     trace.on_request_headers_sent.append(on_headers_sent)
     return trace
@@ -304,7 +306,7 @@ async def build_engine(
     )
     engine = LiveEngine(parts, clock=clock)
     engine.has_account = has_account
-    engine.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
+    engine.dispatcher.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
     engine.yield_market = market.request_yield
     attach_self_healing(engine, settings, rest, journal, lease, clock)
     engine_ref.engine = engine

@@ -16,7 +16,7 @@ from grinder.core.enums import OrderStatus, Side
 from grinder.core.ids import ClientOrderIdFactory
 from grinder.core.rules import btcusdt_rules
 from grinder.execution import ExecutionConfig, TradingPipeline
-from grinder.execution.order_manager import OrderManager, OrderState, WorkingOrder, level_tag
+from grinder.execution.order_manager import OrderManager, WorkingOrder, WorkingState, level_tag
 from grinder.risk import RiskConfig
 from grinder.strategy import StrategyConfig
 
@@ -41,7 +41,7 @@ def open_grid(m: OrderManager, levels: int = 2) -> list[PlaceOrder]:
 
 
 def wo(cid: str, level: str, side: Side = Side.BUY, qty: int = 2, filled: int = 0,
-       state: OrderState = OrderState.OPEN) -> WorkingOrder:
+       state: WorkingState = WorkingState.OPEN) -> WorkingOrder:
     return WorkingOrder(SYM, cid, level, side, MID - 10, qty, filled, state, order_id=9)
 
 
@@ -57,7 +57,7 @@ def test_level_tags() -> None:
 # ----------------------------------------------------------------- restore (adopt at restart)
 def test_restore_adopts_orders_and_their_exposure() -> None:
     m = manager()
-    m.restore([wo("c1", "b1", Side.BUY, 5, 1), wo("c2", "s1", Side.SELL, 3, 0, OrderState.UNKNOWN)])
+    m.restore([wo("c1", "b1", Side.BUY, 5, 1), wo("c2", "s1", Side.SELL, 3, 0, WorkingState.UNKNOWN)])
     assert {o.client_order_id for o in m.working_orders(SYM)} == {"c1", "c2"}
     assert m.working_lots(SYM) == (4, 3, 2)  # remaining buy lots, sell lots, order count
     assert [o.client_order_id for o in m.unknown_orders()] == ["c2"]
@@ -96,7 +96,7 @@ def test_resolve_open_order_takes_the_exchange_view() -> None:
     before = m.working_lots(SYM)
     m.resolve(cid, OrderStatus.PARTIALLY_FILLED, order_id=77, price_ticks=MID - 30, qty_lots=6, filled_lots=2)
     o = m.order(cid)
-    assert o is not None and o.state is OrderState.OPEN and o.amend_to is None
+    assert o is not None and o.state is WorkingState.OPEN and o.amend_to is None
     assert (o.order_id, o.price_ticks, o.qty_lots, o.filled_lots) == (77, MID - 30, 6, 2)
     side_lots = 4  # 6 total - 2 filled
     buy, sell, count = m.working_lots(SYM)
@@ -148,7 +148,7 @@ def test_cancel_all_cancels_every_open_order_and_marks_them_in_flight() -> None:
     cancels = p.cancel_all(T0 + 1)
     assert cancels and all(isinstance(c, CancelOrder) for c in cancels)
     assert {c.client_order_id for c in cancels} == placed
-    assert all(o.state is OrderState.PENDING_CANCEL for o in p.working_orders(SYM))
+    assert all(o.state is WorkingState.PENDING_CANCEL for o in p.working_orders(SYM))
     assert p.cancel_all(T0 + 2) == []  # nothing is cancelled twice
     assert p.cancel_all(T0 + 2, "ETHUSDT") == []
 
@@ -203,7 +203,7 @@ def test_order_updates_change_price_only_for_amendments_or_unknown_orders() -> N
     o = m.order(cid)
     assert o is not None and (o.price_ticks, o.qty_lots) == (MID - 10, 2)
     m.on_order_update(update(cmd, OrderStatus.NEW, execution=ExecutionType.AMENDMENT, price=MID - 30, qty=4))
-    assert (o.price_ticks, o.qty_lots, o.state) == (MID - 30, 4, OrderState.OPEN)
+    assert (o.price_ticks, o.qty_lots, o.state) == (MID - 30, 4, WorkingState.OPEN)
     assert m.working_lots(SYM) == (4, 0, 1)
 
 
@@ -275,7 +275,7 @@ def test_unknown_orders_gauge_follows_the_user_stream() -> None:
 
     m.on_order_update(update(cmd, OrderStatus.NEW, order_id=7))  # the user stream shows it resting
     assert m.unknown_orders() == [] and om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0
-    assert m.order(cmd.client_order_id).state is OrderState.OPEN  # type: ignore[union-attr]
+    assert m.order(cmd.client_order_id).state is WorkingState.OPEN  # type: ignore[union-attr]
 
 
 def test_a_late_answer_to_an_unknown_amend_clears_the_gauge() -> None:
@@ -290,5 +290,5 @@ def test_a_late_answer_to_an_unknown_amend_clears_the_gauge() -> None:
     assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 1
     m.on_result(CommandResult(amend, Outcome.ACCEPTED, order_id=7, status=OrderStatus.NEW))  # the answer after all
     o = m.order(cmd.client_order_id)
-    assert o is not None and o.state is OrderState.OPEN
+    assert o is not None and o.state is WorkingState.OPEN
     assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0

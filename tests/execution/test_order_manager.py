@@ -7,7 +7,7 @@ import pytest
 from grinder.core.commands import AmendOrder, CancelOrder, Outcome, PlaceOrder
 from grinder.core.enums import ExecutionType, OrderStatus, Side, TimeInForce
 from grinder.core.ids import ClientOrderIdFactory
-from grinder.execution import ExecutionConfig, OrderManager, OrderState
+from grinder.execution import ExecutionConfig, OrderManager, WorkingState
 
 from .helpers import SYM, grid, quote, result, update
 
@@ -49,7 +49,7 @@ def test_unchanged_quotes_produce_nothing() -> None:
 def test_in_flight_levels_are_not_placed_twice() -> None:
     m = om()
     placed(m, grid(MID), accept=False)
-    assert all(o.state is OrderState.PENDING_NEW for o in m.working_orders(SYM))
+    assert all(o.state is WorkingState.PENDING_NEW for o in m.working_orders(SYM))
     assert m.plan(SYM, grid(MID + 50), mid_ticks=MID + 50) == []  # frozen until answered
 
 
@@ -151,7 +151,7 @@ def test_unknown_outcome_freezes_the_level_until_resolved_by_event() -> None:
     assert [o.client_order_id for o in m.unknown_orders()] == [b1.client_order_id]
     assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 10)], mid_ticks=MID) == []
     m.on_order_update(update(b1, OrderStatus.NEW))
-    assert m.order(b1.client_order_id).state is OrderState.OPEN  # type: ignore[union-attr]
+    assert m.order(b1.client_order_id).state is WorkingState.OPEN  # type: ignore[union-attr]
     assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 10)], mid_ticks=MID) == []
 
 
@@ -180,7 +180,7 @@ def test_cancel_of_gone_order_closes_other_rejections_keep_it() -> None:
         m.on_submitted(c)
     m.on_result(result(cancels[0], Outcome.REJECTED, code=-2011))
     m.on_result(result(cancels[1], Outcome.REJECTED, code=-1008))
-    assert [o.state for o in m.working_orders(SYM)] == [OrderState.OPEN]
+    assert [o.state for o in m.working_orders(SYM)] == [WorkingState.OPEN]
 
 
 def test_events_are_idempotent_and_late_ones_ignored() -> None:

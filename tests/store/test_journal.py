@@ -13,7 +13,7 @@ import pytest
 from grinder.core.commands import AmendOrder, CancelOrder, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import ExecutionType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from grinder.core.events import Fill, OrderUpdate
-from grinder.execution import OrderState
+from grinder.execution import WorkingState
 from grinder.store import Journal, JournalError, StoreConfig, Synchronous
 
 SYM = "BTCUSDT"
@@ -171,14 +171,27 @@ def test_open_orders_replay(journal: Journal) -> None:
         orders["c1"].price_ticks,
         orders["c1"].qty_lots,
         orders["c1"].filled_lots,
-    ) == ("OPEN", 499_990, 3, 1)
-    assert orders["c3"].state == "UNKNOWN" and orders["c4"].state == "PENDING"
-    wo = orders["c4"].to_working_order()
-    assert wo.state is OrderState.UNKNOWN and wo.level == "b4" and wo.post_only
+    ) == (WorkingState.OPEN, 499_990, 3, 1)
+    assert orders["c3"].state is WorkingState.UNKNOWN and orders["c4"].state is WorkingState.PENDING_NEW
+    assert orders["c4"].level == "b4" and orders["c4"].post_only
     cancel = CancelOrder(SYM, "c1")
     journal.append_command(cancel, 7)
     journal.append_result(CommandResult(cancel, Outcome.ACCEPTED, status=OrderStatus.CANCELED), 8)
     assert "c1" not in {o.client_order_id for o in journal.open_orders()}
+
+
+def test_open_orders_replay_closes_on_start_up_resolution_and_keeps_a_reused_level(journal: Journal) -> None:
+    a, b = place("c1", level="b1"), place("c2", level="b1")
+    journal.append_command(a, 1)
+    journal.append_result(CommandResult(a, Outcome.UNKNOWN, reason="timeout"), 2)
+    # A later process reuses level b1 while c1's fate is still unknown: both are believed open.
+    journal.append_command(b, 3)
+    journal.append_result(CommandResult(b, Outcome.ACCEPTED, order_id=2, status=OrderStatus.NEW), 4)
+    assert {o.client_order_id: o.state for o in journal.open_orders()} == {
+        "c1": WorkingState.UNKNOWN, "c2": WorkingState.OPEN}
+    # The start-up query found no c1 on the exchange: journaled as a rejected place (-2013).
+    journal.append_result(CommandResult(a, Outcome.REJECTED, code=-2013, reason="not known"), 5)
+    assert [o.client_order_id for o in journal.open_orders()] == ["c2"]
 
 
 def test_batch_is_all_or_nothing(journal: Journal) -> None:

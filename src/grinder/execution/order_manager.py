@@ -19,6 +19,7 @@ import msgspec
 
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import ExecutionType, OrderStatus, OrderType, Side, TimeInForce
+from grinder.core.errors import ORDER_NOT_OPEN_CODES
 from grinder.core.events import OrderUpdate
 from grinder.core.ids import ClientOrderIdFactory
 from grinder.execution import metrics
@@ -31,9 +32,6 @@ _COMMAND_COUNTERS = {kind: metrics.OM_COMMANDS.labels(kind=kind) for kind in ("p
 _BPS = 10_000
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63)
-
-# Exchange codes meaning "this order is not (or no longer) on the book".
-ORDER_GONE_CODES = frozenset({-2011, -2013})
 
 
 class QuoteLike(Protocol):
@@ -62,7 +60,7 @@ def level_tag(side: Side, level: object) -> str:
     raise ValueError(f"quote level {level!r} is not usable as a level tag: use a non-empty string or an int")
 
 
-class OrderState(StrEnum):
+class WorkingState(StrEnum):
     PENDING_NEW = "PENDING_NEW"  # place sent, no answer yet
     OPEN = "OPEN"  # on the book as far as we know
     PENDING_AMEND = "PENDING_AMEND"
@@ -81,7 +79,7 @@ class WorkingOrder:
     price_ticks: int
     qty_lots: int  # original (total) quantity
     filled_lots: int = 0
-    state: OrderState = OrderState.PENDING_NEW
+    state: WorkingState = WorkingState.PENDING_NEW
     order_id: int | None = None
     post_only: bool = True
     reduce_only: bool = False
@@ -122,8 +120,11 @@ class _Intent:
 class OrderManager:
     """Diff engine + order book of our own orders, for every symbol of one account."""
 
-    def __init__(self, config: ExecutionConfig, id_factory: ClientOrderIdFactory) -> None:
+    def __init__(self, config: ExecutionConfig, id_factory: ClientOrderIdFactory, *,
+                 publish: bool = True) -> None:
+        """`publish=False`: a scratch book (journal replay) that leaves the unknown-orders gauge alone."""
         self.config = config
+        self._unknown_gauge = metrics.OM_UNKNOWN_ORDERS if publish else None
         self.ids = id_factory
         self._orders: dict[str, WorkingOrder] = {}
         self._by_level: dict[str, dict[str, WorkingOrder]] = {}
@@ -147,7 +148,7 @@ class OrderManager:
 
     def unknown_orders(self) -> list[WorkingOrder]:
         """Orders whose outcome must be resolved by querying the exchange with their client id."""
-        return [o for o in self._orders.values() if o.state is OrderState.UNKNOWN]
+        return [o for o in self._orders.values() if o.state is WorkingState.UNKNOWN]
 
     def is_closed(self, client_order_id: str) -> bool:
         return client_order_id in self._closed
@@ -256,7 +257,7 @@ class OrderManager:
         for wo in book.values():
             if wo.client_order_id in used or wo.client_order_id not in free:
                 room[wo.side] -= 1
-                if wo.client_order_id not in used and wo.state is OrderState.OPEN:
+                if wo.client_order_id not in used and wo.state is WorkingState.OPEN:
                     self.held += 1  # reached by the market, not quoted: cancelled once released
         leftover = [wo for cid, wo in free.items() if cid not in used]
         self._fill_gaps(unquoted, leftover, room, set(book), crossed, mid_ticks, position_lots, intents)
@@ -323,7 +324,7 @@ class OrderManager:
         buy_from, sell_to = crossed[:2] if crossed is not None else (_INT_MAX, _INT_MIN)
         free: dict[str, WorkingOrder] = {}
         for wo in book.values():
-            if wo.state is not OrderState.OPEN:
+            if wo.state is not WorkingState.OPEN:
                 continue  # in flight or unknown: frozen until resolved
             if (wo.side is Side.BUY and wo.price_ticks >= buy_from) or (
                 wo.side is Side.SELL and wo.price_ticks <= sell_to
@@ -360,7 +361,7 @@ class OrderManager:
         return [
             CancelOrder(symbol=o.symbol, client_order_id=o.client_order_id)
             for o in self._orders.values()
-            if o.state is OrderState.OPEN and (symbol is None or o.symbol == symbol)
+            if o.state is WorkingState.OPEN and (symbol is None or o.symbol == symbol)
         ]
 
     @staticmethod
@@ -447,10 +448,10 @@ class OrderManager:
             return  # cancel of an order we no longer track: harmless
         wo = tracked
         if isinstance(cmd, CancelOrder):
-            wo.state = OrderState.PENDING_CANCEL
+            wo.state = WorkingState.PENDING_CANCEL
         else:
             self._weigh(wo, -1)
-            wo.state = OrderState.PENDING_AMEND
+            wo.state = WorkingState.PENDING_AMEND
             wo.amend_to = (cmd.price_ticks, cmd.qty_lots)
             self._weigh(wo, +1)
 
@@ -463,7 +464,7 @@ class OrderManager:
             return
         if res.order_id is not None:
             wo.order_id = res.order_id
-        was_unknown = wo.state is OrderState.UNKNOWN
+        was_unknown = wo.state is WorkingState.UNKNOWN
         self._weigh(wo, -1)
         if isinstance(cmd, PlaceOrder):
             self._place_result(wo, res)
@@ -472,33 +473,33 @@ class OrderManager:
         else:
             self._amend_result(wo, res)
         self._reweigh(wo)
-        if was_unknown or wo.state is OrderState.UNKNOWN:
+        if was_unknown or wo.state is WorkingState.UNKNOWN:
             self._update_gauge()
 
     def _place_result(self, wo: WorkingOrder, res: CommandResult) -> None:
-        if wo.state is not OrderState.PENDING_NEW:
+        if wo.state is not WorkingState.PENDING_NEW:
             return  # the user stream got there first
         if res.outcome is Outcome.ACCEPTED:
             if res.status is not None and not res.status.is_open:
                 self._close(wo, f"place_result_status={res.status.value}")
             else:
-                wo.state = OrderState.OPEN
+                wo.state = WorkingState.OPEN
         elif res.outcome is Outcome.UNKNOWN:
-            wo.state = OrderState.UNKNOWN
+            wo.state = WorkingState.UNKNOWN
             log.warning("order_outcome_unknown client_order_id=%s action=place", wo.client_order_id)
         else:
             self._close(wo, f"place_{res.outcome.value} code={res.code} reason={res.reason}")
 
     def _cancel_result(self, wo: WorkingOrder, res: CommandResult) -> None:
         if res.outcome is Outcome.ACCEPTED or (
-            res.outcome is Outcome.REJECTED and res.code in ORDER_GONE_CODES
+            res.outcome is Outcome.REJECTED and res.code in ORDER_NOT_OPEN_CODES
         ):
             self._close(wo, f"cancel_{res.outcome.value}")
         elif res.outcome is Outcome.UNKNOWN:
-            wo.state = OrderState.UNKNOWN
+            wo.state = WorkingState.UNKNOWN
             log.warning("order_outcome_unknown client_order_id=%s action=cancel", wo.client_order_id)
-        elif wo.state is OrderState.PENDING_CANCEL:
-            wo.state = OrderState.OPEN  # refused or blocked: still ours on the book, plan again
+        elif wo.state is WorkingState.PENDING_CANCEL:
+            wo.state = WorkingState.OPEN  # refused or blocked: still ours on the book, plan again
 
     def _amend_result(self, wo: WorkingOrder, res: CommandResult) -> None:
         target, wo.amend_to = wo.amend_to, None
@@ -508,14 +509,14 @@ class OrderManager:
                 return
             if target is not None:
                 wo.price_ticks, wo.qty_lots = target
-            wo.state = OrderState.OPEN
+            wo.state = WorkingState.OPEN
         elif res.outcome is Outcome.UNKNOWN:
-            wo.state = OrderState.UNKNOWN
+            wo.state = WorkingState.UNKNOWN
             log.warning("order_outcome_unknown client_order_id=%s action=amend", wo.client_order_id)
-        elif res.outcome is Outcome.REJECTED and res.code in ORDER_GONE_CODES:
+        elif res.outcome is Outcome.REJECTED and res.code in ORDER_NOT_OPEN_CODES:
             self._close(wo, "amend_rejected_order_gone")
-        elif wo.state is OrderState.PENDING_AMEND:
-            wo.state = OrderState.OPEN
+        elif wo.state is WorkingState.PENDING_AMEND:
+            wo.state = WorkingState.OPEN
 
     def on_order_update(self, ev: OrderUpdate) -> None:
         """Apply an ORDER_TRADE_UPDATE for one of our orders (new, fill, amend, cancel, expiry)."""
@@ -525,19 +526,19 @@ class OrderManager:
             return  # closed already (late or replayed event) or not ours
         if ev.order_id:
             wo.order_id = ev.order_id
-        was_unknown = wo.state is OrderState.UNKNOWN
+        was_unknown = wo.state is WorkingState.UNKNOWN
         self._weigh(wo, -1)
         wo.filled_lots = max(wo.filled_lots, ev.cum_filled_lots)
         if not ev.status.is_open:
             self._close(wo, "status")
         else:
-            if ev.execution_type is ExecutionType.AMENDMENT or wo.state is OrderState.UNKNOWN:
+            if ev.execution_type is ExecutionType.AMENDMENT or wo.state is WorkingState.UNKNOWN:
                 wo.price_ticks, wo.qty_lots = ev.price_ticks, ev.orig_qty_lots
                 wo.amend_to = None
-            if wo.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) or (
-                wo.state is OrderState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
+            if wo.state in (WorkingState.PENDING_NEW, WorkingState.UNKNOWN) or (
+                wo.state is WorkingState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
             ):
-                wo.state = OrderState.OPEN
+                wo.state = WorkingState.OPEN
             self._weigh(wo, +1)
         if was_unknown:
             self._update_gauge()
@@ -570,7 +571,7 @@ class OrderManager:
             if filled_lots is not None:
                 wo.filled_lots = max(wo.filled_lots, filled_lots)
             wo.amend_to = None
-            wo.state = OrderState.OPEN
+            wo.state = WorkingState.OPEN
             self._weigh(wo, +1)
         self._update_gauge()
 
@@ -599,10 +600,11 @@ class OrderManager:
         log.debug("order_closed client_order_id=%s %s", wo.client_order_id, why)
 
     def _update_gauge(self) -> None:
-        unknown = sum(1 for o in self._orders.values() if o.state is OrderState.UNKNOWN)
+        unknown = sum(1 for o in self._orders.values() if o.state is WorkingState.UNKNOWN)
         if unknown != self._unknown:
             self._unknown = unknown
-            metrics.OM_UNKNOWN_ORDERS.set(unknown)
+            if self._unknown_gauge is not None:
+                self._unknown_gauge.set(unknown)
 
 
 def _by_tag(symbol: str, desired: Iterable[QuoteLike]) -> dict[str, QuoteLike]:

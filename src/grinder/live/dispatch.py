@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from grinder.core.clock import Clock
 from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
-from grinder.execution.order_manager import OrderState as WorkingState
+from grinder.execution.order_manager import WorkingState
 from grinder.live.latency import TICK_ORDERS, LatencyTracker, TickOrders
 from grinder.live.parts import EngineParts
 from grinder.ops import metrics

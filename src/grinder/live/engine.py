@@ -24,7 +24,7 @@ from grinder.binance.user_stream import UserStreamResynced
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import SafeMode
 from grinder.core.events import AccountUpdate, BookTicker, Fill, MarketEvent, OrderUpdate
-from grinder.execution.order_manager import OrderState as WorkingState
+from grinder.execution.order_manager import WorkingState
 from grinder.ha.metrics import HA_IS_LEADER
 from grinder.live import control, shutdown, startup, status
 from grinder.live.deadman import DeadMansSwitch

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from grinder.connector.live import LiveConnectorV0
 from grinder.connector.port import OrderState, PositionState
 from grinder.core.commands import CancelOrder, CommandResult, Outcome
+from grinder.core.errors import ORDER_NOT_OPEN_CODES
 from grinder.core.ids import is_grinder_order
-from grinder.execution.order_manager import ORDER_GONE_CODES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class CancelOutcome:
 def outcome_of(res: CommandResult) -> CancelOutcome:
     cmd = res.command
     outcome = res.outcome.value
-    if res.outcome is Outcome.REJECTED and res.code in ORDER_GONE_CODES:
+    if res.outcome is Outcome.REJECTED and res.code in ORDER_NOT_OPEN_CODES:
         outcome = "gone"
     return CancelOutcome(cmd.symbol, cmd.client_order_id, outcome, res.code, res.reason)
 

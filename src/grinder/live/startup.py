@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING
 from grinder.connector.port import AccountSettings, ExchangePort, OrderState, PositionState, TradeHistory
 from grinder.core.commands import CancelOrder, Outcome
 from grinder.core.ids import is_grinder_order, parse_client_order_id
-from grinder.execution.order_manager import OrderState as WorkingState
-from grinder.execution.order_manager import WorkingOrder
+from grinder.execution.order_manager import WorkingOrder, WorkingState
 from grinder.execution.pipeline import TradingPipeline
 from grinder.live.journal import EngineJournal
 from grinder.live.state import SymbolView

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
-from grinder.core.enums import OrderStatus, PositionSide, Side
+from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from grinder.core.events import Fill, OrderUpdate
-from grinder.execution.order_manager import ORDER_GONE_CODES, OrderState, WorkingOrder
+from grinder.execution.order_manager import WorkingOrder
+from grinder.execution.replay import OrderReplay
 from grinder.ops.logging import redact
 from grinder.store.config import Synchronous
 
@@ -152,37 +153,6 @@ class JournalRiskState:
     utc_day: int | None
     day_start_equity: Decimal | None
     note: str
-
-
-@dataclass(frozen=True, slots=True)
-class JournalOrder:
-    """An order the journal believes may still be open; `state` OPEN, PENDING or UNKNOWN."""
-
-    symbol: str
-    client_order_id: str
-    level: str
-    side: Side
-    price_ticks: int
-    qty_lots: int
-    filled_lots: int
-    state: str
-    order_id: int | None
-    post_only: bool
-
-    def to_working_order(self) -> WorkingOrder:
-        """For `TradingPipeline.restore_orders`: anything not confirmed open starts UNKNOWN (query it)."""
-        return WorkingOrder(
-            symbol=self.symbol,
-            client_order_id=self.client_order_id,
-            level=self.level,
-            side=self.side,
-            price_ticks=self.price_ticks,
-            qty_lots=self.qty_lots,
-            filled_lots=self.filled_lots,
-            state=OrderState.OPEN if self.state == "OPEN" else OrderState.UNKNOWN,
-            order_id=self.order_id,
-            post_only=self.post_only,
-        )
 
 
 def _kind(cmd: object) -> str:
@@ -640,92 +610,44 @@ class Journal:
             value = self._db.execute(sql, (symbol,)).fetchone()[0]
         return None if value is None else int(value)
 
-    def open_orders(self) -> list[JournalOrder]:
-        """Orders the journal believes may still be open, replaying commands, answers and updates."""
-        orders: dict[str, dict[str, Any]] = {}
+    def open_orders(self) -> list[WorkingOrder]:
+        """Orders the journal believes may still be open: its commands, answers and order updates
+        replayed in journal order through the order manager (`grinder.execution.replay`)."""
+        replay = OrderReplay()
         sql = (
-            "SELECT seq, 'c' AS src, kind, client_order_id, NULL AS status, NULL AS outcome, NULL AS code, "
-            "price_ticks, qty_lots, NULL AS cum, symbol, side, level, time_in_force, NULL AS order_id "
-            "FROM commands "
-            "UNION ALL SELECT seq, 'r', kind, client_order_id, status, outcome, code, price_ticks, qty_lots, "
-            "NULL, symbol, NULL, NULL, NULL, order_id FROM results "
-            "UNION ALL SELECT seq, 'u', execution_type, client_order_id, status, NULL, NULL, price_ticks, "
-            "orig_qty_lots, cum_filled_lots, symbol, side, NULL, NULL, order_id FROM order_updates "
+            "SELECT seq, 'c' AS src, kind, client_order_id, symbol, side, order_type, price_ticks, qty_lots, "
+            "time_in_force, reduce_only, level, NULL AS outcome, NULL AS status, NULL AS code, "
+            "NULL AS order_id, NULL AS cum FROM commands "
+            "UNION ALL SELECT seq, 'r', kind, client_order_id, symbol, NULL, NULL, price_ticks, qty_lots, "
+            "NULL, NULL, NULL, outcome, status, code, order_id, NULL FROM results "
+            "UNION ALL SELECT seq, 'u', execution_type, client_order_id, symbol, side, NULL, price_ticks, "
+            "orig_qty_lots, NULL, NULL, NULL, NULL, status, NULL, order_id, cum_filled_lots "
+            "FROM order_updates "
             "ORDER BY seq"
         )
         for r in self._rows(sql):
-            cid = r["client_order_id"]
+            status = None if r["status"] is None else OrderStatus(r["status"])
             if r["src"] == "c":
-                if r["kind"] == "place":
-                    orders[cid] = {
-                        "symbol": r["symbol"],
-                        "level": r["level"] or cid,
-                        "side": Side(r["side"]),
-                        "price": r["price_ticks"] or 0,
-                        "qty": r["qty_lots"],
-                        "filled": 0,
-                        "state": "PENDING",
-                        "order_id": None,
-                        "post_only": r["time_in_force"] == "GTX",
-                    }
-                continue
-            o = orders.get(cid)
-            if o is None:
-                continue
-            if r["order_id"]:
-                o["order_id"] = r["order_id"]
-            if r["src"] == "u":
-                self._apply_update(orders, cid, o, r)
-            else:
-                self._apply_result(orders, cid, o, r)
-        return [
-            JournalOrder(
-                o["symbol"],
-                cid,
-                o["level"],
-                o["side"],
-                o["price"],
-                o["qty"],
-                o["filled"],
-                o["state"],
-                o["order_id"],
-                o["post_only"],
-            )
-            for cid, o in orders.items()
-        ]
+                replay.command(_command_of(r))
+            elif r["src"] == "r":
+                replay.result(r["kind"], r["client_order_id"], Outcome(r["outcome"]), status=status,
+                              code=r["code"], order_id=r["order_id"], price_ticks=r["price_ticks"],
+                              qty_lots=r["qty_lots"])
+            elif status is not None:
+                replay.update(r["client_order_id"], status, order_id=r["order_id"],
+                              price_ticks=r["price_ticks"], qty_lots=r["qty_lots"], filled_lots=r["cum"])
+        return replay.open_orders()
 
-    @staticmethod
-    def _apply_update(
-        orders: dict[str, dict[str, Any]], cid: str, o: dict[str, Any], r: dict[str, Any]
-    ) -> None:
-        if not OrderStatus(r["status"]).is_open:
-            del orders[cid]
-            return
-        o["price"], o["qty"] = r["price_ticks"], r["qty_lots"]
-        o["filled"] = max(o["filled"], r["cum"])
-        o["state"] = "OPEN"
 
-    @staticmethod
-    def _apply_result(
-        orders: dict[str, dict[str, Any]], cid: str, o: dict[str, Any], r: dict[str, Any]
-    ) -> None:
-        outcome = Outcome(r["outcome"])
-        status = None if r["status"] is None else OrderStatus(r["status"])
-        gone = status is not None and not status.is_open
-        if outcome is Outcome.UNKNOWN:
-            o["state"] = "UNKNOWN"
-        elif r["kind"] == "place":
-            if outcome is Outcome.ACCEPTED and not gone:
-                o["state"] = "OPEN" if o["state"] == "PENDING" else o["state"]
-            else:
-                del orders[cid]
-        elif r["kind"] == "cancel":
-            if outcome is Outcome.ACCEPTED or r["code"] in ORDER_GONE_CODES:
-                del orders[cid]
-        elif outcome is Outcome.ACCEPTED:  # amend
-            if gone:
-                del orders[cid]
-            else:
-                o["price"], o["qty"] = r["price_ticks"], r["qty_lots"]
-        elif r["code"] in ORDER_GONE_CODES:
-            del orders[cid]
+def _command_of(r: dict[str, Any]) -> Command:
+    """A journaled command row as the command it records."""
+    if r["kind"] == "cancel":
+        return CancelOrder(symbol=r["symbol"], client_order_id=r["client_order_id"])
+    if r["kind"] == "amend":
+        return AmendOrder(symbol=r["symbol"], client_order_id=r["client_order_id"], side=Side(r["side"]),
+                          price_ticks=r["price_ticks"], qty_lots=r["qty_lots"])
+    tif = r["time_in_force"]
+    return PlaceOrder(symbol=r["symbol"], side=Side(r["side"]), order_type=OrderType(r["order_type"]),
+                      qty_lots=r["qty_lots"], client_order_id=r["client_order_id"],
+                      price_ticks=r["price_ticks"], time_in_force=None if tif is None else TimeInForce(tif),
+                      reduce_only=bool(r["reduce_only"]), level=r["level"])

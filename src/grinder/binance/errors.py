@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from grinder.core.errors import ErrorCode
+
 
 class ErrorKind(StrEnum):
     RETRYABLE = "retryable"  # definitely not executed; retry after backoff with the same client id
@@ -24,17 +26,17 @@ MSG_INTERNAL_RETRY = "Internal error; unable to process your request. Please try
 # Codes that mean "not executed, try again later" (after the backoff the governor enforces).
 RETRYABLE_CODES: frozenset[int] = frozenset(
     {
-        -1001,  # DISCONNECTED: internal error, please try again
-        -1003,  # TOO_MANY_REQUESTS (weight); the governor holds requests until the window/ban ends
-        -1008,  # request throttled by system-level protection
-        -1015,  # TOO_MANY_ORDERS
-        -1021,  # INVALID_TIMESTAMP: the client re-syncs its clock offset, then resends
+        ErrorCode.DISCONNECTED,  # internal error, please try again
+        ErrorCode.TOO_MANY_REQUESTS,  # weight; the governor holds requests until the window/ban ends
+        ErrorCode.SERVER_BUSY,  # request throttled by system-level protection
+        ErrorCode.TOO_MANY_ORDERS,
+        ErrorCode.INVALID_TIMESTAMP,  # the client re-syncs its clock offset, then resends
     }
 )
 # Codes after which the exchange may or may not have executed the request.
-UNKNOWN_OUTCOME_CODES: frozenset[int] = frozenset({-1006, -1007})
+UNKNOWN_OUTCOME_CODES: frozenset[int] = frozenset({ErrorCode.UNEXPECTED_RESPONSE, ErrorCode.TIMEOUT})
 # -1000 (UNKNOWN) is unknown-outcome for writes only; on a read it is retryable.
-UNKNOWN_ON_WRITE_CODES: frozenset[int] = frozenset({-1000})
+UNKNOWN_ON_WRITE_CODES: frozenset[int] = frozenset({ErrorCode.UNKNOWN})
 
 
 def classify(http_status: int, code: int | None, msg: str, *, is_write: bool) -> ErrorKind:

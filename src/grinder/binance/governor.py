@@ -25,6 +25,7 @@ from grinder.binance.constants import (
 )
 from grinder.binance.errors import RateLimitRefused
 from grinder.core.clock import Clock, WallClock
+from grinder.core.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ class RateLimitGovernor:
         elif http_status == 418:
             self._banned_until_ms = max(self._banned_until_ms, now + int(BAN_418_DEFAULT_S * 1000))
         else:
-            prefix = "ORDERS" if code == -1015 else "REQUEST_WEIGHT"
+            prefix = "ORDERS" if code == ErrorCode.TOO_MANY_ORDERS else "REQUEST_WEIGHT"
             for pool in self._pools.values():
                 if pool.name.startswith(prefix):
                     pool.roll(now)

@@ -50,6 +50,7 @@ from grinder.binance.schemas import (
 from grinder.core.clock import Clock, WallClock
 from grinder.core.commands import AmendOrder, PlaceOrder
 from grinder.core.enums import OrderType, PositionSide
+from grinder.core.errors import ErrorCode
 from grinder.core.events import DepthSnapshot
 from grinder.core.ids import CLIENT_ORDER_ID_RE
 from grinder.core.rules import SymbolRules
@@ -241,13 +242,13 @@ class BinanceRestClient:
                 return await self._send_once(endpoint, params, security)
             except BinanceAPIError as err:
                 metrics.REST_ERRORS_TOTAL.labels(endpoint.name, err.kind.value).inc()
-                if err.code == -1021:
+                if err.code == ErrorCode.INVALID_TIMESTAMP:
                     log.warning("clock_resync reason=-1021 endpoint=%s", endpoint.name)
                     await self.sync_time()
                 if err.kind is not ErrorKind.RETRYABLE or attempt >= self.max_retries:
                     raise
                 attempt += 1
-                if err.http_status not in (429, 418) and err.code != -1021:
+                if err.http_status not in (429, 418) and err.code != ErrorCode.INVALID_TIMESTAMP:
                     # 429/418 waits are enforced by the governor on the next acquire.
                     await self._sleep(self.retry_backoff_s * (2 ** (attempt - 1)))
                 log.info(

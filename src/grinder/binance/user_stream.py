@@ -30,6 +30,7 @@ from grinder.binance.streams import STREAM_SESSION_TIMEOUT, WsConnection, _Malfo
 from grinder.binance.units import grids_for
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import ExecutionType, OrderStatus, PositionSide, Side
+from grinder.core.errors import ErrorCode
 from grinder.core.events import AccountUpdate, OrderUpdate
 from grinder.core.rules import SymbolRules
 
@@ -253,7 +254,7 @@ class UserDataStream:
             await self._rest.keepalive_listen_key()
             metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("keepalive").inc()
         except BinanceAPIError as exc:
-            if exc.code == -1125:
+            if exc.code == ErrorCode.INVALID_LISTEN_KEY:
                 log.warning("listen_key_invalid action=recreate")
                 self._renew("listen_key_invalid")
             else:

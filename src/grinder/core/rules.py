@@ -14,6 +14,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, Invali
 from typing import Any
 
 from grinder.core.enums import OrderType, Side
+from grinder.core.errors import ErrorCode
 
 _ZERO = Decimal(0)
 
@@ -323,25 +324,26 @@ class SymbolRules:
         """Raise `OrderRuleError` with Binance's code/message if Binance would refuse the order."""
         qty = to_decimal(quantity, "quantity")
         if decimal_places(qty.normalize()) > self._qty_dp:
-            raise OrderRuleError(-1111, MSG_BAD_PRECISION)
+            raise OrderRuleError(ErrorCode.BAD_PRECISION, MSG_BAD_PRECISION)
         if order_type is OrderType.LIMIT:
             if price is None:
-                raise OrderRuleError(-1102, mandatory_param_message("price"))
+                missing = mandatory_param_message("price")
+                raise OrderRuleError(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, missing)
             px = to_decimal(price, "price")
             if decimal_places(px.normalize()) > self._price_dp:
-                raise OrderRuleError(-1111, MSG_BAD_PRECISION)
+                raise OrderRuleError(ErrorCode.BAD_PRECISION, MSG_BAD_PRECISION)
             self._check_price_filter(px)
         if qty <= 0:
-            raise OrderRuleError(-4003, MSG_QTY_LE_ZERO)
+            raise OrderRuleError(ErrorCode.QTY_LESS_THAN_ZERO, MSG_QTY_LE_ZERO)
         self._check_lot(order_type, qty)
         if order_type is OrderType.LIMIT:
             px = to_decimal(price, "price")  # type: ignore[arg-type]
             if mark_price is not None:
                 self._check_percent_price(side, px, mark_price)
             if not reduce_only and px * qty < self.min_notional:
-                raise OrderRuleError(-4164, min_notional_message(self.min_notional))
+                raise OrderRuleError(ErrorCode.MIN_NOTIONAL, min_notional_message(self.min_notional))
         elif mark_price is not None and not reduce_only and mark_price * qty < self.min_notional:
-            raise OrderRuleError(-4164, min_notional_message(self.min_notional))
+            raise OrderRuleError(ErrorCode.MIN_NOTIONAL, min_notional_message(self.min_notional))
 
     def validate_ticks(
         self,
@@ -365,13 +367,13 @@ class SymbolRules:
 
     def _check_price_filter(self, px: Decimal) -> None:
         if px <= 0:
-            raise OrderRuleError(-4001, MSG_PRICE_LT_ZERO)
+            raise OrderRuleError(ErrorCode.PRICE_LESS_THAN_ZERO, MSG_PRICE_LT_ZERO)
         if self.min_price > 0 and px < self.min_price:
-            raise OrderRuleError(-4013, MSG_PRICE_LT_MIN)
+            raise OrderRuleError(ErrorCode.PRICE_LESS_THAN_MIN_PRICE, MSG_PRICE_LT_MIN)
         if self.max_price > 0 and px > self.max_price:
-            raise OrderRuleError(-4002, MSG_PRICE_GT_MAX)
+            raise OrderRuleError(ErrorCode.PRICE_GREATER_THAN_MAX_PRICE, MSG_PRICE_GT_MAX)
         if (px - self.min_price) % self.tick_size != 0:
-            raise OrderRuleError(-4014, MSG_PRICE_TICK)
+            raise OrderRuleError(ErrorCode.PRICE_NOT_INCREASED_BY_TICK_SIZE, MSG_PRICE_TICK)
 
     def _check_lot(self, order_type: OrderType, qty: Decimal) -> None:
         if order_type is OrderType.MARKET and self.market_step_size is not None:
@@ -381,24 +383,24 @@ class SymbolRules:
         else:
             step, lo, hi = self.step_size, self.min_qty, self.max_qty
         if lo > 0 and qty < lo:
-            raise OrderRuleError(-4004, MSG_QTY_LT_MIN)
+            raise OrderRuleError(ErrorCode.QTY_LESS_THAN_MIN_QTY, MSG_QTY_LT_MIN)
         if hi > 0 and qty > hi:
-            raise OrderRuleError(-4005, MSG_QTY_GT_MAX)
+            raise OrderRuleError(ErrorCode.QTY_GREATER_THAN_MAX_QTY, MSG_QTY_GT_MAX)
         if (qty - lo) % step != 0:
-            raise OrderRuleError(-4023, MSG_QTY_STEP)
+            raise OrderRuleError(ErrorCode.QTY_NOT_INCREASED_BY_STEP_SIZE, MSG_QTY_STEP)
 
     def _check_percent_price(self, side: Side, px: Decimal, mark: Decimal) -> None:
         if self.multiplier_up > 0 and side is Side.BUY and px > mark * self.multiplier_up:
-            raise OrderRuleError(-4016, MSG_PERCENT_UP)
+            raise OrderRuleError(ErrorCode.PRICE_HIGHER_THAN_MULTIPLIER_UP, MSG_PERCENT_UP)
         if self.multiplier_down > 0 and side is Side.SELL and px < mark * self.multiplier_down:
-            raise OrderRuleError(-4024, MSG_PERCENT_DOWN)
+            raise OrderRuleError(ErrorCode.PRICE_LOWER_THAN_MULTIPLIER_DOWN, MSG_PERCENT_DOWN)
 
     def check_market_percent_price(self, side: Side, best_price: Decimal, mark: Decimal) -> None:
         """MARKET orders: the counterparty's best price must sit inside PERCENT_PRICE (-4131)."""
         if side is Side.BUY and self.multiplier_up > 0 and best_price > mark * self.multiplier_up:
-            raise OrderRuleError(-4131, MSG_MARKET_PERCENT)
+            raise OrderRuleError(ErrorCode.MARKET_ORDER_REJECT, MSG_MARKET_PERCENT)
         if side is Side.SELL and self.multiplier_down > 0 and best_price < mark * self.multiplier_down:
-            raise OrderRuleError(-4131, MSG_MARKET_PERCENT)
+            raise OrderRuleError(ErrorCode.MARKET_ORDER_REJECT, MSG_MARKET_PERCENT)
 
 
 def _typical_perp_rules(

@@ -17,6 +17,7 @@ from grinder.connector.port import OrderState
 from grinder.core.clock import WallClock
 from grinder.core.commands import Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import ExecutionType, OrderStatus, OrderType, Side
+from grinder.core.errors import ErrorCode
 from grinder.core.events import AccountUpdate, Fill, OrderUpdate
 from grinder.execution.pipeline import BlockedCommand
 from grinder.store import Journal, StoreConfig
@@ -95,7 +96,7 @@ class EngineJournal:
             return
         cmd = PlaceOrder(symbol=symbol, side=Side.BUY, order_type=OrderType.LIMIT, qty_lots=1,
                          client_order_id=client_order_id, price_ticks=1)
-        self.store.append_result(CommandResult(cmd, Outcome.REJECTED, code=-2013,
+        self.store.append_result(CommandResult(cmd, Outcome.REJECTED, code=ErrorCode.NO_SUCH_ORDER,
                                                reason="not known to the exchange at start-up"), now_ms)
 
     def last_fill_ms(self, symbol: str) -> int | None:

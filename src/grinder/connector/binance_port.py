@@ -27,7 +27,17 @@ from grinder.connector.gates import is_mainnet_url
 from grinder.connector.metrics import UNKNOWN_OUTCOMES_TOTAL
 from grinder.connector.notional import notional_problem
 from grinder.connector.port import BalanceState, OrderState, PositionState
-from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.commands import (
+    AmendOrder,
+    BlockKind,
+    BlockReason,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Outcome,
+    PlaceOrder,
+    blocked,
+)
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side
 from grinder.core.events import Fill
 from grinder.core.ids import is_valid_client_order_id
@@ -146,9 +156,9 @@ class BinanceFuturesPort:
         try:
             rules = await self.symbol_rules(cmd.symbol)
         except ValueError as exc:
-            return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
+            return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
         except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
-            return CommandResult(cmd, Outcome.BLOCKED, reason=f"rules_unavailable: {exc}")
+            return blocked(cmd, BlockReason(BlockKind.RULES_UNAVAILABLE, str(exc)))
         try:
             if isinstance(cmd, PlaceOrder):
                 return await self._place(cmd, rules)
@@ -156,37 +166,35 @@ class BinanceFuturesPort:
                 return await self._cancel(cmd, rules)
             return await self._amend(cmd, rules)
         except WriteFenced as exc:  # the HA fence refused the request: nothing was sent (ADR-110)
-            return CommandResult(cmd, Outcome.BLOCKED, reason=f"fenced: {exc.reason}")
+            return blocked(cmd, BlockReason(BlockKind.FENCED, exc.reason))
 
     async def _reference_price_ticks(self, cmd: PlaceOrder, rules: SymbolRules) -> int:
         if cmd.price_ticks is not None:
             return cmd.price_ticks
         return rules.ceil_ticks(await self.mid_price(cmd.symbol))
 
-    async def _check_place(self, cmd: PlaceOrder, rules: SymbolRules) -> str | None:
+    async def _check_place(self, cmd: PlaceOrder, rules: SymbolRules) -> BlockReason | None:
         if not is_valid_client_order_id(cmd.client_order_id):
-            return (
-                f"invalid_order: client order id {cmd.client_order_id!r} "
-                "must match ^[.A-Z:/a-z0-9_-]{1,36}$"
-            )
+            return BlockReason(BlockKind.INVALID_ORDER, f"client order id {cmd.client_order_id!r} "
+                                                        "must match ^[.A-Z:/a-z0-9_-]{1,36}$")
         if cmd.order_type is OrderType.LIMIT and cmd.price_ticks is None:
-            return "invalid_order: a LIMIT order needs price_ticks"
+            return BlockReason(BlockKind.INVALID_ORDER, "a LIMIT order needs price_ticks")
         try:
             rules.validate_ticks(cmd.side, cmd.order_type, cmd.qty_lots, cmd.price_ticks,
                                  reduce_only=cmd.reduce_only)
             ref_ticks = await self._reference_price_ticks(cmd, rules)
         except OrderRuleError as exc:
-            return f"invalid_order: {exc.code} {exc.msg}"
+            return BlockReason(BlockKind.INVALID_ORDER, f"{exc.code} {exc.msg}")
         except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
-            return f"invalid_order: no reference price for the notional check ({exc})"
+            return BlockReason(BlockKind.INVALID_ORDER, f"no reference price for the notional check ({exc})")
         problem = notional_problem(rules, ref_ticks, cmd.qty_lots, self.config.max_notional_per_order,
                                    reduce_only=cmd.reduce_only, op="place_order")
-        return f"limit: {problem}" if problem else None
+        return BlockReason(BlockKind.LIMIT, problem) if problem else None
 
     async def _place(self, cmd: PlaceOrder, rules: SymbolRules) -> CommandResult:
         problem = await self._check_place(cmd, rules)
         if problem is not None:
-            return CommandResult(cmd, Outcome.BLOCKED, reason=problem)
+            return blocked(cmd, problem)
         resends = 0
         maybe_executed = False  # any unknown outcome so far: the order may still appear later
         while True:
@@ -194,9 +202,9 @@ class BinanceFuturesPort:
                 resp = await self._client.new_order(cmd, rules)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
-                return CommandResult(cmd, Outcome.BLOCKED, reason=f"rate_limited: {exc}")
+                return blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
             except ValueError as exc:  # not encodable: nothing was sent
-                return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
+                return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
             except BinanceAPIError as exc:
                 if exc.kind is ErrorKind.NON_RETRYABLE and exc.code != _CODE_DUPLICATE_ID:
                     return _rejected(cmd, exc, "place_order")
@@ -222,7 +230,7 @@ class BinanceFuturesPort:
                 resp = await self._client.cancel_order(cmd.symbol, client_order_id=cmd.client_order_id)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
-                return CommandResult(cmd, Outcome.BLOCKED, reason=f"rate_limited: {exc}")
+                return blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
             except BinanceAPIError as exc:
                 retrying = resends > 0 and exc.code == _CODE_UNKNOWN_ORDER
                 if exc.kind is ErrorKind.NON_RETRYABLE and not retrying:
@@ -247,11 +255,11 @@ class BinanceFuturesPort:
         try:
             rules.validate_ticks(cmd.side, OrderType.LIMIT, cmd.qty_lots, cmd.price_ticks)
         except OrderRuleError as exc:
-            return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc.code} {exc.msg}")
+            return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, f"{exc.code} {exc.msg}"))
         problem = notional_problem(rules, cmd.price_ticks, cmd.qty_lots, self.config.max_notional_per_order,
                                    reduce_only=False, op="replace_order")
         if problem is not None:
-            return CommandResult(cmd, Outcome.BLOCKED, reason=f"limit: {problem}")
+            return blocked(cmd, BlockReason(BlockKind.LIMIT, problem))
         resends = 0
         maybe_executed = False
         while True:
@@ -259,9 +267,9 @@ class BinanceFuturesPort:
                 resp = await self._client.modify_order(cmd, rules)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
-                return CommandResult(cmd, Outcome.BLOCKED, reason=f"rate_limited: {exc}")
+                return blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
             except ValueError as exc:
-                return CommandResult(cmd, Outcome.BLOCKED, reason=f"invalid_order: {exc}")
+                return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
             except BinanceAPIError as exc:
                 if resends > 0 and exc.code == _CODE_NO_NEED_TO_MODIFY:
                     found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)

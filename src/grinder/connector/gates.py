@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from grinder.connector.config import BASE_URL_ENV, env_flag
 from grinder.connector.port import ExchangePort
+from grinder.core.commands import BlockKind, BlockReason
 from grinder.core.enums import SafeMode
 
 ALLOW_MAINNET_ENV = "ALLOW_MAINNET_TRADE"
@@ -41,8 +42,12 @@ class GateBlock:
     message: str
 
     @property
+    def block(self) -> BlockReason:
+        return BlockReason(BlockKind.GATE, self.gate.value)
+
+    @property
     def reason(self) -> str:
-        return f"gate:{self.gate.value}"
+        return self.block.text
 
 
 @functools.lru_cache(maxsize=64)

@@ -27,7 +27,17 @@ from grinder.connector.gates import Gate, GateBlock, check_write_gates
 from grinder.connector.notional import feasible_lots, notional_problem
 from grinder.connector.port import BalanceState, ExchangePort, OrderState, PositionState
 from grinder.core.clock import Clock, WallClock
-from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.commands import (
+    AmendOrder,
+    BlockKind,
+    BlockReason,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Outcome,
+    PlaceOrder,
+    blocked,
+)
 from grinder.core.enums import OrderType, SafeMode, Side, TimeInForce
 from grinder.core.ids import ClientOrderIdFactory, is_grinder_order, parse_client_order_id
 from grinder.core.rules import SymbolRules
@@ -133,13 +143,16 @@ class LiveConnectorV0:
             self.config.armed,
         )
 
-    async def _limit_problem(self, cmd: Command, port: ExchangePort, rules: SymbolRules) -> str | None:
+    async def _limit_problem(
+        self, cmd: Command, port: ExchangePort, rules: SymbolRules
+    ) -> BlockReason | None:
         op = _op_of(cmd)
         # The write allow-list holds for every write, cancels and reduce-only orders included.
         if cmd.symbol not in self.config.symbols:
-            return (
-                f"symbol_not_allowed: Cannot {op}: {cmd.symbol} is not in LiveConnectorConfig.symbols "
-                f"{list(self.config.symbols)}; add it to trade it"
+            return BlockReason(
+                BlockKind.SYMBOL_NOT_ALLOWED,
+                f"Cannot {op}: {cmd.symbol} is not in LiveConnectorConfig.symbols "
+                f"{list(self.config.symbols)}; add it to trade it",
             )
         cap = self.config.max_notional_per_order
         if isinstance(cmd, PlaceOrder):
@@ -153,28 +166,31 @@ class LiveConnectorV0:
             problem = notional_problem(rules, cmd.price_ticks, cmd.qty_lots, cap, reduce_only=False, op=op)
         else:
             problem = None
-        return f"limit: {problem}" if problem else None
+        return BlockReason(BlockKind.LIMIT, problem) if problem else None
 
     async def _write(self, cmd: Command, *, operator: bool = False) -> tuple[CommandResult, GateBlock | None]:
         op = _op_of(cmd)
         block = self.check_gates(op, operator=operator)
         if block is not None:
             self._blocked(op, block)
-            return CommandResult(cmd, Outcome.BLOCKED, reason=block.reason), block
+            return blocked(cmd, block.block), block
         port = self._write_port()
         mode = self.config.mode.value
         try:
             rules = await port.symbol_rules(cmd.symbol)
             problem = await self._limit_problem(cmd, port, rules)
         except ValueError as exc:
-            problem = f"invalid_order: {exc}"
+            problem = BlockReason(BlockKind.INVALID_ORDER, str(exc))
         except Exception as exc:  # the exchange could not be read: refuse this write, keep the engine up
             why = f"{type(exc).__name__}: {exc}"
-            problem = f"rules_unavailable: Cannot {op}: symbol rules or price unavailable ({why})"
+            problem = BlockReason(BlockKind.RULES_UNAVAILABLE,
+                                  f"Cannot {op}: symbol rules or price unavailable ({why})")
         if problem is not None:
-            metrics.count_error(problem.split(":", 1)[0].replace("symbol_not_allowed", "limit"))
-            log.warning("write_refused op=%s client_order_id=%s reason=%s", op, cmd.client_order_id, problem)
-            return CommandResult(cmd, Outcome.BLOCKED, reason=problem), None
+            allow_list = problem.kind is BlockKind.SYMBOL_NOT_ALLOWED
+            metrics.count_error("limit" if allow_list else problem.kind.value)
+            log.warning("write_refused op=%s client_order_id=%s reason=%s", op, cmd.client_order_id,
+                        problem.text)
+            return blocked(cmd, problem), None
         self._log_request(cmd, rules)
         # Gates again, immediately before the port: a rollback during the awaits above still wins.
         block = self.check_gates(op, operator=operator)
@@ -186,7 +202,7 @@ class LiveConnectorV0:
             )
         if block is not None:
             self._blocked(op, block)
-            return CommandResult(cmd, Outcome.BLOCKED, reason=block.reason), block
+            return blocked(cmd, block.block), block
         result = await port.submit(cmd)
         self._account(result, mode)
         return result, None
@@ -236,8 +252,8 @@ class LiveConnectorV0:
                 )
             return
         if result.outcome is Outcome.BLOCKED:
-            reason = result.reason.split(":", 1)[0]
-            metrics.count_error(reason if reason in metrics.ERROR_REASONS else "invalid_order")
+            kind = result.block.kind.value if result.block is not None else ""
+            metrics.count_error(kind if kind in metrics.ERROR_REASONS else "invalid_order")
         elif result.outcome is Outcome.UNKNOWN:
             metrics.count_error("unknown_outcome", result.code)
         elif result.reason.startswith("retryable"):
@@ -264,10 +280,8 @@ class LiveConnectorV0:
         Every other gate (mode, ALLOW_MAINNET_TRADE, port, the symbol allow-list) still applies.
         It only ever cancels; an order without the GRINDER prefix is refused (not ours to touch)."""
         if not is_grinder_order(cmd.client_order_id):
-            return CommandResult(
-                cmd, Outcome.BLOCKED,
-                reason=f"not_ours: Cannot cancel_order: {cmd.client_order_id} was not placed by GRINDER",
-            )
+            return blocked(cmd, BlockReason(
+                BlockKind.NOT_OURS, f"Cannot cancel_order: {cmd.client_order_id} was not placed by GRINDER"))
         log.warning("operator_cancel symbol=%s order_id=%s", cmd.symbol, cmd.client_order_id)
         result, _ = await self._write(cmd, operator=True)
         return result
@@ -302,12 +316,13 @@ class LiveConnectorV0:
                 client_order_id=result.command.client_order_id,
             )
         reason = result.reason
-        if reason.startswith(("rate_limited", "retryable")):
+        why = result.block
+        if (why.kind is BlockKind.RATE_LIMITED if why is not None else reason.startswith("retryable")):
             raise ConnectorRetryableError(f"Cannot {op} now: {reason}")
-        if result.outcome is Outcome.BLOCKED:
-            text = reason.split(": ", 1)[1] if ": " in reason else reason
+        if why is not None:
+            text = why.detail if why.detail and why.kind not in (BlockKind.GATE, BlockKind.RISK) else why.text
             raise ConnectorNonRetryableError(
-                text if text.startswith("Cannot") else f"Cannot {op}: {text}", reason=reason.split(":", 1)[0]
+                text if text.startswith("Cannot") else f"Cannot {op}: {text}", reason=why.label
             )
         text = reason if reason.startswith("Cannot") else f"Cannot {op}: {result.code} {reason}"
         raise ConnectorNonRetryableError(text, code=result.code, reason="rejected")

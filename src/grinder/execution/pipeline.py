@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.commands import (
+    AmendOrder,
+    BlockKind,
+    BlockReason,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Outcome,
+    PlaceOrder,
+)
 from grinder.core.enums import Side
 from grinder.core.events import (
     AccountUpdate,
@@ -92,6 +101,10 @@ class BlockedCommand:
     command: Command
     reason: str
     time_ms: int
+
+    @property
+    def block(self) -> BlockReason:
+        return BlockReason(BlockKind.RISK, self.reason)
 
 
 @dataclass(slots=True)

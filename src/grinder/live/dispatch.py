@@ -9,7 +9,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from grinder.core.clock import Clock
-from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.commands import (
+    BlockKind,
+    BlockReason,
+    CancelOrder,
+    Command,
+    CommandResult,
+    Outcome,
+    PlaceOrder,
+    blocked,
+)
 from grinder.execution.order_manager import WorkingState
 from grinder.live.latency import TICK_ORDERS, LatencyTracker, TickOrders
 from grinder.live.parts import EngineParts
@@ -75,7 +84,7 @@ class CommandDispatcher:
             for cmd in cmds:
                 if tick is not None:
                     self.latency.order_not_written(tick)
-                self.apply_result(CommandResult(cmd, Outcome.BLOCKED, reason="journal_write_failed"))
+                self.apply_result(blocked(cmd, BlockReason(BlockKind.JOURNAL_WRITE_FAILED)))
             return
         # One task per command, all started now: their first steps run back to back in the next
         # loop iteration (the market stream yields first, see `LiveEngine._decide`), each writing its
@@ -129,10 +138,10 @@ class CommandDispatcher:
             self._request_reconcile("unknown_outcome")
 
     def journal_blocked(self) -> None:
-        for blocked in self.parts.pipeline.take_blocked():
-            metrics.COMMANDS_BLOCKED_TOTAL.labels(blocked.reason.split(":")[0][:48] or "unspecified").inc()
+        for refused in self.parts.pipeline.take_blocked():
+            metrics.COMMANDS_BLOCKED_TOTAL.labels(refused.block.label[:48] or "unspecified").inc()
             try:
-                self.parts.journal.record_blocked(blocked)
+                self.parts.journal.record_blocked(refused)
             except Exception:
                 metrics.ENGINE_EVENT_ERRORS_TOTAL.labels("journal").inc()
                 log.exception("journal write of a blocked command failed")
@@ -150,7 +159,8 @@ class CommandDispatcher:
             c.rejected += 1
         elif res.outcome is Outcome.BLOCKED:
             c.blocked += 1
-            metrics.COMMANDS_BLOCKED_TOTAL.labels(res.reason.split(":")[0][:48] or "unspecified").inc()
+            label = res.block.label[:48] if res.block is not None else ""
+            metrics.COMMANDS_BLOCKED_TOTAL.labels(label or "unspecified").inc()
         else:
             c.unknown += 1
 

@@ -81,7 +81,7 @@ async def test_place_query_cancel_round_trip_logs_runbook_lines(
         cid = await r.connector.place_order(symbol="BTCUSDT", side=Side.BUY, price=price)
         rules = await r.port.symbol_rules("BTCUSDT")
         # quantity=None: the smallest step multiple meeting MIN_NOTIONAL (100) at that price.
-        expected_qty = rules.min_qty_for_notional(price)
+        expected_qty = rules.lots_to_qty(rules.min_lots_for_notional(rules.price_to_ticks(price)))
         view = r.sim.venue.get_order(symbol="BTCUSDT", client_order_id=cid)
         assert view.status is OrderStatus.NEW and view.side is Side.BUY
         assert rules.lots_to_qty(view.orig_qty_lots) == expected_qty

@@ -163,8 +163,8 @@ def test_percent_price_against_mark() -> None:
 
 def test_min_qty_for_notional_is_smallest_step_multiple() -> None:
     r = btcusdt_rules()
-    assert r.min_qty_for_notional("97000") == Decimal("0.002")  # 0.001 * 97000 = 97 < 100
-    assert r.min_qty_for_notional("100000") == Decimal("0.001")
+    assert r.lots_to_qty(r.min_lots_for_notional(r.price_to_ticks("97000"))) == Decimal("0.002")  # 97 < 100
+    assert r.lots_to_qty(r.min_lots_for_notional(r.price_to_ticks("100000"))) == Decimal("0.001")
     assert r.min_lots_for_notional(r.price_to_ticks("97000")) == 2
 
 
@@ -175,7 +175,6 @@ def test_min_lots_for_notional_is_minimal(rules: SymbolRules, price_ticks: int) 
     assert rules.lots_to_qty(lots) >= rules.min_qty
     if lots > 1 and rules.lots_to_qty(lots - 1) >= rules.min_qty:
         assert rules.notional(price_ticks, lots - 1) < rules.min_notional
-    assert rules.min_qty_for_notional(rules.ticks_to_price(price_ticks)) == rules.lots_to_qty(lots)
 
 
 def test_exchange_info_round_trip() -> None:

@@ -148,7 +148,7 @@ def test_to_filters_is_the_exchange_info_shape() -> None:
         (lambda r: r.price_to_ticks("abc"), "price"), (lambda r: r.qty_to_lots("abc"), "quantity"),
         (lambda r: r.floor_ticks("abc"), "price"), (lambda r: r.ceil_ticks("abc"), "price"),
         (lambda r: r.nearest_ticks("abc"), "price"), (lambda r: r.floor_lots("abc"), "quantity"),
-        (lambda r: r.ceil_lots("abc"), "quantity"), (lambda r: r.min_qty_for_notional("abc"), "price"),
+        (lambda r: r.ceil_lots("abc"), "quantity"),
         (lambda r: r.validate_order(Side.BUY, OrderType.LIMIT, "abc", "100"), "quantity"),
         (lambda r: r.validate_order(Side.BUY, OrderType.LIMIT, "1", "abc"), "price"),
     ],
@@ -199,12 +199,9 @@ def test_min_lots_for_notional_edges() -> None:
         r.min_lots_for_notional(0)
     bare = SymbolRules(symbol="X", tick_size=Decimal(1), step_size=Decimal(1))  # no minQty, no MIN_NOTIONAL
     assert bare.min_lots_for_notional(5) == 1
-    assert bare.min_qty_for_notional("5") == Decimal(1)
     stepped = SymbolRules(symbol="X", tick_size=Decimal(1), step_size=Decimal(1), min_qty=Decimal(3))
-    assert stepped.min_lots_for_notional(5) == 3 and stepped.min_qty_for_notional("5") == Decimal(3)
-    with pytest.raises(ValueError, match=r"^BTCUSDT: price must be positive \(got 0\)$"):
-        r.min_qty_for_notional("0")
-    assert r.min_qty_for_notional("50000") == Decimal("0.002")
+    assert stepped.min_lots_for_notional(5) == 3
+    assert r.min_lots_for_notional(r.price_to_ticks("50000")) == 2
 
 
 # ----------------------------------------------------------------- validation

@@ -120,7 +120,7 @@ def test_fills_are_deduplicated_by_trade_and_order(journal: Journal) -> None:
     assert journal.fills()[0] == fill("c1", 5)  # exact round trip, Decimal included
     assert journal.fill_keys() == {(SYM, 5, "c1"), (SYM, 6, "c1")}
     assert journal.has_fill(SYM, 6, "c1") and not journal.has_fill(SYM, 6, "c2")
-    assert journal.last_fill_time_ms(SYM) == 123 and journal.last_fill_time_ms("ETHUSDT") is None
+    assert journal.last_trade_id(SYM) == 6 and journal.last_trade_id("ETHUSDT") is None
 
 
 def test_bad_input_raises_with_context_and_writes_nothing(journal: Journal) -> None:

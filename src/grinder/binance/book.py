@@ -239,6 +239,3 @@ class LocalOrderBook:
         """Copies of every (price ticks -> lots) level per side, whatever the sync state (for tests
         and for comparing books; trading code reads `best_bid` / `bids`, which refuse a stale book)."""
         return dict(self._bids.levels), dict(self._asks.levels)
-
-    def level_count(self) -> tuple[int, int]:
-        return len(self._bids.levels), len(self._asks.levels)

@@ -301,15 +301,6 @@ class SymbolRules:
         min_lots = self.ceil_lots(self.min_qty) if self.min_qty > 0 else 1
         return max(need, min_lots, 1)
 
-    def min_qty_for_notional(self, price: Decimal | str) -> Decimal:
-        """The smallest step-multiple quantity whose notional at `price` meets MIN_NOTIONAL."""
-        p = to_decimal(price, "price")
-        if p <= 0:
-            raise ValueError(f"{self.symbol}: price must be positive (got {p})")
-        need = (self.min_notional / (p * self.step_size)).to_integral_value(rounding=ROUND_CEILING)
-        min_lots = self.ceil_lots(self.min_qty) if self.min_qty > 0 else 1
-        return self.lots_to_qty(max(int(need), min_lots, 1))
-
     # ----------------------------------------------------------------- validation
     def validate_order(
         self,

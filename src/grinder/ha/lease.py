@@ -162,10 +162,6 @@ class LeaderLease:
         """The token of the term we hold; compare it where a write must be fenced."""
         return self._token if self.is_leader else None
 
-    @property
-    def highest_token_seen(self) -> int:
-        return self._highest_seen
-
     def write_permit(self) -> str | None:
         """None when a write may be sent now, else why not (the write is then not sent).
 

@@ -99,10 +99,6 @@ class EngineJournal:
         self.store.append_result(CommandResult(cmd, Outcome.REJECTED, code=ErrorCode.NO_SUCH_ORDER,
                                                reason="not known to the exchange at start-up"), now_ms)
 
-    def last_fill_ms(self, symbol: str) -> int | None:
-        fills = self.store.fills(symbol)
-        return max((f.time_ms for f in fills), default=None)
-
     def has_fill(self, symbol: str, trade_id: int, client_order_id: str) -> bool:
         return (symbol, trade_id, client_order_id) in self.store.fill_keys()
 

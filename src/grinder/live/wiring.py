@@ -341,7 +341,3 @@ def exchange_block(rest: BinanceRestClient) -> Callable[[], str | None]:
         return None
 
     return blocked
-
-
-def ops_config_for(settings: EngineSettings, port: int | None = None) -> OpsConfig:
-    return settings.ops if port is None else dataclasses.replace(settings.ops, port=port)

@@ -580,14 +580,6 @@ class Journal:
             ).fetchone()
         return row is not None
 
-    def last_fill_time_ms(self, symbol: str) -> int | None:
-        """Exchange time of the newest journaled fill of `symbol` (where missed-fill recovery starts)."""
-        with self._lock:
-            value = self._db.execute(
-                "SELECT MAX(fill_time_ms) FROM fills WHERE symbol = ?", (symbol,)
-            ).fetchone()[0]
-        return None if value is None else int(value)
-
     def last_trade_id(self, symbol: str) -> int | None:
         """Highest journaled trade id of `symbol`: where missed-fill recovery resumes (ADR-101)."""
         with self._lock:

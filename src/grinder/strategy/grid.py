@@ -100,11 +100,6 @@ class GridPolicy:
         self.skew_bps = frac(cfg.anchor_skew_bps)
 
     # ----------------------------------------------------------------- pieces
-    def reanchor_threshold2(self, anchor_ticks: int, spacing_bps: Fraction) -> int:
-        """Re-anchor when |mid2 - 2A| exceeds this: floor(2 × d_1 × reanchor_spacings), half ticks."""
-        k = self.reanchor_spacings
-        return (2 * self.offsets(anchor_ticks, spacing_bps)[0] * k.numerator) // k.denominator
-
     def skewed_center(self, anchor_ticks: int, position_lots: int) -> int:
         """The anchor shifted against the position: long → lower, short → higher (0 shift at flat)."""
         if self.skew_bps == 0 or position_lots == 0:

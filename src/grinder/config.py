@@ -220,26 +220,15 @@ def _coerce(tp: Any, raw: Any, where: str) -> Any:  # noqa: C901 - one branch pe
         if from_env and raw.strip().lower() in _TRUE | _FALSE:
             return raw.strip().lower() in _TRUE
         raise ConfigError(f"{where}: expected true or false, got {raw!r}")
-    if tp is int:
-        if isinstance(raw, bool):
-            raise ConfigError(f"{where}: expected an integer, got {raw!r}")
-        if isinstance(raw, int):
-            return raw
+    if tp is int or tp is float:  # a float setting takes an integer too, an int setting no float
+        if isinstance(raw, int if tp is int else int | float) and not isinstance(raw, bool):
+            return tp(raw)
         if from_env:
             try:
-                return int(raw.strip())
+                return tp(raw.strip())
             except ValueError:
                 pass
-        raise ConfigError(f"{where}: expected an integer, got {raw!r}")
-    if tp is float:
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-        if from_env:
-            try:
-                return float(raw.strip())
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number, got {raw!r}")
+        raise ConfigError(f"{where}: expected {'an integer' if tp is int else 'a number'}, got {raw!r}")
     if tp is Decimal:
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise ConfigError(f"{where}: expected a decimal number, got {raw!r}")

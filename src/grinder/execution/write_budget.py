@@ -10,21 +10,21 @@ budget runs out instead of bursting into it (ADR-171).
 from __future__ import annotations
 
 from grinder.execution.config import ExecutionConfig
-from grinder.risk.rate import TokenBucket
+from grinder.risk.rate import BucketSet, TokenBucket
 
 # pressure levels: 0 normal, 1 thin (tightest bucket under 30 % full), 2 thinner (under 10 %)
 PRESSURE_THIN = 1
 PRESSURE_THINNER = 2
 
 
-class WriteBudget:
+class WriteBudget(BucketSet):
     """Token buckets at `write_share` of the account's order and weight limits."""
 
-    __slots__ = ("_buckets",)
+    __slots__ = ()
 
     def __init__(self, cfg: ExecutionConfig) -> None:
         share = cfg.write_share
-        self._buckets = tuple(
+        super().__init__(
             TokenBucket(max(2, int(limit * share)), window_ms)
             for limit, window_ms in (
                 (cfg.orders_per_10s_limit, 10_000),
@@ -37,20 +37,6 @@ class WriteBudget:
     def limits(self) -> tuple[tuple[int, int], ...]:
         """(most writes, window ms) each bucket allows in any window."""
         return tuple((b.limit, b.window_ms) for b in self._buckets)
-
-    def available(self, now_ms: int) -> int:
-        return min(b.available(now_ms) for b in self._buckets)
-
-    def take(self, now_ms: int) -> bool:
-        """Spend one write in every bucket, or none when one of them is empty."""
-        taken: list[TokenBucket] = []
-        for bucket in self._buckets:
-            if not bucket.take(now_ms):
-                for t in taken:
-                    t.give_back()
-                return False
-            taken.append(bucket)
-        return True
 
     def pressure(self, now_ms: int) -> int:
         """0 while every bucket is at least 30 % full, 1 under 30 %, 2 under 10 %."""

@@ -37,28 +37,13 @@ def find_mismatches(
             continue
         if exp.in_flight:
             continue  # an amend/cancel may be landing right now
-        if abs(obs.orig_lots - exp.qty_lots) > cfg.qty_tolerance_lots:
-            out.append(
-                Mismatch(
-                    MismatchKind.QTY_MISMATCH,
-                    exp.symbol,
-                    cid,
-                    expected=exp.qty_lots,
-                    observed=obs.orig_lots,
-                    detail="lots",
-                )
-            )
-        if abs(obs.price_ticks - exp.price_ticks) > cfg.price_tolerance_ticks:
-            out.append(
-                Mismatch(
-                    MismatchKind.PRICE_MISMATCH,
-                    exp.symbol,
-                    cid,
-                    expected=exp.price_ticks,
-                    observed=obs.price_ticks,
-                    detail="ticks",
-                )
-            )
+        for kind, want, seen, tolerance, unit in (
+            (MismatchKind.QTY_MISMATCH, exp.qty_lots, obs.orig_lots, cfg.qty_tolerance_lots, "lots"),
+            (MismatchKind.PRICE_MISMATCH, exp.price_ticks, obs.price_ticks, cfg.price_tolerance_ticks,
+             "ticks"),
+        ):
+            if abs(seen - want) > tolerance:
+                out.append(Mismatch(kind, exp.symbol, cid, expected=want, observed=seen, detail=unit))
     for cid, obs in sorted(open_orders.items()):
         if cid not in expected.orders:
             ours = is_grinder_order(cid)

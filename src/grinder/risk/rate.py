@@ -8,6 +8,8 @@ so refills are exact; time comes from the caller (`now_ms`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class TokenBucket:
     """Burst `limit // 2`, refill `limit / 2` per `window_ms`; integer arithmetic only."""
@@ -53,18 +55,19 @@ class TokenBucket:
         self._level_units = min(self._capacity_units, self._level_units + n * self._unit)
 
 
-class OrderRateBudget:
-    """Both ORDERS windows together: an order passes only if every bucket has a token."""
+class BucketSet:
+    """Token buckets spent together: a write passes only if every bucket has a token."""
 
     __slots__ = ("_buckets",)
 
-    def __init__(self, orders_per_10s: int, orders_per_minute: int) -> None:
-        self._buckets = (TokenBucket(orders_per_10s, 10_000), TokenBucket(orders_per_minute, 60_000))
+    def __init__(self, buckets: Iterable[TokenBucket]) -> None:
+        self._buckets = tuple(buckets)
 
     def available(self, now_ms: int) -> int:
         return min(b.available(now_ms) for b in self._buckets)
 
     def take(self, now_ms: int) -> bool:
+        """Spend one token in every bucket, or none when one of them is empty."""
         taken: list[TokenBucket] = []
         for bucket in self._buckets:
             if not bucket.take(now_ms):
@@ -73,3 +76,12 @@ class OrderRateBudget:
                 return False
             taken.append(bucket)
         return True
+
+
+class OrderRateBudget(BucketSet):
+    """Both ORDERS windows together (the risk guard's order-rate check)."""
+
+    __slots__ = ()
+
+    def __init__(self, orders_per_10s: int, orders_per_minute: int) -> None:
+        super().__init__((TokenBucket(orders_per_10s, 10_000), TokenBucket(orders_per_minute, 60_000)))

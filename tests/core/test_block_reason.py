@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from grinder.core.commands import BlockKind, BlockReason, CancelOrder, Outcome, blocked
+from grinder.core.blocks import BlockKind, BlockReason
+from grinder.core.commands import CancelOrder, CommandResult, Outcome
 
 
 def test_text_and_label_keep_the_stable_forms() -> None:
@@ -17,6 +18,6 @@ def test_text_and_label_keep_the_stable_forms() -> None:
 
 def test_blocked_result_carries_the_type_and_the_text() -> None:
     why = BlockReason(BlockKind.RATE_LIMITED, "ORDERS 10s window full")
-    res = blocked(CancelOrder("BTCUSDT", "grinder_x"), why)
+    res = CommandResult.blocked(CancelOrder("BTCUSDT", "grinder_x"), why)
     assert res.outcome is Outcome.BLOCKED and res.block is why
     assert res.reason == "rate_limited: ORDERS 10s window full"

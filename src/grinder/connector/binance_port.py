@@ -27,17 +27,8 @@ from grinder.connector.gates import is_mainnet_url
 from grinder.connector.metrics import UNKNOWN_OUTCOMES_TOTAL
 from grinder.connector.notional import notional_problem
 from grinder.connector.port import BalanceState, OrderState, PositionState
-from grinder.core.commands import (
-    AmendOrder,
-    BlockKind,
-    BlockReason,
-    CancelOrder,
-    Command,
-    CommandResult,
-    Outcome,
-    PlaceOrder,
-    blocked,
-)
+from grinder.core.blocks import BlockKind, BlockReason
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side
 from grinder.core.events import Fill
 from grinder.core.ids import is_valid_client_order_id
@@ -156,9 +147,9 @@ class BinanceFuturesPort:
         try:
             rules = await self.symbol_rules(cmd.symbol)
         except ValueError as exc:
-            return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
+            return CommandResult.blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
         except (BinanceAPIError, RateLimitRefused, MalformedMessage) as exc:
-            return blocked(cmd, BlockReason(BlockKind.RULES_UNAVAILABLE, str(exc)))
+            return CommandResult.blocked(cmd, BlockReason(BlockKind.RULES_UNAVAILABLE, str(exc)))
         try:
             if isinstance(cmd, PlaceOrder):
                 return await self._place(cmd, rules)
@@ -166,7 +157,7 @@ class BinanceFuturesPort:
                 return await self._cancel(cmd, rules)
             return await self._amend(cmd, rules)
         except WriteFenced as exc:  # the HA fence refused the request: nothing was sent (ADR-110)
-            return blocked(cmd, BlockReason(BlockKind.FENCED, exc.reason))
+            return CommandResult.blocked(cmd, BlockReason(BlockKind.FENCED, exc.reason))
 
     async def _reference_price_ticks(self, cmd: PlaceOrder, rules: SymbolRules) -> int:
         if cmd.price_ticks is not None:
@@ -194,7 +185,7 @@ class BinanceFuturesPort:
     async def _place(self, cmd: PlaceOrder, rules: SymbolRules) -> CommandResult:
         problem = await self._check_place(cmd, rules)
         if problem is not None:
-            return blocked(cmd, problem)
+            return CommandResult.blocked(cmd, problem)
         resends = 0
         maybe_executed = False  # any unknown outcome so far: the order may still appear later
         while True:
@@ -202,9 +193,9 @@ class BinanceFuturesPort:
                 resp = await self._client.new_order(cmd, rules)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
-                return blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
+                return CommandResult.blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
             except ValueError as exc:  # not encodable: nothing was sent
-                return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
+                return CommandResult.blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
             except BinanceAPIError as exc:
                 if exc.kind is ErrorKind.NON_RETRYABLE and exc.code != _CODE_DUPLICATE_ID:
                     return _rejected(cmd, exc, "place_order")
@@ -230,7 +221,7 @@ class BinanceFuturesPort:
                 resp = await self._client.cancel_order(cmd.symbol, client_order_id=cmd.client_order_id)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
-                return blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
+                return CommandResult.blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
             except BinanceAPIError as exc:
                 retrying = resends > 0 and exc.code == _CODE_UNKNOWN_ORDER
                 if exc.kind is ErrorKind.NON_RETRYABLE and not retrying:
@@ -255,11 +246,11 @@ class BinanceFuturesPort:
         try:
             rules.validate_ticks(cmd.side, OrderType.LIMIT, cmd.qty_lots, cmd.price_ticks)
         except OrderRuleError as exc:
-            return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, f"{exc.code} {exc.msg}"))
+            return CommandResult.blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, f"{exc.code} {exc.msg}"))
         problem = notional_problem(rules, cmd.price_ticks, cmd.qty_lots, self.config.max_notional_per_order,
                                    reduce_only=False, op="replace_order")
         if problem is not None:
-            return blocked(cmd, BlockReason(BlockKind.LIMIT, problem))
+            return CommandResult.blocked(cmd, BlockReason(BlockKind.LIMIT, problem))
         resends = 0
         maybe_executed = False
         while True:
@@ -267,9 +258,9 @@ class BinanceFuturesPort:
                 resp = await self._client.modify_order(cmd, rules)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
-                return blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
+                return CommandResult.blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
             except ValueError as exc:
-                return blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
+                return CommandResult.blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
             except BinanceAPIError as exc:
                 if resends > 0 and exc.code == _CODE_NO_NEED_TO_MODIFY:
                     found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from grinder.connector.config import BASE_URL_ENV, env_flag
 from grinder.connector.port import ExchangePort
-from grinder.core.commands import BlockKind, BlockReason
+from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.enums import SafeMode
 
 ALLOW_MAINNET_ENV = "ALLOW_MAINNET_TRADE"

@@ -26,18 +26,9 @@ from grinder.connector.errors import (
 from grinder.connector.gates import Gate, GateBlock, check_write_gates
 from grinder.connector.notional import feasible_lots, notional_problem
 from grinder.connector.port import BalanceState, ExchangePort, OrderState, PositionState
+from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.clock import Clock, WallClock
-from grinder.core.commands import (
-    AmendOrder,
-    BlockKind,
-    BlockReason,
-    CancelOrder,
-    Command,
-    CommandResult,
-    Outcome,
-    PlaceOrder,
-    blocked,
-)
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import OrderType, SafeMode, Side, TimeInForce
 from grinder.core.ids import ClientOrderIdFactory, is_grinder_order, parse_client_order_id
 from grinder.core.rules import SymbolRules
@@ -173,7 +164,7 @@ class LiveConnectorV0:
         block = self.check_gates(op, operator=operator)
         if block is not None:
             self._blocked(op, block)
-            return blocked(cmd, block.block), block
+            return CommandResult.blocked(cmd, block.block), block
         port = self._write_port()
         mode = self.config.mode.value
         try:
@@ -190,7 +181,7 @@ class LiveConnectorV0:
             metrics.count_error("limit" if allow_list else problem.kind.value)
             log.warning("write_refused op=%s client_order_id=%s reason=%s", op, cmd.client_order_id,
                         problem.text)
-            return blocked(cmd, problem), None
+            return CommandResult.blocked(cmd, problem), None
         self._log_request(cmd, rules)
         # Gates again, immediately before the port: a rollback during the awaits above still wins.
         block = self.check_gates(op, operator=operator)
@@ -202,7 +193,7 @@ class LiveConnectorV0:
             )
         if block is not None:
             self._blocked(op, block)
-            return blocked(cmd, block.block), block
+            return CommandResult.blocked(cmd, block.block), block
         result = await port.submit(cmd)
         self._account(result, mode)
         return result, None
@@ -280,7 +271,7 @@ class LiveConnectorV0:
         Every other gate (mode, ALLOW_MAINNET_TRADE, port, the symbol allow-list) still applies.
         It only ever cancels; an order without the GRINDER prefix is refused (not ours to touch)."""
         if not is_grinder_order(cmd.client_order_id):
-            return blocked(cmd, BlockReason(
+            return CommandResult.blocked(cmd, BlockReason(
                 BlockKind.NOT_OURS, f"Cannot cancel_order: {cmd.client_order_id} was not placed by GRINDER"))
         log.warning("operator_cancel symbol=%s order_id=%s", cmd.symbol, cmd.client_order_id)
         result, _ = await self._write(cmd, operator=True)

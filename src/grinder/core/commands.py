@@ -11,6 +11,7 @@ from enum import StrEnum
 
 import msgspec
 
+from grinder.core.blocks import BlockReason
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
 
 
@@ -52,42 +53,6 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-class BlockKind(StrEnum):
-    """Why our own side refused a write before the exchange saw it: stable metric label values."""
-
-    GATE = "gate"  # a Runbook 17 gate (detail: the gate name)
-    RISK = "risk"  # the risk guard (detail: the `RiskReason`)
-    SYMBOL_NOT_ALLOWED = "symbol_not_allowed"  # not in the connector's symbol allow-list
-    LIMIT = "limit"  # the connector's per-order notional cap
-    INVALID_ORDER = "invalid_order"  # the exchange would refuse it (symbol rules, client id)
-    RULES_UNAVAILABLE = "rules_unavailable"  # symbol rules or a reference price could not be read
-    RATE_LIMITED = "rate_limited"  # our rate governor holds writes (429/418 window)
-    FENCED = "fenced"  # the HA write fence: not the leader
-    NOT_OURS = "not_ours"  # an operator cancel of an order GRINDER did not place
-    JOURNAL_WRITE_FAILED = "journal_write_failed"  # not journaled, so not sent
-
-
-class BlockReason(msgspec.Struct, frozen=True, gc=False):
-    """A typed block: the kind, and the operator-facing detail (what was refused and the fix)."""
-
-    kind: BlockKind
-    detail: str = ""
-
-    @property
-    def label(self) -> str:
-        """The metric label: the kind, or for a risk block the risk reason itself."""
-        return self.detail if self.kind is BlockKind.RISK else self.kind.value
-
-    @property
-    def text(self) -> str:
-        """The reason as operators, logs and the journal read it (`gate:armed`, `limit: Cannot …`)."""
-        if self.kind is BlockKind.GATE:
-            return f"gate:{self.detail}"
-        if self.kind is BlockKind.RISK or not self.detail:
-            return self.label
-        return f"{self.kind.value}: {self.detail}"
-
-
 class CommandResult(msgspec.Struct, frozen=True, gc=False):
     """What became of one command."""
 
@@ -97,9 +62,9 @@ class CommandResult(msgspec.Struct, frozen=True, gc=False):
     status: OrderStatus | None = None
     code: int | None = None  # exchange error code for REJECTED
     reason: str = ""  # BLOCKED: `block.text`; REJECTED/UNKNOWN: the message
-    block: BlockReason | None = None  # BLOCKED: why (see `blocked`)
+    block: BlockReason | None = None  # BLOCKED: why (`CommandResult.blocked`)
 
-
-def blocked(cmd: Command, block: BlockReason) -> CommandResult:
-    """The result of a command our own side refused."""
-    return CommandResult(cmd, Outcome.BLOCKED, reason=block.text, block=block)
+    @classmethod
+    def blocked(cls, cmd: Command, block: BlockReason) -> CommandResult:
+        """The result of a command our own side refused."""
+        return cls(cmd, Outcome.BLOCKED, reason=block.text, block=block)

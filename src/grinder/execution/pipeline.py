@@ -16,16 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from grinder.core.commands import (
-    AmendOrder,
-    BlockKind,
-    BlockReason,
-    CancelOrder,
-    Command,
-    CommandResult,
-    Outcome,
-    PlaceOrder,
-)
+from grinder.core.blocks import BlockKind, BlockReason
+from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import Side
 from grinder.core.events import (
     AccountUpdate,

@@ -8,17 +8,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.clock import Clock
-from grinder.core.commands import (
-    BlockKind,
-    BlockReason,
-    CancelOrder,
-    Command,
-    CommandResult,
-    Outcome,
-    PlaceOrder,
-    blocked,
-)
+from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.execution.order_manager import WorkingState
 from grinder.live.latency import TICK_ORDERS, LatencyTracker, TickOrders
 from grinder.live.parts import EngineParts
@@ -84,7 +76,7 @@ class CommandDispatcher:
             for cmd in cmds:
                 if tick is not None:
                     self.latency.order_not_written(tick)
-                self.apply_result(blocked(cmd, BlockReason(BlockKind.JOURNAL_WRITE_FAILED)))
+                self.apply_result(CommandResult.blocked(cmd, BlockReason(BlockKind.JOURNAL_WRITE_FAILED)))
             return
         # One task per command, all started now: their first steps run back to back in the next
         # loop iteration (the market stream yields first, see `LiveEngine._decide`), each writing its

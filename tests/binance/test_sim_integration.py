@@ -61,7 +61,7 @@ async def test_every_rest_endpoint(client: BinanceRestClient) -> None:
     cancelled = await client.cancel_order("BTCUSDT", order_id=placed.orderId)
     assert cancelled.to_status() is OrderStatus.CANCELED
     await client.new_order(limit("grinder_t_BTCUSDT_b2_1_1", bid - 100), r)
-    await client.cancel_all_open_orders("BTCUSDT")
+    await client.cancel_order("BTCUSDT", client_order_id="grinder_t_BTCUSDT_b2_1_1")
     assert await client.open_orders() == []
     filled = await client.new_order(market("grinder_t_BTCUSDT_m1_1_1"), r, resp_type="RESULT")
     assert filled.executed_lots(r) == 20

@@ -151,28 +151,3 @@ async def test_remediation_goes_through_the_gates(
     ]
     assert sim.venue.get_order(symbol="BTCUSDT", client_order_id=ours).status is OrderStatus.NEW
     assert len(sim.venue.all_orders("BTCUSDT")) == before
-
-
-async def test_run_forever_repeats_until_stopped(
-    world: tuple[SimServer, LiveConnectorV0, BinanceRestClient],
-) -> None:
-    import asyncio
-
-    from prometheus_client import REGISTRY
-
-    _, connector, _ = world
-    runs = REGISTRY.get_sample_value("grinder_reconcile_runs_total") or 0.0
-    stop = asyncio.Event()
-    calls = 0
-
-    def expected() -> ExpectedState:
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            stop.set()
-        return ExpectedState()
-
-    reconciler = Reconciler(connector, ReconcileConfig(interval_s=0.01))
-    await asyncio.wait_for(reconciler.run_forever(expected, stop), timeout=10)
-    assert calls == 3
-    assert (REGISTRY.get_sample_value("grinder_reconcile_runs_total") or 0.0) == runs + 3

@@ -37,7 +37,6 @@ from grinder.binance.schemas import (
     Account,
     BalanceRow,
     BookTickerRest,
-    CodeMsg,
     ExchangeInfo,
     ExchangeInfoResponse,
     ListenKey,
@@ -479,10 +478,6 @@ class BinanceRestClient:
         params = _order_ref(symbol, client_order_id, order_id)
         body = await self._write("DELETE", "/fapi/v1/order", params)
         return self._decode(body, OrderResponse, "DELETE /fapi/v1/order", is_write=True)
-
-    async def cancel_all_open_orders(self, symbol: str) -> None:
-        body = await self._write("DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol})
-        self._decode(body, CodeMsg, "DELETE /fapi/v1/allOpenOrders", is_write=True)
 
     async def query_order(
         self, symbol: str, *, client_order_id: str | None = None, order_id: int | None = None

@@ -7,8 +7,6 @@ sends the planned remediation through the connector's gates.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -81,14 +79,3 @@ class Reconciler:
             "reconcile_done mismatches=%d actions=%d skipped=%d", len(mismatches), len(done), len(skipped)
         )
         return ReconcileReport(now_ms, mismatches, done + skipped)
-
-    async def run_forever(self, expected: Callable[[], ExpectedState], stop: asyncio.Event) -> None:
-        """A pass every `config.interval_s` until `stop` is set. A failed pass (exchange unreachable)
-        is logged and retried at the next interval; it never ends the loop."""
-        while not stop.is_set():
-            try:
-                await self.run_once(expected())
-            except Exception as exc:  # keep reconciling: the next pass re-reads everything
-                log.warning("reconcile_failed error=%s: %s", type(exc).__name__, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.config.interval_s)

@@ -326,6 +326,23 @@ def section_kwargs(
     return kwargs
 
 
+def read_toml(
+    source: Path, what: str = "config file", example: str = "examples/grinder.toml"
+) -> dict[str, Any]:
+    """The TOML document in `source`; a `ConfigError` naming `what` is wrong with the file otherwise."""
+    try:
+        return tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {source} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {source} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {source} is not UTF-8 text (a binary file?); "
+                          f"pass a TOML file, e.g. {example}") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {source} cannot be read: {exc.strerror or exc}") from None
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -337,17 +354,7 @@ def load_config(
     source: Path | None = None
     if path is not None:
         source = Path(path)
-        try:
-            data = tomllib.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {source} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"config file {source} is not UTF-8 text (a binary file?); "
-                              "pass a TOML file, e.g. examples/grinder.toml") from None
-        except OSError as exc:
-            raise ConfigError(f"config file {source} cannot be read: {exc.strerror or exc}") from None
+        data = read_toml(source)
     classes = section_classes(registry)
     for name, table in data.items():
         if name not in classes:

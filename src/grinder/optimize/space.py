@@ -20,13 +20,12 @@ config before any trial starts and names the bad parameter.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grinder.config import ConfigError, load_config
+from grinder.config import ConfigError, load_config, read_toml
 
 # objective name -> (summary figure, direction)
 OBJECTIVES: dict[str, tuple[str, str]] = {
@@ -200,11 +199,9 @@ def check_against_config(space: Space, config_path: str | None, env: Mapping[str
 def load_space(path: str | Path) -> Space:
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpaceError(f"space file {p} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpaceError(f"space file {p} is not valid TOML: {exc}") from None
+        doc = read_toml(p, "space file", "the space file in docs/research.md")
+    except ConfigError as exc:
+        raise SpaceError(str(exc)) from None
     try:
         return parse_space(doc)
     except SpaceError as exc:

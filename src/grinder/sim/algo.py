@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from grinder.core.enums import PositionSide, Side, TimeInForce
+from grinder.core.errors import ErrorCode
 from grinder.core.rules import SymbolRules
 from grinder.sim.errors import ApiError
 from grinder.sim.params import (
@@ -55,23 +56,31 @@ class AlgoOrderApi:
 
     def new_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
         if required(params, "algoType") != "CONDITIONAL":
-            raise ApiError(-1130, "Data sent for parameter 'algoType' is not valid.")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'algoType' is not valid.")
         symbol = symbol_param(params, self._rules)
-        side = enum_param(params, "side", Side, -1117, "Invalid side.")
-        kind = enum_param(params, "type", AlgoKind, -1116, "Invalid orderType.")
+        side = enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
+        kind = enum_param(params, "type", AlgoKind, ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.")
         position_side = PositionSide.BOTH
         if params.get("positionSide"):
-            position_side = enum_param(params, "positionSide", PositionSide, -4006, "Invalid position side.")
+            position_side = enum_param(
+                params,
+                "positionSide",
+                PositionSide,
+                ErrorCode.STOP_PRICE_LESS_THAN_ZERO,
+                "Invalid position side.",
+            )
         tif = TimeInForce.GTC
         if params.get("timeInForce"):
-            tif = enum_param(params, "timeInForce", TimeInForce, -1115, "Invalid timeInForce.")
+            tif = enum_param(
+                params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIF, "Invalid timeInForce."
+            )
         working = WorkingType.CONTRACT_PRICE
         if params.get("workingType"):
             working = enum_param(
                 params,
                 "workingType",
                 WorkingType,
-                -1130,
+                ErrorCode.INVALID_PARAMETER,
                 "Data sent for parameter 'workingType' is not valid.",
             )
         request = AlgoRequest(
@@ -97,7 +106,9 @@ class AlgoOrderApi:
         algo_id = int_param(params, "algoId", optional=True)
         client_id = params.get("clientAlgoId") or None
         if algo_id is None and client_id is None:
-            raise ApiError(-1102, "Either algoId or clientAlgoId must be sent.")
+            raise ApiError(
+                ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Either algoId or clientAlgoId must be sent."
+            )
         return algo_id, (None if algo_id is not None else client_id)
 
     def cancel_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
@@ -112,7 +123,7 @@ class AlgoOrderApi:
 
     def query_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
         algo_id, client_id = self._ref(params)
-        order = self._book.find(algo_id, client_id, -2013, "Order does not exist.")
+        order = self._book.find(algo_id, client_id, ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
         return algo_object(self._rules[order.symbol], order, query=True)
 
     def open_algo_orders(self, params: dict[str, str], now_ms: int) -> Any:

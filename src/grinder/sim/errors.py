@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grinder.core.errors import ErrorCode
 from grinder.core.rules import mandatory_param_message, param_not_required_message
 
 
@@ -9,8 +10,8 @@ class ApiError(Exception):
     """An error the REST layer renders as `{"code": code, "msg": msg}` with `http_status`."""
 
     def __init__(self, code: int, msg: str, http_status: int = 400, retry_after_s: int | None = None) -> None:
-        super().__init__(f"{code} {msg}")
-        self.code = code
+        super().__init__(f"{int(code)} {msg}")
+        self.code = int(code)  # an ErrorCode member or a plain int: bodies carry the number
         self.msg = msg
         self.http_status = http_status
         self.retry_after_s = retry_after_s  # sent as `Retry-After` (429 / 418)
@@ -36,22 +37,23 @@ MSG_BAD_RECV_WINDOW = "recvWindow must be less than {limit}."
 
 def mandatory(name: str) -> ApiError:
     """-1102 for a parameter that is missing, empty or malformed."""
-    return ApiError(-1102, mandatory_param_message(name))
+    return ApiError(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, mandatory_param_message(name))
 
 
 def not_required(name: str) -> ApiError:
-    return ApiError(-1106, param_not_required_message(name))
+    return ApiError(ErrorCode.PARAM_NOT_REQUIRED, param_not_required_message(name))
 
 
 def illegal_chars(name: str) -> ApiError:
     return ApiError(
-        -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+        ErrorCode.ILLEGAL_CHARS,
+        f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
     )
 
 
 def too_many_requests(ip: str, limit: int, retry_after_s: int | None = None) -> ApiError:
     return ApiError(
-        -1003,
+        ErrorCode.TOO_MANY_REQUESTS,
         f"Too many requests; current limit of IP({ip}) is {limit} requests per minute. "
         "Please use the websocket for live updates to avoid polling the API.",
         429,
@@ -61,7 +63,7 @@ def too_many_requests(ip: str, limit: int, retry_after_s: int | None = None) -> 
 
 def banned(ip: str, until_ms: int, now_ms: int | None = None) -> ApiError:
     return ApiError(
-        -1003,
+        ErrorCode.TOO_MANY_REQUESTS,
         f"Way too many requests; IP({ip}) banned until {until_ms}. "
         "Please use the websocket for live updates to avoid bans.",
         418,
@@ -71,5 +73,8 @@ def banned(ip: str, until_ms: int, now_ms: int | None = None) -> ApiError:
 
 def too_many_orders(limit: int, interval: str, retry_after_s: int | None = None) -> ApiError:
     return ApiError(
-        -1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429, retry_after_s
+        ErrorCode.TOO_MANY_ORDERS,
+        f"Too many new orders; current limit is {limit} orders per {interval}.",
+        429,
+        retry_after_s,
     )

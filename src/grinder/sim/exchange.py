@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeInForce
-from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
+from grinder.core.errors import ErrorCode
+from grinder.core.events import MarkPrice
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
 from grinder.sim.algo import AlgoOrderApi
@@ -36,7 +36,9 @@ from grinder.sim.params import (
     required,
     required_int,
 )
+from grinder.sim.ratelimit import RateLimitSpec
 from grinder.sim.userdata import UserData
+from grinder.sim.venue_feed import publish_user_events
 from grinder.venue import Venue
 from grinder.venue.errors import VenueReject
 from grinder.venue.views import OrderView
@@ -48,57 +50,6 @@ MSG_ASSET_MODE_SAME = "Adjusted asset mode is currently set and does not need to
 MSG_MULTI_ASSETS_ISOLATED = (
     "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under isolated-margin mode."
 )
-ORDER_TYPES = [
-    "LIMIT",
-    "MARKET",
-    "STOP",
-    "STOP_MARKET",
-    "TAKE_PROFIT",
-    "TAKE_PROFIT_MARKET",
-    "TRAILING_STOP_MARKET",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitSpec:
-    weight_1m: int
-    orders_10s: int
-    orders_1m: int
-
-
-class VenueFeed:
-    """`MarketSink` that feeds the venue and then pushes its user events to the listenKey streams."""
-
-    def __init__(self, venue: Venue, user: UserData) -> None:
-        self._venue = venue
-        self._user = user
-
-    def on_reset(self, snapshot: DepthSnapshot) -> None:
-        self._venue.on_depth_snapshot(snapshot)
-
-    def on_depth(self, update: DepthUpdate) -> None:
-        self._venue.on_depth_update(update)
-
-    def on_book_ticker(self, ticker: BookTicker) -> None:
-        self._venue.on_book_ticker(ticker)
-
-    def on_trade(self, trade: Trade) -> None:
-        self._venue.on_trade(trade)
-
-    def on_mark_price(self, mark: MarkPrice) -> None:
-        self._venue.on_mark_price(mark)
-
-    def end_batch(self, now_ms: int, flush_all: bool) -> None:
-        self._venue.advance_to(now_ms)
-        publish_user_events(self._venue, self._user, now_ms)
-
-
-def publish_user_events(venue: Venue, user: UserData, now_ms: int) -> None:
-    """Venue events in Binance's order: ALGO_UPDATE (triggering / triggered), ORDER_TRADE_UPDATE and
-    ACCOUNT_UPDATE of the orders, then ALGO_UPDATE FINISHED for triggered orders that ended."""
-    user.publish_algo_updates(venue.conditional.drain_updates(), now_ms)
-    user.publish(venue.drain_events(now_ms))
-    user.publish_algo_updates(venue.conditional.settle(), now_ms)
 
 
 class SimExchange:
@@ -136,7 +87,7 @@ class SimExchange:
         raw = required(params, "symbol")
         sym = raw.upper()
         if sym not in self.rules:
-            raise ApiError(-1121, MSG_BAD_SYMBOL)
+            raise ApiError(ErrorCode.BAD_SYMBOL, MSG_BAD_SYMBOL)
         return sym
 
     def optional_symbol(self, params: dict[str, str]) -> str | None:
@@ -172,76 +123,14 @@ class SimExchange:
 
     def exchange_info(self, params: dict[str, str], now_ms: int) -> Any:
         if self._exchange_info_cache is None:
-            self._exchange_info_cache = self._build_exchange_info()
+            self._exchange_info_cache = render.exchange_info(self.rules, self.limits)
         return {**self._exchange_info_cache, "serverTime": now_ms}
-
-    def _build_exchange_info(self) -> dict[str, Any]:
-        limits = self.limits
-        symbols = []
-        for sym, r in self.rules.items():
-            symbols.append(
-                {
-                    "symbol": sym,
-                    "pair": sym,
-                    "contractType": "PERPETUAL",
-                    "deliveryDate": 4133404800000,
-                    "onboardDate": 1569398400000,
-                    "status": r.status,
-                    "maintMarginPercent": "2.5000",
-                    "requiredMarginPercent": "5.0000",
-                    "baseAsset": r.base_asset or sym.removesuffix(r.quote_asset),
-                    "quoteAsset": r.quote_asset,
-                    "marginAsset": r.margin_asset,
-                    "pricePrecision": r.effective_price_precision,
-                    "quantityPrecision": r.effective_quantity_precision,
-                    "baseAssetPrecision": 8,
-                    "quotePrecision": 8,
-                    "underlyingType": "COIN",
-                    "underlyingSubType": [],
-                    "settlePlan": 0,
-                    "triggerProtect": "0.0500",
-                    "liquidationFee": "0.012500",
-                    "marketTakeBound": "0.05",
-                    "maxMoveOrderLimit": 10000,
-                    "filters": r.to_filters(),
-                    "orderTypes": ORDER_TYPES,
-                    "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-                }
-            )
-        return {
-            "timezone": "UTC",
-            "serverTime": 0,
-            "futuresType": "U_MARGINED",
-            "rateLimits": [
-                {
-                    "rateLimitType": "REQUEST_WEIGHT",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": limits.weight_1m,
-                },
-                {
-                    "rateLimitType": "ORDERS",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": limits.orders_1m,
-                },
-                {
-                    "rateLimitType": "ORDERS",
-                    "interval": "SECOND",
-                    "intervalNum": 10,
-                    "limit": limits.orders_10s,
-                },
-            ],
-            "exchangeFilters": [],
-            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-            "symbols": symbols,
-        }
 
     def depth(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
         limit = int_param(params, "limit", optional=True) or 500
         if limit not in _DEPTH_LIMITS:
-            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'limit' is not valid.")
         snap = self.market.books[sym].snapshot(limit, now_ms, self.market.last_event_ms or now_ms)
         return render.rest_depth(self.rules[sym], snap)
 
@@ -303,7 +192,7 @@ class SimExchange:
         end = int_param(params, "endTime", optional=True)
         limit = int_param(params, "limit", optional=True) or 500
         if not 1 <= limit <= 1500:
-            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'limit' is not valid.")
         return self.bars.klines(sym, interval, start, end, limit)
 
     def ticker_24h(self, params: dict[str, str], now_ms: int) -> Any:
@@ -314,22 +203,30 @@ class SimExchange:
     # ------------------------------------------------------------------ orders
     def _parse_new_order(self, params: dict[str, str]) -> dict[str, Any]:
         sym = self.symbol(params)
-        side = enum_param(params, "side", Side, -1117, "Invalid side.")
+        side = enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
         raw_type = required(params, "type")
         if raw_type in CONDITIONAL_TYPES:
-            raise ApiError(-4120, MSG_ALGO_ONLY)
+            raise ApiError(ErrorCode.STOP_ORDER_SWITCH_ALGO, MSG_ALGO_ONLY)
         try:
             order_type = OrderType(raw_type)
         except ValueError:
-            raise ApiError(-1116, "Invalid orderType.") from None
+            raise ApiError(ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.") from None
         position_side = PositionSide.BOTH
         if params.get("positionSide"):
-            position_side = enum_param(params, "positionSide", PositionSide, -4006, "Invalid position side.")
+            position_side = enum_param(
+                params,
+                "positionSide",
+                PositionSide,
+                ErrorCode.STOP_PRICE_LESS_THAN_ZERO,
+                "Invalid position side.",
+            )
         tif: TimeInForce | None = None
         price: Decimal | None = None
         quantity = decimal_param(params, "quantity")
         if order_type is OrderType.LIMIT:
-            tif = enum_param(params, "timeInForce", TimeInForce, -1115, "Invalid timeInForce.")
+            tif = enum_param(
+                params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIF, "Invalid timeInForce."
+            )
             price = decimal_param(params, "price")
         elif params.get("price"):
             raise not_required("price")
@@ -366,7 +263,7 @@ class SimExchange:
     def _parse_modify(self, params: dict[str, str]) -> dict[str, Any]:
         sym = self.symbol(params)
         order_id, orig = order_ref(params)
-        side = enum_param(params, "side", Side, -1117, "Invalid side.")
+        side = enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
         quantity = decimal_param(params, "quantity")
         price = decimal_param(params, "price")
         return {
@@ -410,7 +307,7 @@ class SimExchange:
     def query_open_order(self, params: dict[str, str], now_ms: int) -> Any:
         view = self._get(params)
         if not view.is_open:
-            raise ApiError(-2013, "Order does not exist.")
+            raise ApiError(ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
         return render.order_object(self.rules[view.symbol], view, query=True)
 
     def open_orders(self, params: dict[str, str], now_ms: int) -> Any:
@@ -459,7 +356,10 @@ class SimExchange:
         elif cids is not None:
             refs = [(None, str(x)) for x in _json_list(params, cids, 10)]
         else:
-            raise ApiError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
+            raise ApiError(
+                ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                "Either orderIdList or origClientOrderIdList must be sent.",
+            )
         out: list[Any] = []
         for order_id, cid in refs:
             try:
@@ -626,7 +526,7 @@ class SimExchange:
         sym = self.symbol(params)
         lev = required_int(params, "leverage")
         if not 1 <= lev <= 125:
-            raise ApiError(-4028, "Leverage is not valid.")
+            raise ApiError(ErrorCode.INVALID_LEVERAGE, "Leverage is not valid.")
         self.venue.set_leverage(sym, lev)
         self.user.publish_config_update(sym, lev, now_ms)
         return {"leverage": lev, "maxNotionalValue": self.max_notional(lev), "symbol": sym}
@@ -639,9 +539,14 @@ class SimExchange:
         try:
             mt = MarginType(raw)
         except ValueError:
-            raise ApiError(-1130, "Data sent for parameter 'marginType' is not valid.") from None
+            raise ApiError(
+                ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'marginType' is not valid."
+            ) from None
         if mt is MarginType.ISOLATED and self.multi_assets:
-            raise ApiError(-4168, "Unable to adjust to isolated-margin mode under the Multi-Assets mode.")
+            raise ApiError(
+                ErrorCode.ISOLATED_UNDER_MULTI_ASSETS,
+                "Unable to adjust to isolated-margin mode under the Multi-Assets mode.",
+            )
         self.venue.set_margin_type(sym, mt)
         return _OK
 
@@ -663,9 +568,9 @@ class SimExchange:
             raise mandatory("multiAssetsMargin")
         wanted = bool_param(params, "multiAssetsMargin")
         if wanted == self.multi_assets:
-            raise ApiError(-4171, MSG_ASSET_MODE_SAME)
+            raise ApiError(ErrorCode.ASSET_MODE_UNCHANGED, MSG_ASSET_MODE_SAME)
         if wanted and any(self.venue.margin_type(s) is MarginType.ISOLATED for s in self.rules):
-            raise ApiError(-4167, MSG_MULTI_ASSETS_ISOLATED)
+            raise ApiError(ErrorCode.MULTI_ASSETS_WITH_ISOLATED, MSG_MULTI_ASSETS_ISOLATED)
         self.multi_assets = wanted
         self.user.publish_multi_assets_update(wanted, now_ms)
         return _OK
@@ -721,7 +626,7 @@ def _wire_str(value: Any) -> str:
 
 def _order_id(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return int(value)
 
 
@@ -730,16 +635,18 @@ def _json_list(params: dict[str, str], name: str, max_items: int) -> list[Any]:
     try:
         value = json.loads(raw)
     except ValueError:
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.") from None
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid."
+        ) from None
     if not isinstance(value, list) or not value or len(value) > max_items:
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return value
 
 
 def _batch_list(params: dict[str, str], name: str, max_items: int) -> list[dict[str, Any]]:
     items = _json_list(params, name, max_items)
     if not all(isinstance(i, dict) for i in items):
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return items
 
 

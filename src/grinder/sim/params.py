@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TypeVar
 
+from grinder.core.errors import ErrorCode
 from grinder.core.ids import CLIENT_ORDER_ID_RE, MAX_CLIENT_ORDER_ID_LEN
 from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, illegal_chars, mandatory
 
@@ -64,7 +65,7 @@ def bool_param(params: dict[str, str], name: str, default: bool = False) -> bool
         return default
     lowered = raw.lower()
     if lowered not in ("true", "false"):
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return lowered == "true"
 
 
@@ -81,9 +82,11 @@ def client_order_id(params: dict[str, str], name: str) -> str | None:
     if raw is None or raw == "":
         return None
     if len(raw) > MAX_CLIENT_ORDER_ID_LEN:
-        raise ApiError(-4015, "Client order id length should not be more than 36 chars")
+        raise ApiError(
+            ErrorCode.INVALID_CLIENT_ORDER_ID, "Client order id length should not be more than 36 chars"
+        )
     if not CLIENT_ORDER_ID_RE.match(raw):
-        raise ApiError(-4015, "Client order id is not valid.")
+        raise ApiError(ErrorCode.INVALID_CLIENT_ORDER_ID, "Client order id is not valid.")
     return raw
 
 
@@ -92,7 +95,9 @@ def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
     order_id = int_param(params, "orderId", optional=True)
     orig = params.get("origClientOrderId") or None
     if order_id is None and orig is None:
-        raise ApiError(-1102, "Either orderId or origClientOrderId must be sent.")
+        raise ApiError(
+            ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Either orderId or origClientOrderId must be sent."
+        )
     return order_id, (None if order_id is not None else orig)
 
 
@@ -100,7 +105,7 @@ def symbol_param(params: dict[str, str], known: Collection[str], name: str = "sy
     """A symbol (or pair) the simulator trades, upper-cased; -1121 for any other."""
     sym = required(params, name).upper()
     if sym not in known:
-        raise ApiError(-1121, MSG_BAD_SYMBOL)
+        raise ApiError(ErrorCode.BAD_SYMBOL, MSG_BAD_SYMBOL)
     return sym
 
 
@@ -109,7 +114,7 @@ def time_range(params: dict[str, str]) -> tuple[int | None, int | None]:
     start = int_param(params, "startTime", optional=True)
     end = int_param(params, "endTime", optional=True)
     if start is not None and end is not None and start > end:
-        raise ApiError(-1023, "Start time is greater than end time.")
+        raise ApiError(ErrorCode.START_TIME_GREATER_THAN_END_TIME, "Start time is greater than end time.")
     return start, end
 
 
@@ -119,5 +124,5 @@ def limit_param(params: dict[str, str], default: int, maximum: int) -> int:
     if limit is None:
         return default
     if not 1 <= limit <= maximum:
-        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'limit' is not valid.")
     return limit

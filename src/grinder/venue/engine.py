@@ -74,7 +74,8 @@ class Venue:
         self.events = UserEvents(self._markets, config.asset, config.feed_latency_ms)
         self.ledger = Ledger(config, self._markets, self.events)
         self.matcher = Matcher(config, self.ledger, self.events)
-        self.sched = Scheduler(self._markets, self.ledger)
+        self._next_due_ms = NEVER  # `sched.next_due_ms`, copied here for the per-event check
+        self.sched = Scheduler(self._markets, self.ledger, self._set_next_due)
         self.orders = OrderEntry(config, self._markets, self.ledger, self.matcher, self.events, self.sched)
         self.late_rejects = self.orders.late_rejects  # (time, symbol, order id, reject)
         self.conditional = ConditionalOrders(self)  # algo orders, triggered from on_trade / on_mark_price
@@ -114,6 +115,9 @@ class Venue:
             return CommandResult(cmd, Outcome.REJECTED, code=exc.code, reason=exc.msg)
         return CommandResult(cmd, Outcome.ACCEPTED, order_id=view.order_id, status=view.status)
 
+    def _set_next_due(self, due_ms: int) -> None:
+        self._next_due_ms = due_ms
+
     # ================================================================ market data
     def _market(self, symbol: str) -> MarketState:
         return market_of(self._markets, symbol)
@@ -124,7 +128,7 @@ class Venue:
         if m is None:
             raise VenueReject(ErrorCode.BAD_SYMBOL, E.MSG_BAD_SYMBOL)
         t = ev.transaction_time_ms
-        if t >= self.sched.next_due_ms:
+        if t >= self._next_due_ms:
             self.sched.run_due(t)
         m.bid = ev.bid_ticks
         m.bid_lots = ev.bid_lots
@@ -145,7 +149,7 @@ class Venue:
         if m is None:
             raise VenueReject(ErrorCode.BAD_SYMBOL, E.MSG_BAD_SYMBOL)
         t = ev.trade_time_ms
-        if t >= self.sched.next_due_ms:
+        if t >= self._next_due_ms:
             self.sched.run_due(t)
         p = ev.price_ticks
         sweep = (t, 1 if ev.buyer_is_maker else -1)
@@ -162,7 +166,7 @@ class Venue:
         """Replace the L2 book; our orders' queue positions are re-observed at their levels."""
         m = self._market(ev.symbol)
         t = ev.transaction_time_ms
-        if t >= self.sched.next_due_ms:
+        if t >= self._next_due_ms:
             self.sched.run_due(t)
         m.has_l2 = True
         m.set_l2({p: q for p, q in ev.bids if q > 0}, {p: q for p, q in ev.asks if q > 0})
@@ -172,7 +176,7 @@ class Venue:
         """Apply a depth diff (absolute quantities; 0 removes a level)."""
         m = self._market(ev.symbol)
         t = ev.transaction_time_ms
-        if t >= self.sched.next_due_ms:
+        if t >= self._next_due_ms:
             self.sched.run_due(t)
         m.has_l2 = True
         for p, q in ev.bids:
@@ -197,7 +201,7 @@ class Venue:
         """Mark price and funding rate; funding settles at the announced funding time."""
         m = self._market(ev.symbol)
         t = ev.event_time_ms
-        if t >= self.sched.next_due_ms:
+        if t >= self._next_due_ms:
             self.sched.run_due(t)
         m.mark = ev.mark_price
         if m.funding_plan:
@@ -231,7 +235,7 @@ class Venue:
 
     def advance_to(self, now_ms: int) -> None:
         """Move venue time: releases latency-delayed commands and settles funding due by `now_ms`."""
-        if now_ms >= self.sched.next_due_ms:
+        if now_ms >= self._next_due_ms:
             self.sched.run_due(now_ms)
 
     # ---------------------------------------------------------------- vectorised fast path

@@ -18,11 +18,14 @@ NEVER = 1 << 62  # `next_due_ms` when nothing is scheduled
 class Scheduler:
     """The latency queue of delayed commands plus each symbol's next funding time."""
 
-    __slots__ = ("ledger", "markets", "next_due_ms", "pending", "pending_seq")
+    __slots__ = ("ledger", "markets", "next_due_ms", "on_due", "pending", "pending_seq")
 
-    def __init__(self, markets: dict[str, MarketState], ledger: Ledger) -> None:
+    def __init__(
+        self, markets: dict[str, MarketState], ledger: Ledger, on_due: Callable[[int], None]
+    ) -> None:
         self.markets = markets
         self.ledger = ledger
+        self.on_due = on_due  # told every new `next_due_ms` (the venue's per-event check reads its copy)
         # Latency-delayed commands: (arrival_ms, seq, action).
         self.pending: list[tuple[int, int, Callable[[int], None]]] = []
         self.pending_seq = 0
@@ -39,6 +42,7 @@ class Scheduler:
             if m.next_funding_ms and m.next_funding_ms < due:
                 due = m.next_funding_ms
         self.next_due_ms = due
+        self.on_due(due)
 
     def run_due(self, t: int) -> None:
         """Run latency-delayed commands and funding settlements due at or before `t`, in time order."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from grinder.core.enums import PositionSide, Side, TimeInForce
+from grinder.core.enums import TimeInForce
 from grinder.core.errors import ErrorCode
 from grinder.core.rules import SymbolRules
 from grinder.sim.errors import ApiError
@@ -23,8 +23,11 @@ from grinder.sim.params import (
     enum_param,
     int_param,
     limit_param,
+    position_side_param,
     required,
+    side_param,
     symbol_param,
+    time_in_force_param,
     time_range,
 )
 from grinder.sim.render import price_dec
@@ -58,22 +61,12 @@ class AlgoOrderApi:
         if required(params, "algoType") != "CONDITIONAL":
             raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'algoType' is not valid.")
         symbol = symbol_param(params, self._rules)
-        side = enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
+        side = side_param(params)
         kind = enum_param(params, "type", AlgoKind, ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.")
-        position_side = PositionSide.BOTH
-        if params.get("positionSide"):
-            position_side = enum_param(
-                params,
-                "positionSide",
-                PositionSide,
-                ErrorCode.STOP_PRICE_LESS_THAN_ZERO,
-                "Invalid position side.",
-            )
+        position_side = position_side_param(params)
         tif = TimeInForce.GTC
         if params.get("timeInForce"):
-            tif = enum_param(
-                params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIF, "Invalid timeInForce."
-            )
+            tif = time_in_force_param(params)
         working = WorkingType.CONTRACT_PRICE
         if params.get("workingType"):
             working = enum_param(

@@ -22,8 +22,8 @@ from grinder.sim.errors import (
     MSG_TS_OUTSIDE,
     ApiError,
     illegal_chars,
-    mandatory,
 )
+from grinder.venue.errors import mandatory
 
 _SHA256_BLOCK = 64
 _TRANS_36 = bytes(x ^ 0x36 for x in range(256))

@@ -1,19 +1,19 @@
-"""Binance error answers: `ApiError(code, msg, http_status)` and the exact texts the simulator sends."""
+"""Binance error answers of the server layer: `ApiError(code, msg, http_status)` and the exact texts the
+simulator sends. Parameter errors (`mandatory`, `not_required`) and order/symbol messages are the
+venue's (`grinder.venue.errors`): one definition."""
 
 from __future__ import annotations
 
 from grinder.core.errors import ErrorCode
-from grinder.core.rules import mandatory_param_message, param_not_required_message
+from grinder.venue.errors import VenueReject
 
 
-class ApiError(Exception):
-    """An error the REST layer renders as `{"code": code, "msg": msg}` with `http_status`."""
+class ApiError(VenueReject):
+    """A refusal by the server layer itself (auth, limits, parameters): rendered like a `VenueReject`
+    as `{"code": code, "msg": msg}` with `http_status`, plus `Retry-After` when set."""
 
     def __init__(self, code: int, msg: str, http_status: int = 400, retry_after_s: int | None = None) -> None:
-        super().__init__(f"{int(code)} {msg}")
-        self.code = int(code)  # an ErrorCode member or a plain int: bodies carry the number
-        self.msg = msg
-        self.http_status = http_status
+        super().__init__(code, msg, http_status)
         self.retry_after_s = retry_after_s  # sent as `Retry-After` (429 / 418)
 
 
@@ -28,20 +28,8 @@ MSG_TS_AHEAD = "Timestamp for this request was 1000ms ahead of the server's time
 MSG_BAD_SIGNATURE = "Signature for this request is not valid."
 MSG_BAD_KEY_FORMAT = "API-key format invalid."
 MSG_REJECTED_KEY = "Invalid API-key, IP, or permissions for action, request ip: {ip}"
-MSG_BAD_SYMBOL = "Invalid symbol."
-MSG_UNKNOWN_ORDER = "Unknown order sent."
-MSG_NO_SUCH_ORDER = "Order does not exist."
 MSG_INVALID_LISTEN_KEY = "This listenKey does not exist."
 MSG_BAD_RECV_WINDOW = "recvWindow must be less than {limit}."
-
-
-def mandatory(name: str) -> ApiError:
-    """-1102 for a parameter that is missing, empty or malformed."""
-    return ApiError(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, mandatory_param_message(name))
-
-
-def not_required(name: str) -> ApiError:
-    return ApiError(ErrorCode.PARAM_NOT_REQUIRED, param_not_required_message(name))
 
 
 def illegal_chars(name: str) -> ApiError:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeInForce
+from grinder.core.enums import MarginType, OrderType, Side, TimeInForce
 from grinder.core.errors import ErrorCode
 from grinder.core.events import MarkPrice
 from grinder.core.rules import SymbolRules
@@ -21,7 +21,7 @@ from grinder.sim import render
 from grinder.sim.algo import AlgoOrderApi
 from grinder.sim.bars import PriceBars, TradeBars
 from grinder.sim.brackets import LeverageBrackets
-from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory, not_required
+from grinder.sim.errors import ApiError
 from grinder.sim.market import MarketState
 from grinder.sim.marketdata import MarketHistoryApi, TradeTape
 from grinder.sim.params import (
@@ -30,17 +30,19 @@ from grinder.sim.params import (
     bool_param,
     client_order_id,
     decimal_param,
-    enum_param,
     int_param,
     order_ref,
+    position_side_param,
     required,
     required_int,
+    side_param,
+    time_in_force_param,
 )
 from grinder.sim.ratelimit import RateLimitSpec
 from grinder.sim.userdata import UserData
 from grinder.sim.venue_feed import publish_user_events
 from grinder.venue import Venue
-from grinder.venue.errors import VenueReject
+from grinder.venue.errors import MSG_BAD_SYMBOL, VenueReject, mandatory, not_required
 from grinder.venue.views import OrderView
 
 Handler = Callable[[dict[str, str], int], Any]
@@ -203,7 +205,7 @@ class SimExchange:
     # ------------------------------------------------------------------ orders
     def _parse_new_order(self, params: dict[str, str]) -> dict[str, Any]:
         sym = self.symbol(params)
-        side = enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
+        side = side_param(params)
         raw_type = required(params, "type")
         if raw_type in CONDITIONAL_TYPES:
             raise ApiError(ErrorCode.STOP_ORDER_SWITCH_ALGO, MSG_ALGO_ONLY)
@@ -211,22 +213,12 @@ class SimExchange:
             order_type = OrderType(raw_type)
         except ValueError:
             raise ApiError(ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.") from None
-        position_side = PositionSide.BOTH
-        if params.get("positionSide"):
-            position_side = enum_param(
-                params,
-                "positionSide",
-                PositionSide,
-                ErrorCode.STOP_PRICE_LESS_THAN_ZERO,
-                "Invalid position side.",
-            )
+        position_side = position_side_param(params)
         tif: TimeInForce | None = None
         price: Decimal | None = None
         quantity = decimal_param(params, "quantity")
         if order_type is OrderType.LIMIT:
-            tif = enum_param(
-                params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIF, "Invalid timeInForce."
-            )
+            tif = time_in_force_param(params)
             price = decimal_param(params, "price")
         elif params.get("price"):
             raise not_required("price")
@@ -263,7 +255,7 @@ class SimExchange:
     def _parse_modify(self, params: dict[str, str]) -> dict[str, Any]:
         sym = self.symbol(params)
         order_id, orig = order_ref(params)
-        side = enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
+        side = side_param(params)
         quantity = decimal_param(params, "quantity")
         price = decimal_param(params, "price")
         return {
@@ -329,7 +321,7 @@ class SimExchange:
             try:
                 order = self._parse_new_order({k: _wire_str(v) for k, v in item.items()})
                 out.append(self.place(order, now_ms))
-            except (ApiError, VenueReject) as exc:
+            except VenueReject as exc:  # ApiError included
                 out.append({"code": exc.code, "msg": exc.msg})
         return out
 
@@ -341,7 +333,7 @@ class SimExchange:
                 out.append(
                     self.modify(self._parse_modify({k: _wire_str(v) for k, v in item.items()}), now_ms)
                 )
-            except (ApiError, VenueReject) as exc:
+            except VenueReject as exc:  # ApiError included
                 out.append({"code": exc.code, "msg": exc.msg})
         return out
 
@@ -367,7 +359,7 @@ class SimExchange:
                     symbol=sym, order_id=order_id, client_order_id=cid, now_ms=now_ms
                 )
                 out.append(render.order_object(self.rules[sym], view))
-            except (ApiError, VenueReject) as exc:
+            except VenueReject as exc:  # ApiError included
                 out.append({"code": exc.code, "msg": exc.msg})
         return out
 

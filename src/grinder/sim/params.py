@@ -7,9 +7,11 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TypeVar
 
+from grinder.core.enums import PositionSide, Side, TimeInForce
 from grinder.core.errors import ErrorCode
 from grinder.core.ids import CLIENT_ORDER_ID_RE, MAX_CLIENT_ORDER_ID_LEN
-from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, illegal_chars, mandatory
+from grinder.sim.errors import ApiError, illegal_chars
+from grinder.venue.errors import MSG_BAD_SYMBOL, mandatory
 
 E = TypeVar("E", bound=Enum)
 
@@ -26,12 +28,20 @@ def required(params: dict[str, str], name: str) -> str:
     return value
 
 
-def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) -> Decimal | None:
+def _sent(params: dict[str, str], name: str, optional: bool) -> str | None:
+    """The raw value, or None when absent and `optional` (-1102 when absent and required)."""
     raw = params.get(name)
     if raw is None or raw == "":
         if optional:
             return None
         raise mandatory(name)
+    return raw
+
+
+def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) -> Decimal | None:
+    raw = _sent(params, name, optional)
+    if raw is None:
+        return None
     try:
         value = Decimal(raw)
     except (InvalidOperation, ValueError):
@@ -42,11 +52,9 @@ def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) 
 
 
 def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        if optional:
-            return None
-        raise mandatory(name)
+    raw = _sent(params, name, optional)
+    if raw is None:
+        return None
     if not raw.lstrip("-").isdigit() or len(raw) > 20:
         raise illegal_chars(name)
     return int(raw)
@@ -75,6 +83,23 @@ def enum_param(params: dict[str, str], name: str, enum: type[E], code: int, msg:
         return enum(raw)
     except ValueError:
         raise ApiError(code, msg) from None
+
+
+def side_param(params: dict[str, str]) -> Side:
+    return enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
+
+
+def time_in_force_param(params: dict[str, str]) -> TimeInForce:
+    return enum_param(params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIF, "Invalid timeInForce.")
+
+
+def position_side_param(params: dict[str, str]) -> PositionSide:
+    """`positionSide`, BOTH when not sent."""
+    if not params.get("positionSide"):
+        return PositionSide.BOTH
+    return enum_param(
+        params, "positionSide", PositionSide, ErrorCode.STOP_PRICE_LESS_THAN_ZERO, "Invalid position side."
+    )
 
 
 def client_order_id(params: dict[str, str], name: str) -> str | None:

@@ -209,12 +209,10 @@ class RestApi:
                 lambda: check_signature(secret, query, body), headers,
             )  # fmt: skip
             status = 200
-        except ApiError as exc:
+        except VenueReject as exc:  # ApiError included
             status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
-            if exc.retry_after_s is not None:
+            if isinstance(exc, ApiError) and exc.retry_after_s is not None:
                 headers["Retry-After"] = str(exc.retry_after_s)
-        except VenueReject as exc:
-            status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
         except Exception:
             log.exception("sim_rest_handler_failed path=%s", ep.path)
             status, result = 500, {"code": ErrorCode.UNKNOWN, "msg": _REJECT_MESSAGES[ErrorCode.UNKNOWN]}

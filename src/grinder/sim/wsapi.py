@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 
 from grinder.core.errors import ErrorCode
 from grinder.sim.auth import sign
-from grinder.sim.errors import MSG_BAD_SIGNATURE, ApiError, mandatory
+from grinder.sim.errors import MSG_BAD_SIGNATURE, ApiError
 from grinder.sim.exchange import SimExchange
 from grinder.sim.rest import (
     NONE,
@@ -31,7 +31,7 @@ from grinder.sim.rest import (
     fixed_weight,
     symbol_weight,
 )
-from grinder.venue.errors import VenueReject
+from grinder.venue.errors import VenueReject, mandatory
 
 log = logging.getLogger(__name__)
 PATH = "/ws-fapi/v1"
@@ -133,7 +133,7 @@ class WsApi:
                 ep, params, ip, now, params.get("apiKey"), lambda: self._verify(params), headers
             )
             out: dict[str, Any] = {"id": req_id, "status": 200, "result": result}
-        except (ApiError, VenueReject) as exc:
+        except VenueReject as exc:  # ApiError included
             want_limits = True
             out = {"id": req_id, "status": exc.http_status, "error": {"code": exc.code, "msg": exc.msg}}
         except Exception:

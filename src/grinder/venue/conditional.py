@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from grinder.core.enums import OrderType, PositionSide, Side, TimeInForce
 from grinder.core.errors import ErrorCode
-from grinder.core.rules import OrderRuleError
-from grinder.venue.errors import VenueReject, mandatory, not_required
+from grinder.venue.errors import VenueReject, mandatory, not_required, order_rules_checked
 
 if TYPE_CHECKING:
     from grinder.venue.engine import Venue
@@ -250,7 +249,7 @@ class ConditionalOrders:
 
     def _validate_values(self, req: AlgoRequest) -> None:
         rules = self.venue.rules(req.symbol)
-        try:
+        with order_rules_checked():
             for px in (req.trigger_price, req.activate_price):
                 if px is not None:
                     rules.price_to_ticks(px)
@@ -263,12 +262,6 @@ class ConditionalOrders:
                     mark_price=None,
                     reduce_only=True,  # min notional is checked when the order is placed
                 )
-        except OrderRuleError as exc:
-            raise VenueReject(exc.code, exc.msg) from None
-        except ValueError:
-            raise VenueReject(
-                ErrorCode.BAD_PRECISION, "Precision is over the maximum defined for this asset."
-            ) from None
 
     def _working_price(self, symbol: str, working: WorkingType) -> Decimal | None:
         """The price a new order is checked against: the mark, or the book's mid for CONTRACT_PRICE

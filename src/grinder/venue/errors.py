@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from grinder.core.errors import ErrorCode
-from grinder.core.rules import mandatory_param_message, param_not_required_message
+from grinder.core.rules import (
+    MSG_BAD_PRECISION,
+    OrderRuleError,
+    mandatory_param_message,
+    param_not_required_message,
+)
 
 
 class VenueReject(Exception):
@@ -51,3 +59,15 @@ def mandatory(param: str) -> VenueReject:
 
 def not_required(param: str) -> VenueReject:
     return VenueReject(ErrorCode.PARAM_NOT_REQUIRED, param_not_required_message(param))
+
+
+@contextmanager
+def order_rules_checked() -> Iterator[None]:
+    """Runs `SymbolRules` checks and conversions as Binance answers them: a broken filter is its
+    reject (code and message), a price or quantity off the grid is -1111."""
+    try:
+        yield
+    except OrderRuleError as exc:
+        raise VenueReject(exc.code, exc.msg) from None
+    except ValueError:
+        raise VenueReject(ErrorCode.BAD_PRECISION, MSG_BAD_PRECISION) from None

@@ -242,9 +242,6 @@ class Ledger:
                 other_maint_margin=others_mm,
                 other_unrealized=others_u,
             )
-        bep = entry
-        if pos.lots:
-            bep = entry + (1 if pos.lots > 0 else -1) * pos.open_fees / qty
         pos_im = abs(notional) / m.leverage
         order_im = self.open_order_im(m)
         return PositionView(
@@ -252,7 +249,7 @@ class Ledger:
             position_side=pos.position_side,
             amount_lots=pos.lots,
             entry_price=clean(entry),
-            break_even_price=clean(bep),
+            break_even_price=clean(_break_even(pos, entry, qty)),
             mark_price=mark,
             unrealized_pnl=u,
             liquidation_price=clean(liq),
@@ -391,18 +388,22 @@ class Ledger:
 
     def position_change(self, m: MarketState, pos: Position) -> PositionChange:
         entry = pos.entry_ticks() * m.rules.tick_size
-        bep = entry
-        if pos.lots:
-            bep = entry + (1 if pos.lots > 0 else -1) * pos.open_fees / (abs(pos.lots) * m.rules.step_size)
         isolated = m.margin_type is MarginType.ISOLATED
         return PositionChange(
             symbol=pos.symbol,
             position_side=pos.position_side,
             amount_lots=pos.lots,
             entry_price=clean(entry),
-            break_even_price=clean(bep),
+            break_even_price=clean(_break_even(pos, entry, abs(pos.lots) * m.rules.step_size)),
             accumulated_realized=pos.accumulated_realized,
             unrealized_pnl=self.unrealized(m, pos),
             margin_type=margin_type_wire(m.margin_type),
             isolated_wallet=pos.isolated_wallet if isolated else ZERO,
         )
+
+
+def _break_even(pos: Position, entry: Decimal, qty: Decimal) -> Decimal:
+    """Entry price moved by the opening fees paid per unit of the position (`qty` its size)."""
+    if not pos.lots:
+        return entry
+    return entry + (1 if pos.lots > 0 else -1) * pos.open_fees / qty

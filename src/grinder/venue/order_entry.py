@@ -97,7 +97,7 @@ class OrderEntry:
         elif price is not None:
             raise E.not_required("price")
         rules = m.rules
-        try:
+        with E.order_rules_checked():
             rules.validate_order(
                 side,
                 order_type,
@@ -108,12 +108,6 @@ class OrderEntry:
             )
             lots = rules.qty_to_lots(quantity)
             ticks = rules.price_to_ticks(price) if price is not None else 0
-        except OrderRuleError as exc:
-            raise VenueReject(exc.code, exc.msg) from None
-        except ValueError:
-            raise VenueReject(
-                ErrorCode.BAD_PRECISION, "Precision is over the maximum defined for this asset."
-            ) from None
         tif = (
             time_in_force if order_type is OrderType.LIMIT and time_in_force is not None else TimeInForce.GTC
         )
@@ -334,17 +328,11 @@ class OrderEntry:
         """`PUT /fapi/v1/order`: new price/quantity for a resting LIMIT order (loses queue priority)."""
         m = self._market(symbol)
         o = self._find(m, order_id, client_order_id, ErrorCode.NO_SUCH_ORDER, E.MSG_NO_SUCH_ORDER)
-        try:
+        with E.order_rules_checked():
             m.rules.validate_order(
                 side, OrderType.LIMIT, quantity, price, mark_price=self.ledger.mark(m), reduce_only=True
             )
             ticks, lots = m.rules.price_to_ticks(price), m.rules.qty_to_lots(quantity)
-        except OrderRuleError as exc:
-            raise VenueReject(exc.code, exc.msg) from None
-        except ValueError:
-            raise VenueReject(
-                ErrorCode.BAD_PRECISION, "Precision is over the maximum defined for this asset."
-            ) from None
         return self._amend(m, o, side, ticks, lots, now_ms, validated=True)
 
     def amend(self, cmd: AmendOrder, now_ms: int) -> OrderView:

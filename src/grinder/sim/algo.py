@@ -23,6 +23,7 @@ from grinder.sim.params import (
     enum_param,
     int_param,
     limit_param,
+    order_ref,
     position_side_param,
     required,
     side_param,
@@ -95,17 +96,8 @@ class AlgoOrderApi:
         )
         return algo_object(self._rules[symbol], self._book.place(request, now_ms))
 
-    def _ref(self, params: dict[str, str]) -> tuple[int | None, str | None]:
-        algo_id = int_param(params, "algoId", optional=True)
-        client_id = params.get("clientAlgoId") or None
-        if algo_id is None and client_id is None:
-            raise ApiError(
-                ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Either algoId or clientAlgoId must be sent."
-            )
-        return algo_id, (None if algo_id is not None else client_id)
-
     def cancel_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
-        algo_id, client_id = self._ref(params)
+        algo_id, client_id = order_ref(params, "algoId", "clientAlgoId")
         order = self._book.cancel(algo_id, client_id, now_ms)
         return {"algoId": order.algo_id, "clientAlgoId": order.request.client_algo_id, "code": "200",
                 "msg": "success"}  # fmt: skip
@@ -115,7 +107,7 @@ class AlgoOrderApi:
         return {"code": 200, "msg": MSG_CANCEL_ALL}
 
     def query_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
-        algo_id, client_id = self._ref(params)
+        algo_id, client_id = order_ref(params, "algoId", "clientAlgoId")
         order = self._book.find(algo_id, client_id, ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
         return algo_object(self._rules[order.symbol], order, query=True)
 

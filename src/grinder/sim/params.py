@@ -115,15 +115,18 @@ def client_order_id(params: dict[str, str], name: str) -> str | None:
     return raw
 
 
-def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
-    """(orderId, origClientOrderId): at least one must be sent; orderId wins when both are."""
-    order_id = int_param(params, "orderId", optional=True)
-    orig = params.get("origClientOrderId") or None
-    if order_id is None and orig is None:
+def order_ref(
+    params: dict[str, str], id_name: str = "orderId", client_name: str = "origClientOrderId"
+) -> tuple[int | None, str | None]:
+    """(orderId, origClientOrderId) — or another id pair, e.g. algoId / clientAlgoId: at least one
+    must be sent; the numeric id wins when both are."""
+    order_id = int_param(params, id_name, optional=True)
+    client_id = params.get(client_name) or None
+    if order_id is None and client_id is None:
         raise ApiError(
-            ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, "Either orderId or origClientOrderId must be sent."
+            ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, f"Either {id_name} or {client_name} must be sent."
         )
-    return order_id, (None if order_id is not None else orig)
+    return order_id, (None if order_id is not None else client_id)
 
 
 def symbol_param(params: dict[str, str], known: Collection[str], name: str = "symbol") -> str:

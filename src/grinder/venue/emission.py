@@ -3,13 +3,10 @@ emission order until drained (and, with `feed_latency_ms`, until the feed would 
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from grinder.core.enums import ExecutionType
 from grinder.core.events import AccountUpdate, OrderUpdate
-from grinder.venue.account import ZERO
 from grinder.venue.book import MarketState
-from grinder.venue.orders import Order, avg_price
+from grinder.venue.orders import Order, order_update
 
 UserEvent = OrderUpdate | AccountUpdate
 
@@ -26,49 +23,8 @@ class UserEvents:
         self.pending: list[UserEvent] = []
 
     def emit_order(self, o: Order, x: ExecutionType, t: int) -> None:
-        self.pending.append(self.order_update(o, x, t, expiry_reason=o.expiry_reason))
-
-    def order_update(
-        self,
-        o: Order,
-        x: ExecutionType,
-        t: int,
-        *,
-        expiry_reason: int,
-        last_fill_lots: int = 0,
-        last_fill_price_ticks: int = 0,
-        commission: Decimal = ZERO,
-        realized_pnl: Decimal = ZERO,
-        is_maker: bool = False,
-        trade_id: int = 0,
-    ) -> OrderUpdate:
-        """The ORDER_TRADE_UPDATE for `o` as it stands now; fill fields default to "no fill"."""
-        return OrderUpdate(
-            symbol=o.symbol,
-            order_id=o.order_id,
-            client_order_id=o.cid,
-            side=o.side,
-            order_type=o.otype,
-            time_in_force=o.tif,
-            position_side=o.pside,
-            reduce_only=o.reduce_only,
-            price_ticks=o.price,
-            orig_qty_lots=o.orig,
-            execution_type=x,
-            status=o.status,
-            last_fill_lots=last_fill_lots,
-            last_fill_price_ticks=last_fill_price_ticks,
-            cum_filled_lots=o.executed,
-            avg_price=avg_price(o, self.markets[o.symbol].rules),
-            commission=commission,
-            commission_asset=self.asset,
-            realized_pnl=realized_pnl,
-            is_maker=is_maker,
-            trade_id=trade_id,
-            event_time_ms=t,
-            transaction_time_ms=t,
-            expiry_reason=expiry_reason,
-        )
+        rules = self.markets[o.symbol].rules
+        self.pending.append(order_update(o, x, t, rules, self.asset, expiry_reason=o.expiry_reason))
 
     def drain(self, now_ms: int | None = None) -> list[OrderUpdate | AccountUpdate]:
         """User-data events since the last drain, in emission order. With `feed_latency_ms` > 0 and

@@ -14,7 +14,7 @@ from grinder.venue.config import VenueConfig
 from grinder.venue.emission import UserEvents
 from grinder.venue.fill_rule import UNKNOWN_AHEAD, observe_level
 from grinder.venue.margin import Ledger
-from grinder.venue.orders import ER_REDUCE_ONLY, Order, track_im
+from grinder.venue.orders import ER_REDUCE_ONLY, Order, order_update, track_im
 from grinder.venue.views import TradeView
 
 
@@ -287,10 +287,12 @@ class Matcher:
             )
         )
         self.events.pending.append(
-            self.events.order_update(
+            order_update(
                 o,
                 ExecutionType.TRADE,
                 t,
+                m.rules,
+                self.events.asset,
                 last_fill_lots=lots,
                 last_fill_price_ticks=price,
                 commission=fee,

@@ -1,5 +1,6 @@
-"""Our orders inside the venue: the mutable `Order`, its public `OrderView`, and order-level helpers
-(average price, open-order margin bookkeeping, expiry reasons)."""
+"""Our orders inside the venue: the mutable `Order`, how it is shown (`OrderView` to queries, the
+ORDER_TRADE_UPDATE event to the user stream), and order-level helpers (average price, open-order
+margin bookkeeping, expiry reasons)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import string
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
+from grinder.core.enums import ExecutionType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
+from grinder.core.events import OrderUpdate
 from grinder.core.rules import SymbolRules
 from grinder.venue.account import ZERO, money
 from grinder.venue.views import OrderView
@@ -164,4 +166,48 @@ def order_view(o: Order, m: MarketState) -> OrderView:
         orig_type=o.otype,
         expiry_reason=o.expiry_reason,
         modify_count=o.modify_count,
+    )
+
+
+def order_update(
+    o: Order,
+    x: ExecutionType,
+    t: int,
+    rules: SymbolRules,
+    asset: str,
+    *,
+    expiry_reason: int,
+    last_fill_lots: int = 0,
+    last_fill_price_ticks: int = 0,
+    commission: Decimal = ZERO,
+    realized_pnl: Decimal = ZERO,
+    is_maker: bool = False,
+    trade_id: int = 0,
+) -> OrderUpdate:
+    """The ORDER_TRADE_UPDATE for `o` as it stands now; fill fields default to "no fill"."""
+    return OrderUpdate(
+        symbol=o.symbol,
+        order_id=o.order_id,
+        client_order_id=o.cid,
+        side=o.side,
+        order_type=o.otype,
+        time_in_force=o.tif,
+        position_side=o.pside,
+        reduce_only=o.reduce_only,
+        price_ticks=o.price,
+        orig_qty_lots=o.orig,
+        execution_type=x,
+        status=o.status,
+        last_fill_lots=last_fill_lots,
+        last_fill_price_ticks=last_fill_price_ticks,
+        cum_filled_lots=o.executed,
+        avg_price=avg_price(o, rules),
+        commission=commission,
+        commission_asset=asset,
+        realized_pnl=realized_pnl,
+        is_maker=is_maker,
+        trade_id=trade_id,
+        event_time_ms=t,
+        transaction_time_ms=t,
+        expiry_reason=expiry_reason,
     )

@@ -76,7 +76,7 @@ class Venue:
         self.matcher = Matcher(config, self.ledger, self.events)
         self._next_due_ms = NEVER  # `sched.next_due_ms`, copied here for the per-event check
         self.sched = Scheduler(self._markets, self.ledger, self._set_next_due)
-        self.orders = OrderEntry(config, self._markets, self.ledger, self.matcher, self.events, self.sched)
+        self.orders = OrderEntry(config, self.matcher, self.sched)
         self.late_rejects = self.orders.late_rejects  # (time, symbol, order id, reject)
         self.conditional = ConditionalOrders(self)  # algo orders, triggered from on_trade / on_mark_price
         # The order API is the order-entry component's (bound once: no extra call on the way in).

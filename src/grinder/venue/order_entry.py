@@ -18,9 +18,7 @@ from grinder.core.rules import OrderRuleError
 from grinder.venue import errors as E
 from grinder.venue.book import MarketState, market_of
 from grinder.venue.config import VenueConfig
-from grinder.venue.emission import UserEvents
 from grinder.venue.errors import VenueReject
-from grinder.venue.margin import Ledger
 from grinder.venue.matching import Matcher
 from grinder.venue.orders import (
     CID_ALPHABET,
@@ -48,22 +46,11 @@ LateReject = tuple[int, str, int, VenueReject]  # (time, symbol, order id, rejec
 class OrderEntry:
     """The order API of the venue; `late_rejects` collects refusals of latency-delayed commands."""
 
-    def __init__(
-        self,
-        config: VenueConfig,
-        markets: dict[str, MarketState],
-        ledger: Ledger,
-        matcher: Matcher,
-        events: UserEvents,
-        sched: Scheduler,
-    ) -> None:
-        self.config = config
-        self.markets = markets
-        self.ledger = ledger
-        self.matcher = matcher
-        self.events = events
-        self.sched = sched
-        self._rng = random.Random(config.seed)
+    def __init__(self, config: VenueConfig, matcher: Matcher, sched: Scheduler) -> None:
+        # The matcher books fills into the ledger and the user stream; the scheduler knows the markets.
+        self.config, self.matcher, self.sched = config, matcher, sched
+        self.ledger, self.events, self.markets = matcher.ledger, matcher.events, sched.markets
+        self._rng = random.Random(config.seed)  # auto-generated client order ids
         self.late_rejects: list[LateReject] = []
 
     def _market(self, symbol: str) -> MarketState:

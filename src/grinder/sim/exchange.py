@@ -95,6 +95,14 @@ class SimExchange:
     def optional_symbol(self, params: dict[str, str]) -> str | None:
         return self.symbol(params) if params.get("symbol") else None
 
+    def _one_or_all(self, params: dict[str, str], row: Callable[[str], Any]) -> Any:
+        """The row of `symbol` when it is sent, else the list of every symbol's row (Binance's rule
+        for the market-data endpoints)."""
+        sym = self.optional_symbol(params)
+        if sym:
+            return row(sym)
+        return [row(s) for s in self.rules]
+
     def pump(self, now_ms: int) -> None:
         """Publish whatever user events the venue has ready (after every write)."""
         publish_user_events(self.venue, self.user, now_ms)
@@ -137,18 +145,14 @@ class SimExchange:
         return render.rest_depth(self.rules[sym], snap)
 
     def book_ticker(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        syms = [sym] if sym else list(self.rules)
-        rows = []
-        for s in syms:
+        def row(s: str) -> Any:
             t = self.market.books[s].book_ticker(now_ms, self.market.last_event_ms or now_ms)
-            rows.append(render.rest_book_ticker(self.rules[s], t))
-        return rows[0] if sym else rows
+            return render.rest_book_ticker(self.rules[s], t)
+
+        return self._one_or_all(params, row)
 
     def ticker_price(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        rows = []
-        for s in [sym] if sym else list(self.rules):
+        def row(s: str) -> Any:
             trade = self.market.last_trade.get(s)
             r = self.rules[s]
             if trade is not None:
@@ -156,19 +160,19 @@ class SimExchange:
             else:
                 mark = self.market.mark_price(s)
                 price = render.price_dec(r, r.round_price(mark)) if mark else "0"
-            rows.append({"symbol": s, "price": price, "time": now_ms})
-        return rows[0] if sym else rows
+            return {"symbol": s, "price": price, "time": now_ms}
+
+        return self._one_or_all(params, row)
 
     def premium_index(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        rows = []
-        for s in [sym] if sym else list(self.rules):
+        def row(s: str) -> Any:
             mark = self.market.marks.get(s)
             if mark is None:
                 mp = self.market.mark_price(s) or Decimal(0)
                 mark = MarkPrice(s, mp, mp, Decimal("0.0001"), 0, now_ms)
-            rows.append(render.premium_index(mark, now_ms))
-        return rows[0] if sym else rows
+            return render.premium_index(mark, now_ms)
+
+        return self._one_or_all(params, row)
 
     def funding_rate(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.optional_symbol(params)
@@ -198,9 +202,7 @@ class SimExchange:
         return self.bars.klines(sym, interval, start, end, limit)
 
     def ticker_24h(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        rows = [self.bars.ticker_24h(s, now_ms) for s in ([sym] if sym else list(self.rules))]
-        return rows[0] if sym else rows
+        return self._one_or_all(params, lambda s: self.bars.ticker_24h(s, now_ms))
 
     # ------------------------------------------------------------------ orders
     def _parse_new_order(self, params: dict[str, str]) -> dict[str, Any]:
@@ -586,10 +588,8 @@ class SimExchange:
         return [render.income_row(i) for i in rows[:limit]]
 
     def leverage_bracket(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
         brackets = self.brackets.rows()
-        rows = [{"symbol": s, "brackets": brackets} for s in ([sym] if sym else list(self.rules))]
-        return rows[0] if sym else rows
+        return self._one_or_all(params, lambda s: {"symbol": s, "brackets": brackets})
 
     def order_rate_limit(self, params: dict[str, str], now_ms: int) -> Any:
         limits = self.limits

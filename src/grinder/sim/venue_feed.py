@@ -3,7 +3,6 @@ listenKey streams."""
 
 from __future__ import annotations
 
-from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.sim.userdata import UserData
 from grinder.venue import Venue
 
@@ -12,23 +11,13 @@ class VenueFeed:
     """`MarketSink` that feeds the venue and then pushes its user events to the listenKey streams."""
 
     def __init__(self, venue: Venue, user: UserData) -> None:
-        self._venue = venue
-        self._user = user
-
-    def on_reset(self, snapshot: DepthSnapshot) -> None:
-        self._venue.on_depth_snapshot(snapshot)
-
-    def on_depth(self, update: DepthUpdate) -> None:
-        self._venue.on_depth_update(update)
-
-    def on_book_ticker(self, ticker: BookTicker) -> None:
-        self._venue.on_book_ticker(ticker)
-
-    def on_trade(self, trade: Trade) -> None:
-        self._venue.on_trade(trade)
-
-    def on_mark_price(self, mark: MarkPrice) -> None:
-        self._venue.on_mark_price(mark)
+        self._venue, self._user = venue, user
+        # Market events go straight to the venue's handlers.
+        self.on_reset = venue.on_depth_snapshot
+        self.on_depth = venue.on_depth_update
+        self.on_book_ticker = venue.on_book_ticker
+        self.on_trade = venue.on_trade
+        self.on_mark_price = venue.on_mark_price
 
     def end_batch(self, now_ms: int, flush_all: bool) -> None:
         self._venue.advance_to(now_ms)

@@ -40,8 +40,15 @@ def _sent(params: dict[str, str], name: str, optional: bool) -> str | None:
 
 def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) -> Decimal | None:
     raw = _sent(params, name, optional)
-    if raw is None:
-        return None
+    return None if raw is None else _decimal(raw, name)
+
+
+def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> int | None:
+    raw = _sent(params, name, optional)
+    return None if raw is None else _int(raw, name)
+
+
+def _decimal(raw: str, name: str) -> Decimal:
     try:
         value = Decimal(raw)
     except (InvalidOperation, ValueError):
@@ -51,10 +58,7 @@ def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) 
     return value
 
 
-def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> int | None:
-    raw = _sent(params, name, optional)
-    if raw is None:
-        return None
+def _int(raw: str, name: str) -> int:
     if not raw.lstrip("-").isdigit() or len(raw) > 20:
         raise illegal_chars(name)
     return int(raw)

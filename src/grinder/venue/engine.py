@@ -37,17 +37,15 @@ from grinder.venue import errors as E
 from grinder.venue.book import MarketState, market_of, side_levels
 from grinder.venue.conditional import ConditionalOrders
 from grinder.venue.config import VenueConfig
-from grinder.venue.emission import UserEvent, UserEvents
+from grinder.venue.emission import UserEvents
 from grinder.venue.errors import VenueReject
 from grinder.venue.fill_rule import UNKNOWN_AHEAD, first_true, quote_columns, reaches
 from grinder.venue.margin import Ledger
 from grinder.venue.matching import Matcher
-from grinder.venue.order_entry import OrderEntry, check_batch
+from grinder.venue.order_entry import OrderEntry
 from grinder.venue.orders import order_view
 from grinder.venue.scheduling import NEVER, Scheduler
 from grinder.venue.views import IncomeView, OrderView, TradeView
-
-__all__ = ["UserEvent", "Venue", "check_batch"]
 
 
 class Venue:

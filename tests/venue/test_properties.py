@@ -121,7 +121,7 @@ def check_margin_sums(v: Venue) -> None:
         assert m.im_sell_units == sum(o.price * o.remaining for o in sells)
         assert m.im_open_units == sum(o.price * o.remaining for o in limits if not o.closing)
         assert m.im_other == len(m.open_by_cid) - len(limits)
-        fast, scan = v._open_order_im(m), v._open_order_im_scan(m)
+        fast, scan = v.ledger.open_order_im(m), v.ledger.open_order_im_scan(m)
         assert fast == scan and str(fast) == str(scan)
 
 

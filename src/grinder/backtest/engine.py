@@ -31,7 +31,7 @@ from grinder.backtest.features import TapeFeatures, attach_tape_features
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
 from grinder.binance.book import LocalOrderBook
 from grinder.core.clock import VirtualClock
-from grinder.core.commands import CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.commands import Command
 from grinder.core.enums import Side
 from grinder.core.events import (
     BookTicker,
@@ -48,7 +48,7 @@ from grinder.data.tape import QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import QuotingStrategy, TradingPipeline, default_strategy_factory
 from grinder.risk.config import RiskConfig
-from grinder.venue import Venue, VenueReject
+from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
 log = logging.getLogger(__name__)
@@ -135,20 +135,6 @@ def latency_model(
         "feed_latency_ms": user,
     }
     return dataclasses.replace(venue, order_latency_ms=order, feed_latency_ms=user), note
-
-
-def execute(venue: Venue, cmd: Command, now_ms: int) -> CommandResult:
-    """Send one command to the venue and phrase its answer as the live connector would."""
-    try:
-        if isinstance(cmd, PlaceOrder):
-            view = venue.place(cmd, now_ms)
-        elif isinstance(cmd, CancelOrder):
-            view = venue.cancel_order(symbol=cmd.symbol, client_order_id=cmd.client_order_id, now_ms=now_ms)
-        else:
-            view = venue.amend(cmd, now_ms)
-    except VenueReject as exc:
-        return CommandResult(cmd, Outcome.REJECTED, code=exc.code, reason=exc.msg)
-    return CommandResult(cmd, Outcome.ACCEPTED, order_id=view.order_id, status=view.status)
 
 
 class _SymbolBook:
@@ -366,7 +352,7 @@ class Backtest:
     def _send(self, row: int, now: int, cmds: list[Command]) -> None:
         if cmds:
             for cmd in cmds:
-                res = execute(self.venue, cmd, now)
+                res = self.venue.execute(cmd, now)
                 self.log.commands.append(CommandRecord(row, now, cmd, res.outcome.value))
                 self._hash.update(b"C%d," % now + self._enc.encode(cmd) + res.outcome.value.encode() + b";")
                 self.pipeline.on_result(res)

@@ -5,8 +5,8 @@ stays inside the strategy's declared quiet band and touches none of our resting 
 finds, with numpy over growing windows, the first row from `start` that
 - is a quote whose mid (bid + ask, half ticks) leaves the band [mid2_lo, mid2_hi] (trades are tested
   with 2 × price: a conservative superset),
-- could fill a resting or in-flight order (quote ask / trade price <= highest buy; bid / price >=
-  lowest sell),
+- could fill a resting or in-flight order, or move its queue position (the venue's fill rule,
+  `grinder.venue.fill_rule`, applied to the highest buy / lowest sell),
 - is not a quote or trade (depth, mark price, snapshot), or
 - is at or after the band's `until_ms`.
 Stopping early is always safe (that row is simply processed in full); the scan never skips a row
@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from grinder.data.tape import OTHER, QUOTE, Tape
+from grinder.venue.fill_rule import NO_BUY, NO_SELL, quote_columns, reaches
 
-NO_BUY = -(1 << 62)
-NO_SELL = 1 << 62
+__all__ = ["NO_BUY", "NO_SELL", "QuietScanner", "SymbolGuard"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +95,8 @@ class QuietScanner:
         t = self.tape
         w = self.first_window
         s = start
-        # buy side: touch model compares the ask (column b), queue model the bid (column a)
-        buy_col, sell_col = (t.a, t.b) if queue_model else (t.b, t.a)
+        # quote columns: a = bid, b = ask (a trade carries its price in both)
+        buy_col, sell_col = quote_columns(t.a, t.b, queue_model)
         bounded = any(g.quote_bounds for g in guards)
         if self.multi:
 
@@ -120,12 +120,8 @@ class QuietScanner:
             if self.multi:
                 sym = t.sym[s:e]
                 mid2 = a.astype(np.int64) + b
-                hit = (
-                    (buy_col[s:e] <= mb[sym])
-                    | (sell_col[s:e] >= ms[sym])
-                    | (mid2 < lo[sym])
-                    | (mid2 > hi[sym])
-                )
+                hit = reaches(buy_col[s:e], sell_col[s:e], mb[sym], ms[sym])
+                hit |= (mid2 < lo[sym]) | (mid2 > hi[sym])
                 if bounded:
                     q = t.kind[s:e] == QUOTE
                     hit |= q & (
@@ -137,7 +133,7 @@ class QuietScanner:
                     )
             else:
                 mid2 = a + b
-                hit = (buy_col[s:e] <= g.max_buy_ticks) | (sell_col[s:e] >= g.min_sell_ticks)
+                hit = reaches(buy_col[s:e], sell_col[s:e], g.max_buy_ticks, g.min_sell_ticks)
                 hit |= (mid2 < g.mid2_lo) | (mid2 > g.mid2_hi)
                 if bounded:
                     q = t.kind[s:e] == QUOTE

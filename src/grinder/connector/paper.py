@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from grinder.connector.port import BalanceState, OrderState, PositionState
 from grinder.core.clock import Clock
-from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
+from grinder.core.commands import Command, CommandResult
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
@@ -101,20 +101,7 @@ class PaperPort:
 
     # ------------------------------------------------------------------ writes
     async def submit(self, cmd: Command) -> CommandResult:
-        now_ms = self._clock.now_ms()
-        try:
-            if isinstance(cmd, PlaceOrder):
-                view = self.venue.place(cmd, now_ms)
-            elif isinstance(cmd, CancelOrder):
-                view = self.venue.cancel_order(symbol=cmd.symbol, client_order_id=cmd.client_order_id,
-                                               now_ms=now_ms)
-            elif isinstance(cmd, AmendOrder):
-                view = self.venue.amend(cmd, now_ms)
-            else:  # pragma: no cover - Command is a closed union
-                raise TypeError(f"unknown command {type(cmd).__name__}")
-        except VenueReject as exc:
-            return CommandResult(cmd, Outcome.REJECTED, code=exc.code, reason=exc.msg)
-        return CommandResult(cmd, Outcome.ACCEPTED, order_id=view.order_id, status=view.status)
+        return self.venue.execute(cmd, self._clock.now_ms())
 
     # ------------------------------------------------------------------ reads
     async def query_order(self, symbol: str, client_order_id: str) -> OrderState | None:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from grinder.core.enums import PositionSide, Side, TimeInForce
+from grinder.core.enums import TimeInForce
+from grinder.core.errors import ErrorCode
 from grinder.core.rules import SymbolRules
 from grinder.sim.errors import ApiError
 from grinder.sim.params import (
@@ -22,8 +23,12 @@ from grinder.sim.params import (
     enum_param,
     int_param,
     limit_param,
+    order_ref,
+    position_side_param,
     required,
+    side_param,
     symbol_param,
+    time_in_force_param,
     time_range,
 )
 from grinder.sim.render import price_dec
@@ -55,23 +60,21 @@ class AlgoOrderApi:
 
     def new_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
         if required(params, "algoType") != "CONDITIONAL":
-            raise ApiError(-1130, "Data sent for parameter 'algoType' is not valid.")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'algoType' is not valid.")
         symbol = symbol_param(params, self._rules)
-        side = enum_param(params, "side", Side, -1117, "Invalid side.")
-        kind = enum_param(params, "type", AlgoKind, -1116, "Invalid orderType.")
-        position_side = PositionSide.BOTH
-        if params.get("positionSide"):
-            position_side = enum_param(params, "positionSide", PositionSide, -4006, "Invalid position side.")
+        side = side_param(params)
+        kind = enum_param(params, "type", AlgoKind, ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.")
+        position_side = position_side_param(params)
         tif = TimeInForce.GTC
         if params.get("timeInForce"):
-            tif = enum_param(params, "timeInForce", TimeInForce, -1115, "Invalid timeInForce.")
+            tif = time_in_force_param(params)
         working = WorkingType.CONTRACT_PRICE
         if params.get("workingType"):
             working = enum_param(
                 params,
                 "workingType",
                 WorkingType,
-                -1130,
+                ErrorCode.INVALID_PARAMETER,
                 "Data sent for parameter 'workingType' is not valid.",
             )
         request = AlgoRequest(
@@ -93,15 +96,8 @@ class AlgoOrderApi:
         )
         return algo_object(self._rules[symbol], self._book.place(request, now_ms))
 
-    def _ref(self, params: dict[str, str]) -> tuple[int | None, str | None]:
-        algo_id = int_param(params, "algoId", optional=True)
-        client_id = params.get("clientAlgoId") or None
-        if algo_id is None and client_id is None:
-            raise ApiError(-1102, "Either algoId or clientAlgoId must be sent.")
-        return algo_id, (None if algo_id is not None else client_id)
-
     def cancel_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
-        algo_id, client_id = self._ref(params)
+        algo_id, client_id = order_ref(params, "algoId", "clientAlgoId")
         order = self._book.cancel(algo_id, client_id, now_ms)
         return {"algoId": order.algo_id, "clientAlgoId": order.request.client_algo_id, "code": "200",
                 "msg": "success"}  # fmt: skip
@@ -111,8 +107,8 @@ class AlgoOrderApi:
         return {"code": 200, "msg": MSG_CANCEL_ALL}
 
     def query_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
-        algo_id, client_id = self._ref(params)
-        order = self._book.find(algo_id, client_id, -2013, "Order does not exist.")
+        algo_id, client_id = order_ref(params, "algoId", "clientAlgoId")
+        order = self._book.find(algo_id, client_id, ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
         return algo_object(self._rules[order.symbol], order, query=True)
 
     def open_algo_orders(self, params: dict[str, str], now_ms: int) -> Any:

@@ -12,6 +12,7 @@ import hmac
 from typing import Any
 from urllib.parse import parse_qsl
 
+from grinder.core.errors import ErrorCode
 from grinder.sim.errors import (
     MSG_BAD_KEY_FORMAT,
     MSG_BAD_RECV_WINDOW,
@@ -21,8 +22,8 @@ from grinder.sim.errors import (
     MSG_TS_OUTSIDE,
     ApiError,
     illegal_chars,
-    mandatory,
 )
+from grinder.venue.errors import mandatory
 
 _SHA256_BLOCK = 64
 _TRANS_36 = bytes(x ^ 0x36 for x in range(256))
@@ -102,9 +103,9 @@ def sign(secret: str, message: str) -> str:
 def check_api_key(header_value: str | None, expected: str, ip: str) -> None:
     """-2014 for a missing/garbled key, -2015 (HTTP 401) for a key we do not know."""
     if not header_value or not header_value.isprintable() or " " in header_value:
-        raise ApiError(-2014, MSG_BAD_KEY_FORMAT, 401)
+        raise ApiError(ErrorCode.BAD_API_KEY_FORMAT, MSG_BAD_KEY_FORMAT, 401)
     if not hmac.compare_digest(header_value, expected):
-        raise ApiError(-2015, MSG_REJECTED_KEY.format(ip=ip), 401)
+        raise ApiError(ErrorCode.REJECTED_API_KEY, MSG_REJECTED_KEY.format(ip=ip), 401)
 
 
 def check_signature(secret: str, query: str, body: str) -> None:
@@ -112,7 +113,7 @@ def check_signature(secret: str, query: str, body: str) -> None:
     if not signature:
         raise mandatory("signature")
     if not hmac.compare_digest(sign(secret, message), signature.lower()):
-        raise ApiError(-1022, MSG_BAD_SIGNATURE)
+        raise ApiError(ErrorCode.INVALID_SIGNATURE, MSG_BAD_SIGNATURE)
 
 
 def check_timestamp(
@@ -131,9 +132,9 @@ def check_timestamp(
             raise illegal_chars("recvWindow")
         window = int(raw_window)
         if window > max_window_ms:
-            raise ApiError(-1131, MSG_BAD_RECV_WINDOW.format(limit=max_window_ms))
+            raise ApiError(ErrorCode.BAD_RECV_WINDOW, MSG_BAD_RECV_WINDOW.format(limit=max_window_ms))
     ts = int(raw_ts)
     if ts >= server_ms + ahead_ms:
-        raise ApiError(-1021, MSG_TS_AHEAD)
+        raise ApiError(ErrorCode.INVALID_TIMESTAMP, MSG_TS_AHEAD)
     if server_ms - ts > window:
-        raise ApiError(-1021, MSG_TS_OUTSIDE)
+        raise ApiError(ErrorCode.INVALID_TIMESTAMP, MSG_TS_OUTSIDE)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from grinder.core.errors import ErrorCode
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.sim.errors import ApiError
@@ -44,7 +45,7 @@ def bucket(interval: str, ms: int) -> tuple[int, int]:
         first = datetime(day.year, day.month, 1, tzinfo=UTC)
         following = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC)
         return int(first.timestamp() * 1000), int(following.timestamp() * 1000) - 1
-    raise ApiError(-1120, "Invalid interval.")
+    raise ApiError(ErrorCode.BAD_INTERVAL, "Invalid interval.")
 
 
 def check_interval(interval: str) -> None:

@@ -1,18 +1,19 @@
-"""Binance error answers: `ApiError(code, msg, http_status)` and the exact texts the simulator sends."""
+"""Binance error answers of the server layer: `ApiError(code, msg, http_status)` and the exact texts the
+simulator sends. Parameter errors (`mandatory`, `not_required`) and order/symbol messages are the
+venue's (`grinder.venue.errors`): one definition."""
 
 from __future__ import annotations
 
-from grinder.core.rules import mandatory_param_message, param_not_required_message
+from grinder.core.errors import ErrorCode
+from grinder.venue.errors import VenueReject
 
 
-class ApiError(Exception):
-    """An error the REST layer renders as `{"code": code, "msg": msg}` with `http_status`."""
+class ApiError(VenueReject):
+    """A refusal by the server layer itself (auth, limits, parameters): rendered like a `VenueReject`
+    as `{"code": code, "msg": msg}` with `http_status`, plus `Retry-After` when set."""
 
     def __init__(self, code: int, msg: str, http_status: int = 400, retry_after_s: int | None = None) -> None:
-        super().__init__(f"{code} {msg}")
-        self.code = code
-        self.msg = msg
-        self.http_status = http_status
+        super().__init__(code, msg, http_status)
         self.retry_after_s = retry_after_s  # sent as `Retry-After` (429 / 418)
 
 
@@ -27,31 +28,20 @@ MSG_TS_AHEAD = "Timestamp for this request was 1000ms ahead of the server's time
 MSG_BAD_SIGNATURE = "Signature for this request is not valid."
 MSG_BAD_KEY_FORMAT = "API-key format invalid."
 MSG_REJECTED_KEY = "Invalid API-key, IP, or permissions for action, request ip: {ip}"
-MSG_BAD_SYMBOL = "Invalid symbol."
-MSG_UNKNOWN_ORDER = "Unknown order sent."
-MSG_NO_SUCH_ORDER = "Order does not exist."
 MSG_INVALID_LISTEN_KEY = "This listenKey does not exist."
 MSG_BAD_RECV_WINDOW = "recvWindow must be less than {limit}."
 
 
-def mandatory(name: str) -> ApiError:
-    """-1102 for a parameter that is missing, empty or malformed."""
-    return ApiError(-1102, mandatory_param_message(name))
-
-
-def not_required(name: str) -> ApiError:
-    return ApiError(-1106, param_not_required_message(name))
-
-
 def illegal_chars(name: str) -> ApiError:
     return ApiError(
-        -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
+        ErrorCode.ILLEGAL_CHARS,
+        f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.",
     )
 
 
 def too_many_requests(ip: str, limit: int, retry_after_s: int | None = None) -> ApiError:
     return ApiError(
-        -1003,
+        ErrorCode.TOO_MANY_REQUESTS,
         f"Too many requests; current limit of IP({ip}) is {limit} requests per minute. "
         "Please use the websocket for live updates to avoid polling the API.",
         429,
@@ -61,7 +51,7 @@ def too_many_requests(ip: str, limit: int, retry_after_s: int | None = None) -> 
 
 def banned(ip: str, until_ms: int, now_ms: int | None = None) -> ApiError:
     return ApiError(
-        -1003,
+        ErrorCode.TOO_MANY_REQUESTS,
         f"Way too many requests; IP({ip}) banned until {until_ms}. "
         "Please use the websocket for live updates to avoid bans.",
         418,
@@ -71,5 +61,8 @@ def banned(ip: str, until_ms: int, now_ms: int | None = None) -> ApiError:
 
 def too_many_orders(limit: int, interval: str, retry_after_s: int | None = None) -> ApiError:
     return ApiError(
-        -1015, f"Too many new orders; current limit is {limit} orders per {interval}.", 429, retry_after_s
+        ErrorCode.TOO_MANY_ORDERS,
+        f"Too many new orders; current limit is {limit} orders per {interval}.",
+        429,
+        retry_after_s,
     )

@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from grinder.core.enums import MarginType, OrderType, PositionSide, Side, TimeInForce
-from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
+from grinder.core.enums import MarginType, OrderType, Side, TimeInForce
+from grinder.core.errors import ErrorCode
+from grinder.core.events import MarkPrice
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
 from grinder.sim.algo import AlgoOrderApi
 from grinder.sim.bars import PriceBars, TradeBars
 from grinder.sim.brackets import LeverageBrackets
-from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, mandatory, not_required
+from grinder.sim.errors import ApiError
 from grinder.sim.market import MarketState
 from grinder.sim.marketdata import MarketHistoryApi, TradeTape
 from grinder.sim.params import (
@@ -30,15 +30,19 @@ from grinder.sim.params import (
     bool_param,
     client_order_id,
     decimal_param,
-    enum_param,
     int_param,
     order_ref,
+    position_side_param,
     required,
     required_int,
+    side_param,
+    time_in_force_param,
 )
+from grinder.sim.ratelimit import RateLimitSpec
 from grinder.sim.userdata import UserData
+from grinder.sim.venue_feed import publish_user_events
 from grinder.venue import Venue
-from grinder.venue.errors import VenueReject
+from grinder.venue.errors import MSG_BAD_SYMBOL, VenueReject, mandatory, not_required
 from grinder.venue.views import OrderView
 
 Handler = Callable[[dict[str, str], int], Any]
@@ -48,57 +52,6 @@ MSG_ASSET_MODE_SAME = "Adjusted asset mode is currently set and does not need to
 MSG_MULTI_ASSETS_ISOLATED = (
     "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under isolated-margin mode."
 )
-ORDER_TYPES = [
-    "LIMIT",
-    "MARKET",
-    "STOP",
-    "STOP_MARKET",
-    "TAKE_PROFIT",
-    "TAKE_PROFIT_MARKET",
-    "TRAILING_STOP_MARKET",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitSpec:
-    weight_1m: int
-    orders_10s: int
-    orders_1m: int
-
-
-class VenueFeed:
-    """`MarketSink` that feeds the venue and then pushes its user events to the listenKey streams."""
-
-    def __init__(self, venue: Venue, user: UserData) -> None:
-        self._venue = venue
-        self._user = user
-
-    def on_reset(self, snapshot: DepthSnapshot) -> None:
-        self._venue.on_depth_snapshot(snapshot)
-
-    def on_depth(self, update: DepthUpdate) -> None:
-        self._venue.on_depth_update(update)
-
-    def on_book_ticker(self, ticker: BookTicker) -> None:
-        self._venue.on_book_ticker(ticker)
-
-    def on_trade(self, trade: Trade) -> None:
-        self._venue.on_trade(trade)
-
-    def on_mark_price(self, mark: MarkPrice) -> None:
-        self._venue.on_mark_price(mark)
-
-    def end_batch(self, now_ms: int, flush_all: bool) -> None:
-        self._venue.advance_to(now_ms)
-        publish_user_events(self._venue, self._user, now_ms)
-
-
-def publish_user_events(venue: Venue, user: UserData, now_ms: int) -> None:
-    """Venue events in Binance's order: ALGO_UPDATE (triggering / triggered), ORDER_TRADE_UPDATE and
-    ACCOUNT_UPDATE of the orders, then ALGO_UPDATE FINISHED for triggered orders that ended."""
-    user.publish_algo_updates(venue.conditional.drain_updates(), now_ms)
-    user.publish(venue.drain_events(now_ms))
-    user.publish_algo_updates(venue.conditional.settle(), now_ms)
 
 
 class SimExchange:
@@ -136,11 +89,19 @@ class SimExchange:
         raw = required(params, "symbol")
         sym = raw.upper()
         if sym not in self.rules:
-            raise ApiError(-1121, MSG_BAD_SYMBOL)
+            raise ApiError(ErrorCode.BAD_SYMBOL, MSG_BAD_SYMBOL)
         return sym
 
     def optional_symbol(self, params: dict[str, str]) -> str | None:
         return self.symbol(params) if params.get("symbol") else None
+
+    def _one_or_all(self, params: dict[str, str], row: Callable[[str], Any]) -> Any:
+        """The row of `symbol` when it is sent, else the list of every symbol's row (Binance's rule
+        for the market-data endpoints)."""
+        sym = self.optional_symbol(params)
+        if sym:
+            return row(sym)
+        return [row(s) for s in self.rules]
 
     def pump(self, now_ms: int) -> None:
         """Publish whatever user events the venue has ready (after every write)."""
@@ -172,92 +133,26 @@ class SimExchange:
 
     def exchange_info(self, params: dict[str, str], now_ms: int) -> Any:
         if self._exchange_info_cache is None:
-            self._exchange_info_cache = self._build_exchange_info()
+            self._exchange_info_cache = render.exchange_info(self.rules, self.limits)
         return {**self._exchange_info_cache, "serverTime": now_ms}
-
-    def _build_exchange_info(self) -> dict[str, Any]:
-        limits = self.limits
-        symbols = []
-        for sym, r in self.rules.items():
-            symbols.append(
-                {
-                    "symbol": sym,
-                    "pair": sym,
-                    "contractType": "PERPETUAL",
-                    "deliveryDate": 4133404800000,
-                    "onboardDate": 1569398400000,
-                    "status": r.status,
-                    "maintMarginPercent": "2.5000",
-                    "requiredMarginPercent": "5.0000",
-                    "baseAsset": r.base_asset or sym.removesuffix(r.quote_asset),
-                    "quoteAsset": r.quote_asset,
-                    "marginAsset": r.margin_asset,
-                    "pricePrecision": r.effective_price_precision,
-                    "quantityPrecision": r.effective_quantity_precision,
-                    "baseAssetPrecision": 8,
-                    "quotePrecision": 8,
-                    "underlyingType": "COIN",
-                    "underlyingSubType": [],
-                    "settlePlan": 0,
-                    "triggerProtect": "0.0500",
-                    "liquidationFee": "0.012500",
-                    "marketTakeBound": "0.05",
-                    "maxMoveOrderLimit": 10000,
-                    "filters": r.to_filters(),
-                    "orderTypes": ORDER_TYPES,
-                    "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-                }
-            )
-        return {
-            "timezone": "UTC",
-            "serverTime": 0,
-            "futuresType": "U_MARGINED",
-            "rateLimits": [
-                {
-                    "rateLimitType": "REQUEST_WEIGHT",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": limits.weight_1m,
-                },
-                {
-                    "rateLimitType": "ORDERS",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": limits.orders_1m,
-                },
-                {
-                    "rateLimitType": "ORDERS",
-                    "interval": "SECOND",
-                    "intervalNum": 10,
-                    "limit": limits.orders_10s,
-                },
-            ],
-            "exchangeFilters": [],
-            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-            "symbols": symbols,
-        }
 
     def depth(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
         limit = int_param(params, "limit", optional=True) or 500
         if limit not in _DEPTH_LIMITS:
-            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'limit' is not valid.")
         snap = self.market.books[sym].snapshot(limit, now_ms, self.market.last_event_ms or now_ms)
         return render.rest_depth(self.rules[sym], snap)
 
     def book_ticker(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        syms = [sym] if sym else list(self.rules)
-        rows = []
-        for s in syms:
+        def row(s: str) -> Any:
             t = self.market.books[s].book_ticker(now_ms, self.market.last_event_ms or now_ms)
-            rows.append(render.rest_book_ticker(self.rules[s], t))
-        return rows[0] if sym else rows
+            return render.rest_book_ticker(self.rules[s], t)
+
+        return self._one_or_all(params, row)
 
     def ticker_price(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        rows = []
-        for s in [sym] if sym else list(self.rules):
+        def row(s: str) -> Any:
             trade = self.market.last_trade.get(s)
             r = self.rules[s]
             if trade is not None:
@@ -265,19 +160,19 @@ class SimExchange:
             else:
                 mark = self.market.mark_price(s)
                 price = render.price_dec(r, r.round_price(mark)) if mark else "0"
-            rows.append({"symbol": s, "price": price, "time": now_ms})
-        return rows[0] if sym else rows
+            return {"symbol": s, "price": price, "time": now_ms}
+
+        return self._one_or_all(params, row)
 
     def premium_index(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        rows = []
-        for s in [sym] if sym else list(self.rules):
+        def row(s: str) -> Any:
             mark = self.market.marks.get(s)
             if mark is None:
                 mp = self.market.mark_price(s) or Decimal(0)
                 mark = MarkPrice(s, mp, mp, Decimal("0.0001"), 0, now_ms)
-            rows.append(render.premium_index(mark, now_ms))
-        return rows[0] if sym else rows
+            return render.premium_index(mark, now_ms)
+
+        return self._one_or_all(params, row)
 
     def funding_rate(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.optional_symbol(params)
@@ -303,33 +198,29 @@ class SimExchange:
         end = int_param(params, "endTime", optional=True)
         limit = int_param(params, "limit", optional=True) or 500
         if not 1 <= limit <= 1500:
-            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+            raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'limit' is not valid.")
         return self.bars.klines(sym, interval, start, end, limit)
 
     def ticker_24h(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
-        rows = [self.bars.ticker_24h(s, now_ms) for s in ([sym] if sym else list(self.rules))]
-        return rows[0] if sym else rows
+        return self._one_or_all(params, lambda s: self.bars.ticker_24h(s, now_ms))
 
     # ------------------------------------------------------------------ orders
     def _parse_new_order(self, params: dict[str, str]) -> dict[str, Any]:
         sym = self.symbol(params)
-        side = enum_param(params, "side", Side, -1117, "Invalid side.")
+        side = side_param(params)
         raw_type = required(params, "type")
         if raw_type in CONDITIONAL_TYPES:
-            raise ApiError(-4120, MSG_ALGO_ONLY)
+            raise ApiError(ErrorCode.STOP_ORDER_SWITCH_ALGO, MSG_ALGO_ONLY)
         try:
             order_type = OrderType(raw_type)
         except ValueError:
-            raise ApiError(-1116, "Invalid orderType.") from None
-        position_side = PositionSide.BOTH
-        if params.get("positionSide"):
-            position_side = enum_param(params, "positionSide", PositionSide, -4006, "Invalid position side.")
+            raise ApiError(ErrorCode.INVALID_ORDER_TYPE, "Invalid orderType.") from None
+        position_side = position_side_param(params)
         tif: TimeInForce | None = None
         price: Decimal | None = None
         quantity = decimal_param(params, "quantity")
         if order_type is OrderType.LIMIT:
-            tif = enum_param(params, "timeInForce", TimeInForce, -1115, "Invalid timeInForce.")
+            tif = time_in_force_param(params)
             price = decimal_param(params, "price")
         elif params.get("price"):
             raise not_required("price")
@@ -366,7 +257,7 @@ class SimExchange:
     def _parse_modify(self, params: dict[str, str]) -> dict[str, Any]:
         sym = self.symbol(params)
         order_id, orig = order_ref(params)
-        side = enum_param(params, "side", Side, -1117, "Invalid side.")
+        side = side_param(params)
         quantity = decimal_param(params, "quantity")
         price = decimal_param(params, "price")
         return {
@@ -410,7 +301,7 @@ class SimExchange:
     def query_open_order(self, params: dict[str, str], now_ms: int) -> Any:
         view = self._get(params)
         if not view.is_open:
-            raise ApiError(-2013, "Order does not exist.")
+            raise ApiError(ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
         return render.order_object(self.rules[view.symbol], view, query=True)
 
     def open_orders(self, params: dict[str, str], now_ms: int) -> Any:
@@ -432,7 +323,7 @@ class SimExchange:
             try:
                 order = self._parse_new_order({k: _wire_str(v) for k, v in item.items()})
                 out.append(self.place(order, now_ms))
-            except (ApiError, VenueReject) as exc:
+            except VenueReject as exc:  # ApiError included
                 out.append({"code": exc.code, "msg": exc.msg})
         return out
 
@@ -444,7 +335,7 @@ class SimExchange:
                 out.append(
                     self.modify(self._parse_modify({k: _wire_str(v) for k, v in item.items()}), now_ms)
                 )
-            except (ApiError, VenueReject) as exc:
+            except VenueReject as exc:  # ApiError included
                 out.append({"code": exc.code, "msg": exc.msg})
         return out
 
@@ -459,7 +350,10 @@ class SimExchange:
         elif cids is not None:
             refs = [(None, str(x)) for x in _json_list(params, cids, 10)]
         else:
-            raise ApiError(-1102, "Either orderIdList or origClientOrderIdList must be sent.")
+            raise ApiError(
+                ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                "Either orderIdList or origClientOrderIdList must be sent.",
+            )
         out: list[Any] = []
         for order_id, cid in refs:
             try:
@@ -467,7 +361,7 @@ class SimExchange:
                     symbol=sym, order_id=order_id, client_order_id=cid, now_ms=now_ms
                 )
                 out.append(render.order_object(self.rules[sym], view))
-            except (ApiError, VenueReject) as exc:
+            except VenueReject as exc:  # ApiError included
                 out.append({"code": exc.code, "msg": exc.msg})
         return out
 
@@ -626,7 +520,7 @@ class SimExchange:
         sym = self.symbol(params)
         lev = required_int(params, "leverage")
         if not 1 <= lev <= 125:
-            raise ApiError(-4028, "Leverage is not valid.")
+            raise ApiError(ErrorCode.INVALID_LEVERAGE, "Leverage is not valid.")
         self.venue.set_leverage(sym, lev)
         self.user.publish_config_update(sym, lev, now_ms)
         return {"leverage": lev, "maxNotionalValue": self.max_notional(lev), "symbol": sym}
@@ -639,9 +533,14 @@ class SimExchange:
         try:
             mt = MarginType(raw)
         except ValueError:
-            raise ApiError(-1130, "Data sent for parameter 'marginType' is not valid.") from None
+            raise ApiError(
+                ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'marginType' is not valid."
+            ) from None
         if mt is MarginType.ISOLATED and self.multi_assets:
-            raise ApiError(-4168, "Unable to adjust to isolated-margin mode under the Multi-Assets mode.")
+            raise ApiError(
+                ErrorCode.ISOLATED_UNDER_MULTI_ASSETS,
+                "Unable to adjust to isolated-margin mode under the Multi-Assets mode.",
+            )
         self.venue.set_margin_type(sym, mt)
         return _OK
 
@@ -663,9 +562,9 @@ class SimExchange:
             raise mandatory("multiAssetsMargin")
         wanted = bool_param(params, "multiAssetsMargin")
         if wanted == self.multi_assets:
-            raise ApiError(-4171, MSG_ASSET_MODE_SAME)
+            raise ApiError(ErrorCode.ASSET_MODE_UNCHANGED, MSG_ASSET_MODE_SAME)
         if wanted and any(self.venue.margin_type(s) is MarginType.ISOLATED for s in self.rules):
-            raise ApiError(-4167, MSG_MULTI_ASSETS_ISOLATED)
+            raise ApiError(ErrorCode.MULTI_ASSETS_WITH_ISOLATED, MSG_MULTI_ASSETS_ISOLATED)
         self.multi_assets = wanted
         self.user.publish_multi_assets_update(wanted, now_ms)
         return _OK
@@ -689,10 +588,8 @@ class SimExchange:
         return [render.income_row(i) for i in rows[:limit]]
 
     def leverage_bracket(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = self.optional_symbol(params)
         brackets = self.brackets.rows()
-        rows = [{"symbol": s, "brackets": brackets} for s in ([sym] if sym else list(self.rules))]
-        return rows[0] if sym else rows
+        return self._one_or_all(params, lambda s: {"symbol": s, "brackets": brackets})
 
     def order_rate_limit(self, params: dict[str, str], now_ms: int) -> Any:
         limits = self.limits
@@ -721,7 +618,7 @@ def _wire_str(value: Any) -> str:
 
 def _order_id(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return int(value)
 
 
@@ -730,16 +627,18 @@ def _json_list(params: dict[str, str], name: str, max_items: int) -> list[Any]:
     try:
         value = json.loads(raw)
     except ValueError:
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.") from None
+        raise ApiError(
+            ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid."
+        ) from None
     if not isinstance(value, list) or not value or len(value) > max_items:
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return value
 
 
 def _batch_list(params: dict[str, str], name: str, max_items: int) -> list[dict[str, Any]]:
     items = _json_list(params, name, max_items)
     if not all(isinstance(i, dict) for i in items):
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return items
 
 

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from grinder.core.errors import ErrorCode
+
 UNKNOWN_AFTER = "unknown_after_execute"  # 503 "Unknown error..." AFTER the order was executed
 UNAVAILABLE_BEFORE = "unavailable_before_execute"  # 503 "Service Unavailable." before executing
 
@@ -27,7 +29,7 @@ class FaultPlan:
     too_many_requests: int = 0  # next N requests: 429 -1003
     ban: int = 0  # next N requests: 418 -1003
     reject_rate: float = 0.0  # share of new orders rejected with `reject_code`
-    reject_code: int = -2010
+    reject_code: int = int(ErrorCode.NEW_ORDER_REJECTED)
     clock_skew_ms: int = 0  # server time = clock + skew
     duplicate_user_event_rate: float = 0.0
     reorder_user_event_rate: float = 0.0

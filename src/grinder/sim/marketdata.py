@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from grinder.core.errors import ErrorCode
 from grinder.core.events import BookTicker, DepthSnapshot, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.sim.bars import DAY_MS, PriceBars, TradeBars, check_interval
@@ -65,7 +66,7 @@ class MarketHistoryApi:
         from_id = int_param(params, "fromId", optional=True)
         start, end = time_range(params)
         if start is not None and end is not None and end - start >= HOUR_MS:
-            raise ApiError(-1127, "More than 1 hours between startTime and endTime.")
+            raise ApiError(ErrorCode.MORE_THAN_XX_HOURS, "More than 1 hours between startTime and endTime.")
         if start is not None and end is None:
             end = start + HOUR_MS - 1
         elif end is not None and start is None:
@@ -128,7 +129,9 @@ class MarketHistoryApi:
         pair = symbol_param(params, self._rules, "pair")
         contract = required(params, "contractType").upper()
         if contract not in CONTRACT_TYPES:
-            raise ApiError(-1130, "Data sent for parameter 'contractType' is not valid.")
+            raise ApiError(
+                ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'contractType' is not valid."
+            )
         interval = required(params, "interval")
         check_interval(interval)
         start, end = time_range(params)

@@ -7,8 +7,11 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TypeVar
 
+from grinder.core.enums import PositionSide, Side, TimeInForce
+from grinder.core.errors import ErrorCode
 from grinder.core.ids import CLIENT_ORDER_ID_RE, MAX_CLIENT_ORDER_ID_LEN
-from grinder.sim.errors import MSG_BAD_SYMBOL, ApiError, illegal_chars, mandatory
+from grinder.sim.errors import ApiError, illegal_chars
+from grinder.venue.errors import MSG_BAD_SYMBOL, mandatory
 
 E = TypeVar("E", bound=Enum)
 
@@ -25,12 +28,27 @@ def required(params: dict[str, str], name: str) -> str:
     return value
 
 
-def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) -> Decimal | None:
+def _sent(params: dict[str, str], name: str, optional: bool) -> str | None:
+    """The raw value, or None when absent and `optional` (-1102 when absent and required)."""
     raw = params.get(name)
     if raw is None or raw == "":
         if optional:
             return None
         raise mandatory(name)
+    return raw
+
+
+def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) -> Decimal | None:
+    raw = _sent(params, name, optional)
+    return None if raw is None else _decimal(raw, name)
+
+
+def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> int | None:
+    raw = _sent(params, name, optional)
+    return None if raw is None else _int(raw, name)
+
+
+def _decimal(raw: str, name: str) -> Decimal:
     try:
         value = Decimal(raw)
     except (InvalidOperation, ValueError):
@@ -40,12 +58,7 @@ def decimal_param(params: dict[str, str], name: str, *, optional: bool = False) 
     return value
 
 
-def int_param(params: dict[str, str], name: str, *, optional: bool = False) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        if optional:
-            return None
-        raise mandatory(name)
+def _int(raw: str, name: str) -> int:
     if not raw.lstrip("-").isdigit() or len(raw) > 20:
         raise illegal_chars(name)
     return int(raw)
@@ -64,7 +77,7 @@ def bool_param(params: dict[str, str], name: str, default: bool = False) -> bool
         return default
     lowered = raw.lower()
     if lowered not in ("true", "false"):
-        raise ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
     return lowered == "true"
 
 
@@ -76,31 +89,55 @@ def enum_param(params: dict[str, str], name: str, enum: type[E], code: int, msg:
         raise ApiError(code, msg) from None
 
 
+def side_param(params: dict[str, str]) -> Side:
+    return enum_param(params, "side", Side, ErrorCode.INVALID_SIDE, "Invalid side.")
+
+
+def time_in_force_param(params: dict[str, str]) -> TimeInForce:
+    return enum_param(params, "timeInForce", TimeInForce, ErrorCode.INVALID_TIF, "Invalid timeInForce.")
+
+
+def position_side_param(params: dict[str, str]) -> PositionSide:
+    """`positionSide`, BOTH when not sent."""
+    if not params.get("positionSide"):
+        return PositionSide.BOTH
+    return enum_param(
+        params, "positionSide", PositionSide, ErrorCode.STOP_PRICE_LESS_THAN_ZERO, "Invalid position side."
+    )
+
+
 def client_order_id(params: dict[str, str], name: str) -> str | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
     if len(raw) > MAX_CLIENT_ORDER_ID_LEN:
-        raise ApiError(-4015, "Client order id length should not be more than 36 chars")
+        raise ApiError(
+            ErrorCode.INVALID_CLIENT_ORDER_ID, "Client order id length should not be more than 36 chars"
+        )
     if not CLIENT_ORDER_ID_RE.match(raw):
-        raise ApiError(-4015, "Client order id is not valid.")
+        raise ApiError(ErrorCode.INVALID_CLIENT_ORDER_ID, "Client order id is not valid.")
     return raw
 
 
-def order_ref(params: dict[str, str]) -> tuple[int | None, str | None]:
-    """(orderId, origClientOrderId): at least one must be sent; orderId wins when both are."""
-    order_id = int_param(params, "orderId", optional=True)
-    orig = params.get("origClientOrderId") or None
-    if order_id is None and orig is None:
-        raise ApiError(-1102, "Either orderId or origClientOrderId must be sent.")
-    return order_id, (None if order_id is not None else orig)
+def order_ref(
+    params: dict[str, str], id_name: str = "orderId", client_name: str = "origClientOrderId"
+) -> tuple[int | None, str | None]:
+    """(orderId, origClientOrderId) — or another id pair, e.g. algoId / clientAlgoId: at least one
+    must be sent; the numeric id wins when both are."""
+    order_id = int_param(params, id_name, optional=True)
+    client_id = params.get(client_name) or None
+    if order_id is None and client_id is None:
+        raise ApiError(
+            ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, f"Either {id_name} or {client_name} must be sent."
+        )
+    return order_id, (None if order_id is not None else client_id)
 
 
 def symbol_param(params: dict[str, str], known: Collection[str], name: str = "symbol") -> str:
     """A symbol (or pair) the simulator trades, upper-cased; -1121 for any other."""
     sym = required(params, name).upper()
     if sym not in known:
-        raise ApiError(-1121, MSG_BAD_SYMBOL)
+        raise ApiError(ErrorCode.BAD_SYMBOL, MSG_BAD_SYMBOL)
     return sym
 
 
@@ -109,7 +146,7 @@ def time_range(params: dict[str, str]) -> tuple[int | None, int | None]:
     start = int_param(params, "startTime", optional=True)
     end = int_param(params, "endTime", optional=True)
     if start is not None and end is not None and start > end:
-        raise ApiError(-1023, "Start time is greater than end time.")
+        raise ApiError(ErrorCode.START_TIME_GREATER_THAN_END_TIME, "Start time is greater than end time.")
     return start, end
 
 
@@ -119,5 +156,5 @@ def limit_param(params: dict[str, str], default: int, maximum: int) -> int:
     if limit is None:
         return default
     if not 1 <= limit <= maximum:
-        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        raise ApiError(ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'limit' is not valid.")
     return limit

@@ -16,6 +16,13 @@ _TEN_S_MS = 10_000
 _MAX_BAN_MS = 3 * 86_400_000
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    weight_1m: int
+    orders_10s: int
+    orders_1m: int
+
+
 @dataclass(slots=True)
 class _IpState:
     window: int = -1

@@ -6,7 +6,7 @@ Every function takes the symbol's `SymbolRules` to print prices/quantities at it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +21,20 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.rules import SymbolRules
+from grinder.sim.ratelimit import RateLimitSpec
 from grinder.venue.views import BalanceView, IncomeView, OrderView, PositionView, TradeView
 
 _BALANCE_DP = Decimal("0.00000001")
 _ZERO = Decimal(0)
+ORDER_TYPES = [
+    "LIMIT",
+    "MARKET",
+    "STOP",
+    "STOP_MARKET",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_MARKET",
+    "TRAILING_STOP_MARKET",
+]
 
 
 class WireFormat:
@@ -481,4 +491,67 @@ def premium_index(m: MarkPrice, now_ms: int) -> dict[str, Any]:
         "interestRate": "0.00010000",
         "nextFundingTime": m.next_funding_time_ms,
         "time": now_ms,
+    }
+
+
+def exchange_info(rules: Mapping[str, SymbolRules], limits: RateLimitSpec) -> dict[str, Any]:
+    """The `GET /fapi/v1/exchangeInfo` document (without `serverTime`, added per request)."""
+    symbols = []
+    for sym, r in rules.items():
+        symbols.append(
+            {
+                "symbol": sym,
+                "pair": sym,
+                "contractType": "PERPETUAL",
+                "deliveryDate": 4133404800000,
+                "onboardDate": 1569398400000,
+                "status": r.status,
+                "maintMarginPercent": "2.5000",
+                "requiredMarginPercent": "5.0000",
+                "baseAsset": r.base_asset or sym.removesuffix(r.quote_asset),
+                "quoteAsset": r.quote_asset,
+                "marginAsset": r.margin_asset,
+                "pricePrecision": r.effective_price_precision,
+                "quantityPrecision": r.effective_quantity_precision,
+                "baseAssetPrecision": 8,
+                "quotePrecision": 8,
+                "underlyingType": "COIN",
+                "underlyingSubType": [],
+                "settlePlan": 0,
+                "triggerProtect": "0.0500",
+                "liquidationFee": "0.012500",
+                "marketTakeBound": "0.05",
+                "maxMoveOrderLimit": 10000,
+                "filters": r.to_filters(),
+                "orderTypes": ORDER_TYPES,
+                "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+            }
+        )
+    return {
+        "timezone": "UTC",
+        "serverTime": 0,
+        "futuresType": "U_MARGINED",
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": limits.weight_1m,
+            },
+            {
+                "rateLimitType": "ORDERS",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": limits.orders_1m,
+            },
+            {
+                "rateLimitType": "ORDERS",
+                "interval": "SECOND",
+                "intervalNum": 10,
+                "limit": limits.orders_10s,
+            },
+        ],
+        "exchangeFilters": [],
+        "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+        "symbols": symbols,
     }

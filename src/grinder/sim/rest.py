@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from grinder.core.errors import ErrorCode
 from grinder.sim.auth import check_api_key, check_signature, check_timestamp, merge_params
 from grinder.sim.config import SimConfig
 from grinder.sim.errors import (
@@ -50,11 +51,11 @@ NONE = "NONE"
 USER_STREAM = "USER_STREAM"
 MARKET_DATA = "MARKET_DATA"  # API key, no signature
 SIGNED = "SIGNED"  # TRADE and USER_DATA
-_REJECT_MESSAGES = {
-    -2010: "NEW_ORDER_REJECTED",
-    -2019: "Margin is insufficient.",
-    -1008: MSG_THROTTLED,
-    -1000: "An unknown error occured while processing the request.",
+_REJECT_MESSAGES: dict[int, str] = {
+    ErrorCode.NEW_ORDER_REJECTED: "NEW_ORDER_REJECTED",
+    ErrorCode.MARGIN_NOT_SUFFICIENT: "Margin is insufficient.",
+    ErrorCode.SERVER_BUSY: MSG_THROTTLED,
+    ErrorCode.UNKNOWN: "An unknown error occured while processing the request.",
 }
 
 
@@ -208,15 +209,13 @@ class RestApi:
                 lambda: check_signature(secret, query, body), headers,
             )  # fmt: skip
             status = 200
-        except ApiError as exc:
+        except VenueReject as exc:  # ApiError included
             status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
-            if exc.retry_after_s is not None:
+            if isinstance(exc, ApiError) and exc.retry_after_s is not None:
                 headers["Retry-After"] = str(exc.retry_after_s)
-        except VenueReject as exc:
-            status, result = exc.http_status, {"code": exc.code, "msg": exc.msg}
         except Exception:
             log.exception("sim_rest_handler_failed path=%s", ep.path)
-            status, result = 500, {"code": -1000, "msg": _REJECT_MESSAGES[-1000]}
+            status, result = 500, {"code": ErrorCode.UNKNOWN, "msg": _REJECT_MESSAGES[ErrorCode.UNKNOWN]}
         headers["X-MBX-USED-WEIGHT-1M"] = str(self.limiter.used_weight(ip, now))
         headers["Content-Type"] = "application/json"
         _count_request(ep.path, status)
@@ -266,18 +265,18 @@ class RestApi:
             if faults.take_unknown_after():
                 log.info("sim_fault_unknown_after_execute path=%s", ep.path)
                 FAULTS_INJECTED_TOTAL.labels("unknown_after_execute").inc()
-                raise ApiError(-1000, MSG_UNKNOWN_503, 503)
+                raise ApiError(ErrorCode.UNKNOWN, MSG_UNKNOWN_503, 503)
         return result
 
     def _pre_execution_faults(self, ep: Endpoint) -> None:
         faults = self.faults
         if faults.take_unavailable_before():
             FAULTS_INJECTED_TOTAL.labels("unavailable_before_execute").inc()
-            raise ApiError(-1001, MSG_SERVICE_UNAVAILABLE, 503)
+            raise ApiError(ErrorCode.DISCONNECTED, MSG_SERVICE_UNAVAILABLE, 503)
         if ep.write == "new":
             if faults.take_throttle():
                 FAULTS_INJECTED_TOTAL.labels("throttle").inc()
-                raise ApiError(-1008, MSG_THROTTLED, 503)
+                raise ApiError(ErrorCode.SERVER_BUSY, MSG_THROTTLED, 503)
             if faults.take_reject():
                 FAULTS_INJECTED_TOTAL.labels("reject").inc()
                 code = faults.reject_code

@@ -20,17 +20,18 @@ from grinder.core.rules import SymbolRules, btcusdt_rules, ethusdt_rules
 from grinder.sim.bar_streams import BarStreams
 from grinder.sim.config import SimConfig
 from grinder.sim.driver import MarketDriver
-from grinder.sim.exchange import RateLimitSpec, SimExchange, VenueFeed
+from grinder.sim.exchange import SimExchange
 from grinder.sim.faults import FaultPlan
 from grinder.sim.hub import StreamHub
 from grinder.sim.inputs import TimedBatch
 from grinder.sim.market import MarketState
 from grinder.sim.metrics import FAULTS_INJECTED_TOTAL
-from grinder.sim.ratelimit import RateLimiter
+from grinder.sim.ratelimit import RateLimiter, RateLimitSpec
 from grinder.sim.rest import RestApi
 from grinder.sim.streams import MarketStreams
 from grinder.sim.synthetic import SyntheticMarket
 from grinder.sim.userdata import UserData
+from grinder.sim.venue_feed import VenueFeed
 from grinder.sim.ws import WsGateway
 from grinder.sim.wsapi import WsApi
 from grinder.venue import Venue

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
+from grinder.core.errors import ErrorCode
 from grinder.core.events import AccountUpdate, OrderUpdate
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
@@ -62,7 +63,7 @@ class UserData:
         """PUT extends the active key; -1125 if there is none."""
         for key in self.keys:
             return self._renew(key, now_ms)
-        raise ApiError(-1125, MSG_INVALID_LISTEN_KEY)
+        raise ApiError(ErrorCode.INVALID_LISTEN_KEY, MSG_INVALID_LISTEN_KEY)
 
     def _renew(self, key: str, now_ms: int) -> str:
         self._renewed[key] = now_ms

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from grinder.core.errors import ErrorCode
 from grinder.sim.config import SimConfig
 from grinder.sim.errors import MSG_INVALID_LISTEN_KEY
 from grinder.sim.hub import LEGACY, MARKET, PRIVATE, PUBLIC, StreamConn, StreamHub, stream_class
@@ -75,7 +76,7 @@ class WsGateway:
         streams = [s for s in streams if stream_class(s) != PRIVATE or len(s) >= _MIN_LISTEN_KEY_LEN]
         for s in streams + keys:
             if stream_class(s) == PRIVATE and not self.user.is_valid(s, now):
-                body = _encode_json({"code": -1125, "msg": MSG_INVALID_LISTEN_KEY})
+                body = _encode_json({"code": ErrorCode.INVALID_LISTEN_KEY, "msg": MSG_INVALID_LISTEN_KEY})
                 return web.Response(status=400, text=body, content_type="application/json")
         ws = web.WebSocketResponse(autoping=False, heartbeat=None, max_msg_size=1 << 20)
         await ws.prepare(request)

@@ -17,8 +17,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from grinder.core.errors import ErrorCode
 from grinder.sim.auth import sign
-from grinder.sim.errors import MSG_BAD_SIGNATURE, ApiError, mandatory
+from grinder.sim.errors import MSG_BAD_SIGNATURE, ApiError
 from grinder.sim.exchange import SimExchange
 from grinder.sim.rest import (
     NONE,
@@ -30,7 +31,7 @@ from grinder.sim.rest import (
     fixed_weight,
     symbol_weight,
 )
-from grinder.venue.errors import VenueReject
+from grinder.venue.errors import VenueReject, mandatory
 
 log = logging.getLogger(__name__)
 PATH = "/ws-fapi/v1"
@@ -107,14 +108,23 @@ class WsApi:
             if not isinstance(doc, dict):
                 raise ValueError("a request is a JSON object")
         except ValueError as exc:
-            return {"id": None, "status": 400, "error": {"code": -1102, "msg": f"Invalid JSON: {exc}"}}
+            return {
+                "id": None,
+                "status": 400,
+                "error": {
+                    "code": ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED,
+                    "msg": f"Invalid JSON: {exc}",
+                },
+            }
         req_id = doc.get("id")
         raw_params = doc.get("params", {})
         ep = self._methods.get(str(doc.get("method")))
         headers: dict[str, str] = {}
         try:
             if ep is None:
-                raise ApiError(-1102, f"Unknown method {doc.get('method')!r}.")
+                raise ApiError(
+                    ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, f"Unknown method {doc.get('method')!r}."
+                )
             if not isinstance(raw_params, dict):
                 raise mandatory("params")
             params = {str(k): _wire(v) for k, v in raw_params.items() if v is not None}
@@ -123,12 +133,16 @@ class WsApi:
                 ep, params, ip, now, params.get("apiKey"), lambda: self._verify(params), headers
             )
             out: dict[str, Any] = {"id": req_id, "status": 200, "result": result}
-        except (ApiError, VenueReject) as exc:
+        except VenueReject as exc:  # ApiError included
             want_limits = True
             out = {"id": req_id, "status": exc.http_status, "error": {"code": exc.code, "msg": exc.msg}}
         except Exception:
             log.exception("sim_ws_api_failed method=%s", doc.get("method"))
-            out = {"id": req_id, "status": 500, "error": {"code": -1000, "msg": "An unknown error occured."}}
+            out = {
+                "id": req_id,
+                "status": 500,
+                "error": {"code": ErrorCode.UNKNOWN, "msg": "An unknown error occured."},
+            }
             want_limits = False
         if want_limits:
             out["rateLimits"] = self._rate_limits(ip, now)
@@ -139,7 +153,7 @@ class WsApi:
         if not signature:
             raise mandatory("signature")
         if not hmac.compare_digest(sign(self._secret, ws_signed_payload(params)), signature.lower()):
-            raise ApiError(-1022, MSG_BAD_SIGNATURE)
+            raise ApiError(ErrorCode.INVALID_SIGNATURE, MSG_BAD_SIGNATURE)
 
     def _rate_limits(self, ip: str, now: int) -> list[dict[str, Any]]:
         lim = self._rest.limiter

@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from grinder.core.enums import OrderType, PositionSide, Side, TimeInForce
-from grinder.core.rules import OrderRuleError
-from grinder.venue.errors import VenueReject, mandatory, not_required
+from grinder.core.errors import ErrorCode
+from grinder.venue.errors import VenueReject, mandatory, not_required, order_rules_checked
 
 if TYPE_CHECKING:
     from grinder.venue.engine import Venue
@@ -130,10 +130,10 @@ class ConditionalOrders:
         self._validate(req)
         price = self._working_price(req.symbol, req.working_type)
         if price is not None and self._would_trigger_now(req, price):
-            raise VenueReject(-2021, MSG_WOULD_TRIGGER)
+            raise VenueReject(ErrorCode.ORDER_WOULD_IMMEDIATELY_TRIGGER, MSG_WOULD_TRIGGER)
         for o in self.orders.values():
             if o.status.is_open and req.client_algo_id and o.request.client_algo_id == req.client_algo_id:
-                raise VenueReject(-4116, "clientOrderId is duplicated")
+                raise VenueReject(ErrorCode.DUPLICATED_CLIENT_ORDER_ID, "clientOrderId is duplicated")
         # Tracked from here on by the hooks (they only run while an order is open): start fresh.
         self._prices[req.symbol] = _Prices(
             self._working_price(req.symbol, WorkingType.CONTRACT_PRICE), self.venue.mark_price(req.symbol)
@@ -146,9 +146,9 @@ class ConditionalOrders:
         return order
 
     def cancel(self, algo_id: int | None, client_algo_id: str | None, now_ms: int) -> AlgoOrder:
-        order = self.find(algo_id, client_algo_id, -2011, "Unknown order sent.")
+        order = self.find(algo_id, client_algo_id, ErrorCode.CANCEL_REJECTED, "Unknown order sent.")
         if order.status is not AlgoStatus.NEW:
-            raise VenueReject(-2011, "Unknown order sent.")
+            raise VenueReject(ErrorCode.CANCEL_REJECTED, "Unknown order sent.")
         return self._store(replace(order, status=AlgoStatus.CANCELED, update_ms=now_ms))
 
     def cancel_all(self, symbol: str, now_ms: int) -> list[AlgoOrder]:
@@ -217,13 +217,17 @@ class ConditionalOrders:
         if req.reduce_only and dual:
             raise not_required("reduceOnly")
         if dual == (req.position_side is PositionSide.BOTH):
-            raise VenueReject(-4061, "Order's position side does not match user's setting.")
+            raise VenueReject(
+                ErrorCode.POSITION_SIDE_NOT_MATCH, "Order's position side does not match user's setting."
+            )
         if req.close_position:
             if req.kind not in (AlgoKind.STOP_MARKET, AlgoKind.TAKE_PROFIT_MARKET):
                 msg = f"Target strategy invalid for orderType {req.kind.value},closePosition true"
-                raise VenueReject(-4136, msg)
+                raise VenueReject(ErrorCode.TARGET_STRATEGY_INVALID, msg)
             if req.quantity is not None:
-                raise VenueReject(-4137, "Quantity must be zero with closePosition equals true")
+                raise VenueReject(
+                    ErrorCode.CLOSE_POSITION_WITH_QTY, "Quantity must be zero with closePosition equals true"
+                )
             if req.reduce_only:
                 raise not_required("reduceOnly")
         elif req.quantity is None:
@@ -232,7 +236,9 @@ class ConditionalOrders:
             if req.callback_rate is None:
                 raise mandatory("callbackRate")
             if not MIN_CALLBACK_RATE <= req.callback_rate <= MAX_CALLBACK_RATE:
-                raise VenueReject(-1130, "Data sent for parameter 'callbackRate' is not valid.")
+                raise VenueReject(
+                    ErrorCode.INVALID_PARAMETER, "Data sent for parameter 'callbackRate' is not valid."
+                )
         elif req.trigger_price is None:
             raise mandatory("triggerPrice")
         if req.kind in _LIMIT_KINDS and req.price is None:
@@ -243,7 +249,7 @@ class ConditionalOrders:
 
     def _validate_values(self, req: AlgoRequest) -> None:
         rules = self.venue.rules(req.symbol)
-        try:
+        with order_rules_checked():
             for px in (req.trigger_price, req.activate_price):
                 if px is not None:
                     rules.price_to_ticks(px)
@@ -256,10 +262,6 @@ class ConditionalOrders:
                     mark_price=None,
                     reduce_only=True,  # min notional is checked when the order is placed
                 )
-        except OrderRuleError as exc:
-            raise VenueReject(exc.code, exc.msg) from None
-        except ValueError:
-            raise VenueReject(-1111, "Precision is over the maximum defined for this asset.") from None
 
     def _working_price(self, symbol: str, working: WorkingType) -> Decimal | None:
         """The price a new order is checked against: the mark, or the book's mid for CONTRACT_PRICE

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from grinder.core.rules import mandatory_param_message, param_not_required_message
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from grinder.core.errors import ErrorCode
+from grinder.core.rules import (
+    MSG_BAD_PRECISION,
+    OrderRuleError,
+    mandatory_param_message,
+    param_not_required_message,
+)
 
 
 class VenueReject(Exception):
     """Binance's `{"code": ..., "msg": ...}` error body for a refused request (HTTP 400 unless stated)."""
 
     def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
-        super().__init__(f"{code} {msg}")
-        self.code = code
+        super().__init__(f"{int(code)} {msg}")
+        self.code = int(code)  # an ErrorCode member or a plain int: bodies carry the number
         self.msg = msg
         self.http_status = http_status
 
@@ -45,8 +54,20 @@ MSG_POSITION_SIDE_POSITION = "Position side cannot be changed if there exists po
 
 
 def mandatory(param: str) -> VenueReject:
-    return VenueReject(-1102, mandatory_param_message(param))
+    return VenueReject(ErrorCode.MANDATORY_PARAM_EMPTY_OR_MALFORMED, mandatory_param_message(param))
 
 
 def not_required(param: str) -> VenueReject:
-    return VenueReject(-1106, param_not_required_message(param))
+    return VenueReject(ErrorCode.PARAM_NOT_REQUIRED, param_not_required_message(param))
+
+
+@contextmanager
+def order_rules_checked() -> Iterator[None]:
+    """Runs `SymbolRules` checks and conversions as Binance answers them: a broken filter is its
+    reject (code and message), a price or quantity off the grid is -1111."""
+    try:
+        yield
+    except OrderRuleError as exc:
+        raise VenueReject(exc.code, exc.msg) from None
+    except ValueError:
+        raise VenueReject(ErrorCode.BAD_PRECISION, MSG_BAD_PRECISION) from None

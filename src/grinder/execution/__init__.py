@@ -2,14 +2,13 @@
 
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, OrderState, WorkingOrder, level_tag
-from grinder.execution.pipeline import BlockedCommand, QuotingStrategy, TradingPipeline
+from grinder.execution.pipeline import BlockedCommand, TradingPipeline
 
 __all__ = [
     "BlockedCommand",
     "ExecutionConfig",
     "OrderManager",
     "OrderState",
-    "QuotingStrategy",
     "TradingPipeline",
     "WorkingOrder",
     "level_tag",

@@ -47,7 +47,8 @@ def test_backtest_of_the_example_on_a_real_capture_fills_and_uses_its_quiet_band
     assert 0 < btc["decisions"] < doc["summary"]["events_processed"] // 20
     # One bid and one ask at most, never past the inventory cap (5 orders of ~110 USDT).
     assert btc["max_abs_position_qty"] <= 0.0101
-    assert doc["config"]["strategy"]["factory"] == ""  # chosen by the flag, not the config file
+    assert doc["summary"]["strategy"] == AS  # chosen by the flag (the config file names none)
+    assert doc["config"]["strategy"]["factory"] == ""
     assert "digest:" in capsys.readouterr().out
 
 

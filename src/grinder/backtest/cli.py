@@ -167,6 +167,7 @@ def backtest_tape(
     result.summary["run_s"] = t2 - t1  # the backtest proper (features, matching, strategy)
     result.summary["latency"] = run_log.latency
     result.summary["initial_balance_usdt"] = str(venue_cfg.initial_balance)
+    result.summary["strategy"] = selection.factory or "grid"
     return result
 
 

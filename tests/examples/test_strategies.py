@@ -106,3 +106,28 @@ async def test_paper_mode_trades_the_example_on_live_simulator_data(
         assert sim.venue.open_orders() == []  # nothing reached the exchange
     finally:
         assert await run.stop() == 0
+
+
+def test_the_avellaneda_quoter_skews_against_inventory_and_stops_growing_it_at_the_cap() -> None:
+    from grinder.api import StrategyContext, load_factory
+    from grinder.core.events import BookTicker
+    from grinder.core.rules import btcusdt_rules
+
+    make = load_factory(AS)
+    strategy = make(StrategyContext("BTCUSDT", btcusdt_rules("100"), {"max_position_orders": 3}))
+    t0 = 1_700_000_000_000
+    for i in range(200):  # a calm book around 60,000.0 USDT (tick 0.1)
+        bid = 600_000 + (i % 3)
+        strategy.on_event(BookTicker("BTCUSDT", bid, 10, bid + 1, 10, i + 1, t0 + 100 * i, t0 + 100 * i))
+    now = t0 + 20_000
+    flat = strategy.desired_quotes(0, now)
+    (buy, sell) = flat.quotes
+    size = buy.qty_lots
+    assert size == 2 and buy.side.name == "BUY" and buy.price_ticks < 600_002 < sell.price_ticks
+    long = strategy.desired_quotes(2 * size, now)
+    assert long.quotes[0].price_ticks < buy.price_ticks and long.quotes[1].price_ticks < sell.price_ticks
+    short = strategy.desired_quotes(-2 * size, now)
+    assert short.quotes[0].price_ticks > buy.price_ticks and short.quotes[1].price_ticks > sell.price_ticks
+    capped = strategy.desired_quotes(3 * size, now)
+    assert [q.side.name for q in capped.quotes] == ["SELL"]  # one more buy would pass the cap
+    assert strategy.desired_quotes(3 * size, now + 1) is capped  # inside its quiet band: the same answer

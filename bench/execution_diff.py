@@ -24,7 +24,7 @@ from grinder.core.ids import ClientOrderIdFactory
 from grinder.core.rules import btcusdt_rules
 from grinder.execution import ExecutionConfig, OrderManager, TradingPipeline
 from grinder.risk import RiskConfig
-from grinder.strategy import DesiredQuote, StrategyConfig
+from grinder.strategy import DesiredQuote, StrategyConfig, grid_factory
 
 SYM = "BTCUSDT"
 
@@ -96,7 +96,8 @@ def bench_pipeline(events: int, moving: bool) -> float:
         orders_per_minute=6_000_000,
     )
     p = TradingPipeline(
-        {SYM: rules}, StrategyConfig.reference(), risk, ExecutionConfig(), ClientOrderIdFactory("bench", 1)
+        {SYM: rules}, StrategyConfig.reference(), risk, ExecutionConfig(), ClientOrderIdFactory("bench", 1),
+        strategy_factory=grid_factory,
     )
     t0 = 1_700_000_000_000
     p.on_wallet_balance(Decimal("100000"), t0)

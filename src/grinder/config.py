@@ -45,11 +45,12 @@ SECTIONS: dict[str, str] = {
     "engine": "grinder.live.config:EngineConfig",
     "ops": "grinder.ops.config:OpsConfig",
     "backtest": "grinder.backtest.config:BacktestConfig",
+    "strategy": "grinder.api:StrategySelection",
 }
 
 
 # Checks across sections ("module:function" taking {section name: instance}; raise ValueError).
-CROSS_CHECKS: tuple[str, ...] = ("grinder.live.config:check_sections",)
+CROSS_CHECKS: tuple[str, ...] = ("grinder.live.config:check_sections", "grinder.api:check_sections")
 
 # Sections that may carry per-symbol tables, e.g. `[grid.ETHUSDT]`, overriding `[grid]` for one symbol.
 PER_SYMBOL_SECTIONS = frozenset({"grid", "controller", "toxicity", "features"})
@@ -151,9 +152,16 @@ def _plain(value: Any) -> Any:
 _SCALARS = (bool, int, float, Decimal, str, Path)
 
 
+def _table_fields(cls: type[Any]) -> set[str]:
+    """Fields typed `dict[...]`: they take a TOML sub-table verbatim (e.g. `[strategy.params]`)."""
+    return {name for name, tp in _settable_fields(cls).items() if typing.get_origin(tp) is dict}
+
+
 def _file_settable(tp: Any) -> bool:
-    """Whether a field of this type can be written in TOML (scalars, enums, tuples, optionals)."""
+    """Whether a field of this type can be written in TOML (scalars, enums, tuples, optionals, tables)."""
     origin = typing.get_origin(tp)
+    if origin is dict:
+        return True
     if origin in (types.UnionType, typing.Union):
         return all(a is type(None) or _file_settable(a) for a in typing.get_args(tp))
     if origin is tuple:
@@ -284,8 +292,9 @@ def build_symbol_sections(
     """`[section.SYMBOL]` tables: the section's own settings with that symbol's keys on top."""
     out: dict[str, T] = {}
     fields = _settable_fields(cls)
+    tables = _table_fields(cls)
     for symbol, table in values.items():
-        if not isinstance(table, dict):
+        if not isinstance(table, dict) or symbol in tables:
             continue
         if name not in PER_SYMBOL_SECTIONS:
             raise ConfigError(
@@ -313,6 +322,13 @@ def section_kwargs(
     fields = _settable_fields(cls)
     accepted = ", ".join(sorted(fields)) or "(none)"
     kwargs = _check_keys(name, fields, {k: v for k, v in values.items() if not isinstance(v, dict)})
+    for key in _table_fields(cls) & values.keys():
+        table = values[key]
+        for inner in table if isinstance(table, dict) else ():
+            if _looks_secret(inner):
+                raise ConfigError(f"[{name}.{key}] {inner}: secrets are not accepted in a config file; "
+                                  f"remove the key and read it from the environment instead")
+        kwargs[key] = dict(table) if isinstance(table, dict) else table
     prefix = f"{ENV_PREFIX}{name.upper()}_"
     for env_name, raw_env in env.items():
         if not env_name.startswith(prefix):

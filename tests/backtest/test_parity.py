@@ -30,6 +30,7 @@ from grinder.live.engine import LiveEngine
 from grinder.live.journal import EngineJournal
 from grinder.live.parts import EngineParts
 from grinder.store import Journal
+from grinder.strategy import grid_factory
 from grinder.venue import Venue
 from tests.backtest.conftest import reference_run_configs
 
@@ -89,7 +90,8 @@ async def test_live_engine_and_backtester_send_the_same_commands(synth_tape: Tap
     await conn.connect()
     ids = ClientOrderIdFactory(cfg["backtest_config"].strategy_tag, start_ms // 1000)
     pipeline = TradingPipeline(
-        rules, cfg["strategy_config"], cfg["risk_config"], cfg["execution_config"], ids
+        rules, cfg["strategy_config"], cfg["risk_config"], cfg["execution_config"], ids,
+        strategy_factory=grid_factory,
     )
     journal = _WatchedJournal(Journal(tmp_path / "journal.sqlite"))
     parts = EngineParts(

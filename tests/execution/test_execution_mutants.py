@@ -18,7 +18,7 @@ from grinder.core.rules import btcusdt_rules
 from grinder.execution import ExecutionConfig, TradingPipeline
 from grinder.execution.order_manager import OrderManager, WorkingOrder, WorkingState, level_tag
 from grinder.risk import RiskConfig
-from grinder.strategy import StrategyConfig
+from grinder.strategy import StrategyConfig, grid_factory
 
 from .helpers import SYM, grid, quote
 
@@ -132,7 +132,7 @@ def test_plan_without_a_mid_uses_the_quotes_own_middle() -> None:
 # ----------------------------------------------------------------- pipeline cancel_all (kill switch, shutdown)
 def pipeline() -> TradingPipeline:
     p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE, ExecutionConfig(),
-                        ClientOrderIdFactory("grid", 1_700_000_000))
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
     p.on_wallet_balance(Decimal("10000"), T0)
     return p
 
@@ -220,7 +220,8 @@ def test_one_market_event_sends_at_most_max_commands_per_event() -> None:
     from grinder.core.events import BookTicker
 
     p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE,
-                        ExecutionConfig(max_commands_per_event=3), ClientOrderIdFactory("grid", 1_700_000_000))
+                        ExecutionConfig(max_commands_per_event=3), ClientOrderIdFactory("grid", 1_700_000_000),
+                        strategy_factory=grid_factory)
     p.on_wallet_balance(Decimal("10000"), T0)
     cmds = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
     assert len(cmds) == 3

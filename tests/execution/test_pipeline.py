@@ -11,7 +11,7 @@ from grinder.core.ids import ClientOrderIdFactory
 from grinder.core.rules import btcusdt_rules
 from grinder.execution import ExecutionConfig, TradingPipeline
 from grinder.risk import RiskConfig, RiskReason
-from grinder.strategy import StrategyConfig
+from grinder.strategy import StrategyConfig, grid_factory
 
 from .helpers import update
 
@@ -32,6 +32,7 @@ def pipeline(risk: RiskConfig = WIDE, wallet: Decimal | None = Decimal("10000"))
         risk,
         ExecutionConfig(),
         ClientOrderIdFactory("grid", 1_700_000_000),
+        strategy_factory=grid_factory,
     )
     if wallet is not None:
         p.on_wallet_balance(wallet, T0)
@@ -212,6 +213,7 @@ def test_two_symbols_route_separately_and_share_the_total_cap() -> None:
         risk,
         ExecutionConfig(),
         ClientOrderIdFactory("grid", 1_700_000_000),
+        strategy_factory=grid_factory,
     )
     p.on_wallet_balance(Decimal("100000"), T0)
     btc_cmds = p.on_market_event(book(500_000, T0), T0)

@@ -206,7 +206,7 @@ def test_pipeline_invariants_over_random_paths(seed: int, kill_step: int) -> Non
         RISK,
         ExecutionConfig(),
         ClientOrderIdFactory("p", 1),
-        strategy_factory=lambda s, r, c: RandomQuotes(rng),
+        strategy_factory=lambda ctx: RandomQuotes(rng),
     )
     ex = Exchange(rng)
     now = 1_000_000

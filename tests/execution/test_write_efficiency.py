@@ -15,7 +15,7 @@ from grinder.execution import ExecutionConfig, OrderManager, TradingPipeline
 from grinder.execution.write_budget import WriteBudget
 from grinder.execution.write_stats import busiest_window, write_stats
 from grinder.risk import RiskConfig
-from grinder.strategy import ControllerConfig, GridConfig, StrategyConfig, ToxicityConfig
+from grinder.strategy import ControllerConfig, GridConfig, StrategyConfig, ToxicityConfig, grid_factory
 from grinder.strategy.config import SpacingMode
 
 from .helpers import SYM, quote, result, update
@@ -50,7 +50,8 @@ def grid_config(**kw: object) -> StrategyConfig:
 
 def pipeline(strategy: StrategyConfig, execution: ExecutionConfig | None = None) -> TradingPipeline:
     p = TradingPipeline(
-        {SYM: RULES}, strategy, WIDE, execution or ExecutionConfig(), ClientOrderIdFactory("t", 1_700_000_000)
+        {SYM: RULES}, strategy, WIDE, execution or ExecutionConfig(), ClientOrderIdFactory("t", 1_700_000_000),
+        strategy_factory=grid_factory,
     )
     p.on_wallet_balance(Decimal("100000"), T0)
     return p

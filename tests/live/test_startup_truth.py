@@ -19,7 +19,7 @@ from grinder.live.startup import FillRecovery, apply_positions
 from grinder.live.state import SymbolView
 from grinder.risk import RiskConfig
 from grinder.store import Journal
-from grinder.strategy import StrategyConfig
+from grinder.strategy import StrategyConfig, grid_factory
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -62,7 +62,7 @@ async def test_recovery_resumes_from_the_trade_id_marked_before_the_stream_wrote
 
 def test_a_flat_exchange_sets_every_symbol_to_zero() -> None:
     pipe = TradingPipeline({SYM: RULES}, StrategyConfig.reference(), RiskConfig(), ExecutionConfig(),
-                           ClientOrderIdFactory("t", 1))
+                           ClientOrderIdFactory("t", 1), strategy_factory=grid_factory)
     view = SymbolView(SYM, RULES)
     pipe.set_position(SYM, -37)  # e.g. fills the new stream delivered before the snapshot
     view.set_position(-37, Decimal("60000"))

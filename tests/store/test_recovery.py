@@ -27,7 +27,7 @@ from grinder.live.startup import FillRecovery, apply_positions, working_order_fr
 from grinder.live.state import SymbolView
 from grinder.risk import RiskConfig
 from grinder.store import Journal
-from grinder.strategy import StrategyConfig
+from grinder.strategy import StrategyConfig, grid_factory
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -58,6 +58,7 @@ class Harness:
             RISK,
             ExecutionConfig(),
             ClientOrderIdFactory("grid", epoch),
+            strategy_factory=grid_factory,
         )
         venue = self.port.venue
         pipe.on_wallet_balance(venue.balance().wallet_balance, now_ms)

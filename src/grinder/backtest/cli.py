@@ -1,6 +1,8 @@
-"""`grinder backtest`: run the grid on recorded data and report PnL, risk and inventory figures.
+"""`grinder backtest`: run the grid (or a plug-in strategy) on recorded data and report PnL, risk and
+inventory figures.
 
-    grinder backtest --data DIR_OR_FILE... [--config grinder.toml] [--report out.html] [--json out.json]
+    grinder backtest --data DIR_OR_FILE... [--config grinder.toml] [--strategy module:callable]
+                     [--report out.html] [--json out.json]
 
 Without --config the defaults of every section apply (the default grid, default risk limits, the
 queue fill model) plus GRINDER_<SECTION>_<KEY> environment overrides. The last line printed is
@@ -21,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from grinder.api import StrategySelection, select
 from grinder.backtest.config import BacktestConfig
 from grinder.backtest.engine import Backtest, ProgressFn
 from grinder.backtest.report import bars_to_list, html_report, print_table
@@ -30,6 +33,7 @@ from grinder.data import DataError, Tape, load_exchange_info, load_tape
 from grinder.data.funding import FundingRate, load_funding
 from grinder.execution.config import ExecutionConfig
 from grinder.risk.config import RiskConfig
+from grinder.strategy import grid_factory
 from grinder.strategy.config import StrategyConfig
 from grinder.venue.config import VenueConfig
 
@@ -66,6 +70,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "stream) funding is reported unknown",
     )
     parser.add_argument(
+        "--strategy",
+        metavar="MODULE:CALLABLE",
+        help="strategy factory to run instead of [strategy] factory / the grid "
+        "(e.g. examples.strategies.avellaneda:make; see docs/strategy.md)",
+    )
+    parser.add_argument(
         "--no-skip", action="store_true", help="process every event in full (slower; same results)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -95,6 +105,7 @@ def run_backtest(
     skip: bool | None = None,
     progress: ProgressFn | None = None,
     funding_paths: list[str] | None = None,
+    selection: StrategySelection | None = None,
 ) -> BacktestResult:
     """Load data, run, summarise: the whole of `grinder backtest` minus the printing."""
     rules = load_exchange_info(rules_path) if rules_path else None
@@ -102,7 +113,8 @@ def run_backtest(
     t0 = time.perf_counter()
     tape = load_tape(data, rules, symbol=symbol)
     t1 = time.perf_counter()
-    return backtest_tape(tape, cfg, skip=skip, progress=progress, funding=funding, started=t0, loaded=t1)
+    return backtest_tape(tape, cfg, skip=skip, progress=progress, funding=funding, started=t0, loaded=t1,
+                         selection=selection)
 
 
 def backtest_tape(
@@ -114,21 +126,27 @@ def backtest_tape(
     funding: Mapping[str, Sequence[FundingRate]] | None = None,
     started: float | None = None,
     loaded: float | None = None,
+    selection: StrategySelection | None = None,
 ) -> BacktestResult:
     """Run and summarise an already loaded tape (`grinder optimize` runs every trial through this).
 
     `funding`: recorded funding (`load_funding`) for the venue; `started`: perf_counter() at which
     the wall time counts from (default: now); `loaded`: perf_counter() when the tape was in memory
-    (load_s = loaded - started; default: now)."""
+    (load_s = loaded - started; default: now); `selection`: the strategy (default: [strategy] of `cfg`,
+    else the grid of its [grid], [controller], [toxicity], [features] sections)."""
     t1 = time.perf_counter() if loaded is None else loaded
     t0 = t1 if started is None else started
     bt_cfg = cfg.get(BacktestConfig)
     if skip is not None and skip != bt_cfg.skip_quiet:
         bt_cfg = dataclasses.replace(bt_cfg, skip_quiet=skip)
     venue_cfg = cfg.get(VenueConfig)
+    selection = selection or _configured_selection(cfg)
+    grids = {sym: StrategyConfig.for_symbol(cfg, sym) for sym in tape.symbols}
+    make, strategy_config = selection.choose(grid_factory, grids)
     bt = Backtest(
         tape,
-        strategy_config={sym: StrategyConfig.for_symbol(cfg, sym) for sym in tape.symbols},
+        strategy_config=strategy_config,
+        strategy_factory=make,
         risk_config=cfg.get(RiskConfig),
         execution_config=cfg.get(ExecutionConfig),
         venue_config=venue_cfg,
@@ -149,7 +167,16 @@ def backtest_tape(
     result.summary["run_s"] = t2 - t1  # the backtest proper (features, matching, strategy)
     result.summary["latency"] = run_log.latency
     result.summary["initial_balance_usdt"] = str(venue_cfg.initial_balance)
+    result.summary["strategy"] = selection.factory or "grid"
     return result
+
+
+def _configured_selection(cfg: GrinderConfig) -> StrategySelection:
+    try:
+        selection = cfg.section("strategy")
+    except KeyError:
+        return StrategySelection()
+    return selection if isinstance(selection, StrategySelection) else StrategySelection()
 
 
 def _progress_bar() -> tuple[ProgressFn | None, Any]:
@@ -210,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
+        selection = select(_configured_selection(cfg), args.strategy)
         check_inputs(args)
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -224,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
             skip=False if args.no_skip else None,
             progress=progress,
             funding_paths=args.funding,
+            selection=selection,
         )
     except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

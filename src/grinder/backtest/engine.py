@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from grinder.api import Strategy, StrategyContext, StrategyFactory
 from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
 from grinder.backtest.features import TapeFeatures, attach_tape_features
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
@@ -42,12 +43,12 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
-from grinder.core.rules import SymbolRules
 from grinder.data.funding import FundingRate
 from grinder.data.tape import QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
-from grinder.execution.pipeline import QuotingStrategy, TradingPipeline, default_strategy_factory
+from grinder.execution.pipeline import TradingPipeline
 from grinder.risk.config import RiskConfig
+from grinder.strategy import grid_factory
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
 
@@ -170,7 +171,10 @@ class Backtest:
         venue_config: VenueConfig,
         backtest_config: BacktestConfig = BacktestConfig(),  # noqa: B008 - frozen
         funding: Mapping[str, Sequence[FundingRate]] | None = None,
+        strategy_factory: StrategyFactory = grid_factory,
     ) -> None:
+        """`strategy_factory` builds each symbol's strategy from `strategy_config` (`grinder.api`);
+        the default is the grid, whose config is a StrategyConfig or a mapping symbol -> StrategyConfig."""
         if not len(tape):
             raise ValueError("the tape is empty: no market events to backtest")
         self.tape = tape
@@ -193,11 +197,11 @@ class Backtest:
         # (grinder.backtest.features), so events need not reach them one by one.
         self._tape_features: dict[str, TapeFeatures] = {}
 
-        def make_strategy(symbol: str, sym_rules: SymbolRules, config: Any) -> QuotingStrategy:
-            strategy = default_strategy_factory(symbol, sym_rules, config)
+        def make_strategy(ctx: StrategyContext) -> Strategy:
+            strategy = strategy_factory(ctx)
             tf = attach_tape_features(strategy, tape)
             if tf is not None:
-                self._tape_features[symbol] = tf
+                self._tape_features[ctx.symbol] = tf
             return strategy
 
         self.pipeline = TradingPipeline(

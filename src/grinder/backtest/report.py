@@ -19,6 +19,7 @@ from grinder.report import (
 )
 
 SUMMARY_ROWS = (
+    ("strategy", "strategy"),
     ("events", "events"),
     ("events processed in full", "events_processed"),
     ("period (UTC)", "period"),

@@ -2,13 +2,12 @@
 
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, WorkingOrder, WorkingState, level_tag
-from grinder.execution.pipeline import BlockedCommand, QuotingStrategy, TradingPipeline
+from grinder.execution.pipeline import BlockedCommand, TradingPipeline
 
 __all__ = [
     "BlockedCommand",
     "ExecutionConfig",
     "OrderManager",
-    "QuotingStrategy",
     "TradingPipeline",
     "WorkingOrder",
     "WorkingState",

@@ -14,8 +14,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
+from grinder.api import (
+    QuietBandStrategy,
+    ReportsStats,
+    Strategy,
+    StrategyContext,
+    StrategyFactory,
+    WarmsUp,
+    WritePressureAware,
+)
 from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import Side
@@ -29,6 +38,7 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.quotes import QuietBand
 from grinder.core.rules import SymbolRules
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
@@ -36,54 +46,11 @@ from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrde
 from grinder.execution.write_budget import WriteBudget
 from grinder.risk.config import RiskConfig
 from grinder.risk.guard import RiskGuard, RiskReason, SymbolExposure
-from grinder.strategy import GridStrategy, StrategyConfig
 
 log = logging.getLogger(__name__)
 
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63)
-
-
-class QuoteSetLike(Protocol):
-    @property
-    def quotes(self) -> tuple[Any, ...]: ...
-    @property
-    def mode(self) -> Any: ...
-    @property
-    def reason(self) -> str: ...
-
-
-class QuietBandLike(Protocol):
-    def contains(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> bool: ...
-    @property
-    def position_lots(self) -> int: ...
-
-
-class QuotingStrategy(Protocol):
-    """The per-symbol strategy contract (grinder.strategy.GridStrategy)."""
-
-    def on_event(self, ev: MarketEvent) -> None: ...
-    def desired_quotes(self, position_lots: int, now_ms: int) -> Any: ...
-    def on_fill(self, fill: Fill) -> None: ...
-    def quiet_band(self) -> Any: ...
-
-
-StrategyFactory = Callable[[str, SymbolRules, Any], QuotingStrategy]
-
-
-def default_strategy_factory(symbol: str, rules: SymbolRules, strategy_config: Any) -> QuotingStrategy:
-    """`grinder.strategy.GridStrategy(symbol, rules, config)`: the strategy every run mode uses.
-
-    `strategy_config` is one StrategyConfig for every symbol, or a mapping symbol -> StrategyConfig
-    (per-symbol `[grid.SYMBOL]` tables, see `StrategyConfig.for_symbol`).
-    """
-    if isinstance(strategy_config, Mapping):
-        if symbol not in strategy_config:
-            raise KeyError(f"no strategy config for {symbol}: the mapping covers {sorted(strategy_config)}")
-        strategy_config = strategy_config[symbol]
-    if strategy_config is not None and not isinstance(strategy_config, StrategyConfig):
-        raise TypeError(f"strategy_config must be a StrategyConfig, got {type(strategy_config).__name__}")
-    return GridStrategy(symbol, rules, strategy_config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +69,15 @@ class BlockedCommand:
 @dataclass(slots=True)
 class _SymbolState:
     rules: SymbolRules
-    strategy: QuotingStrategy
+    strategy: Strategy
+    band_of: Callable[[], QuietBand] | None = None  # QuietBandStrategy.quiet_band (else: plan every event)
+    thin: Callable[[int], None] | None = None  # WritePressureAware.set_write_pressure
     position_lots: int = 0
     bid_ticks: int | None = None
     ask_ticks: int | None = None
     mark_ticks: int | None = None
     last_trade_ticks: int | None = None
-    band: Any = None
+    band: QuietBand | None = None
     dirty: bool = True  # plan on the next event regardless of the quiet band
     planned_under_kill: bool = False  # kill-switch state of the last plan
     # Inputs of the last plan when risk refused every command of it (see `_plan`), else None.
@@ -196,11 +165,12 @@ class TradingPipeline:
         execution_config: ExecutionConfig,
         id_factory: ClientOrderIdFactory,
         *,
-        strategy_factory: StrategyFactory | None = None,
+        strategy_factory: StrategyFactory,
     ) -> None:
+        """`strategy_factory(StrategyContext(symbol, rules, strategy_config))` builds each symbol's
+        strategy (`grinder.strategy.grid_factory` for the grid; see `grinder.api`)."""
         if not symbols_rules:
             raise ValueError("TradingPipeline needs at least one symbol with its SymbolRules")
-        make = strategy_factory or default_strategy_factory
         self.config = execution_config
         self.guard = RiskGuard(risk_config, symbols_rules)
         self.orders = OrderManager(execution_config, id_factory)
@@ -208,7 +178,7 @@ class TradingPipeline:
         self._pressure = 0
         self._pressure_ms = _INT_MIN
         self._symbols: dict[str, _SymbolState] = {
-            sym: _SymbolState(rules=rules, strategy=make(sym, rules, strategy_config))
+            sym: _build(strategy_factory, sym, rules, strategy_config)
             for sym, rules in symbols_rules.items()
         }
         self._blocked: list[BlockedCommand] = []
@@ -278,11 +248,11 @@ class TradingPipeline:
 
     def _plan(self, symbol: str, st: _SymbolState, now_ms: int) -> list[Command]:
         st.pressure = self.write_pressure(now_ms)
-        thin = getattr(st.strategy, "set_write_pressure", None)
-        if thin is not None:
-            thin(st.pressure)
+        if st.thin is not None:
+            st.thin(st.pressure)
         qs = st.strategy.desired_quotes(st.position_lots, now_ms)
-        st.band = st.strategy.quiet_band()
+        if st.band_of is not None:
+            st.band = st.band_of()
         st.mode, st.quote_reason = str(qs.mode), str(qs.reason)
         quotes: Iterable[QuoteLike] = qs.quotes
         st.planned_under_kill = self.guard.kill_switch_engaged
@@ -498,7 +468,11 @@ class TradingPipeline:
     def position_lots(self, symbol: str) -> int:
         return self._symbols[symbol].position_lots
 
-    def quiet_state(self, symbol: str) -> tuple[Any, bool]:
+    def strategy(self, symbol: str) -> Strategy:
+        """The strategy object trading `symbol` (for its optional capabilities, see `grinder.api`)."""
+        return self._symbols[symbol].strategy
+
+    def quiet_state(self, symbol: str) -> tuple[QuietBand | None, bool]:
         """(the strategy's quiet band from the last plan or None, needs replanning on the next event).
 
         While the flag is False and market events stay inside the band (same position, before its
@@ -508,17 +482,17 @@ class TradingPipeline:
 
     def warm_up(self, symbol: str, bars: list[tuple[float, float, float]], source: str) -> bool:
         """Hand history bars to the symbol's strategy (when it takes them); True when it did."""
-        take = getattr(self._symbols[symbol].strategy, "warm_up", None)
-        if take is None:
+        strategy = self._symbols[symbol].strategy
+        if not isinstance(strategy, WarmsUp):
             return False
-        take(bars, source)
+        strategy.warm_up(bars, source)
         self._symbols[symbol].dirty = True
         return True
 
     def strategy_stats(self, symbol: str) -> dict[str, Any]:
         """The strategy's own report figures (adaptive spacing, skew), when it keeps any."""
-        stats = getattr(self._symbols[symbol].strategy, "stats", None)
-        return dict(stats()) if callable(stats) else {}
+        strategy = self._symbols[symbol].strategy
+        return dict(strategy.stats()) if isinstance(strategy, ReportsStats) else {}
 
     def symbol_mode(self, symbol: str) -> str:
         """The strategy mode the last plan of `symbol` ran in (as `status()` reports it)."""
@@ -577,6 +551,21 @@ _REPEATABLE_BLOCKS = frozenset(
         RiskReason.MAX_POSITION,
     }
 )
+
+
+def _build(make: StrategyFactory, symbol: str, rules: SymbolRules, config: Any) -> _SymbolState:
+    strategy = make(StrategyContext(symbol, rules, config))
+    if not isinstance(strategy, Strategy):
+        raise TypeError(
+            f"the strategy factory returned a {type(strategy).__name__} for {symbol}, which is not a "
+            "grinder.api.Strategy: it needs on_event, on_fill and desired_quotes"
+        )
+    return _SymbolState(
+        rules=rules,
+        strategy=strategy,
+        band_of=strategy.quiet_band if isinstance(strategy, QuietBandStrategy) else None,
+        thin=strategy.set_write_pressure if isinstance(strategy, WritePressureAware) else None,
+    )
 
 
 def _level_of(cmd: Command, orders: OrderManager) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from grinder.api import select
 from grinder.binance.config import BinanceConfig
 from grinder.connector.config import LiveConnectorConfig
 from grinder.core.commands import Outcome
@@ -63,6 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true",
                         help="plain status lines instead of the live dashboard")
     parser.add_argument("--log-level", default="WARNING", help="log level on stderr (default WARNING)")
+    parser.add_argument("--strategy", metavar="MODULE:CALLABLE", default=None,
+                        help="trade this strategy factory instead of the grid (docs/strategy.md)")
     parser.set_defaults(func=run)
 
 
@@ -127,6 +130,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         print(f"port {ops_port} is busy; serving ops endpoints on a free port instead", flush=True)
         ops_port = 0
     settings = demo_settings(sim, out, ops_port)
+    if args.strategy:
+        settings = dataclasses.replace(settings, selection=select(None, args.strategy))
     holder: dict[str, Any] = {}
     started_ms = int(time.time() * 1000)
 
@@ -259,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
+        select(None, args.strategy)  # a bad --strategy stops here, before the simulator starts
         _check_out(args.out)
     except ValueError as exc:
         print(f"grinder demo: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from grinder.api import select
 from grinder.ha import Leadership, leadership_from_config
 from grinder.live.engine import LiveEngine
 from grinder.live.instance import instance_store
@@ -45,13 +46,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override [engine] log_format")
     parser.add_argument("--ops-port", type=int, default=None,
                         help="override [ops] port (0 = pick a free port)")
+    parser.add_argument("--strategy", metavar="MODULE:CALLABLE", default=None,
+                        help="strategy factory instead of [strategy] factory / the grid (docs/strategy.md)")
     parser.set_defaults(func=run)
 
 
-def load_settings(path: Path | None) -> EngineSettings:
+def load_settings(path: Path | None, strategy: str | None = None) -> EngineSettings:
+    """The engine settings of `path`; `strategy` (--strategy) replaces [strategy] factory, imported
+    now so a bad one is a configuration error before anything connects."""
     from grinder.config import load_config
 
-    return EngineSettings.from_config(load_config(path))
+    settings = EngineSettings.from_config(load_config(path))
+    selection = select(settings.selection, strategy)
+    return settings if selection == settings.selection else dataclasses.replace(settings, selection=selection)
 
 
 async def serve(
@@ -125,7 +132,7 @@ async def start_lease(settings: EngineSettings) -> Leadership | None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, getattr(args, "strategy", None))
         check_exposure(settings.ops, os.environ)  # before connecting to anything
     except (ValueError, OSError) as exc:
         print(f"grinder live: configuration error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from grinder.api import StrategyFactory, StrategySelection, WarmsUp
 from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import StreamGroup
 from grinder.binance.rest import BinanceRestClient, write_fence_trace
@@ -47,7 +48,7 @@ from grinder.ops.config import OpsConfig
 from grinder.reconcile.config import ReconcileConfig
 from grinder.risk.config import RiskConfig
 from grinder.store import StoreConfig
-from grinder.strategy import GridStrategy, StrategyConfig
+from grinder.strategy import StrategyConfig, grid_factory
 from grinder.strategy.warmup import fetch_warmup_bars
 from grinder.venue import Venue
 from grinder.venue.config import VenueConfig
@@ -57,7 +58,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Every section the engine needs. `strategies` may override the strategy per symbol."""
+    """Every section the engine needs. `strategies` may override the grid per symbol; `selection`
+    ([strategy] factory) swaps the grid for a plug-in strategy (`grinder.api`)."""
 
     engine: EngineConfig = field(default_factory=EngineConfig)
     connector: LiveConnectorConfig = field(default_factory=LiveConnectorConfig)
@@ -71,6 +73,7 @@ class EngineSettings:
     store: StoreConfig | None = None
     ha: HAConfig | None = None
     reconcile: ReconcileConfig = field(default_factory=ReconcileConfig)
+    selection: StrategySelection = field(default_factory=StrategySelection)
 
     def __post_init__(self) -> None:
         """One owner per setting (issue 12): [connector] symbols is the allow-list and the default
@@ -99,6 +102,7 @@ class EngineSettings:
             store=_optional_section(cfg, "store"),
             ha=_optional_section(cfg, "ha"),
             reconcile=_optional_section(cfg, "reconcile") or ReconcileConfig(),
+            selection=_optional_section(cfg, "strategy") or StrategySelection(),
         )
 
 
@@ -172,6 +176,8 @@ async def warm_up_strategies(
 ) -> None:
     """NATR warm from the first minute: each symbol's history bars over REST (ADR-172)."""
     for sym in rules:
+        if not isinstance(pipeline.strategy(sym), WarmsUp):
+            continue  # a plug-in without warm-up: no history to fetch
         scfg = settings.strategies.get(sym, settings.strategy)
         bars = await fetch_warmup_bars(lambda path, q: rest.request("GET", path, q), sym, rules[sym],
                                        bar_ms=scfg.features.bar_ms, count=scfg.grid.warmup_bars,
@@ -180,11 +186,10 @@ async def warm_up_strategies(
             pipeline.warm_up(sym, bars, "klines")
 
 
-def strategy_factory(settings: EngineSettings) -> Callable[[str, SymbolRules, Any], GridStrategy]:
-    def make(symbol: str, rules: SymbolRules, default: Any) -> GridStrategy:
-        return GridStrategy(symbol, rules, settings.strategies.get(symbol, default))
-
-    return make
+def strategy_factory(settings: EngineSettings) -> tuple[StrategyFactory, Any]:
+    """(factory, its config): the [strategy] plug-in with its params, else the grid of each symbol."""
+    grids = {sym: settings.strategies.get(sym, settings.strategy) for sym in settings.engine.symbols}
+    return settings.selection.choose(grid_factory, grids)
 
 
 async def load_rules(port: BinanceFuturesPort, symbols: tuple[str, ...]) -> dict[str, SymbolRules]:
@@ -256,9 +261,9 @@ async def build_engine(
         raise
     epoch = id_epoch_s if id_epoch_s is not None else clock.now_ms() // 1000
     ids = ClientOrderIdFactory(settings.connector.strategy_tag, epoch)  # [connector] owns the tag
+    make, strategy_config = strategy_factory(settings)
     pipeline = TradingPipeline(
-        rules, settings.strategy, settings.risk, settings.execution, ids,
-        strategy_factory=strategy_factory(settings),
+        rules, strategy_config, settings.risk, settings.execution, ids, strategy_factory=make,
     )
     await warm_up_strategies(pipeline, rest, rules, settings, clock)
 

@@ -14,7 +14,7 @@ from grinder.strategy.config import (
     reference_grid_config,
 )
 from grinder.strategy.features import FeatureEngine, Features
-from grinder.strategy.strategy import GridStrategy
+from grinder.strategy.strategy import GridStrategy, grid_factory
 from grinder.strategy.types import ControllerMode, DesiredQuote, QuietBand, QuoteSet
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "StrategyConfig",
     "ToxicAction",
     "ToxicityConfig",
+    "grid_factory",
     "reference_grid_config",
 ]

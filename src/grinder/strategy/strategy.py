@@ -9,8 +9,10 @@ matters moved, `desired_quotes` is a handful of integer comparisons and returns 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from fractions import Fraction
+from typing import Protocol
 
 from grinder.core.enums import Side
 from grinder.core.events import BookTicker, DepthUpdate, Fill, MarkPrice, Trade
@@ -417,3 +419,30 @@ class GridStrategy:
         self._spread_max = spread_max
         self._until_ms = self._next_eval_ms if self._feed else INT_MAX
         return self._qs
+
+
+class _Context(Protocol):
+    """What `grid_factory` reads of `grinder.api.StrategyContext` (strategy sits beside api, not above)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def rules(self) -> SymbolRules: ...
+    @property
+    def config(self) -> object: ...
+
+
+def grid_factory(ctx: _Context) -> GridStrategy:
+    """The built-in strategy as a `grinder.api.StrategyFactory`: `GridStrategy(symbol, rules, config)`.
+
+    `ctx.config` is one StrategyConfig for every symbol, a mapping symbol -> StrategyConfig
+    (per-symbol `[grid.SYMBOL]` tables, see `StrategyConfig.for_symbol`), or None for the defaults.
+    """
+    config = ctx.config
+    if isinstance(config, Mapping):
+        if ctx.symbol not in config:
+            raise KeyError(f"no strategy config for {ctx.symbol}: the mapping covers {sorted(config)}")
+        config = config[ctx.symbol]
+    if config is not None and not isinstance(config, StrategyConfig):
+        raise TypeError(f"the grid's config must be a StrategyConfig, got {type(config).__name__}")
+    return GridStrategy(ctx.symbol, ctx.rules, config)

@@ -1,15 +1,12 @@
-"""The strategy's output types: desired quotes, the quote set, controller modes and the quiet band."""
+"""The grid's controller modes (the quote and band types every strategy shares: `grinder.core.quotes`)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-import msgspec
+from grinder.core.quotes import EMPTY_BAND, INT_MAX, INT_MIN, DesiredQuote, QuietBand, QuoteSet
 
-from grinder.core.enums import Side
-
-INT_MAX = (1 << 63) - 1
-INT_MIN = -(1 << 63)
+__all__ = ["EMPTY_BAND", "INT_MAX", "INT_MIN", "ControllerMode", "DesiredQuote", "QuietBand", "QuoteSet"]
 
 
 class ControllerMode(StrEnum):
@@ -17,85 +14,3 @@ class ControllerMode(StrEnum):
     WIDEN = "WIDEN"  # spacing × widen_factor (volatile or wide market)
     TIGHTEN = "TIGHTEN"  # spacing × tighten_factor (calm, tight market)
     PAUSE = "PAUSE"  # no quotes
-
-
-class DesiredQuote(msgspec.Struct, frozen=True, gc=False):
-    """One order the strategy wants resting: LIMIT, GTX when post_only, in ticks and lots.
-
-    `level` names the grid slot ("b1".."b99" buys, "s1".."s99" sells, "tp1".. take-profits); it is a
-    valid client-order-id level tag (grinder.core.ids: [A-Za-z0-9.:/-]{1,6}).
-    """
-
-    symbol: str
-    side: Side
-    price_ticks: int
-    qty_lots: int
-    level: str
-    post_only: bool
-
-
-class QuoteSet(msgspec.Struct, frozen=True, gc=False):
-    """Everything the strategy wants resting for one symbol, with the mode and why.
-
-    Buys come first, nearest to the anchor first, then sells, then take-profits. `reason` is a stable
-    code ("QUOTING", "NO_BOOK", "BOOK_CROSSED", "PAUSE:<cause>", ...); `anchor_ticks` is the grid
-    anchor (0 before the first quote).
-    """
-
-    symbol: str
-    quotes: tuple[DesiredQuote, ...]
-    mode: ControllerMode
-    reason: str
-    anchor_ticks: int = 0
-
-
-class QuietBand(msgspec.Struct, frozen=True, gc=False):
-    """The market region in which `GridStrategy.desired_quotes` cannot change its answer.
-
-    Claim: let S be the QuoteSet returned by `desired_quotes(position_lots, t0)` together with this
-    band. For any sequence of BookTicker and Trade events fed to `on_event`, where after every event
-    the last book (bid, ask) satisfies `contains(bid, ask, now_ms)` and `now_ms` is the time passed
-    to the next `desired_quotes`, and with no other event (DepthUpdate, MarkPrice), no `on_fill`
-    and the same `position_lots`, every `desired_quotes(position_lots, now_ms)` returns S (equal,
-    and in fact the same object).
-
-    `contains` is: mid2_lo <= bid+ask <= mid2_hi, bid_lo <= bid <= bid_hi, ask_lo <= ask <= ask_hi,
-    ask-bid <= spread_max and now_ms < until_ms (all integers: ticks, half-ticks for mid2, ms).
-
-    If `must_feed_events` is False the strategy reads no market features, so in-band events may
-    also be skipped entirely (not passed to `on_event`) with identical later output, provided the
-    last skipped BookTicker is passed to `on_event` before the next event that is processed (the
-    strategy's book must be current when it decides again): this is what a vectorised backtester
-    relies on. If True, in-band events must still reach `on_event` (feature
-    state), but `desired_quotes` and the order diff can be skipped for them.
-
-    An empty band (mid2_lo > mid2_hi) means "recompute on the next event".
-    """
-
-    mid2_lo: int
-    mid2_hi: int
-    bid_lo: int
-    bid_hi: int
-    ask_lo: int
-    ask_hi: int
-    spread_max: int
-    until_ms: int
-    position_lots: int
-    must_feed_events: bool
-
-    def contains(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> bool:
-        m2 = bid_ticks + ask_ticks
-        return (
-            self.mid2_lo <= m2 <= self.mid2_hi
-            and self.bid_lo <= bid_ticks <= self.bid_hi
-            and self.ask_lo <= ask_ticks <= self.ask_hi
-            and ask_ticks - bid_ticks <= self.spread_max
-            and now_ms < self.until_ms
-        )
-
-    @property
-    def is_empty(self) -> bool:
-        return self.mid2_lo > self.mid2_hi
-
-
-EMPTY_BAND = QuietBand(1, 0, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MIN, 0, True)

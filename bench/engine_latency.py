@@ -1,15 +1,20 @@
 """Engine tick-to-order latency and memory against `grinder sim` on loopback (sim in its own process).
 
 Latency, for a market message that caused order commands, from the moment the stream hands it to
-the engine (decoded) to the order requests' headers written to the socket (aiohttp trace):
+the engine (decoded) to the order requests written to the socket (the WebSocket API frame handed
+to the socket, or for REST the request headers written, by aiohttp trace):
 - tick-to-first-order: the first of its requests written (what a quote update waits for);
 - tick-to-all-orders: the last of its requests written (a re-anchoring grid sends several);
 - decision: the pipeline alone (strategy, risk guard, order manager), for the same messages.
 The path includes the journal append (SQLite WAL, synchronous=NORMAL here), the connector's gates,
 filter checks, signing and aiohttp.
 
-Baseline, same run, same market: on every 20th book ticker a bare task sends GET /fapi/v1/time
-through the same kind of session: the floor set by the stream, asyncio and aiohttp alone.
+Orders go over the WebSocket API (`[binance] order_transport = "ws"`, the default); the headline
+phase is also run with `order_transport = "rest"`, its figures prefixed `rest_` in the same JSON.
+
+Baseline, same run, same market: on every 20th book ticker a bare task sends one request over the
+same transport (a `ticker.price` frame on its own WebSocket API connection; GET /fapi/v1/time for
+REST): the floor set by the stream, asyncio and aiohttp alone.
 The simulator runs at niceness 10 (`--sim-nice`): on a shared 2-core box, waking it at every
 request write would otherwise let it preempt the engine, which a remote exchange never does.
 The machine's load average is reported with the figures: other processes' CPU use shows up
@@ -22,7 +27,7 @@ Two phases, each with its own simulator and baseline:
    arrays allocated and touched before the RSS start, so the benchmark's own records do not
    show up as engine growth.
 
-    python bench/engine_latency.py            # 90 s at speed 5 + 300 s at speed 20 (~7.5 min)
+    python bench/engine_latency.py            # 90 s at speed 5 (WS API, REST) + 300 s at speed 20 (~9 min)
     python bench/engine_latency.py --quick    # ~30 s, for CI
 The last line is one JSON object.
 """
@@ -51,6 +56,7 @@ import numpy as np
 from grinder.binance.config import BinanceConfig
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.streams import MarketStreams
+from grinder.binance.ws_api import ws_api_url_for
 from grinder.connector.config import LiveConnectorConfig
 from grinder.core.enums import SafeMode
 from grinder.core.events import BookTicker
@@ -99,8 +105,9 @@ def start_sim(speed: float, nice: int = 0) -> tuple[subprocess.Popen[str], str, 
     raise SystemExit("grinder sim did not start")
 
 
-async def baseline(rest_url: str, ws_url: str, seconds: float) -> list[int]:
-    """Tick → GET /fapi/v1/time headers written, for a bare task (no decision, no journal)."""
+async def baseline(rest_url: str, ws_url: str, seconds: float, transport: str = "rest") -> list[int]:
+    """Tick → request written, for a bare task (no decision, no journal): a `ticker.price` frame on a
+    WebSocket API connection (transport "ws"), or GET /fapi/v1/time headers (transport "rest")."""
     samples: list[int] = []
     recv_of: dict[int, int] = {}
     trace = aiohttp.TraceConfig()
@@ -116,8 +123,15 @@ async def baseline(rest_url: str, ws_url: str, seconds: float) -> list[int]:
     rules = {s: r for s, r in (await _rules(rest)).items() if s in SYMBOLS}
     seen = 0
     tasks: set[asyncio.Task[None]] = set()
+    ws_api = await session.ws_connect(ws_api_url_for(ws_url)) if transport == "ws" else None
+    drain = asyncio.get_running_loop().create_task(_drain(ws_api)) if ws_api is not None else None
 
     async def ping(recv: int) -> None:
+        if ws_api is not None:
+            await ws_api.send_str(json.dumps({"id": seen, "method": "ticker.price",
+                                              "params": {"symbol": SYMBOLS[0]}}))
+            samples.append(time.monotonic_ns() - recv)
+            return
         marker = SimpleNamespace()
         recv_of[id(marker)] = recv
         async with session.get(f"{rest_url}/fapi/v1/time", trace_request_ctx=marker) as resp:
@@ -142,9 +156,17 @@ async def baseline(rest_url: str, ws_url: str, seconds: float) -> list[int]:
     await streams.stop()
     if tasks:
         await asyncio.wait(tasks, timeout=5)
+    if ws_api is not None and drain is not None:
+        await ws_api.close()
+        await drain
     await session.close()
     await rest.close()
     return samples
+
+
+async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async for _ in ws:
+        pass
 
 
 async def _rules(rest: BinanceRestClient) -> dict[str, Any]:
@@ -152,14 +174,14 @@ async def _rules(rest: BinanceRestClient) -> dict[str, Any]:
     return dict(info.rules)
 
 
-def settings_for(rest_url: str, ws_url: str, journal: Path) -> EngineSettings:
+def settings_for(rest_url: str, ws_url: str, journal: Path, transport: str = "ws") -> EngineSettings:
     grid = GridConfig(levels=3, spacing_bps=Decimal("3"), order_notional=Decimal("110"),
                       max_position=Decimal("0.2"))
     return EngineSettings(
         engine=EngineConfig(symbols=SYMBOLS, stale_feed_s=5.0),
         connector=LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, symbols=SYMBOLS,
                                       max_notional_per_order=Decimal("125")),
-        binance=BinanceConfig(rest_url=rest_url, ws_url=ws_url),
+        binance=BinanceConfig(rest_url=rest_url, ws_url=ws_url, order_transport=transport),
         strategy=StrategyConfig(grid=grid, strategy_tag="bench"),
         risk=RiskConfig(max_notional_per_order=Decimal("125"), max_position_notional=Decimal("3000"),
                         max_total_position_notional=Decimal("6000"), daily_loss_limit=Decimal("100000"),
@@ -208,15 +230,22 @@ def slope_mb_per_min(t_s: list[float], mb: list[float]) -> float:
 
 
 async def engine_run(
-    rest_url: str, ws_url: str, seconds: float, journal: Path, capacity: int, warmup_s: float = 600.0
+    rest_url: str, ws_url: str, seconds: float, journal: Path, capacity: int, warmup_s: float = 600.0,
+    transport: str = "ws",
 ) -> dict[str, Any]:
-    settings = settings_for(rest_url, ws_url, journal)
+    settings = settings_for(rest_url, ws_url, journal, transport)
     jr, epoch = open_journal(settings.store)
     engine = await build_engine(settings, journal=jr, api_key=KEY, api_secret=SECRET, id_epoch_s=epoch)
     engine.gc_freeze = True  # as `grinder live` runs it (run.serve)
     windows = {name: Samples(capacity) for name in WINDOWS}
     for name, w in windows.items():
         setattr(engine, name, w)
+    port = engine.parts.connector.config.futures_port
+    ws_client = getattr(port, "ws_client", None)
+    ws_up = ws_client is not None and ws_client.is_connected
+    if (transport == "ws") != ws_up:
+        raise SystemExit(f"order transport {transport} was asked for but the engine's WebSocket API "
+                         f"session is {'up' if ws_up else 'down'}")
     task = asyncio.get_running_loop().create_task(engine.run())
     await asyncio.sleep(min(3.0, seconds / 4))  # warm-up: connections, first quotes, caches
     gc.collect()
@@ -257,14 +286,15 @@ async def engine_run(
 
 
 async def phase(
-    speed: float, seconds: float, baseline_s: float, capacity: int, nice: int, warmup_s: float = 600.0
+    speed: float, seconds: float, baseline_s: float, capacity: int, nice: int, warmup_s: float = 600.0,
+    transport: str = "ws",
 ) -> dict[str, Any]:
     sim, rest_url, ws_url = start_sim(speed, nice)
     try:
-        base = await baseline(rest_url, ws_url, baseline_s)
+        base = await baseline(rest_url, ws_url, baseline_s, transport)
         with tempfile.TemporaryDirectory() as tmp:
             eng = await engine_run(rest_url, ws_url, seconds, Path(tmp) / "journal.sqlite3", capacity,
-                                   warmup_s)
+                                   warmup_s, transport)
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(10)
@@ -312,7 +342,7 @@ def describe(title: str, f: dict[str, Any], p: str) -> str:
             f"  tick-to-all-orders  p50={f[p + 'tick_to_all_orders_p50_us']}µs "
             f"p99={f[p + 'tick_to_all_orders_p99_us']}µs\n"
             f"  decision            p50={f[p + 'decision_p50_us']}µs p99={f[p + 'decision_p99_us']}µs\n"
-            f"  baseline (bare GET) p50={f[p + 'baseline_p50_us']}µs p99={f[p + 'baseline_p99_us']}µs; "
+            f"  baseline (bare req) p50={f[p + 'baseline_p50_us']}µs p99={f[p + 'baseline_p99_us']}µs; "
             f"first-order p99 / baseline p99 = {f[p + 'first_order_p99_vs_baseline_p99_ratio']}x")
 
 
@@ -332,6 +362,8 @@ def main() -> int:
                         help="niceness of the simulator process (default 10; 0 = same as the engine)")
     parser.add_argument("--capacity", type=int, default=400_000, help="latency samples kept per series")
     parser.add_argument("--quick", action="store_true", help="small run for CI: 8 s + 12 s, 3 s baselines")
+    parser.add_argument("--no-rest", action="store_true",
+                        help="skip the REST headline phase (run for comparison by default)")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.accel_duration, args.baseline_seconds, args.capacity = 8.0, 12.0, 3.0, 50_000
@@ -339,8 +371,14 @@ def main() -> int:
     setup_logging("ERROR")
     load_start = os.getloadavg()[0]
     head = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity, args.sim_nice))
-    result = figures("", head, args.speed, args.duration)
-    print(describe("headline", result, ""))
+    result: dict[str, Any] = {"order_transport": "ws"}
+    result.update(figures("", head, args.speed, args.duration))
+    print(describe("headline, orders over the WebSocket API", result, ""))
+    if not args.no_rest:
+        rest = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity,
+                                 args.sim_nice, transport="rest"))
+        result.update(figures("rest_", rest, args.speed, args.duration))
+        print(describe("headline, orders over REST (comparison)", result, "rest_"))
     if args.accel_duration > 0:
         acc = asyncio.run(phase(args.accel_speed, args.accel_duration, args.baseline_seconds, args.capacity,
                                 args.sim_nice, args.warmup_s))

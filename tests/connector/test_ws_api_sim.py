@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from grinder.binance.auth import Credentials
+from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import ENDPOINTS
 from grinder.binance.errors import BinanceAPIError, ErrorKind, RateLimitRefused
 from grinder.binance.rest import BinanceRestClient
@@ -31,6 +32,7 @@ from grinder.core.ids import ClientOrderIdFactory
 from grinder.sim.server import SimServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+FAST_RECONNECT = BinanceConfig(timeout_s=5.0, reconnect_initial_s=0.05, reconnect_max_s=0.2, heartbeat_s=30.0)
 
 
 class CutRelay:
@@ -124,8 +126,7 @@ async def rig(sim_server_manual: SimServer) -> AsyncIterator[WsRig]:
     await relay.start()
     rest = BinanceRestClient(sim.rest_url, api_key=sim.api_key, api_secret=sim.api_secret, retry_backoff_s=0.0)
     ws = BinanceWsApiClient(f"ws://127.0.0.1:{relay.port}/ws-fapi/v1", rest,
-                            Credentials(sim.api_key, sim.api_secret), timeout_s=5.0,
-                            reconnect_initial_s=0.05, reconnect_max_s=0.2, heartbeat_s=30.0)
+                            Credentials(sim.api_key, sim.api_secret), config=FAST_RECONNECT)
     port = BinanceFuturesPort(BinanceFuturesPortConfig(base_url=sim.rest_url, retry_backoff_s=0.0),
                               http_client=rest, ws_client=ws)
     await port.start()
@@ -232,8 +233,8 @@ async def test_no_secret_in_logs_or_errors_on_the_ws_path(
     sim = sim_server_manual
     secret, key = "wrong-s3cr3t-never-printed", "wrong-key-never-printed-0123"
     rest = BinanceRestClient(sim.rest_url, api_key=sim.api_key, api_secret=sim.api_secret)
-    ws = BinanceWsApiClient(sim.ws_api_url, rest, Credentials(key, secret), heartbeat_s=30.0)
-    good = BinanceWsApiClient(sim.ws_api_url, rest, Credentials(sim.api_key, sim.api_secret), heartbeat_s=30.0)
+    ws = BinanceWsApiClient(sim.ws_api_url, rest, Credentials(key, secret))
+    good = BinanceWsApiClient(sim.ws_api_url, rest, Credentials(sim.api_key, sim.api_secret))
     port = BinanceFuturesPort(BinanceFuturesPortConfig(base_url=sim.rest_url), http_client=rest, ws_client=ws)
     try:
         await port.start()

@@ -27,6 +27,7 @@ import msgspec
 
 from grinder.binance import metrics
 from grinder.binance.auth import Credentials
+from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import ENDPOINTS, Endpoint
 from grinder.binance.errors import (
     BinanceAPIError,
@@ -36,7 +37,9 @@ from grinder.binance.errors import (
     make_api_error,
 )
 from grinder.binance.rest import BinanceRestClient, order_params
-from grinder.binance.schemas import OrderResponse
+from grinder.binance.schemas import OrderResponse, RateLimitInfo
+from grinder.binance.streams import WsConnection
+from grinder.core.clock import Clock, WallClock
 from grinder.core.commands import AmendOrder, PlaceOrder
 from grinder.core.errors import ErrorCode
 from grinder.core.rules import SymbolRules
@@ -73,11 +76,8 @@ class WsApiUnavailable(Exception):
     """The WebSocket API session is down: the request was not sent (send it over REST)."""
 
 
-class _RateLimit(msgspec.Struct, frozen=True):
-    rateLimitType: str
-    interval: str
-    intervalNum: int
-    count: int
+class _RateLimit(RateLimitInfo, frozen=True):
+    count: int = 0  # used in the current window, as the exchange counts it
 
 
 class _Error(msgspec.Struct, frozen=True):
@@ -95,12 +95,15 @@ class _Answer(msgspec.Struct, frozen=True):
 
 _ANSWER = msgspec.json.Decoder(_Answer)
 _ORDER = msgspec.json.Decoder(OrderResponse)
-_ENCODE = msgspec.json.Encoder()
 
 
 class BinanceWsApiClient:
     """Orders over one pre-connected WebSocket API session. `start()` connects (and keeps
-    reconnecting in the background); `close()` stops it. Calls raise `WsApiUnavailable` while down."""
+    reconnecting in the background); `close()` stops it. Calls raise `WsApiUnavailable` while down.
+
+    The connection is a `WsConnection` (as the streams): jittered exponential backoff from
+    `[binance] reconnect_initial_s` to `reconnect_max_s`, ping/pong every `heartbeat_s`, a fresh
+    connection before Binance's 24 h limit, frames above `max_frame_bytes` refused."""
 
     def __init__(
         self,
@@ -108,36 +111,29 @@ class BinanceWsApiClient:
         rest: BinanceRestClient,
         credentials: Credentials,
         *,
+        config: BinanceConfig | None = None,
         session: aiohttp.ClientSession | None = None,
-        timeout_s: float = 10.0,
         connect_timeout_s: float = 5.0,
-        reconnect_initial_s: float = 0.5,
-        reconnect_max_s: float = 30.0,
-        heartbeat_s: float = 30.0,
-        max_frame_bytes: int = 1 << 20,
-        seed: int = 0,
+        clock: Clock | None = None,
     ) -> None:
         if not url.startswith(("ws://", "wss://")):
             raise ValueError(f"WebSocket API url {url!r} must start with ws:// or wss://")
+        cfg = config or BinanceConfig()
         self.url = url
         self._rest = rest
         self._credentials = credentials
         self._session = session
         self._own_session = session is None
-        self.timeout_s = timeout_s
+        self.timeout_s = cfg.timeout_s  # no answer within this: a write's outcome is unknown
         self.connect_timeout_s = connect_timeout_s
-        self.reconnect_initial_s = reconnect_initial_s
-        self.reconnect_max_s = reconnect_max_s
-        self.heartbeat_s = heartbeat_s
-        self.max_frame_bytes = max_frame_bytes
-        self._rng = random.Random(seed)
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._conn = WsConnection(
+            "ws_api", self._url, self._on_answer, config=cfg, clock=clock or WallClock(),
+            rng=random.Random(cfg.seed + 2), session_factory=self._get_session, data_timeout=False,
+            on_close=self._on_close,
+        )
         self._pending: dict[str, asyncio.Future[_Answer]] = {}
         self._ids = itertools.count(1)
         self._runner: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()
-        self._closing = False
-        self.connects = 0  # sessions opened so far (1 after start, +1 per reconnect)
         # Called right after a request frame is handed to the socket (tick-to-order latency).
         self.on_written: Callable[[], None] | None = None
 
@@ -146,83 +142,48 @@ class BinanceWsApiClient:
 
     @property
     def is_connected(self) -> bool:
-        ws = self._ws
-        return ws is not None and not ws.closed
+        return self._conn.is_connected
+
+    @property
+    def connects(self) -> int:
+        """Sessions opened so far (1 after start, +1 per reconnect)."""
+        return self._conn.connects
 
     # ================================================================ session
+    async def _url(self) -> str:
+        return self.url
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
     async def start(self) -> bool:
         """Open the session (waiting up to `connect_timeout_s`); True when it is up. Reconnects
         continue in the background either way, so REST carries orders until it is."""
         if self._runner is None:
-            self._closing = False
-            self._runner = asyncio.get_running_loop().create_task(self._run(), name="ws-api")
+            self._runner = asyncio.get_running_loop().create_task(self._conn.run(), name="ws-api")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
+            await asyncio.wait_for(self._conn.connected.wait(), self.connect_timeout_s)
         return self.is_connected
 
     async def close(self) -> None:
-        self._closing = True
         runner, self._runner = self._runner, None
-        ws = self._ws
-        if ws is not None:
-            await ws.close()
+        self._conn.stop()
         if runner is not None:
-            runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
-        self._fail_pending("WebSocket API session closed")
+        self._on_close()
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
 
     async def drop(self) -> None:
         """Close the socket now (an operator action and a test hook); the session reconnects."""
-        ws = self._ws
-        if ws is not None:
-            await ws.close()
+        self._conn.reconnect("dropped")
 
-    async def _run(self) -> None:
-        delay = self.reconnect_initial_s
-        while not self._closing:
-            try:
-                await self._serve_once()
-                delay = self.reconnect_initial_s  # it was up: start the backoff over
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                log.warning("ws_api_connect_failed url=%s error=%s retry_in_s=%.2f", self.url,
-                            type(exc).__name__, delay)
-            if self._closing:
-                return
-            await asyncio.sleep(delay * (1 + self._rng.uniform(-0.25, 0.25)))
-            delay = min(self.reconnect_max_s, delay * 2)
-
-    async def _serve_once(self) -> None:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._own_session = True
-        ws = await self._session.ws_connect(
-            self.url, heartbeat=self.heartbeat_s, max_msg_size=self.max_frame_bytes,
-            timeout=aiohttp.ClientWSTimeout(ws_close=2.0), compress=0,
-        )
-        self._ws = ws
-        self.connects += 1
-        self._connected.set()
-        log.info("ws_api_connected url=%s sessions=%d", self.url, self.connects)
-        try:
-            async for msg in ws:
-                if msg.type is aiohttp.WSMsgType.TEXT:
-                    self._on_answer(msg.data)
-                elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
-                    break
-        finally:
-            self._ws = None
-            self._connected.clear()
-            if not ws.closed:
-                await ws.close()
-            self._fail_pending("WebSocket API connection closed before the answer")
-            if not self._closing:
-                log.warning("ws_api_disconnected url=%s in_flight_unknown=yes", self.url)
-
-    def _on_answer(self, text: str) -> None:
+    def _on_answer(self, text: str | bytes) -> None:
         try:
             answer = _ANSWER.decode(text)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -239,11 +200,15 @@ class BinanceWsApiClient:
         elif not fut.done():
             fut.set_result(answer)
 
-    def _fail_pending(self, why: str) -> None:
+    def _on_close(self) -> None:
+        """The connection ended: every request still awaiting its answer has an unknown outcome."""
         pending, self._pending = self._pending, {}
         for fut in pending.values():
             if not fut.done():
-                fut.set_exception(ConnectionResetError(why))
+                fut.set_exception(ConnectionResetError("WebSocket API connection closed before the answer"))
+        if pending:
+            log.warning("ws_api_disconnected url=%s requests_in_flight=%d (resolved by query)", self.url,
+                        len(pending))
 
     # ================================================================ requests
     async def _call(self, method: str, params: dict[str, Any]) -> OrderResponse:
@@ -251,7 +216,7 @@ class BinanceWsApiClient:
         endpoint = _METHOD_ENDPOINT[method]
         name = f"WS {method}"
         rest = self._rest
-        if self._ws is None:
+        if not self._conn.is_connected:
             raise WsApiUnavailable(name)
         await rest.governor.acquire(endpoint, params)
         if endpoint.is_write and rest.write_fence is not None:
@@ -260,9 +225,6 @@ class BinanceWsApiClient:
                 metrics.WRITES_FENCED_TOTAL.labels(name).inc()
                 log.warning("write_fenced endpoint=%s reason=%s", name, refusal)
                 raise WriteFenced(name, refusal)
-        ws = self._ws  # the governor may have waited: look again
-        if ws is None or ws.closed:
-            raise WsApiUnavailable(name)
         req_id = str(next(self._ids))
         params["apiKey"] = self._credentials.api_key
         params["recvWindow"] = rest.recv_window_ms
@@ -270,16 +232,18 @@ class BinanceWsApiClient:
         params["signature"] = self._credentials.sign(
             "&".join(f"{k}={params[k]}" for k in sorted(params))
         )
-        frame = _ENCODE.encode({"id": req_id, "method": method, "params": params})
         fut: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         try:
-            await ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
+            sent = await self._conn.send_json({"id": req_id, "method": method, "params": params})
         except (ConnectionError, RuntimeError):
             # The frame may or may not have left: a write is unknown, a read just failed.
             self._pending.pop(req_id, None)
             raise make_api_error(0, None, "WebSocket API send failed", is_write=endpoint.is_write,
                                  endpoint=name) from None
+        if not sent:  # the session went down while the governor held the request: nothing was sent
+            self._pending.pop(req_id, None)
+            raise WsApiUnavailable(name)
         if self.on_written is not None:
             self.on_written()
         try:

@@ -138,17 +138,14 @@ def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
 
 def ws_api_client(
     binance_cfg: BinanceConfig, rest: BinanceRestClient, api_key: str | None, api_secret: str | None,
-    session: aiohttp.ClientSession, engine_ref: SimpleNamespace,
+    session: aiohttp.ClientSession, engine_ref: SimpleNamespace, clock: Clock,
 ) -> BinanceWsApiClient | None:
     """The WebSocket API session orders go over (`[binance] order_transport = "ws"`, with keys)."""
     if binance_cfg.order_transport != "ws" or not (api_key and api_secret):
         return None
-    client = BinanceWsApiClient(
-        binance_cfg.ws_api_url or ws_api_url_for(binance_cfg.ws_url), rest, Credentials(api_key, api_secret),
-        session=session, timeout_s=binance_cfg.timeout_s, reconnect_initial_s=binance_cfg.reconnect_initial_s,
-        reconnect_max_s=binance_cfg.reconnect_max_s, heartbeat_s=binance_cfg.heartbeat_s,
-        max_frame_bytes=binance_cfg.max_frame_bytes, seed=binance_cfg.seed,
-    )
+    client = BinanceWsApiClient(binance_cfg.ws_api_url or ws_api_url_for(binance_cfg.ws_url), rest,
+                                Credentials(api_key, api_secret), config=binance_cfg, session=session,
+                                clock=clock)
     client.on_written = order_written_hook(engine_ref)
     return client
 
@@ -266,7 +263,7 @@ async def build_engine(
                                      max_notional_per_order=settings.connector.max_notional_per_order),
             http_client=rest,
             ws_client=None if paper_mode else ws_api_client(binance_cfg, rest, api_key, api_secret, session,
-                                                           engine_ref),
+                                                           engine_ref, clock),
         )
         may_arm = lease is None or lease.role in ("leader", "standalone")
         rules = await load_rules(port, cfg.symbols)  # exchangeInfo is public: no key needed

@@ -4,7 +4,7 @@ Each append is one committed transaction (or part of an explicit `batch()`), so 
 with SIGKILL loses nothing that was committed; with `synchronous=FULL` a power cut loses nothing
 either (ADR-048). Rows are typed; every row carries a journal-wide sequence number so restart
 recovery can replay them in the order they happened. Bad input raises `JournalError` naming the
-field; free text passes through the log redactor, so no secret reaches a row.
+field; every text column passes through the log redactor, so no secret reaches a row.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResul
 from grinder.core.enums import OrderStatus, PositionSide, Side
 from grinder.core.events import Fill, OrderUpdate
 from grinder.execution.order_manager import ORDER_GONE_CODES, OrderState, WorkingOrder
-from grinder.ops.logging import redact
+from grinder.ops.logging import redactor
 from grinder.store.config import Synchronous
 
 log = logging.getLogger(__name__)
@@ -212,9 +212,14 @@ def _dec(value: object, what: str) -> str:
 
 
 def _text(value: object, what: str, *, required: bool = True) -> str:
+    """A text column's value; `_insert` redacts every text column of the row (one secrets read)."""
     if not isinstance(value, str) or (required and not value):
         raise JournalError(f"{what} must be a non-empty string, got {value!r}")
-    return redact(value)
+    return value
+
+
+# Columns that carry text from `_text`: redacted on insert.
+_TEXT_COLUMNS = frozenset({"symbol", "client_order_id", "level", "reason", "commission_asset", "note"})
 
 
 class Journal:
@@ -298,6 +303,10 @@ class Journal:
         Only that uniqueness conflict is skipped (`ON CONFLICT (...) DO NOTHING`); any other
         constraint failure raises, so no row is ever dropped silently.
         """
+        clean = redactor()
+        for col, value in row.items():
+            if col in _TEXT_COLUMNS and isinstance(value, str):
+                row[col] = clean(value)
         with self._lock:
             seq = self._seq + 1
             cols = ", ".join(["seq", *row])

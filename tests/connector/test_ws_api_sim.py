@@ -211,6 +211,16 @@ async def test_rest_carries_orders_while_the_session_is_down_then_ws_again(rig: 
     assert our_orders(rig) == [cmd.client_order_id]
 
 
+async def test_the_ha_write_fence_refuses_a_ws_write_before_anything_is_sent(rig: WsRig) -> None:
+    rig.rest.write_fence = lambda: "lease lost"  # what `attach_self_healing` wires under HA
+    cmd = await place_cmd(rig)
+    refused = await rig.port.submit(cmd)
+    assert refused.outcome is Outcome.BLOCKED and refused.reason == "fenced: lease lost"
+    assert our_orders(rig) == []
+    rig.rest.write_fence = None
+    assert (await rig.port.submit(cmd)).outcome is Outcome.ACCEPTED
+
+
 async def test_rate_limit_answers_feed_the_shared_governor(rig: WsRig) -> None:
     cmd = await place_cmd(rig)
     await rig.ws.new_order(cmd, await rig.port.symbol_rules("BTCUSDT"))

@@ -236,6 +236,19 @@ async def test_rate_limit_answers_feed_the_shared_governor(rig: WsRig) -> None:
                                         deadline_s=0.0)
 
 
+async def test_a_ban_answer_with_retry_after_holds_every_request_until_then(rig: WsRig) -> None:
+    from grinder.binance.ws_api import _ANSWER
+
+    until = rig.rest.governor.server_now_ms() + 30_000
+    answer = _ANSWER.decode(b'{"id":"7","status":418,"error":{"code":-1003,"msg":"Way too many requests; '
+                            b'IP banned","data":{"retryAfter":%d}}}' % until)
+    with pytest.raises(BinanceAPIError) as info:
+        await rig.ws._order_or_raise(answer, ENDPOINTS[("POST", "/fapi/v1/order")], "WS order.place")
+    assert info.value.http_status == 418
+    assert rig.rest.governor.banned_until_ms >= until - 5  # the exchange's time, not our default 2 min
+    assert rig.rest.governor.banned_until_ms <= until + 5
+
+
 async def test_no_secret_in_logs_or_errors_on_the_ws_path(
     sim_server_manual: SimServer, caplog: pytest.LogCaptureFixture
 ) -> None:

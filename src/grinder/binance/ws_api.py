@@ -80,9 +80,14 @@ class _RateLimit(RateLimitInfo, frozen=True):
     count: int = 0  # used in the current window, as the exchange counts it
 
 
+class _ErrorData(msgspec.Struct, frozen=True):
+    retryAfter: int | None = None  # a 429/418 answer: when the block ends (ms since the epoch)
+
+
 class _Error(msgspec.Struct, frozen=True):
     code: int | None = None
     msg: str = ""
+    data: _ErrorData | None = None
 
 
 class _Answer(msgspec.Struct, frozen=True):
@@ -271,7 +276,10 @@ class BinanceWsApiClient:
         err = make_api_error(answer.status, code, msg, is_write=endpoint.is_write, endpoint=name)
         metrics.REST_ERRORS_TOTAL.labels(name, err.kind.value).inc()
         if answer.status in (429, 418):
-            self._rest.governor.on_rate_limited(answer.status, code, None)
+            governor = self._rest.governor
+            until_ms = answer.error.data.retryAfter if answer.error and answer.error.data else None
+            wait_s = None if until_ms is None else max(0.0, (until_ms - governor.server_now_ms()) / 1000)
+            governor.on_rate_limited(answer.status, code, wait_s)
         elif code == ErrorCode.INVALID_TIMESTAMP:
             log.warning("clock_resync reason=-1021 endpoint=%s", name)
             await self._rest.sync_time()

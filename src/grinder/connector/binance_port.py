@@ -48,6 +48,8 @@ class _Unresolved:
 
 
 _UNRESOLVED: Final = _Unresolved()
+_OK_OVER_WS: Final = ORDER_REQUESTS_OK_TOTAL.labels("ws")
+_OK_OVER_REST: Final = ORDER_REQUESTS_OK_TOTAL.labels("rest")
 
 
 class OrderTransport(Protocol):
@@ -337,10 +339,10 @@ class BinanceFuturesPort:
             except WsApiUnavailable:
                 pass  # nothing was sent: REST carries this attempt
             else:
-                ORDER_REQUESTS_OK_TOTAL.labels("ws").inc()
+                _OK_OVER_WS.inc()
                 return resp
         resp = await call(self._client)
-        ORDER_REQUESTS_OK_TOTAL.labels("rest").inc()
+        _OK_OVER_REST.inc()
         return resp
 
     async def _resolve(

@@ -20,6 +20,9 @@ request write would otherwise let it preempt the engine, which a remote exchange
 The machine's load average is reported with the figures: other processes' CPU use shows up
 directly in the p99s.
 
+The order path alone is compared too (`--order-path-pairs`): against the headline's simulator,
+`BinanceFuturesPort.submit` → request written, WebSocket API and REST interleaved in rounds.
+
 Two phases, each with its own simulator and baseline:
 1. headline: market speed 5 for 90 s (the process is far from saturated: a few % CPU);
 2. accelerated: market speed 20 for 300 s (100 market-minutes): latency under load, and memory:
@@ -53,13 +56,17 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from grinder.binance.auth import Credentials
 from grinder.binance.config import BinanceConfig
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.streams import MarketStreams
-from grinder.binance.ws_api import ws_api_url_for
-from grinder.connector.config import LiveConnectorConfig
-from grinder.core.enums import SafeMode
+from grinder.binance.ws_api import BinanceWsApiClient, ws_api_url_for
+from grinder.connector.binance_port import BinanceFuturesPort
+from grinder.connector.config import BinanceFuturesPortConfig, LiveConnectorConfig
+from grinder.core.commands import CancelOrder, PlaceOrder
+from grinder.core.enums import OrderType, SafeMode, Side
 from grinder.core.events import BookTicker
+from grinder.core.ids import ClientOrderIdFactory
 from grinder.live.config import EngineConfig
 from grinder.live.journal import open_journal
 from grinder.live.wiring import EngineSettings, build_engine
@@ -287,7 +294,7 @@ async def engine_run(
 
 async def phase(
     speed: float, seconds: float, baseline_s: float, capacity: int, nice: int, warmup_s: float = 600.0,
-    transport: str = "ws",
+    transport: str = "ws", transport_pairs: int = 0,
 ) -> dict[str, Any]:
     sim, rest_url, ws_url = start_sim(speed, nice)
     try:
@@ -295,11 +302,72 @@ async def phase(
         with tempfile.TemporaryDirectory() as tmp:
             eng = await engine_run(rest_url, ws_url, seconds, Path(tmp) / "journal.sqlite3", capacity,
                                    warmup_s, transport)
+        if transport_pairs:
+            eng["order_path"] = await transport_only(rest_url, ws_url, transport_pairs)
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(10)
     eng["baseline"] = np.asarray(base, dtype=np.int64)
     return eng
+
+
+async def transport_only(rest_url: str, ws_url: str, pairs: int) -> dict[str, Any]:
+    """The order path alone, both transports against the same simulator, interleaved in rounds:
+    `BinanceFuturesPort.submit(place)` → the request written (frame handed to the socket / REST
+    headers written), for `pairs` place+cancel pairs per transport. No stream, no decision, no journal."""
+    written: list[int] = []
+    start = [0]
+
+    def stamp() -> None:
+        if start[0]:
+            written.append(time.monotonic_ns() - start[0])
+            start[0] = 0
+
+    async def on_sent(session: Any, ctx: Any, params: Any) -> None:
+        stamp()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(on_sent)
+    session = aiohttp.ClientSession(trace_configs=[trace])
+    rest = BinanceRestClient(rest_url, api_key=KEY, api_secret=SECRET, session=session)
+    ws = BinanceWsApiClient(ws_api_url_for(ws_url), rest, Credentials(KEY, SECRET))
+    ws.on_written = stamp
+    port_cfg = BinanceFuturesPortConfig(base_url=rest_url)
+    ports = {"ws": BinanceFuturesPort(port_cfg, http_client=rest, ws_client=ws),
+             "rest": BinanceFuturesPort(port_cfg, http_client=rest)}
+    samples: dict[str, list[int]] = {"ws": [], "rest": []}
+    try:
+        for port in ports.values():
+            await port.start()
+        await rest.sync_time()
+        rules = await ports["ws"].symbol_rules(SYMBOLS[0])
+        mid = await ports["ws"].mid_price(SYMBOLS[0])
+        price_ticks = rules.price_to_ticks(rules.round_price(mid / 2, "floor"))
+        ids = ClientOrderIdFactory("tx", int(time.time()))
+        lots = max(rules.min_lots_for_notional(price_ticks), 1)
+        rounds = 10
+        for _ in range(rounds):
+            for name, port in ports.items():
+                for _ in range(max(1, pairs // rounds)):
+                    cmd = PlaceOrder(symbol=SYMBOLS[0], side=Side.BUY, order_type=OrderType.LIMIT,
+                                     qty_lots=lots, client_order_id=ids.next_id(SYMBOLS[0], "b1"),
+                                     price_ticks=price_ticks)
+                    written.clear()
+                    start[0] = time.monotonic_ns()
+                    await port.submit(cmd)
+                    start[0] = 0
+                    samples[name] += written[:1]
+                    await port.submit(CancelOrder(symbol=SYMBOLS[0], client_order_id=cmd.client_order_id))
+    finally:
+        await ports["ws"].close()
+        await session.close()
+    out: dict[str, Any] = {}
+    for name, values in samples.items():
+        arr = np.asarray(values, dtype=np.int64)
+        out[f"order_path_{name}_p50_us"] = q_us(arr, 0.5)
+        out[f"order_path_{name}_p99_us"] = q_us(arr, 0.99)
+        out[f"order_path_{name}_count"] = len(values)
+    return out
 
 
 def figures(prefix: str, r: dict[str, Any], speed: float, seconds: float) -> dict[str, Any]:
@@ -362,18 +430,28 @@ def main() -> int:
                         help="niceness of the simulator process (default 10; 0 = same as the engine)")
     parser.add_argument("--capacity", type=int, default=400_000, help="latency samples kept per series")
     parser.add_argument("--quick", action="store_true", help="small run for CI: 8 s + 12 s, 3 s baselines")
+    parser.add_argument("--order-path-pairs", type=int, default=600,
+                        help="place+cancel pairs per transport for the order-path-alone comparison (0 skips)")
     parser.add_argument("--no-rest", action="store_true",
                         help="skip the REST headline phase (run for comparison by default)")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.accel_duration, args.baseline_seconds, args.capacity = 8.0, 12.0, 3.0, 50_000
+        args.order_path_pairs = min(args.order_path_pairs, 100)
         args.warmup_s = 4.0
     setup_logging("ERROR")
     load_start = os.getloadavg()[0]
-    head = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity, args.sim_nice))
+    head = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity, args.sim_nice,
+                             transport_pairs=args.order_path_pairs))
     result: dict[str, Any] = {"order_transport": "ws"}
     result.update(figures("", head, args.speed, args.duration))
     print(describe("headline, orders over the WebSocket API", result, ""))
+    if "order_path" in head:
+        result.update(head["order_path"])
+        print(f"order path alone (port.submit -> request written, {result['order_path_ws_count']} orders "
+              f"each): WebSocket API p50={result['order_path_ws_p50_us']}µs "
+              f"p99={result['order_path_ws_p99_us']}µs; REST p50={result['order_path_rest_p50_us']}µs "
+              f"p99={result['order_path_rest_p99_us']}µs")
     if not args.no_rest:
         rest = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity,
                                  args.sim_nice, transport="rest"))

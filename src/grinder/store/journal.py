@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -253,6 +253,7 @@ class Journal:
             for t in _TABLES
         )
         self._batch_depth = 0
+        self._batch_redact: Callable[[str], str] | None = None
 
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
@@ -278,17 +279,20 @@ class Journal:
             outer = self._batch_depth == 0
             if outer:
                 self._db.execute("BEGIN IMMEDIATE")
+                self._batch_redact = redactor()  # the secrets read once for the whole batch
             self._batch_depth += 1
             try:
                 yield
             except BaseException:
                 self._batch_depth -= 1
                 if outer:
+                    self._batch_redact = None
                     self._db.execute("ROLLBACK")
                     self._seq = self._max_seq()
                 raise
             self._batch_depth -= 1
             if outer:
+                self._batch_redact = None
                 self._db.execute("COMMIT")
 
     def _max_seq(self) -> int:
@@ -303,11 +307,11 @@ class Journal:
         Only that uniqueness conflict is skipped (`ON CONFLICT (...) DO NOTHING`); any other
         constraint failure raises, so no row is ever dropped silently.
         """
-        clean = redactor()
-        for col, value in row.items():
-            if col in _TEXT_COLUMNS and isinstance(value, str):
-                row[col] = clean(value)
         with self._lock:
+            clean = self._batch_redact or redactor()
+            for col, value in row.items():
+                if col in _TEXT_COLUMNS and isinstance(value, str):
+                    row[col] = clean(value)
             seq = self._seq + 1
             cols = ", ".join(["seq", *row])
             marks = ", ".join("?" for _ in range(len(row) + 1))

@@ -9,6 +9,7 @@ field; every text column passes through the log redactor, so no secret reaches a
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
@@ -218,6 +219,15 @@ def _text(value: object, what: str, *, required: bool = True) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...], unique_on: str) -> str:
+    """The INSERT statement for one row shape (built once: appends sit on the tick-to-order path)."""
+    cols = ", ".join(["seq", *columns])
+    marks = ", ".join("?" for _ in range(len(columns) + 1))
+    tail = f" ON CONFLICT ({unique_on}) DO NOTHING" if unique_on else ""
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}"  # noqa: S608 - table/column names are ours
+
+
 # Columns that carry text from `_text`: redacted on insert.
 _TEXT_COLUMNS = frozenset({"symbol", "client_order_id", "level", "reason", "commission_asset", "note"})
 
@@ -313,14 +323,8 @@ class Journal:
                 if col in _TEXT_COLUMNS and isinstance(value, str):
                     row[col] = clean(value)
             seq = self._seq + 1
-            cols = ", ".join(["seq", *row])
-            marks = ", ".join("?" for _ in range(len(row) + 1))
-            tail = f" ON CONFLICT ({unique_on}) DO NOTHING" if unique_on else ""
             try:
-                cur = self._db.execute(
-                    f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}",  # noqa: S608 - table/column names are ours
-                    (seq, *row.values()),
-                )
+                cur = self._db.execute(_insert_sql(table, tuple(row), unique_on), (seq, *row.values()))
             except sqlite3.Error as exc:
                 raise JournalError(
                     f"journal {self.path}: cannot append to {table} "

@@ -1,19 +1,27 @@
 """Engine tick-to-order latency and memory against `grinder sim` on loopback (sim in its own process).
 
 Latency, for a market message that caused order commands, from the moment the stream hands it to
-the engine (decoded) to the order requests' headers written to the socket (aiohttp trace):
+the engine (decoded) to the order requests written to the socket (the WebSocket API frame handed
+to the socket, or for REST the request headers written, by aiohttp trace):
 - tick-to-first-order: the first of its requests written (what a quote update waits for);
 - tick-to-all-orders: the last of its requests written (a re-anchoring grid sends several);
 - decision: the pipeline alone (strategy, risk guard, order manager), for the same messages.
 The path includes the journal append (SQLite WAL, synchronous=NORMAL here), the connector's gates,
 filter checks, signing and aiohttp.
 
-Baseline, same run, same market: on every 20th book ticker a bare task sends GET /fapi/v1/time
-through the same kind of session: the floor set by the stream, asyncio and aiohttp alone.
+Orders go over the WebSocket API (`[binance] order_transport = "ws"`, the default); the headline
+phase is also run with `order_transport = "rest"`, its figures prefixed `rest_` in the same JSON.
+
+Baseline, same run, same market: on every 20th book ticker a bare task sends one request over the
+same transport (a `ticker.price` frame on its own WebSocket API connection; GET /fapi/v1/time for
+REST): the floor set by the stream, asyncio and aiohttp alone.
 The simulator runs at niceness 10 (`--sim-nice`): on a shared 2-core box, waking it at every
 request write would otherwise let it preempt the engine, which a remote exchange never does.
 The machine's load average is reported with the figures: other processes' CPU use shows up
 directly in the p99s.
+
+The order path alone is compared too (`--order-path-pairs`): against the headline's simulator,
+`BinanceFuturesPort.submit` → request written, WebSocket API and REST interleaved in rounds.
 
 Two phases, each with its own simulator and baseline:
 1. headline: market speed 5 for 90 s (the process is far from saturated: a few % CPU);
@@ -22,7 +30,7 @@ Two phases, each with its own simulator and baseline:
    arrays allocated and touched before the RSS start, so the benchmark's own records do not
    show up as engine growth.
 
-    python bench/engine_latency.py            # 90 s at speed 5 + 300 s at speed 20 (~7.5 min)
+    python bench/engine_latency.py            # 90 s at speed 5 (WS API, REST) + 300 s at speed 20 (~9 min)
     python bench/engine_latency.py --quick    # ~30 s, for CI
 The last line is one JSON object.
 """
@@ -48,12 +56,17 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from grinder.binance.auth import Credentials
 from grinder.binance.config import BinanceConfig
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.streams import MarketStreams
-from grinder.connector.config import LiveConnectorConfig
-from grinder.core.enums import SafeMode
+from grinder.binance.ws_api import BinanceWsApiClient, ws_api_url_for
+from grinder.connector.binance_port import BinanceFuturesPort
+from grinder.connector.config import BinanceFuturesPortConfig, LiveConnectorConfig
+from grinder.core.commands import CancelOrder, PlaceOrder
+from grinder.core.enums import OrderType, SafeMode, Side
 from grinder.core.events import BookTicker
+from grinder.core.ids import ClientOrderIdFactory
 from grinder.live.config import EngineConfig
 from grinder.live.journal import open_journal
 from grinder.live.wiring import EngineSettings, build_engine
@@ -99,8 +112,9 @@ def start_sim(speed: float, nice: int = 0) -> tuple[subprocess.Popen[str], str, 
     raise SystemExit("grinder sim did not start")
 
 
-async def baseline(rest_url: str, ws_url: str, seconds: float) -> list[int]:
-    """Tick → GET /fapi/v1/time headers written, for a bare task (no decision, no journal)."""
+async def baseline(rest_url: str, ws_url: str, seconds: float, transport: str = "rest") -> list[int]:
+    """Tick → request written, for a bare task (no decision, no journal): a `ticker.price` frame on a
+    WebSocket API connection (transport "ws"), or GET /fapi/v1/time headers (transport "rest")."""
     samples: list[int] = []
     recv_of: dict[int, int] = {}
     trace = aiohttp.TraceConfig()
@@ -116,8 +130,15 @@ async def baseline(rest_url: str, ws_url: str, seconds: float) -> list[int]:
     rules = {s: r for s, r in (await _rules(rest)).items() if s in SYMBOLS}
     seen = 0
     tasks: set[asyncio.Task[None]] = set()
+    ws_api = await session.ws_connect(ws_api_url_for(ws_url)) if transport == "ws" else None
+    drain = asyncio.get_running_loop().create_task(_drain(ws_api)) if ws_api is not None else None
 
     async def ping(recv: int) -> None:
+        if ws_api is not None:
+            await ws_api.send_str(json.dumps({"id": seen, "method": "ticker.price",
+                                              "params": {"symbol": SYMBOLS[0]}}))
+            samples.append(time.monotonic_ns() - recv)
+            return
         marker = SimpleNamespace()
         recv_of[id(marker)] = recv
         async with session.get(f"{rest_url}/fapi/v1/time", trace_request_ctx=marker) as resp:
@@ -142,9 +163,17 @@ async def baseline(rest_url: str, ws_url: str, seconds: float) -> list[int]:
     await streams.stop()
     if tasks:
         await asyncio.wait(tasks, timeout=5)
+    if ws_api is not None and drain is not None:
+        await ws_api.close()
+        await drain
     await session.close()
     await rest.close()
     return samples
+
+
+async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async for _ in ws:
+        pass
 
 
 async def _rules(rest: BinanceRestClient) -> dict[str, Any]:
@@ -152,14 +181,14 @@ async def _rules(rest: BinanceRestClient) -> dict[str, Any]:
     return dict(info.rules)
 
 
-def settings_for(rest_url: str, ws_url: str, journal: Path) -> EngineSettings:
+def settings_for(rest_url: str, ws_url: str, journal: Path, transport: str = "ws") -> EngineSettings:
     grid = GridConfig(levels=3, spacing_bps=Decimal("3"), order_notional=Decimal("110"),
                       max_position=Decimal("0.2"))
     return EngineSettings(
         engine=EngineConfig(symbols=SYMBOLS, stale_feed_s=5.0),
         connector=LiveConnectorConfig(mode=SafeMode.LIVE_TRADE, armed=True, symbols=SYMBOLS,
                                       max_notional_per_order=Decimal("125")),
-        binance=BinanceConfig(rest_url=rest_url, ws_url=ws_url),
+        binance=BinanceConfig(rest_url=rest_url, ws_url=ws_url, order_transport=transport),
         strategy=StrategyConfig(grid=grid, strategy_tag="bench"),
         risk=RiskConfig(max_notional_per_order=Decimal("125"), max_position_notional=Decimal("3000"),
                         max_total_position_notional=Decimal("6000"), daily_loss_limit=Decimal("100000"),
@@ -208,15 +237,22 @@ def slope_mb_per_min(t_s: list[float], mb: list[float]) -> float:
 
 
 async def engine_run(
-    rest_url: str, ws_url: str, seconds: float, journal: Path, capacity: int, warmup_s: float = 600.0
+    rest_url: str, ws_url: str, seconds: float, journal: Path, capacity: int, warmup_s: float = 600.0,
+    transport: str = "ws",
 ) -> dict[str, Any]:
-    settings = settings_for(rest_url, ws_url, journal)
+    settings = settings_for(rest_url, ws_url, journal, transport)
     jr, epoch = open_journal(settings.store)
     engine = await build_engine(settings, journal=jr, api_key=KEY, api_secret=SECRET, id_epoch_s=epoch)
     engine.gc_freeze = True  # as `grinder live` runs it (run.serve)
     windows = {name: Samples(capacity) for name in WINDOWS}
     for name, w in windows.items():
         setattr(engine, name, w)
+    port = engine.parts.connector.config.futures_port
+    ws_client = getattr(port, "ws_client", None)
+    ws_up = ws_client is not None and ws_client.is_connected
+    if (transport == "ws") != ws_up:
+        raise SystemExit(f"order transport {transport} was asked for but the engine's WebSocket API "
+                         f"session is {'up' if ws_up else 'down'}")
     task = asyncio.get_running_loop().create_task(engine.run())
     await asyncio.sleep(min(3.0, seconds / 4))  # warm-up: connections, first quotes, caches
     gc.collect()
@@ -257,19 +293,81 @@ async def engine_run(
 
 
 async def phase(
-    speed: float, seconds: float, baseline_s: float, capacity: int, nice: int, warmup_s: float = 600.0
+    speed: float, seconds: float, baseline_s: float, capacity: int, nice: int, warmup_s: float = 600.0,
+    transport: str = "ws", transport_pairs: int = 0,
 ) -> dict[str, Any]:
     sim, rest_url, ws_url = start_sim(speed, nice)
     try:
-        base = await baseline(rest_url, ws_url, baseline_s)
+        base = await baseline(rest_url, ws_url, baseline_s, transport)
         with tempfile.TemporaryDirectory() as tmp:
             eng = await engine_run(rest_url, ws_url, seconds, Path(tmp) / "journal.sqlite3", capacity,
-                                   warmup_s)
+                                   warmup_s, transport)
+        if transport_pairs:
+            eng["order_path"] = await transport_only(rest_url, ws_url, transport_pairs)
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(10)
     eng["baseline"] = np.asarray(base, dtype=np.int64)
     return eng
+
+
+async def transport_only(rest_url: str, ws_url: str, pairs: int) -> dict[str, Any]:
+    """The order path alone, both transports against the same simulator, interleaved in rounds:
+    `BinanceFuturesPort.submit(place)` → the request written (frame handed to the socket / REST
+    headers written), for `pairs` place+cancel pairs per transport. No stream, no decision, no journal."""
+    written: list[int] = []
+    start = [0]
+
+    def stamp() -> None:
+        if start[0]:
+            written.append(time.monotonic_ns() - start[0])
+            start[0] = 0
+
+    async def on_sent(session: Any, ctx: Any, params: Any) -> None:
+        stamp()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(on_sent)
+    session = aiohttp.ClientSession(trace_configs=[trace])
+    rest = BinanceRestClient(rest_url, api_key=KEY, api_secret=SECRET, session=session)
+    ws = BinanceWsApiClient(ws_api_url_for(ws_url), rest, Credentials(KEY, SECRET))
+    ws.on_written = stamp
+    port_cfg = BinanceFuturesPortConfig(base_url=rest_url)
+    ports = {"ws": BinanceFuturesPort(port_cfg, http_client=rest, ws_client=ws),
+             "rest": BinanceFuturesPort(port_cfg, http_client=rest)}
+    samples: dict[str, list[int]] = {"ws": [], "rest": []}
+    try:
+        for port in ports.values():
+            await port.start()
+        await rest.sync_time()
+        rules = await ports["ws"].symbol_rules(SYMBOLS[0])
+        mid = await ports["ws"].mid_price(SYMBOLS[0])
+        price_ticks = rules.price_to_ticks(rules.round_price(mid / 2, "floor"))
+        ids = ClientOrderIdFactory("tx", int(time.time()))
+        lots = max(rules.min_lots_for_notional(price_ticks), 1)
+        rounds = 10
+        for _ in range(rounds):
+            for name, port in ports.items():
+                for _ in range(max(1, pairs // rounds)):
+                    cmd = PlaceOrder(symbol=SYMBOLS[0], side=Side.BUY, order_type=OrderType.LIMIT,
+                                     qty_lots=lots, client_order_id=ids.next_id(SYMBOLS[0], "b1"),
+                                     price_ticks=price_ticks)
+                    written.clear()
+                    start[0] = time.monotonic_ns()
+                    await port.submit(cmd)
+                    start[0] = 0
+                    samples[name] += written[:1]
+                    await port.submit(CancelOrder(symbol=SYMBOLS[0], client_order_id=cmd.client_order_id))
+    finally:
+        await ports["ws"].close()
+        await session.close()
+    out: dict[str, Any] = {}
+    for name, values in samples.items():
+        arr = np.asarray(values, dtype=np.int64)
+        out[f"order_path_{name}_p50_us"] = q_us(arr, 0.5)
+        out[f"order_path_{name}_p99_us"] = q_us(arr, 0.99)
+        out[f"order_path_{name}_count"] = len(values)
+    return out
 
 
 def figures(prefix: str, r: dict[str, Any], speed: float, seconds: float) -> dict[str, Any]:
@@ -312,7 +410,7 @@ def describe(title: str, f: dict[str, Any], p: str) -> str:
             f"  tick-to-all-orders  p50={f[p + 'tick_to_all_orders_p50_us']}µs "
             f"p99={f[p + 'tick_to_all_orders_p99_us']}µs\n"
             f"  decision            p50={f[p + 'decision_p50_us']}µs p99={f[p + 'decision_p99_us']}µs\n"
-            f"  baseline (bare GET) p50={f[p + 'baseline_p50_us']}µs p99={f[p + 'baseline_p99_us']}µs; "
+            f"  baseline (bare req) p50={f[p + 'baseline_p50_us']}µs p99={f[p + 'baseline_p99_us']}µs; "
             f"first-order p99 / baseline p99 = {f[p + 'first_order_p99_vs_baseline_p99_ratio']}x")
 
 
@@ -332,15 +430,33 @@ def main() -> int:
                         help="niceness of the simulator process (default 10; 0 = same as the engine)")
     parser.add_argument("--capacity", type=int, default=400_000, help="latency samples kept per series")
     parser.add_argument("--quick", action="store_true", help="small run for CI: 8 s + 12 s, 3 s baselines")
+    parser.add_argument("--order-path-pairs", type=int, default=600,
+                        help="place+cancel pairs per transport for the order-path-alone comparison (0 skips)")
+    parser.add_argument("--no-rest", action="store_true",
+                        help="skip the REST headline phase (run for comparison by default)")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.accel_duration, args.baseline_seconds, args.capacity = 8.0, 12.0, 3.0, 50_000
+        args.order_path_pairs = min(args.order_path_pairs, 100)
         args.warmup_s = 4.0
     setup_logging("ERROR")
     load_start = os.getloadavg()[0]
-    head = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity, args.sim_nice))
-    result = figures("", head, args.speed, args.duration)
-    print(describe("headline", result, ""))
+    head = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity, args.sim_nice,
+                             transport_pairs=args.order_path_pairs))
+    result: dict[str, Any] = {"order_transport": "ws"}
+    result.update(figures("", head, args.speed, args.duration))
+    print(describe("headline, orders over the WebSocket API", result, ""))
+    if "order_path" in head:
+        result.update(head["order_path"])
+        print(f"order path alone (port.submit -> request written, {result['order_path_ws_count']} orders "
+              f"each): WebSocket API p50={result['order_path_ws_p50_us']}µs "
+              f"p99={result['order_path_ws_p99_us']}µs; REST p50={result['order_path_rest_p50_us']}µs "
+              f"p99={result['order_path_rest_p99_us']}µs")
+    if not args.no_rest:
+        rest = asyncio.run(phase(args.speed, args.duration, args.baseline_seconds, args.capacity,
+                                 args.sim_nice, transport="rest"))
+        result.update(figures("rest_", rest, args.speed, args.duration))
+        print(describe("headline, orders over REST (comparison)", result, "rest_"))
     if args.accel_duration > 0:
         acc = asyncio.run(phase(args.accel_speed, args.accel_duration, args.baseline_seconds, args.capacity,
                                 args.sim_nice, args.warmup_s))

@@ -145,3 +145,15 @@ def test_demo_report_shows_this_run(demo_run: tuple[subprocess.CompletedProcess[
         points = [p for line in svg["polyline"] for p in line.split()]
         assert len(points) >= 20, f"{sym}: the mid-price line has {len(points)} points"
         assert all(math.isfinite(float(v)) for p in points for v in p.split(",")), f"{sym}: non-finite point"
+
+
+
+def test_demo_sends_its_orders_over_the_ws_api(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "grinder.cli", "demo", "--duration", "3", "--speed", "20", "--out", str(tmp_path),
+         "--ops-port", "0", "--log-level", "INFO"],
+        capture_output=True, text=True, timeout=90, env=child_env(), cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "order transport=ws ws_api_url=ws://127.0.0.1:" in proc.stderr  # ADR-230: the default transport
+    assert "grinder-sim-secret" not in proc.stderr and "grinder-sim-key" not in proc.stderr

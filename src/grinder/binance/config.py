@@ -14,6 +14,8 @@ from grinder.binance.constants import (
     MAX_CONNECTION_AGE_S,
 )
 
+ORDER_TRANSPORTS = ("ws", "rest")
+
 
 @dataclass(frozen=True, slots=True)
 class BinanceConfig:
@@ -43,6 +45,12 @@ class BinanceConfig:
     listen_key_keepalive_s: float = float(LISTEN_KEY_KEEPALIVE_S)
     user_stream_path: str = "/private/ws/{listen_key}"
     seed: int = 0  # reconnect jitter RNG seed
+    # How order writes (and their status queries) travel: "ws" = the WebSocket API session, with
+    # REST while it is down; "rest" = REST only (ADR-230).
+    order_transport: str = "ws"
+    # The WebSocket API endpoint; "" = derived from ws_url (Binance's ws-fapi host for mainnet and
+    # the testnet, `<ws_url>/ws-fapi/v1` for the simulator).
+    ws_api_url: str = ""
 
     def __post_init__(self) -> None:
         if self.depth_speed not in ("", "100ms", "250ms", "500ms", "0ms"):
@@ -63,5 +71,12 @@ class BinanceConfig:
             raise ValueError(f"binance.heartbeat_s must be > 0 (got {self.heartbeat_s})")
         if self.max_frame_bytes < 4096 or self.max_body_bytes < 4096:
             raise ValueError("binance.max_frame_bytes and binance.max_body_bytes must be >= 4096")
+        if self.order_transport not in ORDER_TRANSPORTS:
+            raise ValueError(
+                f"binance.order_transport must be one of {', '.join(ORDER_TRANSPORTS)} "
+                f"(got {self.order_transport!r})"
+            )
+        if self.ws_api_url and not self.ws_api_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"binance.ws_api_url must start with ws:// or wss:// (got {self.ws_api_url!r})")
         if "{listen_key}" not in self.user_stream_path:
             raise ValueError("binance.user_stream_path must contain '{listen_key}'")

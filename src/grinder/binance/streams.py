@@ -82,6 +82,7 @@ class WsConnection:
         session_factory: Callable[[], aiohttp.ClientSession],
         on_open: Callable[[], Awaitable[None]] | None = None,
         data_timeout: bool = True,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         # Market streams are never quiet: no frame for `stale_after_s` means a dead feed. The user
@@ -93,6 +94,7 @@ class WsConnection:
         self._clock = clock
         self._session_factory = session_factory
         self._on_open = on_open
+        self._on_close = on_close  # after each connection ends (requests awaiting answers fail)
         self._backoff = Backoff(
             config.reconnect_initial_s, config.reconnect_max_s, config.reconnect_jitter, rng
         )
@@ -171,6 +173,8 @@ class WsConnection:
                 self._ws = None
                 self.connected.clear()
                 metrics.WS_CONNECTED.labels(self.name).set(0)
+                if self._on_close is not None:
+                    self._on_close()
             if self._stop.is_set():
                 break
             metrics.WS_RECONNECT_TOTAL.labels(self.name, reason).inc()

@@ -1,11 +1,14 @@
-"""`BinanceFuturesPort`: the ExchangePort over the Binance USDⓈ-M REST wire client.
+"""`BinanceFuturesPort`: the ExchangePort over Binance USDⓈ-M (REST, and the WebSocket API for orders).
 
 `http_client` is a `grinder.binance.rest.BinanceRestClient` (signing, clock offset, rate-limit
 governor, error taxonomy, and retries of definitely-not-executed failures with the same client
-order id). This port adds what only an order path knows: our notional cap, local filter checks
-(nothing invalid is sent), and unknown-outcome resolution — after a timeout / 503 "unknown error"
-it queries the SAME client order id before anything else is sent, and re-sends with that same id
-only when the query proves the order absent (ADR-056).
+order id). With a `ws_client` (`BinanceWsApiClient`), order writes and their status queries go over
+its persistent WebSocket API session while it is up, and over REST while it is down (ADR-230).
+This port adds what only an order path knows: our notional cap, local filter checks (nothing
+invalid is sent), and unknown-outcome resolution — after a timeout / 503 "unknown error" / a socket
+lost mid-request it queries the SAME client order id before anything else is sent, and re-sends
+with that same id only when the query proves the order absent (ADR-056). One loop (`_write`) does
+this for place, cancel and amend on either transport.
 """
 
 from __future__ import annotations
@@ -14,32 +17,31 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 from grinder.binance.constants import Security
 from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage, RateLimitRefused, WriteFenced
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.schemas import OrderResponse
+from grinder.binance.ws_api import BinanceWsApiClient, WsApiUnavailable
 from grinder.connector.config import BinanceFuturesPortConfig
 from grinder.connector.errors import explain_exchange_error
 from grinder.connector.gates import is_mainnet_url
-from grinder.connector.metrics import UNKNOWN_OUTCOMES_TOTAL
+from grinder.connector.metrics import ORDER_REQUESTS_OK_TOTAL, UNKNOWN_OUTCOMES_TOTAL
 from grinder.connector.notional import notional_problem
 from grinder.connector.port import BalanceState, OrderState, PositionState
 from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side
+from grinder.core.errors import ErrorCode
 from grinder.core.events import Fill
 from grinder.core.ids import is_valid_client_order_id
 from grinder.core.rules import OrderRuleError, SymbolRules
 
 log = logging.getLogger(__name__)
 
-_CODE_NO_SUCH_ORDER: Final = -2013
-_CODE_UNKNOWN_ORDER: Final = -2011
-_CODE_DUPLICATE_ID: Final = -4116
-_CODE_NO_NEED_TO_MODIFY: Final = -5027
 
 
 class _Unresolved:
@@ -47,6 +49,34 @@ class _Unresolved:
 
 
 _UNRESOLVED: Final = _Unresolved()
+_OK_OVER_WS: Final = ORDER_REQUESTS_OK_TOTAL.labels("ws")
+_OK_OVER_REST: Final = ORDER_REQUESTS_OK_TOTAL.labels("rest")
+
+
+class OrderTransport(Protocol):
+    """What carries order writes and status queries: the REST client or the WebSocket API client."""
+
+    async def new_order(self, cmd: PlaceOrder, rules: SymbolRules) -> OrderResponse: ...
+
+    async def modify_order(self, cmd: AmendOrder, rules: SymbolRules) -> OrderResponse: ...
+
+    async def cancel_order(self, symbol: str, *, client_order_id: str) -> OrderResponse: ...
+
+    async def query_order(self, symbol: str, *, client_order_id: str) -> OrderResponse: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _WriteOp:
+    """One kind of write for `_write`: how to send it, and how a query's answer settles it.
+
+    query_anyway(exc, resends): resolve by query although the exchange rejected the attempt.
+    settle(found, exc): the result for the order's state (None = absent), or None to resend.
+    """
+
+    name: str  # place_order / cancel_order / replace_order, as in operator messages
+    send: Callable[[OrderTransport], Awaitable[OrderResponse]]
+    query_anyway: Callable[[BinanceAPIError, int], bool]
+    settle: Callable[[OrderState | None, BinanceAPIError], CommandResult | None]
 
 
 def order_state(resp: OrderResponse, rules: SymbolRules) -> OrderState:
@@ -80,6 +110,7 @@ class BinanceFuturesPort:
         http_client: BinanceRestClient | None = None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ws_client: BinanceWsApiClient | None = None,
     ) -> None:
         self.config = config if config is not None else BinanceFuturesPortConfig()
         if http_client is None:
@@ -95,7 +126,15 @@ class BinanceFuturesPort:
                 f"BinanceFuturesPort: http_client.base_url {http_client.base_url!r} differs from "
                 f"config.base_url {self.config.base_url!r}; build both from the same URL"
             )
+        ws_mainnet = ws_client is not None and is_mainnet_url(ws_client.url)
+        if ws_client is not None and ws_mainnet and not is_mainnet_url(self.config.base_url):
+            # Gate 3 decides on the REST URL: orders must not reach mainnet through another door.
+            raise ValueError(
+                f"BinanceFuturesPort: WebSocket API url {ws_client.url!r} is Binance mainnet but "
+                f"base_url {self.config.base_url!r} is not; point both at the same exchange"
+            )
         self._client = http_client
+        self._ws = ws_client
         self._rules: dict[str, SymbolRules] = {}
         self._sleep = sleep
         self._initialized = False
@@ -116,6 +155,11 @@ class BinanceFuturesPort:
     def http_client(self) -> BinanceRestClient:
         return self._client
 
+    @property
+    def ws_client(self) -> BinanceWsApiClient | None:
+        """The WebSocket API session orders go over while it is up (None: REST only)."""
+        return self._ws
+
     async def start(self) -> None:
         """Load exchangeInfo (symbol rules); logs `BinanceFuturesPort initialized url=...` once."""
         try:
@@ -127,8 +171,14 @@ class BinanceFuturesPort:
         if not self._initialized:
             self._initialized = True
             log.info("BinanceFuturesPort initialized url=%s", self.base_url)
+            if self._ws is not None:
+                up = await self._ws.start()
+                log.info("order transport=%s ws_api_url=%s", "ws" if up else "rest (ws connecting)",
+                         self._ws.url)
 
     async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
         await self._client.close()
 
     async def symbol_rules(self, symbol: str) -> SymbolRules:
@@ -186,61 +236,36 @@ class BinanceFuturesPort:
         problem = await self._check_place(cmd, rules)
         if problem is not None:
             return CommandResult.blocked(cmd, problem)
-        resends = 0
-        maybe_executed = False  # any unknown outcome so far: the order may still appear later
-        while True:
-            try:
-                resp = await self._client.new_order(cmd, rules)
-                return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
-            except RateLimitRefused as exc:
-                return CommandResult.blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
-            except ValueError as exc:  # not encodable: nothing was sent
-                return CommandResult.blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
-            except BinanceAPIError as exc:
-                if exc.kind is ErrorKind.NON_RETRYABLE and exc.code != _CODE_DUPLICATE_ID:
-                    return _rejected(cmd, exc, "place_order")
-                # Unknown outcome, a duplicate id (an earlier attempt of ours landed) or a retryable
-                # failure the client gave up on: ask the exchange about this id before anything else.
-                maybe_executed |= exc.kind is ErrorKind.UNKNOWN_OUTCOME
-                found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
-                if isinstance(found, OrderState):
-                    return _found(cmd, found)
-                if found is _UNRESOLVED or resends >= self.config.max_resends:
-                    return _give_up(cmd, exc, maybe_executed)
-                resends += 1
-                log.warning("order_resend client_order_id=%s attempt=%d reason=absent_after_%s",
-                            cmd.client_order_id, resends, exc.kind.value)
-                UNKNOWN_OUTCOMES_TOTAL.labels(resolution="absent_resent").inc()
-                await self._sleep(self.config.retry_backoff_s)
+
+        def settle(found: OrderState | None, exc: BinanceAPIError) -> CommandResult | None:
+            return _found(cmd, found) if found is not None else None  # absent: resend the same id
+
+        return await self._write(cmd, rules, _WriteOp(
+            "place_order", lambda t: t.new_order(cmd, rules),
+            # A duplicate id means an earlier attempt of ours landed: ask before anything else.
+            query_anyway=lambda exc, resends: exc.code == ErrorCode.DUPLICATED_CLIENT_ORDER_ID,
+            settle=settle,
+        ))
 
     async def _cancel(self, cmd: CancelOrder, rules: SymbolRules) -> CommandResult:
-        resends = 0
-        maybe_executed = False
-        while True:
-            try:
-                resp = await self._client.cancel_order(cmd.symbol, client_order_id=cmd.client_order_id)
-                return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
-            except RateLimitRefused as exc:
-                return CommandResult.blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
-            except BinanceAPIError as exc:
-                retrying = resends > 0 and exc.code == _CODE_UNKNOWN_ORDER
-                if exc.kind is ErrorKind.NON_RETRYABLE and not retrying:
-                    return _rejected(cmd, exc, "cancel_order")
-                maybe_executed |= exc.kind is ErrorKind.UNKNOWN_OUTCOME
-                found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
-                if isinstance(found, OrderState) and not found.is_open:
-                    if found.status is OrderStatus.CANCELED:
-                        return _found(cmd, found)
-                    return CommandResult(cmd, Outcome.REJECTED, order_id=found.order_id, status=found.status,
-                                         code=_CODE_UNKNOWN_ORDER,
-                                         reason=f"order is {found.status.value}, not open")
-                if found is None:
-                    return CommandResult(cmd, Outcome.REJECTED, code=_CODE_NO_SUCH_ORDER,
-                                         reason="Order does not exist.")
-                if found is _UNRESOLVED or resends >= self.config.max_resends:
-                    return _give_up(cmd, exc, maybe_executed)
-                resends += 1
-                await self._sleep(self.config.retry_backoff_s)
+        def settle(found: OrderState | None, exc: BinanceAPIError) -> CommandResult | None:
+            if found is None:
+                return CommandResult(cmd, Outcome.REJECTED, code=ErrorCode.NO_SUCH_ORDER,
+                                     reason="Order does not exist.")
+            if found.is_open:
+                return None  # still open: cancel it again
+            if found.status is OrderStatus.CANCELED:
+                return _found(cmd, found)
+            return CommandResult(cmd, Outcome.REJECTED, order_id=found.order_id, status=found.status,
+                                 code=ErrorCode.CANCEL_REJECTED,
+                                 reason=f"order is {found.status.value}, not open")
+
+        return await self._write(cmd, rules, _WriteOp(
+            "cancel_order", lambda t: t.cancel_order(cmd.symbol, client_order_id=cmd.client_order_id),
+            # "Unknown order" after our own earlier attempt: that attempt may have cancelled it.
+            query_anyway=lambda exc, resends: resends > 0 and exc.code == ErrorCode.CANCEL_REJECTED,
+            settle=settle,
+        ))
 
     async def _amend(self, cmd: AmendOrder, rules: SymbolRules) -> CommandResult:
         try:
@@ -251,36 +276,73 @@ class BinanceFuturesPort:
                                    reduce_only=False, op="replace_order")
         if problem is not None:
             return CommandResult.blocked(cmd, BlockReason(BlockKind.LIMIT, problem))
+
+        def settle(found: OrderState | None, exc: BinanceAPIError) -> CommandResult | None:
+            if found is None:
+                return CommandResult(cmd, Outcome.REJECTED, code=ErrorCode.NO_SUCH_ORDER,
+                                     reason="Order does not exist.")
+            applied = (found.price_ticks, found.orig_lots) == (cmd.price_ticks, cmd.qty_lots)
+            if applied or not found.is_open or exc.code == ErrorCode.MODIFY_NO_CHANGE:
+                return _found(cmd, found)
+            return None  # open with the old price: modify it again
+
+        return await self._write(cmd, rules, _WriteOp(
+            "replace_order", lambda t: t.modify_order(cmd, rules),
+            # "No need to modify" after our own earlier attempt: that attempt applied it.
+            query_anyway=lambda exc, resends: resends > 0 and exc.code == ErrorCode.MODIFY_NO_CHANGE,
+            settle=settle,
+        ))
+
+    async def _write(self, cmd: Command, rules: SymbolRules, op: _WriteOp) -> CommandResult:
+        """The one resend-and-resolve loop of every write, whichever transport carries it.
+
+        A rejection ends it (unless `op.query_anyway`); any other failure is followed by a query of
+        the same client order id, and `op.settle` turns the answer into the result, or asks for a
+        resend with the SAME id (at most `max_resends`). An unanswered query ends it as UNKNOWN if
+        any attempt may have executed."""
         resends = 0
-        maybe_executed = False
+        maybe_executed = False  # any unknown outcome so far: the order may still appear later
         while True:
             try:
-                resp = await self._client.modify_order(cmd, rules)
+                resp = await self._send(op.send)
                 return CommandResult(cmd, Outcome.ACCEPTED, order_id=resp.orderId, status=resp.to_status())
             except RateLimitRefused as exc:
                 return CommandResult.blocked(cmd, BlockReason(BlockKind.RATE_LIMITED, str(exc)))
-            except ValueError as exc:
+            except ValueError as exc:  # not encodable: nothing was sent
                 return CommandResult.blocked(cmd, BlockReason(BlockKind.INVALID_ORDER, str(exc)))
             except BinanceAPIError as exc:
-                if resends > 0 and exc.code == _CODE_NO_NEED_TO_MODIFY:
-                    found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
-                    if isinstance(found, OrderState):
-                        return _found(cmd, found)
-                if exc.kind is ErrorKind.NON_RETRYABLE:
-                    return _rejected(cmd, exc, "replace_order")
+                if exc.kind is ErrorKind.NON_RETRYABLE and not op.query_anyway(exc, resends):
+                    return _rejected(cmd, exc, op.name)
                 maybe_executed |= exc.kind is ErrorKind.UNKNOWN_OUTCOME
                 found = await self._resolve(cmd.symbol, cmd.client_order_id, rules, exc)
-                if isinstance(found, OrderState):
-                    applied = (found.price_ticks, found.orig_lots) == (cmd.price_ticks, cmd.qty_lots)
-                    if applied or not found.is_open:
-                        return _found(cmd, found)
-                elif found is None:
-                    return CommandResult(cmd, Outcome.REJECTED, code=_CODE_NO_SUCH_ORDER,
-                                         reason="Order does not exist.")
-                if found is _UNRESOLVED or resends >= self.config.max_resends:
+                if isinstance(found, _Unresolved):
+                    return _give_up(cmd, exc, maybe_executed)
+                settled = op.settle(found, exc)
+                if settled is not None:
+                    return settled
+                if resends >= self.config.max_resends:
                     return _give_up(cmd, exc, maybe_executed)
                 resends += 1
+                log.warning("order_resend client_order_id=%s op=%s attempt=%d reason=after_%s",
+                            cmd.client_order_id, op.name, resends, exc.kind.value)
+                UNKNOWN_OUTCOMES_TOTAL.labels(resolution="absent_resent").inc()
                 await self._sleep(self.config.retry_backoff_s)
+
+    async def _send(self, call: Callable[[OrderTransport], Awaitable[OrderResponse]]) -> OrderResponse:
+        """Over the WebSocket API session while it is up, else (or if it went down before the
+        frame was sent) over REST."""
+        ws = self._ws
+        if ws is not None and ws.is_connected:
+            try:
+                resp = await call(ws)
+            except WsApiUnavailable:
+                pass  # nothing was sent: REST carries this attempt
+            else:
+                _OK_OVER_WS.inc()
+                return resp
+        resp = await call(self._client)
+        _OK_OVER_REST.inc()
+        return resp
 
     async def _resolve(
         self, symbol: str, client_order_id: str, rules: SymbolRules, cause: BinanceAPIError
@@ -308,9 +370,9 @@ class BinanceFuturesPort:
     # ------------------------------------------------------------------ reads
     async def _query(self, symbol: str, client_order_id: str, rules: SymbolRules) -> OrderState | None:
         try:
-            resp = await self._client.query_order(symbol, client_order_id=client_order_id)
+            resp = await self._send(lambda t: t.query_order(symbol, client_order_id=client_order_id))
         except BinanceAPIError as exc:
-            if exc.code == _CODE_NO_SUCH_ORDER:
+            if exc.code == ErrorCode.NO_SUCH_ORDER:
                 return None
             raise
         return order_state(resp, rules)

@@ -8,6 +8,8 @@ client order id to look up. No message ever contains request parameters, keys or
 
 from __future__ import annotations
 
+from grinder.core.errors import ErrorCode
+
 
 class ConnectorError(Exception):
     """Base of every error raised by grinder.connector."""
@@ -37,6 +39,11 @@ class ConnectorUnknownOutcomeError(ConnectorError):
         self.client_order_id = client_order_id
 
 
+_AUTH_CODES = frozenset({
+    ErrorCode.REJECTED_API_KEY, ErrorCode.BAD_API_KEY_FORMAT, ErrorCode.INVALID_SIGNATURE,
+    ErrorCode.INVALID_LISTEN_KEY,
+})
+
 # Exchange codes with operator guidance (Runbook 17 "Troubleshooting").
 _AUTH_FIX = (
     "Fix: check the API key has Futures trading permission, is not expired/revoked, and that the "
@@ -49,20 +56,20 @@ def explain_exchange_error(op: str, code: int | None, msg: str, http_status: int
     head = f"Cannot {op}: Binance rejected it with {code} {msg}" if code is not None else (
         f"Cannot {op}: Binance answered HTTP {http_status} {msg}"
     )
-    if code == -4164:
+    if code == ErrorCode.MIN_NOTIONAL:
         return (
             f"{head}. Fix: increase quantity so that notional = price * quantity >= the symbol's minimum "
             "(Binance: 100 USDT for BTCUSDT) and stays within max_notional_per_order "
             "(Runbook 17, Troubleshooting 5; Runbook 10 notional calculation)."
         )
-    if code in (-2015, -2014, -1022, -1125) or http_status == 401:
+    if code in _AUTH_CODES or http_status == 401:
         return f"{head}. {_AUTH_FIX}"
-    if code == -2011:
+    if code == ErrorCode.CANCEL_REJECTED:
         return f"{head}. The order is not open on the exchange (already filled, cancelled or never placed)."
-    if code == -2013:
+    if code == ErrorCode.NO_SUCH_ORDER:
         return f"{head}. The exchange has no such order."
-    if code in (-2019, -2018):
+    if code in (ErrorCode.MARGIN_NOT_SUFFICIENT, ErrorCode.BALANCE_NOT_SUFFICIENT):
         return f"{head}. Fix: add margin or reduce order size / grid levels."
-    if code == -5022:
+    if code == ErrorCode.GTX_ORDER_REJECT:
         return f"{head}. The post-only (GTX) price would have crossed the book; re-price it further away."
     return f"{head}."

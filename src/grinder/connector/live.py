@@ -205,6 +205,8 @@ class LiveConnectorV0:
             self._symbol_of.pop(next(iter(self._symbol_of)))
 
     def _log_request(self, cmd: Command, rules: SymbolRules) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return  # the price/quantity text is only worth building for a line that is written
         if isinstance(cmd, PlaceOrder):
             price = rules.price_str(cmd.price_ticks) if cmd.price_ticks is not None else "MARKET"
             log.info(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from grinder.core.errors import ErrorCode
+
 ORDERS_PLACED_TOTAL = Counter(
     "grinder_orders_placed_total", "Orders accepted by the exchange (or the paper venue), by mode", ["mode"]
 )
@@ -34,6 +36,11 @@ UNKNOWN_OUTCOMES_TOTAL = Counter(
     "Writes whose outcome was unknown, by how it was resolved",
     ["resolution"],
 )
+ORDER_REQUESTS_OK_TOTAL = Counter(
+    "grinder_connector_order_requests_ok_total",
+    "Order writes and status queries answered with success, by transport (ws = WebSocket API, rest)",
+    ["transport"],
+)
 
 ERROR_REASONS = frozenset(
     {
@@ -47,15 +54,8 @@ ERROR_REASONS = frozenset(
         "rules_unavailable",
     }
 )
-# Exchange codes kept as their own label value; any other code becomes "other".
-KNOWN_CODES = frozenset(
-    {
-        -1000, -1001, -1003, -1006, -1007, -1008, -1015, -1021, -1022, -1102, -1106, -1111, -1116,
-        -1121, -1125, -2010, -2011, -2013, -2014, -2015, -2018, -2019, -2022, -2025, -2027,
-        -4003, -4004, -4005, -4013, -4002, -4014, -4023, -4015, -4016, -4024, -4061, -4116, -4118,
-        -4120, -4131, -4164, -5021, -5022, -5025, -5026, -5027, -5028,
-    }
-)
+# Exchange codes kept as their own label value (every named one); any other code becomes "other".
+KNOWN_CODES = frozenset(int(code) for code in ErrorCode)
 UNKNOWN_RESOLUTIONS = frozenset({"found", "absent_resent", "unresolved"})
 
 

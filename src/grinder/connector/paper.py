@@ -14,6 +14,7 @@ from decimal import Decimal
 from grinder.connector.port import BalanceState, OrderState, PositionState
 from grinder.core.clock import Clock
 from grinder.core.commands import Command, CommandResult
+from grinder.core.errors import ErrorCode
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
@@ -108,7 +109,7 @@ class PaperPort:
         try:
             return _state(self.venue.get_order(symbol=symbol, client_order_id=client_order_id))
         except VenueReject as exc:
-            if exc.code == -2013:
+            if exc.code == ErrorCode.NO_SUCH_ORDER:
                 return None
             raise
 

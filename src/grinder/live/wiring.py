@@ -1,8 +1,10 @@
 """Builds a `LiveEngine` from configuration: REST client, port, connector, pipeline, streams, journal.
 
 All the objects live here so `run.py` (the engine process), `demo.py` and the benchmark assemble
-exactly the same engine. The REST session carries a trace hook that stamps tick-to-order latency
-when an order request's headers are written to the socket.
+exactly the same engine. Orders go over the WebSocket API session (`[binance] order_transport`,
+REST while it is down). Tick-to-order latency is stamped when an order request reaches the socket:
+by the WebSocket API client right after it writes the frame, by a REST session trace hook when the
+request's headers are written.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from typing import Any
 import aiohttp
 
 from grinder.api import StrategyFactory, StrategySelection, WarmsUp
+from grinder.binance.auth import Credentials
 from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import StreamGroup
 from grinder.binance.rest import BinanceRestClient, write_fence_trace
 from grinder.binance.streams import MarketStreams
 from grinder.binance.user_stream import UserDataStream
+from grinder.binance.ws_api import BinanceWsApiClient, ws_api_url_for
 from grinder.connector.binance_port import BinanceFuturesPort
 from grinder.connector.config import BinanceFuturesPortConfig, LiveConnectorConfig
 from grinder.connector.live import LiveConnectorV0
@@ -113,19 +117,43 @@ def _optional_section(cfg: Any, name: str) -> Any:
         return None
 
 
-def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
-    """An aiohttp trace that records tick-to-order when a request caused by a tick hits the socket."""
-    trace = aiohttp.TraceConfig()
+def order_written_hook(engine_ref: SimpleNamespace) -> Callable[[], None]:
+    """Called when an order request reaches the socket: records tick-to-order for the tick behind it."""
 
-    async def on_headers_sent(session: Any, ctx: Any, params: Any) -> None:
+    def written() -> None:
         tick = TICK_ORDERS.get()
         engine: LiveEngine | None = engine_ref.engine
         if tick is not None and engine is not None:
             TICK_ORDERS.set(None)  # a retry of the same command is not a new decision
             engine.latency.order_written(tick, engine.clock.monotonic_ns())
 
+    return written
+
+
+def latency_trace(engine_ref: SimpleNamespace) -> aiohttp.TraceConfig:
+    """An aiohttp trace that records tick-to-order when a REST request caused by a tick hits the socket."""
+    trace = aiohttp.TraceConfig()
+    written = order_written_hook(engine_ref)
+
+    async def on_headers_sent(session: Any, ctx: Any, params: Any) -> None:
+        written()
+
     trace.on_request_headers_sent.append(on_headers_sent)
     return trace
+
+
+def ws_api_client(
+    binance_cfg: BinanceConfig, rest: BinanceRestClient, api_key: str | None, api_secret: str | None,
+    session: aiohttp.ClientSession, engine_ref: SimpleNamespace, clock: Clock,
+) -> BinanceWsApiClient | None:
+    """The WebSocket API session orders go over (`[binance] order_transport = "ws"`, with keys)."""
+    if binance_cfg.order_transport != "ws" or not (api_key and api_secret):
+        return None
+    client = BinanceWsApiClient(binance_cfg.ws_api_url or ws_api_url_for(binance_cfg.ws_url), rest,
+                                Credentials(api_key, api_secret), config=binance_cfg, session=session,
+                                clock=clock)
+    client.on_written = order_written_hook(engine_ref)
+    return client
 
 
 class PaperAccount:
@@ -241,6 +269,8 @@ async def build_engine(
             BinanceFuturesPortConfig(base_url=rest_url, ws_url=ws_url,
                                      max_notional_per_order=settings.connector.max_notional_per_order),
             http_client=rest,
+            ws_client=None if paper_mode else ws_api_client(binance_cfg, rest, api_key, api_secret, session,
+                                                           engine_ref, clock),
         )
         may_arm = lease is None or lease.role in ("leader", "standalone")
         rules = await load_rules(port, cfg.symbols)  # exchangeInfo is public: no key needed

@@ -4,15 +4,16 @@ Each append is one committed transaction (or part of an explicit `batch()`), so 
 with SIGKILL loses nothing that was committed; with `synchronous=FULL` a power cut loses nothing
 either (ADR-048). Rows are typed; every row carries a journal-wide sequence number so restart
 recovery can replay them in the order they happened. Bad input raises `JournalError` naming the
-field; free text passes through the log redactor, so no secret reaches a row.
+field; every text column passes through the log redactor, so no secret reaches a row.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,7 +25,7 @@ from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side, TimeI
 from grinder.core.events import Fill, OrderUpdate
 from grinder.execution.order_manager import WorkingOrder
 from grinder.execution.replay import OrderReplay
-from grinder.ops.logging import redact
+from grinder.ops.logging import redactor
 from grinder.store.config import Synchronous
 
 log = logging.getLogger(__name__)
@@ -182,9 +183,23 @@ def _dec(value: object, what: str) -> str:
 
 
 def _text(value: object, what: str, *, required: bool = True) -> str:
+    """A text column's value; `_insert` redacts every text column of the row (one secrets read)."""
     if not isinstance(value, str) or (required and not value):
         raise JournalError(f"{what} must be a non-empty string, got {value!r}")
-    return redact(value)
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...], unique_on: str) -> str:
+    """The INSERT statement for one row shape (built once: appends sit on the tick-to-order path)."""
+    cols = ", ".join(["seq", *columns])
+    marks = ", ".join("?" for _ in range(len(columns) + 1))
+    tail = f" ON CONFLICT ({unique_on}) DO NOTHING" if unique_on else ""
+    return f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}"  # noqa: S608 - table/column names are ours
+
+
+# Columns that carry text from `_text`: redacted on insert.
+_TEXT_COLUMNS = frozenset({"symbol", "client_order_id", "level", "reason", "commission_asset", "note"})
 
 
 class Journal:
@@ -218,6 +233,7 @@ class Journal:
             for t in _TABLES
         )
         self._batch_depth = 0
+        self._batch_redact: Callable[[str], str] | None = None
 
     # ----------------------------------------------------------------- plumbing
     def close(self) -> None:
@@ -243,17 +259,20 @@ class Journal:
             outer = self._batch_depth == 0
             if outer:
                 self._db.execute("BEGIN IMMEDIATE")
+                self._batch_redact = redactor()  # the secrets read once for the whole batch
             self._batch_depth += 1
             try:
                 yield
             except BaseException:
                 self._batch_depth -= 1
                 if outer:
+                    self._batch_redact = None
                     self._db.execute("ROLLBACK")
                     self._seq = self._max_seq()
                 raise
             self._batch_depth -= 1
             if outer:
+                self._batch_redact = None
                 self._db.execute("COMMIT")
 
     def _max_seq(self) -> int:
@@ -269,15 +288,13 @@ class Journal:
         constraint failure raises, so no row is ever dropped silently.
         """
         with self._lock:
+            clean = self._batch_redact or redactor()
+            for col, value in row.items():
+                if col in _TEXT_COLUMNS and isinstance(value, str):
+                    row[col] = clean(value)
             seq = self._seq + 1
-            cols = ", ".join(["seq", *row])
-            marks = ", ".join("?" for _ in range(len(row) + 1))
-            tail = f" ON CONFLICT ({unique_on}) DO NOTHING" if unique_on else ""
             try:
-                cur = self._db.execute(
-                    f"INSERT INTO {table} ({cols}) VALUES ({marks}){tail}",  # noqa: S608 - table/column names are ours
-                    (seq, *row.values()),
-                )
+                cur = self._db.execute(_insert_sql(table, tuple(row), unique_on), (seq, *row.values()))
             except sqlite3.Error as exc:
                 raise JournalError(
                     f"journal {self.path}: cannot append to {table} "

@@ -392,7 +392,11 @@ class Backtest:
         for sym in self.tape.symbols:
             band, dirty = self.pipeline.quiet_state(sym)
             fed = band is not None and band.must_feed_events and sym not in self._tape_features
-            if band is None or dirty or band.is_empty or fed:
+            if band is None or band.is_empty or fed:
+                return [None], None
+            # A plan the risk guard refused whole stays refused inside its refusal band.
+            refused = self.pipeline.quiet_refusal(sym) if dirty else None
+            if dirty and refused is None:
                 return [None], None
             if band.position_lots != self.pipeline.position_lots(sym):
                 return [None], None
@@ -409,10 +413,13 @@ class Backtest:
                     mb = max(mb, ov.price_ticks)
                 else:
                     ms = min(ms, ov.price_ticks)
+            lo2, hi2 = band.mid2_lo, band.mid2_hi
+            if refused is not None:
+                lo2, hi2 = max(lo2, refused.mid2_lo), min(hi2, refused.mid2_hi)
             guards.append(
                 SymbolGuard(
-                    band.mid2_lo,
-                    band.mid2_hi,
+                    lo2,
+                    hi2,
                     mb,
                     ms,
                     band.bid_lo,
@@ -422,7 +429,8 @@ class Backtest:
                     band.spread_max,
                 )
             )
-            until = band.until_ms if until is None else min(until, band.until_ms)
+            band_until = band.until_ms if refused is None else min(band.until_ms, refused.until_ms)
+            until = band_until if until is None else min(until, band_until)
             nft = self.venue.next_funding_time(sym)
             if nft > self._last_row_ms:
                 until = min(until, nft)

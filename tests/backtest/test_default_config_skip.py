@@ -7,6 +7,7 @@ refused plan (no refusal band: the behaviour before it existed).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,24 @@ def test_default_config_skip_equals_no_skip(
     monkeypatch.setattr(TradingPipeline, "_refusal_band", lambda *a, **k: None)
     replanning = run(tape, skip=False)
     assert facts(replanning) == facts(slow)
+
+
+def test_skip_stays_exact_while_the_write_budget_thins_the_grid(synth_tape: Tape) -> None:
+    # A small write budget keeps the grid thinned (pressure 1-2) often; the pressure falls as the
+    # budget refills, which a per-event run notices on its next 100 ms re-read: skipping must stop
+    # there too (before, the fuller grid came later and 379 skipped quotes broke their band here).
+    def run_small_budget(skip: bool) -> RunLog:
+        return Backtest(
+            synth_tape,
+            strategy_config=StrategyConfig(),
+            risk_config=RiskConfig(),
+            execution_config=ExecutionConfig(write_share=Decimal("0.1")),
+            venue_config=VenueConfig(),
+            backtest_config=BacktestConfig(skip_quiet=skip),
+        ).run()
+
+    fast = run_small_budget(True)
+    slow = run_small_budget(False)
+    assert facts(fast) == facts(slow)
+    assert fast.band_breaks == 0
+    assert fast.rows_processed < len(synth_tape)

@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
 from grinder.backtest.features import TapeFeatures, attach_tape_features
@@ -46,7 +47,12 @@ from grinder.core.rules import SymbolRules
 from grinder.data.funding import FundingRate
 from grinder.data.tape import QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
-from grinder.execution.pipeline import QuotingStrategy, TradingPipeline, default_strategy_factory
+from grinder.execution.pipeline import (
+    PRESSURE_REREAD_MS,
+    QuotingStrategy,
+    TradingPipeline,
+    default_strategy_factory,
+)
 from grinder.risk.config import RiskConfig
 from grinder.venue import Venue, VenueReject
 from grinder.venue.config import VenueConfig
@@ -238,7 +244,10 @@ class Backtest:
             if skip:
                 j = self._next_active(scanner, i)
                 if j > i:
+                    last_read = self.pipeline.pressure_read_ms()
+                    read_ms = _last_read(tape.clock_ms, i, j, last_read, PRESSURE_REREAD_MS)
                     self._deliver_skipped(i, j)
+                    self.pipeline.note_pressure_read(read_ms)
                     self.log.rows_skipped += j - i
                     i = j
                     if i >= n:
@@ -439,6 +448,11 @@ class Backtest:
         last = self.pipeline.last_equity_ms
         due = (last if last is not None else self._last_row_ms) + self._refresh_ms
         until = due if until is None else min(until, due)
+        if not self.pipeline.pressure_settled(self._last_row_ms):
+            # The write-budget pressure may fall as the budget refills (a fuller grid): stop where a
+            # per-event run would read it next.
+            due = self.pipeline.pressure_read_ms() + PRESSURE_REREAD_MS
+            until = due if until is None else min(until, due)
         pending = self._pending_until()
         if pending is not None:
             until = pending if until is None else min(until, pending)
@@ -484,6 +498,19 @@ class Backtest:
                 self.log.band_breaks += 1
                 log.warning("backtest_band_break row=%d symbol=%s commands=%d", q, ev.symbol, len(cmds))
                 self._send(q, now, cmds)
+
+
+def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: int, every_ms: int) -> int:
+    """When the last read in rows [start, stop) happens for a value re-read on the first row at least
+    `every_ms` after the previous read at `last_ms` (`last_ms` if none does)."""
+    if int(clock_ms[stop - 1]) - last_ms < every_ms:
+        return last_ms
+    while True:
+        k = int(np.searchsorted(clock_ms, last_ms + every_ms, side="left"))
+        k = max(k, start)
+        if k >= stop:
+            return last_ms
+        last_ms = int(clock_ms[k])
 
 
 def _last_quote(tape: Tape, start: int, stop: int, sym: int) -> int:

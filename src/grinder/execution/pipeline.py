@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63)
 _NO_REACH = (_INT_MAX, _INT_MIN)
+# The write-budget pressure is re-read on the first event at least this long after the last read.
+PRESSURE_REREAD_MS = 100
 
 
 class QuoteSetLike(Protocol):
@@ -256,13 +258,27 @@ class TradingPipeline:
 
     def write_pressure(self, now_ms: int) -> int:
         """The account's write-budget pressure (0 normal, 1-2 thin the grid), re-read every 100 ms."""
-        if now_ms - self._pressure_ms >= 100 or now_ms < self._pressure_ms:
+        if now_ms - self._pressure_ms >= PRESSURE_REREAD_MS or now_ms < self._pressure_ms:
             pressure = self.writes.pressure(now_ms)
             if pressure != self._pressure:
                 log.info("write_pressure from=%d to=%d time_ms=%d", self._pressure, pressure, now_ms)
                 self._pressure = pressure
             self._pressure_ms = now_ms
         return self._pressure
+
+    def pressure_read_ms(self) -> int:
+        """When the write-budget pressure was last read (`write_pressure`)."""
+        return self._pressure_ms
+
+    def pressure_settled(self, now_ms: int) -> bool:
+        """The pressure read last and the budget's pressure now are both 0: with nothing sent, buckets
+        only refill, so every later read gives 0 too."""
+        return self._pressure == 0 and self.writes.pressure(now_ms) == 0
+
+    def note_pressure_read(self, read_ms: int) -> None:
+        """A caller that skipped events (each of which would have re-read a settled pressure, as 0)
+        sets the time of the last of those reads, so later reads happen when they would have."""
+        self._pressure_ms = read_ms
 
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty and not self._refusal_holds(st, now_ms):

@@ -45,7 +45,7 @@ from grinder.core.events import (
 from grinder.core.ids import ClientOrderIdFactory
 from grinder.core.rules import SymbolRules
 from grinder.data.funding import FundingRate
-from grinder.data.tape import QUOTE, ReplayEvent, Tape
+from grinder.data.tape import OTHER, QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import (
     PRESSURE_REREAD_MS,
@@ -417,11 +417,7 @@ class Backtest:
                         mb = max(mb, p)
                     else:
                         ms = min(ms, p)
-            for ov in self.venue.open_orders(sym):
-                if ov.side is Side.BUY:
-                    mb = max(mb, ov.price_ticks)
-                else:
-                    ms = min(ms, ov.price_ticks)
+            mb, ms = self.venue.resting_bounds(sym, mb, ms)
             lo2, hi2 = band.mid2_lo, band.mid2_hi
             if refused is not None:
                 lo2, hi2 = max(lo2, refused.mid2_lo), min(hi2, refused.mid2_hi)
@@ -466,6 +462,8 @@ class Backtest:
         return max(min(due), self._last_row_ms + 1) if due else None
 
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
+        if self.tape.kind[i] == OTHER:
+            return i  # depth and mark rows are always processed
         guards, until = self._guards()
         if not guards or guards[0] is None:
             return i

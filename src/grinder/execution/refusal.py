@@ -12,7 +12,6 @@ ends exactly. The pipeline does not plan inside the band; the backtester skips r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 
 import msgspec
 
@@ -55,19 +54,26 @@ class RefusalBand(msgspec.Struct, frozen=True, gc=False):
 
 
 class _AtReference:
-    """The caller's `RiskView` with one symbol's reference price replaced."""
+    """The caller's `RiskView`, read once, with one symbol's reference price replaceable."""
 
-    __slots__ = ("_ref", "_symbol", "_view")
+    __slots__ = ("_exposures", "_own", "_symbol", "_view", "ref")
 
-    def __init__(self, view: RiskView, symbol: str, ref_ticks: int) -> None:
-        self._view, self._symbol, self._ref = view, symbol, ref_ticks
+    def __init__(self, view: RiskView, symbol: str) -> None:
+        self._view, self._symbol, self.ref = view, symbol, 0
+        self._exposures = {s: view.exposure(s) for s in view.symbols()}
+        self._own = self._exposures.get(symbol) or view.exposure(symbol)
 
     def symbols(self) -> Iterable[str]:
-        return self._view.symbols()
+        return self._exposures.keys()
 
     def exposure(self, symbol: str) -> SymbolExposure:
-        exp = self._view.exposure(symbol)
-        return replace(exp, price_ticks=self._ref) if symbol == self._symbol else exp
+        if symbol == self._symbol:
+            e = self._own
+            return SymbolExposure(
+                e.position_lots, e.working_buy_lots, e.working_sell_lots, e.open_orders, self.ref
+            )
+        exp = self._exposures.get(symbol)
+        return exp if exp is not None else self._view.exposure(symbol)
 
     def working_order(self, client_order_id: str) -> tuple[int, int] | None:
         return self._view.working_order(client_order_id)
@@ -85,8 +91,10 @@ def verdict_range(
     """The reference prices in [lo, hi] around `ref_ticks` at which the guard refuses each command of
     `refused` for the same reason it did at `ref_ticks` (everything else as `view` has it)."""
 
+    at = _AtReference(view, symbol)
+
     def same(ref: int) -> bool:
-        at = _AtReference(view, symbol, ref)
+        at.ref = ref
         for cmd, reason in refused:
             d = guard.verdict(cmd, at)
             if d.allowed or d.reason != reason:

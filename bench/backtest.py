@@ -9,13 +9,14 @@ the baseline for the printed ratio. The last line is one JSON object.
 
     python bench/backtest.py --events 2000000          # 10000000 for the large run
     python bench/backtest.py --events 200000 --check-events 200000   # seconds
-    python bench/backtest.py --config default          # the default (adaptive) config on the real captures
+    python bench/backtest.py --config default          # the default (adaptive) config (issue 16)
 
 `--config default` runs what `grinder backtest` runs without a config (adaptive grid, controller,
-toxicity gate, queue fills, latency model) on the real captures (or `--data`), timing loading from the
-raw files and the run separately, then the same tape with every event processed in full (`--no-skip`,
-the per-event reference): digests must be equal. The REFERENCE_GRID per-event loop on the same tape
-is printed as the naive-Python baseline.
+toxicity gate, queue fills, latency model): on the real captures (or `--data` captures) loaded from the
+raw .gz files, then converted once to tape Parquet (`grinder data convert`) and loaded from that, and
+on the `--events` synthetic set end to end (`--no-synthetic` leaves it out). Every run is repeated with
+every event processed in full (`--no-skip`, the per-event reference): digests must be equal. The
+REFERENCE_GRID per-event loop on the captures is printed as the naive-Python baseline.
 """
 
 from __future__ import annotations
@@ -60,65 +61,110 @@ def reference_configs() -> dict[str, object]:
     return configs(BacktestConfig(skip_quiet=True, latency=False), order_latency_ms=0, feed_latency_ms=0)
 
 
-def default_config_bench(data: list[str]) -> None:
+def _default_run(tape: object, skip: bool) -> tuple[object, float]:
+    """The default config (what `grinder backtest` runs without a config file) over `tape`."""
     from grinder.backtest.config import BacktestConfig
     from grinder.backtest.engine import Backtest
-    from grinder.backtest.reference import run_reference
-    from grinder.data import load_tape
     from grinder.execution.config import ExecutionConfig
     from grinder.risk.config import RiskConfig
     from grinder.strategy.config import StrategyConfig
     from grinder.venue.config import VenueConfig
 
-    def make(tape: object, skip: bool) -> Backtest:
-        return Backtest(
-            tape,  # type: ignore[arg-type]
-            strategy_config=StrategyConfig(),
-            risk_config=RiskConfig(),
-            execution_config=ExecutionConfig(),
-            venue_config=VenueConfig(),
-            backtest_config=BacktestConfig(skip_quiet=skip),
-        )
+    bt = Backtest(
+        tape,  # type: ignore[arg-type]
+        strategy_config=StrategyConfig(),
+        risk_config=RiskConfig(),
+        execution_config=ExecutionConfig(),
+        venue_config=VenueConfig(),
+        backtest_config=BacktestConfig(skip_quiet=skip),
+    )
+    t0 = time.perf_counter()
+    log = bt.run()
+    return log, time.perf_counter() - t0
 
+
+def default_config_bench(data: list[str], synth: list[Path] | None, tape_dir: Path) -> None:
+    """Issue 16's targets for the default config, each one key of the final JSON line."""
+    from grinder.backtest.reference import run_reference
+    from grinder.data import load_tape
+    from grinder.data.tape_file import convert_capture
+
+    # the captures from the raw .gz files: load, run, and the per-event reference (--no-skip)
     t0 = time.perf_counter()
     tape = load_tape(data)
-    t1 = time.perf_counter()
-    fast = make(tape, True).run()
-    t2 = time.perf_counter()
-    slow = make(tape, False).run()
-    t3 = time.perf_counter()
-    run_reference(tape)  # the naive per-event baseline (REFERENCE_GRID), timed only
-    t4 = time.perf_counter()
+    gz_load_s = time.perf_counter() - t0
+    fast, run_s = _default_run(tape, True)
+    slow, slow_s = _default_run(tape, False)
     n = len(tape)
-    load_s, run_s, slow_s, ref_s = t1 - t0, t2 - t1, t3 - t2, t4 - t3
-    la1 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    run_reference(tape)  # the naive per-event baseline (REFERENCE_GRID), timed only
+    ref_s = time.perf_counter() - t0
+    # the same captures converted once (grinder data convert), then loaded and run
+    tape_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    converted = [convert_capture(Path(p), tape_dir, overwrite=True) for p in data]
+    convert_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ptape = load_tape(converted)
+    pq_load_s = time.perf_counter() - t0
+    pfast, pq_run_s = _default_run(ptape, True)
+    digests_equal = fast.digest == slow.digest == pfast.digest  # type: ignore[attr-defined]
+    out: dict[str, object] = {
+        "config": "default",
+        "captures_events": n,
+        "captures_events_per_s_run": round(n / run_s),  # target >= 1 M
+        "captures_events_per_s_gz_load_and_run": round(n / (gz_load_s + run_s)),  # target >= 0.4 M
+        "captures_events_per_s_parquet_load_and_run": round(n / (pq_load_s + pq_run_s)),  # target >= 1 M
+        "captures_gz_load_s": round(gz_load_s, 3),
+        "captures_run_s": round(run_s, 3),
+        "captures_parquet_load_s": round(pq_load_s, 3),
+        "captures_parquet_run_s": round(pq_run_s, 3),
+        "captures_convert_s": round(convert_s, 3),
+        "captures_rows_processed_in_full": fast.rows_processed,  # type: ignore[attr-defined]
+        "captures_no_skip_run_s": round(slow_s, 3),
+        "captures_no_skip_events_per_s": round(n / slow_s),
+        "captures_reference_grid_per_event_events_per_s": round(n / ref_s),
+        "captures_fills": len(fast.fills),  # type: ignore[attr-defined]
+        "captures_commands": len(fast.commands),  # type: ignore[attr-defined]
+        "captures_digest": fast.digest,  # type: ignore[attr-defined]
+    }
     print(
-        f"default config, {n:,} events from {', '.join(data)}: load {load_s:.3f}s, run {run_s:.3f}s "
-        f"({fast.rows_processed:,} processed in full); --no-skip run {slow_s:.3f}s; digests equal: "
-        f"{fast.digest == slow.digest}; REFERENCE_GRID per-event loop {n / ref_s:,.0f} events/s; "
-        f"load average {la1:.2f}",
+        f"default config, captures ({n:,} events): gz load {gz_load_s:.3f}s, run {run_s:.3f}s "
+        f"({fast.rows_processed:,} rows in full); --no-skip run {slow_s:.3f}s; "  # type: ignore[attr-defined]
+        f"parquet tape load {pq_load_s:.3f}s + run {pq_run_s:.3f}s; REFERENCE_GRID per-event loop "
+        f"{n / ref_s:,.0f} events/s",
         file=sys.stderr,
     )
-    out = {
-        "config": "default",
-        "events": n,
-        "load_s": round(load_s, 3),
-        "run_s": round(run_s, 3),
-        "wall_s": round(load_s + run_s, 3),
-        "events_per_s_run": round(n / run_s),
-        "events_per_s_load_and_run": round(n / (load_s + run_s)),
-        "events_processed_in_full": fast.rows_processed,
-        "no_skip_run_s": round(slow_s, 3),
-        "no_skip_events_per_s": round(n / slow_s),
-        "digests_equal_no_skip": fast.digest == slow.digest,
-        "reference_grid_per_event_events_per_s": round(n / ref_s),
-        "fills": len(fast.fills),
-        "commands": len(fast.commands),
-        "loadavg_1min": round(la1, 2),
-        "digest": fast.digest,
-    }
+    if synth is not None:
+        t0 = time.perf_counter()
+        stape = load_tape(synth)
+        s_load_s = time.perf_counter() - t0
+        sfast, s_run_s = _default_run(stape, True)
+        sslow, s_slow_s = _default_run(stape, False)
+        m = len(stape)
+        digests_equal = digests_equal and sfast.digest == sslow.digest  # type: ignore[attr-defined]
+        out.update(
+            {
+                "synthetic_events": m,
+                "synthetic_events_per_s_end_to_end": round(m / (s_load_s + s_run_s)),  # target >= 2 M
+                "synthetic_load_s": round(s_load_s, 3),
+                "synthetic_run_s": round(s_run_s, 3),
+                "synthetic_rows_processed_in_full": sfast.rows_processed,  # type: ignore[attr-defined]
+                "synthetic_no_skip_run_s": round(s_slow_s, 3),
+                "synthetic_digest": sfast.digest,  # type: ignore[attr-defined]
+            }
+        )
+        print(
+            f"default config, synthetic ({m:,} events): load {s_load_s:.3f}s, run {s_run_s:.3f}s "
+            f"({sfast.rows_processed:,} rows in full); --no-skip run {s_slow_s:.3f}s",  # type: ignore[attr-defined]
+            file=sys.stderr,
+        )
+    la1 = os.getloadavg()[0]
+    out["digests_equal_no_skip"] = digests_equal  # skip == --no-skip (and gz == parquet tape)
+    out["loadavg_1min"] = round(la1, 2)
+    print(f"load average (1 min) at the end: {la1:.2f}", file=sys.stderr)
     print(json.dumps(out))
-    if fast.digest != slow.digest:
+    if not digests_equal:
         sys.exit(1)
 
 
@@ -145,12 +191,19 @@ def main() -> None:
         default="reference",
         help="reference: REFERENCE_GRID on synthetic data; default: the default config on real captures",
     )
-    ap.add_argument("--data", nargs="+", help="--config default: data paths (default: the real captures)")
+    ap.add_argument("--data", nargs="+", help="--config default: capture paths (default: the real captures)")
+    ap.add_argument(
+        "--no-synthetic",
+        action="store_true",
+        help="--config default: skip the run on the --events synthetic set (captures only)",
+    )
     args = ap.parse_args()
     if args.config == "default":
         caps = shared_dir() / "data" / "binance_usdm_capture"
         captures = [str(caps / f"{sym}_20240808.gz") for sym in ("btcusdt", "ethusdt")]
-        default_config_bench(args.data or captures)
+        data_dir = args.data_dir or Path(os.environ.get("GRINDER_BENCH_DATA") or "bench-data")
+        synth = None if args.no_synthetic else ensure_data(args.events, data_dir, args.format)
+        default_config_bench(args.data or captures, synth, data_dir / "capture-tapes")
         return
     data_dir = args.data_dir or Path(os.environ.get("GRINDER_BENCH_DATA") or "bench-data")
     paths = ensure_data(args.events, data_dir, args.format)

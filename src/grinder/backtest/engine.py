@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from grinder.api import Strategy, StrategyContext, StrategyFactory
 from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
@@ -44,9 +45,9 @@ from grinder.core.events import (
 )
 from grinder.core.ids import ClientOrderIdFactory
 from grinder.data.funding import FundingRate
-from grinder.data.tape import QUOTE, ReplayEvent, Tape
+from grinder.data.tape import OTHER, QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
-from grinder.execution.pipeline import TradingPipeline
+from grinder.execution.pipeline import PRESSURE_REREAD_MS, TradingPipeline
 from grinder.risk.config import RiskConfig
 from grinder.strategy import grid_factory
 from grinder.venue import Venue
@@ -228,7 +229,10 @@ class Backtest:
             if skip:
                 j = self._next_active(scanner, i)
                 if j > i:
+                    last_read = self.pipeline.pressure_read_ms()
+                    read_ms = _last_read(tape.clock_ms, i, j, last_read, PRESSURE_REREAD_MS)
                     self._deliver_skipped(i, j)
+                    self.pipeline.note_pressure_read(read_ms)
                     self.log.rows_skipped += j - i
                     i = j
                     if i >= n:
@@ -382,7 +386,11 @@ class Backtest:
         for sym in self.tape.symbols:
             band, dirty = self.pipeline.quiet_state(sym)
             fed = band is not None and band.must_feed_events and sym not in self._tape_features
-            if band is None or dirty or band.is_empty or fed:
+            if band is None or band.is_empty or fed:
+                return [None], None
+            # A plan the risk guard refused whole stays refused inside its refusal band.
+            refused = self.pipeline.quiet_refusal(sym) if dirty else None
+            if dirty and refused is None:
                 return [None], None
             if band.position_lots != self.pipeline.position_lots(sym):
                 return [None], None
@@ -394,15 +402,14 @@ class Backtest:
                         mb = max(mb, p)
                     else:
                         ms = min(ms, p)
-            for ov in self.venue.open_orders(sym):
-                if ov.side is Side.BUY:
-                    mb = max(mb, ov.price_ticks)
-                else:
-                    ms = min(ms, ov.price_ticks)
+            mb, ms = self.venue.resting_bounds(sym, mb, ms)
+            lo2, hi2 = band.mid2_lo, band.mid2_hi
+            if refused is not None:
+                lo2, hi2 = max(lo2, refused.mid2_lo), min(hi2, refused.mid2_hi)
             guards.append(
                 SymbolGuard(
-                    band.mid2_lo,
-                    band.mid2_hi,
+                    lo2,
+                    hi2,
                     mb,
                     ms,
                     band.bid_lo,
@@ -412,7 +419,8 @@ class Backtest:
                     band.spread_max,
                 )
             )
-            until = band.until_ms if until is None else min(until, band.until_ms)
+            band_until = band.until_ms if refused is None else min(band.until_ms, refused.until_ms)
+            until = band_until if until is None else min(until, band_until)
             nft = self.venue.next_funding_time(sym)
             if nft > self._last_row_ms:
                 until = min(until, nft)
@@ -421,6 +429,11 @@ class Backtest:
         last = self.pipeline.last_equity_ms
         due = (last if last is not None else self._last_row_ms) + self._refresh_ms
         until = due if until is None else min(until, due)
+        if not self.pipeline.pressure_settled(self._last_row_ms):
+            # The write-budget pressure may fall as the budget refills (a fuller grid): stop where a
+            # per-event run would read it next.
+            due = self.pipeline.pressure_read_ms() + PRESSURE_REREAD_MS
+            until = due if until is None else min(until, due)
         pending = self._pending_until()
         if pending is not None:
             until = pending if until is None else min(until, pending)
@@ -434,6 +447,8 @@ class Backtest:
         return max(min(due), self._last_row_ms + 1) if due else None
 
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
+        if self.tape.kind[i] == OTHER:
+            return i  # depth and mark rows are always processed
         guards, until = self._guards()
         if not guards or guards[0] is None:
             return i
@@ -466,6 +481,19 @@ class Backtest:
                 self.log.band_breaks += 1
                 log.warning("backtest_band_break row=%d symbol=%s commands=%d", q, ev.symbol, len(cmds))
                 self._send(q, now, cmds)
+
+
+def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: int, every_ms: int) -> int:
+    """When the last read in rows [start, stop) happens for a value re-read on the first row at least
+    `every_ms` after the previous read at `last_ms` (`last_ms` if none does)."""
+    if int(clock_ms[stop - 1]) - last_ms < every_ms:
+        return last_ms
+    while True:
+        k = int(np.searchsorted(clock_ms, last_ms + every_ms, side="left"))
+        k = max(k, start)
+        if k >= stop:
+            return last_ms
+        last_ms = int(clock_ms[k])
 
 
 def _last_quote(tape: Tape, start: int, stop: int, sym: int) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from grinder.data.tape import OTHER, QUOTE, Tape
 from grinder.venue.fill_rule import NO_BUY, NO_SELL, quote_columns, reaches
@@ -65,7 +64,10 @@ class QuietScanner:
         self.n = len(tape)
         self.first_window = first_window
         self.max_window = max_window
-        self.has_other = bool(np.any(tape.kind == OTHER)) if self.n else False
+        other = np.flatnonzero(tape.kind == OTHER) if self.n else np.empty(0, np.intp)
+        self.has_other = len(other) > 0
+        # rows that are always processed (depth, marks), in order: a scan never looks past the next one
+        self._other = np.append(other, self.n)
         self.multi = len(tape.symbols) > 1
         self.skipped = 0
         self.scans = 0
@@ -83,8 +85,12 @@ class QuietScanner:
             return start
         self.scans += 1
         stop = n
+        if self.has_other:
+            stop = int(self._other[np.searchsorted(self._other, start)])
+            if stop <= start:
+                return start
         if until_ms is not None:
-            stop = int(np.searchsorted(self.tape.clock_ms, until_ms, side="left"))
+            stop = start + int(np.searchsorted(self.tape.clock_ms[start:stop], until_ms, side="left"))
             if stop <= start:
                 return start
         found = self._scan(start, stop, guards, queue_model)  # type: ignore[arg-type]
@@ -99,18 +105,9 @@ class QuietScanner:
         buy_col, sell_col = quote_columns(t.a, t.b, queue_model)
         bounded = any(g.quote_bounds for g in guards)
         if self.multi:
-
-            def vec(name: str) -> npt.NDArray[np.int64]:
-                return np.array([getattr(g, name) for g in guards], dtype=np.int64)
-
-            lo, hi, mb, ms = vec("mid2_lo"), vec("mid2_hi"), vec("max_buy_ticks"), vec("min_sell_ticks")
-            blo, bhi, alo, ahi, spr = (
-                vec("bid_lo"),
-                vec("bid_hi"),
-                vec("ask_lo"),
-                vec("ask_hi"),
-                vec("spread_max"),
-            )
+            # one row per symbol, one column per bound (a single array: this runs once per scan)
+            bounds = np.array([_bounds(g) for g in guards], dtype=np.int64).T
+            lo, hi, mb, ms, blo, bhi, alo, ahi, spr = bounds
         else:
             g = _fit(guards[0], t.a.dtype if t.b.dtype == t.a.dtype else np.dtype(np.int64))
         while s < stop:
@@ -144,14 +141,26 @@ class QuietScanner:
                         | (b > g.ask_hi)
                         | ((b - a) > g.spread_max)
                     )
-            if self.has_other:
-                hit |= t.kind[s:e] == OTHER
             k = int(hit.argmax())
             if hit[k]:
                 return s + k
             s = e
             w = min(w * 2, self.max_window)
         return stop
+
+
+def _bounds(g: SymbolGuard) -> tuple[int, ...]:
+    return (
+        g.mid2_lo,
+        g.mid2_hi,
+        g.max_buy_ticks,
+        g.min_sell_ticks,
+        g.bid_lo,
+        g.bid_hi,
+        g.ask_lo,
+        g.ask_hi,
+        g.spread_max,
+    )
 
 
 def _fit(g: SymbolGuard, dtype: np.dtype[np.signedinteger]) -> SymbolGuard:

@@ -2,6 +2,7 @@
 
     grinder data fetch --symbols BTCUSDT --kinds bookTicker aggTrades --start 2024-01-01 --end 2024-01-07
     grinder data convert --out data/btc            # every archive in the cache
+    grinder data convert --out data/cap btcusdt_20240808.gz   # a raw capture -> a .tape.parquet
     grinder backtest --data data/btc
 
 Bad input and refused downloads (checksum mismatch, truncation, 404) print one `error:` line and
@@ -19,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from grinder.data.capture import is_capture
 from grinder.data.convert import convert_archive, find_archives
 from grinder.data.errors import DataError
 from grinder.data.fetch import (
@@ -30,6 +32,7 @@ from grinder.data.fetch import (
     parse_day,
     plan_archives,
 )
+from grinder.data.tape_file import convert_capture
 
 DEFAULT_CACHE = "~/.cache/grinder/binance-public-data"
 
@@ -69,13 +72,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--convert", type=Path, metavar="OUT_DIR", help="also write Parquet into OUT_DIR")
     f.add_argument("--quiet", action="store_true", help="no progress display")
     f.set_defaults(func=run_fetch)
-    c = sub.add_parser("convert", help="fetched archives -> Parquet that grinder backtest loads")
+    c = sub.add_parser(
+        "convert", help="fetched archives (or raw stream captures) -> Parquet that grinder backtest loads"
+    )
     c.add_argument(
         "paths",
         nargs="*",
         type=Path,
         metavar="ARCHIVE_OR_DIR",
-        help="archives or directories (default: the whole cache)",
+        help="archives, directories, or raw stream captures (*.gz) (default: the whole cache)",
     )
     c.add_argument("--cache", type=Path, default=None, help="cache directory (when no paths are given)")
     c.add_argument("--out", type=Path, required=True, metavar="OUT_DIR")
@@ -111,7 +116,12 @@ def _progress(quiet: bool) -> tuple[Any, Any]:
 
 
 def _convert(paths: list[Path], out: Path, overwrite: bool) -> int:
-    written = [convert_archive(p, out, overwrite=overwrite) for p in find_archives(paths)]
+    # raw stream captures (grinder.data.capture) become tape files; everything else is an archive
+    captures = [p for p in paths if p.is_file() and p.name.endswith(".gz") and is_capture(p)]
+    archives = [p for p in paths if p not in captures]
+    written = [convert_capture(p, out, overwrite=overwrite) for p in captures]
+    if archives:
+        written += [convert_archive(p, out, overwrite=overwrite) for p in find_archives(archives)]
     for w in written:
         print(f"parquet: {w}")
     return len(written)
@@ -158,5 +168,5 @@ def run_convert(args: argparse.Namespace) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"converted {n} archive(s) into {args.out}; load them with: grinder backtest --data {args.out}")
+    print(f"converted {n} file(s) into {args.out}; load them with: grinder backtest --data {args.out}")
     return 0

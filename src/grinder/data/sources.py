@@ -45,6 +45,7 @@ from grinder.data.tape import (
     feed_latency_from,
     merge_sources,
 )
+from grinder.data.tape_file import is_tape_file, read_source
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def _refuse_copies(files: list[Path]) -> None:
     """The same data as CSV, zip and Parquet side by side would be loaded twice (doubled volume)."""
     by_stem: dict[Path, Path] = {}
     for f in files:
-        stem = f.parent / f.name.removesuffix(".gz").rsplit(".", 1)[0]
+        stem = f.parent / f.name.removesuffix(".gz").rsplit(".", 1)[0].removesuffix(".tape")
         if stem in by_stem:
             raise DataError(f"{by_stem[stem]} and {f} are copies of the same data; pass one of them "
                             "(e.g. --data the .parquet file) or move the other copy out of the folder")
@@ -241,7 +242,9 @@ def load_tape(
     files = expand_paths(paths)
     explicit = as_rules_map(rules)
     view = RulesView(explicit)
-    if files and all(f.suffix.lower() == ".parquet" and not is_recording(f) for f in files):
+    if files and all(
+        f.suffix.lower() == ".parquet" and not is_tape_file(f) and not is_recording(f) for f in files
+    ):
         syms = [_file_symbol(f, symbol, explicit) for f in files]
         fast = load_public_parquet(files, syms, [rules_for(explicit, s) for s in syms], view, phases)
         if fast is not None:
@@ -251,6 +254,8 @@ def load_tape(
             return fast
 
     def load_one(f: Path) -> SourceColumns:
+        if is_tape_file(f):
+            return read_source(f)  # a converted capture (grinder data convert)
         if f.suffix.lower() == ".gz" and is_capture(f):
             return events_source(str(f), iter_capture(f, view))
         if f.suffix.lower() == ".parquet" and is_recording(f):

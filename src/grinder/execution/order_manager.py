@@ -8,6 +8,7 @@ unknown is frozen until the exchange tells us what happened (ADR-046).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -136,6 +137,13 @@ class OrderManager:
         self.version = 0
         self.held = 0  # orders the last plan left alone because the market reached them
         self._tol_bps = config.price_tolerance_bps.as_integer_ratio()
+        # What the last plan's outcome depended on the mid through (see `mid_range`): the mid, the
+        # quotes (price, tag) and the commands (rank, price, tag) in the order they were taken.
+        self._mid_keys: tuple[int | None, list[tuple[int, int, str]], list[tuple[int, int, str]]] = (
+            None,
+            [],
+            [],
+        )
 
     # ----------------------------------------------------------------- queries
     def working_orders(self, symbol: str | None = None) -> list[WorkingOrder]:
@@ -234,6 +242,7 @@ class OrderManager:
             key=lambda tq: (abs(tq[1].price_ticks - mid_ticks) if mid_ticks is not None else 0, tq[0]),
         )
         intents: list[_Intent] = []
+        self._mid_keys = (mid_ticks, [(0, q.price_ticks, tag) for tag, q in quotes], [])
         used: set[str] = set()
         unquoted: list[tuple[str, QuoteLike]] = []
         for tag, q in quotes:
@@ -268,9 +277,38 @@ class OrderManager:
         if not intents:
             return []
         intents.sort(key=lambda i: i.priority)
+        self._mid_keys[2].extend((i.priority[0], i.price_ticks, i.level) for i in intents)
         if budget is not None:
             intents = intents[: max(0, budget)]
         return [self._materialize(symbol, i, allocate_ids) for i in intents]
+
+    def mid_range(self) -> tuple[int, int]:
+        """The mids (ticks, inclusive) around the last plan's mid at which that plan, over the same
+        quotes, orders and other inputs, would come out the same: its price tolerance and the order
+        in which it took quotes and commands (nearest to the mid first) do not change there.
+
+        Each condition holds on an interval of mids (the tolerance grows with the mid; which of two
+        prices is nearer flips once), so their intersection is one interval."""
+        mid, quotes, intents = self._mid_keys
+        if mid is None:
+            return _INT_MIN, _INT_MAX
+        lo, hi = self._tolerance_range(mid)
+        for keys in (quotes, intents):
+            for a, b in itertools.pairwise(keys):
+                p_lo, p_hi = _order_range(a, b)
+                lo, hi = max(lo, p_lo), min(hi, p_hi)
+        return lo, hi
+
+    def _tolerance_range(self, mid: int) -> tuple[int, int]:
+        num, den = self._tol_bps
+        t0 = self.config.price_tolerance_ticks
+        if num <= 0:
+            return _INT_MIN, _INT_MAX
+        d = den * _BPS
+        q = mid * num // d
+        if q <= t0:
+            return _INT_MIN, ((t0 + 1) * d - 1) // num
+        return -((-q * d) // num), ((q + 1) * d - 1) // num
 
     def _fill_gaps(
         self,
@@ -664,6 +702,17 @@ def _free_tag(tag: str, taken: set[str]) -> str:
         if candidate not in taken:
             return candidate
         n += 1
+
+
+def _order_range(a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[int, int]:
+    """The mids m at which key a = (rank, |price - m|, tag) still sorts before key b."""
+    (ra, pa, ta), (rb, pb, tb) = a, b
+    if ra != rb or pa == pb:
+        return _INT_MIN, _INT_MAX
+    s = pa + pb  # the prices are equally far from m where 2m = s; the tag breaks that tie
+    if pa < pb:  # a is nearer below s / 2
+        return _INT_MIN, s // 2 if ta < tb else (s - 1) // 2
+    return (-(-s // 2) if ta < tb else s // 2 + 1), _INT_MAX
 
 
 def _mid_of(quotes: Iterable[QuoteLike]) -> int | None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from grinder.api import (
     QuietBandStrategy,
     ReportsStats,
@@ -43,6 +45,7 @@ from grinder.core.rules import SymbolRules
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
+from grinder.execution.refusal import SEARCH_SPAN_TICKS, RefusalBand, verdict_range
 from grinder.execution.write_budget import WriteBudget
 from grinder.risk.config import RiskConfig
 from grinder.risk.guard import RiskGuard, RiskReason, SymbolExposure
@@ -51,6 +54,9 @@ log = logging.getLogger(__name__)
 
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63)
+_NO_REACH = (_INT_MAX, _INT_MIN)
+# The write-budget pressure is re-read on the first event at least this long after the last read.
+PRESSURE_REREAD_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,8 @@ class _SymbolState:
     planned_under_kill: bool = False  # kill-switch state of the last plan
     # Inputs of the last plan when risk refused every command of it (see `_plan`), else None.
     blocked_inputs: tuple[Any, ...] | None = None
+    # Where that refused plan would be refused again unchanged (grinder.execution.refusal), or None.
+    refused: RefusalBand | None = None
     mode: str = ""
     quote_reason: str = ""
     entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
@@ -225,7 +233,7 @@ class TradingPipeline:
 
     def write_pressure(self, now_ms: int) -> int:
         """The account's write-budget pressure (0 normal, 1-2 thin the grid), re-read every 100 ms."""
-        if now_ms - self._pressure_ms >= 100 or now_ms < self._pressure_ms:
+        if now_ms - self._pressure_ms >= PRESSURE_REREAD_MS or now_ms < self._pressure_ms:
             pressure = self.writes.pressure(now_ms)
             if pressure != self._pressure:
                 log.info("write_pressure from=%d to=%d time_ms=%d", self._pressure, pressure, now_ms)
@@ -233,8 +241,24 @@ class TradingPipeline:
             self._pressure_ms = now_ms
         return self._pressure
 
+    def pressure_read_ms(self) -> int:
+        """When the write-budget pressure was last read (`write_pressure`)."""
+        return self._pressure_ms
+
+    def pressure_settled(self, now_ms: int) -> bool:
+        """The pressure read last and the budget's pressure now are both 0: with nothing sent, buckets
+        only refill, so every later read gives 0 too."""
+        return self._pressure == 0 and self.writes.pressure(now_ms) == 0
+
+    def note_pressure_read(self, read_ms: int) -> None:
+        """A caller that skipped events (each of which would have re-read a settled pressure, as 0)
+        sets the time of the last of those reads, so later reads happen when they would have."""
+        self._pressure_ms = read_ms
+
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
-        if st.dirty or st.band is None or not isinstance(ev, BookTicker | Trade):
+        if st.dirty and not self._refusal_holds(st, now_ms):
+            return True
+        if st.band is None or not isinstance(ev, BookTicker | Trade):
             return True
         if st.pressure != self.write_pressure(now_ms):
             return True
@@ -242,9 +266,38 @@ class TradingPipeline:
             return True  # the latch moved (possibly straight on the guard): re-plan now
         if st.bid_ticks is None or st.ask_ticks is None:
             return True
-        return not (
+        if not (
             st.band.position_lots == st.position_lots and st.band.contains(st.bid_ticks, st.ask_ticks, now_ms)
-        )
+        ):
+            return True
+        if st.dirty and st.blocked_inputs is not None:
+            # Inside the refusal band a plan would be refused again whole, changing nothing but the
+            # remembered inputs' reference price: keep that, as the plan would have.
+            bi = st.blocked_inputs
+            st.blocked_inputs = (bi[0], st.reference_ticks, *bi[2:])
+        return False
+
+    def _refusal_holds(self, st: _SymbolState, now_ms: int) -> bool:
+        """The last plan was refused whole and only the market moved since, inside its refusal band."""
+        band = st.refused
+        if band is None or st.blocked_inputs is None or st.fill_ms or now_ms >= band.until_ms:
+            return False
+        if not band.covers(self.orders.version, st.position_lots, self.guard.kill_switch_engaged):
+            return False
+        ref = st.reference_ticks
+        return ref is not None and band.ref_lo <= ref <= band.ref_hi
+
+    def quiet_refusal(self, symbol: str) -> RefusalBand | None:
+        """The refusal band of `symbol`'s last plan while it still holds apart from price and time
+        (a backtester may skip rows inside it and the quiet band, as `on_market_event` plans nothing
+        there), else None."""
+        st = self._symbols[symbol]
+        band = st.refused
+        if band is None or st.blocked_inputs is None or st.fill_ms:
+            return None
+        if not band.covers(self.orders.version, st.position_lots, self.guard.kill_switch_engaged):
+            return None
+        return band
 
     def _plan(self, symbol: str, st: _SymbolState, now_ms: int) -> list[Command]:
         st.pressure = self.write_pressure(now_ms)
@@ -279,8 +332,11 @@ class TradingPipeline:
         )
         if inputs == st.blocked_inputs:
             st.dirty = True  # as after the refused plan: plan again when something changes
+            st.refused = self._renewed_refusal(st, now_ms)
             return []
         st.blocked_inputs = None
+        st.refused = None
+        refused: list[tuple[Command, str]] = []
         # New orders get their client id only once the guard lets them through.
         planned = self.orders.plan(
             symbol,
@@ -307,6 +363,7 @@ class TradingPipeline:
                 continue
             if decision.reason not in _REPEATABLE_BLOCKS:
                 remember = False
+            refused.append((cmd, decision.reason))
             if self._last_block.get(key) != decision.reason:
                 # Record a block once per level and reason, not on every tick it persists.
                 self._last_block[key] = decision.reason
@@ -321,7 +378,56 @@ class TradingPipeline:
         st.dirty = bool(planned) or budget == 0 or self.orders.held > 0
         if planned and not approved and remember:
             st.blocked_inputs = inputs
+            st.refused = self._refusal_band(symbol, st, refused, budget, now_ms)
         return approved
+
+    def _refusal_band(
+        self, symbol: str, st: _SymbolState, refused: list[tuple[Command, str]], budget: int, now_ms: int
+    ) -> RefusalBand | None:
+        """Where planning again would refuse the same commands for the same reasons (see
+        grinder.execution.refusal), or None when something other than the mid could change that."""
+        ref = st.reference_ticks
+        band = st.band
+        if ref is None or band is None or band.is_empty or st.fill_ms:
+            return None
+        # The budget only grows while nothing is sent, so at its cap it stays there; pressure only
+        # falls, so at 0 it stays there.
+        if budget != self.config.max_commands_per_event or st.pressure != 0:
+            return None
+        crossed, until = self._crossed_until(st, now_ms)
+        lo, hi = self.orders.mid_range()
+        lo = max(lo, band.mid2_lo // 2, ref - SEARCH_SPAN_TICKS)
+        hi = min(hi, band.mid2_hi // 2, ref + SEARCH_SPAN_TICKS)
+        if not lo <= ref <= hi:
+            return None
+        lo, hi = verdict_range(self.guard, self, symbol, refused, ref, lo, hi)
+        kill = st.planned_under_kill
+        return RefusalBand(lo, hi, until, self.orders.version, st.position_lots, kill, crossed)
+
+    def _crossed_until(self, st: _SymbolState, now_ms: int) -> tuple[tuple[int, int, int, int] | None, int]:
+        """The crossed-order hold a plan now uses, and until when it stays the same (it changes when
+        its clock bucket ends while the market has reached our orders lately)."""
+        until = st.band.until_ms if st.band is not None else now_ms
+        if st.planned_under_kill:
+            return None, until
+        hold = self.config.crossed_hold_ms
+        crossed = st.crossed(now_ms, hold)
+        if st.reach_now != _NO_REACH or st.reach_prev != _NO_REACH:
+            until = min(until, (now_ms // hold + 1) * hold if hold > 0 else now_ms + 1)
+        return crossed, until
+
+    def _renewed_refusal(self, st: _SymbolState, now_ms: int) -> RefusalBand | None:
+        """The refusal band again after its time ran out with the plan's inputs unchanged: the same
+        prices hold while the crossed-order hold is still the one the refused plan was made with."""
+        band = st.refused
+        if band is None or st.fill_ms or st.pressure != 0:
+            return None
+        if not band.covers(self.orders.version, st.position_lots, self.guard.kill_switch_engaged):
+            return None
+        crossed, until = self._crossed_until(st, now_ms)
+        if crossed != band.crossed or until <= now_ms:
+            return None
+        return msgspec.structs.replace(band, until_ms=until)
 
     def cancel_all(self, now_ms: int, symbol: str | None = None) -> list[Command]:
         """Cancels for every open order (shutdown, disarm); each still spends an order-rate token."""

@@ -254,17 +254,20 @@ class RiskGuard:
     # ----------------------------------------------------------------- checks
     def check(self, cmd: Command, view: RiskView, now_ms: int) -> RiskDecision:
         """Decide one command; an allowed command has consumed one order-rate token."""
-        if isinstance(cmd, CancelOrder):
-            decision = ALLOWED
-        elif isinstance(cmd, PlaceOrder):
-            decision = self._check_place(cmd, view)
-        else:
-            decision = self._check_amend(cmd, view)
+        decision = self.verdict(cmd, view)
         if decision.allowed and not self._budget.take(now_ms):
             decision = RiskDecision(False, RiskReason.RATE_LIMIT)
         if not decision.allowed:
             _BLOCK_COUNTERS[decision.reason].inc()
         return decision
+
+    def verdict(self, cmd: Command, view: RiskView) -> RiskDecision:
+        """What `check` decides before the order-rate budget: pure, no token taken, nothing counted."""
+        if isinstance(cmd, CancelOrder):
+            return ALLOWED
+        if isinstance(cmd, PlaceOrder):
+            return self._check_place(cmd, view)
+        return self._check_amend(cmd, view)
 
     def is_risk_reducing(
         self, side: Side, qty_lots: int, exposure: SymbolExposure, replaced_lots: int = 0

@@ -316,6 +316,18 @@ class Venue:
             out += [order_view(o, m) for o in sorted(m.open_by_cid.values(), key=lambda o: o.order_id)]
         return out
 
+    def resting_bounds(self, symbol: str, no_buy: int, no_sell: int) -> tuple[int, int]:
+        """(highest price of our open buys or `no_buy`, lowest of our open sells or `no_sell`), in ticks:
+        what a quiet-event scan must not reach (cheaper than building `open_orders` views)."""
+        top, low = no_buy, no_sell
+        for o in self._market(symbol).open_by_cid.values():
+            if o.side is Side.BUY:
+                if o.price > top:
+                    top = o.price
+            elif o.price < low:
+                low = o.price
+        return top, low
+
     def all_orders(self, symbol: str) -> list[OrderView]:
         m = self._market(symbol)
         return [order_view(o, m) for o in sorted(m.orders.values(), key=lambda o: o.order_id)]

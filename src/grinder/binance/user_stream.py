@@ -177,6 +177,7 @@ class UserDataStream:
         self._session = session
         self._own_session = session is None
         self.listen_key: str | None = None
+        self._key_used = False  # a connection was tried with `listen_key`: ask again on the next
         self._seen_events = _SeenSet()
         self._seen_account = _SeenSet(5_000)
         self._last_seen_ms: dict[str, int] = {}
@@ -195,11 +196,18 @@ class UserDataStream:
         return self._session
 
     async def _url(self) -> str:
-        if self.listen_key is None:
-            self.listen_key = await self._rest.start_listen_key()
-            self.key_renewals += 1
-            metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("create").inc()
-            log.info("listen_key_created")
+        if self.listen_key is None or self._key_used:
+            # A reconnect asks again: POST returns the account's active key (extending it) or, when
+            # it expired while we were away (no `listenKeyExpired` reached us), a new one. Reusing
+            # the old key would be refused (-1125) on every retry until the next keepalive.
+            old, self.listen_key = self.listen_key, await self._rest.start_listen_key()
+            if self.listen_key != old:
+                self.key_renewals += 1
+                metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("create").inc()
+                log.info("listen_key_created" if old is None else "listen_key_replaced on reconnect")
+            else:
+                metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("keepalive").inc()
+        self._key_used = True
         path = self._config.user_stream_path.format(listen_key=self.listen_key)
         return f"{self._config.ws_url.rstrip('/')}{path}"
 

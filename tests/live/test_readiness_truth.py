@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from grinder.core.enums import SafeMode
@@ -45,3 +47,24 @@ async def test_readyz_names_the_418_self_block(sim_server: SimServer, tmp_path: 
     finally:
         code = await run.stop()
     assert code == 3  # banned: our orders could not be cancelled, and the exit code says so
+
+
+async def test_readyz_is_not_ready_after_a_429_without_retry_after(sim_server: SimServer, tmp_path: Path) -> None:
+    """A 429 without Retry-After blocks the request-weight pool to the end of Binance's minute window:
+    /readyz (over HTTP) must say not ready, naming that back-off, while it lasts."""
+    run = await start(settings(sim_server, tmp_path, mode=SafeMode.LIVE_TRADE, armed=True), keys=True)
+    try:
+        await poll(lambda: run.engine.counts.placed > 0, 20, "orders placed")
+        # At least 15 s of the minute window left, so the back-off cannot end before we look.
+        # (The simulator runs on this machine's clock: its minute windows are ours.)
+        await poll(lambda: time.time() % 60 < 45, 20, "the early part of a minute window")
+        assert run.engine.readiness().ready
+        sim_server.control.set_faults(too_many_requests=1)
+        await poll(lambda: any("429 without Retry-After" in r for r in run.engine.readiness().reasons), 10,
+                   "/readyz to name the 429 back-off")
+        async with aiohttp.ClientSession() as http, http.get(f"{run.ops.url}/readyz") as resp:
+            body = await resp.json()
+        assert resp.status == 503 and not body["ready"]
+        assert any("self-blocked by the exchange" in r and "REQUEST_WEIGHT_1M" in r for r in body["reasons"])
+    finally:
+        await run.stop()

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 RECOVERY_MARGIN_MS = 2_000  # look back a little before the last seen event: clocks and ordering jitter
 TRADES_PAGE = 1000  # Binance's maximum userTrades limit
 TRADES_MAX = 20_000  # a gap with more of our fills than this is reported, not silently cut
+LIVENESS_FACTOR = 1.5  # heartbeat ping after heartbeat_s of silence; its pong is due within half that
 DEFERRED_RETRY_MAX_S = 2.0  # a recovery refused by the rate-limit governor is re-asked this often
 
 
@@ -259,6 +260,15 @@ class UserDataStream:
     @property
     def connection(self) -> WsConnection | None:
         return self._conn
+
+    def stale_reason(self) -> str | None:
+        """Why the open socket cannot be trusted to be alive: no event and no pong for longer than the
+        liveness window (a heartbeat ping after `heartbeat_s` of silence + its pong wait); else None."""
+        silent = None if self._conn is None else self._conn.silent_s()
+        window_s = LIVENESS_FACTOR * self._config.heartbeat_s
+        if silent is None or silent <= window_s:
+            return None
+        return f"user-data stream silent for {silent:.1f}s (no event or pong; window {window_s:.1f}s)"
 
     async def stop(self, *, close_listen_key: bool = True) -> None:
         if self._conn is not None:

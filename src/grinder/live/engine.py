@@ -853,7 +853,7 @@ class LiveEngine:
         if not self.parts.market_connected():
             reasons.append("market stream disconnected")
         if self.has_account and not self.parts.user_connected():
-            reasons.append("user-data stream disconnected")
+            reasons.append("user-data stream disconnected or silent (no event or pong in its liveness time)")
         if self._write_block is not None and self.parts.want_armed:
             reasons.append(f"writes blocked ({self._write_block})")
         cfg = self.parts.connector.config

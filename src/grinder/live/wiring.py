@@ -284,7 +284,8 @@ async def build_engine(
     def user_connected() -> bool:
         if paper_account is not None:
             return True
-        return user.connection is not None and user.connection.is_connected
+        # Open AND alive: a socket with neither an event nor a pong within the liveness window is stale.
+        return user.connection is not None and user.connection.is_connected and user.stale_reason() is None
 
     async def close_session() -> None:
         await connector.close()

@@ -355,16 +355,27 @@ async def test_unsubscribe_stops_a_stream(sim_server: Any, client: BinanceRestCl
 
 
 
+async def _started_user_stream(rest: BinanceRestClient, sim_server: Any, events: list[Any], *,
+                               reconnect_initial_s: float) -> UserDataStream:
+    """A BTCUSDT user stream through `rest`, connected; events are appended to `events`."""
+    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url,
+                        reconnect_initial_s=reconnect_initial_s, reconnect_jitter=0.0)
+    us = UserDataStream(rest, rest.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
+    await us.start()
+    try:
+        await us.wait_connected()
+    except BaseException:
+        await us.stop()
+        raise
+    return us
+
+
 async def test_fills_during_a_dropped_connection_arrive_exactly_once(sim_server: Any, client: BinanceRestClient
                                                                      ) -> None:
     events: list[Any] = []
-    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.3,
-                        reconnect_jitter=0.0)
-    us = UserDataStream(client, client.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
-    await us.start()
+    us = await _started_user_stream(client, sim_server, events, reconnect_initial_s=0.3)
     r = client.rules["BTCUSDT"]
     try:
-        await us.wait_connected()
         assert metric("grinder_ws_connected", stream="private") == 1
         conn = us.connection
         assert conn is not None
@@ -404,13 +415,9 @@ async def test_user_stream_keeps_running_through_a_rest_backoff(sim_server: Any,
     rest = BinanceRestClient(sim_server.rest_url, api_key=sim_server.api_key, api_secret=sim_server.api_secret,
                              governor=RateLimitGovernor(clock))
     await rest.exchange_info()
-    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.05,
-                        reconnect_jitter=0.0)
-    us = UserDataStream(rest, rest.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
-    await us.start()
+    us = await _started_user_stream(rest, sim_server, events, reconnect_initial_s=0.05)
     r = client.rules["BTCUSDT"]
     try:
-        await us.wait_connected()
         await wait_until(lambda: any(isinstance(e, UserStreamResynced) for e in events), what="initial resync")
         conn = us.connection
         assert conn is not None

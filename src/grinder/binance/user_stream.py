@@ -334,9 +334,9 @@ class UserDataStream:
     def _defer_recovery(self, reason: str, marks: dict[str, int], exc: RateLimitRefused) -> None:
         if self._deferred_marks is None:
             self._deferred_marks = {sym: marks.get(sym, self._since_ms) for sym in self.symbols}
-        else:  # a second gap before the first was recovered: cover both
-            for sym in self.symbols:
-                self._deferred_marks[sym] = min(self._deferred_marks[sym], marks.get(sym, self._since_ms))
+        else:  # a second gap before the first was recovered: cover both (a new dict: see below)
+            old = self._deferred_marks
+            self._deferred_marks = {s: min(old[s], marks.get(s, self._since_ms)) for s in self.symbols}
         log.warning("user_stream_recovery_deferred reason=%s wait_s=%.1f: live events flow now, the gap is "
                     "recovered when the REST back-off ends (%s)", reason, exc.wait_s, exc.reason)
         if self._deferred_task is None or self._deferred_task.done():
@@ -360,8 +360,10 @@ class UserDataStream:
                 wait_s = DEFERRED_RETRY_MAX_S
                 continue
             self.deferred_recoveries += 1
-            self._deferred_marks = None
-            return
+            if self._deferred_marks is marks:  # no new gap was merged while this pass ran
+                self._deferred_marks = None
+                return
+            wait_s = 0.0
 
     async def recover(self, reason: str, marks: Mapping[str, int] | None = None) -> int:
         """Fetch fills missed since the last seen event (or `marks`, per symbol) and the open orders;

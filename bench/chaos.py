@@ -7,7 +7,8 @@ the simulator's fault plan (/_sim/faults: unknown outcomes, 503s, rejects, delay
 reordered user events, 429s) and actions (/_sim/actions: drop_ws, stall_ws, expire_listen_key),
 proxy-level user-stream frame drops and corruption, a proxy cut of every WebSocket, kill -9 of the
 leader, SIGSTOP of the leader beyond its lease, and a Redis restart (the lease state is lost).
-Then it heals (faults off, processes resumed or restarted), waits for a ready leader and checks:
+Then it heals (faults off, processes resumed or restarted), waits for a ready leader (/status
+`ready`: while a 429 keeps REST blocked the leader cannot reconcile and says so) and checks:
 
 - missing_fills: exchange fills (by trade id) not in the union of the instances' journals one
   reconcile interval later; phantom_fills: journaled fills the exchange does not list;
@@ -54,6 +55,7 @@ HOLDERS = ("a", "b")
 TTL_MS = 2000
 RENEW_MS = 500
 INTERVAL_S = 2.0
+READY_TIMEOUT_S = 90.0  # a 429 without Retry-After blocks REST to the end of the minute window (≤ 60 s)
 INVARIANTS = ("missing_fills", "phantom_fills", "position_mismatches", "duplicate_client_ids",
               "orphan_orders", "nonleader_writes", "token_regressions")
 SIM_FAULTS: tuple[dict[str, Any], ...] = (
@@ -201,15 +203,16 @@ class Chaos:
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
             return None
 
-    async def ready_leader(self, timeout_s: float = 30) -> str:
-        """The instance that leads, once it quotes (takeover done) and Redis agrees."""
+    async def ready_leader(self, timeout_s: float = READY_TIMEOUT_S) -> str:
+        """The instance that leads, once it quotes (takeover done), says it is ready (/readyz: streams
+        live, not self-blocked by a 429/418, so it can reconcile) and Redis agrees."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.watch is not None
             h = self.watch.leader()
             if h in self.inst and self.inst[h].alive and not self.inst[h].stopped:
                 st = await self.status(h)
-                if st and st.get("role") == "leader" and st.get("quoting"):
+                if st and st.get("role") == "leader" and st.get("quoting") and st.get("ready"):
                     return h
             await asyncio.sleep(0.1)
         raise RuntimeError(f"no ready leader within {timeout_s}s (logs in {self.workdir})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -354,16 +355,27 @@ async def test_unsubscribe_stops_a_stream(sim_server: Any, client: BinanceRestCl
 
 
 
+async def _started_user_stream(rest: BinanceRestClient, sim_server: Any, events: list[Any], *,
+                               reconnect_initial_s: float) -> UserDataStream:
+    """A BTCUSDT user stream through `rest`, connected; events are appended to `events`."""
+    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url,
+                        reconnect_initial_s=reconnect_initial_s, reconnect_jitter=0.0)
+    us = UserDataStream(rest, rest.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
+    await us.start()
+    try:
+        await us.wait_connected()
+    except BaseException:
+        await us.stop()
+        raise
+    return us
+
+
 async def test_fills_during_a_dropped_connection_arrive_exactly_once(sim_server: Any, client: BinanceRestClient
                                                                      ) -> None:
     events: list[Any] = []
-    cfg = BinanceConfig(rest_url=sim_server.rest_url, ws_url=sim_server.ws_url, reconnect_initial_s=0.3,
-                        reconnect_jitter=0.0)
-    us = UserDataStream(client, client.rules, symbols=["BTCUSDT"], config=cfg, on_event=events.append)
-    await us.start()
+    us = await _started_user_stream(client, sim_server, events, reconnect_initial_s=0.3)
     r = client.rules["BTCUSDT"]
     try:
-        await us.wait_connected()
         assert metric("grinder_ws_connected", stream="private") == 1
         conn = us.connection
         assert conn is not None
@@ -379,3 +391,54 @@ async def test_fills_during_a_dropped_connection_arrive_exactly_once(sim_server:
         assert len({f.trade_id for f in fills}) == len(fills)
     finally:
         await us.stop()
+
+
+class _ShiftedClock:
+    """Wall time plus a shift the test moves forward (ends a governor ban without waiting)."""
+
+    def __init__(self) -> None:
+        self.shift_ms = 0
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.shift_ms
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns() + self.shift_ms * 1_000_000
+
+
+async def test_user_stream_keeps_running_through_a_rest_backoff(sim_server: Any, client: BinanceRestClient
+                                                                ) -> None:
+    """A 429/418 back-off refuses every REST call: the private socket must still reconnect and deliver
+    live fills, and the fills of the gap arrive once REST is allowed again (each exactly once)."""
+    events: list[Any] = []
+    clock = _ShiftedClock()
+    rest = BinanceRestClient(sim_server.rest_url, api_key=sim_server.api_key, api_secret=sim_server.api_secret,
+                             governor=RateLimitGovernor(clock))
+    await rest.exchange_info()
+    us = await _started_user_stream(rest, sim_server, events, reconnect_initial_s=0.05)
+    r = client.rules["BTCUSDT"]
+    try:
+        await wait_until(lambda: any(isinstance(e, UserStreamResynced) for e in events), what="initial resync")
+        conn = us.connection
+        assert conn is not None
+        rest.governor.on_rate_limited(418, None, 3600.0)  # banned for an hour: every REST call refused
+        connects = conn.connects
+        sim_server.control.drop_ws()
+        gap = await client.new_order(market("grinder_t_BTCUSDT_k1_1_1", lots=40), r, resp_type="RESULT")
+        await wait_until(lambda: conn.connects > connects and conn.connected.is_set(),
+                         what="user stream open again while REST is refused")
+        live = await client.new_order(market("grinder_t_BTCUSDT_k2_1_1", lots=20), r, resp_type="RESULT")
+        await wait_until(lambda: sum(f.last_fill_lots for f in _fills(events, "grinder_t_BTCUSDT_k2_1_1")) >= 20,
+                         what="a live fill during the back-off")
+        assert _fills(events, "grinder_t_BTCUSDT_k1_1_1") == []  # the gap waits for REST
+        clock.shift_ms = 3_601_000  # the ban is over
+        await wait_until(lambda: sum(f.last_fill_lots for f in _fills(events, "grinder_t_BTCUSDT_k1_1_1")) >= 40,
+                         what="the gap's fill recovered after the back-off")
+        assert us.deferred_recoveries == 1
+        for done, cid in ((gap, "grinder_t_BTCUSDT_k1_1_1"), (live, "grinder_t_BTCUSDT_k2_1_1")):
+            fills = _fills(events, cid)
+            assert sum(f.last_fill_lots for f in fills) == done.executed_lots(r)
+            assert len({f.trade_id for f in fills}) == len(fills)
+    finally:
+        await us.stop()
+        await rest.close()

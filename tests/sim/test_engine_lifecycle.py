@@ -97,12 +97,6 @@ async def test_engine_survives_the_cutoff_then_a_listen_key_expiry(watch: Watch)
     watch.assert_no_fill_lost()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine (grinder.binance.user_stream + streams, owned by i13): a listenKey that expires while the "
-    "private socket is down is never renewed on reconnect; every reconnect reuses the dead key, the "
-    "handshake is refused (-1125) and the backoff grows until the 30 min keepalive gets -1125",
-)
 async def test_engine_survives_a_listen_key_expiry_while_disconnected(watch: Watch) -> None:
     sim = watch.sim
     # A network cut, and the key runs out before the engine is back: listenKeyExpired reaches nobody.

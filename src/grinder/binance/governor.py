@@ -124,6 +124,19 @@ class RateLimitGovernor:
     def banned_until_ms(self) -> int:
         return self._banned_until_ms
 
+    def self_block(self) -> tuple[int, str]:
+        """Until when (server ms) Binance's 429/418 makes us refuse requests, and why; (0, "") when
+        nothing is blocked now. A 429 without Retry-After blocks its pools to the end of the window."""
+        now = self.server_now_ms()
+        until, why = 0, ""
+        if self._banned_until_ms > now:
+            until, why = self._banned_until_ms, "418/429 with Retry-After"
+        for pool in self._pools.values():
+            if pool.blocked_until_ms > max(now, until):
+                until = pool.blocked_until_ms
+                why = f"429 without Retry-After: {pool.name} until the window ends"
+        return until, why
+
     def _costs(self, endpoint: Endpoint, params: Mapping[str, object] | None) -> list[tuple[_Pool, int]]:
         costs: list[tuple[_Pool, int]] = []
         weight = endpoint.weight_for(params)

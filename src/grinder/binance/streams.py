@@ -104,6 +104,8 @@ class WsConnection:
         self._closing: set[asyncio.Task[bool]] = set()
         self.connects = 0
         self.frames = 0
+        self.last_alive_ns = 0  # monotonic time of the last frame or pong from the server
+        self.pongs = 0
         self.connected = asyncio.Event()
         # Set by a frame handler whose frame caused work on other tasks (e.g. order sends): the
         # reader then lets the loop run them before it decodes the next buffered frame.
@@ -112,6 +114,12 @@ class WsConnection:
     @property
     def is_connected(self) -> bool:
         return self._ws is not None and not self._ws.closed
+
+    def silent_s(self) -> float | None:
+        """Seconds since the server last sent a frame or a pong; None while not connected."""
+        if not self.is_connected:
+            return None
+        return (self._clock.monotonic_ns() - self.last_alive_ns) / 1e9
 
     def stop(self) -> None:
         self._stop.set()
@@ -142,11 +150,12 @@ class WsConnection:
                 url = await self._url_factory()
                 session = self._session_factory()
                 async with session.ws_connect(
-                    url, heartbeat=cfg.heartbeat_s, autoping=True, max_msg_size=cfg.max_frame_bytes,
+                    url, heartbeat=cfg.heartbeat_s, autoping=False, max_msg_size=cfg.max_frame_bytes,
                     compress=0,
-                ) as ws:
+                ) as ws:  # pings answered in `_read`, so pongs are seen there too (liveness)
                     self._ws = ws
                     self._force_reason = None
+                    self.last_alive_ns = self._clock.monotonic_ns()
                     self.connects += 1
                     metrics.WS_CONNECTED.labels(self.name).set(1)
                     log.info("WebSocket connected to %s", redact_url(url))
@@ -211,6 +220,7 @@ class WsConnection:
                     got_frame = True
                     self._backoff.reset()  # the connection really works: start backoff afresh
                 self.frames += 1
+                self.last_alive_ns = self._clock.monotonic_ns()
                 try:
                     self._on_frame(msg.data)
                 except Exception:  # one bad frame or handler bug must not end the stream
@@ -221,6 +231,13 @@ class WsConnection:
                     # burst would be decoded in full before the tasks the frame started could run.
                     self.yield_requested = False
                     await asyncio.sleep(0)
+                continue
+            if msg.type is aiohttp.WSMsgType.PING:
+                await ws.pong(msg.data)
+                continue
+            if msg.type is aiohttp.WSMsgType.PONG:  # the answer to aiohttp's heartbeat ping
+                self.last_alive_ns = self._clock.monotonic_ns()
+                self.pongs += 1
                 continue
             return self._force_reason or _end_reason(self.name, msg, cfg.max_frame_bytes)
 

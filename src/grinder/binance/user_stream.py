@@ -5,6 +5,9 @@ The listenKey is created (POST), kept alive every 30 min (PUT) and re-created on
 `userTrades` since the last event seen (per symbol) become `OrderUpdate(x=TRADE)` events exactly as
 the stream would have sent them, and the open orders are delivered in a `UserStreamResynced`.
 Repeated events are dropped by (order id, execution type, trade id / transaction time).
+Each reconnect asks POST listenKey again (the active key, or a new one if it expired meanwhile).
+While REST is in a rate-limit back-off the socket still opens with the known key and live events
+flow; the recovery of the gap is deferred until the governor lets REST through.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 RECOVERY_MARGIN_MS = 2_000  # look back a little before the last seen event: clocks and ordering jitter
 TRADES_PAGE = 1000  # Binance's maximum userTrades limit
 TRADES_MAX = 20_000  # a gap with more of our fills than this is reported, not silently cut
+LIVENESS_FACTOR = 1.5  # heartbeat ping after heartbeat_s of silence; its pong is due within half that
+DEFERRED_RETRY_MAX_S = 2.0  # a recovery refused by the rate-limit governor is re-asked this often
 
 
 class UserStreamResynced(msgspec.Struct, frozen=True, gc=False):
@@ -178,6 +183,7 @@ class UserDataStream:
         self._session = session
         self._own_session = session is None
         self.listen_key: str | None = None
+        self._key_used = False  # a connection was tried with `listen_key`: ask again on the next
         self._seen_events = _SeenSet()
         self._seen_account = _SeenSet(5_000)
         self._last_seen_ms: dict[str, int] = {}
@@ -186,6 +192,11 @@ class UserDataStream:
         self._conn: WsConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.recoveries = 0
+        # Recovery that REST's rate-limit back-off refused: per-symbol "seen up to" marks of the gap,
+        # and the task that retries it while live events already flow.
+        self._deferred_marks: dict[str, int] | None = None
+        self._deferred_task: asyncio.Task[None] | None = None
+        self.deferred_recoveries = 0
         self.key_renewals = 0
 
     # ----------------------------------------------------------------- lifecycle
@@ -196,12 +207,32 @@ class UserDataStream:
         return self._session
 
     async def _url(self) -> str:
-        if self.listen_key is None:
-            self.listen_key = await self._rest.start_listen_key()
-            self.key_renewals += 1
-            metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("create").inc()
-            log.info("listen_key_created")
-        path = self._config.user_stream_path.format(listen_key=self.listen_key)
+        if self.listen_key is None or self._key_used:
+            # A reconnect asks again: POST returns the account's active key (extending it) or, when
+            # it expired while we were away (no `listenKeyExpired` reached us), a new one. Reusing
+            # the old key would be refused (-1125) on every retry until the next keepalive.
+            old = self.listen_key
+            try:
+                self.listen_key = await self._rest.start_listen_key()
+            except RateLimitRefused:
+                if old is None:
+                    raise
+                # REST is in a back-off (429/418): try the key we have; if it expired, the
+                # handshake fails and the next attempt asks again.
+                log.warning("listen_key_check_deferred: REST in a rate-limit back-off, reusing the key")
+                self._key_used = True
+                return self._stream_url(old)
+            if self.listen_key != old:
+                self.key_renewals += 1
+                metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("create").inc()
+                log.info("listen_key_created" if old is None else "listen_key_replaced on reconnect")
+            else:
+                metrics.LISTEN_KEY_RENEWALS_TOTAL.labels("keepalive").inc()
+        self._key_used = True
+        return self._stream_url(self.listen_key)
+
+    def _stream_url(self, listen_key: str) -> str:
+        path = self._config.user_stream_path.format(listen_key=listen_key)
         return f"{self._config.ws_url.rstrip('/')}{path}"
 
     async def start(self) -> None:
@@ -231,11 +262,24 @@ class UserDataStream:
     def connection(self) -> WsConnection | None:
         return self._conn
 
+    def stale_reason(self) -> str | None:
+        """Why the open socket cannot be trusted to be alive: no event and no pong for longer than the
+        liveness window (a heartbeat ping after `heartbeat_s` of silence + its pong wait); else None."""
+        silent = None if self._conn is None else self._conn.silent_s()
+        window_s = LIVENESS_FACTOR * self._config.heartbeat_s
+        if silent is None or silent <= window_s:
+            return None
+        return f"user-data stream silent for {silent:.1f}s (no event or pong; window {window_s:.1f}s)"
+
     async def stop(self, *, close_listen_key: bool = True) -> None:
         if self._conn is not None:
             self._conn.stop()
         if len(self._tasks) > 1:
             self._tasks[1].cancel()  # keepalive loop
+        if self._deferred_task is not None:
+            self._deferred_task.cancel()
+            await stop_tasks([self._deferred_task])
+            self._deferred_task = None
         await stop_tasks(self._tasks)
         self._tasks = []
         if close_listen_key and self.listen_key is not None:
@@ -279,18 +323,61 @@ class UserDataStream:
             # The key was declared gone while this socket was connecting: connect again with a new one.
             raise BinanceAPIError(0, None, "listenKey replaced during connect", kind=ErrorKind.RETRYABLE)
         reason = "connect" if self.recoveries == 0 else "reconnect"
-        await self.recover(reason)
+        marks = dict(self._last_seen_ms)  # before any live frame of this connection moves them
+        try:
+            await self.recover(reason, marks)
+        except RateLimitRefused as exc:
+            # REST is in a rate-limit back-off (a 429 without Retry-After blocks its pool to the end
+            # of the window, up to 60 s). Dropping the socket would leave us blind to our own fills
+            # for all that time: keep it, deliver live events now, recover the gap when REST frees.
+            self._defer_recovery(reason, marks, exc)
 
-    async def recover(self, reason: str) -> int:
-        """Fetch fills missed since the last seen event and the open orders; returns fills delivered."""
+    def _defer_recovery(self, reason: str, marks: dict[str, int], exc: RateLimitRefused) -> None:
+        if self._deferred_marks is None:
+            self._deferred_marks = {sym: marks.get(sym, self._since_ms) for sym in self.symbols}
+        else:  # a second gap before the first was recovered: cover both (a new dict: see below)
+            old = self._deferred_marks
+            self._deferred_marks = {s: min(old[s], marks.get(s, self._since_ms)) for s in self.symbols}
+        log.warning("user_stream_recovery_deferred reason=%s wait_s=%.1f: live events flow now, the gap is "
+                    "recovered when the REST back-off ends (%s)", reason, exc.wait_s, exc.reason)
+        if self._deferred_task is None or self._deferred_task.done():
+            self._deferred_task = asyncio.get_running_loop().create_task(
+                self._deferred_recovery(reason, exc.wait_s), name="user-stream-deferred-recovery")
+
+    async def _deferred_recovery(self, reason: str, wait_s: float) -> None:
+        while True:
+            # The governor refuses locally (nothing is sent), so asking every few seconds is free.
+            await asyncio.sleep(min(max(wait_s, 0.1), DEFERRED_RETRY_MAX_S))
+            marks = self._deferred_marks
+            if marks is None:
+                return
+            try:
+                await self.recover(f"{reason}_deferred", marks)
+            except RateLimitRefused as exc:
+                wait_s = exc.wait_s
+                continue
+            except Exception as exc:  # network or exchange error: the same pass again shortly
+                log.warning("user_stream_deferred_recovery_failed error=%s: %s", type(exc).__name__, exc)
+                wait_s = DEFERRED_RETRY_MAX_S
+                continue
+            self.deferred_recoveries += 1
+            if self._deferred_marks is marks:  # no new gap was merged while this pass ran
+                self._deferred_marks = None
+                return
+            wait_s = 0.0
+
+    async def recover(self, reason: str, marks: Mapping[str, int] | None = None) -> int:
+        """Fetch fills missed since the last seen event (or `marks`, per symbol) and the open orders;
+        returns fills delivered."""
         self.recoveries += 1
+        seen = self._last_seen_ms if marks is None else marks
         delivered = 0
         since_all = self._since_ms
         for symbol in self.symbols:
             rules = self._rules.get(symbol)
             if rules is None:
                 continue
-            since = max(0, self._last_seen_ms.get(symbol, self._since_ms) - RECOVERY_MARGIN_MS)
+            since = max(0, seen.get(symbol, self._since_ms) - RECOVERY_MARGIN_MS)
             since_all = min(since_all, since)
             trades = await self._trades_since(symbol, since)
             by_order: dict[int, list[UserTrade]] = {}

@@ -36,6 +36,8 @@ class InstanceSpec:
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     stale_after_s: float = 4.0
     heartbeat_s: float = 2.0
+    deadman_countdown_s: float = 30.0  # [engine] dead-man's switch (the engine's defaults)
+    deadman_interval_s: float = 10.0
 
 
 def config_text(spec: InstanceSpec) -> str:
@@ -47,6 +49,8 @@ cancel_on_shutdown = true
 leftover_orders = "adopt"
 stale_feed_s = 5.0
 log_level = "INFO"
+deadman_countdown_s = {spec.deadman_countdown_s}
+deadman_interval_s = {spec.deadman_interval_s}
 
 [connector]
 mode = "LIVE_TRADE"

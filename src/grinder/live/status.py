@@ -32,7 +32,7 @@ def readiness(engine: LiveEngine) -> Readiness:
     if not p.market_connected():
         reasons.append("market stream disconnected")
     if engine.has_account and not p.user_connected():
-        reasons.append("user-data stream disconnected")
+        reasons.append("user-data stream disconnected or silent (no event or pong in its liveness time)")
     if engine.write_block is not None and p.want_armed:
         reasons.append(f"writes blocked ({engine.write_block})")
     cfg = p.connector.config

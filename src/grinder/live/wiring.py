@@ -321,7 +321,8 @@ async def build_engine(
     def user_connected() -> bool:
         if paper_account is not None:
             return True
-        return user.connection is not None and user.connection.is_connected
+        # Open AND alive: a socket with neither an event nor a pong within the liveness window is stale.
+        return user.connection is not None and user.connection.is_connected and user.stale_reason() is None
 
     async def close_session() -> None:
         await connector.close()
@@ -367,12 +368,13 @@ def attach_self_healing(
 
 
 def exchange_block(rest: BinanceRestClient) -> Callable[[], str | None]:
-    """Why the exchange refuses us now (a 418 ban, a 429 Retry-After), for /readyz; None when it does not."""
+    """Why the exchange refuses us now (418, 429 with or without Retry-After), for /readyz; None if not."""
 
     def blocked() -> str | None:
-        left_ms = rest.governor.banned_until_ms - rest.governor.server_now_ms()
+        until_ms, why = rest.governor.self_block()
+        left_ms = until_ms - rest.governor.server_now_ms()
         if left_ms > 0:
-            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more"
+            return f"self-blocked by the exchange (418/429) for {left_ms / 1000:.1f}s more ({why})"
         return None
 
     return blocked

@@ -1,6 +1,7 @@
 """`/_sim/...`: the loopback control API for fault injection and market stepping (not a Binance path).
 
-GET/POST/DELETE /_sim/faults, POST /_sim/actions/{drop_ws,stall_ws,expire_listen_key,step},
+GET/POST/DELETE /_sim/faults, POST /_sim/actions/{drop_ws,stall_ws,expire_listen_key,step} (stall_ws takes
+{"ms": N, "silent": true} to leave pings unanswered too),
 GET/POST /_sim/lifecycle (connection lifetime, listenKey validity), GET /_sim/state.
 Bodies and answers are JSON; bad input answers 400 naming the problem.
 """
@@ -38,6 +39,16 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return doc
 
 
+def _stall_ws(server: SimServer, body: dict[str, Any]) -> web.Response:
+    ms = body.get("ms", server.faults.ws_stall_ms)
+    if not isinstance(ms, int) or ms <= 0:
+        return _json({"error": 'stall_ws needs {"ms": <positive int>}'}, 400)
+    silent = body.get("silent", False)
+    if not isinstance(silent, bool):
+        return _json({"error": 'stall_ws "silent" must be true or false'}, 400)
+    return _json({"stalled": server.control.stall_ws(ms, silent=silent)})
+
+
 def add_control_routes(app: web.Application, server: SimServer) -> None:
     control = server.control
 
@@ -61,10 +72,7 @@ def add_control_routes(app: web.Application, server: SimServer) -> None:
         if name == "drop_ws":
             return _json({"dropped": control.drop_ws()})
         if name == "stall_ws":
-            ms = body.get("ms", server.faults.ws_stall_ms)
-            if not isinstance(ms, int) or ms <= 0:
-                return _json({"error": 'stall_ws needs {"ms": <positive int>}'}, 400)
-            return _json({"stalled": control.stall_ws(ms)})
+            return _stall_ws(server, body)
         if name == "expire_listen_key":
             return _json({"expired": len(control.expire_listen_key())})
         if name == "step":

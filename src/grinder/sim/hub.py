@@ -61,6 +61,7 @@ class StreamConn:
         self._wake = asyncio.Event()
         self._max_queue = max_queue
         self.stalled_until_ns = 0
+        self.silent_until_ns = 0  # pings unanswered until then (a "silent" stall)
         self.closed = False
         self.sent = 0
 

@@ -99,8 +99,8 @@ class SimControl:
     def drop_ws(self) -> int:
         return self._server.ws.drop_all()
 
-    def stall_ws(self, ms: int) -> int:
-        return self._server.ws.stall_all(ms)
+    def stall_ws(self, ms: int, *, silent: bool = False) -> int:
+        return self._server.ws.stall_all(ms, silent=silent)
 
     def expire_listen_key(self) -> list[str]:
         return self._server.user.expire_due(self._server.now_ms(), force=True)

@@ -104,7 +104,8 @@ class WsGateway:
         ws = conn.ws
         async for msg in ws:
             if msg.type == WSMsgType.PING:
-                await ws.pong(msg.data)
+                if self.monotonic_ns() >= conn.silent_until_ns:
+                    await ws.pong(msg.data)
             elif msg.type == WSMsgType.PONG:
                 conn.last_pong_ms = self.now_ms()
             elif msg.type == WSMsgType.TEXT:
@@ -199,11 +200,14 @@ class WsGateway:
             self.hub.remove(conn)
         return len(conns)
 
-    def stall_all(self, stall_ms: int) -> int:
-        """Fault: hold every connection's outgoing frames for `stall_ms` (they arrive late, in order)."""
+    def stall_all(self, stall_ms: int, *, silent: bool = False) -> int:
+        """Fault: hold every connection's outgoing frames for `stall_ms` (they arrive late, in order).
+        `silent`: the client's pings go unanswered too (a network stall, not only a slow server)."""
         until = self.monotonic_ns() + stall_ms * 1_000_000
         for conn in self.hub.conns:
             conn.stalled_until_ns = until
+            if silent:
+                conn.silent_until_ns = until
         return len(self.hub.conns)
 
 

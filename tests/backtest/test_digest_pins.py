@@ -28,12 +28,16 @@ from tests.backtest.conftest import reference_run_configs
 # (20, 0), REFERENCE_SYNTH_120K 4f5e0abff460... (same fills: test_reference_grid).
 # Both issues merged (latency model on with issue 15's order management): DEFAULT_30K (29, 0) before
 # e3227418a207... (64, 5) on issue 15's branch alone. Every pin here is equal with skip_quiet on and off.
-DEFAULT_30K = "6e05cbd8c73e654a5c3c6e3eefaf07ed0f44dd55af55b1be1e116517c21a4e13"
-REFERENCE_SYNTH_120K = "9c85c2cfc5d45e42c8addb861e3c1c64268559f70ba19a5efa3a2bde6623a4ea"
+# 2026-12-03 (issue 15, ADR-260..264): skew on the whole-level lattice, no plan on a trade newer than the
+# book, outward moves are one amend, no grow amends. Before: DEFAULT_30K 6e05cbd8c73e... (29, 0);
+# REFERENCE_SYNTH_120K 9c85c2cfc5d4... (same 37 fills: outward moves are amends now).
+DEFAULT_30K = "6499dd6075e4d1297f2d6af85ba09ad415f2a63bba2556589e9272565f9c517b"
+REFERENCE_SYNTH_120K = "150875f2ee3ad5d6942813e23e3a41cb3d426fbc709639b8584d6d3868eeba7f"
 # 2026-12-02 (issue 16): the latency model is on by default (23 ms to the matching engine, 3 ms feed on
 # these captures); before it: 53c966be8daffe91ecbe2f74479a13064a801418e928bfa58a8dec9db0ebe76b (309, 72)
 # issue 15 (order management by price, tolerance, holds) on top: (92, 13); (367, 70) 54bfc92b42ea... before it
-TIGHT_FEATURES_30K = "0ae637589f1def54f851a3d4f1f55ea8e96b3fbdf354b4f71c94bb16bd298552"
+# issue 15 ADR-260..264 (skew on the lattice, trade-before-book, amends): (38, 10); (92, 13) 0ae637589f1d... before
+TIGHT_FEATURES_30K = "970d5c1d44f87f33286929d74657b5a2f712b45dcb918ee6181df70d66e4bbf8"
 
 
 def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
@@ -47,7 +51,7 @@ def test_default_config_on_captures_digest(capture_tape: Tape) -> None:
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills)) == (29, 0)
+    assert (len(log.commands), len(log.fills)) == (26, 0)
     assert log.digest == DEFAULT_30K
 
 
@@ -72,7 +76,7 @@ def test_tight_grid_with_features_on_captures_digest(capture_tape: Tape) -> None
         backtest_config=BacktestConfig(),
     )
     log = bt.run()
-    assert (len(log.commands), len(log.fills)) == (92, 13)
+    assert (len(log.commands), len(log.fills)) == (38, 10)
     # features come precomputed from the tape (grinder.backtest.features): quiet stretches are skipped
     assert log.rows_processed < 5_000
     assert log.digest == TIGHT_FEATURES_30K
@@ -86,7 +90,8 @@ def test_reference_grid_on_synthetic_digest(synth_tape: Tape) -> None:
 
 # Re-pinned 2026-12-03 after issues 15 and 16 merged (default strategy and order management changed
 # what is planned); was 0d34fa034b50... The claim below (only the id sequence differs) is unchanged.
-DEFAULT_60K_BEFORE_BLOCK_MEMO = "c70e96fef8a509e5e0049bab56ef6a3908f35bd331d1cf7ad967ac53e0bcbb0e"
+# Re-pinned 2026-12-03 for issue 15 ADR-260..264 (what is planned changed again); was c70e96fef8a5...
+DEFAULT_60K_BEFORE_BLOCK_MEMO = "40109ef9df0b61ea60936089f3e6ebf54061ea08fe994d8a65fc19ff446c3055"
 
 
 def _without_id_sequence(log: Any) -> tuple[list[Any], list[Any], list[Any]]:

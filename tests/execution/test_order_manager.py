@@ -73,13 +73,40 @@ def test_move_towards_the_touch_amends_in_place_with_total_quantity() -> None:
     assert wo is not None and (wo.price_ticks, wo.qty_lots, wo.remaining_lots) == (MID - 10, 5, 4)
 
 
-def test_move_away_from_the_touch_is_cancel_and_place_not_an_amend() -> None:
-    # an amend away from the touch loses the queue place and improves nothing (ADR-170)
+def test_move_away_from_the_touch_is_one_amend_not_cancel_and_place() -> None:
+    # a move away loses the queue place either way: one amend instead of two writes (ADR-263)
     m = om(price_tolerance_bps=0)
     [b1] = placed(m, [quote(Side.BUY, "b1", MID - 10)])
-    cancel, new = m.plan(SYM, [quote(Side.BUY, "b1", MID - 12)], mid_ticks=MID)
-    assert cancel == CancelOrder(SYM, b1.client_order_id)
-    assert isinstance(new, PlaceOrder) and new.price_ticks == MID - 12 and new.level == "b2"
+    [amend] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 12)], mid_ticks=MID)
+    assert isinstance(amend, AmendOrder)
+    assert (amend.client_order_id, amend.price_ticks) == (b1.client_order_id, MID - 12)
+
+
+def test_a_larger_quote_keeps_the_smaller_order_a_smaller_quote_shrinks_it() -> None:
+    # growing an order in place would lose its queue place on Binance: it is kept (ADR-264)
+    m = om(price_tolerance_bps=0)
+    placed(m, [quote(Side.BUY, "b1", MID - 10, 4)])
+    assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 6)], mid_ticks=MID) == []
+    [shrink] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 3)], mid_ticks=MID)
+    assert isinstance(shrink, AmendOrder) and (shrink.price_ticks, shrink.qty_lots) == (MID - 10, 3)
+
+
+def test_an_echo_of_an_earlier_amend_does_not_free_the_amend_in_flight() -> None:
+    # amend 1 answered by REST, then amend 2 sent; amend 1's AMENDMENT event arrives only now: the
+    # order must stay frozen for amend 2 (re-planning it sent amend 2 twice: -5027 "no need to modify")
+    m = om(price_tolerance_bps=0)
+    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 20, 4)])
+    [a1] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 15, 4)], mid_ticks=MID)
+    m.on_submitted(a1)
+    m.on_result(result(a1))
+    [a2] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 4)], mid_ticks=MID)
+    m.on_submitted(a2)
+    m.on_order_update(update(b1, OrderStatus.NEW, execution=ExecutionType.AMENDMENT, price=MID - 15))
+    wo = m.order(b1.client_order_id)
+    assert wo is not None and wo.state is WorkingState.PENDING_AMEND and wo.amend_to == (MID - 10, 4)
+    assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 10, 4)], mid_ticks=MID) == []  # not sent again
+    m.on_order_update(update(b1, OrderStatus.NEW, execution=ExecutionType.AMENDMENT, price=MID - 10))
+    assert wo.state is WorkingState.OPEN and wo.price_ticks == MID - 10
 
 
 def test_without_amend_a_change_is_cancel_then_place() -> None:
@@ -103,14 +130,13 @@ def test_tolerance_keeps_nearby_orders() -> None:
     placed(m, [quote(Side.BUY, "b1", MID - 10, 4)])
     assert m.plan(SYM, [quote(Side.BUY, "b1", MID - 12, 5)], mid_ticks=MID) == []
     assert [type(c) for c in m.plan(SYM, [quote(Side.BUY, "b1", MID - 13, 4)], mid_ticks=MID)] == [
-        CancelOrder,
-        PlaceOrder,
+        AmendOrder
     ]
     # the bps tolerance: 0.2 bps of a 500_000-tick mid is 10 ticks
     m2 = om()
     placed(m2, [quote(Side.BUY, "b1", MID - 10, 4)])
     assert m2.plan(SYM, [quote(Side.BUY, "b1", MID - 20, 4)], mid_ticks=MID) == []
-    assert len(m2.plan(SYM, [quote(Side.BUY, "b1", MID - 21, 4)], mid_ticks=MID)) == 2
+    assert len(m2.plan(SYM, [quote(Side.BUY, "b1", MID - 21, 4)], mid_ticks=MID)) == 1
 
 
 def test_levels_not_wanted_are_cancelled_first_and_budget_prefers_near_levels() -> None:
@@ -123,11 +149,15 @@ def test_levels_not_wanted_are_cancelled_first_and_budget_prefers_near_levels() 
         mid_ticks=MID + 100,
         budget=4,
     )
-    assert [type(c).__name__ for c in cmds] == ["CancelOrder", "CancelOrder", "AmendOrder", "PlaceOrder"]
-    amend, place = cmds[2:]
-    # the buy furthest behind moves up to the nearest new buy; sells below the new ones go
-    assert amend.client_order_id.split("_")[3] == "b2" and amend.price_ticks == MID + 80  # type: ignore[union-attr]
-    assert isinstance(place, PlaceOrder) and place.price_ticks == MID + 120
+    assert all(isinstance(c, AmendOrder) for c in cmds)
+    # first the sells below the new ones move out (each replaces a cancel: as urgent), then the buy
+    # furthest behind moves up to the nearest new buy; the places wait for budget
+    assert [(c.client_order_id.split("_")[3], c.price_ticks - MID) for c in cmds] == [  # type: ignore[union-attr,operator]
+        ("s2", 120),
+        ("s1", 130),
+        ("b2", 80),
+        ("b1", 70),
+    ]
 
 
 def test_budget_cut_does_not_burn_ids() -> None:

@@ -80,7 +80,9 @@ def test_without_history_the_spacing_adapts_after_the_first_closed_bar() -> None
 
 
 def test_inventory_skew_is_on_by_default_and_shifts_both_sides_against_the_position() -> None:
-    g = GridConfig(spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("10"), order_qty=Decimal("0.002"))
+    g = GridConfig(
+        spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("10"), order_qty=Decimal("0.002"), whole_levels=False
+    )
     flat = GridStrategy(SYM, RULES, StrategyConfig(grid=g))
     long = GridStrategy(SYM, RULES, StrategyConfig(grid=g))
     half_cap = 5  # lots of 0.001: max_position 0.01 = 10 lots
@@ -97,6 +99,33 @@ def test_inventory_skew_is_on_by_default_and_shifts_both_sides_against_the_posit
     assert best["flat", Side.BUY] - best["long", Side.BUY] == 150
     assert best["flat", Side.SELL] - best["long", Side.SELL] == 150
     assert long.stats()["skew_max_bps"] == pytest.approx(2.5, abs=0.01)
+
+
+def test_skew_on_the_whole_level_lattice_moves_the_grid_by_whole_steps() -> None:
+    # default whole levels, step 600 ticks (10 bps), 10 bps skew at the cap of 100 lots: the shift is
+    # the nearest whole number of steps, so a fill keeps every order on the lattice (a fractional
+    # shift re-priced the whole grid on every fill; ADR-260)
+    g = GridConfig(
+        spacing_mode=SpacingMode.FIXED,
+        spacing_bps=Decimal("10"),
+        order_qty=Decimal("0.002"),
+        max_position=Decimal("0.1"),
+        anchor_skew_bps=Decimal("10"),
+        size_skew=False,
+    )
+    s = GridStrategy(SYM, RULES, StrategyConfig(grid=g))
+    s.on_event(book(MID - 1, MID + 1, T0))
+
+    def prices(lots: int) -> set[tuple[Side, int]]:
+        return {(q.side, q.price_ticks) for q in s.desired_quotes(lots, T0).quotes}
+
+    flat = prices(0)
+    assert len(flat) == 10
+    for lots in (20, 40, -40):  # raw shifts 120, 240, 240 ticks: under half a step, no move at all
+        assert prices(lots) == flat
+    for lots in (50, 80):  # raw 300 (half a step) and 480 ticks: one whole step down
+        assert prices(lots) == {(side, p - 600) for side, p in flat}
+    assert prices(-50) == {(side, p + 600) for side, p in flat}
 
 
 def test_size_skew_keeps_one_minimum_order_after_a_one_lot_fill() -> None:

@@ -239,6 +239,7 @@ def test_inventory_skew_shifts_anchor_and_shrinks_growing_side() -> None:
         max_position=Decimal("0.04"),
         anchor_skew_bps=Decimal("10"),
         size_skew=True,
+        whole_levels=False,  # the continuous skew; on the lattice it moves whole steps (ADR-260)
     )
     s = GridStrategy(
         SYM,

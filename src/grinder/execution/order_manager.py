@@ -210,9 +210,10 @@ class OrderManager:
 
         Orders are matched to quotes by side and price, not by level tag (ADR-170): an order whose
         price is still quoted (within the price tolerance) stays and keeps its place in the queue,
-        whatever level it was placed for; orders whose price left the quotes are cancelled and the
-        new prices placed. An unmatched order is amended onto an unmatched quote only when that
-        keeps or improves its priority (a move towards the touch); a matched order is amended only
+        whatever level it was placed for. An unmatched order is amended onto an unmatched quote of
+        its side (one write; the one furthest behind first, so a move towards the touch improves
+        its priority; a move away loses the queue place a cancel + place would lose too, ADR-263);
+        orders left over are cancelled, quotes left over placed. A matched order is amended only
         for its quantity, at its own price. `crossed` = (lowest ask or trade, highest bid or trade,
         lowest ask, highest bid) of the recent market: a buy at or above the first, a sell at or
         below the second, may be filling right now and is left alone (no amend, no cancel) until its
@@ -247,16 +248,18 @@ class OrderManager:
         unquoted: list[tuple[str, QuoteLike]] = []
         for tag, q in quotes:
             wo = _nearest(claimable, used, q, tol)
+            # Only shrink in place: a smaller order keeps its queue place, a larger one would lose it
+            # (Binance) for a size the quote merely prefers, so a smaller order is kept (ADR-264).
             resize = (
                 wo is not None
                 and wo.client_order_id in free
-                and abs(q.qty_lots - wo.remaining_lots) > self.config.qty_tolerance_lots
+                and wo.remaining_lots - q.qty_lots > self.config.qty_tolerance_lots
             )
             if wo is None or (resize and not self.config.amend_enabled):
                 unquoted.append((tag, q))  # (an order to resize without amends is cancelled below)
                 continue
             used.add(wo.client_order_id)
-            if resize:  # same price, new size: one amend (a smaller order keeps its queue place)
+            if resize:  # same price, smaller size: one amend
                 intents.append(self._amend(wo, q, wo.price_ticks, mid_ticks, position_lots))
         # A side never holds more orders than it quotes: an order in flight, of unknown outcome or
         # being filled takes a quote's place until it resolves (as a frozen level did, ADR-046).
@@ -321,8 +324,8 @@ class OrderManager:
         position_lots: int,
         intents: list[_Intent],
     ) -> None:
-        """Quotes no order stands for: move an order up to one (an amend that improves its price
-        priority), else place one where the side has room. `leftover` keeps the orders to cancel."""
+        """Quotes no order stands for: amend a left-over order of the side onto one (`_mover`), else
+        place one where the side has room. `leftover` keeps the orders to cancel."""
         buy_from, sell_to = crossed[2:] if crossed is not None else (_INT_MAX, _INT_MIN)
         for tag, q in unquoted:
             if q.post_only and (
@@ -333,10 +336,12 @@ class OrderManager:
             if room[q.side] <= 0:
                 continue
             room[q.side] -= 1
-            wo = _outward(leftover, q) if self.config.amend_enabled else None
+            wo = _mover(leftover, q) if self.config.amend_enabled else None
             if wo is not None:
                 leftover.remove(wo)
-                intents.append(self._amend(wo, q, q.price_ticks, mid_ticks, position_lots))
+                # a move away replaces a cancel: as urgent as one (the order left its quote)
+                away = (wo.price_ticks - q.price_ticks) * q.side.sign > 0
+                intents.append(self._amend(wo, q, q.price_ticks, mid_ticks, position_lots, urgent=away))
                 continue
             tag = _free_tag(tag, taken)
             taken.add(tag)
@@ -372,7 +377,13 @@ class OrderManager:
         return free, list(book.values())
 
     def _amend(
-        self, wo: WorkingOrder, q: QuoteLike, price_ticks: int, mid_ticks: int | None, position_lots: int
+        self,
+        wo: WorkingOrder,
+        q: QuoteLike,
+        price_ticks: int,
+        mid_ticks: int | None,
+        position_lots: int,
+        urgent: bool = False,
     ) -> _Intent:
         return self._intent(
             "amend",
@@ -384,6 +395,7 @@ class OrderManager:
             wo,
             mid_ticks,
             position_lots,
+            urgent,
         )
 
     def unissued_id(self, symbol: str, level: str) -> str:
@@ -413,8 +425,9 @@ class OrderManager:
         order: WorkingOrder | None,
         mid_ticks: int | None,
         position_lots: int = 0,
+        urgent: bool = False,
     ) -> _Intent:
-        if kind == "cancel":
+        if kind == "cancel" or urgent:
             rank = 0
         else:
             reducing = (side is Side.SELL and position_lots > 0) or (side is Side.BUY and position_lots < 0)
@@ -570,11 +583,16 @@ class OrderManager:
         if not ev.status.is_open:
             self._close(wo, "status")
         else:
-            if ev.execution_type is ExecutionType.AMENDMENT or wo.state is WorkingState.UNKNOWN:
+            amended = ev.execution_type is ExecutionType.AMENDMENT
+            # An AMENDMENT other than the in-flight amend's target is the echo of an earlier amend:
+            # the order still waits for this one (freeing it sent the same amend twice: -5027).
+            answers = wo.amend_to is None or wo.amend_to == (ev.price_ticks, ev.orig_qty_lots)
+            if amended or wo.state is WorkingState.UNKNOWN:
                 wo.price_ticks, wo.qty_lots = ev.price_ticks, ev.orig_qty_lots
-                wo.amend_to = None
+                if answers or wo.state is WorkingState.UNKNOWN:
+                    wo.amend_to = None
             if wo.state in (WorkingState.PENDING_NEW, WorkingState.UNKNOWN) or (
-                wo.state is WorkingState.PENDING_AMEND and ev.execution_type is ExecutionType.AMENDMENT
+                wo.state is WorkingState.PENDING_AMEND and amended and answers
             ):
                 wo.state = WorkingState.OPEN
             self._weigh(wo, +1)
@@ -675,19 +693,23 @@ def _nearest(orders: list[WorkingOrder], used: set[str], q: QuoteLike, tol: int)
     return best
 
 
-def _outward(orders: list[WorkingOrder], q: QuoteLike) -> WorkingOrder | None:
-    """The order of the quote's side and kind furthest behind the quote's price (for a move to the
-    quote, which improves its price priority), or None when no such order exists."""
-    best: WorkingOrder | None = None
+def _mover(orders: list[WorkingOrder], q: QuoteLike) -> WorkingOrder | None:
+    """The order of the quote's side and kind to amend onto the quote: the one furthest behind its
+    price (the move improves its price priority), else the nearest one ahead of it (a move away
+    from the touch loses the queue place, as the cancel + place it replaces would, for one write
+    instead of two; ADR-263), or None when the side has no order to spare."""
+    behind: WorkingOrder | None = None
+    ahead: WorkingOrder | None = None
     for wo in orders:
         if wo.side is not q.side or wo.post_only is not q.post_only:
             continue
-        behind = wo.price_ticks < q.price_ticks if q.side is Side.BUY else wo.price_ticks > q.price_ticks
-        if behind and (
-            best is None or abs(wo.price_ticks - q.price_ticks) > abs(best.price_ticks - q.price_ticks)
-        ):
-            best = wo
-    return best
+        d = abs(wo.price_ticks - q.price_ticks)
+        if wo.price_ticks < q.price_ticks if q.side is Side.BUY else wo.price_ticks > q.price_ticks:
+            if behind is None or d > abs(behind.price_ticks - q.price_ticks):
+                behind = wo
+        elif ahead is None or d < abs(ahead.price_ticks - q.price_ticks):
+            ahead = wo
+    return behind if behind is not None else ahead
 
 
 def _free_tag(tag: str, taken: set[str]) -> str:

@@ -108,6 +108,7 @@ class _SymbolState:
     orders_version: int = -1  # OrderManager.version the bounds below were taken at
     top_buy: int = _INT_MIN  # our highest buy, lowest sell (working or amending to)
     low_sell: int = _INT_MAX
+    book_ms: int = 0  # transaction time of the last BookTicker (0: none seen, e.g. an L2-only feed)
 
     def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int) -> None:
         """The market quoted or printed down to `lo` and up to `hi` at `now_ms`."""
@@ -207,6 +208,7 @@ class TradingPipeline:
             self._order_bounds(ev.symbol, st)
         if isinstance(ev, BookTicker):
             st.bid_ticks, st.ask_ticks = ev.bid_ticks, ev.ask_ticks
+            st.book_ms = max(st.book_ms, ev.transaction_time_ms)
             st.reach(ev.ask_ticks, ev.bid_ticks, now_ms, hold)
             if st.fill_ms:
                 st.on_book(ev)
@@ -218,6 +220,13 @@ class TradingPipeline:
         st.strategy.on_event(ev)
         self._refresh_equity(now_ms)
         if not self._needs_plan(st, ev, now_ms):
+            return []
+        if hold and isinstance(ev, Trade) and ev.trade_time_ms > st.book_ms > 0:
+            # A print newer than our book: the book of that instant is on its way and may be through
+            # our prices already. Plan on it, not on the stale one (maker orders sent now were
+            # refused -5022, cancels hit orders filled that instant -2011; ADR-261). A hold like
+            # the crossed holds: off with them (crossed_hold_ms = 0, the reference grid).
+            st.dirty = True
             return []
         return self._plan(ev.symbol, st, now_ms)
 
@@ -436,7 +445,7 @@ class TradingPipeline:
             decision = self.guard.check(cmd, self, now_ms)
             if decision.allowed:
                 self.orders.on_submitted(cmd)
-                self.writes.take(now_ms)  # counted when there is room; never held back
+                self.writes.take(now_ms, force=True)  # counted, never held back
                 out.append(cmd)
             else:
                 self._blocked.append(BlockedCommand(cmd, decision.reason, now_ms))

@@ -1,31 +1,57 @@
 """`WriteBudget`: one per account, shared by every symbol: writes stay under a share of Binance's limits.
 
-Three token buckets (ORDERS per 10 s, ORDERS per minute, REQUEST_WEIGHT per minute, each write
-weighing 1), each sized at `write_share` of the exchange limit, so no sliding window of any of them
-can exceed that share (the bucket argument of `grinder.risk.rate`, ADR-045). `pressure` says how
-close the tightest bucket is to empty, so the strategy can quote fewer, wider levels before the
-budget runs out instead of bursting into it (ADR-171).
+Three sliding windows (ORDERS per 10 s, ORDERS per minute, REQUEST_WEIGHT per minute, each write
+weighing 1), each capped at `write_share` of the exchange limit: a write is allowed only while
+fewer than that many were taken in the window before it, so no sliding window can exceed the
+share, and a steady writer may use all of it (ADR-262; the token buckets of ADR-171 allowed a
+steady rate of only half the share). `pressure` says how much of the tightest window is spent, so
+the strategy can quote fewer, wider levels before the budget runs out instead of bursting into
+it. Time comes from the caller (`now_ms`); a clock that steps back counts as no time passing.
 """
 
 from __future__ import annotations
 
-from grinder.execution.config import ExecutionConfig
-from grinder.risk.rate import BucketSet, TokenBucket
+from collections import deque
 
-# pressure levels: 0 normal, 1 thin (tightest bucket under 30 % full), 2 thinner (under 10 %)
+from grinder.execution.config import ExecutionConfig
+
+# pressure levels: 0 normal, 1 thin (tightest window over 60 % spent), 2 thinner (over 85 %)
 PRESSURE_THIN = 1
 PRESSURE_THINNER = 2
+_THIN_LEFT = 0.4  # share of a window still free under which the grid thins
+_THINNER_LEFT = 0.15
 
 
-class WriteBudget(BucketSet):
-    """Token buckets at `write_share` of the account's order and weight limits."""
+class _Window:
+    """At most `limit` takes inside any `window_ms` sliding window: the times of the last takes."""
 
-    __slots__ = ()
+    __slots__ = ("_times", "limit", "window_ms")
+
+    def __init__(self, limit: int, window_ms: int) -> None:
+        self.limit = limit
+        self.window_ms = window_ms
+        self._times: deque[int] = deque()
+
+    def available(self, now_ms: int) -> int:
+        times = self._times
+        while times and times[0] <= now_ms - self.window_ms:
+            times.popleft()
+        return self.limit - len(times)
+
+    def take(self, now_ms: int) -> None:
+        times = self._times
+        times.append(max(now_ms, times[-1]) if times else now_ms)  # never out of order
+
+
+class WriteBudget:
+    """Sliding windows at `write_share` of the account's order and weight limits."""
+
+    __slots__ = ("_windows",)
 
     def __init__(self, cfg: ExecutionConfig) -> None:
         share = cfg.write_share
-        super().__init__(
-            TokenBucket(max(2, int(limit * share)), window_ms)
+        self._windows = tuple(
+            _Window(max(1, int(limit * share)), window_ms)
             for limit, window_ms in (
                 (cfg.orders_per_10s_limit, 10_000),
                 (cfg.orders_per_minute_limit, 60_000),
@@ -35,14 +61,26 @@ class WriteBudget(BucketSet):
 
     @property
     def limits(self) -> tuple[tuple[int, int], ...]:
-        """(most writes, window ms) each bucket allows in any window."""
-        return tuple((b.limit, b.window_ms) for b in self._buckets)
+        """(most writes, window ms) each window allows."""
+        return tuple((w.limit, w.window_ms) for w in self._windows)
+
+    def available(self, now_ms: int) -> int:
+        return max(0, min(w.available(now_ms) for w in self._windows))
+
+    def take(self, now_ms: int, force: bool = False) -> bool:
+        """Spend one write in every window, or none when one of them is spent. `force` (shutdown
+        cancels, which are never held back) records the write even then."""
+        if not force and self.available(now_ms) <= 0:
+            return False
+        for w in self._windows:
+            w.take(now_ms)
+        return True
 
     def pressure(self, now_ms: int) -> int:
-        """0 while every bucket is at least 30 % full, 1 under 30 %, 2 under 10 %."""
-        fill = min(2 * b.available(now_ms) / b.limit for b in self._buckets)  # capacity = limit // 2
-        if fill < 0.1:
+        """0 while every window has at least 40 % left, 1 under 40 %, 2 under 15 %."""
+        left = min(w.available(now_ms) / w.limit for w in self._windows)
+        if left < _THINNER_LEFT:
             return PRESSURE_THINNER
-        if fill < 0.3:
+        if left < _THIN_LEFT:
             return PRESSURE_THIN
         return 0

@@ -100,14 +100,21 @@ class GridPolicy:
         self.skew_bps = frac(cfg.anchor_skew_bps)
 
     # ----------------------------------------------------------------- pieces
-    def skewed_center(self, anchor_ticks: int, position_lots: int) -> int:
-        """The anchor shifted against the position: long → lower, short → higher (0 shift at flat)."""
+    def skewed_center(self, anchor_ticks: int, position_lots: int, step_ticks: int = 0) -> int:
+        """The anchor shifted against the position: long → lower, short → higher (0 shift at flat).
+
+        With `step_ticks` > 0 (the whole-level lattice) the shift is rounded to the nearest whole
+        number of steps, so a fill moves the grid by whole levels or not at all: every order still on
+        the lattice keeps its price and queue place (a fractional shift re-priced the whole grid on
+        every fill)."""
         if self.skew_bps == 0 or position_lots == 0:
             return anchor_ticks
         pos = min(abs(position_lots), self.max_position_lots)
         shift = (anchor_ticks * self.skew_bps.numerator * pos) // (
             self.skew_bps.denominator * BPS * self.max_position_lots
         )
+        if step_ticks > 0:
+            shift = (2 * shift + step_ticks) // (2 * step_ticks) * step_ticks
         return anchor_ticks - shift if position_lots > 0 else anchor_ticks + shift
 
     def min_lots(self, price_ticks: int) -> int:
@@ -184,6 +191,7 @@ class GridPolicy:
         buy_max_ticks: int = INT_MAX,
         sell_min_ticks: int = INT_MIN,
         max_levels: int = 99,
+        skew_step_ticks: int = 0,
     ) -> GridBuild:
         """Desired quotes for this state. A side whose spacing is None is not quoted (paused).
 
@@ -214,7 +222,7 @@ class GridPolicy:
                     tp_sell_min = min(tp_sell_min, q.price_ticks)
                 else:
                     tp_buy_max = max(tp_buy_max, q.price_ticks)
-        center = self.skewed_center(anchor_ticks, position_lots)
+        center = self.skewed_center(anchor_ticks, position_lots, skew_step_ticks)
         # size_skew: the side that grows the position is scaled by (max - |pos|) / max
         held = min(abs(position_lots), max_pos)
         shrink_buy = self.cfg.size_skew and position_lots > 0

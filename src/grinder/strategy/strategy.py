@@ -391,8 +391,10 @@ class GridStrategy:
             if tox.active:
                 buy_sp = None if tox.buy_blocked() else spacing * tox.buy_factor()
                 sell_sp = None if tox.sell_blocked() else spacing * tox.sell_factor()
+            # skew moves whole steps on the lattice (ADR-260)
+            step = policy.offsets(anchor, spacing)[0] if self.cfg.grid.whole_levels else 0
             if position_lots:
-                shift = abs(anchor - policy.skewed_center(anchor, position_lots))
+                shift = abs(anchor - policy.skewed_center(anchor, position_lots, step))
                 if shift or (self.cfg.grid.size_skew and position_lots):
                     self._skewed += 1
                     if shift > self._skew_max:
@@ -408,6 +410,7 @@ class GridStrategy:
                 buy_max_ticks=self._buy_max_ticks,
                 sell_min_ticks=self._sell_min_ticks,
                 max_levels=(99, (self.cfg.grid.levels + 1) // 2, 1)[self._pressure],
+                skew_step_ticks=step,
             )
             reasons = tox.reasons()
             reason = QUOTING if not reasons else "QUOTING:" + ",".join(reasons)

@@ -109,7 +109,7 @@ def test_pipeline_plans_nothing_inside_the_band_and_places_where_the_refusal_end
     from grinder.core.events import BookTicker
     from grinder.core.ids import ClientOrderIdFactory
     from grinder.execution import ExecutionConfig, TradingPipeline
-    from grinder.strategy import StrategyConfig
+    from grinder.strategy import StrategyConfig, grid_factory
 
     rules = btcusdt_rules("100")
     # reference grid: 5 levels of 0.01 BTC a side; the 5th buy makes the worst case 0.05 BTC, which
@@ -141,6 +141,7 @@ def test_pipeline_plans_nothing_inside_the_band_and_places_where_the_refusal_end
             risk,
             ExecutionConfig(),
             ClientOrderIdFactory("g", 1),
+            strategy_factory=grid_factory,
         )
 
     banded = make()

@@ -11,8 +11,8 @@ import pytest
 from grinder.core.commands import PlaceOrder
 from grinder.core.enums import OrderType, Side, TimeInForce
 from grinder.core.rules import btcusdt_rules
-from grinder.execution.order_manager import _order_range
 from grinder.execution.refusal import verdict_range
+from grinder.execution.working import order_range as _order_range
 from grinder.risk import RiskConfig, RiskGuard, RiskSnapshot, SymbolExposure
 
 BTC = btcusdt_rules("50")

@@ -13,8 +13,6 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
 
 import msgspec
 
@@ -25,83 +23,26 @@ from grinder.core.events import OrderUpdate
 from grinder.core.ids import ClientOrderIdFactory
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
+from grinder.execution.working import (
+    INT_MAX,
+    INT_MIN,
+    QuoteLike,
+    WorkingOrder,
+    WorkingState,
+    free_tag,
+    level_tag,
+    mid_of_quotes,
+    mover_order,
+    nearest_order,
+    order_range,
+    quotes_by_tag,
+)
 
 log = logging.getLogger(__name__)
 
 _COMMAND_COUNTERS = {kind: metrics.OM_COMMANDS.labels(kind=kind) for kind in ("place", "amend", "cancel")}
 
 _BPS = 10_000
-_INT_MAX = 2**63 - 1
-_INT_MIN = -(2**63)
-
-
-class QuoteLike(Protocol):
-    """What the order manager needs from a desired quote (grinder.strategy's DesiredQuote)."""
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def side(self) -> Side: ...
-    @property
-    def price_ticks(self) -> int: ...
-    @property
-    def qty_lots(self) -> int: ...
-    @property
-    def level(self) -> object: ...
-    @property
-    def post_only(self) -> bool: ...
-
-
-def level_tag(side: Side, level: object) -> str:
-    """Client-id level tag: a string tag is used as is, an integer level gets a side prefix (b1, s3)."""
-    if isinstance(level, str) and level:
-        return level
-    if isinstance(level, int) and not isinstance(level, bool):
-        return f"{'b' if side is Side.BUY else 's'}{level}"
-    raise ValueError(f"quote level {level!r} is not usable as a level tag: use a non-empty string or an int")
-
-
-class WorkingState(StrEnum):
-    PENDING_NEW = "PENDING_NEW"  # place sent, no answer yet
-    OPEN = "OPEN"  # on the book as far as we know
-    PENDING_AMEND = "PENDING_AMEND"
-    PENDING_CANCEL = "PENDING_CANCEL"
-    UNKNOWN = "UNKNOWN"  # last command timed out: frozen until a query or a user-stream event
-
-
-@dataclass(slots=True)
-class WorkingOrder:
-    """One of our orders that may be on the book. Quantities in lots, price in ticks."""
-
-    symbol: str
-    client_order_id: str
-    level: str
-    side: Side
-    price_ticks: int
-    qty_lots: int  # original (total) quantity
-    filled_lots: int = 0
-    state: WorkingState = WorkingState.PENDING_NEW
-    order_id: int | None = None
-    post_only: bool = True
-    reduce_only: bool = False
-    amend_to: tuple[int, int] | None = None  # (price_ticks, qty_lots) of an in-flight amend
-
-    @property
-    def remaining_lots(self) -> int:
-        return max(0, self.qty_lots - self.filled_lots)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "client_order_id": self.client_order_id,
-            "symbol": self.symbol,
-            "level": self.level,
-            "side": self.side.value,
-            "price_ticks": self.price_ticks,
-            "qty_lots": self.qty_lots,
-            "filled_lots": self.filled_lots,
-            "state": self.state.value,
-            "order_id": self.order_id,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,9 +168,9 @@ class OrderManager:
         real one, so a caller that may refuse them (the risk guard) spends no ids on refusals.
         """
         book = self._by_level.get(symbol, {})
-        wanted = _by_tag(symbol, desired)
+        wanted = quotes_by_tag(symbol, desired)
         if mid_ticks is None:
-            mid_ticks = _mid_of(wanted.values())
+            mid_ticks = mid_of_quotes(wanted.values())
         self.held = 0
         if not wanted and not book:
             return []
@@ -247,7 +188,7 @@ class OrderManager:
         used: set[str] = set()
         unquoted: list[tuple[str, QuoteLike]] = []
         for tag, q in quotes:
-            wo = _nearest(claimable, used, q, tol)
+            wo = nearest_order(claimable, used, q, tol)
             # Only shrink in place: a smaller order keeps its queue place, a larger one would lose it
             # (Binance) for a size the quote merely prefers, so a smaller order is kept (ADR-264).
             resize = (
@@ -294,11 +235,11 @@ class OrderManager:
         prices is nearer flips once), so their intersection is one interval."""
         mid, quotes, intents = self._mid_keys
         if mid is None:
-            return _INT_MIN, _INT_MAX
+            return INT_MIN, INT_MAX
         lo, hi = self._tolerance_range(mid)
         for keys in (quotes, intents):
             for a, b in itertools.pairwise(keys):
-                p_lo, p_hi = _order_range(a, b)
+                p_lo, p_hi = order_range(a, b)
                 lo, hi = max(lo, p_lo), min(hi, p_hi)
         return lo, hi
 
@@ -306,11 +247,11 @@ class OrderManager:
         num, den = self._tol_bps
         t0 = self.config.price_tolerance_ticks
         if num <= 0:
-            return _INT_MIN, _INT_MAX
+            return INT_MIN, INT_MAX
         d = den * _BPS
         q = mid * num // d
         if q <= t0:
-            return _INT_MIN, ((t0 + 1) * d - 1) // num
+            return INT_MIN, ((t0 + 1) * d - 1) // num
         return -((-q * d) // num), ((q + 1) * d - 1) // num
 
     def _fill_gaps(
@@ -324,9 +265,9 @@ class OrderManager:
         position_lots: int,
         intents: list[_Intent],
     ) -> None:
-        """Quotes no order stands for: amend a left-over order of the side onto one (`_mover`), else
+        """Quotes no order stands for: amend a left-over order of the side onto one (`mover_order`), else
         place one where the side has room. `leftover` keeps the orders to cancel."""
-        buy_from, sell_to = crossed[2:] if crossed is not None else (_INT_MAX, _INT_MIN)
+        buy_from, sell_to = crossed[2:] if crossed is not None else (INT_MAX, INT_MIN)
         for tag, q in unquoted:
             if q.post_only and (
                 q.price_ticks >= buy_from if q.side is Side.BUY else q.price_ticks <= sell_to
@@ -336,14 +277,14 @@ class OrderManager:
             if room[q.side] <= 0:
                 continue
             room[q.side] -= 1
-            wo = _mover(leftover, q) if self.config.amend_enabled else None
+            wo = mover_order(leftover, q) if self.config.amend_enabled else None
             if wo is not None:
                 leftover.remove(wo)
                 # a move away replaces a cancel: as urgent as one (the order left its quote)
                 away = (wo.price_ticks - q.price_ticks) * q.side.sign > 0
                 intents.append(self._amend(wo, q, q.price_ticks, mid_ticks, position_lots, urgent=away))
                 continue
-            tag = _free_tag(tag, taken)
+            tag = free_tag(tag, taken)
             taken.add(tag)
             intents.append(
                 self._intent(
@@ -364,7 +305,7 @@ class OrderManager:
         book: dict[str, WorkingOrder], crossed: tuple[int, int, int, int] | None
     ) -> tuple[dict[str, WorkingOrder], list[WorkingOrder]]:
         """(open orders the market has not reached, by id; every order, which may stand for a quote)."""
-        buy_from, sell_to = crossed[:2] if crossed is not None else (_INT_MAX, _INT_MIN)
+        buy_from, sell_to = crossed[:2] if crossed is not None else (INT_MAX, INT_MIN)
         free: dict[str, WorkingOrder] = {}
         for wo in book.values():
             if wo.state is not WorkingState.OPEN:
@@ -663,88 +604,4 @@ class OrderManager:
                 self._unknown_gauge.set(unknown)
 
 
-def _by_tag(symbol: str, desired: Iterable[QuoteLike]) -> dict[str, QuoteLike]:
-    wanted: dict[str, QuoteLike] = {}
-    for dq in desired:
-        if dq.symbol != symbol:
-            raise ValueError(f"quote for {dq.symbol} passed to the {symbol} plan")
-        tag = dq.level if type(dq.level) is str and dq.level else level_tag(dq.side, dq.level)
-        if tag in wanted:
-            raise ValueError(f"{symbol}: two desired quotes share level {tag!r}; levels must be unique")
-        wanted[tag] = dq
-    return wanted
-
-
-def _claim_price(wo: WorkingOrder) -> int:
-    """The price an order will rest at: an in-flight amend's target, else its own."""
-    return wo.amend_to[0] if wo.amend_to is not None else wo.price_ticks
-
-
-def _nearest(orders: list[WorkingOrder], used: set[str], q: QuoteLike, tol: int) -> WorkingOrder | None:
-    """The unclaimed order of the quote's side and kind nearest its price, within `tol` ticks."""
-    best: WorkingOrder | None = None
-    best_d = tol + 1
-    for wo in orders:
-        if wo.side is not q.side or wo.post_only is not q.post_only or wo.client_order_id in used:
-            continue
-        d = abs(_claim_price(wo) - q.price_ticks)
-        if d < best_d:
-            best, best_d = wo, d
-    return best
-
-
-def _mover(orders: list[WorkingOrder], q: QuoteLike) -> WorkingOrder | None:
-    """The order of the quote's side and kind to amend onto the quote: the one furthest behind its
-    price (the move improves its price priority), else the nearest one ahead of it (a move away
-    from the touch loses the queue place, as the cancel + place it replaces would, for one write
-    instead of two; ADR-263), or None when the side has no order to spare."""
-    behind: WorkingOrder | None = None
-    ahead: WorkingOrder | None = None
-    for wo in orders:
-        if wo.side is not q.side or wo.post_only is not q.post_only:
-            continue
-        d = abs(wo.price_ticks - q.price_ticks)
-        if wo.price_ticks < q.price_ticks if q.side is Side.BUY else wo.price_ticks > q.price_ticks:
-            if behind is None or d > abs(behind.price_ticks - q.price_ticks):
-                behind = wo
-        elif ahead is None or d < abs(ahead.price_ticks - q.price_ticks):
-            ahead = wo
-    return behind if behind is not None else ahead
-
-
-def _free_tag(tag: str, taken: set[str]) -> str:
-    """`tag` if no working order holds it, else the first free tag with the same prefix (b1 → b6)."""
-    if tag not in taken:
-        return tag
-    prefix = tag.rstrip("0123456789") or tag
-    n = 1
-    while True:
-        digits = str(n)
-        candidate = prefix[: 5 - len(digits)] + digits
-        if candidate not in taken:
-            return candidate
-        n += 1
-
-
-def _order_range(a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[int, int]:
-    """The mids m at which key a = (rank, |price - m|, tag) still sorts before key b."""
-    (ra, pa, ta), (rb, pb, tb) = a, b
-    if ra != rb or pa == pb:
-        return _INT_MIN, _INT_MAX
-    s = pa + pb  # the prices are equally far from m where 2m = s; the tag breaks that tie
-    if pa < pb:  # a is nearer below s / 2
-        return _INT_MIN, s // 2 if ta < tb else (s - 1) // 2
-    return (-(-s // 2) if ta < tb else s // 2 + 1), _INT_MAX
-
-
-def _mid_of(quotes: Iterable[QuoteLike]) -> int | None:
-    best_bid: int | None = None
-    best_ask: int | None = None
-    for q in quotes:
-        if q.side is Side.BUY:
-            best_bid = q.price_ticks if best_bid is None else max(best_bid, q.price_ticks)
-        else:
-            best_ask = q.price_ticks if best_ask is None else min(best_ask, q.price_ticks)
-    if best_bid is not None and best_ask is not None:
-        return (best_bid + best_ask) // 2
-    return best_bid if best_bid is not None else best_ask
+__all__ = ["OrderManager", "QuoteLike", "WorkingOrder", "WorkingState", "level_tag"]

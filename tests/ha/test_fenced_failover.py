@@ -77,6 +77,9 @@ async def test_paused_leader_sends_nothing_after_its_lease_and_follower_takes_ov
                 await poll(lambda: _placed(session, inst[leader]), 40, f"{leader} placing orders")  # noqa: B023
                 await asyncio.sleep(0.5)
                 paused_ns = time.monotonic_ns()
+                # the proxy sees the leader's order writes (REST and WebSocket API): else a late one
+                # could not be seen either
+                assert any(w.recv_ns < time.monotonic_ns() for w in proxies[leader].writes), leader
                 inst[leader].signal(signal.SIGSTOP)
                 deadline_ns = paused_ns + TTL_MS * 1_000_000  # the lease deadline is before this
                 while await _role(session, inst[follower]) != "leader":

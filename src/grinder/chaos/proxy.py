@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -20,11 +21,17 @@ from aiohttp import web
 
 _HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 _ORDER_WRITES = frozenset({"/fapi/v1/order", "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders"})
+# Order writes over the WebSocket API (`/ws-fapi/v1`): recorded as the answer passes back.
+_WS_ORDER_WRITES = frozenset({"order.place", "order.modify", "order.cancel"})
+_WS_API_PATH = "/ws-fapi/"
 
 
 @dataclass(frozen=True, slots=True)
 class WriteRecord:
-    """One order write that reached the proxy: arrival (time.monotonic_ns), method, path, status."""
+    """One order write that reached the proxy: arrival (time.monotonic_ns), method, path, status.
+
+    Over the WebSocket API `method` is "WS", `path` the API method (order.place, ...) and `status`
+    the answer's."""
 
     recv_ns: int
     method: str
@@ -145,9 +152,14 @@ class WireProxy:
     async def _pump(
         self, up: aiohttp.ClientWebSocketResponse, down: web.WebSocketResponse, path: str
     ) -> None:
+        ws_api = _WS_API_PATH in path
+        sent: dict[object, tuple[int, str, str]] = {}  # WS API request id -> (arrival, method, cid)
+
         async def exchange_to_engine() -> None:
             async for msg in up:
                 if msg.type is aiohttp.WSMsgType.TEXT:
+                    if ws_api:
+                        self._record_ws_answer(sent, msg.data)
                     frame = self.faults.apply(path, msg.data)
                     if frame is not None:
                         await down.send_str(frame)
@@ -159,6 +171,8 @@ class WireProxy:
         async def engine_to_exchange() -> None:
             async for msg in down:
                 if msg.type is aiohttp.WSMsgType.TEXT:
+                    if ws_api:
+                        _note_ws_request(sent, msg.data)
                     await up.send_str(msg.data)
                 elif msg.type is aiohttp.WSMsgType.BINARY:
                     await up.send_bytes(msg.data)
@@ -174,3 +188,26 @@ class WireProxy:
             for t in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+
+    def _record_ws_answer(self, sent: dict[object, tuple[int, str, str]], text: str) -> None:
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            return
+        if isinstance(answer, dict) and answer.get("id") in sent:
+            recv_ns, method, cid = sent.pop(answer["id"])
+            status = answer.get("status")
+            code = status if isinstance(status, int) else 0
+            self.writes.append(WriteRecord(recv_ns, "WS", method, code, cid))
+
+
+def _note_ws_request(sent: dict[object, tuple[int, str, str]], text: str) -> None:
+    """Remember an order write sent over the WebSocket API until its answer comes back."""
+    try:
+        req = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(req, dict) and req.get("method") in _WS_ORDER_WRITES and "id" in req:
+        params = req.get("params") or {}
+        cid = str(params.get("newClientOrderId") or params.get("origClientOrderId") or "")
+        sent[req["id"]] = (time.monotonic_ns(), str(req["method"]), cid)

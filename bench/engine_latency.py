@@ -246,7 +246,7 @@ async def engine_run(
     engine.gc_freeze = True  # as `grinder live` runs it (run.serve)
     windows = {name: Samples(capacity) for name in WINDOWS}
     for name, w in windows.items():
-        setattr(engine, name, w)
+        setattr(engine.latency, name, w)  # the engine's LatencyTracker records into these
     port = engine.parts.connector.config.futures_port
     ws_client = getattr(port, "ws_client", None)
     ws_up = ws_client is not None and ws_client.is_connected
@@ -374,6 +374,11 @@ def figures(prefix: str, r: dict[str, Any], speed: float, seconds: float) -> dic
     first, last, every, dec, base = (r["tick_to_first_order"], r["tick_to_all_orders"], r["tick_to_order"],
                                      r["decision"], r["baseline"])
     p99_first, p99_base = q_us(first, 0.99), q_us(base, 0.99)
+    if r["orders"]["placed"] and not len(every):
+        # The engine wrote orders but none reached these windows: the hook is broken, not the engine.
+        raise SystemExit(f"{prefix or 'headline '}phase: {r['orders']['placed']} orders placed but no "
+                         "tick-to-order sample recorded (bench/engine_latency.py no longer attaches its "
+                         "windows to the engine's LatencyTracker)")
     return {
         f"{prefix}market_speed": speed,
         f"{prefix}duration_s": seconds,

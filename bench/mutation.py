@@ -52,7 +52,8 @@ TARGETS = (
     # The execution and strategy property tests (tests/*/test_properties.py) pin their own example
     # counts (30-40 random paths, ~45 s per run): far too slow to rerun per mutant on a shared
     # machine, so these targets are scored by the example-based tests only (a conservative score).
-    Target("execution", ("src/grinder/execution/order_manager.py", "src/grinder/execution/pipeline.py"),
+    Target("execution", ("src/grinder/execution/order_manager.py", "src/grinder/execution/working.py",
+                         "src/grinder/execution/pipeline.py"),
            ("tests/execution/test_order_manager.py", "tests/execution/test_pipeline.py",
             "tests/execution/test_execution_mutants.py")),
     Target("strategy", ("src/grinder/strategy/grid.py", "src/grinder/strategy/controller.py",

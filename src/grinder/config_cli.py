@@ -35,7 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 class PluginError(ValueError):
-    """A plug-in strategy that its own settings do not build (one line: what is wrong, the fix)."""
+    """A plug-in strategy that its own settings do not build (one line: what is wrong, the fix);
+    `reason` is the plug-in's own words alone (for callers that phrase the fix themselves)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def selection_of(cfg: GrinderConfig) -> StrategySelection:
@@ -78,7 +83,12 @@ def check_plugin(selection: StrategySelection, symbols: Iterable[str] = DEFAULT_
         try:
             strategy = make(StrategyContext(symbol, sample_rules(symbol), config))
         except Exception as exc:  # a plug-in may raise anything; the operator needs its reason
-            raise PluginError(_refusal(selection.factory, symbol, exc)) from None
+            reason = _reason(exc)
+            raise PluginError(
+                f"{reason} (building {selection.factory} for {symbol}; fix [strategy.params] to what the "
+                "plug-in accepts)",
+                reason,
+            ) from None
         if not isinstance(strategy, Strategy):
             raise PluginError(
                 f"[strategy] factory = {selection.factory!r} returned a {type(strategy).__name__} for "
@@ -86,11 +96,11 @@ def check_plugin(selection: StrategySelection, symbols: Iterable[str] = DEFAULT_
             )
 
 
-def _refusal(factory: str, symbol: str, exc: Exception) -> str:
+def _reason(exc: Exception) -> str:
     reason = " ".join(str(exc).split()) or "no reason given"
     if not reason.startswith("[strategy.params]"):
         reason = f"[strategy.params] refused: {type(exc).__name__}: {reason}"
-    return f"{reason} (building {factory} for {symbol}; fix [strategy.params] to what the plug-in accepts)"
+    return reason
 
 
 def _no_grid(ctx: StrategyContext) -> Strategy:  # pragma: no cover - used only without a factory

@@ -44,12 +44,8 @@ class PluginError(ValueError):
 
 
 def selection_of(cfg: GrinderConfig) -> StrategySelection:
-    """The config's `[strategy]` section (the built-in grid when absent)."""
-    try:
-        found = cfg.section("strategy")
-    except KeyError:
-        return StrategySelection()
-    return found if isinstance(found, StrategySelection) else StrategySelection()
+    """The config's `[strategy]` section (`factory = ""`: the built-in grid)."""
+    return cfg.get(StrategySelection)
 
 
 def config_symbols(cfg: GrinderConfig) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
+from tests.fixtures.paths import REPO_DIR
 from tests.optimize.conftest import Inputs
 
 from grinder.api import StrategySelection
@@ -138,3 +139,11 @@ def test_a_study_tunes_the_avellaneda_example_and_its_chosen_params_rerun_as_a_p
     assert summary["strategy"] == AS and summary["fills"] == busiest.user_attrs["figures"]["fills"]
     assert float(summary["net_pnl_usdt"]) == pytest.approx(busiest.values[0], abs=1e-9)
     assert float(summary["max_drawdown_usdt"]) == pytest.approx(busiest.values[1], abs=1e-9)
+
+
+def test_the_documented_example_space_passes_the_check_with_the_example_strategy() -> None:
+    from grinder.optimize.space import load_space
+
+    s = load_space(REPO_DIR / "examples" / "strategies" / "avellaneda_space.toml")
+    assert {p.plugin_key for p in s.params} == {"risk_aversion", "kappa", "min_half_spread_bps", "max_position_orders"}
+    check_against_config(s, None, {"GRINDER_STRATEGY_FACTORY": AS})

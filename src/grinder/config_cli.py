@@ -49,12 +49,15 @@ def selection_of(cfg: GrinderConfig) -> StrategySelection:
 
 
 def config_symbols(cfg: GrinderConfig) -> tuple[str, ...]:
-    """The symbols a live run of `cfg` trades ([connector] symbols), else BTCUSDT."""
-    try:
-        symbols = getattr(cfg.section("connector"), "symbols", ()) or ()
-    except KeyError:
-        symbols = ()
-    return tuple(str(s) for s in symbols) or DEFAULT_SYMBOLS
+    """The symbols a live run of `cfg` trades: [engine] symbols, else [connector] symbols, else BTCUSDT."""
+    for section in ("engine", "connector"):
+        try:
+            symbols = getattr(cfg.section(section), "symbols", ()) or ()
+        except KeyError:
+            continue
+        if symbols:
+            return tuple(str(s) for s in symbols)
+    return DEFAULT_SYMBOLS
 
 
 def sample_rules(symbol: str) -> SymbolRules:

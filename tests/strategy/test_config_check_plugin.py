@@ -64,7 +64,26 @@ def test_a_plugin_that_refuses_its_settings_fails_the_check_in_one_line(
         assert f"(building {factory} for BTCUSDT; fix [strategy.params]" in err
 
 
-def test_the_plugin_is_built_for_every_configured_symbol_and_must_be_a_strategy(tmp_path: Path) -> None:
+def test_the_plugin_is_built_for_every_traded_symbol(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = tmp_path / "only_btc.py"
+    module.write_text(
+        "from examples.strategies.touch import make as touch\n"
+        "def make(ctx):\n"
+        "    if ctx.symbol != 'BTCUSDT':\n"
+        "        raise ValueError(f'[strategy.params] this plug-in trades BTCUSDT only, not {ctx.symbol}')\n"
+        "    return touch(ctx)\n",
+        encoding="utf-8",
+    )
+    path = _config(tmp_path, f"{module}:make")
+    assert _check(path, capsys)[0] == 0  # [connector] symbols defaults to BTCUSDT
+    path.write_text(path.read_text() + '[connector]\nsymbols = ["BTCUSDT", "ETHUSDT"]\n', encoding="utf-8")
+    rc, _, err = _check(path, capsys)
+    assert rc == 2 and "this plug-in trades BTCUSDT only, not ETHUSDT (building" in err and "for ETHUSDT;" in err
+    path.write_text(path.read_text() + '[engine]\nsymbols = ["BTCUSDT"]\n', encoding="utf-8")
+    assert _check(path, capsys)[0] == 0  # this process trades BTCUSDT only
+
+
+def test_the_plugin_must_return_a_strategy_and_any_exception_is_one_line(tmp_path: Path) -> None:
     module = tmp_path / "plug.py"
     module.write_text(
         "def not_a_strategy(ctx):\n    return object()\n"

@@ -19,7 +19,7 @@ Settings come from `[strategy.params]` (names and defaults in `Params`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -38,7 +38,25 @@ from grinder.api import (
 )
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-_CONVERT: dict[str, Callable[[Any], Any]] = {"float": float, "int": int, "Decimal": lambda v: Decimal(str(v))}
+
+
+def _number(value: Any, kind: str) -> Any:
+    """A TOML value as `kind` ("float", "int" or "Decimal"); TypeError/ValueError when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError
+    if kind == "Decimal":
+        number = Decimal(str(value))
+        if not number.is_finite():
+            raise ValueError
+        return number
+    if isinstance(value, str) or not math.isfinite(value):
+        raise TypeError
+    if kind == "int" and value != int(value):
+        raise TypeError
+    return int(value) if kind == "int" else float(value)
+
+
+_KIND = {"float": "a number", "int": "an integer", "Decimal": "a decimal number"}
 
 
 @dataclass(frozen=True)
@@ -56,22 +74,36 @@ class Params:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> Params:
-        """From `[strategy.params]`; an unknown name or a bad value is a ValueError naming it."""
-        known = {f.name: f.type for f in fields(cls)}
+        """From `[strategy.params]`; an unknown name, a wrong type or a value out of range is a
+        ValueError naming the key and what it accepts."""
+        known = {f.name: str(f.type) for f in fields(cls)}
         kwargs: dict[str, Any] = {}
         for key, value in (raw or {}).items():
             if key not in known:
                 raise ValueError(f"[strategy.params] unknown key {key!r}; accepted: {', '.join(known)}")
-            convert = _CONVERT[str(known[key])]
             try:
-                kwargs[key] = convert(value)
+                kwargs[key] = _number(value, known[key])
             except (ArithmeticError, TypeError, ValueError):
-                raise ValueError(f"[strategy.params] {key} = {value!r} is not a {known[key]}") from None
+                raise ValueError(
+                    f"[strategy.params] {key} = {value!r} is not {_KIND[known[key]]}; give e.g. "
+                    f"{key} = {getattr(cls, key)}"
+                ) from None
         params = cls(**kwargs)
-        if params.risk_aversion <= 0 or params.kappa <= 0 or params.horizon_s <= 0:
-            raise ValueError("[strategy.params] risk_aversion, kappa and horizon_s must be > 0")
-        if params.max_position_orders < 1 or params.order_notional <= 0:
-            raise ValueError("[strategy.params] max_position_orders must be >= 1 and order_notional > 0")
+        for key, ok, rule in (
+            ("risk_aversion", params.risk_aversion > 0, "> 0"),
+            ("kappa", params.kappa > 0, "> 0"),
+            ("horizon_s", params.horizon_s > 0, "> 0"),
+            ("vol_halflife_s", params.vol_halflife_s > 0, "> 0"),
+            ("prior_vol_bps", params.prior_vol_bps >= 0, ">= 0"),
+            ("min_half_spread_bps", params.min_half_spread_bps >= 0, ">= 0"),
+            ("order_notional", params.order_notional > 0, "> 0"),
+            ("max_position_orders", params.max_position_orders >= 1, ">= 1"),
+            ("requote_bps", params.requote_bps > 0, "> 0"),
+            ("requote_ms", params.requote_ms >= 1, ">= 1"),
+        ):
+            if not ok:
+                value = getattr(params, key)
+                raise ValueError(f"[strategy.params] {key} = {value} is out of range; it must be {rule}")
         return params
 
 

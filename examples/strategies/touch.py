@@ -10,14 +10,29 @@ from decimal import Decimal
 
 from grinder.api import BookTicker, DesiredQuote, Fill, MarketEvent, QuoteSet, Side, StrategyContext
 
+PARAMS = {"offset_ticks": 20, "order_notional": "110", "max_position_orders": 3}  # [strategy.params]
+
+
+def _param(key: str, value: object) -> Decimal:
+    """One [strategy.params] value, refused when a typo or a wrong type would silently change it."""
+    try:
+        ok = key in PARAMS and isinstance(value, int | float | str) and not isinstance(value, bool)
+        number = Decimal(str(value)) if ok else Decimal(0)
+        whole = key == "order_notional" or (not isinstance(value, str) and number == int(number))
+        if ok and whole and 0 < number < 10**12:
+            return number
+    except (ArithmeticError, ValueError):
+        pass
+    raise ValueError(f"[strategy.params] {key} = {value!r} is refused: accepted are offset_ticks and "
+                     "max_position_orders (whole numbers > 0), order_notional (a decimal > 0)")
+
 
 class Touch:
     def __init__(self, ctx: StrategyContext) -> None:
-        params = ctx.config or {}
+        p = {key: _param(key, value) for key, value in {**PARAMS, **(ctx.config or {})}.items()}
         self.symbol, self.rules = ctx.symbol, ctx.rules
-        self.offset = int(params.get("offset_ticks", 20))  # [strategy.params] offset_ticks = 20
-        self.notional = Decimal(str(params.get("order_notional", "110")))
-        self.max_orders = int(params.get("max_position_orders", 3))
+        self.offset, self.max_orders = int(p["offset_ticks"]), int(p["max_position_orders"])
+        self.notional = p["order_notional"]
         self.bid = self.ask = 0
 
     def on_event(self, ev: MarketEvent) -> None:

@@ -209,5 +209,5 @@ def test_example_params_are_checked_by_name() -> None:
     make = load_factory("examples.strategies.avellaneda:make")
     with pytest.raises(ValueError, match=r"\[strategy.params\] unknown key 'gama'"):
         make(StrategyContext(SYM, RULES, {"gama": 1}))
-    with pytest.raises(ValueError, match=r"\[strategy.params\] kappa = 'x' is not a float"):
+    with pytest.raises(ValueError, match=r"\[strategy.params\] kappa = 'x' is not a number"):
         make(StrategyContext(SYM, RULES, {"kappa": "x"}))

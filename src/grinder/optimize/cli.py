@@ -4,6 +4,8 @@
         [--storage postgresql://user@db/grinder] [--workers 4 | --scheduler tcp://host:8786] \\
         [--walk-forward 3/1] [--report out.html] [--json out.json]
     grinder optimize --demo          # generated data, a small walk-forward study, a report
+    grinder optimize --strategy examples.strategies.avellaneda:make --space as.toml --data DIR...
+                                     # a plug-in's [strategy.params] searched as strategy.params.<key>
 
 Rerunning the same command continues the study (same --study name) up to --trials complete trials.
 See docs/research.md.
@@ -41,6 +43,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="historical funding rates, as for grinder backtest --funding (fundingRate CSV/zip or REST JSON)",
     )
     parser.add_argument("--symbol", help="symbol of public-data files whose names do not carry it")
+    parser.add_argument(
+        "--strategy",
+        metavar="MODULE:CALLABLE",
+        help="plug-in strategy factory to tune (over [strategy] factory of --config); search its "
+        "[strategy.params] as strategy.params.<key> in the space file",
+    )
     parser.add_argument("--rules", metavar="EXCHANGEINFO.json", help="symbol rules (as for grinder backtest)")
     parser.add_argument("--trials", type=int, default=50, help="complete trials per study (default 50)")
     parser.add_argument("--study", help="study name (default: [study] name of the space file)")
@@ -79,7 +87,9 @@ class UsageError(ValueError):
 
 # The config sections a backtest reads; only their GRINDER_<SECTION>_<KEY> overrides travel to the
 # workers (nothing else of the driver's environment leaves this machine).
-BACKTEST_SECTIONS = ("grid", "controller", "toxicity", "features", "risk", "execution", "venue", "backtest")
+BACKTEST_SECTIONS = (
+    "grid", "controller", "toxicity", "features", "risk", "execution", "venue", "backtest", "strategy"
+)
 
 
 def backtest_overrides(environ: Mapping[str, str]) -> dict[str, str]:
@@ -158,6 +168,7 @@ def _progress_bar(quiet: bool) -> tuple[Any, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from grinder.api import StrategyLoadError, select
     from grinder.optimize.evaluate import DataSpec, TrialJob
     from grinder.optimize.space import SpaceError, check_against_config, load_space
     from grinder.optimize.study import OptimizeError, StudyDriver, open_storage, redact
@@ -168,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
             _demo_defaults(args)
         _check(args)
         env = backtest_overrides(os.environ)
+        if args.strategy:
+            select(None, args.strategy)  # imported now: a bad one is one line, before any work
+            env["GRINDER_STRATEGY_FACTORY"] = args.strategy  # travels to the workers with the job
         load_config(args.config, env=env)
         space = load_space(args.space)
         check_against_config(space, args.config, env)
@@ -193,7 +207,9 @@ def run(args: argparse.Namespace) -> int:
             tuple(sorted(env.items())),
         )
         storage = open_storage(args.storage, args.heartbeat, args.grace)
-    except (UsageError, ConfigError, SpaceError, DataError, WindowError, OptimizeError, OSError) as exc:
+    except (
+        UsageError, ConfigError, SpaceError, DataError, WindowError, OptimizeError, StrategyLoadError, OSError
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

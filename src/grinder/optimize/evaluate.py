@@ -28,7 +28,7 @@ from grinder.backtest.cli import backtest_tape
 from grinder.config import GrinderConfig, load_config
 from grinder.data import Tape, load_exchange_info, load_tape
 from grinder.data.funding import FundingRate, load_funding
-from grinder.optimize.space import overrides
+from grinder.optimize.space import overrides, trial_selection
 
 FIGURES = (
     "net_pnl_usdt",
@@ -138,7 +138,8 @@ def run_trial(job: TrialJob) -> dict[str, Any]:
         tape = window_tape(tape, *job.window)
         if not len(tape):
             raise ValueError(f"window {job.window} of the data holds no market events")
-    result = backtest_tape(tape, trial_config(job), funding=data.funding)
+    cfg = trial_config(job)  # sampled strategy.params.* go into the plug-in's [strategy.params]
+    result = backtest_tape(tape, cfg, funding=data.funding, selection=trial_selection(cfg, dict(job.params)))
     s = result.summary
     out: dict[str, Any] = {k: (None if s.get(k) is None else float(s[k])) for k in FIGURES}
     out["max_abs_position_qty"] = max(

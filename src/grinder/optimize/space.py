@@ -13,9 +13,15 @@
     levels = { low = 2, high = 8 }         # integers when low and high are integers
     spacing_mode = { choices = ["fixed", "adaptive"] }
 
-A parameter is applied to a trial as the environment override `GRINDER_<SECTION>_<KEY>`, so it is
-validated by the same code as a config file; `load_space` tries every bound against the base
-config before any trial starts and names the bad parameter.
+    [params.strategy.params]               # a plug-in strategy's own [strategy.params]
+    risk_aversion = { low = 0.01, high = 1.0, log = true }
+
+A config parameter is applied to a trial as the environment override `GRINDER_<SECTION>_<KEY>`, so
+it is validated by the same code as a config file. A plug-in parameter `strategy.params.<key>` is
+put into the `[strategy.params]` handed to the factory of `[strategy] factory` (or `--strategy`),
+over the base config's own params. `check_against_config` tries every bound and choice before any
+trial starts (a config key against the config, a plug-in param by building the plug-in as
+`grinder config check` does) and names the bad parameter.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grinder.config import ConfigError, load_config, read_toml
+from grinder.api import StrategySelection
+from grinder.config import ConfigError, GrinderConfig, load_config, read_toml
+from grinder.config_cli import PluginError, check_plugin, config_symbols, selection_of
 
 # objective name -> (summary figure, direction)
 OBJECTIVES: dict[str, tuple[str, str]] = {
@@ -41,6 +49,7 @@ CONSTRAINTS: dict[str, tuple[str, str]] = {
     "min_fills": ("fills", "min"),
 }
 SAMPLERS = ("tpe", "nsga2")
+PLUGIN_PREFIX = "strategy.params."  # `strategy.params.<key>`: a plug-in strategy's own setting
 
 
 class SpaceError(ValueError):
@@ -51,7 +60,7 @@ class SpaceError(ValueError):
 class Param:
     """One searched config key: a numeric range or a list of choices."""
 
-    name: str  # "<section>.<key>"
+    name: str  # "<section>.<key>", or "strategy.params.<key>" for a plug-in strategy's setting
     low: float | int | None = None
     high: float | int | None = None
     step: float | int | None = None
@@ -61,6 +70,11 @@ class Param:
     @property
     def is_int(self) -> bool:
         return isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(self.step, float)
+
+    @property
+    def plugin_key(self) -> str | None:
+        """The `[strategy.params]` key this parameter sets, None for a config key."""
+        return self.name[len(PLUGIN_PREFIX) :] if self.name.startswith(PLUGIN_PREFIX) else None
 
     def env_name(self) -> str:
         return env_key(self.name)
@@ -82,8 +96,28 @@ def env_value(value: Any) -> str:
 
 
 def overrides(params: Mapping[str, Any]) -> dict[str, str]:
-    """Sampled parameters as GRINDER_<SECTION>_<KEY> environment overrides."""
-    return {env_key(name): env_value(value) for name, value in params.items()}
+    """Sampled config parameters as GRINDER_<SECTION>_<KEY> environment overrides."""
+    return {env_key(n): env_value(v) for n, v in params.items() if not n.startswith(PLUGIN_PREFIX)}
+
+
+def plugin_values(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Sampled plug-in parameters as `[strategy.params]` entries (`strategy.params.gamma` -> gamma)."""
+    return {name[len(PLUGIN_PREFIX) :]: v for name, v in params.items() if name.startswith(PLUGIN_PREFIX)}
+
+
+def trial_selection(cfg: GrinderConfig, params: Mapping[str, Any]) -> StrategySelection | None:
+    """The strategy of a trial: the config's plug-in with the sampled `strategy.params.*` over its own
+    `[strategy.params]`; None (the config's own choice) when the trial samples no plug-in param."""
+    sampled = plugin_values(params)
+    if not sampled:
+        return None
+    base = selection_of(cfg)
+    if not base.factory:
+        raise ValueError(
+            f"[params] {PLUGIN_PREFIX}{next(iter(sampled))}: no plug-in strategy is selected; set "
+            "[strategy] factory in --config or pass --strategy module:callable"
+        )
+    return StrategySelection(base.factory, {**base.params, **sampled})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +148,12 @@ class Space:
 
 def _param(name: str, spec: Mapping[str, Any]) -> Param:
     where = f"[params] {name}"
-    if name.count(".") != 1:
-        raise SpaceError(f"{where}: name a config key as <section>.<key>, e.g. grid.spacing_bps")
+    plugin = name.startswith(PLUGIN_PREFIX) and name.count(".") == 2 and name != PLUGIN_PREFIX
+    if name.count(".") != 1 and not plugin:
+        raise SpaceError(
+            f"{where}: name a config key as <section>.<key> (e.g. grid.spacing_bps) or a plug-in "
+            f"strategy's param as {PLUGIN_PREFIX}<key> (e.g. {PLUGIN_PREFIX}risk_aversion)"
+        )
     unknown = set(spec) - {"low", "high", "step", "log", "choices"}
     if unknown:
         raise SpaceError(f"{where}: unknown field {sorted(unknown)[0]!r}; use low/high[/step/log] or choices")
@@ -185,15 +223,42 @@ def parse_space(doc: Mapping[str, Any]) -> Space:
     return Space(params, objectives, constraints, sampler, str(study.get("name", "grinder")), seed)
 
 
+def _probes(p: Param) -> list[Any]:
+    """The values a parameter is tried at before the study: every choice, or both bounds and the
+    middle (a float range over an integer setting fails there, not in the middle of the study)."""
+    if p.choices:
+        return list(p.choices)
+    assert p.low is not None and p.high is not None
+    middle = (p.low + p.high) // 2 if p.is_int else (p.low + p.high) / 2
+    return [p.low, p.high, middle]
+
+
 def check_against_config(space: Space, config_path: str | None, env: Mapping[str, str]) -> None:
-    """Build the config at every bound and choice of every parameter: a bad key or value fails here."""
+    """Build the config at every bound and choice of every parameter, and the plug-in strategy (if
+    any) as a run would: a bad key or value fails here, before any trial."""
+    try:
+        base = load_config(config_path, env=env)
+        check_plugin(selection_of(base), config_symbols(base))
+    except (ConfigError, PluginError) as exc:
+        raise SpaceError(f"the base config is refused: {exc}") from None
     for p in space.params:
-        values = list(p.choices) if p.choices else [p.low, p.high]
-        for v in values:
+        for v in _probes(p):
             try:
-                load_config(config_path, env={**env, p.env_name(): env_value(v)})
+                cfg = load_config(config_path, env={**env, **overrides({p.name: v})})
             except ConfigError as exc:
                 raise SpaceError(f"[params] {p.name} = {v!r} is refused by the config: {exc}") from None
+            if p.plugin_key is None:
+                continue
+            try:
+                selection = trial_selection(cfg, {p.name: v}) or selection_of(cfg)
+                check_plugin(selection, config_symbols(cfg))
+            except PluginError as exc:
+                raise SpaceError(
+                    f"[params] {p.name} = {v!r} is refused by {selection.factory}: {exc.reason}; "
+                    "search only params the plug-in accepts, inside its ranges"
+                ) from None
+            except ValueError as exc:
+                raise SpaceError(str(exc)) from None
 
 
 def load_space(path: str | Path) -> Space:

@@ -293,3 +293,78 @@ def test_a_late_answer_to_an_unknown_amend_clears_the_gauge() -> None:
     o = m.order(cmd.client_order_id)
     assert o is not None and o.state is WorkingState.OPEN
     assert om_metrics.OM_UNKNOWN_ORDERS._value.get() == 0
+
+
+# ----------------------------------------------------------------- plan order, room, holds, mid range
+def open_order(m: OrderManager, q: object, order_id: int = 50) -> PlaceOrder:
+    cmd = next(c for c in m.plan(SYM, [q], mid_ticks=MID) if isinstance(c, PlaceOrder))  # type: ignore[list-item]
+    m.on_submitted(cmd)
+    m.on_result(CommandResult(cmd, Outcome.ACCEPTED, order_id=order_id, status=OrderStatus.NEW))
+    return cmd
+
+
+def test_a_reducing_resize_goes_before_a_nearer_place_while_long() -> None:
+    """Long 5 lots: shrinking the far sell (it reduces the position) outranks a new buy nearer the mid."""
+    from grinder.core.commands import AmendOrder
+
+    m = manager()
+    sell = open_order(m, quote(Side.SELL, "s1", MID + 50, 5))
+    desired = [quote(Side.SELL, "s1", MID + 50, 2), quote(Side.BUY, "b1", MID - 10, 2)]
+    cmds = m.plan(SYM, desired, mid_ticks=MID, position_lots=5)
+    assert isinstance(cmds[0], AmendOrder) and cmds[0].client_order_id == sell.client_order_id
+    assert (cmds[0].price_ticks, cmds[0].qty_lots) == (MID + 50, 2)
+    assert isinstance(cmds[1], PlaceOrder) and cmds[1].side is Side.BUY
+    only = m.plan(SYM, desired, mid_ticks=MID, position_lots=5, budget=1)
+    assert [type(c) for c in only] == [AmendOrder]
+    flat = m.plan(SYM, desired, mid_ticks=MID, position_lots=0, budget=1)  # flat: nearest first
+    assert [type(c) for c in flat] == [PlaceOrder]
+
+
+def test_a_maker_buy_where_the_market_just_traded_is_held_back_but_a_sell_is_not() -> None:
+    from grinder.execution.working import INT_MAX, INT_MIN
+
+    m = manager()
+    # our last buy fill was at MID - 20 and no newer book has come: no maker buy at or above it
+    crossed = (INT_MAX, INT_MIN, MID - 20, INT_MIN)
+    cmds = m.plan(SYM, [quote(Side.BUY, "b1", MID - 10), quote(Side.BUY, "b2", MID - 30),
+                        quote(Side.SELL, "s1", MID + 10)], mid_ticks=MID, crossed=crossed)
+    assert sorted((c.side, c.price_ticks) for c in cmds) == [(Side.BUY, MID - 30), (Side.SELL, MID + 10)]  # type: ignore[union-attr]
+    assert m.held == 1
+    # the same for sells at or below the last sell fill
+    m2 = manager()
+    cmds = m2.plan(SYM, [quote(Side.SELL, "s1", MID + 10), quote(Side.BUY, "b1", MID - 10)], mid_ticks=MID,
+                   crossed=(INT_MAX, INT_MIN, INT_MAX, MID + 20))
+    assert [(c.side, c.price_ticks) for c in cmds] == [(Side.BUY, MID - 10)]  # type: ignore[union-attr]
+
+
+def test_an_order_in_flight_takes_the_room_of_one_quote_and_the_nearest_quote_gets_the_rest() -> None:
+    m = manager()
+    far = next(c for c in m.plan(SYM, [quote(Side.BUY, "b9", MID - 500)], mid_ticks=MID)
+               if isinstance(c, PlaceOrder))
+    m.on_submitted(far)  # in flight: frozen until its answer, and it counts as one of the side's orders
+    # tag order ("b1" < "b2") is the opposite of distance order: the nearer quote must win the room
+    cmds = m.plan(SYM, [quote(Side.BUY, "b1", MID - 100), quote(Side.BUY, "b2", MID - 10)], mid_ticks=MID)
+    assert [(type(c), c.price_ticks) for c in cmds] == [(PlaceOrder, MID - 10)]  # type: ignore[union-attr]
+
+
+def test_mid_range_ends_where_the_price_tolerance_changes() -> None:
+    """Tolerance = max(1 tick, mid * 0.2 bps): 10 ticks for mids 500,000-549,999, 1 tick below 100,000."""
+    from grinder.execution.working import INT_MIN
+
+    m = manager()
+    m.plan(SYM, [quote(Side.BUY, "b1", MID - 10)], mid_ticks=MID)
+    assert m.mid_range() == (500_000, 549_999)
+    m.plan(SYM, [quote(Side.BUY, "b1", 59_990)], mid_ticks=60_000)  # the bps part is 1 tick = the floor
+    assert m.mid_range() == (INT_MIN, 99_999)
+
+
+def test_order_range_splits_at_the_tie_by_tag() -> None:
+    from grinder.execution.working import INT_MAX, INT_MIN, order_range
+
+    # a at 101 sorts before b at 100 (nearer, or tied and smaller tag) for mids >= 101
+    assert order_range((0, 101, "b1"), (0, 100, "b2")) == (101, INT_MAX)
+    assert order_range((0, 101, "b2"), (0, 100, "b1")) == (101, INT_MAX)
+    assert order_range((0, 102, "b1"), (0, 100, "b2")) == (101, INT_MAX)  # tie at 101: the tag decides
+    assert order_range((0, 102, "b2"), (0, 100, "b1")) == (102, INT_MAX)
+    assert order_range((0, 100, "b1"), (0, 102, "b2")) == (INT_MIN, 101)
+    assert order_range((1, 100, "b1"), (0, 102, "b2")) == (INT_MIN, INT_MAX)

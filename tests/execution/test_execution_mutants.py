@@ -368,3 +368,135 @@ def test_order_range_splits_at_the_tie_by_tag() -> None:
     assert order_range((0, 102, "b2"), (0, 100, "b1")) == (102, INT_MAX)
     assert order_range((0, 100, "b1"), (0, 102, "b2")) == (INT_MIN, 101)
     assert order_range((1, 100, "b1"), (0, 102, "b2")) == (INT_MIN, INT_MAX)
+
+
+# ----------------------------------------------------------------- pipeline: holds, replans, refusals
+def settled(p: TradingPipeline) -> list[PlaceOrder]:
+    """The reference grid (5 + 5 levels, 500 ticks apart, around MID) placed, accepted and quiet."""
+    from grinder.core.events import BookTicker
+
+    cmds = p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 1, T0, T0), T0)
+    for i, c in enumerate(cmds):
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=100 + i, status=OrderStatus.NEW))
+    assert p.on_market_event(BookTicker(SYM, MID - 1, 10, MID + 1, 10, 2, T0 + 1, T0 + 1), T0 + 1) == []
+    return [c for c in cmds if isinstance(c, PlaceOrder)]
+
+
+def accept_all(p: TradingPipeline, cmds: list) -> None:  # type: ignore[type-arg]
+    for c in cmds:
+        p.on_result(CommandResult(c, Outcome.ACCEPTED, order_id=900, status=OrderStatus.NEW))
+
+
+def book(mid: int, seq: int, t: int) -> object:
+    from grinder.core.events import BookTicker
+
+    return BookTicker(SYM, mid - 1, 10, mid + 1, 10, seq, t, t)
+
+
+def touched(cmds: list, side: Side, placed: list[PlaceOrder]) -> set[str]:  # type: ignore[type-arg]
+    """Client ids of our `side` orders that `cmds` amend or cancel."""
+    ids = {c.client_order_id for c in placed if c.side is side}
+    return {c.client_order_id for c in cmds if c.client_order_id in ids}
+
+
+def test_a_move_out_of_the_quiet_band_moves_the_orders_the_market_did_not_reach() -> None:
+    p = pipeline()
+    placed = settled(p)
+    cmds = p.on_market_event(book(MID + 700, 3, T0 + 2), T0 + 2)  # bid 500,699 reaches s1 (500,500)
+    s1 = next(c.client_order_id for c in placed if c.level == "s1")
+    assert touched(cmds, Side.BUY, placed)  # the buys follow the market up
+    assert s1 not in {c.client_order_id for c in cmds}  # s1 may be filling: left alone
+
+
+def test_a_buy_the_book_reached_is_left_alone_until_the_hold_has_passed() -> None:
+    hold = ExecutionConfig().crossed_hold_ms
+    p = pipeline()
+    placed = settled(p)
+    b1 = next(c.client_order_id for c in placed if c.level == "b1")
+    down = p.on_market_event(book(MID - 700, 3, T0 + 2), T0 + 2)  # ask 499,301 reaches b1 (499,500)
+    assert down and b1 not in {c.client_order_id for c in down}
+    accept_all(p, down)
+    # many clock buckets later the book (bid 499,600, ask 499,602) reaches none of our orders: b1,
+    # no longer quoted, is moved now
+    t = T0 + 20 * hold
+    later = p.on_market_event(book(MID - 399, 4, t), t)
+    assert b1 in {c.client_order_id for c in later}
+
+
+def test_under_the_kill_switch_even_a_reached_order_is_cancelled() -> None:
+    from grinder.core.commands import CancelOrder
+
+    p = pipeline()
+    placed = settled(p)
+    accept_all(p, p.on_market_event(book(MID - 700, 3, T0 + 2), T0 + 2))  # b1 reached
+    p.engage_kill_switch()
+    cmds = p.on_market_event(book(MID - 700, 4, T0 + 3), T0 + 3)
+    assert all(isinstance(c, CancelOrder) for c in cmds)
+    assert {c.client_order_id for c in cmds} == {c.client_order_id for c in placed}
+
+
+def test_a_print_newer_than_the_book_defers_the_plan_to_the_next_book() -> None:
+    from grinder.core.events import Trade
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE,
+                        ExecutionConfig(max_commands_per_event=3), ClientOrderIdFactory("grid", 1_700_000_000),
+                        strategy_factory=grid_factory)
+    p.on_wallet_balance(Decimal("10000"), T0)
+    first = p.on_market_event(book(MID, 1, T0), T0)
+    assert len(first) == 3  # b1, s1, b2: the rest waits for the next events
+    accept_all(p, first)
+    # a trade through b1 (499,500), newer than the book: the new book is on its way, plan on it
+    assert p.on_market_event(Trade(SYM, 7, MID - 600, 1, True, T0 + 5, T0 + 5), T0 + 5) == []
+    assert p.quiet_state(SYM)[1] is True
+    more = p.on_market_event(book(MID, 2, T0 + 6), T0 + 6)
+    assert len(more) == 3 and all(isinstance(c, PlaceOrder) for c in more)
+
+
+def test_our_sell_fill_is_applied() -> None:
+    from grinder.core.enums import ExecutionType
+
+    from .helpers import update
+
+    p = pipeline()
+    placed = settled(p)
+    s1 = next(c for c in placed if c.level == "s1")
+    fill = p.on_user_event(update(s1, OrderStatus.PARTIALLY_FILLED, execution=ExecutionType.TRADE, fill_lots=3,
+                                  cum_lots=3, trade_id=11, order_id=101))
+    assert fill is not None and fill.side is Side.SELL and p.position_lots(SYM) == -3
+    assert p.take_fills() == [fill]
+
+
+def tight() -> TradingPipeline:
+    """Every order of the reference grid is over the per-order notional limit: refused whole."""
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
+    p.on_wallet_balance(Decimal("10000"), T0)
+    return p
+
+
+def test_a_refused_plan_is_journaled_once_with_its_time_and_not_replanned_on_a_mark_price() -> None:
+    from grinder.core.events import MarkPrice
+
+    p = tight()
+    assert p.on_market_event(book(MID, 1, T0 + 5), T0 + 5) == []
+    blocked = p.take_blocked()
+    assert len(blocked) == 10 and {b.time_ms for b in blocked} == {T0 + 5}
+    assert {b.reason for b in blocked} == {"MAX_ORDER_NOTIONAL"}
+    mark = MarkPrice(SYM, Decimal("50000.0"), Decimal("50000.0"), Decimal(0), T0 + 3_600_000, T0 + 6)
+    assert p.on_market_event(mark, T0 + 6) == []  # same inputs: refused again, nothing new to journal
+    assert p.take_blocked() == []
+
+
+def test_the_strategy_factory_must_return_a_strategy() -> None:
+    with pytest.raises(TypeError, match=r"^the strategy factory returned a object for BTCUSDT, which is not a "
+                                        r"grinder\.api\.Strategy: it needs on_event, on_fill and desired_quotes$"):
+        TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=lambda ctx: object())  # type: ignore[arg-type,return-value]
+
+
+def test_warm_up_hands_bars_to_the_grid_and_a_fresh_pipeline_has_no_write_pressure() -> None:
+    p = pipeline()
+    assert p.pressure_settled(T0) and p.write_pressure(T0) == 0
+    assert p.warm_up(SYM, [(50010.0, 49990.0, 50000.0)] * 3, "test") is True
+    assert p.quiet_state(SYM)[1] is True

@@ -500,3 +500,34 @@ def test_warm_up_hands_bars_to_the_grid_and_a_fresh_pipeline_has_no_write_pressu
     assert p.pressure_settled(T0) and p.write_pressure(T0) == 0
     assert p.warm_up(SYM, [(50010.0, 49990.0, 50000.0)] * 3, "test") is True
     assert p.quiet_state(SYM)[1] is True
+
+
+def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order_is_held() -> None:
+    """crossed_hold_ms = 0: an order the book reached is held for that millisecond only, so the
+    refusal band of a plan refused whole (every amend over the notional limit) ends with it."""
+    from grinder.core.events import MarkPrice
+    from grinder.execution.order_manager import WorkingState
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(crossed_hold_ms=0),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
+    p.on_wallet_balance(Decimal("10000"), T0)
+    # adopted at restart: exactly the reference grid around MID
+    p.restore_orders([WorkingOrder(SYM, f"r{s}{i}", f"{s}{i}", side, MID + sign * 500 * i, 10, 0,
+                                   WorkingState.OPEN, order_id=i)
+                      for s, side, sign in (("b", Side.BUY, -1), ("s", Side.SELL, 1)) for i in range(1, 6)])
+    assert p.on_market_event(book(MID, 1, T0), T0) == []
+    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []  # ask 499,301 reaches b1
+    blocked = p.take_blocked()
+    assert len(blocked) == 9 and "rb1" not in {b.command.client_order_id for b in blocked}
+    band = p.quiet_refusal(SYM)
+    assert band is not None and band.until_ms == T0 + 2
+
+    def mark(t: int) -> MarkPrice:
+        return MarkPrice(SYM, Decimal("49930.0"), Decimal("49930.0"), Decimal(0), T0 + 3_600_000, t)
+
+    assert p.on_market_event(mark(T0 + 2), T0 + 2) == []  # b1 is still held (reached the ms before)
+    band = p.quiet_refusal(SYM)
+    assert band is not None and band.until_ms == T0 + 3
+    assert p.on_market_event(mark(T0 + 3), T0 + 3) == []  # the hold has ended: the band does not stand
+    assert p.quiet_refusal(SYM) is None

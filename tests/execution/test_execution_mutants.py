@@ -531,3 +531,54 @@ def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order
     assert band is not None and band.until_ms == T0 + 3
     assert p.on_market_event(mark(T0 + 3), T0 + 3) == []  # the hold has ended: the band does not stand
     assert p.quiet_refusal(SYM) is None
+
+
+class OneBuy:
+    """A minimal plug-in strategy: one buy at a fixed price, the same answer wherever the market is."""
+
+    def __init__(self, ctx: object) -> None:
+        pass
+
+    def on_event(self, ev: object) -> None:
+        pass
+
+    def on_fill(self, fill: object) -> None:
+        pass
+
+    def desired_quotes(self, position_lots: int, now_ms: int) -> object:
+        from grinder.core.quotes import QuoteSet
+
+        return QuoteSet(SYM, (quote(Side.BUY, "b1", 490_000, 10),), "BASE", "QUOTING")
+
+    def quiet_band(self) -> object:
+        from grinder.core.quotes import QuietBand
+        from grinder.execution.working import INT_MAX, INT_MIN
+
+        return QuietBand(0, INT_MAX, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MAX, 0, False)
+
+
+def test_inside_the_refusal_band_the_refused_plan_is_not_made_again() -> None:
+    """The one order is over the notional limit: while the mid stays inside the refusal band (ends
+    included) nothing is planned again (no command counted, nothing journaled twice)."""
+    from grinder.execution import metrics as om_metrics
+
+    def planned() -> float:
+        return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=OneBuy)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    before = planned()
+    assert p.on_market_event(book(510_000, 1, T0), T0) == []
+    assert planned() == before + 1
+    assert [b.reason for b in p.take_blocked()] == ["MAX_ORDER_NOTIONAL"]
+    band = p.quiet_refusal(SYM)
+    # the price tolerance (0.2 bps of the mid) is 10 ticks from mid 500,000 to 549,999
+    assert band is not None and (band.ref_lo, band.ref_hi) == (500_000, 549_999)
+    for seq, mid in enumerate((500_000, 510_001, 549_999), start=2):
+        assert p.on_market_event(book(mid, seq, T0 + seq), T0 + seq) == []
+    assert planned() == before + 1
+    assert p.on_market_event(book(550_000, 9, T0 + 9), T0 + 9) == []  # outside: planned (and refused) again
+    assert planned() == before + 2
+    assert p.take_blocked() == []  # the same block is journaled once

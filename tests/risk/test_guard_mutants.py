@@ -292,3 +292,29 @@ def test_token_bucket_smallest_limits() -> None:
             TokenBucket(limit, window)
         assert str(exc.value) == (f"rate limit {limit}/{window} ms is too small: "
                                   "need limit >= 2 and window >= 1 ms")
+
+
+def test_flatten_settings_are_validated_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^\[risk\] flatten_slice_notional must be > 0 \(got 0\); set a positive"):
+        RiskConfig(flatten_slice_notional=Decimal(0))
+    with pytest.raises(ValueError, match=r"^\[risk\] flatten_slippage_bps must be below 5000 \(got 5000\)"):
+        RiskConfig(flatten_slippage_bps=Decimal(5000))
+    assert RiskConfig(flatten_slippage_bps=Decimal("4999.9")).flatten_slippage_bps == Decimal("4999.9")
+
+
+def test_a_tripped_latch_and_its_references_survive_a_restart() -> None:
+    """trip_state is journaled; a restarted engine's guard restores it: same reason, same day start."""
+    from grinder.risk.guard import TripState
+
+    g = guard(dataclasses.replace(CFG, daily_loss_limit=Decimal("100")))
+    g.on_equity(Decimal("9850"), 1_000)  # 150 lost today: over the daily loss limit
+    assert g.kill_switch_reason == "DAILY_LOSS"
+    state = g.trip_state()
+    assert state == TripState(True, "DAILY_LOSS", Decimal("10000"), state.utc_day, Decimal("10000"))
+    again = RiskGuard(CFG, {"BTCUSDT": BTC})
+    again.restore_trip_state(state)
+    assert again.kill_switch_engaged and again.kill_switch_reason == "DAILY_LOSS"
+    assert again.trip_state() == state
+    manual = RiskGuard(CFG, {"BTCUSDT": BTC})
+    manual.restore_trip_state(TripState(True, None, None, None, None))  # an old journal row without a reason
+    assert manual.kill_switch_reason == "MANUAL"

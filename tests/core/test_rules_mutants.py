@@ -315,3 +315,21 @@ def test_lot_step_is_counted_from_min_qty() -> None:
                     quantity_precision=1)
     r.validate_order(Side.BUY, OrderType.LIMIT, "1.3", "10")
     assert rule_error(lambda: r.validate_order(Side.BUY, OrderType.LIMIT, "1", "10"))[0] == -4023
+
+
+def test_step_and_max_price_refusals_carry_binances_messages() -> None:
+    rules = btcusdt_rules("100")
+    even = SymbolRules(**{**_fields(rules), "step_size": Decimal("0.002"), "min_qty": Decimal("0.002"),
+                          "market_step_size": Decimal("0.002")})
+    with pytest.raises(OrderRuleError) as step:
+        even.validate_order(Side.BUY, OrderType.LIMIT, "0.003", "50000.0")
+    assert str(step.value) == "-4023 Qty not increased by step size."
+    with pytest.raises(OrderRuleError) as high:
+        rules.validate_order(Side.BUY, OrderType.LIMIT, "0.002", "4529764.1")
+    assert str(high.value) == "-4002 Price greater than max price."
+
+
+def _fields(rules: SymbolRules) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(rules, f.name) for f in dataclasses.fields(rules) if f.init}

@@ -311,3 +311,44 @@ def test_build_bounds_and_the_inclusive_percent_price_limit() -> None:
                 buy_max_ticks=599_399)
     assert min(q.price_ticks for q in b.quotes if q.side is Side.SELL) == 601_200
     assert max(q.price_ticks for q in b.quotes if q.side is Side.BUY) == 598_800
+
+
+# ----------------------------------------------------------------- toxicity: the slide check
+def _slide(drop_ticks: int, sellers: bool) -> tuple[object, object]:
+    """Mid 600,001 at T0, then `drop_ticks` lower at T0 + 2 s after 8 trades (all sell-initiated, or
+    alternating); evaluated at both times. Slide: 4 bps over 10 s with flow <= -0.5, >= 5 trades."""
+    from grinder.core.rules import btcusdt_rules
+    from grinder.strategy import FeatureConfig, FeatureEngine, ToxicityConfig
+    from grinder.strategy.toxicity import ToxicityGate
+    from tests.strategy.helpers import SYM, book, trade
+
+    t0 = 1_700_000_000_000
+    g = ToxicityGate(ToxicityConfig(slide_bps=4.0, slide_lookback_ms=10_000, slide_flow=0.5, slide_min_trades=5.0,
+                                    cooldown_ms=1000), SYM)
+    f = FeatureEngine(SYM, btcusdt_rules(), FeatureConfig(spread_halflife_ms=1000, flow_halflife_ms=1000))
+    f.on_book_ticker(book(600_000, 600_002, t0))
+    g.evaluate(t0, f)
+    for k in range(8):
+        f.on_trade(trade(600_000 - drop_ticks, 4, t0 + 1900 + k, buyer_is_maker=sellers or k % 2 == 0))
+    f.on_book_ticker(book(600_000 - drop_ticks, 600_002 - drop_ticks, t0 + 2000))
+    g.evaluate(t0 + 2000, f)
+    return g, f
+
+
+def test_a_slide_down_with_selling_flow_pauses_buys_until_it_stops() -> None:
+    from tests.strategy.helpers import book, trade
+
+    g, f = _slide(300, sellers=True)  # -5 bps with every trade sell-initiated
+    assert g.reasons() == ("SLIDE_DOWN",) and g.buy_blocked() and not g.sell_blocked()  # type: ignore[attr-defined]
+    t = 1_700_000_000_000 + 4000  # after the cooldown, the flow balanced again: cleared
+    for k in range(40):
+        f.on_trade(trade(599_700, 4, t - 500 + k, buyer_is_maker=k % 2 == 0))  # type: ignore[attr-defined]
+    f.on_book_ticker(book(599_700, 599_702, t))  # type: ignore[attr-defined]
+    g.evaluate(t, f)  # type: ignore[attr-defined]
+    assert g.reasons() == ()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("drop", "sellers"), [(60, True), (300, False)])
+def test_no_slide_without_both_the_drift_and_the_one_sided_flow(drop: int, sellers: bool) -> None:
+    g, _ = _slide(drop, sellers)  # -1 bps with selling flow; -5 bps with balanced flow
+    assert g.reasons() == ()  # type: ignore[attr-defined]

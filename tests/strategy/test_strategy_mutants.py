@@ -352,3 +352,52 @@ def test_a_slide_down_with_selling_flow_pauses_buys_until_it_stops() -> None:
 def test_no_slide_without_both_the_drift_and_the_one_sided_flow(drop: int, sellers: bool) -> None:
     g, _ = _slide(drop, sellers)  # -1 bps with selling flow; -5 bps with balanced flow
     assert g.reasons() == ()  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------- grid policy: anchors, lattice, take-profit room
+def test_the_anchor_moves_by_the_nearest_whole_number_of_steps() -> None:
+    g = policy()  # whole_levels: 10 bps of 60 000.0 = a 600-tick step
+    assert g.offsets(600_000, Fraction(10))[0] == 600  # type: ignore[attr-defined]
+    half = Fraction(1, 2)  # the anchor stays while the mid is within half a step
+    assert g.moved_anchor(600_000, 2 * 600_300, Fraction(10), half) == 600_000  # type: ignore[attr-defined]
+    assert g.moved_anchor(600_000, 2 * 601_800, Fraction(10), half) == 601_800  # type: ignore[attr-defined]  # 3 steps up
+    assert g.moved_anchor(600_000, 2 * 601_500, Fraction(10), half) == 601_800  # type: ignore[attr-defined]  # 2.5: rounds up
+    assert g.moved_anchor(600_000, 2 * 601_499, Fraction(10), half) == 601_200  # type: ignore[attr-defined]
+    assert g.moved_anchor(600_000, 2 * 598_200, Fraction(10), half) == 598_200  # type: ignore[attr-defined]  # 3 steps down
+    assert g.moved_anchor(600_000, 2 * 599_301, Fraction(10), half) == 599_400  # type: ignore[attr-defined]  # at least one
+    # a one-tick step is a lattice too: the anchor moves by whole ticks, the half tick rounds away
+    tiny = Fraction(1, 100)
+    assert g.offsets(600_000, tiny)[0] == 1  # type: ignore[attr-defined]
+    assert g.moved_anchor(600_000, 1_200_005, tiny, half) == 600_003  # type: ignore[attr-defined]
+    assert g.moved_anchor(600_000, 1_199_995, tiny, half) == 599_997  # type: ignore[attr-defined]
+
+
+def test_the_lattice_step_of_a_spacing_is_refixed_after_eight_other_spacings() -> None:
+    g = policy()
+    assert g.offsets(600_000, Fraction(10))[0] == 600  # type: ignore[attr-defined]
+    assert g.offsets(606_000, Fraction(10))[0] == 600  # type: ignore[attr-defined]  # 1 % off: the lattice stays
+    for k in range(1, 8):  # seven more spacings: eight remembered
+        g.offsets(600_000, Fraction(10 + k))  # type: ignore[attr-defined]
+    assert g.offsets(606_000, Fraction(10))[0] == 600  # type: ignore[attr-defined]
+    g.offsets(600_000, Fraction(30))  # type: ignore[attr-defined]  # a ninth: the memory starts over
+    assert g.offsets(606_000, Fraction(10))[0] == 606  # type: ignore[attr-defined]
+
+
+def test_sell_take_profits_use_up_the_grid_sells_room() -> None:
+    from grinder.core.enums import Side
+    from grinder.core.rules import btcusdt_rules
+    from grinder.strategy.config import GridConfig
+    from grinder.strategy.grid import GridPolicy
+
+    g = GridPolicy("BTCUSDT", btcusdt_rules("100"), GridConfig(max_position=Decimal("0.01"), levels=7))
+    common = {"anchor_ticks": 600_000, "bid_ticks": BID, "ask_ticks": ASK,
+              "buy_spacing_bps": Fraction(10), "sell_spacing_bps": Fraction(10)}
+    # long 5 of max 10: sells may total 15 lots; a 5-lot take-profit leaves 10 = five 2-lot levels
+    b = g.build(position_lots=5, take_profits=tps(("s-a", 601_000, 5)), **common)  # type: ignore[arg-type]
+    grid_sells = [q for q in b.quotes if q.side is Side.SELL and q.level != "s-a"]
+    assert sum(q.qty_lots for q in grid_sells) == 10 and len(grid_sells) == 5
+    # short 5: a buy take-profit at 599,000; grid sells stay above it, grid buys use the rest of the room
+    b = g.build(position_lots=-5, take_profits=tps(("b-a", 599_000, 5)), **common)  # type: ignore[arg-type]
+    assert ("b-a", 599_000, 5) in [(q.level, q.price_ticks, q.qty_lots) for q in b.quotes]
+    assert sum(q.qty_lots for q in b.quotes if q.side is Side.BUY and q.level != "b-a") == 10
+    assert min(q.price_ticks for q in b.quotes if q.side is Side.SELL) > 599_000

@@ -582,3 +582,46 @@ def test_inside_the_refusal_band_the_refused_plan_is_not_made_again() -> None:
     assert p.on_market_event(book(550_000, 9, T0 + 9), T0 + 9) == []  # outside: planned (and refused) again
     assert planned() == before + 2
     assert p.take_blocked() == []  # the same block is journaled once
+
+
+class TradeQuoter:
+    """A plug-in strategy for a trades-only feed: one buy 100 ticks under the last trade; its quiet
+    band is always empty (ask again on the next event)."""
+
+    def __init__(self, ctx: object) -> None:
+        self.last: int | None = None
+
+    def on_event(self, ev: object) -> None:
+        from grinder.core.events import Trade
+
+        if isinstance(ev, Trade):
+            self.last = ev.price_ticks
+
+    def on_fill(self, fill: object) -> None:
+        pass
+
+    def desired_quotes(self, position_lots: int, now_ms: int) -> object:
+        from grinder.core.quotes import QuoteSet
+
+        quotes = () if self.last is None else (quote(Side.BUY, "b1", self.last - 100, 10),)
+        return QuoteSet(SYM, quotes, "BASE", "QUOTING")
+
+    def quiet_band(self) -> object:
+        from grinder.core.quotes import EMPTY_BAND
+
+        return EMPTY_BAND
+
+
+def test_without_a_book_ticker_every_trade_is_planned_on() -> None:
+    from grinder.core.commands import AmendOrder
+    from grinder.core.events import Trade
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=TradeQuoter)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    first = p.on_market_event(Trade(SYM, 1, MID, 1, True, T0, T0), T0)
+    assert [(type(c), c.price_ticks) for c in first] == [(PlaceOrder, MID - 100)]  # type: ignore[union-attr]
+    accept_all(p, first)
+    assert p.on_market_event(Trade(SYM, 2, MID, 1, True, T0 + 1, T0 + 1), T0 + 1) == []
+    moved = p.on_market_event(Trade(SYM, 3, MID + 5_000, 1, True, T0 + 2, T0 + 2), T0 + 2)
+    assert [(type(c), c.price_ticks) for c in moved] == [(AmendOrder, MID + 4_900)]  # type: ignore[union-attr]

@@ -30,7 +30,8 @@ from grinder.data.binance_files import (
     read_batches,
     symbol_from_filename,
 )
-from grinder.data.capture import is_capture, iter_capture
+from grinder.data.capture import is_capture
+from grinder.data.capture_columns import capture_source
 from grinder.data.direct import load_public_parquet
 from grinder.data.errors import DataError
 from grinder.data.recording import is_recording, iter_recording
@@ -42,6 +43,7 @@ from grinder.data.tape import (
     TRADE_SELL_AGGR,
     SourceColumns,
     Tape,
+    event_time_ms,
     feed_latency_from,
     merge_sources,
 )
@@ -141,16 +143,6 @@ def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
             "event_ms": t.time_ms,
         },
     )
-
-
-def event_time_ms(ev: MarketEvent | DepthSnapshot) -> int:
-    """The exchange time an event happened (what the virtual clock shows while it is processed)."""
-    if isinstance(ev, BookTicker):
-        return ev.transaction_time_ms
-    if isinstance(ev, Trade):
-        return ev.trade_time_ms
-    t = getattr(ev, "transaction_time_ms", 0) or getattr(ev, "event_time_ms", 0)
-    return int(t)
 
 
 def events_source(name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapshot]]) -> SourceColumns:
@@ -257,7 +249,7 @@ def load_tape(
         if is_tape_file(f):
             return read_source(f)  # a converted capture (grinder data convert)
         if f.suffix.lower() == ".gz" and is_capture(f):
-            return events_source(str(f), iter_capture(f, view))
+            return capture_source(f, view)  # straight to columns (ADR-280)
         if f.suffix.lower() == ".parquet" and is_recording(f):
             return events_source(str(f), iter_recording(f, view))
         sym = _file_symbol(f, symbol, explicit)

@@ -14,7 +14,7 @@ per-event path on both real captures.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import msgspec
@@ -29,6 +29,7 @@ from grinder.data.binance_files import symbol_from_filename
 from grinder.data.capture import decode_line, unreadable
 from grinder.data.errors import DataError
 from grinder.data.tape import (
+    COLUMNS,
     OTHER,
     QUOTE,
     TRADE_BUY_AGGR,
@@ -46,6 +47,15 @@ _FLAT = (BookTickerMsg, TradeMsg, AggTradeMsg)
 _CACHE_LIMIT = 1 << 20  # distinct strings per grid remembered while loading one file
 
 
+def _convert(cache: dict[str, int], convert: Callable[[str], int], text: str) -> int:
+    """A conversion not cached yet: made, and remembered (the cache is emptied when full)."""
+    v = convert(text)
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = v
+    return v
+
+
 class _Conv:
     """One symbol's wire-string conversions for loading: the live parser's `Grid.level_units`, with
     a cache per file large enough for a capture's distinct depth levels (the live cache is bounded
@@ -61,21 +71,11 @@ class _Conv:
 
     def price(self, text: str) -> int:
         v = self._pc.get(text)
-        if v is None:
-            v = self._pu(text)
-            if len(self._pc) >= _CACHE_LIMIT:
-                self._pc.clear()
-            self._pc[text] = v
-        return v
+        return _convert(self._pc, self._pu, text) if v is None else v
 
     def qty(self, text: str) -> int:
         v = self._qc.get(text)
-        if v is None:
-            v = self._qu(text)
-            if len(self._qc) >= _CACHE_LIMIT:
-                self._qc.clear()
-            self._qc[text] = v
-        return v
+        return _convert(self._qc, self._qu, text) if v is None else v
 
     def _levels(self, raw: list[tuple[str, str]]) -> tuple[Level, ...]:
         pc, qc = self._pc, self._qc
@@ -146,8 +146,9 @@ def capture_source(path: str | Path, rules: Mapping[str, SymbolRules]) -> Source
         raise DataError(unreadable(p, exc)) from None
 
 
-class _Columns:
-    """Column lists being filled, plus the objects of OTHER rows."""
+class EventColumns:
+    """Tape columns of decoded rows being filled (quotes and trades flat, the rest as objects); the
+    `sym` column numbers symbols in order of first appearance (`SourceColumns.symbols`)."""
 
     def __init__(self) -> None:
         self.keys: list[int] = []
@@ -192,12 +193,14 @@ class _Columns:
         self.add(key, ev.symbol, row)
 
     def source(self, name: str) -> SourceColumns:
-        names = ("time_ms", "kind", "a", "b", "qa", "qb", "ident", "event_ms")
+        flat = dict(
+            zip(("time_ms", "kind", "a", "b", "qa", "qb", "ident", "event_ms"), self.cols, strict=True)
+        )
+        flat["sym"] = self.sym
+        dtypes = {"kind": np.int8, "sym": np.int16}
         columns: dict[str, npt.NDArray[np.generic]] = {
-            n: np.asarray(c, dtype=np.int8 if n == "kind" else np.int64)
-            for n, c in zip(names, self.cols, strict=True)
+            c: np.asarray(flat[c], dtype=dtypes.get(c, np.int64)) for c in COLUMNS
         }
-        columns["sym"] = np.asarray(self.sym, dtype=np.int16)
         recv = np.asarray(self.keys, dtype=np.int64)
         event_ms = np.asarray(columns["event_ms"], dtype=np.int64)
         return SourceColumns(
@@ -213,7 +216,7 @@ class _Columns:
 
 def _read(p: Path, rules: Mapping[str, SymbolRules]) -> SourceColumns:
     symbol = symbol_from_filename(p)
-    out = _Columns()
+    out = EventColumns()
     convs: dict[str, _Conv] = {}
     decode = _COMBINED.decode
     bad = (msgspec.ValidationError, msgspec.DecodeError)

@@ -24,15 +24,18 @@ from grinder.venue.config import VenueConfig
 ROWS = 40_000
 
 
-def run(tape: Tape, skip: bool) -> RunLog:
-    return Backtest(
+def run(tape: Tape, skip: bool, min_skip_rows: int | None = None) -> RunLog:
+    bt = Backtest(
         tape,
         strategy_config=StrategyConfig(),
         risk_config=RiskConfig(),
         execution_config=ExecutionConfig(),
         venue_config=VenueConfig(),
         backtest_config=BacktestConfig(skip_quiet=skip),
-    ).run()
+    )
+    if min_skip_rows is not None:
+        bt.min_skip_rows = min_skip_rows
+    return bt.run()
 
 
 def facts(log: RunLog) -> tuple[object, ...]:
@@ -51,11 +54,16 @@ def test_default_config_skip_equals_no_skip(
     capture_dir: Path, capture: str, refused: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tape = load_tape([capture_dir / capture]).slice(ROWS)
-    fast = run(tape, skip=True)
+    # skips tried wherever they can be (not only before long runs of quotes and trades, ADR-281)
+    fast = run(tape, skip=True, min_skip_rows=0)
     slow = run(tape, skip=False)
     assert facts(fast) == facts(slow)
     assert fast.band_breaks == 0
     assert fast.commands
+    default = run(tape, skip=True)  # the default: no skip tried right before a depth diff
+    assert facts(default) == facts(slow)
+    assert default.band_breaks == 0
+    assert fast.rows_processed < default.rows_processed < ROWS
     assert bool(fast.blocked) is refused  # on BTCUSDT risk refuses the default grid's outer levels
     # most rows are skipped, also while the refused outer level is pending (before the refusal band
     # every BTCUSDT row after the first refusal was processed in full)

@@ -56,6 +56,9 @@ from grinder.venue.config import VenueConfig
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
+# No skip is tried when fewer rows than this lie before the next depth/mark row (ADR-281).
+MIN_SKIP_ROWS = 16
+MAX_SKIP_BACKOFF = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,8 @@ class Backtest:
         self._hash = hashlib.sha256()
         self._enc = msgspec.json.Encoder()
         self._last_row_ms = start_ms
+        self.min_skip_rows = MIN_SKIP_ROWS
+        self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
     def run(self, progress: ProgressFn | None = None, stop: int | None = None) -> RunLog:
@@ -223,11 +228,27 @@ class Backtest:
         n = len(tape) if stop is None else min(stop, len(tape))
         scanner = QuietScanner(tape.slice(n) if n < len(tape) else tape)
         skip = self.cfg.skip_quiet
+        # Rows that are always processed in full (depth, marks): a skip never crosses one, and a
+        # skip attempt (guards, scan, hand-over of the last quote) costs about as much as processing
+        # MIN_SKIP_ROWS rows in full, so none is tried when the next such row is nearer (ADR-281).
+        # After an attempt that skipped nothing the next ones wait 1, 2, 4 ... up to MAX_SKIP_BACKOFF
+        # rows (processing a row in full is always exact; this only spends less on futile scans).
+        always = scanner.always_rows()
+        k = 0
         i = 0
+        retry_at = 0
+        backoff = 0
         next_report = 0
         while i < n:
-            if skip:
-                j = self._next_active(scanner, i)
+            if skip and i >= retry_at:
+                while always[k] < i:
+                    k += 1
+                j = self._next_active(scanner, i) if always[k] - i >= self.min_skip_rows else i
+                if j == i and always[k] - i >= self.min_skip_rows:
+                    retry_at = i + 1 + backoff
+                    backoff = min(2 * backoff + 1, self.max_skip_backoff)
+                elif j > i:
+                    backoff = 0
                 if j > i:
                     last_read = self.pipeline.pressure_read_ms()
                     read_ms = _last_read(tape.clock_ms, i, j, last_read, PRESSURE_REREAD_MS)

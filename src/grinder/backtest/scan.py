@@ -72,6 +72,10 @@ class QuietScanner:
         self.skipped = 0
         self.scans = 0
 
+    def always_rows(self) -> list[int]:
+        """The rows always processed in full (not quotes or trades) in order, then `n` (a sentinel)."""
+        return [int(x) for x in self._other.tolist()]
+
     def next_active(
         self, start: int, guards: list[SymbolGuard | None], until_ms: int | None, *, queue_model: bool = False
     ) -> int:

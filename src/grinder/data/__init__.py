@@ -10,9 +10,9 @@ Two ways in:
 from grinder.data.binance_files import QuoteColumns, TradeColumns, load_quotes, load_trades, sniff_csv
 from grinder.data.errors import DataError
 from grinder.data.recording import RecordingWriter, iter_recording
-from grinder.data.sources import event_time_ms, expand_paths, iter_events, load_tape
+from grinder.data.sources import expand_paths, iter_events, load_tape
 from grinder.data.symbols import builtin_rules, load_exchange_info
-from grinder.data.tape import OTHER, QUOTE, TRADE_BUY_AGGR, TRADE_SELL_AGGR, Tape
+from grinder.data.tape import OTHER, QUOTE, TRADE_BUY_AGGR, TRADE_SELL_AGGR, Tape, event_time_ms
 
 __all__ = [
     "OTHER",

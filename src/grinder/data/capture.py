@@ -30,7 +30,7 @@ def is_capture(path: str | Path) -> bool:
         with gzip.open(p, "rb") as f:
             head = f.read(64)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise DataError(_unreadable(p, exc)) from None
+        raise DataError(unreadable(p, exc)) from None
     first = head.split(b" ", 1)[0]
     return first.isdigit() and len(first) >= 16
 
@@ -50,42 +50,49 @@ def iter_capture(
     try:
         yield from _decode_lines(p, symbol, rules)
     except (OSError, EOFError, zlib.error) as exc:  # truncated download, not gzip, bad CRC
-        raise DataError(_unreadable(p, exc)) from None
+        raise DataError(unreadable(p, exc)) from None
 
 
-def _unreadable(path: Path, exc: BaseException) -> str:
+def unreadable(path: Path, exc: BaseException) -> str:
     return (f"capture file {path} is truncated or not a valid gzip file ({exc}); "
             "download or record it again (check with: gzip -t FILE)")
+
+
+def decode_line(
+    p: Path, lineno: int, ns_text: bytes, raw: bytes, symbol: str | None, rules: Mapping[str, SymbolRules]
+) -> tuple[int, MarketEvent | DepthSnapshot] | None:
+    """One capture line (receive ns text, stripped JSON) through the live wire parser: (receive ns,
+    event), or None for lines that carry no market event; `DataError` naming file and line if bad.
+    `symbol` is the capture's symbol so far (a REST depth snapshot line does not name it)."""
+    from grinder.binance.parse import decode_stream_message, parse_depth_snapshot
+
+    try:
+        recv_ns = int(ns_text)
+        if raw.startswith(b'{"lastUpdateId"') or (b'"lastUpdateId"' in raw[:40] and b'"stream"' not in raw):
+            if symbol is None:
+                raise DataError(f"{p}:{lineno}: a depth snapshot before any stream message names the symbol")
+            return recv_ns, parse_depth_snapshot(raw, symbol, rules[symbol])
+        ev = decode_stream_message(raw, rules)
+    except DataError:
+        raise
+    except (ValueError, KeyError) as exc:
+        raise DataError(f"{p}:{lineno}: cannot decode capture line: {exc}") from None
+    if ev is None:
+        return None
+    return recv_ns, ev  # type: ignore[return-value]
 
 
 def _decode_lines(
     p: Path, symbol: str | None, rules: Mapping[str, SymbolRules]
 ) -> Iterator[tuple[int, MarketEvent | DepthSnapshot]]:
-    from grinder.binance.parse import decode_stream_message, parse_depth_snapshot
-
     with gzip.open(p, "rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             ns_text, _, raw = line.partition(b" ")
             raw = raw.strip()
             if not raw:
                 continue
-            try:
-                recv_ns = int(ns_text)
-                if raw.startswith(b'{"lastUpdateId"') or (
-                    b'"lastUpdateId"' in raw[:40] and b'"stream"' not in raw
-                ):
-                    if symbol is None:
-                        raise DataError(
-                            f"{p}:{lineno}: a depth snapshot before any stream message names the symbol"
-                        )
-                    yield recv_ns, parse_depth_snapshot(raw, symbol, rules[symbol])
-                    continue
-                ev = decode_stream_message(raw, rules)
-            except DataError:
-                raise
-            except (ValueError, KeyError) as exc:
-                raise DataError(f"{p}:{lineno}: cannot decode capture line: {exc}") from None
-            if ev is None:
+            decoded = decode_line(p, lineno, ns_text, raw, symbol, rules)
+            if decoded is None:
                 continue
-            symbol = getattr(ev, "symbol", symbol)
-            yield recv_ns, ev  # type: ignore[misc]
+            symbol = getattr(decoded[1], "symbol", symbol)
+            yield decoded

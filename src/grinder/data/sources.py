@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from grinder.core.events import BookTicker, DepthSnapshot, MarketEvent, Trade
+from grinder.core.events import DepthSnapshot, MarketEvent
 from grinder.core.rules import SymbolRules
 from grinder.data.binance_files import (
     kind_from_filename,
@@ -30,19 +30,18 @@ from grinder.data.binance_files import (
     read_batches,
     symbol_from_filename,
 )
-from grinder.data.capture import is_capture, iter_capture
+from grinder.data.capture import is_capture
+from grinder.data.capture_columns import EventColumns, capture_source
 from grinder.data.direct import load_public_parquet
 from grinder.data.errors import DataError
 from grinder.data.recording import is_recording, iter_recording
 from grinder.data.symbols import RulesArg, as_rules_map, builtin_rules, rules_for
 from grinder.data.tape import (
-    OTHER,
     QUOTE,
     TRADE_BUY_AGGR,
     TRADE_SELL_AGGR,
     SourceColumns,
     Tape,
-    feed_latency_from,
     merge_sources,
 )
 from grinder.data.tape_file import is_tape_file, read_source
@@ -81,8 +80,10 @@ def _refuse_copies(files: list[Path]) -> None:
     for f in files:
         stem = f.parent / f.name.removesuffix(".gz").rsplit(".", 1)[0].removesuffix(".tape")
         if stem in by_stem:
-            raise DataError(f"{by_stem[stem]} and {f} are copies of the same data; pass one of them "
-                            "(e.g. --data the .parquet file) or move the other copy out of the folder")
+            raise DataError(
+                f"{by_stem[stem]} and {f} are copies of the same data; pass one of them "
+                "(e.g. --data the .parquet file) or move the other copy out of the folder"
+            )
         by_stem[stem] = f
 
 
@@ -143,61 +144,15 @@ def _trade_source(path: Path, rules: SymbolRules, sym_index: int) -> SourceColum
     )
 
 
-def event_time_ms(ev: MarketEvent | DepthSnapshot) -> int:
-    """The exchange time an event happened (what the virtual clock shows while it is processed)."""
-    if isinstance(ev, BookTicker):
-        return ev.transaction_time_ms
-    if isinstance(ev, Trade):
-        return ev.trade_time_ms
-    t = getattr(ev, "transaction_time_ms", 0) or getattr(ev, "event_time_ms", 0)
-    return int(t)
-
-
 def events_source(name: str, rows: Iterable[tuple[int, MarketEvent | DepthSnapshot]]) -> SourceColumns:
     """Columns for decoded events (captures, recordings): quotes and trades flat, the rest as objects.
 
     The `sym` column indexes `SourceColumns.symbols` (this source's symbols in order of appearance).
     """
-    keys: list[int] = []
-    cols: dict[str, list[int]] = {
-        c: [] for c in ("time_ms", "kind", "sym", "a", "b", "qa", "qb", "ident", "event_ms")
-    }
-    objects: list[MarketEvent | DepthSnapshot] = []
-    sym_of: dict[str, int] = {}
+    out = EventColumns()
     for key, ev in rows:
-        keys.append(key)
-        cols["sym"].append(sym_of.setdefault(ev.symbol, len(sym_of)))
-        cols["time_ms"].append(event_time_ms(ev))
-        if isinstance(ev, BookTicker):
-            vals = (
-                QUOTE,
-                ev.bid_ticks,
-                ev.ask_ticks,
-                ev.bid_lots,
-                ev.ask_lots,
-                ev.update_id,
-                ev.event_time_ms,
-            )
-        elif isinstance(ev, Trade):
-            k = TRADE_SELL_AGGR if ev.buyer_is_maker else TRADE_BUY_AGGR
-            vals = (k, ev.price_ticks, ev.price_ticks, ev.qty_lots, 0, ev.trade_id, ev.event_time_ms)
-        else:
-            vals = (OTHER, 0, 0, 0, 0, len(objects), int(getattr(ev, "event_time_ms", 0)))
-            objects.append(ev)
-        for c, v in zip(("kind", "a", "b", "qa", "qb", "ident", "event_ms"), vals, strict=True):
-            cols[c].append(v)
-    dtypes = {"kind": np.int8, "sym": np.int16}
-    columns = {c: np.asarray(v, dtype=dtypes.get(c, np.int64)) for c, v in cols.items()}
-    recv_ns = np.asarray(keys, dtype=np.int64)
-    return SourceColumns(
-        name=name,
-        key=recv_ns,
-        columns=columns,
-        objects=objects,
-        key_is_ns=True,
-        symbols=list(sym_of),
-        feed_latency_ms=feed_latency_from(recv_ns, columns["event_ms"]) if len(recv_ns) else None,
-    )
+        out.add_event(key, ev)
+    return out.source(name)
 
 
 class RulesView(Mapping[str, SymbolRules]):
@@ -257,7 +212,7 @@ def load_tape(
         if is_tape_file(f):
             return read_source(f)  # a converted capture (grinder data convert)
         if f.suffix.lower() == ".gz" and is_capture(f):
-            return events_source(str(f), iter_capture(f, view))
+            return capture_source(f, view)  # straight to columns (ADR-280)
         if f.suffix.lower() == ".parquet" and is_recording(f):
             return events_source(str(f), iter_recording(f, view))
         sym = _file_symbol(f, symbol, explicit)

@@ -144,6 +144,16 @@ class Tape:
         }
 
 
+def event_time_ms(ev: MarketEvent | DepthSnapshot) -> int:
+    """The exchange time an event happened (what the virtual clock shows while it is processed)."""
+    if isinstance(ev, BookTicker):
+        return ev.transaction_time_ms
+    if isinstance(ev, Trade):
+        return ev.trade_time_ms
+    t = getattr(ev, "transaction_time_ms", 0) or getattr(ev, "event_time_ms", 0)
+    return int(t)
+
+
 def feed_latency_from(recv_ns: I64, event_ms: I64) -> int | None:
     """Typical market-data latency (ms) of a recording: local receive time minus exchange event time.
 

@@ -108,12 +108,12 @@ def read_source(path: Path) -> SourceColumns:
 
 def convert_capture(path: Path, out: Path, *, overwrite: bool = False) -> Path:
     """Decode one raw capture and write it as `<out>/<name>.tape.parquet`; returns the file."""
-    from grinder.data.capture import iter_capture
-    from grinder.data.sources import RulesView, events_source
+    from grinder.data.capture_columns import capture_source
+    from grinder.data.sources import RulesView
 
     out.mkdir(parents=True, exist_ok=True)
     target = out / tape_file_name(path)
     if target.exists() and not overwrite:
         return target
-    write_source(events_source(str(path), iter_capture(path, RulesView({}))), target)
+    write_source(capture_source(path, RulesView({})), target)
     return target

@@ -113,11 +113,14 @@ PINNED: list[tuple[int, dict[str, Any], tuple[float, float]]] = [
 ]
 
 
-def test_a_fixed_seed_gives_the_pinned_trials_and_values(inputs: Inputs, tmp_path: Any) -> None:
+@pytest.mark.parametrize("workers", [1, 2])  # two: the driver holds its spare trial (StudyDriver._release)
+def test_a_fixed_seed_gives_the_pinned_trials_and_values(inputs: Inputs, tmp_path: Any, workers: int) -> None:
     job = TrialJob(DataSpec((str(inputs.data),)), inputs.config.read_text(encoding="utf-8"), ())
     space = load_space(inputs.space)
     with (
-        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
     ):
         storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", 5, 30)

@@ -165,30 +165,39 @@ class DriverStorage(_CachedStorage):
             return []
         return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
 
+    def _written(self, trial_id: int, write: Callable[[], None]) -> FrozenTrial | None:
+        """Run a write of the database; the copy to update with it (None: not this process's)."""
+        try:
+            write()
+        except Exception:
+            self._running.pop(trial_id, None)  # refused (finished elsewhere?): read it from now on
+            raise
+        return self._running.get(trial_id)
+
     def set_trial_param(
         self, trial_id: int, param_name: str, param_value_internal: float, distribution: BaseDistribution
     ) -> None:
-        super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
-        own = self._running.get(trial_id)
+        write = super().set_trial_param
+        own = self._written(trial_id, lambda: write(trial_id, param_name, param_value_internal, distribution))
         if own is not None:
             own.distributions[param_name] = distribution
             own.params[param_name] = distribution.to_external_repr(param_value_internal)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        super().set_trial_user_attr(trial_id, key, value)
-        own = self._running.get(trial_id)
+        write = super().set_trial_user_attr
+        own = self._written(trial_id, lambda: write(trial_id, key, value))
         if own is not None:
             own.user_attrs[key] = copy.deepcopy(value)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: JSONSerializable) -> None:
-        super().set_trial_system_attr(trial_id, key, value)
-        own = self._running.get(trial_id)
+        write = super().set_trial_system_attr
+        own = self._written(trial_id, lambda: write(trial_id, key, value))
         if own is not None:
             own.system_attrs[key] = copy.deepcopy(value)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
-        super().set_trial_intermediate_value(trial_id, step, intermediate_value)
-        if trial_id in self._running:
+        write = super().set_trial_intermediate_value
+        if self._written(trial_id, lambda: write(trial_id, step, intermediate_value)) is not None:
             self._running[trial_id] = None  # read again when next asked for
 
     def set_trial_state_values(

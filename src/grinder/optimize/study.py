@@ -143,10 +143,14 @@ class DriverStorage(_CachedStorage):
         return trial_id
 
     def _just_created(self, trial_id: int) -> FrozenTrial | None:
-        """The trial as the database returned it on creation (Optuna's cache keeps it), or None."""
-        with self._lock:
-            found = self._trial_id_to_study_id_and_number.get(trial_id)
-            trial = None if found is None else self._studies[found[0]].trials.get(found[1])
+        """The trial as the database returned it on creation (Optuna's cache keeps it), or None (then
+        it is read once from the database: also what happens if a later Optuna keeps it elsewhere)."""
+        try:
+            with self._lock:
+                found = self._trial_id_to_study_id_and_number.get(trial_id)
+                trial = None if found is None else self._studies[found[0]].trials.get(found[1])
+        except (AttributeError, KeyError):
+            return None
         return None if trial is None else copy.deepcopy(trial)
 
     def get_trial(self, trial_id: int) -> FrozenTrial:

@@ -8,6 +8,12 @@ worker -> tell. Each trial also reports its own CPU time, so the output shows ho
 backtests actually got (on a shared machine, often fewer than the workers). Trials are real
 backtests of generated data (grinder.optimize.demo). The last line is one JSON object.
 
+CPU per trial, which the machine's load barely moves (the speed-up needs a quiet machine): the driver
+process (Optuna ask/tell on the storage, plus the LocalCluster's scheduler and nannies, which live in
+it) and the worker processes (the backtest plus Dask's task handling), and the SQL statements the
+driver sends per trial. Two workers on two cores reach at most 2w / (w + d) times one worker's rate
+(w = worker CPU per trial, d = driver CPU per trial): every driver CPU second is taken from a backtest.
+
     python bench/optimize.py                      # 16 trials per configuration
     python bench/optimize.py --trials 24 --quotes 4000
 """
@@ -17,11 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from distributed import wait
+import sqlalchemy
+from distributed import Client, wait
 
 from grinder.optimize.cli import dask_client
 from grinder.optimize.demo import write_demo
@@ -30,7 +39,17 @@ from grinder.optimize.space import load_space
 from grinder.optimize.study import StudyDriver, open_storage
 
 
-def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Path) -> dict[str, float]:
+def process_cpu_s() -> float:
+    """CPU seconds of the calling process, every thread (user + system)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def workers_cpu_s(client: Client) -> float:
+    return float(sum(client.run(process_cpu_s).values()))
+
+
+def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Path) -> dict[str, Any]:
     space = load_space(space_path)
     with dask_client(None, workers) as client:
         # warm-up: one trial pinned to each worker loads the data into that worker's cache
@@ -41,13 +60,22 @@ def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Pa
         wait(warm)
         assert all(f.result()["events"] for f in warm)
         storage = open_storage(f"sqlite:///{root / f'bench-{workers}.db'}", 5, 30)
+        statements = [0]
+
+        def count(*_: Any) -> None:
+            statements[0] += 1
+
+        sqlalchemy.event.listen(storage.engine, "before_cursor_execute", count)
         driver = StudyDriver(client, storage)
-        t0 = time.perf_counter()
+        w0 = workers_cpu_s(client)
+        d0, t0 = process_cpu_s(), time.perf_counter()
         study, _ = driver.run(f"bench-{workers}", space, job, trials)
-        wall = time.perf_counter() - t0
+        wall, driver_cpu = time.perf_counter() - t0, process_cpu_s() - d0
+        worker_cpu = workers_cpu_s(client) - w0
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     backtest_s = sum(float(t.user_attrs["figures"]["wall_s"]) for t in done)
     cpu_s = sum(float(t.user_attrs["figures"]["cpu_s"]) for t in done)
+    n = max(1, len(done))
     return {
         "workers": workers,
         "trials": len(done),
@@ -56,6 +84,9 @@ def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Pa
         "mean_trial_backtest_s": round(backtest_s / max(1, len(done)), 4),
         "mean_trial_cpu_s": round(cpu_s / max(1, len(done)), 4),
         "cores_obtained": round(cpu_s / wall, 3),  # trial CPU per wall second: what the machine gave us
+        "driver_cpu_s_per_trial": round(driver_cpu / n, 4),  # + scheduler and nannies (same process)
+        "worker_cpu_s_per_trial": round(worker_cpu / n, 4),  # whole worker processes, not only the backtest
+        "sql_statements_per_trial": round(statements[0] / n, 1),
     }
 
 
@@ -74,7 +105,10 @@ def main() -> None:
         rows.append(row)
         print(
             f"{workers} worker(s): {row['trials']} trials in {row['wall_s']:.1f} s = "
-            f"{row['trials_per_s']:.3f} trials/s (mean backtest {row['mean_trial_backtest_s']:.2f} s)"
+            f"{row['trials_per_s']:.3f} trials/s (mean backtest {row['mean_trial_backtest_s']:.2f} s; "
+            f"CPU per trial: driver {row['driver_cpu_s_per_trial']:.3f} s, "
+            f"workers {row['worker_cpu_s_per_trial']:.3f} s; "
+            f"{row['sql_statements_per_trial']:.0f} SQL statements)"
         )
     speedup = rows[1]["trials_per_s"] / rows[0]["trials_per_s"]
     print(
@@ -95,6 +129,11 @@ def main() -> None:
                 "mean_trial_cpu_s_2_workers": rows[1]["mean_trial_cpu_s"],
                 "cores_obtained_1_worker": rows[0]["cores_obtained"],
                 "cores_obtained_2_workers": rows[1]["cores_obtained"],
+                "driver_cpu_s_per_trial_1_worker": rows[0]["driver_cpu_s_per_trial"],
+                "driver_cpu_s_per_trial_2_workers": rows[1]["driver_cpu_s_per_trial"],
+                "worker_cpu_s_per_trial_1_worker": rows[0]["worker_cpu_s_per_trial"],
+                "worker_cpu_s_per_trial_2_workers": rows[1]["worker_cpu_s_per_trial"],
+                "sql_statements_per_trial": rows[1]["sql_statements_per_trial"],
                 "cpus": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }

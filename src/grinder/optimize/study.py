@@ -16,6 +16,7 @@ Losing things:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -23,15 +24,18 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Any
 
 import optuna
 from distributed import Client, Future, wait
+from optuna._typing import JSONSerializable
+from optuna.distributions import BaseDistribution
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
-from optuna.trial import Trial, TrialState
+from optuna.storages._cached_storage import _CachedStorage
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from grinder.optimize.evaluate import TrialJob, run_trial
 from grinder.optimize.space import Space
@@ -97,6 +101,122 @@ def _sqlite_wal(storage: RDBStorage) -> None:
 
     sqlalchemy.event.listen(storage.engine, "connect", pragmas)
     storage.engine.dispose()  # connections opened before the listener get the pragmas on reopen
+
+
+class DriverStorage(_CachedStorage):
+    """The storage a driver's studies use: Optuna's own cache of an RDB storage (what `create_study`
+    wraps an `RDBStorage` in anyway) plus three shortcuts for the round trips a driver makes per trial.
+
+    - Trials this process is running are read from a local copy that every write of this process
+      updates (write-through: each write still goes to the database first, which refuses writes to a
+      trial another process has finished), instead of being loaded again with their parameters and
+      attributes (about six statements) by each `Trial`, `set_constraint` and `tell`.
+    - `study.ask()` looks for queued trials by loading every unfinished trial; a count answers first
+      when none is queued (the usual case).
+    - `count_trials`: trials per state from one aggregate query, for the driver's budget checks.
+
+    Nothing the sampler reads changes: its `get_all_trials` still reads the database, so a fixed seed
+    gives the same trials and values (tests/optimize/test_driver_results.py)."""
+
+    def __init__(self, backend: RDBStorage) -> None:
+        super().__init__(backend)
+        self.rdb = backend
+        self._running: dict[int, FrozenTrial | None] = {}  # this process's running trials (None: unread)
+
+    def count_trials(self, study_id: int, below: int | None = None) -> dict[TrialState, int]:
+        """Trials of the study per state (only those numbered below `below` when given)."""
+        import sqlalchemy
+
+        sql = "SELECT state, COUNT(*) FROM trials WHERE study_id = :study"
+        bind: dict[str, int] = {"study": study_id}
+        if below is not None:
+            sql += " AND number < :below"
+            bind["below"] = below
+        with self.rdb.engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text(sql + " GROUP BY state"), bind).all()
+        return {TrialState[str(state)]: int(n) for state, n in rows}
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        if template_trial is None or template_trial.state == TrialState.RUNNING:  # (not a queued copy)
+            self._running[trial_id] = self._just_created(trial_id)
+        return trial_id
+
+    def _just_created(self, trial_id: int) -> FrozenTrial | None:
+        """The trial as the database returned it on creation (Optuna's cache keeps it), or None (then
+        it is read once from the database: also what happens if a later Optuna keeps it elsewhere)."""
+        try:
+            with self._lock:
+                found = self._trial_id_to_study_id_and_number.get(trial_id)
+                trial = None if found is None else self._studies[found[0]].trials.get(found[1])
+        except (AttributeError, KeyError):
+            return None
+        return None if trial is None else copy.deepcopy(trial)
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        if trial_id not in self._running:
+            return super().get_trial(trial_id)
+        own = self._running[trial_id]
+        if own is None:
+            own = self._running[trial_id] = super().get_trial(trial_id)
+        return copy.deepcopy(own)  # callers (optuna.Trial) change the copy they get
+
+    def get_all_trials(
+        self, study_id: int, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        queued_only = isinstance(states, tuple) and states == (TrialState.WAITING,)
+        if queued_only and not self.count_trials(study_id).get(TrialState.WAITING):
+            return []
+        return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+    def _written(self, trial_id: int, write: Callable[[], None]) -> FrozenTrial | None:
+        """Run a write of the database; the copy to update with it (None: not this process's)."""
+        try:
+            write()
+        except Exception:
+            self._running.pop(trial_id, None)  # refused (finished elsewhere?): read it from now on
+            raise
+        return self._running.get(trial_id)
+
+    def set_trial_param(
+        self, trial_id: int, param_name: str, param_value_internal: float, distribution: BaseDistribution
+    ) -> None:
+        write = super().set_trial_param
+        own = self._written(trial_id, lambda: write(trial_id, param_name, param_value_internal, distribution))
+        if own is not None:
+            own.distributions[param_name] = distribution
+            own.params[param_name] = distribution.to_external_repr(param_value_internal)
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        write = super().set_trial_user_attr
+        own = self._written(trial_id, lambda: write(trial_id, key, value))
+        if own is not None:
+            own.user_attrs[key] = copy.deepcopy(value)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: JSONSerializable) -> None:
+        write = super().set_trial_system_attr
+        own = self._written(trial_id, lambda: write(trial_id, key, value))
+        if own is not None:
+            own.system_attrs[key] = copy.deepcopy(value)
+
+    def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
+        write = super().set_trial_intermediate_value
+        if self._written(trial_id, lambda: write(trial_id, step, intermediate_value)) is not None:
+            self._running[trial_id] = None  # read again when next asked for
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        try:
+            changed = super().set_trial_state_values(trial_id, state, values)
+        except Exception:
+            self._running.pop(trial_id, None)  # finished elsewhere (or unknown): read it from now on
+            raise
+        if state.is_finished():
+            self._running.pop(trial_id, None)
+        elif state == TrialState.RUNNING and changed:  # a queued trial this process took
+            self._running[trial_id] = None
+        return changed
 
 
 def redact(url: str) -> str:
@@ -166,6 +286,7 @@ class StudyDriver:
     def __init__(self, client: Client, storage: RDBStorage, *, on_progress: ProgressFn | None = None) -> None:
         self.client = client
         self.storage = storage
+        self.studies = DriverStorage(storage)  # what the studies read and write through
         self.heartbeat_s = float(storage.get_heartbeat_interval() or 5)
         self.on_progress = on_progress
         self.driver_id = f"{socket.gethostname()}:{os.getpid()}"
@@ -173,7 +294,7 @@ class StudyDriver:
     def open(self, name: str, space: Space, job: TrialJob) -> optuna.Study:
         study = optuna.create_study(
             study_name=name,
-            storage=self.storage,
+            storage=self.studies,
             directions=space.directions,  # type: ignore[arg-type]  # validated names
             sampler=make_sampler(space),
             load_if_exists=True,
@@ -194,19 +315,38 @@ class StudyDriver:
             )
         return study
 
-    def _capacity(self) -> int:
-        """Worker threads plus one queued trial, so no worker idles while this driver tells and asks."""
+    def _threads(self) -> int:
+        """Worker threads of the cluster. The driver keeps one more trial asked than that, so a worker
+        that frees up finds its next trial ready instead of waiting for this driver to tell and ask."""
         threads: dict[str, int] = self.client.nthreads()
-        return sum(threads.values()) + 1
+        return sum(threads.values())
 
-    def _ask(self, study: optuna.Study, space: Space, n_trials: int, progress: Progress) -> Trial | None:
-        active = study.get_trials(deepcopy=False, states=ACTIVE)
-        if len(active) >= n_trials and not any(t.state == TrialState.WAITING for t in active):
+    def _release(
+        self, held: list[Trial], inflight: dict[Future[Any], Trial], busy: int, threads: int, job: TrialJob
+    ) -> None:
+        """Give the held trial to Dask once fewer than `threads` trials are running (`busy`).
+
+        With two or more worker threads the spare trial stays here rather than in Dask: Dask would
+        put it in one busy worker's queue at once, and when another worker finished first, that worker
+        would idle until this driver had told its result and asked again (about a fifth of a trial of
+        4,000 events), with a trial waiting elsewhere. Held here, it goes to whichever worker frees
+        up first, right after the completion is seen, before the tell. With one thread Dask's own
+        queue is the better place (no gap at all), so nothing is held."""
+        while held and busy < max(threads, 1):
+            trial = held.pop()
+            inflight[self._submit(trial, job)] = trial
+            busy += 1
+
+    def _ask(
+        self, study: optuna.Study, study_id: int, space: Space, n_trials: int, progress: Progress
+    ) -> Trial | None:
+        counts = self.studies.count_trials(study_id)
+        if sum(counts.get(s, 0) for s in ACTIVE) >= n_trials and not counts.get(TrialState.WAITING):
             return None  # (a queued retry is always taken: ask() hands it out before sampling)
         trial = study.ask()
         self.storage.record_heartbeat(trial._trial_id)
-        earlier = [t for t in study.get_trials(deepcopy=False, states=ACTIVE) if t.number < trial.number]
-        if len(earlier) >= n_trials:  # another driver took the last slot first
+        earlier = self.studies.count_trials(study_id, below=trial.number)
+        if sum(earlier.get(s, 0) for s in ACTIVE) >= n_trials:  # another driver took the last slot first
             trial.set_user_attr("surplus", True)
             study.tell(trial, state=TrialState.FAIL)
             progress.surplus += 1
@@ -240,36 +380,62 @@ class StudyDriver:
             trial.set_constraint(key, value)
         study.tell(trial, space.objective_values(figures))
 
-    def _abandon(self, study: optuna.Study, inflight: dict[Future[Any], Trial], progress: Progress) -> None:
+    def _fill(
+        self,
+        study: optuna.Study,
+        study_id: int,
+        space: Space,
+        job: TrialJob,
+        n_trials: int,
+        progress: Progress,
+        inflight: dict[Future[Any], Trial],
+        held: list[Trial],
+        threads: int,
+    ) -> None:
+        """Ask until this driver has one trial more than the cluster has worker threads."""
+        while len(inflight) + len(held) < threads + 1:
+            asked = self._ask(study, study_id, space, n_trials, progress)
+            if asked is None:
+                return
+            if threads >= 2 and len(inflight) >= threads:
+                held.append(asked)
+            else:
+                inflight[self._submit(asked, job)] = asked
+
+    def _abandon(
+        self, study: optuna.Study, inflight: dict[Future[Any], Trial], held: list[Trial], progress: Progress
+    ) -> None:
         """Trials this driver cannot finish: FAIL them and queue their parameters again."""
-        for fut, trial in inflight.items():
+        for fut in inflight:
             fut.cancel()
+        for trial in [*inflight.values(), *held]:
             study.enqueue_trial(trial.params)
             study.tell(trial, state=TrialState.FAIL)
             progress.requeued += 1
         inflight.clear()
+        held.clear()
 
     def run(self, name: str, space: Space, job: TrialJob, n_trials: int) -> tuple[optuna.Study, Progress]:
         """Run study `name` until it holds `n_trials` complete trials (this and other drivers)."""
         study = self.open(name, space, job)
+        study_id = self.studies.get_study_id_from_name(name)
         progress = Progress()
         inflight: dict[Future[Any], Trial] = {}
+        held: list[Trial] = []  # asked, not yet given to Dask (at most one; see _release)
         resubmits: dict[int, int] = {}
-        last_beat = 0.0
+        last_beat, threads = 0.0, 0
         try:
             while True:
                 now = time.monotonic()
                 if now - last_beat >= self.heartbeat_s:
-                    for trial in inflight.values():
+                    for trial in [*inflight.values(), *held]:
                         self.storage.record_heartbeat(trial._trial_id)
                     fail_stale_trials(study)
-                    last_beat = now
-                while len(inflight) < self._capacity():
-                    asked = self._ask(study, space, n_trials, progress)
-                    if asked is None:
-                        break
-                    inflight[self._submit(asked, job)] = asked
-                complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+                    threads = self._threads()  # (a scheduler round trip: workers that join or leave
+                    last_beat = now  # are seen within one heartbeat, not asked for at every trial)
+                self._release(held, inflight, len(inflight), threads, job)
+                self._fill(study, study_id, space, job, n_trials, progress, inflight, held, threads)
+                complete = self.studies.count_trials(study_id).get(TrialState.COMPLETE, 0)
                 if self.on_progress is not None:
                     self.on_progress(complete, n_trials)
                 if not inflight:
@@ -282,6 +448,7 @@ class StudyDriver:
                     done = wait(list(inflight), timeout=self.heartbeat_s, return_when="FIRST_COMPLETED").done
                 except TimeoutError:
                     continue
+                self._release(held, inflight, len(inflight) - len(done), threads, job)  # before the tells
                 for fut in done:
                     trial = inflight.pop(fut)
                     if fut.status == "error":
@@ -304,6 +471,6 @@ class StudyDriver:
                     self._tell(study, space, trial, figures)
                     progress.told += 1
         except BaseException:
-            self._abandon(study, inflight, progress)
+            self._abandon(study, inflight, held, progress)
             raise
         return study, progress

@@ -1,0 +1,58 @@
+"""`DriverStorage`: the driver's shortcuts return what the database holds, and the database still
+has the last word on trials another process finished (no Dask, one SQLite file, two storages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from grinder.optimize.study import DriverStorage, open_storage
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+def test_own_running_trials_read_back_what_was_written_and_counts_match_the_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    mine = DriverStorage(open_storage(url, 5, 30))
+    study = optuna.create_study(study_name="s", storage=mine, directions=["maximize", "minimize"])
+    sid = mine.get_study_id_from_name("s")
+    study.enqueue_trial({"x": 0.5})  # a queued copy (WAITING) is nobody's own trial yet
+    assert mine.count_trials(sid) == {TrialState.WAITING: 1}
+
+    taken = study.ask()  # takes the queued trial
+    fresh = study.ask()
+    x = fresh.suggest_float("x", 0.0, 1.0)
+    fresh.set_user_attr("figures", {"net": 1.5})
+    fresh.set_constraint("pos", -0.25)
+    own = mine.get_trial(fresh._trial_id)
+    db = open_storage(url, 5, 30).get_trial(fresh._trial_id)  # another process's view
+    for t in (own, db):
+        assert t.params == {"x": x} and t.user_attrs == {"figures": {"net": 1.5}}
+        assert t.system_attrs["constraints:pos"] == -0.25 and t.state == TrialState.RUNNING
+    own.user_attrs["figures"]["net"] = 99.0  # callers get a copy
+    assert mine.get_trial(fresh._trial_id).user_attrs["figures"]["net"] == 1.5
+    assert taken.suggest_float("x", 0.0, 1.0) == 0.5
+    assert mine.count_trials(sid) == {TrialState.RUNNING: 2}
+    assert mine.count_trials(sid, below=fresh.number) == {TrialState.RUNNING: 1}
+
+    study.tell(fresh, [1.0, 2.0])
+    done = mine.get_trial(fresh._trial_id)
+    assert done.state == TrialState.COMPLETE and done.values == [1.0, 2.0]
+    assert mine.count_trials(sid) == {TrialState.RUNNING: 1, TrialState.COMPLETE: 1}
+
+
+def test_a_trial_another_process_failed_is_refused_at_the_next_write(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    mine = DriverStorage(open_storage(url, 5, 30))
+    study = optuna.create_study(study_name="s", storage=mine, directions=["maximize", "minimize"])
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    other = open_storage(url, 5, 30)  # e.g. a driver whose stale check failed this trial
+    assert other.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    with pytest.raises(UpdateFinishedTrialError):
+        trial.set_user_attr("figures", {})
+    assert mine.get_trial(trial._trial_id).state == TrialState.FAIL  # read from the database again

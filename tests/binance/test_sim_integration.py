@@ -434,6 +434,9 @@ async def test_user_stream_keeps_running_through_a_rest_backoff(sim_server: Any,
         clock.shift_ms = 3_601_000  # the ban is over
         await wait_until(lambda: sum(f.last_fill_lots for f in _fills(events, "grinder_t_BTCUSDT_k1_1_1")) >= 40,
                          what="the gap's fill recovered after the back-off")
+        # The fills are delivered inside the recovery pass; the pass is counted once it has also read
+        # the open orders, so wait for the count rather than read it at the first fill.
+        await wait_until(lambda: us.deferred_recoveries >= 1, what="the deferred recovery pass counted")
         assert us.deferred_recoveries == 1
         for done, cid in ((gap, "grinder_t_BTCUSDT_k1_1_1"), (live, "grinder_t_BTCUSDT_k2_1_1")):
             fills = _fills(events, cid)

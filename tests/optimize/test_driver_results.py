@@ -132,3 +132,28 @@ def test_a_fixed_seed_gives_the_pinned_trials_and_values(inputs: Inputs, tmp_pat
         assert t.number == number
         assert t.params == pytest.approx(params, rel=0, abs=0)
         assert tuple(t.values) == pytest.approx(values, rel=0, abs=1e-9)
+
+
+def _worker_diagnostics() -> tuple[Any, ...]:
+    import dask
+
+    get = dask.config.get
+    return (
+        get("distributed.worker.profile.enabled"),
+        get("distributed.admin.system-monitor.interval"),
+        get("distributed.admin.tick.interval"),
+    )
+
+
+def test_the_local_cluster_workers_do_not_sample_the_backtest() -> None:
+    """ADR-285: the worker processes `grinder optimize` starts run without Dask's statistical profiler
+    and with slow diagnostics; the driver's own Dask config is left as it was."""
+    import dask
+
+    from grinder.optimize.cli import dask_client
+
+    before = dask.config.get("distributed.worker.profile.enabled")
+    with dask_client(None, 1) as client:
+        seen = list(client.run(_worker_diagnostics).values())
+    assert seen == [(False, "2s", "200ms")]
+    assert dask.config.get("distributed.worker.profile.enabled") == before

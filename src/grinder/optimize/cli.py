@@ -128,9 +128,25 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError(f"--scheduler {args.scheduler!r}: give the scheduler address as tcp://host:port")
 
 
+# Dask's diagnostics, as a LocalCluster for `grinder optimize` runs them (ADR-285). Each worker
+# process is one backtest thread plus Dask's own threads, and every sample those threads take holds
+# the GIL the backtest needs: the statistical profiler walks the backtest's stack every 10 ms, the
+# system monitor reads the process's counters every 0.5 s, the event-loop tick check runs every
+# 20 ms, the memory monitor every 0.1 s. A trial is a backtest of seconds; nobody reads a flame graph
+# of it. A cluster joined with --scheduler keeps its own settings.
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.tick.interval": "200ms",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A client of the named cluster, or of a LocalCluster of `workers` single-threaded processes."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -138,6 +154,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             yield client
         return
     with (
+        dask.config.set(LOCAL_CLUSTER_CONFIG),  # workers (spawned by nannies) get the driver's config
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -14,8 +14,14 @@ it) and the worker processes (the backtest plus Dask's task handling), and the S
 driver sends per trial. Two workers on two cores reach at most 2w / (w + d) times one worker's rate
 (w = worker CPU per trial, d = driver CPU per trial): every driver CPU second is taken from a backtest.
 
-    python bench/optimize.py                      # 16 trials per configuration
-    python bench/optimize.py --trials 24 --quotes 4000
+The host's speed drifts (the same trial's CPU time varies by a fifth within a minute on a shared
+machine), and a ratio of two rates taken a minute apart carries that drift. So the two configurations
+run in alternating rounds (1 worker, 2 workers, 1 worker, ...), each round on a fresh cluster, and the
+speed-up is the pooled rate of the 2-worker rounds over the pooled rate of the 1-worker rounds; each
+round's own ratio is printed too.
+
+    python bench/optimize.py                      # 3 rounds x 16 trials per configuration
+    python bench/optimize.py --rounds 5 --trials 24 --quotes 4000
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -51,6 +58,7 @@ def workers_cpu_s(client: Client) -> float:
 
 def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Path) -> dict[str, Any]:
     space = load_space(space_path)
+    root.mkdir(parents=True, exist_ok=True)  # a fresh SQLite storage per round and configuration
     with dask_client(None, workers) as client:
         # warm-up: one trial pinned to each worker loads the data into that worker's cache
         warm = [
@@ -90,55 +98,78 @@ def measure(workers: int, job: TrialJob, space_path: Path, trials: int, root: Pa
     }
 
 
+def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One configuration's rounds as one run: rates from summed trials and wall time, per-trial
+    figures weighted by each round's trials."""
+    trials = sum(r["trials"] for r in rows)
+    wall = sum(r["wall_s"] for r in rows)
+
+    def per_trial(key: str) -> float:
+        return round(sum(r[key] * r["trials"] for r in rows) / max(1, trials), 4)
+
+    return {
+        "trials": trials,
+        "wall_s": round(wall, 3),
+        "trials_per_s": round(trials / wall, 4),
+        "cores_obtained": round(sum(r["cores_obtained"] * r["wall_s"] for r in rows) / wall, 3),
+        **{k: per_trial(k) for k in ("mean_trial_backtest_s", "mean_trial_cpu_s", "driver_cpu_s_per_trial",
+                                      "worker_cpu_s_per_trial", "sql_statements_per_trial")},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=16, help="complete trials per configuration")
+    ap.add_argument("--trials", type=int, default=16, help="complete trials per configuration and round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of 1 and 2 workers")
     ap.add_argument("--days", type=int, default=1, help="generated days of data")
     ap.add_argument("--quotes", type=int, default=3000, help="quotes per day (trades: a third of that)")
     args = ap.parse_args()
+    if args.trials < 1 or args.rounds < 1:
+        raise SystemExit("bench/optimize.py: --trials and --rounds must be at least 1")
     root = Path(tempfile.mkdtemp(prefix="grinder-bench-optimize-"))
     data = write_demo(root, days=args.days, quotes=args.quotes, trades=args.quotes // 3)
     job = TrialJob(DataSpec((str(data),)), (root / "base.toml").read_text(encoding="utf-8"), ())
-    rows = []
-    for workers in (1, 2):
-        row = measure(workers, job, root / "space.toml", args.trials, root)
-        rows.append(row)
-        print(
-            f"{workers} worker(s): {row['trials']} trials in {row['wall_s']:.1f} s = "
-            f"{row['trials_per_s']:.3f} trials/s (mean backtest {row['mean_trial_backtest_s']:.2f} s; "
-            f"CPU per trial: driver {row['driver_cpu_s_per_trial']:.3f} s, "
-            f"workers {row['worker_cpu_s_per_trial']:.3f} s; "
-            f"{row['sql_statements_per_trial']:.0f} SQL statements)"
-        )
-    speedup = rows[1]["trials_per_s"] / rows[0]["trials_per_s"]
+    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    ratios = []
+    for rnd in range(args.rounds):
+        for workers in (1, 2):
+            row = measure(workers, job, root / "space.toml", args.trials, root / f"r{rnd}")
+            runs[workers].append(row)
+            print(
+                f"round {rnd + 1}, {workers} worker(s): {row['trials']} trials in {row['wall_s']:.1f} s = "
+                f"{row['trials_per_s']:.3f} trials/s (mean backtest {row['mean_trial_backtest_s']:.2f} s; "
+                f"CPU per trial: driver {row['driver_cpu_s_per_trial']:.3f} s, "
+                f"workers {row['worker_cpu_s_per_trial']:.3f} s; "
+                f"{row['sql_statements_per_trial']:.0f} SQL statements)"
+            )
+        ratios.append(runs[2][-1]["trials_per_s"] / runs[1][-1]["trials_per_s"])
+        print(f"round {rnd + 1}: speed-up {ratios[-1]:.2f}x")
+    one, two = pooled(runs[1]), pooled(runs[2])
+    speedup = two["trials_per_s"] / one["trials_per_s"]
     print(
-        f"speed-up with 2 workers: {speedup:.2f}x on {os.cpu_count()} CPU(s) "
-        f"(load average {os.getloadavg()[0]:.1f})"
+        f"speed-up with 2 workers: {speedup:.2f}x pooled over {args.rounds} round(s) "
+        f"(per round {min(ratios):.2f}-{max(ratios):.2f}x, median {statistics.median(ratios):.2f}x) "
+        f"on {os.cpu_count()} CPU(s) (load average {os.getloadavg()[0]:.1f})"
     )
-    print(
-        json.dumps(
-            {
-                "trials_per_s_1_worker": rows[0]["trials_per_s"],
-                "trials_per_s_2_workers": rows[1]["trials_per_s"],
-                "speedup_2_vs_1_x": round(speedup, 3),
-                "trials_per_config": args.trials,
-                "events_per_trial": args.days * (args.quotes + args.quotes // 3),
-                "mean_trial_backtest_s_1_worker": rows[0]["mean_trial_backtest_s"],
-                "mean_trial_backtest_s_2_workers": rows[1]["mean_trial_backtest_s"],
-                "mean_trial_cpu_s_1_worker": rows[0]["mean_trial_cpu_s"],
-                "mean_trial_cpu_s_2_workers": rows[1]["mean_trial_cpu_s"],
-                "cores_obtained_1_worker": rows[0]["cores_obtained"],
-                "cores_obtained_2_workers": rows[1]["cores_obtained"],
-                "driver_cpu_s_per_trial_1_worker": rows[0]["driver_cpu_s_per_trial"],
-                "driver_cpu_s_per_trial_2_workers": rows[1]["driver_cpu_s_per_trial"],
-                "worker_cpu_s_per_trial_1_worker": rows[0]["worker_cpu_s_per_trial"],
-                "worker_cpu_s_per_trial_2_workers": rows[1]["worker_cpu_s_per_trial"],
-                "sql_statements_per_trial": rows[1]["sql_statements_per_trial"],
-                "cpus": os.cpu_count(),
-                "load_avg_1m": round(os.getloadavg()[0], 2),
-            }
-        )
-    )
+    figures: dict[str, Any] = {
+        "trials_per_s_1_worker": one["trials_per_s"],
+        "trials_per_s_2_workers": two["trials_per_s"],
+        "speedup_2_vs_1_x": round(speedup, 3),
+        "speedup_per_round_min_x": round(min(ratios), 3),
+        "speedup_per_round_median_x": round(statistics.median(ratios), 3),
+        "speedup_per_round_max_x": round(max(ratios), 3),
+        "rounds": args.rounds,
+        "trials_per_config": one["trials"],
+        "events_per_trial": args.days * (args.quotes + args.quotes // 3),
+    }
+    for key in ("mean_trial_backtest_s", "mean_trial_cpu_s", "cores_obtained", "driver_cpu_s_per_trial",
+                "worker_cpu_s_per_trial"):
+        figures[f"{key}_1_worker"] = one[key]
+        figures[f"{key}_2_workers"] = two[key]
+    figures["sql_statements_per_trial"] = two["sql_statements_per_trial"]
+    figures["cpus"] = os.cpu_count()
+    figures["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

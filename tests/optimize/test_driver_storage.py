@@ -56,3 +56,42 @@ def test_a_trial_another_process_failed_is_refused_at_the_next_write(tmp_path: P
     with pytest.raises(UpdateFinishedTrialError):
         trial.set_user_attr("figures", {})
     assert mine.get_trial(trial._trial_id).state == TrialState.FAIL  # read from the database again
+
+
+def test_one_read_serves_a_trials_sampling_from_a_single_database_read(tmp_path: Path) -> None:
+    """TPE (constant liar) reads every trial once per parameter; inside `one_read` the database is read
+    once and the answers are what it holds; outside, every call reads it again."""
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    rdb = open_storage(url, 5, 30)
+    mine = DriverStorage(rdb)
+    study = optuna.create_study(study_name="s", storage=mine, directions=["maximize", "minimize"])
+    sid = mine.get_study_id_from_name("s")
+    for v in (0.1, 0.2):
+        t = study.ask()
+        t.suggest_float("x", 0.0, 1.0)
+        study.tell(t, [v, v])
+    running = study.ask()
+    running.suggest_float("x", 0.0, 1.0)
+    selects = [0]
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        selects[0] += statement.lstrip().upper().startswith("SELECT")
+
+    sqlalchemy.event.listen(rdb.engine, "before_cursor_execute", count)
+    with mine.one_read(sid):
+        everything = mine.get_all_trials(sid, deepcopy=False)
+        reads = selects[0]
+        assert reads > 0
+        done = mine.get_all_trials(sid, deepcopy=False, states=(TrialState.COMPLETE,))
+        copies = mine.get_all_trials(sid, deepcopy=True, states=[TrialState.COMPLETE, TrialState.RUNNING])
+        assert selects[0] == reads  # answered from the first read
+    assert [t.number for t in everything] == [0, 1, 2]
+    assert [t.values for t in done] == [[0.1, 0.1], [0.2, 0.2]]
+    assert [t.state for t in copies] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.RUNNING]
+    copies[0].params["x"] = 42.0  # a deep copy: the storage's own trial is untouched
+    assert mine.get_all_trials(sid)[0].params["x"] != 42.0
+    before = selects[0]
+    mine.get_all_trials(sid, deepcopy=False)
+    assert selects[0] > before  # outside the block the database is read again

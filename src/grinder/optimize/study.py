@@ -16,6 +16,7 @@ Losing things:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -24,7 +25,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Any
@@ -115,13 +116,29 @@ class DriverStorage(_CachedStorage):
       when none is queued (the usual case).
     - `count_trials`: trials per state from one aggregate query, for the driver's budget checks.
 
-    Nothing the sampler reads changes: its `get_all_trials` still reads the database, so a fixed seed
-    gives the same trials and values (tests/optimize/test_driver_results.py)."""
+    - `one_read`: while one trial's parameters are sampled, the study's trials are read once. TPE
+      (with `constant_liar`, Optuna's default) reads every trial, running ones included, once per
+      parameter; between two parameters of one trial nothing in this process changes any trial but
+      the one being sampled, which TPE leaves out of its own history (ADR-286).
+
+    What the sampler sees does not change: a fixed seed gives the same trials and values
+    (tests/optimize/test_driver_results.py)."""
 
     def __init__(self, backend: RDBStorage) -> None:
         super().__init__(backend)
         self.rdb = backend
         self._running: dict[int, FrozenTrial | None] = {}  # this process's running trials (None: unread)
+        self._read_once: int | None = None  # the study whose trials `one_read` keeps, while it runs
+        self._snapshot: list[FrozenTrial] | None = None
+
+    @contextlib.contextmanager
+    def one_read(self, study_id: int) -> Iterator[None]:
+        """Within the block, every read of the study's trials answers from the block's first read."""
+        self._read_once, self._snapshot = study_id, None
+        try:
+            yield
+        finally:
+            self._read_once, self._snapshot = None, None
 
     def count_trials(self, study_id: int, below: int | None = None) -> dict[TrialState, int]:
         """Trials of the study per state (only those numbered below `below` when given)."""
@@ -167,7 +184,12 @@ class DriverStorage(_CachedStorage):
         queued_only = isinstance(states, tuple) and states == (TrialState.WAITING,)
         if queued_only and not self.count_trials(study_id).get(TrialState.WAITING):
             return []
-        return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        if self._read_once != study_id:
+            return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        if self._snapshot is None:
+            self._snapshot = super().get_all_trials(study_id, deepcopy=False)
+        trials = self._snapshot if states is None else [t for t in self._snapshot if t.state in states]
+        return copy.deepcopy(trials) if deepcopy else list(trials)
 
     def _written(self, trial_id: int, write: Callable[[], None]) -> FrozenTrial | None:
         """Run a write of the database; the copy to update with it (None: not this process's)."""
@@ -351,7 +373,8 @@ class StudyDriver:
             study.tell(trial, state=TrialState.FAIL)
             progress.surplus += 1
             return None
-        suggest(trial, space)
+        with self.studies.one_read(study_id):
+            suggest(trial, space)
         return trial
 
     def _submit(self, trial: Trial, job: TrialJob) -> Future[Any]:

@@ -112,7 +112,9 @@ def test_a_killed_driver_loses_only_its_running_trials_and_a_rerun_finishes_the_
     inputs: Inputs, tmp_path: Path
 ) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    n = 6
+    # Enough trials that the kill lands mid-study: a 4,000-event trial takes ~0.25 s, and between the
+    # second completion and the kill the poll (0.2 s, plus loading the study) lets a few more finish.
+    n = 16
     args = inputs.args(storage, n, "--workers", "1", "--study", "killed")
     first = launch(args, tmp_path / "first.log")
     try:

@@ -4,6 +4,7 @@ has the last word on trials another process finished (no Dask, one SQLite file, 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -95,3 +96,69 @@ def test_one_read_serves_a_trials_sampling_from_a_single_database_read(tmp_path:
     before = selects[0]
     mine.get_all_trials(sid, deepcopy=False)
     assert selects[0] > before  # outside the block the database is read again
+
+
+def _driver_study(inputs: Any, url: str) -> tuple[Any, Any, Any]:
+    from grinder.optimize.evaluate import DataSpec, TrialJob
+    from grinder.optimize.space import load_space
+    from grinder.optimize.study import StudyDriver
+
+    space = load_space(inputs.space)
+    job = TrialJob(DataSpec((str(inputs.data),)), inputs.config.read_text(encoding="utf-8"), ())
+    driver = StudyDriver(None, open_storage(url, 1, 2))  # type: ignore[arg-type]  # no trial runs here
+    return driver, driver.open("s", space, job), space
+
+
+def test_a_result_for_a_trial_another_driver_failed_is_dropped_and_not_queued_twice(
+    inputs: Any, tmp_path: Path
+) -> None:
+    """A driver that missed its heartbeats finds its trial failed (and queued again) by another
+    driver: its late result is dropped, the run goes on, and abandoning the trial queues nothing more."""
+    from grinder.optimize.evaluate import FIGURES
+    from grinder.optimize.study import Progress, suggest
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    driver, study, space = _driver_study(inputs, url)
+    late, other_late = study.ask(), study.ask()
+    suggest(late, space)
+    suggest(other_late, space)
+    other = open_storage(url, 1, 2)  # the other driver's stale check
+    for t in (late, other_late):
+        assert other.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    progress = Progress()
+    figures: dict[str, Any] = {k: 0.0 for k in FIGURES} | {"max_abs_position_qty": 0.0}
+    assert driver._tell(study, space, late, figures, progress) is False
+    assert (progress.told, progress.taken_over) == (0, 1)
+    driver._abandon(study, {}, [other_late], progress)
+    assert (progress.requeued, progress.taken_over) == (0, 2)
+    assert not study.get_trials(states=(TrialState.WAITING,))
+    assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.FAIL]
+
+
+def test_the_heartbeat_thread_keeps_tracked_trials_fresh_while_the_driver_is_blocked(
+    inputs: Any, tmp_path: Path
+) -> None:
+    """Only an untracked trial goes stale: the tracked one is beaten by the thread although the test's
+    (the driver's) thread records nothing itself."""
+    import time
+
+    from grinder.optimize.study import TrialHeartbeat
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    driver, study, _ = _driver_study(inputs, url)
+    sid = driver.studies.get_study_id_from_name("s")
+    tracked, untracked = study.ask(), study.ask()
+    for t in (tracked, untracked):
+        driver.storage.record_heartbeat(t._trial_id)
+    beat = TrialHeartbeat(driver.storage, 0.2)
+    beat.track([tracked])
+    beat.start()
+    try:
+        deadline = time.monotonic() + 30
+        while untracked._trial_id not in driver.storage._get_stale_trial_ids(sid):  # grace: 2 s
+            assert time.monotonic() < deadline, "the untracked trial never went stale"
+            time.sleep(0.1)
+        assert tracked._trial_id not in driver.storage._get_stale_trial_ids(sid)
+        assert beat.beats >= 5
+    finally:
+        beat.stop()

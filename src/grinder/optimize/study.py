@@ -23,9 +23,10 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import warnings
-from collections.abc import Callable, Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +35,7 @@ import optuna
 from distributed import Client, Future, wait
 from optuna._typing import JSONSerializable
 from optuna.distributions import BaseDistribution
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
@@ -297,9 +299,48 @@ class Progress:
     told: int = 0
     surplus: int = 0
     requeued: int = 0
+    taken_over: int = 0  # failed by another driver's stale check while running here; result dropped
 
 
 ProgressFn = Callable[[int, int], None]  # (complete trials in the study, target)
+
+
+class TrialHeartbeat:
+    """Records the heartbeat of the trials a driver has not finished, from a thread of its own.
+
+    In the driver's loop a heartbeat could wait behind a blocking Dask call (the result of a trial
+    whose worker died is computed again before `result()` returns); other drivers would then fail this
+    driver's running trials as stale after --grace seconds and run them again. Optuna's own `optimize`
+    keeps its heartbeat in a thread for the same reason."""
+
+    def __init__(self, storage: RDBStorage, interval_s: float) -> None:
+        self._storage = storage
+        self._interval_s = interval_s
+        self._trial_ids: tuple[int, ...] = ()  # replaced whole by the driver's thread, read by this one
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="grinder-optimize-heartbeat", daemon=True)
+        self.beats = 0
+
+    def track(self, trials: Iterable[Trial]) -> None:
+        self._trial_ids = tuple(t._trial_id for t in trials)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            for trial_id in self._trial_ids:
+                try:
+                    self._storage.record_heartbeat(trial_id)
+                    self.beats += 1
+                except Exception as exc:  # the database is away: the next beat tries again
+                    log.warning("optimize_heartbeat_failed trial_id=%d error=%s", trial_id,
+                                type(exc).__name__)
 
 
 class StudyDriver:
@@ -397,11 +438,32 @@ class StudyDriver:
             return None
         return figures
 
-    def _tell(self, study: optuna.Study, space: Space, trial: Trial, figures: dict[str, Any]) -> None:
-        trial.set_user_attr(FIGURES_ATTR, {**figures, "driver": self.driver_id})
-        for key, value in space.violations(figures).items():
-            trial.set_constraint(key, value)
-        study.tell(trial, space.objective_values(figures))
+    def _tell(
+        self, study: optuna.Study, space: Space, trial: Trial, figures: dict[str, Any], progress: Progress
+    ) -> bool:
+        """Store a finished trial's figures and values; False when the database refused them because
+        another driver had already failed the trial as stale (this driver missed its heartbeats for
+        longer than --grace, e.g. blocked on a lost worker's result). That driver queued the trial's
+        parameters again when it failed it, so the result is dropped, not told twice."""
+        try:
+            trial.set_user_attr(FIGURES_ATTR, {**figures, "driver": self.driver_id})
+            for key, value in space.violations(figures).items():
+                trial.set_constraint(key, value)
+            study.tell(trial, space.objective_values(figures))
+        except UpdateFinishedTrialError:
+            self._taken_over(study, trial, progress)
+            return False
+        progress.told += 1
+        return True
+
+    @staticmethod
+    def _taken_over(study: optuna.Study, trial: Trial, progress: Progress) -> None:
+        progress.taken_over += 1
+        log.warning(
+            "optimize_trial_taken_over study=%s trial=%d: another driver failed it as stale while it ran "
+            "here and queued its parameters again; this run's result is dropped (raise --grace if this "
+            "repeats)", study.study_name, trial.number,
+        )
 
     def _fill(
         self,
@@ -432,8 +494,15 @@ class StudyDriver:
         for fut in inflight:
             fut.cancel()
         for trial in [*inflight.values(), *held]:
+            if self.storage.get_trial(trial._trial_id).state.is_finished():  # the database, not our copy
+                self._taken_over(study, trial, progress)  # already failed and queued again elsewhere
+                continue
             study.enqueue_trial(trial.params)
-            study.tell(trial, state=TrialState.FAIL)
+            try:
+                study.tell(trial, state=TrialState.FAIL)
+            except UpdateFinishedTrialError:  # failed elsewhere between the read and the tell
+                self._taken_over(study, trial, progress)
+                continue
             progress.requeued += 1
         inflight.clear()
         held.clear()
@@ -447,12 +516,13 @@ class StudyDriver:
         held: list[Trial] = []  # asked, not yet given to Dask (at most one; see _release)
         resubmits: dict[int, int] = {}
         last_beat, threads = 0.0, 0
+        beat = TrialHeartbeat(self.storage, self.heartbeat_s)
+        beat.start()
         try:
             while True:
+                beat.track([*inflight.values(), *held])
                 now = time.monotonic()
                 if now - last_beat >= self.heartbeat_s:
-                    for trial in [*inflight.values(), *held]:
-                        self.storage.record_heartbeat(trial._trial_id)
                     fail_stale_trials(study)
                     threads = self._threads()  # (a scheduler round trip: workers that join or leave
                     last_beat = now  # are seen within one heartbeat, not asked for at every trial)
@@ -491,9 +561,10 @@ class StudyDriver:
                             )
                         inflight[self._submit(trial, job)] = trial
                         continue
-                    self._tell(study, space, trial, figures)
-                    progress.told += 1
+                    self._tell(study, space, trial, figures, progress)
         except BaseException:
             self._abandon(study, inflight, held, progress)
             raise
+        finally:
+            beat.stop()
         return study, progress

@@ -162,3 +162,26 @@ def test_the_heartbeat_thread_keeps_tracked_trials_fresh_while_the_driver_is_blo
         assert beat.beats >= 5
     finally:
         beat.stop()
+
+
+def test_a_running_trial_that_never_got_a_heartbeat_is_given_one_once_it_is_old(tmp_path: Path) -> None:
+    """A driver killed between creating a trial and its first heartbeat: Optuna's stale check skips a
+    trial without a heartbeat, so the driver gives it one once it is older than the cutoff (then it goes
+    stale after --grace like any orphan). A young trial, or one with a heartbeat, is left alone."""
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    rdb = open_storage(url, 1, 2)
+    mine = DriverStorage(rdb)
+    study = optuna.create_study(study_name="s", storage=mine, directions=["maximize", "minimize"])
+    sid = mine.get_study_id_from_name("s")
+    orphan, _young, beaten = study.ask(), study.ask(), study.ask()
+    rdb.record_heartbeat(beaten._trial_id)
+    with rdb.engine.begin() as conn:  # the orphan and the beaten trial started long ago
+        conn.execute(sqlalchemy.text("UPDATE trials SET datetime_start = :t WHERE trial_id IN (:a, :b)"),
+                     {"t": "2000-01-01 00:00:00.000000", "a": orphan._trial_id, "b": beaten._trial_id})
+    assert mine.beat_orphans(sid, 10.0) == [orphan._trial_id]
+    assert mine.beat_orphans(sid, 10.0) == []  # it has a heartbeat now
+    with rdb.engine.connect() as conn:
+        ids = {r[0] for r in conn.execute(sqlalchemy.text("SELECT trial_id FROM trial_heartbeats"))}
+    assert ids == {orphan._trial_id, beaten._trial_id}  # the young trial is not touched

@@ -155,6 +155,38 @@ class DriverStorage(_CachedStorage):
             rows = conn.execute(sqlalchemy.text(sql + " GROUP BY state"), bind).all()
         return {TrialState[str(state)]: int(n) for state, n in rows}
 
+    def beat_orphans(self, study_id: int, older_than_s: float) -> list[int]:
+        """Give a first heartbeat to RUNNING trials that never got one and started more than
+        `older_than_s` ago; returns their ids.
+
+        A driver killed between creating a trial and recording its first heartbeat leaves a RUNNING
+        trial that Optuna's stale check never fails (it only looks at trials with a heartbeat), so a
+        rerun would wait for it forever. With this beat it goes stale `--grace` seconds later like any
+        other orphan, and its parameters are queued again. A live driver records its first heartbeat
+        right after creating the trial (it then finds the row and updates it)."""
+        import datetime as dt
+
+        import sqlalchemy
+
+        sql = (
+            "SELECT t.trial_id, t.datetime_start FROM trials t LEFT JOIN trial_heartbeats h "
+            "ON h.trial_id = t.trial_id WHERE t.study_id = :study AND t.state = 'RUNNING' "
+            "AND h.trial_id IS NULL"
+        )
+        with self.rdb.engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.text(sql), {"study": study_id}).all()
+        cutoff = dt.datetime.now() - dt.timedelta(seconds=older_than_s)  # Optuna's datetime_start clock
+        orphans = []
+        for trial_id, started in rows:
+            start = dt.datetime.fromisoformat(started) if isinstance(started, str) else started
+            if start is not None and start.replace(tzinfo=None) < cutoff:
+                self.rdb.record_heartbeat(int(trial_id))
+                orphans.append(int(trial_id))
+        if orphans:
+            log.warning("optimize_orphans_without_heartbeat trial_ids=%s: a driver died before their first "
+                        "heartbeat; they are retried after --grace", orphans)
+        return orphans
+
     def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
         trial_id = super().create_new_trial(study_id, template_trial)
         if template_trial is None or template_trial.state == TrialState.RUNNING:  # (not a queued copy)
@@ -523,6 +555,8 @@ class StudyDriver:
                 beat.track([*inflight.values(), *held])
                 now = time.monotonic()
                 if now - last_beat >= self.heartbeat_s:
+                    grace_s = float(self.storage.grace_period or 2 * self.heartbeat_s)
+                    self.studies.beat_orphans(study_id, 2 * grace_s)
                     fail_stale_trials(study)
                     threads = self._threads()  # (a scheduler round trip: workers that join or leave
                     last_beat = now  # are seen within one heartbeat, not asked for at every trial)

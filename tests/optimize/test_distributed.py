@@ -59,14 +59,20 @@ def figures(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
 def test_two_drivers_share_a_postgres_study_on_a_dask_cluster_and_survive_a_worker_kill(
     inputs: Inputs, postgres: str, dask_cluster: DaskCluster, tmp_path: Path
 ) -> None:
-    n = 10
+    n = 12
     base = [*inputs.args(postgres, n, "--scheduler", dask_cluster.address, "--study", "shared")]
     drivers = [
         launch([*base, "--json", str(tmp_path / f"d{i}.json")], tmp_path / f"d{i}.log") for i in range(2)
     ]
     try:
-        # mid-study, one of the two worker processes dies hard (no nanny brings it back)
-        wait_for(lambda: len(complete(postgres, "shared")) >= 3, 180, "3 complete trials")
+        # mid-study, one of the two worker processes dies hard (no nanny brings it back); first each
+        # worker has finished a trial (a worker's first trial also loads the data, so three quick
+        # completions can all come from the other one)
+        def both_workers_done() -> bool:
+            done = complete(postgres, "shared")
+            return len(done) >= 3 and len({figures(t)["worker"] for t in done}) == 2
+
+        wait_for(both_workers_done, 180, "3 complete trials, on both workers")
         victim = dask_cluster.workers[0]
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(10)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -158,27 +158,17 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
     ]
 
 
+@dataclass(eq=False, repr=False)
 class RestApi:
-    """Binds the endpoint table to aiohttp routes and runs the request pipeline."""
+    """Binds the endpoint table to aiohttp routes and runs the request pipeline; the API key and
+    secret it checks are `config.api_key` / `config.api_secret`."""
 
-    def __init__(
-        self,
-        exchange: SimExchange,
-        config: SimConfig,
-        limiter: RateLimiter,
-        faults: FaultPlan,
-        now_ms: Callable[[], int],
-        api_key: str,
-        api_secret: str,
-    ) -> None:
-        self.exchange = exchange
-        self.config = config
-        self.limiter = limiter
-        self.faults = faults
-        self.now_ms = now_ms
-        self._api_key = api_key
-        self._api_secret = api_secret
-        self.requests = 0
+    exchange: SimExchange
+    config: SimConfig
+    limiter: RateLimiter
+    faults: FaultPlan
+    now_ms: Callable[[], int]
+    requests: int = field(default=0, init=False)
 
     def add_routes(self, app: web.Application) -> None:
         for ep in endpoints(self.exchange):
@@ -203,7 +193,7 @@ class RestApi:
             # a request without a body (GET, most DELETEs) skips the body reader
             body = await request.text() if ep.method != "GET" and request.body_exists else ""
             params = merge_params(query, body)
-            secret = self._api_secret
+            secret = self.config.api_secret
             result = self.execute(
                 ep, params, ip, now, request.headers.get("X-MBX-APIKEY"),
                 lambda: check_signature(secret, query, body), headers,
@@ -243,7 +233,7 @@ class RestApi:
             raise too_many_requests(ip, limiter.weight_limit)
         limiter.charge(ip, ep.weight(params), now)
         if ep.security != NONE:
-            check_api_key(api_key, self._api_key, ip)
+            check_api_key(api_key, self.config.api_key, ip)
         if ep.security == SIGNED:
             verify_signature()
             check_timestamp(

@@ -486,6 +486,12 @@ class Journal:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
+    def _in_order(self, table: str, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Every row of `table` (one of ours) in journal order; only `symbol`'s when given."""
+        if symbol is None:
+            return self._rows(f"SELECT * FROM {table} ORDER BY seq")  # noqa: S608 - table names are ours
+        return self._rows(f"SELECT * FROM {table} WHERE symbol = ? ORDER BY seq", (symbol,))  # noqa: S608
+
     def last_epoch(self) -> int | None:
         with self._lock:
             value = self._db.execute("SELECT MAX(epoch_s) FROM epochs").fetchone()[0]
@@ -512,7 +518,7 @@ class Journal:
                 bool(r["reduce_only"]),
                 r["level"],
             )
-            for r in self._rows("SELECT * FROM commands ORDER BY seq")
+            for r in self._in_order("commands")
         ]
 
     def results(self) -> list[JournalResult]:
@@ -529,13 +535,10 @@ class Journal:
                 r["code"],
                 r["reason"],
             )
-            for r in self._rows("SELECT * FROM results ORDER BY seq")
+            for r in self._in_order("results")
         ]
 
     def positions(self, symbol: str | None = None) -> list[JournalPosition]:
-        sql, args = "SELECT * FROM positions ORDER BY seq", tuple[str, ...]()
-        if symbol is not None:
-            sql, args = "SELECT * FROM positions WHERE symbol = ? ORDER BY seq", (symbol,)
         return [
             JournalPosition(
                 r["seq"],
@@ -546,7 +549,7 @@ class Journal:
                 None if r["entry_price"] is None else Decimal(r["entry_price"]),
                 r["reason"],
             )
-            for r in self._rows(sql, args)
+            for r in self._in_order("positions", symbol)
         ]
 
     def blocks(self) -> list[JournalBlock]:
@@ -554,14 +557,11 @@ class Journal:
             JournalBlock(
                 r["seq"], r["time_ms"], r["source"], r["kind"], r["symbol"], r["client_order_id"], r["reason"]
             )
-            for r in self._rows("SELECT * FROM blocks ORDER BY seq")
+            for r in self._in_order("blocks")
         ]
 
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Every journaled fill in journal order, as core `Fill` values."""
-        sql, args = "SELECT * FROM fills ORDER BY seq", tuple[str, ...]()
-        if symbol is not None:
-            sql, args = "SELECT * FROM fills WHERE symbol = ? ORDER BY seq", (symbol,)
         return [
             Fill(
                 symbol=r["symbol"],
@@ -578,7 +578,7 @@ class Journal:
                 realized_pnl=Decimal(r["realized_pnl"]),
                 time_ms=r["fill_time_ms"],
             )
-            for r in self._rows(sql, args)
+            for r in self._in_order("fills", symbol)
         ]
 
     def fill_keys(self) -> set[tuple[str, int, str]]:

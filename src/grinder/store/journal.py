@@ -492,10 +492,18 @@ class Journal:
             return self._rows(f"SELECT * FROM {table} ORDER BY seq")  # noqa: S608 - table names are ours
         return self._rows(f"SELECT * FROM {table} WHERE symbol = ? ORDER BY seq", (symbol,))  # noqa: S608
 
-    def last_epoch(self) -> int | None:
+    def _int_or_none(self, sql: str, args: tuple[Any, ...] = ()) -> int | None:
+        """The one value `sql` selects, as an int; None when it is NULL (no row matched)."""
         with self._lock:
-            value = self._db.execute("SELECT MAX(epoch_s) FROM epochs").fetchone()[0]
+            value = self._db.execute(sql, args).fetchone()[0]
         return None if value is None else int(value)
+
+    def _exists(self, sql: str, args: tuple[Any, ...]) -> bool:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone() is not None
+
+    def last_epoch(self) -> int | None:
+        return self._int_or_none("SELECT MAX(epoch_s) FROM epochs")
 
     def next_epoch(self, now_s: int) -> int:
         """An epoch for a new process: now, or one above the last journaled epoch if the clock is behind."""
@@ -590,34 +598,23 @@ class Journal:
 
     def has_fill(self, symbol: str, trade_id: int, client_order_id: str) -> bool:
         """True when this trade of this order is journaled (an indexed lookup)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? AND client_order_id = ?",
-                (symbol, trade_id, client_order_id),
-            ).fetchone()
-        return row is not None
+        return self._exists(
+            "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? AND client_order_id = ?",
+            (symbol, trade_id, client_order_id),
+        )
 
     def last_trade_id(self, symbol: str) -> int | None:
         """Highest journaled trade id of `symbol`: where missed-fill recovery resumes (ADR-101)."""
-        with self._lock:
-            sql = "SELECT MAX(trade_id) FROM fills WHERE symbol = ?"
-            value = self._db.execute(sql, (symbol,)).fetchone()[0]
-        return None if value is None else int(value)
+        return self._int_or_none("SELECT MAX(trade_id) FROM fills WHERE symbol = ?", (symbol,))
 
     def has_trade(self, symbol: str, trade_id: int) -> bool:
         """True when any fill of this trade id of `symbol` is journaled (recovery de-duplication)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? LIMIT 1", (symbol, trade_id)
-            ).fetchone()
-        return row is not None
+        sql = "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? LIMIT 1"
+        return self._exists(sql, (symbol, trade_id))
 
     def first_command_ms(self, symbol: str) -> int | None:
         """Journal time of the first command for `symbol` (recovery's start when no fill is journaled)."""
-        with self._lock:
-            sql = "SELECT MIN(time_ms) FROM commands WHERE symbol = ?"
-            value = self._db.execute(sql, (symbol,)).fetchone()[0]
-        return None if value is None else int(value)
+        return self._int_or_none("SELECT MIN(time_ms) FROM commands WHERE symbol = ?", (symbol,))
 
     def open_orders(self) -> list[WorkingOrder]:
         """Orders the journal believes may still be open: its commands, answers and order updates

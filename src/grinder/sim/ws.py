@@ -14,7 +14,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -33,21 +32,26 @@ MAX_STREAMS = 1024
 _MIN_LISTEN_KEY_LEN = 32
 
 
-@dataclass(eq=False, repr=False)
 class WsGateway:
     """Accepts stream connections and serves their requests; `housekeeping` enforces the timers."""
 
-    hub: StreamHub
-    user: UserData
-    config: SimConfig
-    now_ms: Callable[[], int]
-    monotonic_ns: Callable[[], int]
-    max_incoming_per_s: int = 10
-    max_lifetime_ms: int = field(init=False)  # Binance: 24 h; /_sim/lifecycle shortens it
-    _last_ping_ms: dict[StreamConn, int] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.max_lifetime_ms = self.config.max_connection_lifetime_ms
+    def __init__(
+        self,
+        hub: StreamHub,
+        user: UserData,
+        config: SimConfig,
+        now_ms: Callable[[], int],
+        monotonic_ns: Callable[[], int],
+        max_incoming_per_s: int = 10,
+    ) -> None:
+        self.hub = hub
+        self.user = user
+        self.config = config
+        self.now_ms = now_ms
+        self.monotonic_ns = monotonic_ns
+        self.max_incoming_per_s = max_incoming_per_s
+        self.max_lifetime_ms = config.max_connection_lifetime_ms  # Binance: 24 h; /_sim/lifecycle shortens it
+        self._last_ping_ms: dict[StreamConn, int] = {}
 
     def add_routes(self, app: web.Application) -> None:
         for prefix, cls in (("", LEGACY), ("/public", PUBLIC), ("/market", MARKET), ("/private", PRIVATE)):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S, DEFAULT_REQUEST_WEIGHT_1M
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionConfig:
@@ -15,9 +17,9 @@ class ExecutionConfig:
     crossed_hold_ms: int = 300  # an order the book or a trade reached is left alone this long (its fill)
     max_commands_per_event: int = 40  # cap on commands one market event may produce
     write_share: Decimal = Decimal("0.45")  # share of Binance's per-account limits our writes may use
-    orders_per_10s_limit: int = 300  # Binance ORDERS (10 SECOND) per account
-    orders_per_minute_limit: int = 1200  # Binance ORDERS (1 MINUTE) per account
-    weight_per_minute_limit: int = 2400  # Binance REQUEST_WEIGHT (1 MINUTE); each write weighs 1
+    orders_per_10s_limit: int = DEFAULT_ORDERS_10S  # Binance ORDERS (10 SECOND) per account
+    orders_per_minute_limit: int = DEFAULT_ORDERS_1M  # Binance ORDERS (1 MINUTE) per account
+    weight_per_minute_limit: int = DEFAULT_REQUEST_WEIGHT_1M  # REQUEST_WEIGHT (1 MINUTE); a write weighs 1
     closed_order_memory: int = 10_000  # closed client ids remembered to ignore late events
     fill_memory: int = 100_000  # fill keys remembered for de-duplication
     equity_refresh_ms: int = 1_000  # how often unrealized PnL is re-marked into the equity watch

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S
+
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
@@ -18,8 +20,8 @@ class RiskConfig:
     max_position_notional: Decimal = Decimal("500")  # per symbol, worst case if every working order fills
     max_total_position_notional: Decimal = Decimal("1000")  # all symbols together
     max_open_orders_per_symbol: int = 20  # also capped by the symbol's MAX_NUM_ORDERS filter
-    orders_per_10s: int = 300  # Binance ORDERS limit (10 SECOND); cancels and amends count too
-    orders_per_minute: int = 1200  # Binance ORDERS limit (1 MINUTE)
+    orders_per_10s: int = DEFAULT_ORDERS_10S  # Binance ORDERS limit (10 SECOND); cancels and amends count too
+    orders_per_minute: int = DEFAULT_ORDERS_1M  # Binance ORDERS limit (1 MINUTE)
     max_drawdown_pct: Decimal = Decimal("10")  # from the equity high-water mark; engages the kill switch
     daily_loss_limit: Decimal = Decimal("100")  # loss since the UTC day's first equity; engages it too
     block_without_equity: bool = True  # no equity seen yet -> block risk-increasing orders (fail closed)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S, DEFAULT_REQUEST_WEIGHT_1M
+from grinder.core.checks import require_at_least
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,9 @@ class ExecutionConfig:
     margin_asset: str = "USDT"  # wallet asset whose balance is the account equity
 
     def __post_init__(self) -> None:
-        for key in ("price_tolerance_ticks", "qty_tolerance_lots", "crossed_hold_ms"):
-            if getattr(self, key) < 0:
-                raise ValueError(f"[execution] {key} must be >= 0 (got {getattr(self, key)})")
+        require_at_least(
+            self, "[execution] ", 0, ("price_tolerance_ticks", "qty_tolerance_lots", "crossed_hold_ms")
+        )
         if not 0 <= self.price_tolerance_bps < 100:
             raise ValueError(
                 f"[execution] price_tolerance_bps must be in [0, 100) (got {self.price_tolerance_bps})"
@@ -38,16 +39,19 @@ class ExecutionConfig:
                 f"[execution] write_share must be in (0, 1] (got {self.write_share}); e.g. 0.4 keeps every "
                 "window under 40% of Binance's order limits"
             )
-        for key in (
-            "max_commands_per_event",
-            "closed_order_memory",
-            "fill_memory",
-            "equity_refresh_ms",
-            "orders_per_10s_limit",
-            "orders_per_minute_limit",
-            "weight_per_minute_limit",
-        ):
-            if getattr(self, key) < 1:
-                raise ValueError(f"[execution] {key} must be >= 1 (got {getattr(self, key)})")
+        require_at_least(
+            self,
+            "[execution] ",
+            1,
+            (
+                "max_commands_per_event",
+                "closed_order_memory",
+                "fill_memory",
+                "equity_refresh_ms",
+                "orders_per_10s_limit",
+                "orders_per_minute_limit",
+                "weight_per_minute_limit",
+            ),
+        )
         if not self.margin_asset:
             raise ValueError("[execution] margin_asset must name an asset, e.g. USDT")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S
+from grinder.core.checks import require_at_least
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +48,9 @@ class RiskConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise ValueError(f"[risk] {key} must be > 0 (got {value}); set a positive limit")
-        for key, count in (
-            ("max_open_orders_per_symbol", self.max_open_orders_per_symbol),
-            ("orders_per_10s", self.orders_per_10s),
-            ("orders_per_minute", self.orders_per_minute),
-        ):
-            if count < 1:
-                raise ValueError(f"[risk] {key} must be >= 1 (got {count})")
+        require_at_least(
+            self, "[risk] ", 1, ("max_open_orders_per_symbol", "orders_per_10s", "orders_per_minute")
+        )
         if not 0 < self.flatten_interval_s <= 60:
             raise ValueError(
                 f"[risk] flatten_interval_s must be in (0, 60] seconds (got {self.flatten_interval_s})"

@@ -64,8 +64,8 @@ class SimExchange:
         user: UserData,
         limits: RateLimitSpec,
         seed: int,
-        maint_margin_ratio: Decimal,
     ) -> None:
+        """The maintenance-margin ratio of the leverage brackets is the venue's own (`venue.config`)."""
         self.venue = venue
         self.market = market
         self.user = user
@@ -79,7 +79,7 @@ class SimExchange:
         self.price_bars = PriceBars(market.rules)
         self.tape = TradeTape(list(market.rules))
         market.sinks.extend((self.bars, self.price_bars, self.tape))
-        self.brackets = LeverageBrackets(maint_margin_ratio)
+        self.brackets = LeverageBrackets(venue.config.maint_margin_ratio)
         self.multi_assets = False  # recorded and reported; the venue margins in USDT only
         self.algo = AlgoOrderApi(venue, market.rules, seed)
         self.history = MarketHistoryApi(market.rules, self.tape, self.bars, self.price_bars, venue)

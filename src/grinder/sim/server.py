@@ -170,14 +170,7 @@ class SimServer:
             cfg.seed,
             lambda s: self.exchange.open_notional(s),
         )
-        self.exchange = SimExchange(
-            self.venue,
-            self.market,
-            self.user,
-            limits,
-            cfg.seed,
-            self.venue_config.maint_margin_ratio,
-        )
+        self.exchange = SimExchange(self.venue, self.market, self.user, limits, cfg.seed)
         self.market.sinks.append(VenueFeed(self.venue, self.user))
         self.streams = MarketStreams(self.hub, self.rules, self.market.books, self._take_depth_gap)
         self.market.sinks.append(self.streams)

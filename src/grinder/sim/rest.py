@@ -17,13 +17,11 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_503_UNAVAILABLE, MSG_503_UNKNOWN, ErrorCode
 from grinder.sim.auth import check_api_key, check_signature, check_timestamp, merge_params
 from grinder.sim.config import SimConfig
 from grinder.sim.errors import (
-    MSG_SERVICE_UNAVAILABLE,
     MSG_THROTTLED,
-    MSG_UNKNOWN_503,
     ApiError,
     banned,
     too_many_requests,
@@ -255,14 +253,14 @@ class RestApi:
             if faults.take_unknown_after():
                 log.info("sim_fault_unknown_after_execute path=%s", ep.path)
                 FAULTS_INJECTED_TOTAL.labels("unknown_after_execute").inc()
-                raise ApiError(ErrorCode.UNKNOWN, MSG_UNKNOWN_503, 503)
+                raise ApiError(ErrorCode.UNKNOWN, MSG_503_UNKNOWN, 503)
         return result
 
     def _pre_execution_faults(self, ep: Endpoint) -> None:
         faults = self.faults
         if faults.take_unavailable_before():
             FAULTS_INJECTED_TOTAL.labels("unavailable_before_execute").inc()
-            raise ApiError(ErrorCode.DISCONNECTED, MSG_SERVICE_UNAVAILABLE, 503)
+            raise ApiError(ErrorCode.DISCONNECTED, MSG_503_UNAVAILABLE, 503)
         if ep.write == "new":
             if faults.take_throttle():
                 FAULTS_INJECTED_TOTAL.labels("throttle").inc()

@@ -105,3 +105,6 @@ ORDER_NOT_OPEN_CODES: frozenset[int] = frozenset({ErrorCode.CANCEL_REJECTED, Err
 MSG_503_UNKNOWN = "Unknown error, please check your request or try again later."
 MSG_503_UNAVAILABLE = "Service Unavailable."
 MSG_INTERNAL_RETRY = "Internal error; unable to process your request. Please try again."
+# Texts of the order-not-open codes (ORDER_NOT_OPEN_CODES), for the venue and the ports alike.
+MSG_UNKNOWN_ORDER = "Unknown order sent."  # CANCEL_REJECTED
+MSG_NO_SUCH_ORDER = "Order does not exist."  # NO_SUCH_ORDER

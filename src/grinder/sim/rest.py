@@ -30,7 +30,7 @@ from grinder.sim.exchange import Handler, SimExchange
 from grinder.sim.faults import FaultPlan
 from grinder.sim.metrics import FAULTS_INJECTED_TOTAL, REST_REQUESTS_TOTAL
 from grinder.sim.ratelimit import RateLimiter
-from grinder.venue.errors import VenueReject
+from grinder.venue.errors import MSG_MARGIN, VenueReject
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -51,7 +51,7 @@ MARKET_DATA = "MARKET_DATA"  # API key, no signature
 SIGNED = "SIGNED"  # TRADE and USER_DATA
 _REJECT_MESSAGES: dict[int, str] = {
     ErrorCode.NEW_ORDER_REJECTED: "NEW_ORDER_REJECTED",
-    ErrorCode.MARGIN_NOT_SUFFICIENT: "Margin is insufficient.",
+    ErrorCode.MARGIN_NOT_SUFFICIENT: MSG_MARGIN,
     ErrorCode.SERVER_BUSY: MSG_THROTTLED,
     ErrorCode.UNKNOWN: "An unknown error occured while processing the request.",
 }

@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from grinder.core.enums import Side
 from grinder.core.events import BookTicker, DepthUpdate, Fill, MarketEvent, MarkPrice, Trade
-from grinder.core.quotes import EMPTY_BAND, DesiredQuote, QuietBand, QuoteSet
+from grinder.core.quotes import EMPTY_BAND, DesiredQuote, QuietBand, QuoteSet, StrategyContext
 from grinder.core.rules import SymbolRules
 
 __all__ = [
@@ -105,20 +105,6 @@ class ReportsStats(Protocol):
     """Optional: figures of its own for the backtest report (numbers by name)."""
 
     def stats(self) -> Mapping[str, float | int]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyContext:
-    """What a factory gets for one symbol.
-
-    `config` is the strategy's own settings: for a plug-in the `[strategy.params]` table (a plain
-    mapping of TOML values, empty when absent); for the built-in grid its `StrategyConfig` (or a
-    mapping symbol -> StrategyConfig).
-    """
-
-    symbol: str
-    rules: SymbolRules
-    config: Any = None
 
 
 StrategyFactory = Callable[[StrategyContext], Strategy]

@@ -10,7 +10,7 @@ from grinder.sim.book import SymbolBook
 from grinder.sim.errors import ApiError
 from grinder.sim.faults import FaultPlan
 from grinder.sim.inputs import BookDiff, BookReset, TradePrint
-from grinder.sim.ratelimit import RateLimiter
+from grinder.sim.ratelimit import RateLimiter, RateLimitSpec
 from grinder.sim.synthetic import SyntheticMarket
 
 RULES = {"BTCUSDT": btcusdt_rules(), "ETHUSDT": ethusdt_rules()}
@@ -33,7 +33,7 @@ def test_signed_payload_is_query_then_body_without_signature() -> None:
 
 
 def test_rate_limiter_windows_and_ban_escalation() -> None:
-    lim = RateLimiter(weight_limit=3, orders_10s=2, orders_1m=3, ban_after=2, ban_initial_ms=1000)
+    lim = RateLimiter(RateLimitSpec(weight_1m=3, orders_10s=2, orders_1m=3, ban_after=2, ban_initial_ms=1000))
     t = 120_000
     assert [lim.charge("ip", 1, t) for _ in range(3)] == [1, 2, 3]
     with pytest.raises(ApiError) as first:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_503_UNAVAILABLE, MSG_503_UNKNOWN, MSG_INTERNAL_RETRY, ErrorCode
 
 
 class ErrorKind(StrEnum):
@@ -18,10 +18,6 @@ class ErrorKind(StrEnum):
     NON_RETRYABLE = "non_retryable"  # rejected; fix the request (or the account), do not resend
     UNKNOWN_OUTCOME = "unknown_outcome"  # may have executed; resolve by query, never blind retry
 
-
-MSG_503_UNKNOWN = "Unknown error, please check your request or try again later."
-MSG_503_UNAVAILABLE = "Service Unavailable."
-MSG_INTERNAL_RETRY = "Internal error; unable to process your request. Please try again."
 
 # Codes that mean "not executed, try again later" (after the backoff the governor enforces).
 RETRYABLE_CODES: frozenset[int] = frozenset(

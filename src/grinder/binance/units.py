@@ -14,6 +14,14 @@ from grinder.core.rules import SymbolRules, decimal_places
 CACHE_LIMIT = 1 << 12  # entries per grid per cache (ADR-113): ~0.5 MiB, reached in minutes
 
 
+def _remember(cache: dict[str, int], text: str, value: int) -> int:
+    """Cache a successful conversion (the cache starts over once it holds CACHE_LIMIT entries)."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
+    return value
+
+
 class Grid:
     """One price or quantity grid (a tick size or a step size)."""
 
@@ -40,12 +48,7 @@ class Grid:
         cached = self.cache.get(text)
         if cached is not None:
             return cached
-        value = self._convert(text)
-        cache = self.cache
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[text] = value
-        return value
+        return _remember(self.cache, text, self._convert(text))
 
     def level_units(self, text: str) -> int:
         """`units` for a market-data price or quantity: also ValueError if negative (cached in
@@ -56,11 +59,7 @@ class Grid:
         value = self._convert(text)
         if value < 0:
             raise ValueError(f"{self.what} {text!r} is negative; market-data prices and quantities never are")
-        cache = self.level_cache
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[text] = value
-        return value
+        return _remember(self.level_cache, text, value)
 
     def _convert(self, text: str) -> int:
         dot = text.find(".")

@@ -35,7 +35,7 @@ from grinder.connector.port import BalanceState, OrderState, PositionState
 from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_NO_SUCH_ORDER, ErrorCode
 from grinder.core.events import Fill
 from grinder.core.ids import is_valid_client_order_id
 from grinder.core.rules import OrderRuleError, SymbolRules
@@ -251,7 +251,7 @@ class BinanceFuturesPort:
         def settle(found: OrderState | None, exc: BinanceAPIError) -> CommandResult | None:
             if found is None:
                 return CommandResult(cmd, Outcome.REJECTED, code=ErrorCode.NO_SUCH_ORDER,
-                                     reason="Order does not exist.")
+                                     reason=MSG_NO_SUCH_ORDER)
             if found.is_open:
                 return None  # still open: cancel it again
             if found.status is OrderStatus.CANCELED:
@@ -280,7 +280,7 @@ class BinanceFuturesPort:
         def settle(found: OrderState | None, exc: BinanceAPIError) -> CommandResult | None:
             if found is None:
                 return CommandResult(cmd, Outcome.REJECTED, code=ErrorCode.NO_SUCH_ORDER,
-                                     reason="Order does not exist.")
+                                     reason=MSG_NO_SUCH_ORDER)
             applied = (found.price_ticks, found.orig_lots) == (cmd.price_ticks, cmd.qty_lots)
             if applied or not found.is_open or exc.code == ErrorCode.MODIFY_NO_CHANGE:
                 return _found(cmd, found)

@@ -98,3 +98,13 @@ OUTCOME_UNKNOWN_CODES: frozenset[int] = frozenset(
 )
 # Codes that mean "this order is not (or no longer) open on the exchange".
 ORDER_NOT_OPEN_CODES: frozenset[int] = frozenset({ErrorCode.CANCEL_REJECTED, ErrorCode.NO_SUCH_ORDER})
+
+# Binance's texts of an HTTP 503 (or 5xx) answer. The first means the request may have executed
+# (unknown outcome: resolve by query); the other two that it did not (retry). The simulator sends
+# them and the wire client recognises them: one definition keeps the two in step.
+MSG_503_UNKNOWN = "Unknown error, please check your request or try again later."
+MSG_503_UNAVAILABLE = "Service Unavailable."
+MSG_INTERNAL_RETRY = "Internal error; unable to process your request. Please try again."
+# Texts of the order-not-open codes (ORDER_NOT_OPEN_CODES), for the venue and the ports alike.
+MSG_UNKNOWN_ORDER = "Unknown order sent."  # CANCEL_REJECTED
+MSG_NO_SUCH_ORDER = "Order does not exist."  # NO_SUCH_ORDER

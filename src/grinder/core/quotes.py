@@ -1,4 +1,5 @@
-"""What a strategy answers with: desired quotes, the quote set, and the optional quiet band.
+"""What a strategy is given (its context) and answers with: desired quotes, the quote set, the
+optional quiet band.
 
 Plain frozen values in ticks and lots, shared by every strategy (the grid and plug-ins alike) and
 by the execution layer that turns them into orders. `grinder.api` is the public door to them.
@@ -6,9 +7,13 @@ by the execution layer that turns them into orders. `grinder.api` is the public 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import msgspec
 
 from grinder.core.enums import Side
+from grinder.core.rules import SymbolRules
 
 INT_MAX = (1 << 63) - 1
 INT_MIN = -(1 << 63)
@@ -94,3 +99,17 @@ class QuietBand(msgspec.Struct, frozen=True, gc=False):
 
 
 EMPTY_BAND = QuietBand(1, 0, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MIN, 0, True)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyContext:
+    """What a strategy factory gets for one symbol (`grinder.api.StrategyFactory`).
+
+    `config` is the strategy's own settings: for a plug-in the `[strategy.params]` table (a plain
+    mapping of TOML values, empty when absent); for the built-in grid its `StrategyConfig` (or a
+    mapping symbol -> StrategyConfig).
+    """
+
+    symbol: str
+    rules: SymbolRules
+    config: Any = None

@@ -237,19 +237,18 @@ class SymbolRules:
     # ----------------------------------------------------------------- conversions
     def price_to_ticks(self, price: Decimal | str) -> int:
         """Exact conversion; raises ValueError if the price is not on the tick grid."""
-        p = to_decimal(price, "price")
-        ticks, rem = divmod(p, self.tick_size)
-        if rem != 0:
-            raise ValueError(f"{self.symbol}: price {p} is not a multiple of tickSize {self.tick_size}")
-        return int(ticks)
+        return self._exact_units(price, "price", self.tick_size, "tickSize")
 
     def qty_to_lots(self, qty: Decimal | str) -> int:
         """Exact conversion; raises ValueError if the quantity is not on the step grid."""
-        q = to_decimal(qty, "quantity")
-        lots, rem = divmod(q, self.step_size)
+        return self._exact_units(qty, "quantity", self.step_size, "stepSize")
+
+    def _exact_units(self, value: Decimal | str, what: str, unit: Decimal, filter_name: str) -> int:
+        v = to_decimal(value, what)
+        units, rem = divmod(v, unit)
         if rem != 0:
-            raise ValueError(f"{self.symbol}: quantity {q} is not a multiple of stepSize {self.step_size}")
-        return int(lots)
+            raise ValueError(f"{self.symbol}: {what} {v} is not a multiple of {filter_name} {unit}")
+        return int(units)
 
     def ticks_to_price(self, ticks: int) -> Decimal:
         return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self._price_dp))

@@ -21,12 +21,12 @@ from grinder.core.enums import ExecutionType, OrderStatus, OrderType, Side, Time
 from grinder.core.errors import ORDER_NOT_OPEN_CODES
 from grinder.core.events import OrderUpdate
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.quotes import DesiredQuote
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.working import (
     INT_MAX,
     INT_MIN,
-    QuoteLike,
     WorkingOrder,
     WorkingState,
     free_tag,
@@ -139,7 +139,7 @@ class OrderManager:
     def plan(
         self,
         symbol: str,
-        desired: Iterable[QuoteLike],
+        desired: Iterable[DesiredQuote],
         *,
         mid_ticks: int | None = None,
         position_lots: int = 0,
@@ -186,7 +186,7 @@ class OrderManager:
         intents: list[_Intent] = []
         self._mid_keys = (mid_ticks, [(0, q.price_ticks, tag) for tag, q in quotes], [])
         used: set[str] = set()
-        unquoted: list[tuple[str, QuoteLike]] = []
+        unquoted: list[tuple[str, DesiredQuote]] = []
         for tag, q in quotes:
             wo = nearest_order(claimable, used, q, tol)
             # Only shrink in place: a smaller order keeps its queue place, a larger one would lose it
@@ -256,7 +256,7 @@ class OrderManager:
 
     def _fill_gaps(
         self,
-        unquoted: list[tuple[str, QuoteLike]],
+        unquoted: list[tuple[str, DesiredQuote]],
         leftover: list[WorkingOrder],
         room: dict[Side, int],
         taken: set[str],
@@ -320,7 +320,7 @@ class OrderManager:
     def _amend(
         self,
         wo: WorkingOrder,
-        q: QuoteLike,
+        q: DesiredQuote,
         price_ticks: int,
         mid_ticks: int | None,
         position_lots: int,
@@ -604,4 +604,4 @@ class OrderManager:
                 self._unknown_gauge.set(unknown)
 
 
-__all__ = ["OrderManager", "QuoteLike", "WorkingOrder", "WorkingState", "level_tag"]
+__all__ = ["OrderManager", "WorkingOrder", "WorkingState", "level_tag"]

@@ -40,11 +40,11 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
-from grinder.core.quotes import QuietBand
+from grinder.core.quotes import DesiredQuote, QuietBand
 from grinder.core.rules import SymbolRules
 from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
-from grinder.execution.order_manager import OrderManager, QuoteLike, WorkingOrder
+from grinder.execution.order_manager import OrderManager, WorkingOrder
 from grinder.execution.refusal import SEARCH_SPAN_TICKS, RefusalBand, verdict_range
 from grinder.execution.write_budget import WriteBudget
 from grinder.risk.config import RiskConfig
@@ -316,7 +316,7 @@ class TradingPipeline:
         if st.band_of is not None:
             st.band = st.band_of()
         st.mode, st.quote_reason = str(qs.mode), str(qs.reason)
-        quotes: Iterable[QuoteLike] = qs.quotes
+        quotes: Iterable[DesiredQuote] = qs.quotes
         st.planned_under_kill = self.guard.kill_switch_engaged
         if st.planned_under_kill:
             # Only quotes that shrink the position survive; the plan cancels everything else.

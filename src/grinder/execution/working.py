@@ -10,29 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
 from grinder.core.enums import Side
+from grinder.core.quotes import DesiredQuote
 
 INT_MAX = 2**63 - 1
 INT_MIN = -(2**63)
-
-
-class QuoteLike(Protocol):
-    """What the order manager needs from a desired quote (grinder.strategy's DesiredQuote)."""
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def side(self) -> Side: ...
-    @property
-    def price_ticks(self) -> int: ...
-    @property
-    def qty_lots(self) -> int: ...
-    @property
-    def level(self) -> object: ...
-    @property
-    def post_only(self) -> bool: ...
 
 
 def level_tag(side: Side, level: object) -> str:
@@ -87,8 +70,8 @@ class WorkingOrder:
         }
 
 
-def quotes_by_tag(symbol: str, desired: Iterable[QuoteLike]) -> dict[str, QuoteLike]:
-    wanted: dict[str, QuoteLike] = {}
+def quotes_by_tag(symbol: str, desired: Iterable[DesiredQuote]) -> dict[str, DesiredQuote]:
+    wanted: dict[str, DesiredQuote] = {}
     for dq in desired:
         if dq.symbol != symbol:
             raise ValueError(f"quote for {dq.symbol} passed to the {symbol} plan")
@@ -104,7 +87,9 @@ def claim_price(wo: WorkingOrder) -> int:
     return wo.amend_to[0] if wo.amend_to is not None else wo.price_ticks
 
 
-def nearest_order(orders: list[WorkingOrder], used: set[str], q: QuoteLike, tol: int) -> WorkingOrder | None:
+def nearest_order(
+    orders: list[WorkingOrder], used: set[str], q: DesiredQuote, tol: int
+) -> WorkingOrder | None:
     """The unclaimed order of the quote's side and kind nearest its price, within `tol` ticks."""
     best: WorkingOrder | None = None
     best_d = tol + 1
@@ -117,7 +102,7 @@ def nearest_order(orders: list[WorkingOrder], used: set[str], q: QuoteLike, tol:
     return best
 
 
-def mover_order(orders: list[WorkingOrder], q: QuoteLike) -> WorkingOrder | None:
+def mover_order(orders: list[WorkingOrder], q: DesiredQuote) -> WorkingOrder | None:
     """The order of the quote's side and kind to amend onto the quote: the one furthest behind its
     price (the move improves its price priority), else the nearest one ahead of it (a move away
     from the touch loses the queue place, as the cancel + place it replaces would, for one write
@@ -161,7 +146,7 @@ def order_range(a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[int, 
     return (-(-s // 2) if ta < tb else s // 2 + 1), INT_MAX
 
 
-def mid_of_quotes(quotes: Iterable[QuoteLike]) -> int | None:
+def mid_of_quotes(quotes: Iterable[DesiredQuote]) -> int | None:
     best_bid: int | None = None
     best_ask: int | None = None
     for q in quotes:

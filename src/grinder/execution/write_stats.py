@@ -11,8 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-BINANCE_ORDERS_PER_10S = 300
-BINANCE_ORDERS_PER_MINUTE = 1200
+from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +34,15 @@ class WriteStats:
     @property
     def busiest_10s_share(self) -> float:
         """The busiest 10 s window as a fraction of Binance's 300 orders per 10 s."""
-        return self.busiest_10s / BINANCE_ORDERS_PER_10S
+        return self.busiest_10s / DEFAULT_ORDERS_10S
 
     def summary_line(self) -> str:
         per_symbol = " ".join(f"{s}={self.per_minute(s):.0f}/min" for s in sorted(self.writes_by_symbol))
         return (
             f"writes={self.writes} rejected={self.rejected} ({self.rejects_per_100:.2f} per 100 writes) "
             f"writes per symbol: {per_symbol}  busiest 10 s window={self.busiest_10s} "
-            f"({100 * self.busiest_10s_share:.0f}% of {BINANCE_ORDERS_PER_10S}) "
-            f"busiest minute={self.busiest_60s} (of {BINANCE_ORDERS_PER_MINUTE})"
+            f"({100 * self.busiest_10s_share:.0f}% of {DEFAULT_ORDERS_10S}) "
+            f"busiest minute={self.busiest_60s} (of {DEFAULT_ORDERS_1M})"
         )
 
 

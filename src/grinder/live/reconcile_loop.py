@@ -45,27 +45,22 @@ class ReconcileLoop:
     """Runs reconciliation passes for one engine; `request(why)` asks for a pass soon."""
 
     def __init__(
-        self,
-        engine: LiveEngine,
-        port: BinanceFuturesPort,
-        rules: Mapping[str, SymbolRules],
-        journal: EngineJournal,
-        config: ReconcileConfig,
-        clock: Clock,
+        self, engine: LiveEngine, port: BinanceFuturesPort, journal: EngineJournal, config: ReconcileConfig
     ) -> None:
+        """`port` and `journal` are the engine's own; the symbols and the clock are read from it too."""
         self.engine = engine
         self.port = port
-        self.rules = rules
         self.journal = journal
         self.config = config
-        self.clock = clock
-        self.reconciler = Reconciler(engine.parts.connector, config, clock)
+        self.rules: Mapping[str, SymbolRules] = engine.parts.rules
+        self.clock: Clock = engine.clock
+        self.reconciler = Reconciler(engine.parts.connector, config, engine.clock)
         self.passes = 0
         self.last_report: dict[str, object] = {}
         self._wake = asyncio.Event()
         self._reasons: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        self._started_ms = clock.now_ms()
+        self._started_ms = engine.clock.now_ms()
         self._last_trade_id: dict[str, int] = {}
         self._last_diffs: dict[str, int] = {}  # symbol → exchange − ours (lots) seen by the last pass
         self._lock = asyncio.Lock()

@@ -344,14 +344,14 @@ async def build_engine(
     engine.has_account = has_account
     engine.dispatcher.trace_latency = not paper_mode  # PAPER writes no HTTP request: stamped at submit
     engine.yield_market = market.request_yield
-    attach_self_healing(engine, settings, rest, journal, lease, clock)
+    attach_self_healing(engine, settings, rest, journal, lease)
     engine_ref.engine = engine
     return engine
 
 
 def attach_self_healing(
     engine: LiveEngine, settings: EngineSettings, rest: BinanceRestClient, journal: Journal,
-    lease: Lease | None, clock: Clock,
+    lease: Lease | None,
 ) -> None:
     """Under HA, the write fence on every order request (ADR-110); with an exchange account (not
     PAPER), the reconciliation loop (ADR-112) and, under HA, a fresh client-id epoch per term (ADR-114)."""
@@ -362,7 +362,7 @@ def attach_self_healing(
         return
     if not isinstance(journal, EngineJournal):
         return
-    engine.reconcile = ReconcileLoop(engine, port, engine.parts.rules, journal, settings.reconcile, clock)
+    engine.reconcile = ReconcileLoop(engine, port, journal, settings.reconcile)
     if lease is not None:
         engine.begin_term = functools.partial(begin_term_epoch, engine, rest)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from grinder.core.checks import require_at_least
+
 
 @dataclass(frozen=True)
 class ReconcileConfig:
@@ -32,15 +34,18 @@ class ReconcileConfig:
     interval_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in (
-            "max_cancels_per_run",
-            "max_flattens_per_run",
-            "price_tolerance_ticks",
-            "qty_tolerance_lots",
-            "position_tolerance_lots",
-        ):
-            if getattr(self, name) < 0:
-                raise ValueError(f"reconcile.{name} must be >= 0 (got {getattr(self, name)})")
+        require_at_least(
+            self,
+            "reconcile.",
+            0,
+            (
+                "max_cancels_per_run",
+                "max_flattens_per_run",
+                "price_tolerance_ticks",
+                "qty_tolerance_lots",
+                "position_tolerance_lots",
+            ),
+        )
         if self.max_flatten_notional < 0:
             raise ValueError(f"reconcile.max_flatten_notional must be >= 0 (got {self.max_flatten_notional})")
         if self.interval_s <= 0:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S
+from grinder.core.checks import require_at_least
+
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
@@ -18,8 +21,8 @@ class RiskConfig:
     max_position_notional: Decimal = Decimal("500")  # per symbol, worst case if every working order fills
     max_total_position_notional: Decimal = Decimal("1000")  # all symbols together
     max_open_orders_per_symbol: int = 20  # also capped by the symbol's MAX_NUM_ORDERS filter
-    orders_per_10s: int = 300  # Binance ORDERS limit (10 SECOND); cancels and amends count too
-    orders_per_minute: int = 1200  # Binance ORDERS limit (1 MINUTE)
+    orders_per_10s: int = DEFAULT_ORDERS_10S  # Binance ORDERS limit (10 SECOND); cancels and amends count too
+    orders_per_minute: int = DEFAULT_ORDERS_1M  # Binance ORDERS limit (1 MINUTE)
     max_drawdown_pct: Decimal = Decimal("10")  # from the equity high-water mark; engages the kill switch
     daily_loss_limit: Decimal = Decimal("100")  # loss since the UTC day's first equity; engages it too
     block_without_equity: bool = True  # no equity seen yet -> block risk-increasing orders (fail closed)
@@ -45,13 +48,9 @@ class RiskConfig:
         for key, value in positive.items():
             if not value > 0:
                 raise ValueError(f"[risk] {key} must be > 0 (got {value}); set a positive limit")
-        for key, count in (
-            ("max_open_orders_per_symbol", self.max_open_orders_per_symbol),
-            ("orders_per_10s", self.orders_per_10s),
-            ("orders_per_minute", self.orders_per_minute),
-        ):
-            if count < 1:
-                raise ValueError(f"[risk] {key} must be >= 1 (got {count})")
+        require_at_least(
+            self, "[risk] ", 1, ("max_open_orders_per_symbol", "orders_per_10s", "orders_per_minute")
+        )
         if not 0 < self.flatten_interval_s <= 60:
             raise ValueError(
                 f"[risk] flatten_interval_s must be in (0, 60] seconds (got {self.flatten_interval_s})"

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from grinder.core.enums import TimeInForce
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_NO_SUCH_ORDER, ErrorCode
 from grinder.core.rules import SymbolRules
 from grinder.sim.errors import ApiError
 from grinder.sim.params import (
@@ -108,7 +108,7 @@ class AlgoOrderApi:
 
     def query_algo_order(self, params: dict[str, str], now_ms: int) -> Any:
         algo_id, client_id = order_ref(params, "algoId", "clientAlgoId")
-        order = self._book.find(algo_id, client_id, ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
+        order = self._book.find(algo_id, client_id, ErrorCode.NO_SUCH_ORDER, MSG_NO_SUCH_ORDER)
         return algo_object(self._rules[order.symbol], order, query=True)
 
     def open_algo_orders(self, params: dict[str, str], now_ms: int) -> Any:

@@ -111,39 +111,32 @@ class BarStreams:
         return {"e": "kline", "E": now_ms, "s": sym, "k": {"t": k.pop("t"), "T": k.pop("T"), "s": sym, **k}}
 
 
-def ticker_event(stats: dict[str, Any], now_ms: int) -> dict[str, Any]:
+# Stream key <- field of the REST ticker/24hr document, in the order Binance sends them.
+_TICKER_KEYS = (
+    ("p", "priceChange"), ("P", "priceChangePercent"), ("w", "weightedAvgPrice"), ("c", "lastPrice"),
+    ("Q", "lastQty"), ("o", "openPrice"), ("h", "highPrice"), ("l", "lowPrice"), ("v", "volume"),
+    ("q", "quoteVolume"), ("O", "openTime"), ("C", "closeTime"), ("F", "firstId"), ("L", "lastId"),
+    ("n", "count"),
+)  # fmt: skip
+_MINI_TICKER_KEYS = (
+    ("c", "lastPrice"), ("o", "openPrice"), ("h", "highPrice"), ("l", "lowPrice"), ("v", "volume"),
+    ("q", "quoteVolume"),
+)  # fmt: skip
+
+
+def ticker_event(stats: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
     """`24hrTicker` from the REST ticker/24hr document of the same symbol."""
-    return {
-        "e": "24hrTicker",
-        "E": now_ms,
-        "s": stats["symbol"],
-        "p": stats["priceChange"],
-        "P": stats["priceChangePercent"],
-        "w": stats["weightedAvgPrice"],
-        "c": stats["lastPrice"],
-        "Q": stats["lastQty"],
-        "o": stats["openPrice"],
-        "h": stats["highPrice"],
-        "l": stats["lowPrice"],
-        "v": stats["volume"],
-        "q": stats["quoteVolume"],
-        "O": stats["openTime"],
-        "C": stats["closeTime"],
-        "F": stats["firstId"],
-        "L": stats["lastId"],
-        "n": stats["count"],
-    }
+    return _ticker_doc("24hrTicker", _TICKER_KEYS, stats, now_ms)
 
 
 def mini_ticker_event(stats: Mapping[str, Any], now_ms: int) -> dict[str, Any]:
-    return {
-        "e": "24hrMiniTicker",
-        "E": now_ms,
-        "s": stats["symbol"],
-        "c": stats["lastPrice"],
-        "o": stats["openPrice"],
-        "h": stats["highPrice"],
-        "l": stats["lowPrice"],
-        "v": stats["volume"],
-        "q": stats["quoteVolume"],
-    }
+    return _ticker_doc("24hrMiniTicker", _MINI_TICKER_KEYS, stats, now_ms)
+
+
+def _ticker_doc(
+    event: str, keys: tuple[tuple[str, str], ...], stats: Mapping[str, Any], now_ms: int
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"e": event, "E": now_ms, "s": stats["symbol"]}
+    for key, field in keys:
+        doc[key] = stats[field]
+    return doc

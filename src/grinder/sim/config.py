@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grinder.binance.constants import DEFAULT_ORDERS_1M, DEFAULT_ORDERS_10S, DEFAULT_REQUEST_WEIGHT_1M
+
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
@@ -26,9 +28,9 @@ class SimConfig:
     recv_window_max_ms: int = 60000
     future_tolerance_ms: int = 1000
     # Rate limits (exchangeInfo.rateLimits) and ban escalation.
-    weight_limit_1m: int = 2400
-    orders_limit_10s: int = 300
-    orders_limit_1m: int = 1200
+    weight_limit_1m: int = DEFAULT_REQUEST_WEIGHT_1M
+    orders_limit_10s: int = DEFAULT_ORDERS_10S
+    orders_limit_1m: int = DEFAULT_ORDERS_1M
     ban_after_rejections: int = 10  # 429s answered inside one minute before an IP gets 418
     ban_initial_ms: int = 120_000  # 2 min, doubling per repeat, capped at 3 days
     # User-data stream and connection lifetime.

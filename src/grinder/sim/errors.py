@@ -17,8 +17,6 @@ class ApiError(VenueReject):
         self.retry_after_s = retry_after_s  # sent as `Retry-After` (429 / 418)
 
 
-MSG_UNKNOWN_503 = "Unknown error, please check your request or try again later."
-MSG_SERVICE_UNAVAILABLE = "Service Unavailable."
 MSG_THROTTLED = (
     "Request throttled by system-level protection. Reduce-only/close-position orders are exempt. "
     "Please try again."

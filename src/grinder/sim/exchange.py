@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from grinder.core.enums import MarginType, OrderType, Side, TimeInForce
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_NO_SUCH_ORDER, ErrorCode
 from grinder.core.events import MarkPrice
 from grinder.core.rules import SymbolRules
 from grinder.sim import render
-from grinder.sim.algo import AlgoOrderApi
+from grinder.sim.algo import MSG_CANCEL_ALL, AlgoOrderApi
 from grinder.sim.bars import PriceBars, TradeBars
 from grinder.sim.brackets import LeverageBrackets
 from grinder.sim.errors import ApiError
@@ -64,8 +64,8 @@ class SimExchange:
         user: UserData,
         limits: RateLimitSpec,
         seed: int,
-        maint_margin_ratio: Decimal,
     ) -> None:
+        """The maintenance-margin ratio of the leverage brackets is the venue's own (`venue.config`)."""
         self.venue = venue
         self.market = market
         self.user = user
@@ -79,7 +79,7 @@ class SimExchange:
         self.price_bars = PriceBars(market.rules)
         self.tape = TradeTape(list(market.rules))
         market.sinks.extend((self.bars, self.price_bars, self.tape))
-        self.brackets = LeverageBrackets(maint_margin_ratio)
+        self.brackets = LeverageBrackets(venue.config.maint_margin_ratio)
         self.multi_assets = False  # recorded and reported; the venue margins in USDT only
         self.algo = AlgoOrderApi(venue, market.rules, seed)
         self.history = MarketHistoryApi(market.rules, self.tape, self.bars, self.price_bars, venue)
@@ -287,7 +287,7 @@ class SimExchange:
     def cancel_all(self, params: dict[str, str], now_ms: int) -> Any:
         sym = self.symbol(params)
         self.venue.cancel_all(sym, now_ms)
-        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+        return {"code": 200, "msg": MSG_CANCEL_ALL}
 
     def _get(self, params: dict[str, str]) -> OrderView:
         sym = self.symbol(params)
@@ -301,7 +301,7 @@ class SimExchange:
     def query_open_order(self, params: dict[str, str], now_ms: int) -> Any:
         view = self._get(params)
         if not view.is_open:
-            raise ApiError(ErrorCode.NO_SUCH_ORDER, "Order does not exist.")
+            raise ApiError(ErrorCode.NO_SUCH_ORDER, MSG_NO_SUCH_ORDER)
         return render.order_object(self.rules[view.symbol], view, query=True)
 
     def open_orders(self, params: dict[str, str], now_ms: int) -> Any:

@@ -7,9 +7,9 @@ Trade, MarkPrice) stamped with server time, and hands every event to every sink 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -50,22 +50,21 @@ class MarketState:
         self._trade_ids: dict[str, int] = dict.fromkeys(rules, 0)
         self.sinks: list[MarketSink] = []
         self.last_event_ms = 0
+        self._apply_input: dict[type, Callable[[Any, int], None]] = {
+            BookDiff: self._apply_diff,
+            TradePrint: self._apply_trade,
+            BookTop: self._apply_top,
+            MarkTick: self._apply_mark,
+            BookReset: self._apply_reset,
+        }
 
     def apply(self, batch: TimedBatch, now_ms: int, *, flush_all: bool = False) -> None:
         """Apply one batch at server time `now_ms` and tell every sink."""
         now_ms = max(now_ms, self.last_event_ms)  # event times never step back
         self.last_event_ms = now_ms
+        apply_input = self._apply_input
         for item in batch.inputs:
-            if isinstance(item, BookDiff):
-                self._apply_diff(item, now_ms)
-            elif isinstance(item, TradePrint):
-                self._apply_trade(item, now_ms)
-            elif isinstance(item, BookTop):
-                self._apply_top(item, now_ms)
-            elif isinstance(item, MarkTick):
-                self._apply_mark(item, now_ms)
-            else:
-                self._apply_reset(item, now_ms)
+            apply_input[type(item)](item, now_ms)
         self._synthesize_marks(now_ms)
         for sink in self.sinks:
             sink.end_batch(now_ms, flush_all)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from grinder.core.errors import ErrorCode
@@ -43,25 +44,19 @@ class TradeTape:
     def end_batch(self, now_ms: int, flush_all: bool) -> None: ...
 
 
+@dataclass(frozen=True, eq=False, repr=False)
 class MarketHistoryApi:
-    """Handlers (params, now_ms) -> Binance JSON for the history endpoints."""
+    """Handlers (params, now_ms) -> Binance JSON for the history endpoints, read from the
+    simulator's trade tape, bars and venue."""
 
-    def __init__(
-        self,
-        rules: Mapping[str, SymbolRules],
-        tape: TradeTape,
-        bars: TradeBars,
-        price_bars: PriceBars,
-        venue: Venue,
-    ) -> None:
-        self._rules = rules
-        self._tape = tape
-        self._bars = bars
-        self._price_bars = price_bars
-        self._venue = venue
+    rules: Mapping[str, SymbolRules]
+    tape: TradeTape
+    bars: TradeBars
+    price_bars: PriceBars
+    venue: Venue
 
     def agg_trades(self, params: dict[str, str], now_ms: int) -> Any:
-        sym = symbol_param(params, self._rules)
+        sym = symbol_param(params, self.rules)
         limit = limit_param(params, 500, 1000)
         from_id = int_param(params, "fromId", optional=True)
         start, end = time_range(params)
@@ -73,13 +68,13 @@ class MarketHistoryApi:
             start = end - HOUR_MS + 1
         trades = [
             t
-            for t in self._tape.trades[sym]
+            for t in self.tape.trades[sym]
             if (from_id is None or t.trade_id >= from_id)
             and (start is None or t.trade_time_ms >= start)
             and (end is None or t.trade_time_ms <= end)
         ]
         picked = trades[-limit:] if from_id is None and start is None else trades[:limit]
-        r = self._rules[sym]
+        r = self.rules[sym]
         return [
             {
                 "a": t.trade_id,
@@ -96,22 +91,22 @@ class MarketHistoryApi:
 
     def recent_trades(self, params: dict[str, str], now_ms: int) -> Any:
         """`/fapi/v1/trades`: the most recent trades."""
-        sym = symbol_param(params, self._rules)
+        sym = symbol_param(params, self.rules)
         limit = limit_param(params, 500, 1000)
-        return self._trade_rows(sym, list(self._tape.trades[sym])[-limit:])
+        return self._trade_rows(sym, list(self.tape.trades[sym])[-limit:])
 
     def historical_trades(self, params: dict[str, str], now_ms: int) -> Any:
         """`/fapi/v1/historicalTrades`: from `fromId` on, else the most recent."""
-        sym = symbol_param(params, self._rules)
+        sym = symbol_param(params, self.rules)
         limit = limit_param(params, 100, 500)
         from_id = int_param(params, "fromId", optional=True)
-        trades = list(self._tape.trades[sym])
+        trades = list(self.tape.trades[sym])
         if from_id is None:
             return self._trade_rows(sym, trades[-limit:])
         return self._trade_rows(sym, [t for t in trades if t.trade_id >= from_id][:limit])
 
     def _trade_rows(self, sym: str, trades: list[Trade]) -> list[dict[str, Any]]:
-        r = self._rules[sym]
+        r = self.rules[sym]
         unit = r.tick_size * r.step_size
         return [
             {
@@ -126,7 +121,7 @@ class MarketHistoryApi:
         ]
 
     def continuous_klines(self, params: dict[str, str], now_ms: int) -> Any:
-        pair = symbol_param(params, self._rules, "pair")
+        pair = symbol_param(params, self.rules, "pair")
         contract = required(params, "contractType").upper()
         if contract not in CONTRACT_TYPES:
             raise ApiError(
@@ -138,14 +133,14 @@ class MarketHistoryApi:
         limit = limit_param(params, 500, 1500)
         if contract != "PERPETUAL":
             return []  # the simulator lists perpetuals only: no delivery contract of this pair
-        return self._bars.klines(pair, interval, start, end, limit)
+        return self.bars.klines(pair, interval, start, end, limit)
 
     def _price_klines(self, params: dict[str, str], name: str, kind: str) -> Any:
-        sym = symbol_param(params, self._rules, name)
+        sym = symbol_param(params, self.rules, name)
         interval = required(params, "interval")
         start, end = time_range(params)
         limit = limit_param(params, 500, 1500)
-        return self._price_bars.klines(sym, kind, interval, start, end, limit)
+        return self.price_bars.klines(sym, kind, interval, start, end, limit)
 
     def mark_price_klines(self, params: dict[str, str], now_ms: int) -> Any:
         return self._price_klines(params, "symbol", "mark")
@@ -159,11 +154,11 @@ class MarketHistoryApi:
     def open_interest(self, params: dict[str, str], now_ms: int) -> Any:
         """Open interest of the simulated market: half the last 24 h of traded volume (each contract
         has two sides) plus the account's own open position."""
-        sym = symbol_param(params, self._rules)
-        market_lots = self._bars.volume_lots(sym, now_ms - DAY_MS) // 2
-        own_lots = sum(abs(p.amount_lots) for p in self._venue.positions(sym))
+        sym = symbol_param(params, self.rules)
+        market_lots = self.bars.volume_lots(sym, now_ms - DAY_MS) // 2
+        own_lots = sum(abs(p.amount_lots) for p in self.venue.positions(sym))
         return {
-            "openInterest": self._rules[sym].qty_str(market_lots + own_lots),
+            "openInterest": self.rules[sym].qty_str(market_lots + own_lots),
             "symbol": sym,
             "time": now_ms,
         }

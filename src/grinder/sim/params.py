@@ -11,7 +11,7 @@ from grinder.core.enums import PositionSide, Side, TimeInForce
 from grinder.core.errors import ErrorCode
 from grinder.core.ids import CLIENT_ORDER_ID_RE, MAX_CLIENT_ORDER_ID_LEN
 from grinder.sim.errors import ApiError, illegal_chars
-from grinder.venue.errors import MSG_BAD_SYMBOL, mandatory
+from grinder.venue.errors import MSG_BAD_CID, MSG_BAD_SYMBOL, mandatory
 
 E = TypeVar("E", bound=Enum)
 
@@ -115,7 +115,7 @@ def client_order_id(params: dict[str, str], name: str) -> str | None:
             ErrorCode.INVALID_CLIENT_ORDER_ID, "Client order id length should not be more than 36 chars"
         )
     if not CLIENT_ORDER_ID_RE.match(raw):
-        raise ApiError(ErrorCode.INVALID_CLIENT_ORDER_ID, "Client order id is not valid.")
+        raise ApiError(ErrorCode.INVALID_CLIENT_ORDER_ID, MSG_BAD_CID)
     return raw
 
 

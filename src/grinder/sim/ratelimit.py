@@ -18,9 +18,14 @@ _MAX_BAN_MS = 3 * 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class RateLimitSpec:
+    """The limits exchangeInfo publishes (REQUEST_WEIGHT per minute, ORDERS per 10 s and per
+    minute) and the ban policy: refusals inside one minute before a 418, the first ban's length."""
+
     weight_1m: int
     orders_10s: int
     orders_1m: int
+    ban_after: int
+    ban_initial_ms: int
 
 
 @dataclass(slots=True)
@@ -36,14 +41,11 @@ class _IpState:
 class RateLimiter:
     """Counts weight and orders; raises the Binance `ApiError` when a request must be refused."""
 
-    def __init__(
-        self, weight_limit: int, orders_10s: int, orders_1m: int, ban_after: int, ban_initial_ms: int
-    ) -> None:
-        self.weight_limit = weight_limit
-        self.orders_10s = orders_10s
-        self.orders_1m = orders_1m
-        self._ban_after = ban_after
-        self._ban_initial_ms = ban_initial_ms
+    def __init__(self, spec: RateLimitSpec) -> None:
+        self.spec = spec
+        self.weight_limit = spec.weight_1m
+        self.orders_10s = spec.orders_10s
+        self.orders_1m = spec.orders_1m
         self._ips: dict[str, _IpState] = {}
         self._orders_10s_window = -1
         self._orders_10s_count = 0
@@ -53,7 +55,7 @@ class RateLimiter:
     def _ip(self, ip: str, now_ms: int) -> _IpState:
         st = self._ips.get(ip)
         if st is None:
-            st = self._ips[ip] = _IpState(next_ban_ms=self._ban_initial_ms)
+            st = self._ips[ip] = _IpState(next_ban_ms=self.spec.ban_initial_ms)
         window = now_ms // _MINUTE_MS
         if st.window != window:
             st.window, st.used = window, 0
@@ -84,7 +86,7 @@ class RateLimiter:
         if st.refusals_window != window:
             st.refusals_window, st.refusals = window, 0
         st.refusals += 1
-        if st.refusals >= self._ban_after:
+        if st.refusals >= self.spec.ban_after:
             st.banned_until_ms = now_ms + st.next_ban_ms
             st.next_ban_ms = min(st.next_ban_ms * 2, _MAX_BAN_MS)
             st.refusals = 0

@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_503_UNAVAILABLE, MSG_503_UNKNOWN, ErrorCode
 from grinder.sim.auth import check_api_key, check_signature, check_timestamp, merge_params
 from grinder.sim.config import SimConfig
 from grinder.sim.errors import (
-    MSG_SERVICE_UNAVAILABLE,
     MSG_THROTTLED,
-    MSG_UNKNOWN_503,
     ApiError,
     banned,
     too_many_requests,
@@ -32,7 +30,7 @@ from grinder.sim.exchange import Handler, SimExchange
 from grinder.sim.faults import FaultPlan
 from grinder.sim.metrics import FAULTS_INJECTED_TOTAL, REST_REQUESTS_TOTAL
 from grinder.sim.ratelimit import RateLimiter
-from grinder.venue.errors import VenueReject
+from grinder.venue.errors import MSG_MARGIN, VenueReject
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -53,7 +51,7 @@ MARKET_DATA = "MARKET_DATA"  # API key, no signature
 SIGNED = "SIGNED"  # TRADE and USER_DATA
 _REJECT_MESSAGES: dict[int, str] = {
     ErrorCode.NEW_ORDER_REJECTED: "NEW_ORDER_REJECTED",
-    ErrorCode.MARGIN_NOT_SUFFICIENT: "Margin is insufficient.",
+    ErrorCode.MARGIN_NOT_SUFFICIENT: MSG_MARGIN,
     ErrorCode.SERVER_BUSY: MSG_THROTTLED,
     ErrorCode.UNKNOWN: "An unknown error occured while processing the request.",
 }
@@ -158,27 +156,17 @@ def endpoints(x: SimExchange) -> list[Endpoint]:
     ]
 
 
+@dataclass(eq=False, repr=False)
 class RestApi:
-    """Binds the endpoint table to aiohttp routes and runs the request pipeline."""
+    """Binds the endpoint table to aiohttp routes and runs the request pipeline; the API key and
+    secret it checks are `config.api_key` / `config.api_secret`."""
 
-    def __init__(
-        self,
-        exchange: SimExchange,
-        config: SimConfig,
-        limiter: RateLimiter,
-        faults: FaultPlan,
-        now_ms: Callable[[], int],
-        api_key: str,
-        api_secret: str,
-    ) -> None:
-        self.exchange = exchange
-        self.config = config
-        self.limiter = limiter
-        self.faults = faults
-        self.now_ms = now_ms
-        self._api_key = api_key
-        self._api_secret = api_secret
-        self.requests = 0
+    exchange: SimExchange
+    config: SimConfig
+    limiter: RateLimiter
+    faults: FaultPlan
+    now_ms: Callable[[], int]
+    requests: int = field(default=0, init=False)
 
     def add_routes(self, app: web.Application) -> None:
         for ep in endpoints(self.exchange):
@@ -203,7 +191,7 @@ class RestApi:
             # a request without a body (GET, most DELETEs) skips the body reader
             body = await request.text() if ep.method != "GET" and request.body_exists else ""
             params = merge_params(query, body)
-            secret = self._api_secret
+            secret = self.config.api_secret
             result = self.execute(
                 ep, params, ip, now, request.headers.get("X-MBX-APIKEY"),
                 lambda: check_signature(secret, query, body), headers,
@@ -243,7 +231,7 @@ class RestApi:
             raise too_many_requests(ip, limiter.weight_limit)
         limiter.charge(ip, ep.weight(params), now)
         if ep.security != NONE:
-            check_api_key(api_key, self._api_key, ip)
+            check_api_key(api_key, self.config.api_key, ip)
         if ep.security == SIGNED:
             verify_signature()
             check_timestamp(
@@ -265,14 +253,14 @@ class RestApi:
             if faults.take_unknown_after():
                 log.info("sim_fault_unknown_after_execute path=%s", ep.path)
                 FAULTS_INJECTED_TOTAL.labels("unknown_after_execute").inc()
-                raise ApiError(ErrorCode.UNKNOWN, MSG_UNKNOWN_503, 503)
+                raise ApiError(ErrorCode.UNKNOWN, MSG_503_UNKNOWN, 503)
         return result
 
     def _pre_execution_faults(self, ep: Endpoint) -> None:
         faults = self.faults
         if faults.take_unavailable_before():
             FAULTS_INJECTED_TOTAL.labels("unavailable_before_execute").inc()
-            raise ApiError(ErrorCode.DISCONNECTED, MSG_SERVICE_UNAVAILABLE, 503)
+            raise ApiError(ErrorCode.DISCONNECTED, MSG_503_UNAVAILABLE, 503)
         if ep.write == "new":
             if faults.take_throttle():
                 FAULTS_INJECTED_TOTAL.labels("throttle").inc()

@@ -153,13 +153,14 @@ class SimServer:
         self.hub = StreamHub(
             routed_strict=cfg.routed_paths_strict, legacy_public_only=cfg.legacy_paths_public_only
         )
-        self.limiter = RateLimiter(
+        limits = RateLimitSpec(
             cfg.weight_limit_1m,
             cfg.orders_limit_10s,
             cfg.orders_limit_1m,
             cfg.ban_after_rejections,
             cfg.ban_initial_ms,
         )
+        self.limiter = RateLimiter(limits)
         self.exchange: SimExchange
         self.user = UserData(
             self.hub,
@@ -169,21 +170,12 @@ class SimServer:
             cfg.seed,
             lambda s: self.exchange.open_notional(s),
         )
-        self.exchange = SimExchange(
-            self.venue,
-            self.market,
-            self.user,
-            RateLimitSpec(cfg.weight_limit_1m, cfg.orders_limit_10s, cfg.orders_limit_1m),
-            cfg.seed,
-            self.venue_config.maint_margin_ratio,
-        )
+        self.exchange = SimExchange(self.venue, self.market, self.user, limits, cfg.seed)
         self.market.sinks.append(VenueFeed(self.venue, self.user))
         self.streams = MarketStreams(self.hub, self.rules, self.market.books, self._take_depth_gap)
         self.market.sinks.append(self.streams)
         self.market.sinks.append(BarStreams(self.hub, self.exchange.bars, list(self.rules)))
-        self.rest = RestApi(
-            self.exchange, cfg, self.limiter, self.faults, self.now_ms, cfg.api_key, cfg.api_secret
-        )
+        self.rest = RestApi(self.exchange, cfg, self.limiter, self.faults, self.now_ms)
         self.ws = WsGateway(self.hub, self.user, cfg, self.now_ms, self.clock.monotonic_ns)
         self.ws_api = WsApi(self.rest, cfg.api_secret, self.now_ms)
         if source is None:

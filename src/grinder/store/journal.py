@@ -486,10 +486,24 @@ class Journal:
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
-    def last_epoch(self) -> int | None:
+    def _in_order(self, table: str, symbol: str | None = None) -> list[dict[str, Any]]:
+        """Every row of `table` (one of ours) in journal order; only `symbol`'s when given."""
+        if symbol is None:
+            return self._rows(f"SELECT * FROM {table} ORDER BY seq")  # noqa: S608 - table names are ours
+        return self._rows(f"SELECT * FROM {table} WHERE symbol = ? ORDER BY seq", (symbol,))  # noqa: S608
+
+    def _int_or_none(self, sql: str, args: tuple[Any, ...] = ()) -> int | None:
+        """The one value `sql` selects, as an int; None when it is NULL (no row matched)."""
         with self._lock:
-            value = self._db.execute("SELECT MAX(epoch_s) FROM epochs").fetchone()[0]
+            value = self._db.execute(sql, args).fetchone()[0]
         return None if value is None else int(value)
+
+    def _exists(self, sql: str, args: tuple[Any, ...]) -> bool:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone() is not None
+
+    def last_epoch(self) -> int | None:
+        return self._int_or_none("SELECT MAX(epoch_s) FROM epochs")
 
     def next_epoch(self, now_s: int) -> int:
         """An epoch for a new process: now, or one above the last journaled epoch if the clock is behind."""
@@ -512,7 +526,7 @@ class Journal:
                 bool(r["reduce_only"]),
                 r["level"],
             )
-            for r in self._rows("SELECT * FROM commands ORDER BY seq")
+            for r in self._in_order("commands")
         ]
 
     def results(self) -> list[JournalResult]:
@@ -529,13 +543,10 @@ class Journal:
                 r["code"],
                 r["reason"],
             )
-            for r in self._rows("SELECT * FROM results ORDER BY seq")
+            for r in self._in_order("results")
         ]
 
     def positions(self, symbol: str | None = None) -> list[JournalPosition]:
-        sql, args = "SELECT * FROM positions ORDER BY seq", tuple[str, ...]()
-        if symbol is not None:
-            sql, args = "SELECT * FROM positions WHERE symbol = ? ORDER BY seq", (symbol,)
         return [
             JournalPosition(
                 r["seq"],
@@ -546,7 +557,7 @@ class Journal:
                 None if r["entry_price"] is None else Decimal(r["entry_price"]),
                 r["reason"],
             )
-            for r in self._rows(sql, args)
+            for r in self._in_order("positions", symbol)
         ]
 
     def blocks(self) -> list[JournalBlock]:
@@ -554,14 +565,11 @@ class Journal:
             JournalBlock(
                 r["seq"], r["time_ms"], r["source"], r["kind"], r["symbol"], r["client_order_id"], r["reason"]
             )
-            for r in self._rows("SELECT * FROM blocks ORDER BY seq")
+            for r in self._in_order("blocks")
         ]
 
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Every journaled fill in journal order, as core `Fill` values."""
-        sql, args = "SELECT * FROM fills ORDER BY seq", tuple[str, ...]()
-        if symbol is not None:
-            sql, args = "SELECT * FROM fills WHERE symbol = ? ORDER BY seq", (symbol,)
         return [
             Fill(
                 symbol=r["symbol"],
@@ -578,7 +586,7 @@ class Journal:
                 realized_pnl=Decimal(r["realized_pnl"]),
                 time_ms=r["fill_time_ms"],
             )
-            for r in self._rows(sql, args)
+            for r in self._in_order("fills", symbol)
         ]
 
     def fill_keys(self) -> set[tuple[str, int, str]]:
@@ -590,34 +598,23 @@ class Journal:
 
     def has_fill(self, symbol: str, trade_id: int, client_order_id: str) -> bool:
         """True when this trade of this order is journaled (an indexed lookup)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? AND client_order_id = ?",
-                (symbol, trade_id, client_order_id),
-            ).fetchone()
-        return row is not None
+        return self._exists(
+            "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? AND client_order_id = ?",
+            (symbol, trade_id, client_order_id),
+        )
 
     def last_trade_id(self, symbol: str) -> int | None:
         """Highest journaled trade id of `symbol`: where missed-fill recovery resumes (ADR-101)."""
-        with self._lock:
-            sql = "SELECT MAX(trade_id) FROM fills WHERE symbol = ?"
-            value = self._db.execute(sql, (symbol,)).fetchone()[0]
-        return None if value is None else int(value)
+        return self._int_or_none("SELECT MAX(trade_id) FROM fills WHERE symbol = ?", (symbol,))
 
     def has_trade(self, symbol: str, trade_id: int) -> bool:
         """True when any fill of this trade id of `symbol` is journaled (recovery de-duplication)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? LIMIT 1", (symbol, trade_id)
-            ).fetchone()
-        return row is not None
+        sql = "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ? LIMIT 1"
+        return self._exists(sql, (symbol, trade_id))
 
     def first_command_ms(self, symbol: str) -> int | None:
         """Journal time of the first command for `symbol` (recovery's start when no fill is journaled)."""
-        with self._lock:
-            sql = "SELECT MIN(time_ms) FROM commands WHERE symbol = ?"
-            value = self._db.execute(sql, (symbol,)).fetchone()[0]
-        return None if value is None else int(value)
+        return self._int_or_none("SELECT MIN(time_ms) FROM commands WHERE symbol = ?", (symbol,))
 
     def open_orders(self) -> list[WorkingOrder]:
         """Orders the journal believes may still be open: its commands, answers and order updates

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from grinder.core.events import BookTicker, DepthUpdate, MarkPrice, Trade
+from grinder.core.events import BookTicker, DepthUpdate, Level, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
 from grinder.strategy.config import FeatureConfig
 
@@ -47,6 +47,21 @@ class Features(msgspec.Struct, frozen=True, gc=False):
     funding_rate: float
     mark_price: float
     natr_warm: bool  # at least natr_period bars closed
+
+
+def _apply_levels(book: dict[int, int], levels: Iterable[Level], mid2: int, band2: int) -> int:
+    """Apply one side of an L2 diff (absolute quantities; 0 removes the level) to `book`; returns
+    the size added minus the size removed at levels within `band2` half ticks of the mid."""
+    change = 0
+    for price, qty in levels:
+        old = book.get(price, 0)
+        if qty:
+            book[price] = qty
+        else:
+            book.pop(price, None)
+        if abs(2 * price - mid2) <= band2:
+            change += qty - old
+    return change
 
 
 class FeatureEngine:
@@ -218,23 +233,9 @@ class FeatureEngine:
         t = self._advance(ev.transaction_time_ms)
         mid2 = self._mid2  # 0 before the first book ticker: levels are kept, no OFI yet
         band2 = int(mid2 * self.cfg.l2_band_bps / 10_000.0) + 2  # half ticks
-        e = 0
-        for price, qty in ev.bids:
-            old = self._l2_bids.get(price, 0)
-            if qty:
-                self._l2_bids[price] = qty
-            else:
-                self._l2_bids.pop(price, None)
-            if abs(2 * price - mid2) <= band2:
-                e += qty - old
-        for price, qty in ev.asks:
-            old = self._l2_asks.get(price, 0)
-            if qty:
-                self._l2_asks[price] = qty
-            else:
-                self._l2_asks.pop(price, None)
-            if abs(2 * price - mid2) <= band2:
-                e -= qty - old
+        # OFI: size added to the bids adds to buy pressure, size added to the asks to sell pressure.
+        bid_change = _apply_levels(self._l2_bids, ev.bids, mid2, band2)
+        e = bid_change - _apply_levels(self._l2_asks, ev.asks, mid2, band2)
         if mid2 > 0:
             self._ofi_l2 = self._ofi_l2 * self._decay(t - self._last_ofi2_ms, self._ofi_hl) + e
             self._last_ofi2_ms = t

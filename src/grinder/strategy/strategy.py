@@ -12,11 +12,11 @@ import logging
 from collections.abc import Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR
 from fractions import Fraction
-from typing import Protocol
 
 from grinder.core.enums import Side
 from grinder.core.events import BookTicker, DepthUpdate, Fill, MarkPrice, Trade
 from grinder.core.ids import parse_client_order_id
+from grinder.core.quotes import StrategyContext
 from grinder.core.rules import SymbolRules
 from grinder.strategy import metrics
 from grinder.strategy.config import SpacingMode, StrategyConfig
@@ -424,18 +424,7 @@ class GridStrategy:
         return self._qs
 
 
-class _Context(Protocol):
-    """What `grid_factory` reads of `grinder.api.StrategyContext` (strategy sits beside api, not above)."""
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def rules(self) -> SymbolRules: ...
-    @property
-    def config(self) -> object: ...
-
-
-def grid_factory(ctx: _Context) -> GridStrategy:
+def grid_factory(ctx: StrategyContext) -> GridStrategy:
     """The built-in strategy as a `grinder.api.StrategyFactory`: `GridStrategy(symbol, rules, config)`.
 
     `ctx.config` is one StrategyConfig for every symbol, a mapping symbol -> StrategyConfig

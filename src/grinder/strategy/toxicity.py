@@ -168,20 +168,16 @@ class ToxicityGate:
         return SPREAD_SPIKE in self.active
 
     def buy_blocked(self) -> bool:
-        a = self.active
-        return (
-            PRICE_IMPACT_DOWN in a
-            or SLIDE_DOWN in a
-            or (FLOW_TOXIC_SELL in a and self.cfg.flow_action is ToxicAction.PAUSE)
-        )
+        return self._blocked(PRICE_IMPACT_DOWN, SLIDE_DOWN, FLOW_TOXIC_SELL)
 
     def sell_blocked(self) -> bool:
+        return self._blocked(PRICE_IMPACT_UP, SLIDE_UP, FLOW_TOXIC_BUY)
+
+    def _blocked(self, impact: str, slide: str, toxic_flow: str) -> bool:
+        """A side stops quoting on a price impact or a slide against it, or on toxic flow against it
+        when the flow action is PAUSE (otherwise that flow widens the side: `buy_factor`)."""
         a = self.active
-        return (
-            PRICE_IMPACT_UP in a
-            or SLIDE_UP in a
-            or (FLOW_TOXIC_BUY in a and self.cfg.flow_action is ToxicAction.PAUSE)
-        )
+        return impact in a or slide in a or (toxic_flow in a and self.cfg.flow_action is ToxicAction.PAUSE)
 
     def buy_factor(self) -> Fraction:
         return self.widen if FLOW_TOXIC_SELL in self.active else Fraction(1)

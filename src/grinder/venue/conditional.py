@@ -15,8 +15,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from grinder.core.enums import OrderType, PositionSide, Side, TimeInForce
-from grinder.core.errors import ErrorCode
-from grinder.venue.errors import VenueReject, mandatory, not_required, order_rules_checked
+from grinder.core.errors import MSG_UNKNOWN_ORDER, ErrorCode
+from grinder.venue.errors import (
+    MSG_DUPLICATE_CID,
+    MSG_POSITION_SIDE,
+    VenueReject,
+    mandatory,
+    not_required,
+    order_rules_checked,
+)
 
 if TYPE_CHECKING:
     from grinder.venue.engine import Venue
@@ -133,7 +140,7 @@ class ConditionalOrders:
             raise VenueReject(ErrorCode.ORDER_WOULD_IMMEDIATELY_TRIGGER, MSG_WOULD_TRIGGER)
         for o in self.orders.values():
             if o.status.is_open and req.client_algo_id and o.request.client_algo_id == req.client_algo_id:
-                raise VenueReject(ErrorCode.DUPLICATED_CLIENT_ORDER_ID, "clientOrderId is duplicated")
+                raise VenueReject(ErrorCode.DUPLICATED_CLIENT_ORDER_ID, MSG_DUPLICATE_CID)
         # Tracked from here on by the hooks (they only run while an order is open): start fresh.
         self._prices[req.symbol] = _Prices(
             self._working_price(req.symbol, WorkingType.CONTRACT_PRICE), self.venue.mark_price(req.symbol)
@@ -146,9 +153,9 @@ class ConditionalOrders:
         return order
 
     def cancel(self, algo_id: int | None, client_algo_id: str | None, now_ms: int) -> AlgoOrder:
-        order = self.find(algo_id, client_algo_id, ErrorCode.CANCEL_REJECTED, "Unknown order sent.")
+        order = self.find(algo_id, client_algo_id, ErrorCode.CANCEL_REJECTED, MSG_UNKNOWN_ORDER)
         if order.status is not AlgoStatus.NEW:
-            raise VenueReject(ErrorCode.CANCEL_REJECTED, "Unknown order sent.")
+            raise VenueReject(ErrorCode.CANCEL_REJECTED, MSG_UNKNOWN_ORDER)
         return self._store(replace(order, status=AlgoStatus.CANCELED, update_ms=now_ms))
 
     def cancel_all(self, symbol: str, now_ms: int) -> list[AlgoOrder]:
@@ -218,7 +225,7 @@ class ConditionalOrders:
             raise not_required("reduceOnly")
         if dual == (req.position_side is PositionSide.BOTH):
             raise VenueReject(
-                ErrorCode.POSITION_SIDE_NOT_MATCH, "Order's position side does not match user's setting."
+                ErrorCode.POSITION_SIDE_NOT_MATCH, MSG_POSITION_SIDE
             )
         if req.close_position:
             if req.kind not in (AlgoKind.STOP_MARKET, AlgoKind.TAKE_PROFIT_MARKET):

@@ -26,8 +26,6 @@ class VenueReject(Exception):
 
 # Messages Binance sends with each code (protocol sheet §6.3).
 MSG_BAD_SYMBOL = "Invalid symbol."
-MSG_UNKNOWN_ORDER = "Unknown order sent."
-MSG_NO_SUCH_ORDER = "Order does not exist."
 MSG_MARGIN = "Margin is insufficient."
 MSG_REDUCE_ONLY = "ReduceOnly Order is rejected."
 MSG_MAX_ORDERS = "Reach max open order limit."

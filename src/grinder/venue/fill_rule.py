@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from grinder.core.enums import Side
+
 if TYPE_CHECKING:
+    from grinder.venue.book import MarketState
     from grinder.venue.orders import Order
 
 # Highest resting buy / lowest resting sell when none rests: no price reaches them.
@@ -35,6 +38,22 @@ def quote_columns(bid: Any, ask: Any, queue_model: bool) -> tuple[Any, Any]:
 def reaches(buy_side: Any, sell_side: Any, max_buy: Any, min_sell: Any) -> Any:
     """True (elementwise for arrays) where a price reaches the highest resting buy or the lowest sell."""
     return (buy_side <= max_buy) | (sell_side >= min_sell)
+
+
+def ahead_on_resting(m: MarketState, o: Order) -> int:
+    """Queue rule (ADR-011): the lots ahead of an order that starts resting at its price. Behind the
+    touch: the L2 level's quantity (UNKNOWN_AHEAD without an L2 book); joining the touch: its
+    displayed quantity; improving it (or no quote yet): nothing."""
+    if o.side is Side.BUY:
+        touch, touch_lots, levels = m.bid, m.bid_lots, m.bids
+    else:
+        touch, touch_lots, levels = m.ask, m.ask_lots, m.asks
+    edge = o.sign * (o.price - touch)  # > 0 improves the touch, < 0 rests behind it
+    if m.has_l2 and edge < 0:
+        return levels.get(o.price, 0)
+    if not m.has_quote or edge > 0:
+        return 0
+    return touch_lots if edge == 0 else UNKNOWN_AHEAD
 
 
 def observe_level(o: Order, level_lots: int) -> None:

@@ -12,7 +12,7 @@ from grinder.venue.account import ZERO, money
 from grinder.venue.book import MarketState, side_levels
 from grinder.venue.config import VenueConfig
 from grinder.venue.emission import UserEvents
-from grinder.venue.fill_rule import UNKNOWN_AHEAD, observe_level
+from grinder.venue.fill_rule import UNKNOWN_AHEAD, ahead_on_resting, observe_level
 from grinder.venue.margin import Ledger
 from grinder.venue.orders import ER_REDUCE_ONLY, Order, order_update, track_im
 from grinder.venue.views import TradeView
@@ -188,26 +188,11 @@ class Matcher:
         o.traded_at_level = 0
         sweep = m.sweep
         o.sweep = sweep if sweep is not None and sweep[0] == o.update_ms else None
+        o.ahead = ahead_on_resting(m, o)
         if o.side is Side.BUY:
-            if m.has_l2 and o.price < m.bid:
-                o.ahead = m.bids.get(o.price, 0)
-            elif not m.has_quote or o.price > m.bid:
-                o.ahead = 0
-            elif o.price == m.bid:
-                o.ahead = m.bid_lots
-            else:
-                o.ahead = UNKNOWN_AHEAD
             m.buys.append(o)
             m.buys.sort(key=lambda x: (-x.price, x.priority))
         else:
-            if m.has_l2 and o.price > m.ask:
-                o.ahead = m.asks.get(o.price, 0)
-            elif not m.has_quote or o.price < m.ask:
-                o.ahead = 0
-            elif o.price == m.ask:
-                o.ahead = m.ask_lots
-            else:
-                o.ahead = UNKNOWN_AHEAD
             m.sells.append(o)
             m.sells.sort(key=lambda x: (x.price, x.priority))
         o.level_lots = max(o.ahead, 0)

@@ -12,7 +12,7 @@ from typing import Any
 
 from grinder.core.commands import AmendOrder, PlaceOrder
 from grinder.core.enums import ExecutionType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
-from grinder.core.errors import ErrorCode
+from grinder.core.errors import MSG_NO_SUCH_ORDER, MSG_UNKNOWN_ORDER, ErrorCode
 from grinder.core.ids import is_valid_client_order_id
 from grinder.core.rules import OrderRuleError
 from grinder.venue import errors as E
@@ -314,7 +314,7 @@ class OrderEntry:
     ) -> OrderView:
         """`PUT /fapi/v1/order`: new price/quantity for a resting LIMIT order (loses queue priority)."""
         m = self._market(symbol)
-        o = self._find(m, order_id, client_order_id, ErrorCode.NO_SUCH_ORDER, E.MSG_NO_SUCH_ORDER)
+        o = self._find(m, order_id, client_order_id, ErrorCode.NO_SUCH_ORDER, MSG_NO_SUCH_ORDER)
         with E.order_rules_checked():
             m.rules.validate_order(
                 side, OrderType.LIMIT, quantity, price, mark_price=self.ledger.mark(m), reduce_only=True
@@ -325,7 +325,7 @@ class OrderEntry:
     def amend(self, cmd: AmendOrder, now_ms: int) -> OrderView:
         """Integer fast path of `modify_order`, by client order id."""
         m = self._market(cmd.symbol)
-        o = self._find(m, None, cmd.client_order_id, ErrorCode.NO_SUCH_ORDER, E.MSG_NO_SUCH_ORDER)
+        o = self._find(m, None, cmd.client_order_id, ErrorCode.NO_SUCH_ORDER, MSG_NO_SUCH_ORDER)
         return self._amend(m, o, cmd.side, cmd.price_ticks, cmd.qty_lots, now_ms, validated=False)
 
     def _amend(
@@ -354,7 +354,7 @@ class OrderEntry:
 
     def _do_amend(self, m: MarketState, o: Order, ticks: int, lots: int, now_ms: int) -> None:
         if not o.status.is_open:
-            raise VenueReject(ErrorCode.NO_SUCH_ORDER, E.MSG_NO_SUCH_ORDER)
+            raise VenueReject(ErrorCode.NO_SUCH_ORDER, MSG_NO_SUCH_ORDER)
         if o.modify_count >= MAX_MODIFY:
             raise VenueReject(ErrorCode.MODIFY_TOO_MANY, E.MSG_MODIFY_TOO_MANY)
         if ticks == o.price and lots == o.orig:
@@ -398,9 +398,9 @@ class OrderEntry:
         m = self._market(symbol)
         if now_ms >= self.sched.next_due_ms:
             self.sched.run_due(now_ms)
-        o = self._find(m, order_id, client_order_id, ErrorCode.CANCEL_REJECTED, E.MSG_UNKNOWN_ORDER)
+        o = self._find(m, order_id, client_order_id, ErrorCode.CANCEL_REJECTED, MSG_UNKNOWN_ORDER)
         if not o.status.is_open:
-            raise VenueReject(ErrorCode.CANCEL_REJECTED, E.MSG_UNKNOWN_ORDER)
+            raise VenueReject(ErrorCode.CANCEL_REJECTED, MSG_UNKNOWN_ORDER)
         latency = self.config.order_latency_ms
         if latency > 0:
             self.sched.schedule(
@@ -451,7 +451,7 @@ class OrderEntry:
 
     def _cancel_open(self, m: MarketState, o: Order, at: int) -> None:
         if not o.status.is_open:
-            raise VenueReject(ErrorCode.CANCEL_REJECTED, E.MSG_UNKNOWN_ORDER)
+            raise VenueReject(ErrorCode.CANCEL_REJECTED, MSG_UNKNOWN_ORDER)
         self.matcher.cancel(m, o, at)
 
     def _late(self, m: MarketState, o: Order, at: int, action: Callable[[], None]) -> None:
@@ -466,7 +466,7 @@ class OrderEntry:
         """`GET /fapi/v1/order` (finished orders included); -2013 when unknown."""
         m = self._market(symbol)
         return order_view(
-            self._find(m, order_id, client_order_id, ErrorCode.NO_SUCH_ORDER, E.MSG_NO_SUCH_ORDER), m
+            self._find(m, order_id, client_order_id, ErrorCode.NO_SUCH_ORDER, MSG_NO_SUCH_ORDER), m
         )
 
     def _find(self, m: MarketState, order_id: int | None, cid: str | None, code: int, msg: str) -> Order:

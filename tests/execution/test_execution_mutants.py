@@ -507,6 +507,7 @@ def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order
     refusal band of a plan refused whole (every amend over the notional limit) ends with it."""
     from grinder.core.events import MarkPrice
     from grinder.execution.order_manager import WorkingState
+    from grinder.execution.working import INT_MAX, INT_MIN
 
     p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
                         RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(crossed_hold_ms=0),
@@ -529,8 +530,30 @@ def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order
     assert p.on_market_event(mark(T0 + 2), T0 + 2) == []  # b1 is still held (reached the ms before)
     band = p.quiet_refusal(SYM)
     assert band is not None and band.until_ms == T0 + 3
-    assert p.on_market_event(mark(T0 + 3), T0 + 3) == []  # the hold has ended: the band does not stand
-    assert p.quiet_refusal(SYM) is None
+    assert p.on_market_event(mark(T0 + 3), T0 + 3) == []  # the hold has ended: planned again, refused
+    band = p.quiet_refusal(SYM)
+    assert band is not None and band.crossed[:2] == (INT_MAX, INT_MIN)  # the new plan's band: no hold
+
+
+def test_a_refused_plan_is_made_again_when_only_the_crossed_hold_ends() -> None:
+    """The quotes, mid, position and budget of a plan refused whole stay the same; only the hold on
+    the order the book reached ends. The plan is made again (its order now moves and is refused
+    too, so that block is journaled), not skipped as a repeat of the refused one."""
+    from grinder.core.events import MarkPrice
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(crossed_hold_ms=0),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
+    p.on_wallet_balance(Decimal("10000"), T0)
+    p.restore_orders([WorkingOrder(SYM, f"r{s}{i}", f"{s}{i}", side, MID + sign * 500 * i, 10, 0,
+                                   WorkingState.OPEN, order_id=i)
+                      for s, side, sign in (("b", Side.BUY, -1), ("s", Side.SELL, 1)) for i in range(1, 6)])
+    assert p.on_market_event(book(MID, 1, T0), T0) == []
+    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []  # ask 499,301 reaches b1
+    assert "rb1" not in {b.command.client_order_id for b in p.take_blocked()}  # held, not planned
+    mark = MarkPrice(SYM, Decimal("49930.0"), Decimal("49930.0"), Decimal(0), T0 + 3_600_000, T0 + 3)
+    assert p.on_market_event(mark, T0 + 3) == []  # b1's hold ended at T0 + 2: it moves now, refused
+    assert [(b.command.client_order_id, b.reason) for b in p.take_blocked()] == [("rb1", "MAX_ORDER_NOTIONAL")]
 
 
 class OneBuy:

@@ -326,10 +326,13 @@ class TradingPipeline:
             self.writes.available(now_ms),
             self.config.max_commands_per_event,
         )
+        # under the kill switch nothing is held back: every order that can add risk goes now
+        crossed = None if st.planned_under_kill else st.crossed(now_ms, self.config.crossed_hold_ms)
         # Everything the plan and the guard's verdicts on it depend on (other symbols only matter to
         # MAX_TOTAL_POSITION, which is never remembered). When the last plan had the same inputs and
         # every command of it was refused, this one would be refused again for the same reasons,
-        # which are already recorded: skip it, allocating no client ids for doomed orders.
+        # which are already recorded: skip it, allocating no client ids for doomed orders. The
+        # crossed-order hold is one of them: when it ends, a held order joins the plan.
         inputs = (
             tuple(quotes),
             st.reference_ticks,
@@ -338,6 +341,7 @@ class TradingPipeline:
             self.guard.equity is None,
             budget,
             self.orders.version,
+            crossed,
         )
         if inputs == st.blocked_inputs:
             st.dirty = True  # as after the refused plan: plan again when something changes
@@ -354,8 +358,7 @@ class TradingPipeline:
             position_lots=st.position_lots,
             budget=budget,
             allocate_ids=False,
-            # under the kill switch nothing is held back: every order that can add risk goes now
-            crossed=None if st.planned_under_kill else st.crossed(now_ms, self.config.crossed_hold_ms),
+            crossed=crossed,
         )
         approved: list[Command] = []
         remember = True

@@ -648,3 +648,61 @@ def test_without_a_book_ticker_every_trade_is_planned_on() -> None:
     assert p.on_market_event(Trade(SYM, 2, MID, 1, True, T0 + 1, T0 + 1), T0 + 1) == []
     moved = p.on_market_event(Trade(SYM, 3, MID + 5_000, 1, True, T0 + 2, T0 + 2), T0 + 2)
     assert [(type(c), c.price_ticks) for c in moved] == [(AmendOrder, MID + 4_900)]  # type: ignore[union-attr]
+
+
+class CountingBuy(OneBuy):
+    """OneBuy that counts how often it is asked; its band covers depth diffs only when told to."""
+
+    def __init__(self, ctx: object, covers_depth: bool = False) -> None:
+        self.asked = 0
+        self.covers_depth = covers_depth
+
+    def desired_quotes(self, position_lots: int, now_ms: int) -> object:
+        self.asked += 1
+        return super().desired_quotes(position_lots, now_ms)
+
+    def quiet_band(self) -> object:
+        import msgspec
+
+        return msgspec.structs.replace(super().quiet_band(), covers_depth=self.covers_depth)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("covers_depth", [False, True])
+def test_a_depth_diff_is_planned_on_unless_the_band_covers_depth(covers_depth: bool) -> None:
+    from grinder.core.events import DepthUpdate
+
+    strategies: list[CountingBuy] = []
+
+    def make(ctx: object) -> CountingBuy:
+        strategies.append(CountingBuy(ctx, covers_depth))
+        return strategies[-1]
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=make)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    accept_all(p, p.on_market_event(book(MID, 1, T0), T0))
+    assert p.on_market_event(book(MID, 2, T0 + 1), T0 + 1) == []
+    asked = strategies[0].asked
+    diff = DepthUpdate(SYM, 3, 3, 2, ((MID - 1, 5),), ((MID + 1, 0),), T0 + 2, T0 + 2)
+    assert p.on_market_event(diff, T0 + 2) == []
+    assert strategies[0].asked == asked + (0 if covers_depth else 1)
+
+
+def test_the_grid_does_not_recompute_on_a_depth_diff_inside_its_band() -> None:
+    """Default config (features on): a depth diff inside the band neither plans nor recomputes."""
+    from grinder.core.events import DepthUpdate
+    from grinder.strategy import GridStrategy
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
+    p.on_wallet_balance(Decimal("10000"), T0)
+    accept_all(p, p.on_market_event(book(MID, 1, T0), T0))
+    assert p.on_market_event(book(MID, 2, T0 + 1), T0 + 1) == []
+    grid_strategy = p.strategy(SYM)
+    assert isinstance(grid_strategy, GridStrategy)
+    band, dirty = p.quiet_state(SYM)
+    assert band is not None and band.covers_depth and not dirty
+    before = grid_strategy.recomputes
+    diff = DepthUpdate(SYM, 3, 3, 2, ((MID - 1, 5),), ((MID + 1, 0),), T0 + 2, T0 + 2)
+    assert p.on_market_event(diff, T0 + 2) == []
+    assert grid_strategy.recomputes == before and p.quiet_state(SYM)[1] is False

@@ -33,6 +33,7 @@ from grinder.core.enums import Side
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
+    DepthUpdate,
     Fill,
     MarketEvent,
     MarkPrice,
@@ -267,7 +268,10 @@ class TradingPipeline:
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty and not self._refusal_holds(st, now_ms):
             return True
-        if st.band is None or not isinstance(ev, BookTicker | Trade):
+        band = st.band
+        if band is None:
+            return True
+        if not isinstance(ev, BookTicker | Trade) and not (band.covers_depth and isinstance(ev, DepthUpdate)):
             return True
         if st.pressure != self.write_pressure(now_ms):
             return True
@@ -275,9 +279,7 @@ class TradingPipeline:
             return True  # the latch moved (possibly straight on the guard): re-plan now
         if st.bid_ticks is None or st.ask_ticks is None:
             return True
-        if not (
-            st.band.position_lots == st.position_lots and st.band.contains(st.bid_ticks, st.ask_ticks, now_ms)
-        ):
+        if not (band.position_lots == st.position_lots and band.contains(st.bid_ticks, st.ask_ticks, now_ms)):
             return True
         if st.dirty and st.blocked_inputs is not None:
             # Inside the refusal band a plan would be refused again whole, changing nothing but the

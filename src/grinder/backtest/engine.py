@@ -10,7 +10,9 @@ Per processed row, in this order (the same order the live engine sees things):
 Rows that cannot change anything are skipped with a vectorised scan (`grinder.backtest.scan`):
 the strategy has declared a quiet band, no command is in flight, and the row neither leaves the
 band nor reaches one of our orders. The last skipped quote of each symbol is delivered before the
-next processed row, so the venue and the strategy see the same book they would have seen.
+next processed row, so the venue and the strategy see the same book they would have seen. When
+every band covers depth diffs, a skip passes over them: each diff is processed in full in its place
+(after the last skipped quotes before it), and the skip goes on only if that changed nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.quotes import QuietBand
 from grinder.data.funding import FundingRate
 from grinder.data.tape import OTHER, QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
@@ -220,6 +223,7 @@ class Backtest:
         self._enc = msgspec.json.Encoder()
         self._last_row_ms = start_ms
         self.min_skip_rows = MIN_SKIP_ROWS
+        self._depth_rows: npt.NDArray[np.int64] = np.empty(0, np.int64)  # set by run() (QuietScanner)
         self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
@@ -228,12 +232,14 @@ class Backtest:
         n = len(tape) if stop is None else min(stop, len(tape))
         scanner = QuietScanner(tape.slice(n) if n < len(tape) else tape)
         skip = self.cfg.skip_quiet
-        # Rows that are always processed in full (depth, marks): a skip never crosses one, and a
-        # skip attempt (guards, scan, hand-over of the last quote) costs about as much as processing
-        # MIN_SKIP_ROWS rows in full, so none is tried when the next such row is nearer (ADR-281).
+        # Rows that end every skip (marks, snapshots; depth diffs are processed in their place inside
+        # a skip when every band covers them, ADR-291): a skip attempt (guards, scan, hand-over of the
+        # last quote) costs about as much as processing MIN_SKIP_ROWS rows in full, so none is tried
+        # when the next such row is nearer (ADR-281).
         # After an attempt that skipped nothing the next ones wait 1, 2, 4 ... up to MAX_SKIP_BACKOFF
         # rows (processing a row in full is always exact; this only spends less on futile scans).
-        always = scanner.always_rows()
+        always = scanner.always_rows(cross_depth=True)
+        self._depth_rows = scanner.depth_rows
         k = 0
         i = 0
         retry_at = 0
@@ -250,14 +256,11 @@ class Backtest:
                 elif j > i:
                     backoff = 0
                 if j > i:
-                    last_read = self.pipeline.pressure_read_ms()
-                    read_ms = _last_read(tape.clock_ms, i, j, last_read, PRESSURE_REREAD_MS)
-                    self._deliver_skipped(i, j)
-                    self.pipeline.note_pressure_read(read_ms)
-                    self.log.rows_skipped += j - i
-                    i = j
+                    i = self._skip(i, j)
                     if i >= n:
                         break
+                    if i < j:
+                        continue  # a depth diff inside changed something: look again from the next row
             self._process_row(i)
             i += 1
             if progress is not None and i >= next_report:
@@ -473,7 +476,54 @@ class Backtest:
         guards, until = self._guards()
         if not guards or guards[0] is None:
             return i
-        return scanner.next_active(i, guards, until, queue_model=self._queue_model)
+        cross = all(_covers_depth(self.pipeline.quiet_state(sym)[0]) for sym in self.tape.symbols)
+        return scanner.next_active(i, guards, until, queue_model=self._queue_model, cross_depth=cross)
+
+    def _skip(self, start: int, stop: int) -> int:
+        """Skip the quiet rows [start, stop); a depth diff among them is processed in full in its place
+        (the venue's L2 and queue positions, the book sync and the pipeline see it exactly as per event).
+        Returns where the loop goes on: `stop`, or the row after a diff that changed anything the scan
+        relied on (a command, a fill or block, an order, a band, something due in the venue)."""
+        rows = self._depth_rows
+        k = int(np.searchsorted(rows, start))
+        s = start
+        while k < len(rows) and rows[k] < stop:
+            d = int(rows[k])
+            if d > s:
+                self._skip_quiet(s, d)
+            before = self._quiet_signature()
+            self._process_row(d)
+            if self._quiet_signature() != before:
+                return d + 1
+            s = d + 1
+            k += 1
+        if stop > s:
+            self._skip_quiet(s, stop)
+        return stop
+
+    def _skip_quiet(self, start: int, stop: int) -> None:
+        """Skip quotes and trades [start, stop): deliver the last quote of each symbol, and set the
+        write-pressure read time to what reading it on every one of those rows would have left."""
+        last_read = self.pipeline.pressure_read_ms()
+        read_ms = _last_read(self.tape.clock_ms, start, stop, last_read, PRESSURE_REREAD_MS)
+        self._deliver_skipped(start, stop)
+        self.pipeline.note_pressure_read(read_ms)
+        self.log.rows_skipped += stop - start
+
+    def _quiet_signature(self) -> tuple[object, ...]:
+        """What a skip's scan was based on, beyond the market rows themselves."""
+        p, v = self.pipeline, self.venue
+        return (
+            len(self.log.commands),
+            len(self.log.fills),
+            len(self.log.blocked),
+            p.orders.version,
+            p.guard.kill_switch_engaged,
+            p.last_equity_ms,
+            v.next_due_ms(),
+            v.next_release_ms(),
+            [(p.quiet_state(sym), p.quiet_refusal(sym), p.position_lots(sym)) for sym in self.tape.symbols],
+        )
 
     def _deliver_skipped(self, start: int, stop: int) -> None:
         """Give the venue and the pipeline the last quote of each symbol among skipped rows.
@@ -502,6 +552,10 @@ class Backtest:
                 self.log.band_breaks += 1
                 log.warning("backtest_band_break row=%d symbol=%s commands=%d", q, ev.symbol, len(cmds))
                 self._send(q, now, cmds)
+
+
+def _covers_depth(band: QuietBand | None) -> bool:
+    return band is not None and band.covers_depth
 
 
 def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: int, every_ms: int) -> int:

@@ -224,6 +224,7 @@ class Backtest:
         self._last_row_ms = start_ms
         self.min_skip_rows = MIN_SKIP_ROWS
         self._depth_rows: npt.NDArray[np.int64] = np.empty(0, np.int64)  # set by run() (QuietScanner)
+        self._quote_rows: list[npt.NDArray[np.intp]] = []  # set by run()
         self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
@@ -240,6 +241,13 @@ class Backtest:
         # rows (processing a row in full is always exact; this only spends less on futile scans).
         always = scanner.always_rows(cross_depth=True)
         self._depth_rows = scanner.depth_rows
+        # per symbol, the rows of its quotes: the last one before a row is one binary search away
+        multi = len(tape.symbols) > 1
+        quotes = tape.kind[:n] == QUOTE
+        self._quote_rows = [
+            np.flatnonzero(quotes & (tape.sym[:n] == si) if multi else quotes)
+            for si in range(len(tape.symbols))
+        ]
         k = 0
         i = 0
         retry_at = 0
@@ -487,11 +495,13 @@ class Backtest:
         rows = self._depth_rows
         k = int(np.searchsorted(rows, start))
         s = start
+        before = None
         while k < len(rows) and rows[k] < stop:
             d = int(rows[k])
+            if before is None:
+                before = self._quiet_signature()  # quiet rows change none of it (else: a band break)
             if d > s:
                 self._skip_quiet(s, d)
-            before = self._quiet_signature()
             self._process_row(d)
             if self._quiet_signature() != before:
                 return d + 1
@@ -533,9 +543,10 @@ class Backtest:
         book the pipeline holds then (the skipped quote), exactly as in the per-event path.
         """
         tape = self.tape
-        for si, _sym in enumerate(tape.symbols):
-            q = _last_quote(tape, start, stop, si)
-            if q < 0:
+        for rows in self._quote_rows:
+            k = int(rows.searchsorted(stop)) - 1
+            q = int(rows[k]) if k >= 0 else -1
+            if q < start:
                 continue
             ev = tape.event(q)
             assert isinstance(ev, BookTicker)
@@ -569,21 +580,3 @@ def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: 
         if k >= stop:
             return last_ms
         last_ms = int(clock_ms[k])
-
-
-def _last_quote(tape: Tape, start: int, stop: int, sym: int) -> int:
-    """Index of the last quote of symbol `sym` in rows [start, stop), or -1 (backwards doubling search)."""
-    w = 64
-    e = stop
-    multi = len(tape.symbols) > 1
-    while e > start:
-        s = max(start, e - w)
-        m = tape.kind[s:e] == QUOTE
-        if multi:
-            m &= tape.sym[s:e] == sym
-        idx = np.flatnonzero(m)
-        if len(idx):
-            return s + int(idx[-1])
-        e = s
-        w *= 4
-    return -1

@@ -706,3 +706,45 @@ def test_the_grid_does_not_recompute_on_a_depth_diff_inside_its_band() -> None:
     diff = DepthUpdate(SYM, 3, 3, 2, ((MID - 1, 5),), ((MID + 1, 0),), T0 + 2, T0 + 2)
     assert p.on_market_event(diff, T0 + 2) == []
     assert grid_strategy.recomputes == before and p.quiet_state(SYM)[1] is False
+
+
+class ExpiringBuy(OneBuy):
+    """OneBuy whose quiet band ends 100 ms after each answer (like the grid's evaluation grid)."""
+
+    def __init__(self, ctx: object) -> None:
+        self.asked_ms = 0
+
+    def desired_quotes(self, position_lots: int, now_ms: int) -> object:
+        self.asked_ms = now_ms
+        return super().desired_quotes(position_lots, now_ms)
+
+    def quiet_band(self) -> object:
+        import msgspec
+
+        return msgspec.structs.replace(super().quiet_band(), until_ms=self.asked_ms + 100)  # type: ignore[type-var]
+
+
+def test_when_the_band_time_runs_out_inside_the_refusal_band_the_refused_plan_is_not_made_again() -> None:
+    """The strategy answers the same when its band's time runs out; the mid moved, but stays inside the
+    refusal band: the plan would be refused the same way, so it is not made (no command counted) and
+    the refusal band is renewed up to the strategy's new band time."""
+    from grinder.execution import metrics as om_metrics
+
+    def planned() -> float:
+        return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=ExpiringBuy)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    before = planned()
+    assert p.on_market_event(book(510_000, 1, T0), T0) == []
+    assert planned() == before + 1 and [b.reason for b in p.take_blocked()] == ["MAX_ORDER_NOTIONAL"]
+    band = p.quiet_refusal(SYM)
+    assert band is not None and (band.ref_lo, band.ref_hi, band.until_ms) == (500_000, 549_999, T0 + 100)
+    assert p.on_market_event(book(520_000, 2, T0 + 150), T0 + 150) == []  # band time over: asked again
+    assert planned() == before + 1 and p.take_blocked() == []
+    band = p.quiet_refusal(SYM)
+    assert band is not None and (band.ref_lo, band.ref_hi, band.until_ms) == (500_000, 549_999, T0 + 250)
+    assert p.on_market_event(book(550_000, 3, T0 + 300), T0 + 300) == []  # outside: planned again
+    assert planned() == before + 2

@@ -345,7 +345,8 @@ class TradingPipeline:
             self.orders.version,
             crossed,
         )
-        if inputs == st.blocked_inputs:
+        if inputs == st.blocked_inputs or self._refused_again(st, inputs):
+            st.blocked_inputs = inputs
             st.dirty = True  # as after the refused plan: plan again when something changes
             st.refused = self._renewed_refusal(st, now_ms)
             return []
@@ -394,6 +395,22 @@ class TradingPipeline:
             st.blocked_inputs = inputs
             st.refused = self._refusal_band(symbol, st, refused, budget, now_ms)
         return approved
+
+    @staticmethod
+    def _refused_again(st: _SymbolState, inputs: tuple[Any, ...]) -> bool:
+        """The last plan was refused whole, and this one differs from it only in a reference price
+        inside that plan's refusal band (its time ran out, e.g. on the strategy's evaluation grid, and
+        the strategy answered the same): the same commands would be refused for the same reasons."""
+        bi, band = st.blocked_inputs, st.refused
+        if bi is None or band is None or inputs[0] != bi[0] or inputs[2:] != bi[2:]:
+            return False
+        ref = inputs[1]
+        return (
+            ref is not None
+            and band.ref_lo <= ref <= band.ref_hi
+            and band.covers(inputs[6], inputs[2], inputs[3])
+            and band.crossed == inputs[7]
+        )
 
     def _refusal_band(
         self, symbol: str, st: _SymbolState, refused: list[tuple[Command, str]], budget: int, now_ms: int

@@ -47,13 +47,22 @@ _FLAT = (BookTickerMsg, TradeMsg, AggTradeMsg)
 _CACHE_LIMIT = 1 << 20  # distinct strings per grid remembered while loading one file
 
 
-def _convert(cache: dict[str, int], convert: Callable[[str], int], text: str) -> int:
-    """A conversion not cached yet: made, and remembered (the cache is emptied when full)."""
-    v = convert(text)
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[text] = v
-    return v
+class _Units(dict[str, int]):
+    """Wire string -> grid units, converted on first sight and remembered (emptied when full): a hit is
+    one C-level dict lookup, `__missing__` runs only on a miss."""
+
+    __slots__ = ("_convert",)
+
+    def __init__(self, convert: Callable[[str], int]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, text: str) -> int:
+        v = self._convert(text)  # ValueError off the grid: the caller falls back to the live parser
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        self[text] = v
+        return v
 
 
 class _Conv:
@@ -61,34 +70,22 @@ class _Conv:
     a cache per file large enough for a capture's distinct depth levels (the live cache is bounded
     to 4096 and would be cleared over and over: ~180,000 misses on one 6-minute capture)."""
 
-    __slots__ = ("_pc", "_pu", "_qc", "_qu")
+    __slots__ = ("_pc", "_qc")
 
     def __init__(self, rules: SymbolRules) -> None:
         g = grids_for(rules)
-        self._pu, self._qu = g.price.level_units, g.qty.level_units
-        self._pc: dict[str, int] = {}
-        self._qc: dict[str, int] = {}
+        self._pc = _Units(g.price.level_units)
+        self._qc = _Units(g.qty.level_units)
 
     def price(self, text: str) -> int:
-        v = self._pc.get(text)
-        return _convert(self._pc, self._pu, text) if v is None else v
+        return self._pc[text]
 
     def qty(self, text: str) -> int:
-        v = self._qc.get(text)
-        return _convert(self._qc, self._qu, text) if v is None else v
+        return self._qc[text]
 
     def _levels(self, raw: list[tuple[str, str]]) -> tuple[Level, ...]:
         pc, qc = self._pc, self._qc
-        out: list[Level] = []
-        for p, q in raw:
-            pt = pc.get(p)
-            if pt is None:
-                pt = self.price(p)
-            qt = qc.get(q)
-            if qt is None:
-                qt = self.qty(q)
-            out.append((pt, qt))
-        return tuple(out)
+        return tuple([(pc[p], qc[q]) for p, q in raw])
 
     def depth(self, msg: DepthUpdateMsg) -> DepthUpdate:
         """The live parser's `DepthUpdate` for this message (field for field)."""
@@ -97,13 +94,13 @@ class _Conv:
 
     def row(self, msg: BookTickerMsg | TradeMsg | AggTradeMsg) -> Row:
         """The flat columns (time, kind, a, b, qa, qb, ident, event ms) of a quote or trade."""
+        pc, qc = self._pc, self._qc
         if isinstance(msg, BookTickerMsg):
-            bid, ask = self.price(msg.b), self.price(msg.a)
-            return (msg.T, QUOTE, bid, ask, self.qty(msg.B), self.qty(msg.A), msg.u, msg.E)
-        px = self.price(msg.p)
+            return (msg.T, QUOTE, pc[msg.b], pc[msg.a], qc[msg.B], qc[msg.A], msg.u, msg.E)
+        px = pc[msg.p]
         tid = msg.t if isinstance(msg, TradeMsg) else msg.a
         k = TRADE_SELL_AGGR if msg.m else TRADE_BUY_AGGR
-        return (msg.T, k, px, px, self.qty(msg.q), 0, tid, msg.E)
+        return (msg.T, k, px, px, qc[msg.q], 0, tid, msg.E)
 
 
 def gzip_lines(path: Path) -> Iterator[bytes]:

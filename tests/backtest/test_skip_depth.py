@@ -61,19 +61,22 @@ def write_capture(path: Path) -> None:
             f.write(f"{(t + 3) * 1_000_000} {json.dumps(msg, separators=(',', ':'))}\n")
 
 
-def run(tape: Tape, skip: bool) -> RunLog:
+def run(tape: Tape, skip: bool, feed_latency_ms: int = -1) -> RunLog:
     return Backtest(
         tape,
         strategy_config=StrategyConfig(),
         risk_config=RiskConfig(),
         execution_config=ExecutionConfig(),
         venue_config=VenueConfig(),
-        backtest_config=BacktestConfig(skip_quiet=skip),
+        backtest_config=BacktestConfig(skip_quiet=skip, feed_latency_ms=feed_latency_ms),
     ).run()
 
 
+# feed latency from the data (3 ms: the fill reaches the pipeline on a later row) and 0 (the fill
+# reaches it at the diff, and the pipeline plans on that diff: it must see it as per event)
+@pytest.mark.parametrize("feed_latency_ms", [-1, 0])
 def test_a_depth_diff_inside_a_skip_that_fills_our_buys_ends_the_skip(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feed_latency_ms: int
 ) -> None:
     path = tmp_path / "ethusdt_synthetic.gz"
     write_capture(path)
@@ -88,9 +91,9 @@ def test_a_depth_diff_inside_a_skip_that_fills_our_buys_ends_the_skip(
         return went
 
     monkeypatch.setattr(Backtest, "_skip", watched)
-    fast = run(tape, skip=True)
+    fast = run(tape, skip=True, feed_latency_ms=feed_latency_ms)
     monkeypatch.undo()
-    slow = run(tape, skip=False)
+    slow = run(tape, skip=False, feed_latency_ms=feed_latency_ms)
     assert (fast.digest, fast.commands, fast.fills, fast.blocked) == (
         slow.digest, slow.commands, slow.fills, slow.blocked
     )
@@ -98,5 +101,7 @@ def test_a_depth_diff_inside_a_skip_that_fills_our_buys_ends_the_skip(
                  and ev.transaction_time_ms == CROSS_MS)
     assert ended and ended[0][0] == cross  # the skip over it stopped right after it
     assert fast.fills and all(f.fill.side.value == "BUY" for f in fast.fills)
+    if feed_latency_ms == 0:
+        assert fast.fills[0].row == cross and cross in {c.row for c in fast.commands}
     diffs = int(sum(isinstance(tape.event(i), DepthUpdate) for i in range(len(tape))))
     assert fast.rows_processed < diffs + len(tape) // 5 < slow.rows_processed  # diffs were crossed

@@ -341,6 +341,10 @@ class Backtest:
         self._user_events(i, now)
         if isinstance(ev, DepthSnapshot):
             return
+        self._to_pipeline(i, ev, now)
+
+    def _to_pipeline(self, i: int, ev: BookTicker | Trade | DepthUpdate | MarkPrice, now: int) -> None:
+        """The pipeline's part of row `i`: the market event, its commands to the venue, the pause clock."""
         for tf in self._tape_features.values():
             tf.cursor = i
         cmds = self.pipeline.on_market_event(ev, now)
@@ -488,8 +492,8 @@ class Backtest:
         return scanner.next_active(i, guards, until, queue_model=self._queue_model, cross_depth=cross)
 
     def _skip(self, start: int, stop: int) -> int:
-        """Skip the quiet rows [start, stop); a depth diff among them is processed in full in its place
-        (the venue's L2 and queue positions, the book sync and the pipeline see it exactly as per event).
+        """Skip the quiet rows [start, stop); a depth diff among them is processed in its place (the
+        book sync, the venue's L2 and queue positions, and the pipeline as per event, `_quiet_depth`).
         Returns where the loop goes on: `stop`, or the row after a diff that changed anything the scan
         relied on (a command, a fill or block, an order, a band, something due in the venue)."""
         rows = self._depth_rows
@@ -502,14 +506,34 @@ class Backtest:
                 before = self._quiet_signature()  # quiet rows change none of it (else: a band break)
             if d > s:
                 self._skip_quiet(s, d)
-            self._process_row(d)
-            if self._quiet_signature() != before:
+            if not self._quiet_depth(d, before):
                 return d + 1
             s = d + 1
             k += 1
         if stop > s:
             self._skip_quiet(s, stop)
         return stop
+
+    def _quiet_depth(self, i: int, before: tuple[object, ...]) -> bool:
+        """Depth diff `i` inside a skip: the book sync and the venue take it as per event. If that
+        changed nothing the skip relies on, the pipeline would plan nothing on it (every band covers
+        depth diffs) and only its write-pressure read time moves, as on a skipped row: True. Else the
+        pipeline gets the diff as per event and the skip ends here: False."""
+        ev = self.tape.event(i)
+        assert isinstance(ev, DepthUpdate)
+        clock_ms = self.tape.clock_ms
+        now = int(clock_ms[i])
+        self.clock.set_ms(now)
+        self._last_row_ms = now
+        self.log.rows_processed += 1
+        self._market_to_venue(ev, now)
+        self._user_events(i, now)
+        if self._quiet_signature() != before:
+            self._to_pipeline(i, ev, now)
+            return False
+        p = self.pipeline
+        p.note_pressure_read(_last_read(clock_ms, i, i + 1, p.pressure_read_ms(), PRESSURE_REREAD_MS))
+        return True
 
     def _skip_quiet(self, start: int, stop: int) -> None:
         """Skip quotes and trades [start, stop): deliver the last quote of each symbol, and set the

@@ -502,23 +502,28 @@ def test_warm_up_hands_bars_to_the_grid_and_a_fresh_pipeline_has_no_write_pressu
     assert p.quiet_state(SYM)[1] is True
 
 
-def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order_is_held() -> None:
-    """crossed_hold_ms = 0: an order the book reached is held for that millisecond only, so the
-    refusal band of a plan refused whole (every amend over the notional limit) ends with it."""
-    from grinder.core.events import MarkPrice
-    from grinder.execution.order_manager import WorkingState
-    from grinder.execution.working import INT_MAX, INT_MIN
-
+def reached_b1_under_notional_limit() -> TradingPipeline:
+    """crossed_hold_ms = 0, every order over the notional limit, the reference grid around MID adopted
+    at restart; then the book moves down and its ask (499,301) reaches b1 at T0 + 1."""
     p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
                         RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(crossed_hold_ms=0),
                         ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
     p.on_wallet_balance(Decimal("10000"), T0)
-    # adopted at restart: exactly the reference grid around MID
     p.restore_orders([WorkingOrder(SYM, f"r{s}{i}", f"{s}{i}", side, MID + sign * 500 * i, 10, 0,
                                    WorkingState.OPEN, order_id=i)
                       for s, side, sign in (("b", Side.BUY, -1), ("s", Side.SELL, 1)) for i in range(1, 6)])
     assert p.on_market_event(book(MID, 1, T0), T0) == []
-    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []  # ask 499,301 reaches b1
+    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []
+    return p
+
+
+def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order_is_held() -> None:
+    """crossed_hold_ms = 0: an order the book reached is held for that millisecond only, so the
+    refusal band of a plan refused whole (every amend over the notional limit) ends with it."""
+    from grinder.core.events import MarkPrice
+    from grinder.execution.working import INT_MAX, INT_MIN
+
+    p = reached_b1_under_notional_limit()
     blocked = p.take_blocked()
     assert len(blocked) == 9 and "rb1" not in {b.command.client_order_id for b in blocked}
     band = p.quiet_refusal(SYM)
@@ -541,15 +546,7 @@ def test_a_refused_plan_is_made_again_when_only_the_crossed_hold_ends() -> None:
     too, so that block is journaled), not skipped as a repeat of the refused one."""
     from grinder.core.events import MarkPrice
 
-    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
-                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(crossed_hold_ms=0),
-                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
-    p.on_wallet_balance(Decimal("10000"), T0)
-    p.restore_orders([WorkingOrder(SYM, f"r{s}{i}", f"{s}{i}", side, MID + sign * 500 * i, 10, 0,
-                                   WorkingState.OPEN, order_id=i)
-                      for s, side, sign in (("b", Side.BUY, -1), ("s", Side.SELL, 1)) for i in range(1, 6)])
-    assert p.on_market_event(book(MID, 1, T0), T0) == []
-    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []  # ask 499,301 reaches b1
+    p = reached_b1_under_notional_limit()
     assert "rb1" not in {b.command.client_order_id for b in p.take_blocked()}  # held, not planned
     mark = MarkPrice(SYM, Decimal("49930.0"), Decimal("49930.0"), Decimal(0), T0 + 3_600_000, T0 + 3)
     assert p.on_market_event(mark, T0 + 3) == []  # b1's hold ended at T0 + 2: it moves now, refused
@@ -580,18 +577,26 @@ class OneBuy:
         return QuietBand(0, INT_MAX, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MAX, 0, False)
 
 
+def planned() -> float:
+    """Place commands the order manager has planned so far (process-wide counter)."""
+    from grinder.execution import metrics as om_metrics
+
+    return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
+
+
+def over_notional(factory: object) -> TradingPipeline:
+    """A pipeline trading `factory`'s strategy whose every order is over the per-order notional limit."""
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=factory)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    return p
+
+
 def test_inside_the_refusal_band_the_refused_plan_is_not_made_again() -> None:
     """The one order is over the notional limit: while the mid stays inside the refusal band (ends
     included) nothing is planned again (no command counted, nothing journaled twice)."""
-    from grinder.execution import metrics as om_metrics
-
-    def planned() -> float:
-        return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
-
-    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
-                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
-                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=OneBuy)  # type: ignore[arg-type]
-    p.on_wallet_balance(Decimal("10000"), T0)
+    p = over_notional(OneBuy)
     before = planned()
     assert p.on_market_event(book(510_000, 1, T0), T0) == []
     assert planned() == before + 1
@@ -728,15 +733,7 @@ def test_when_the_band_time_runs_out_inside_the_refusal_band_the_refused_plan_is
     """The strategy answers the same when its band's time runs out; the mid moved, but stays inside the
     refusal band: the plan would be refused the same way, so it is not made (no command counted) and
     the refusal band is renewed up to the strategy's new band time."""
-    from grinder.execution import metrics as om_metrics
-
-    def planned() -> float:
-        return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
-
-    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
-                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
-                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=ExpiringBuy)  # type: ignore[arg-type]
-    p.on_wallet_balance(Decimal("10000"), T0)
+    p = over_notional(ExpiringBuy)
     before = planned()
     assert p.on_market_event(book(510_000, 1, T0), T0) == []
     assert planned() == before + 1 and [b.reason for b in p.take_blocked()] == ["MAX_ORDER_NOTIONAL"]

@@ -98,3 +98,15 @@ def test_skip_stays_exact_while_the_write_budget_thins_the_grid(synth_tape: Tape
     assert facts(fast) == facts(slow)
     assert fast.band_breaks == 0
     assert fast.rows_processed < len(synth_tape)
+
+
+def test_skips_over_the_diffs_of_both_captures_merged_equal_no_skip(capture_tape: Tape) -> None:
+    """Both captures in one run: a skip passes over one symbol's diffs while the other symbol's quotes
+    are skipped too (ADR-291, ADR-296); the run equals the per-event run."""
+    tape = capture_tape.slice(ROWS)
+    fast = run(tape, skip=True, min_skip_rows=0)
+    slow = run(tape, skip=False)
+    assert facts(fast) == facts(slow)
+    assert fast.band_breaks == 0 and fast.commands
+    diffs = int((tape.kind == OTHER).sum())
+    assert fast.rows_processed < diffs + ROWS // 10, (fast.rows_processed, diffs)

@@ -150,22 +150,14 @@ class EventColumns:
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.sym: list[int] = []
-        self.cols: tuple[list[int], ...] = tuple([] for _ in range(8))  # time kind a b qa qb ident E
+        self.rows: list[Row] = []  # (time kind a b qa qb ident E) per row; one numpy array at the end
         self.objects: list[MarketEvent | DepthSnapshot] = []
         self.sym_of: dict[str, int] = {}
 
     def add(self, key: int, symbol: str, row: Row) -> None:
         self.keys.append(key)
         self.sym.append(self.sym_of.setdefault(symbol, len(self.sym_of)))
-        c = self.cols
-        c[0].append(row[0])
-        c[1].append(row[1])
-        c[2].append(row[2])
-        c[3].append(row[3])
-        c[4].append(row[4])
-        c[5].append(row[5])
-        c[6].append(row[6])
-        c[7].append(row[7])
+        self.rows.append(row)
 
     def add_event(self, key: int, ev: MarketEvent | DepthSnapshot) -> None:
         """What `events_source` makes of a decoded event."""
@@ -190,13 +182,13 @@ class EventColumns:
         self.add(key, ev.symbol, row)
 
     def source(self, name: str) -> SourceColumns:
-        flat = dict(
-            zip(("time_ms", "kind", "a", "b", "qa", "qb", "ident", "event_ms"), self.cols, strict=True)
-        )
-        flat["sym"] = self.sym
+        table = np.array(self.rows, dtype=np.int64).reshape(-1, 8)
+        names = ("time_ms", "kind", "a", "b", "qa", "qb", "ident", "event_ms")
+        flat: dict[str, npt.NDArray[np.int64]] = {col: table[:, k] for k, col in enumerate(names)}
+        flat["sym"] = np.asarray(self.sym, dtype=np.int64)
         dtypes = {"kind": np.int8, "sym": np.int16}
         columns: dict[str, npt.NDArray[np.generic]] = {
-            c: np.asarray(flat[c], dtype=dtypes.get(c, np.int64)) for c in COLUMNS
+            c: np.ascontiguousarray(flat[c], dtype=dtypes.get(c, np.int64)) for c in COLUMNS
         }
         recv = np.asarray(self.keys, dtype=np.int64)
         event_ms = np.asarray(columns["event_ms"], dtype=np.int64)

@@ -15,6 +15,7 @@ import pytest
 from grinder.backtest.config import BacktestConfig
 from grinder.backtest.engine import Backtest, RunLog
 from grinder.data import Tape, load_tape
+from grinder.data.tape import OTHER
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.pipeline import TradingPipeline
 from grinder.risk.config import RiskConfig
@@ -60,10 +61,14 @@ def test_default_config_skip_equals_no_skip(
     assert facts(fast) == facts(slow)
     assert fast.band_breaks == 0
     assert fast.commands
-    default = run(tape, skip=True)  # the default: no skip tried right before a depth diff
+    default = run(tape, skip=True)  # the default: no skip tried right before a mark or snapshot
     assert facts(default) == facts(slow)
     assert default.band_breaks == 0
-    assert fast.rows_processed < default.rows_processed < ROWS
+    assert fast.rows_processed <= default.rows_processed < ROWS
+    # skips pass over depth diffs (each processed in its place, ADR-291): what is processed in full
+    # is little more than the diffs themselves
+    diffs = int((tape.kind == OTHER).sum())
+    assert default.rows_processed < diffs + ROWS // 10, (default.rows_processed, diffs)
     assert bool(fast.blocked) is refused  # on BTCUSDT risk refuses the default grid's outer levels
     # most rows are skipped, also while the refused outer level is pending (before the refusal band
     # every BTCUSDT row after the first refusal was processed in full)
@@ -93,3 +98,15 @@ def test_skip_stays_exact_while_the_write_budget_thins_the_grid(synth_tape: Tape
     assert facts(fast) == facts(slow)
     assert fast.band_breaks == 0
     assert fast.rows_processed < len(synth_tape)
+
+
+def test_skips_over_the_diffs_of_both_captures_merged_equal_no_skip(capture_tape: Tape) -> None:
+    """Both captures in one run: a skip passes over one symbol's diffs while the other symbol's quotes
+    are skipped too (ADR-291, ADR-296); the run equals the per-event run."""
+    tape = capture_tape.slice(ROWS)
+    fast = run(tape, skip=True, min_skip_rows=0)
+    slow = run(tape, skip=False)
+    assert facts(fast) == facts(slow)
+    assert fast.band_breaks == 0 and fast.commands
+    diffs = int((tape.kind == OTHER).sum())
+    assert fast.rows_processed < diffs + ROWS // 10, (fast.rows_processed, diffs)

@@ -502,22 +502,28 @@ def test_warm_up_hands_bars_to_the_grid_and_a_fresh_pipeline_has_no_write_pressu
     assert p.quiet_state(SYM)[1] is True
 
 
-def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order_is_held() -> None:
-    """crossed_hold_ms = 0: an order the book reached is held for that millisecond only, so the
-    refusal band of a plan refused whole (every amend over the notional limit) ends with it."""
-    from grinder.core.events import MarkPrice
-    from grinder.execution.order_manager import WorkingState
-
+def reached_b1_under_notional_limit() -> TradingPipeline:
+    """crossed_hold_ms = 0, every order over the notional limit, the reference grid around MID adopted
+    at restart; then the book moves down and its ask (499,301) reaches b1 at T0 + 1."""
     p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
                         RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(crossed_hold_ms=0),
                         ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
     p.on_wallet_balance(Decimal("10000"), T0)
-    # adopted at restart: exactly the reference grid around MID
     p.restore_orders([WorkingOrder(SYM, f"r{s}{i}", f"{s}{i}", side, MID + sign * 500 * i, 10, 0,
                                    WorkingState.OPEN, order_id=i)
                       for s, side, sign in (("b", Side.BUY, -1), ("s", Side.SELL, 1)) for i in range(1, 6)])
     assert p.on_market_event(book(MID, 1, T0), T0) == []
-    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []  # ask 499,301 reaches b1
+    assert p.on_market_event(book(MID - 700, 2, T0 + 1), T0 + 1) == []
+    return p
+
+
+def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order_is_held() -> None:
+    """crossed_hold_ms = 0: an order the book reached is held for that millisecond only, so the
+    refusal band of a plan refused whole (every amend over the notional limit) ends with it."""
+    from grinder.core.events import MarkPrice
+    from grinder.execution.working import INT_MAX, INT_MIN
+
+    p = reached_b1_under_notional_limit()
     blocked = p.take_blocked()
     assert len(blocked) == 9 and "rb1" not in {b.command.client_order_id for b in blocked}
     band = p.quiet_refusal(SYM)
@@ -529,8 +535,22 @@ def test_with_no_crossed_hold_a_refused_plan_stands_only_while_the_reached_order
     assert p.on_market_event(mark(T0 + 2), T0 + 2) == []  # b1 is still held (reached the ms before)
     band = p.quiet_refusal(SYM)
     assert band is not None and band.until_ms == T0 + 3
-    assert p.on_market_event(mark(T0 + 3), T0 + 3) == []  # the hold has ended: the band does not stand
-    assert p.quiet_refusal(SYM) is None
+    assert p.on_market_event(mark(T0 + 3), T0 + 3) == []  # the hold has ended: planned again, refused
+    band = p.quiet_refusal(SYM)
+    assert band is not None and band.crossed[:2] == (INT_MAX, INT_MIN)  # the new plan's band: no hold
+
+
+def test_a_refused_plan_is_made_again_when_only_the_crossed_hold_ends() -> None:
+    """The quotes, mid, position and budget of a plan refused whole stay the same; only the hold on
+    the order the book reached ends. The plan is made again (its order now moves and is refused
+    too, so that block is journaled), not skipped as a repeat of the refused one."""
+    from grinder.core.events import MarkPrice
+
+    p = reached_b1_under_notional_limit()
+    assert "rb1" not in {b.command.client_order_id for b in p.take_blocked()}  # held, not planned
+    mark = MarkPrice(SYM, Decimal("49930.0"), Decimal("49930.0"), Decimal(0), T0 + 3_600_000, T0 + 3)
+    assert p.on_market_event(mark, T0 + 3) == []  # b1's hold ended at T0 + 2: it moves now, refused
+    assert [(b.command.client_order_id, b.reason) for b in p.take_blocked()] == [("rb1", "MAX_ORDER_NOTIONAL")]
 
 
 class OneBuy:
@@ -557,18 +577,26 @@ class OneBuy:
         return QuietBand(0, INT_MAX, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MAX, 0, False)
 
 
+def planned() -> float:
+    """Place commands the order manager has planned so far (process-wide counter)."""
+    from grinder.execution import metrics as om_metrics
+
+    return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
+
+
+def over_notional(factory: object) -> TradingPipeline:
+    """A pipeline trading `factory`'s strategy whose every order is over the per-order notional limit."""
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
+                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=factory)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    return p
+
+
 def test_inside_the_refusal_band_the_refused_plan_is_not_made_again() -> None:
     """The one order is over the notional limit: while the mid stays inside the refusal band (ends
     included) nothing is planned again (no command counted, nothing journaled twice)."""
-    from grinder.execution import metrics as om_metrics
-
-    def planned() -> float:
-        return float(om_metrics.OM_COMMANDS.labels(kind="place")._value.get())
-
-    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(),
-                        RiskConfig(max_notional_per_order=Decimal("1")), ExecutionConfig(),
-                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=OneBuy)  # type: ignore[arg-type]
-    p.on_wallet_balance(Decimal("10000"), T0)
+    p = over_notional(OneBuy)
     before = planned()
     assert p.on_market_event(book(510_000, 1, T0), T0) == []
     assert planned() == before + 1
@@ -625,3 +653,95 @@ def test_without_a_book_ticker_every_trade_is_planned_on() -> None:
     assert p.on_market_event(Trade(SYM, 2, MID, 1, True, T0 + 1, T0 + 1), T0 + 1) == []
     moved = p.on_market_event(Trade(SYM, 3, MID + 5_000, 1, True, T0 + 2, T0 + 2), T0 + 2)
     assert [(type(c), c.price_ticks) for c in moved] == [(AmendOrder, MID + 4_900)]  # type: ignore[union-attr]
+
+
+class CountingBuy(OneBuy):
+    """OneBuy that counts how often it is asked; its band covers depth diffs only when told to."""
+
+    def __init__(self, ctx: object, covers_depth: bool = False) -> None:
+        self.asked = 0
+        self.covers_depth = covers_depth
+
+    def desired_quotes(self, position_lots: int, now_ms: int) -> object:
+        self.asked += 1
+        return super().desired_quotes(position_lots, now_ms)
+
+    def quiet_band(self) -> object:
+        import msgspec
+
+        return msgspec.structs.replace(super().quiet_band(), covers_depth=self.covers_depth)  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize("covers_depth", [False, True])
+def test_a_depth_diff_is_planned_on_unless_the_band_covers_depth(covers_depth: bool) -> None:
+    from grinder.core.events import DepthUpdate
+
+    strategies: list[CountingBuy] = []
+
+    def make(ctx: object) -> CountingBuy:
+        strategies.append(CountingBuy(ctx, covers_depth))
+        return strategies[-1]
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig.reference(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=make)  # type: ignore[arg-type]
+    p.on_wallet_balance(Decimal("10000"), T0)
+    accept_all(p, p.on_market_event(book(MID, 1, T0), T0))
+    assert p.on_market_event(book(MID, 2, T0 + 1), T0 + 1) == []
+    asked = strategies[0].asked
+    diff = DepthUpdate(SYM, 3, 3, 2, ((MID - 1, 5),), ((MID + 1, 0),), T0 + 2, T0 + 2)
+    assert p.on_market_event(diff, T0 + 2) == []
+    assert strategies[0].asked == asked + (0 if covers_depth else 1)
+
+
+def test_the_grid_does_not_recompute_on_a_depth_diff_inside_its_band() -> None:
+    """Default config (features on): a depth diff inside the band neither plans nor recomputes."""
+    from grinder.core.events import DepthUpdate
+    from grinder.strategy import GridStrategy
+
+    p = TradingPipeline({SYM: btcusdt_rules("100")}, StrategyConfig(), WIDE, ExecutionConfig(),
+                        ClientOrderIdFactory("grid", 1_700_000_000), strategy_factory=grid_factory)
+    p.on_wallet_balance(Decimal("10000"), T0)
+    accept_all(p, p.on_market_event(book(MID, 1, T0), T0))
+    assert p.on_market_event(book(MID, 2, T0 + 1), T0 + 1) == []
+    grid_strategy = p.strategy(SYM)
+    assert isinstance(grid_strategy, GridStrategy)
+    band, dirty = p.quiet_state(SYM)
+    assert band is not None and band.covers_depth and not dirty
+    before = grid_strategy.recomputes
+    diff = DepthUpdate(SYM, 3, 3, 2, ((MID - 1, 5),), ((MID + 1, 0),), T0 + 2, T0 + 2)
+    assert p.on_market_event(diff, T0 + 2) == []
+    assert grid_strategy.recomputes == before and p.quiet_state(SYM)[1] is False
+
+
+class ExpiringBuy(OneBuy):
+    """OneBuy whose quiet band ends 100 ms after each answer (like the grid's evaluation grid)."""
+
+    def __init__(self, ctx: object) -> None:
+        self.asked_ms = 0
+
+    def desired_quotes(self, position_lots: int, now_ms: int) -> object:
+        self.asked_ms = now_ms
+        return super().desired_quotes(position_lots, now_ms)
+
+    def quiet_band(self) -> object:
+        import msgspec
+
+        return msgspec.structs.replace(super().quiet_band(), until_ms=self.asked_ms + 100)  # type: ignore[type-var]
+
+
+def test_when_the_band_time_runs_out_inside_the_refusal_band_the_refused_plan_is_not_made_again() -> None:
+    """The strategy answers the same when its band's time runs out; the mid moved, but stays inside the
+    refusal band: the plan would be refused the same way, so it is not made (no command counted) and
+    the refusal band is renewed up to the strategy's new band time."""
+    p = over_notional(ExpiringBuy)
+    before = planned()
+    assert p.on_market_event(book(510_000, 1, T0), T0) == []
+    assert planned() == before + 1 and [b.reason for b in p.take_blocked()] == ["MAX_ORDER_NOTIONAL"]
+    band = p.quiet_refusal(SYM)
+    assert band is not None and (band.ref_lo, band.ref_hi, band.until_ms) == (500_000, 549_999, T0 + 100)
+    assert p.on_market_event(book(520_000, 2, T0 + 150), T0 + 150) == []  # band time over: asked again
+    assert planned() == before + 1 and p.take_blocked() == []
+    band = p.quiet_refusal(SYM)
+    assert band is not None and (band.ref_lo, band.ref_hi, band.until_ms) == (500_000, 549_999, T0 + 250)
+    assert p.on_market_event(book(550_000, 3, T0 + 300), T0 + 300) == []  # outside: planned again
+    assert planned() == before + 2

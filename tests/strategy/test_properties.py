@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grinder.core.enums import OrderType, Side
-from grinder.core.events import BookTicker, MarkPrice, Trade
+from grinder.core.events import BookTicker, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import btcusdt_rules
 from grinder.strategy import (
     ControllerConfig,
@@ -137,7 +137,7 @@ def drive(cfg: StrategyConfig, seed: int, n: int, oracle: bool) -> tuple[int, in
         quiet = (
             prev is not None
             and not hits
-            and type(ev) in (BookTicker, Trade)
+            and (type(ev) in (BookTicker, Trade) or (type(ev) is DepthUpdate and band.covers_depth))
             and band.position_lots == m.pos
             and band.contains(bid, ask, t)
         )

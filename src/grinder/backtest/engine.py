@@ -10,7 +10,9 @@ Per processed row, in this order (the same order the live engine sees things):
 Rows that cannot change anything are skipped with a vectorised scan (`grinder.backtest.scan`):
 the strategy has declared a quiet band, no command is in flight, and the row neither leaves the
 band nor reaches one of our orders. The last skipped quote of each symbol is delivered before the
-next processed row, so the venue and the strategy see the same book they would have seen.
+next processed row, so the venue and the strategy see the same book they would have seen. When
+every band covers depth diffs, a skip passes over them: each diff is processed in full in its place
+(after the last skipped quotes before it), and the skip goes on only if that changed nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
+from grinder.core.quotes import QuietBand
 from grinder.data.funding import FundingRate
 from grinder.data.tape import OTHER, QUOTE, ReplayEvent, Tape
 from grinder.execution.config import ExecutionConfig
@@ -220,6 +223,8 @@ class Backtest:
         self._enc = msgspec.json.Encoder()
         self._last_row_ms = start_ms
         self.min_skip_rows = MIN_SKIP_ROWS
+        self._depth_rows: npt.NDArray[np.int64] = np.empty(0, np.int64)  # set by run() (QuietScanner)
+        self._quote_rows: list[npt.NDArray[np.intp]] = []  # set by run()
         self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
@@ -228,12 +233,21 @@ class Backtest:
         n = len(tape) if stop is None else min(stop, len(tape))
         scanner = QuietScanner(tape.slice(n) if n < len(tape) else tape)
         skip = self.cfg.skip_quiet
-        # Rows that are always processed in full (depth, marks): a skip never crosses one, and a
-        # skip attempt (guards, scan, hand-over of the last quote) costs about as much as processing
-        # MIN_SKIP_ROWS rows in full, so none is tried when the next such row is nearer (ADR-281).
+        # Rows that end every skip (marks, snapshots; depth diffs are processed in their place inside
+        # a skip when every band covers them, ADR-291): a skip attempt (guards, scan, hand-over of the
+        # last quote) costs about as much as processing MIN_SKIP_ROWS rows in full, so none is tried
+        # when the next such row is nearer (ADR-281).
         # After an attempt that skipped nothing the next ones wait 1, 2, 4 ... up to MAX_SKIP_BACKOFF
         # rows (processing a row in full is always exact; this only spends less on futile scans).
-        always = scanner.always_rows()
+        always = scanner.always_rows(cross_depth=True)
+        self._depth_rows = scanner.depth_rows
+        # per symbol, the rows of its quotes: the last one before a row is one binary search away
+        multi = len(tape.symbols) > 1
+        quotes = tape.kind[:n] == QUOTE
+        self._quote_rows = [
+            np.flatnonzero(quotes & (tape.sym[:n] == si) if multi else quotes)
+            for si in range(len(tape.symbols))
+        ]
         k = 0
         i = 0
         retry_at = 0
@@ -250,14 +264,11 @@ class Backtest:
                 elif j > i:
                     backoff = 0
                 if j > i:
-                    last_read = self.pipeline.pressure_read_ms()
-                    read_ms = _last_read(tape.clock_ms, i, j, last_read, PRESSURE_REREAD_MS)
-                    self._deliver_skipped(i, j)
-                    self.pipeline.note_pressure_read(read_ms)
-                    self.log.rows_skipped += j - i
-                    i = j
+                    i = self._skip(i, j)
                     if i >= n:
                         break
+                    if i < j:
+                        continue  # a depth diff inside changed something: look again from the next row
             self._process_row(i)
             i += 1
             if progress is not None and i >= next_report:
@@ -330,6 +341,10 @@ class Backtest:
         self._user_events(i, now)
         if isinstance(ev, DepthSnapshot):
             return
+        self._to_pipeline(i, ev, now)
+
+    def _to_pipeline(self, i: int, ev: BookTicker | Trade | DepthUpdate | MarkPrice, now: int) -> None:
+        """The pipeline's part of row `i`: the market event, its commands to the venue, the pause clock."""
         for tf in self._tape_features.values():
             tf.cursor = i
         cmds = self.pipeline.on_market_event(ev, now)
@@ -473,7 +488,76 @@ class Backtest:
         guards, until = self._guards()
         if not guards or guards[0] is None:
             return i
-        return scanner.next_active(i, guards, until, queue_model=self._queue_model)
+        cross = all(_covers_depth(self.pipeline.quiet_state(sym)[0]) for sym in self.tape.symbols)
+        return scanner.next_active(i, guards, until, queue_model=self._queue_model, cross_depth=cross)
+
+    def _skip(self, start: int, stop: int) -> int:
+        """Skip the quiet rows [start, stop); a depth diff among them is processed in its place (the
+        book sync, the venue's L2 and queue positions, and the pipeline as per event, `_quiet_depth`).
+        Returns where the loop goes on: `stop`, or the row after a diff that changed anything the scan
+        relied on (a command, a fill or block, an order, a band, something due in the venue)."""
+        rows = self._depth_rows
+        k = int(np.searchsorted(rows, start))
+        s = start
+        before = None
+        while k < len(rows) and rows[k] < stop:
+            d = int(rows[k])
+            if before is None:
+                before = self._quiet_signature()  # quiet rows change none of it (else: a band break)
+            if d > s:
+                self._skip_quiet(s, d)
+            if not self._quiet_depth(d, before):
+                return d + 1
+            s = d + 1
+            k += 1
+        if stop > s:
+            self._skip_quiet(s, stop)
+        return stop
+
+    def _quiet_depth(self, i: int, before: tuple[object, ...]) -> bool:
+        """Depth diff `i` inside a skip: the book sync and the venue take it as per event. If that
+        changed nothing the skip relies on, the pipeline would plan nothing on it (every band covers
+        depth diffs) and only its write-pressure read time moves, as on a skipped row: True. Else the
+        pipeline gets the diff as per event and the skip ends here: False."""
+        ev = self.tape.event(i)
+        assert isinstance(ev, DepthUpdate)
+        clock_ms = self.tape.clock_ms
+        now = int(clock_ms[i])
+        self.clock.set_ms(now)
+        self._last_row_ms = now
+        self.log.rows_processed += 1
+        self._market_to_venue(ev, now)
+        self._user_events(i, now)
+        if self._quiet_signature() != before:
+            self._to_pipeline(i, ev, now)
+            return False
+        p = self.pipeline
+        p.note_pressure_read(_last_read(clock_ms, i, i + 1, p.pressure_read_ms(), PRESSURE_REREAD_MS))
+        return True
+
+    def _skip_quiet(self, start: int, stop: int) -> None:
+        """Skip quotes and trades [start, stop): deliver the last quote of each symbol, and set the
+        write-pressure read time to what reading it on every one of those rows would have left."""
+        last_read = self.pipeline.pressure_read_ms()
+        read_ms = _last_read(self.tape.clock_ms, start, stop, last_read, PRESSURE_REREAD_MS)
+        self._deliver_skipped(start, stop)
+        self.pipeline.note_pressure_read(read_ms)
+        self.log.rows_skipped += stop - start
+
+    def _quiet_signature(self) -> tuple[object, ...]:
+        """What a skip's scan was based on, beyond the market rows themselves."""
+        p, v = self.pipeline, self.venue
+        return (
+            len(self.log.commands),
+            len(self.log.fills),
+            len(self.log.blocked),
+            p.orders.version,
+            p.guard.kill_switch_engaged,
+            p.last_equity_ms,
+            v.next_due_ms(),
+            v.next_release_ms(),
+            [(p.quiet_state(sym), p.quiet_refusal(sym), p.position_lots(sym)) for sym in self.tape.symbols],
+        )
 
     def _deliver_skipped(self, start: int, stop: int) -> None:
         """Give the venue and the pipeline the last quote of each symbol among skipped rows.
@@ -483,9 +567,10 @@ class Backtest:
         book the pipeline holds then (the skipped quote), exactly as in the per-event path.
         """
         tape = self.tape
-        for si, _sym in enumerate(tape.symbols):
-            q = _last_quote(tape, start, stop, si)
-            if q < 0:
+        for rows in self._quote_rows:
+            k = int(rows.searchsorted(stop)) - 1
+            q = int(rows[k]) if k >= 0 else -1
+            if q < start:
                 continue
             ev = tape.event(q)
             assert isinstance(ev, BookTicker)
@@ -504,6 +589,10 @@ class Backtest:
                 self._send(q, now, cmds)
 
 
+def _covers_depth(band: QuietBand | None) -> bool:
+    return band is not None and band.covers_depth
+
+
 def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: int, every_ms: int) -> int:
     """When the last read in rows [start, stop) happens for a value re-read on the first row at least
     `every_ms` after the previous read at `last_ms` (`last_ms` if none does)."""
@@ -515,21 +604,3 @@ def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: 
         if k >= stop:
             return last_ms
         last_ms = int(clock_ms[k])
-
-
-def _last_quote(tape: Tape, start: int, stop: int, sym: int) -> int:
-    """Index of the last quote of symbol `sym` in rows [start, stop), or -1 (backwards doubling search)."""
-    w = 64
-    e = stop
-    multi = len(tape.symbols) > 1
-    while e > start:
-        s = max(start, e - w)
-        m = tape.kind[s:e] == QUOTE
-        if multi:
-            m &= tape.sym[s:e] == sym
-        idx = np.flatnonzero(m)
-        if len(idx):
-            return s + int(idx[-1])
-        e = s
-        w *= 4
-    return -1

@@ -7,7 +7,8 @@ finds, with numpy over growing windows, the first row from `start` that
   with 2 × price: a conservative superset),
 - could fill a resting or in-flight order, or move its queue position (the venue's fill rule,
   `grinder.venue.fill_rule`, applied to the highest buy / lowest sell),
-- is not a quote or trade (depth, mark price, snapshot), or
+- is not a quote or trade (mark price, snapshot; a depth diff too unless the caller crosses them,
+  `cross_depth`, and then processes each one itself), or
 - is at or after the band's `until_ms`.
 Stopping early is always safe (that row is simply processed in full); the scan never skips a row
 that meets one of those conditions, which the tests prove against the per-event path.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grinder.core.events import DepthUpdate
 from grinder.data.tape import OTHER, QUOTE, Tape
 from grinder.venue.fill_rule import NO_BUY, NO_SELL, quote_columns, reaches
 
@@ -68,21 +70,43 @@ class QuietScanner:
         self.has_other = len(other) > 0
         # rows that are always processed (depth, marks), in order: a scan never looks past the next one
         self._other = np.append(other, self.n)
+        # of those, the depth diffs: a scan with cross_depth passes over them (the caller processes
+        # them in order), the others (marks, snapshots) still end it
+        objects, ident = tape.objects, tape.ident
+        is_depth = np.array(
+            [
+                int(ident[o]) < len(objects) and isinstance(objects[int(ident[o])], DepthUpdate)
+                for o in other.tolist()
+            ],
+            np.bool_,
+        )
+        self.depth = np.zeros(self.n, np.bool_)
+        self.depth[other[is_depth]] = True
+        self.depth_rows = other[is_depth].astype(np.int64)
+        self._stops = np.append(other[~is_depth], self.n)
         self.multi = len(tape.symbols) > 1
         self.skipped = 0
         self.scans = 0
 
-    def always_rows(self) -> list[int]:
-        """The rows always processed in full (not quotes or trades) in order, then `n` (a sentinel)."""
-        return [int(x) for x in self._other.tolist()]
+    def always_rows(self, cross_depth: bool = False) -> list[int]:
+        """The rows always processed in full (not quotes or trades; with `cross_depth` not depth diffs
+        either) in order, then `n` (a sentinel)."""
+        return [int(x) for x in (self._stops if cross_depth else self._other).tolist()]
 
     def next_active(
-        self, start: int, guards: list[SymbolGuard | None], until_ms: int | None, *, queue_model: bool = False
+        self,
+        start: int,
+        guards: list[SymbolGuard | None],
+        until_ms: int | None,
+        *,
+        queue_model: bool = False,
+        cross_depth: bool = False,
     ) -> int:
         """First row >= start that must be processed (n when none). `guards[i]` None = no skipping.
 
         queue_model: a quote whose bid reaches a buy (ask reaches a sell) moves our queue position,
-        so it must be processed even if it does not touch the order.
+        so it must be processed even if it does not touch the order. cross_depth: depth diffs do not
+        end the scan (the caller processes every one of them in order, see `depth_rows`).
         """
         n = self.n
         if start >= n or any(g is None for g in guards):
@@ -90,18 +114,21 @@ class QuietScanner:
         self.scans += 1
         stop = n
         if self.has_other:
-            stop = int(self._other[np.searchsorted(self._other, start)])
+            stops = self._stops if cross_depth else self._other
+            stop = int(stops[np.searchsorted(stops, start)])
             if stop <= start:
                 return start
         if until_ms is not None:
             stop = start + int(np.searchsorted(self.tape.clock_ms[start:stop], until_ms, side="left"))
             if stop <= start:
                 return start
-        found = self._scan(start, stop, guards, queue_model)  # type: ignore[arg-type]
+        found = self._scan(start, stop, guards, queue_model, cross_depth)  # type: ignore[arg-type]
         self.skipped += found - start
         return found
 
-    def _scan(self, start: int, stop: int, guards: list[SymbolGuard], queue_model: bool) -> int:
+    def _scan(
+        self, start: int, stop: int, guards: list[SymbolGuard], queue_model: bool, cross_depth: bool = False
+    ) -> int:
         t = self.tape
         w = self.first_window
         s = start
@@ -145,6 +172,8 @@ class QuietScanner:
                         | (b > g.ask_hi)
                         | ((b - a) > g.spread_max)
                     )
+            if cross_depth:
+                hit &= ~self.depth[s:e]  # a diff's columns are no quote: the caller processes it
             k = int(hit.argmax())
             if hit[k]:
                 return s + k

@@ -69,6 +69,10 @@ class QuietBand(msgspec.Struct, frozen=True, gc=False):
     relies on. If True, in-band events must still reach `on_event` (feature state), but
     `desired_quotes` and the order diff can be skipped for them.
 
+    If `covers_depth` is True, DepthUpdate events may also arrive in such a sequence (the claim
+    holds with them): the strategy's decisions read nothing of the L2 book, so a depth diff changes
+    no answer while the book ticker stays in the band. A caller then need not ask again on one.
+
     An empty band (mid2_lo > mid2_hi) means "recompute on the next event".
     """
 
@@ -82,6 +86,7 @@ class QuietBand(msgspec.Struct, frozen=True, gc=False):
     until_ms: int
     position_lots: int
     must_feed_events: bool
+    covers_depth: bool = False
 
     def contains(self, bid_ticks: int, ask_ticks: int, now_ms: int) -> bool:
         m2 = bid_ticks + ask_ticks

@@ -47,13 +47,22 @@ _FLAT = (BookTickerMsg, TradeMsg, AggTradeMsg)
 _CACHE_LIMIT = 1 << 20  # distinct strings per grid remembered while loading one file
 
 
-def _convert(cache: dict[str, int], convert: Callable[[str], int], text: str) -> int:
-    """A conversion not cached yet: made, and remembered (the cache is emptied when full)."""
-    v = convert(text)
-    if len(cache) >= _CACHE_LIMIT:
-        cache.clear()
-    cache[text] = v
-    return v
+class _Units(dict[str, int]):
+    """Wire string -> grid units, converted on first sight and remembered (emptied when full): a hit is
+    one C-level dict lookup, `__missing__` runs only on a miss."""
+
+    __slots__ = ("_convert",)
+
+    def __init__(self, convert: Callable[[str], int]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, text: str) -> int:
+        v = self._convert(text)  # ValueError off the grid: the caller falls back to the live parser
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        self[text] = v
+        return v
 
 
 class _Conv:
@@ -61,34 +70,22 @@ class _Conv:
     a cache per file large enough for a capture's distinct depth levels (the live cache is bounded
     to 4096 and would be cleared over and over: ~180,000 misses on one 6-minute capture)."""
 
-    __slots__ = ("_pc", "_pu", "_qc", "_qu")
+    __slots__ = ("_pc", "_qc")
 
     def __init__(self, rules: SymbolRules) -> None:
         g = grids_for(rules)
-        self._pu, self._qu = g.price.level_units, g.qty.level_units
-        self._pc: dict[str, int] = {}
-        self._qc: dict[str, int] = {}
+        self._pc = _Units(g.price.level_units)
+        self._qc = _Units(g.qty.level_units)
 
     def price(self, text: str) -> int:
-        v = self._pc.get(text)
-        return _convert(self._pc, self._pu, text) if v is None else v
+        return self._pc[text]
 
     def qty(self, text: str) -> int:
-        v = self._qc.get(text)
-        return _convert(self._qc, self._qu, text) if v is None else v
+        return self._qc[text]
 
     def _levels(self, raw: list[tuple[str, str]]) -> tuple[Level, ...]:
         pc, qc = self._pc, self._qc
-        out: list[Level] = []
-        for p, q in raw:
-            pt = pc.get(p)
-            if pt is None:
-                pt = self.price(p)
-            qt = qc.get(q)
-            if qt is None:
-                qt = self.qty(q)
-            out.append((pt, qt))
-        return tuple(out)
+        return tuple([(pc[p], qc[q]) for p, q in raw])
 
     def depth(self, msg: DepthUpdateMsg) -> DepthUpdate:
         """The live parser's `DepthUpdate` for this message (field for field)."""
@@ -97,13 +94,13 @@ class _Conv:
 
     def row(self, msg: BookTickerMsg | TradeMsg | AggTradeMsg) -> Row:
         """The flat columns (time, kind, a, b, qa, qb, ident, event ms) of a quote or trade."""
+        pc, qc = self._pc, self._qc
         if isinstance(msg, BookTickerMsg):
-            bid, ask = self.price(msg.b), self.price(msg.a)
-            return (msg.T, QUOTE, bid, ask, self.qty(msg.B), self.qty(msg.A), msg.u, msg.E)
-        px = self.price(msg.p)
+            return (msg.T, QUOTE, pc[msg.b], pc[msg.a], qc[msg.B], qc[msg.A], msg.u, msg.E)
+        px = pc[msg.p]
         tid = msg.t if isinstance(msg, TradeMsg) else msg.a
         k = TRADE_SELL_AGGR if msg.m else TRADE_BUY_AGGR
-        return (msg.T, k, px, px, self.qty(msg.q), 0, tid, msg.E)
+        return (msg.T, k, px, px, qc[msg.q], 0, tid, msg.E)
 
 
 def gzip_lines(path: Path) -> Iterator[bytes]:
@@ -153,22 +150,14 @@ class EventColumns:
     def __init__(self) -> None:
         self.keys: list[int] = []
         self.sym: list[int] = []
-        self.cols: tuple[list[int], ...] = tuple([] for _ in range(8))  # time kind a b qa qb ident E
+        self.rows: list[Row] = []  # (time kind a b qa qb ident E) per row; one numpy array at the end
         self.objects: list[MarketEvent | DepthSnapshot] = []
         self.sym_of: dict[str, int] = {}
 
     def add(self, key: int, symbol: str, row: Row) -> None:
         self.keys.append(key)
         self.sym.append(self.sym_of.setdefault(symbol, len(self.sym_of)))
-        c = self.cols
-        c[0].append(row[0])
-        c[1].append(row[1])
-        c[2].append(row[2])
-        c[3].append(row[3])
-        c[4].append(row[4])
-        c[5].append(row[5])
-        c[6].append(row[6])
-        c[7].append(row[7])
+        self.rows.append(row)
 
     def add_event(self, key: int, ev: MarketEvent | DepthSnapshot) -> None:
         """What `events_source` makes of a decoded event."""
@@ -193,13 +182,13 @@ class EventColumns:
         self.add(key, ev.symbol, row)
 
     def source(self, name: str) -> SourceColumns:
-        flat = dict(
-            zip(("time_ms", "kind", "a", "b", "qa", "qb", "ident", "event_ms"), self.cols, strict=True)
-        )
-        flat["sym"] = self.sym
+        table = np.array(self.rows, dtype=np.int64).reshape(-1, 8)
+        names = ("time_ms", "kind", "a", "b", "qa", "qb", "ident", "event_ms")
+        flat: dict[str, npt.NDArray[np.int64]] = {col: table[:, k] for k, col in enumerate(names)}
+        flat["sym"] = np.asarray(self.sym, dtype=np.int64)
         dtypes = {"kind": np.int8, "sym": np.int16}
         columns: dict[str, npt.NDArray[np.generic]] = {
-            c: np.asarray(flat[c], dtype=dtypes.get(c, np.int64)) for c in COLUMNS
+            c: np.ascontiguousarray(flat[c], dtype=dtypes.get(c, np.int64)) for c in COLUMNS
         }
         recv = np.asarray(self.keys, dtype=np.int64)
         event_ms = np.asarray(columns["event_ms"], dtype=np.int64)

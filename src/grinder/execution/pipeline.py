@@ -33,6 +33,7 @@ from grinder.core.enums import Side
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
+    DepthUpdate,
     Fill,
     MarketEvent,
     MarkPrice,
@@ -267,7 +268,10 @@ class TradingPipeline:
     def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty and not self._refusal_holds(st, now_ms):
             return True
-        if st.band is None or not isinstance(ev, BookTicker | Trade):
+        band = st.band
+        if band is None:
+            return True
+        if not isinstance(ev, BookTicker | Trade) and not (band.covers_depth and isinstance(ev, DepthUpdate)):
             return True
         if st.pressure != self.write_pressure(now_ms):
             return True
@@ -275,9 +279,7 @@ class TradingPipeline:
             return True  # the latch moved (possibly straight on the guard): re-plan now
         if st.bid_ticks is None or st.ask_ticks is None:
             return True
-        if not (
-            st.band.position_lots == st.position_lots and st.band.contains(st.bid_ticks, st.ask_ticks, now_ms)
-        ):
+        if not (band.position_lots == st.position_lots and band.contains(st.bid_ticks, st.ask_ticks, now_ms)):
             return True
         if st.dirty and st.blocked_inputs is not None:
             # Inside the refusal band a plan would be refused again whole, changing nothing but the
@@ -326,10 +328,13 @@ class TradingPipeline:
             self.writes.available(now_ms),
             self.config.max_commands_per_event,
         )
+        # under the kill switch nothing is held back: every order that can add risk goes now
+        crossed = None if st.planned_under_kill else st.crossed(now_ms, self.config.crossed_hold_ms)
         # Everything the plan and the guard's verdicts on it depend on (other symbols only matter to
         # MAX_TOTAL_POSITION, which is never remembered). When the last plan had the same inputs and
         # every command of it was refused, this one would be refused again for the same reasons,
-        # which are already recorded: skip it, allocating no client ids for doomed orders.
+        # which are already recorded: skip it, allocating no client ids for doomed orders. The
+        # crossed-order hold is one of them: when it ends, a held order joins the plan.
         inputs = (
             tuple(quotes),
             st.reference_ticks,
@@ -338,8 +343,10 @@ class TradingPipeline:
             self.guard.equity is None,
             budget,
             self.orders.version,
+            crossed,
         )
-        if inputs == st.blocked_inputs:
+        if inputs == st.blocked_inputs or self._refused_again(st, inputs):
+            st.blocked_inputs = inputs
             st.dirty = True  # as after the refused plan: plan again when something changes
             st.refused = self._renewed_refusal(st, now_ms)
             return []
@@ -354,8 +361,7 @@ class TradingPipeline:
             position_lots=st.position_lots,
             budget=budget,
             allocate_ids=False,
-            # under the kill switch nothing is held back: every order that can add risk goes now
-            crossed=None if st.planned_under_kill else st.crossed(now_ms, self.config.crossed_hold_ms),
+            crossed=crossed,
         )
         approved: list[Command] = []
         remember = True
@@ -389,6 +395,22 @@ class TradingPipeline:
             st.blocked_inputs = inputs
             st.refused = self._refusal_band(symbol, st, refused, budget, now_ms)
         return approved
+
+    @staticmethod
+    def _refused_again(st: _SymbolState, inputs: tuple[Any, ...]) -> bool:
+        """The last plan was refused whole, and this one differs from it only in a reference price
+        inside that plan's refusal band (its time ran out, e.g. on the strategy's evaluation grid, and
+        the strategy answered the same): the same commands would be refused for the same reasons."""
+        bi, band = st.blocked_inputs, st.refused
+        if bi is None or band is None or inputs[0] != bi[0] or inputs[2:] != bi[2:]:
+            return False
+        ref = inputs[1]
+        return (
+            ref is not None
+            and band.ref_lo <= ref <= band.ref_hi
+            and band.covers(inputs[6], inputs[2], inputs[3])
+            and band.crossed == inputs[7]
+        )
 
     def _refusal_band(
         self, symbol: str, st: _SymbolState, refused: list[tuple[Command, str]], budget: int, now_ms: int

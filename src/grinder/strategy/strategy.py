@@ -140,8 +140,10 @@ class GridStrategy:
         elif isinstance(ev, MarkPrice):
             self._on_mark(ev)
         elif isinstance(ev, DepthUpdate) and self._feed:
+            # Only feature state moves (L2 levels and OFI, which no decision reads; event time and
+            # bar closes, read on the evaluation grid, where the band ends anyway): the answer
+            # stands, so the band covers depth diffs (ADR-290).
             self.features.on_depth(ev)
-            self._dirty = True
 
     def _on_mark(self, ev: MarkPrice) -> None:
         r = self.rules
@@ -251,7 +253,7 @@ class GridStrategy:
         """The band of the last `desired_quotes` answer (see `QuietBand` for the exact claim)."""
         if self._dirty:
             return QuietBand(
-                1, 0, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MIN, self._q_pos, self._feed
+                1, 0, INT_MIN, INT_MAX, INT_MIN, INT_MAX, INT_MAX, INT_MIN, self._q_pos, self._feed, True
             )
         return QuietBand(
             self._lo2,
@@ -264,6 +266,7 @@ class GridStrategy:
             self._until_ms,
             self._q_pos,
             self._feed,
+            True,
         )
 
     @property

@@ -151,6 +151,36 @@ class MarketState:
                 heapq.heapify(self.ask_heap)
         self.asks[p] = q
 
+    def apply_diff(self, bids: tuple[tuple[int, int], ...], asks: tuple[tuple[int, int], ...]) -> None:
+        """A depth diff's levels (absolute lots; 0 removes the level): `put_bid` / `put_ask` or a pop
+        for each, written out (this loop runs for every level of every diff)."""
+        book, heap, push = self.bids, self.bid_heap, heapq.heappush
+        for p, q in bids:
+            if q > 0:
+                if p not in book:
+                    push(heap, -p)
+                    if len(heap) > 2 * len(book) + 64:  # mostly stale entries: rebuild
+                        heap = [-x for x in book]
+                        heap.append(-p)
+                        heapq.heapify(heap)
+                        self.bid_heap = heap
+                book[p] = q
+            else:
+                book.pop(p, None)
+        book, heap = self.asks, self.ask_heap
+        for p, q in asks:
+            if q > 0:
+                if p not in book:
+                    push(heap, p)
+                    if len(heap) > 2 * len(book) + 64:
+                        heap = list(book)
+                        heap.append(p)
+                        heapq.heapify(heap)
+                        self.ask_heap = heap
+                book[p] = q
+            else:
+                book.pop(p, None)
+
     def best_l2_bid(self) -> int | None:
         """Highest price in `bids` (None when empty)."""
         heap, book = self.bid_heap, self.bids

@@ -177,17 +177,11 @@ class Venue:
         if t >= self._next_due_ms:
             self.sched.run_due(t)
         m.has_l2 = True
-        for p, q in ev.bids:
-            if q > 0:
-                m.put_bid(p, q)
-            else:
-                m.bids.pop(p, None)
-        for p, q in ev.asks:
-            if q > 0:
-                m.put_ask(p, q)
-            else:
-                m.asks.pop(p, None)
-        self.matcher.after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
+        m.apply_diff(ev.bids, ev.asks)
+        if m.buys or m.sells:  # the changed prices matter only to our resting orders' queues
+            self.matcher.after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
+        else:
+            self.matcher.after_l2_change(m, None, None, t)
 
     def drop_l2(self, symbol: str) -> None:
         """Forget the L2 book (its sync broke): until the next snapshot, the book ticker is the market."""

@@ -127,12 +127,44 @@ def test_a_result_for_a_trial_another_driver_failed_is_dropped_and_not_queued_tw
         assert other.set_trial_state_values(t._trial_id, TrialState.FAIL)
     progress = Progress()
     figures: dict[str, Any] = {k: 0.0 for k in FIGURES} | {"max_abs_position_qty": 0.0}
-    assert driver._tell(study, space, late, figures, progress) is False
+    driver._tell(study, space, late, figures, progress)
     assert (progress.told, progress.taken_over) == (0, 1)
     driver._abandon(study, {}, [other_late], progress)
     assert (progress.requeued, progress.taken_over) == (0, 2)
     assert not study.get_trials(states=(TrialState.WAITING,))
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL, TrialState.FAIL]
+
+
+def test_abandoning_a_trial_while_another_driver_fails_it_queues_its_parameters_once(
+    inputs: Any, tmp_path: Path
+) -> None:
+    """Another driver's stale check (FAIL, then queue the parameters if the FAIL was accepted) runs
+    while this driver abandons the same trial: its parameters are queued exactly once, whichever
+    FAIL the database takes."""
+    from grinder.optimize.study import Progress, suggest
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    driver, study, space = _driver_study(inputs, url)
+    trial = study.ask()
+    suggest(trial, space)
+    other = open_storage(url, 1, 2)
+    sid = other.get_study_id_from_name("s")
+    own_enqueue = study.enqueue_trial
+
+    def enqueue_while_the_other_driver_fails_it(params: dict[str, Any], *args: Any, **kw: Any) -> None:
+        try:
+            other.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            pass  # this driver's FAIL came first: the other driver queues nothing
+        else:
+            optuna.Study(study_name="s", storage=other).enqueue_trial(params)
+        own_enqueue(params, *args, **kw)
+
+    study.enqueue_trial = enqueue_while_the_other_driver_fails_it  # type: ignore[method-assign]
+    driver._abandon(study, {}, [trial], Progress())
+    waiting = other.get_all_trials(sid, states=(TrialState.WAITING,))
+    assert len(waiting) == 1
+    assert waiting[0].system_attrs["fixed_params"] == trial.params  # what a queued trial will run
 
 
 def test_the_heartbeat_thread_keeps_tracked_trials_fresh_while_the_driver_is_blocked(

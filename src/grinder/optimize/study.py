@@ -472,11 +472,11 @@ class StudyDriver:
 
     def _tell(
         self, study: optuna.Study, space: Space, trial: Trial, figures: dict[str, Any], progress: Progress
-    ) -> bool:
-        """Store a finished trial's figures and values; False when the database refused them because
+    ) -> None:
+        """Store a finished trial's figures and values. When the database refuses them because
         another driver had already failed the trial as stale (this driver missed its heartbeats for
-        longer than --grace, e.g. blocked on a lost worker's result). That driver queued the trial's
-        parameters again when it failed it, so the result is dropped, not told twice."""
+        longer than --grace, e.g. blocked on a lost worker's result), the result is dropped, not told
+        twice: that driver queued the trial's parameters again when it failed it."""
         try:
             trial.set_user_attr(FIGURES_ATTR, {**figures, "driver": self.driver_id})
             for key, value in space.violations(figures).items():
@@ -484,9 +484,8 @@ class StudyDriver:
             study.tell(trial, space.objective_values(figures))
         except UpdateFinishedTrialError:
             self._taken_over(study, trial, progress)
-            return False
+            return
         progress.told += 1
-        return True
 
     @staticmethod
     def _taken_over(study: optuna.Study, trial: Trial, progress: Progress) -> None:
@@ -526,15 +525,16 @@ class StudyDriver:
         for fut in inflight:
             fut.cancel()
         for trial in [*inflight.values(), *held]:
-            if self.storage.get_trial(trial._trial_id).state.is_finished():  # the database, not our copy
-                self._taken_over(study, trial, progress)  # already failed and queued again elsewhere
-                continue
-            study.enqueue_trial(trial.params)
+            # FAIL first, queue second, as Optuna's stale check does: the database refuses the FAIL of
+            # a trial another driver has already failed (and queued again), so exactly one of the two
+            # queues its parameters. Queueing first would leave a second copy whenever the other
+            # driver failed it in between (ADR-298).
             try:
                 study.tell(trial, state=TrialState.FAIL)
-            except UpdateFinishedTrialError:  # failed elsewhere between the read and the tell
+            except UpdateFinishedTrialError:
                 self._taken_over(study, trial, progress)
                 continue
+            study.enqueue_trial(trial.params)
             progress.requeued += 1
         inflight.clear()
         held.clear()

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from grinder.binance import metrics
@@ -23,33 +24,26 @@ log = logging.getLogger("grinder.binance")
 E = TypeVar("E")
 
 
+@dataclass(eq=False)
 class EventSink(Generic[E]):
     """One stream's delivery: `deliver(ev)` from the frame handler; `close()` when the stream stops."""
 
-    def __init__(
-        self,
-        stream: str,
-        on_event: Callable[[E], None] | None,
-        queue: asyncio.Queue[E] | None,
-        *,
-        lossless: bool,
-    ) -> None:
-        self.stream = stream
-        self._on_event = on_event
-        self._queue = queue
-        self._lossless = lossless
-        self.backlog: deque[E] = deque()  # lossless only: events waiting for room, oldest first
-        self._drain_task: asyncio.Task[None] | None = None
-        self.dropped = 0
+    stream: str
+    on_event: Callable[[E], None] | None
+    queue: asyncio.Queue[E] | None
+    lossless: bool = field(kw_only=True)  # True: never drop (user data); False: drop and count
+    backlog: deque[E] = field(default_factory=deque, init=False)  # lossless: waiting for room, oldest first
+    dropped: int = field(default=0, init=False)
+    _drain_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def deliver(self, ev: E) -> None:
-        if self._on_event is not None:
+        if self.on_event is not None:
             try:
-                self._on_event(ev)
+                self.on_event(ev)
             except Exception:
                 log.exception("stream_event_handler_failed stream=%s event=%s", self.stream,
                               type(ev).__name__)
-        queue = self._queue
+        queue = self.queue
         if queue is None:
             return
         if not self.backlog:  # behind a backlog an event waits its turn, even if the queue has room
@@ -58,7 +52,7 @@ class EventSink(Generic[E]):
                 return
             except asyncio.QueueFull:
                 pass
-        if not self._lossless:
+        if not self.lossless:
             self.dropped += 1
             metrics.EVENTS_DROPPED_TOTAL.labels(self.stream).inc()
             if self.dropped == 1 or self.dropped % 1000 == 0:

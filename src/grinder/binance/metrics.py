@@ -61,6 +61,16 @@ MALFORMED_MESSAGES_TOTAL = Counter(
     "Stream messages that failed to decode and were skipped",
     ["stream"],
 )
+EVENTS_DROPPED_TOTAL = Counter(
+    "grinder_stream_events_dropped_total",
+    "Market-data events dropped because the consumer's queue was full, by stream",
+    ["stream"],
+)
+EVENT_BACKLOG = Gauge(
+    "grinder_stream_event_backlog",
+    "User-data events held in order because the consumer's queue was full, by stream",
+    ["stream"],
+)
 USER_STREAM_RECOVERED_FILLS_TOTAL = Counter(
     "grinder_user_stream_recovered_fills_total", "Fills fetched over REST after a user-stream gap"
 )

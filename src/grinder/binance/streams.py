@@ -26,6 +26,7 @@ from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import StreamGroup, stream_group
 from grinder.binance.errors import BinanceAPIError, MalformedMessage, RateLimitRefused
 from grinder.binance.parse import decode_stream_message
+from grinder.binance.sink import EventSink
 from grinder.core.clock import Clock, WallClock
 from grinder.core.events import BookTicker, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
@@ -328,8 +329,7 @@ class MarketStreams:
         self._rules = rules
         self._config = config or BinanceConfig()
         self._rest = rest
-        self._on_event = on_event
-        self._queue = queue
+        self._sink: EventSink[MarketEvent] = EventSink("market", on_event, queue, lossless=False)
         self._clock: Clock = clock or WallClock()
         self._session = session
         self._own_session = session is None
@@ -449,6 +449,7 @@ class MarketStreams:
         for task in self._snapshot_tasks.values():
             task.cancel()
         await stop_tasks([*self._tasks.values(), *self._snapshot_tasks.values()])
+        await self._sink.close()
         self._conns.clear()
         self._tasks.clear()
         self._snapshot_tasks.clear()
@@ -505,19 +506,12 @@ class MarketStreams:
             self._ticks.maybe_log(symbol, tick * (ev.bid_ticks + ev.ask_ticks) / 2)
         elif isinstance(ev, Trade):
             self._ticks.maybe_log(symbol, self._rules[symbol].tick_size * ev.price_ticks)
-        self._deliver(ev)
+        self._sink.deliver(ev)
 
-    def _deliver(self, ev: MarketEvent) -> None:
-        if self._on_event is not None:
-            try:
-                self._on_event(ev)
-            except Exception:
-                log.exception("market_event_handler_failed symbol=%s event=%s", ev.symbol, type(ev).__name__)
-        if self._queue is not None:
-            try:
-                self._queue.put_nowait(ev)
-            except asyncio.QueueFull:
-                self._malformed.report("queue", MalformedMessage("event queue full; event dropped"), b"")
+    @property
+    def dropped_events(self) -> int:
+        """Events a full queue made us drop (the books are kept before delivery, so they stay in sync)."""
+        return self._sink.dropped
 
     # ----------------------------------------------------------------- book snapshots
     def _ensure_snapshot(self, symbol: str) -> None:

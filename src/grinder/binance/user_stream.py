@@ -29,6 +29,7 @@ from grinder.binance.errors import BinanceAPIError, ErrorKind, MalformedMessage,
 from grinder.binance.parse import decode_stream_message
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.schemas import ListenKeyExpired, OrderResponse, UserTrade
+from grinder.binance.sink import EventSink
 from grinder.binance.streams import STREAM_SESSION_TIMEOUT, WsConnection, _MalformedLog, stop_tasks
 from grinder.binance.units import grids_for
 from grinder.core.clock import Clock, WallClock
@@ -177,8 +178,8 @@ class UserDataStream:
         self._rules = rules
         self.symbols = tuple(symbols) if symbols is not None else tuple(rules)
         self._config = config or BinanceConfig()
-        self._on_event = on_event
-        self._queue = queue
+        # Lossless: a fill is never dropped; a full queue makes the events wait, in order (ADR-300).
+        self._sink: EventSink[UserStreamEvent] = EventSink("user", on_event, queue, lossless=True)
         self._clock: Clock = clock or WallClock()
         self._session = session
         self._own_session = session is None
@@ -282,6 +283,7 @@ class UserDataStream:
             self._deferred_task = None
         await stop_tasks(self._tasks)
         self._tasks = []
+        await self._sink.close()
         if close_listen_key and self.listen_key is not None:
             with contextlib.suppress(BinanceAPIError, RateLimitRefused):
                 await self._rest.close_listen_key()
@@ -413,7 +415,7 @@ class UserDataStream:
             delivered,
             len(open_orders),
         )
-        self._deliver(UserStreamResynced(reason, tuple(open_orders), delivered, since_all))
+        self._sink.deliver(UserStreamResynced(reason, tuple(open_orders), delivered, since_all))
         return delivered
 
     async def _trades_since(self, symbol: str, since_ms: int) -> list[UserTrade]:
@@ -444,7 +446,7 @@ class UserDataStream:
         elif isinstance(ev, AccountUpdate):
             key = (ev.reason, ev.event_time_ms, ev.transaction_time_ms, len(ev.balances), len(ev.positions))
             if self._seen_account.add(key):
-                self._deliver(ev)
+                self._sink.deliver(ev)
             else:
                 metrics.USER_STREAM_DUPLICATES_TOTAL.inc()
         else:
@@ -459,16 +461,7 @@ class UserDataStream:
         seen = ev.transaction_time_ms or ev.event_time_ms
         if seen > self._last_seen_ms.get(ev.symbol, 0):
             self._last_seen_ms[ev.symbol] = seen
-        self._deliver(ev)
-
-    def _deliver(self, ev: UserStreamEvent) -> None:
-        if self._on_event is not None:
-            try:
-                self._on_event(ev)
-            except Exception:
-                log.exception("user_event_handler_failed event=%s", type(ev).__name__)
-        if self._queue is not None:
-            self._queue.put_nowait(ev)
+        self._sink.deliver(ev)
 
     @property
     def malformed_count(self) -> int:

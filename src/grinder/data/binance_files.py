@@ -55,11 +55,21 @@ _SYMBOL_RE = re.compile(r"^([A-Z0-9]{2,30})[-_]")
 
 
 @dataclass(frozen=True, slots=True)
-class QuoteColumns:
-    """Best bid/ask updates of one symbol, in file order (ticks, lots, epoch ms)."""
+class SymbolColumns:
+    """One symbol's rows of one file kind, in file order; `time_ms` (epoch ms) is the merge key."""
 
     symbol: str
-    time_ms: I64  # transaction_time: the merge key
+    time_ms: I64
+
+    def __len__(self) -> int:
+        return len(self.time_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteColumns(SymbolColumns):
+    """Best bid/ask updates of one symbol, in file order (ticks, lots, epoch ms); `time_ms` is the
+    transaction time."""
+
     event_ms: I64
     update_id: I64
     bid: IntArr
@@ -67,23 +77,16 @@ class QuoteColumns:
     ask: IntArr
     ask_qty: IntArr
 
-    def __len__(self) -> int:
-        return len(self.time_ms)
-
 
 @dataclass(frozen=True, slots=True)
-class TradeColumns:
-    """Public trades of one symbol (aggTrades: trade_id is the aggregate id), in file order."""
+class TradeColumns(SymbolColumns):
+    """Public trades of one symbol (aggTrades: trade_id is the aggregate id), in file order; `time_ms`
+    is transact_time / time (and the event time: files carry no E)."""
 
-    symbol: str
-    time_ms: I64  # transact_time / time: the merge key (and the event time: files carry no E)
     trade_id: I64
     price: IntArr
     qty: IntArr
     buyer_is_maker: BoolArr
-
-    def __len__(self) -> int:
-        return len(self.time_ms)
 
 
 def symbol_from_filename(path: str | Path) -> str | None:

@@ -15,10 +15,10 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
@@ -154,6 +154,33 @@ class JournalRiskState:
     utc_day: int | None
     day_start_equity: Decimal | None
     note: str
+
+
+# How a stored column becomes the record field of the same name (as stored when absent; NULL stays None).
+_DECODE: dict[str, Callable[[Any], Any]] = {
+    "side": Side,
+    "outcome": Outcome,
+    "status": OrderStatus,
+    "position_side": PositionSide,
+    "reduce_only": bool,
+    "latched": bool,
+    "entry_price": Decimal,
+    "high_water": Decimal,
+    "day_start_equity": Decimal,
+}
+
+
+R = TypeVar("R")
+
+
+def _record(cls: type[R], row: dict[str, Any]) -> R:
+    """A journal record from its row: every field from the column of its name, decoded by `_DECODE`."""
+    values = []
+    for f in fields(cast(Any, cls)):
+        v = row[f.name]
+        decode = _DECODE.get(f.name)
+        values.append(v if v is None or decode is None else decode(v))
+    return cls(*values)
 
 
 def _kind(cmd: object) -> str:
@@ -472,13 +499,7 @@ class Journal:
         rows = self._rows("SELECT * FROM risk_state ORDER BY seq DESC LIMIT 1")
         if not rows:
             return None
-        r = rows[0]
-
-        def dec(v: str | None) -> Decimal | None:
-            return None if v is None else Decimal(v)
-
-        return JournalRiskState(r["time_ms"], bool(r["latched"]), r["reason"], dec(r["high_water"]),
-                                r["utc_day"], dec(r["day_start_equity"]), r["note"])
+        return _record(JournalRiskState, rows[0])
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:
@@ -511,62 +532,16 @@ class Journal:
         return now_s if last is None or now_s > last else last + 1
 
     def commands(self) -> list[JournalCommand]:
-        return [
-            JournalCommand(
-                r["seq"],
-                r["time_ms"],
-                r["kind"],
-                r["symbol"],
-                r["client_order_id"],
-                None if r["side"] is None else Side(r["side"]),
-                r["order_type"],
-                r["price_ticks"],
-                r["qty_lots"],
-                r["time_in_force"],
-                bool(r["reduce_only"]),
-                r["level"],
-            )
-            for r in self._in_order("commands")
-        ]
+        return [_record(JournalCommand, r) for r in self._in_order("commands")]
 
     def results(self) -> list[JournalResult]:
-        return [
-            JournalResult(
-                r["seq"],
-                r["time_ms"],
-                r["kind"],
-                r["symbol"],
-                r["client_order_id"],
-                Outcome(r["outcome"]),
-                r["order_id"],
-                None if r["status"] is None else OrderStatus(r["status"]),
-                r["code"],
-                r["reason"],
-            )
-            for r in self._in_order("results")
-        ]
+        return [_record(JournalResult, r) for r in self._in_order("results")]
 
     def positions(self, symbol: str | None = None) -> list[JournalPosition]:
-        return [
-            JournalPosition(
-                r["seq"],
-                r["time_ms"],
-                r["symbol"],
-                PositionSide(r["position_side"]),
-                r["amount_lots"],
-                None if r["entry_price"] is None else Decimal(r["entry_price"]),
-                r["reason"],
-            )
-            for r in self._in_order("positions", symbol)
-        ]
+        return [_record(JournalPosition, r) for r in self._in_order("positions", symbol)]
 
     def blocks(self) -> list[JournalBlock]:
-        return [
-            JournalBlock(
-                r["seq"], r["time_ms"], r["source"], r["kind"], r["symbol"], r["client_order_id"], r["reason"]
-            )
-            for r in self._in_order("blocks")
-        ]
+        return [_record(JournalBlock, r) for r in self._in_order("blocks")]
 
     def fills(self, symbol: str | None = None) -> list[Fill]:
         """Every journaled fill in journal order, as core `Fill` values."""

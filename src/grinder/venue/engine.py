@@ -22,7 +22,6 @@ import numpy.typing as npt
 
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
 from grinder.core.enums import MarginType, Side
-from grinder.core.errors import ErrorCode
 from grinder.core.events import (
     AccountUpdate,
     BookTicker,
@@ -33,7 +32,6 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.rules import SymbolRules
-from grinder.venue import errors as E
 from grinder.venue.book import MarketState, market_of, side_levels
 from grinder.venue.conditional import ConditionalOrders
 from grinder.venue.config import VenueConfig
@@ -120,14 +118,17 @@ class Venue:
     def _market(self, symbol: str) -> MarketState:
         return market_of(self._markets, symbol)
 
-    def on_book_ticker(self, ev: BookTicker) -> None:
-        """Best bid/ask update: matches resting orders the new quote reaches."""
-        m = self._markets.get(ev.symbol)
-        if m is None:
-            raise VenueReject(ErrorCode.BAD_SYMBOL, E.MSG_BAD_SYMBOL)
-        t = ev.transaction_time_ms
+    def _market_at(self, symbol: str, t: int) -> MarketState:
+        """The market an event at venue time `t` is for, after what fell due by `t` (latency, funding)."""
+        m = market_of(self._markets, symbol)
         if t >= self._next_due_ms:
             self.sched.run_due(t)
+        return m
+
+    def on_book_ticker(self, ev: BookTicker) -> None:
+        """Best bid/ask update: matches resting orders the new quote reaches."""
+        t = ev.transaction_time_ms
+        m = self._market_at(ev.symbol, t)
         m.bid = ev.bid_ticks
         m.bid_lots = ev.bid_lots
         m.ask = ev.ask_ticks
@@ -143,12 +144,8 @@ class Venue:
 
     def on_trade(self, ev: Trade) -> None:
         """A public trade: consumes queue ahead of our orders at its price; fills orders it trades through."""
-        m = self._markets.get(ev.symbol)
-        if m is None:
-            raise VenueReject(ErrorCode.BAD_SYMBOL, E.MSG_BAD_SYMBOL)
         t = ev.trade_time_ms
-        if t >= self._next_due_ms:
-            self.sched.run_due(t)
+        m = self._market_at(ev.symbol, t)
         p = ev.price_ticks
         sweep = (t, 1 if ev.buyer_is_maker else -1)
         m.sweep = sweep
@@ -162,20 +159,16 @@ class Venue:
 
     def on_depth_snapshot(self, ev: DepthSnapshot) -> None:
         """Replace the L2 book; our orders' queue positions are re-observed at their levels."""
-        m = self._market(ev.symbol)
         t = ev.transaction_time_ms
-        if t >= self._next_due_ms:
-            self.sched.run_due(t)
+        m = self._market_at(ev.symbol, t)
         m.has_l2 = True
         m.set_l2({p: q for p, q in ev.bids if q > 0}, {p: q for p, q in ev.asks if q > 0})
         self.matcher.after_l2_change(m, None, None, t)  # every level may have changed
 
     def on_depth_update(self, ev: DepthUpdate) -> None:
         """Apply a depth diff (absolute quantities; 0 removes a level)."""
-        m = self._market(ev.symbol)
         t = ev.transaction_time_ms
-        if t >= self._next_due_ms:
-            self.sched.run_due(t)
+        m = self._market_at(ev.symbol, t)
         m.has_l2 = True
         m.apply_diff(ev.bids, ev.asks)
         if m.buys or m.sells:  # the changed prices matter only to our resting orders' queues
@@ -191,10 +184,8 @@ class Venue:
 
     def on_mark_price(self, ev: MarkPrice) -> None:
         """Mark price and funding rate; funding settles at the announced funding time."""
-        m = self._market(ev.symbol)
         t = ev.event_time_ms
-        if t >= self._next_due_ms:
-            self.sched.run_due(t)
+        m = self._market_at(ev.symbol, t)
         m.mark = ev.mark_price
         if m.funding_plan:
             return  # historical rates decide the times and rates (set_funding_rates)

@@ -106,3 +106,39 @@ def test_limit_buy_through_the_touch_takes_up_to_its_price_then_rests() -> None:
     [rest] = v.open_orders("BTCUSDT")
     assert rest.executed_lots == 3 and rest.price_ticks == 600_010
     assert Decimal(rest.cum_quote) > 0
+
+
+def test_the_venue_reads_the_sync_book_and_copies_it_before_a_taker_walk() -> None:
+    """ADR-320: the venue reads the live book's levels (no copy per diff), and its own taker fills
+    never write into that book: the walk takes a private copy, which then follows the diffs itself."""
+    v = Venue(VenueConfig(fill_model="queue"), {"BTCUSDT": btcusdt_rules()})
+    book = LocalOrderBook("BTCUSDT", on_apply=lambda c: _mirror(v, book, c))
+    book.apply_snapshot(_SNAP)
+    market = v._markets["BTCUSDT"]
+    assert market.bids is book.sides()[0].levels and market.asks is book.sides()[1].levels
+    book.on_diff(DepthUpdate("BTCUSDT", 9, 11, 8, ((599_995, 4),), ((600_000, 0),), 1_001, 1_001))
+    assert v.best_bid_ask("BTCUSDT") == (599_995, 4, 600_010, 2)  # the book's new touch, read in place
+    v.place(PlaceOrder("BTCUSDT", Side.BUY, OrderType.MARKET, 3, "walk", None, None), 1_002)
+    assert [(t.price_ticks, t.qty_lots) for t in v.user_trades("BTCUSDT")] == [(600_010, 2), (600_020, 1)]
+    assert book.levels()[1] == {600_010: 2, 600_020: 30}  # the exchange's book is not ours to take from
+    assert market.asks == {600_020: 29}
+    book.on_diff(DepthUpdate("BTCUSDT", 12, 12, 11, ((599_995, 0),), ((600_015, 6),), 1_003, 1_003))
+    assert market.asks == {600_015: 6, 600_020: 29} and market.bids == book.levels()[0]
+    assert v.best_bid_ask("BTCUSDT") == (599_990, 5, 600_015, 6)
+
+
+_SNAP = DepthSnapshot(
+    symbol="BTCUSDT",
+    last_update_id=10,
+    bids=((599_990, 5), (599_980, 50)),
+    asks=((600_000, 1), (600_010, 2), (600_020, 30)),
+    event_time_ms=1_000,
+    transaction_time_ms=1_000,
+)
+
+
+def _mirror(v: Venue, book: LocalOrderBook, change: DepthSnapshot | DepthUpdate) -> None:
+    if isinstance(change, DepthSnapshot):
+        v.on_depth_snapshot(change, shared=book.sides())
+    else:
+        v.on_depth_update(change)

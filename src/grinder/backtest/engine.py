@@ -154,13 +154,14 @@ class _SymbolBook:
     def __init__(self, symbol: str, venue: Venue) -> None:
         def mirror(change: DepthSnapshot | DepthUpdate) -> None:
             if isinstance(change, DepthSnapshot):
-                venue.on_depth_snapshot(change)
+                venue.on_depth_snapshot(change, shared=sync.sides())
             else:
                 venue.on_depth_update(change)
 
         # Diffs before the snapshot are buffered and those it does not cover are applied right after
-        # it; only what the sync accepts reaches the venue (the live book's rules, protocol §5.3).
-        self.sync = LocalOrderBook(symbol, on_apply=mirror)
+        # it; only what the sync accepts reaches the venue (the live book's rules, protocol §5.3). The
+        # venue reads the sync's levels rather than applying each diff to a copy (ADR-320).
+        sync = self.sync = LocalOrderBook(symbol, on_apply=mirror)
         self.paused_since: int | None = None
 
 

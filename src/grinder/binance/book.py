@@ -235,6 +235,12 @@ class LocalOrderBook:
         self._check()
         return self._asks.top(depth)
 
+    def sides(self) -> tuple[_Side, _Side]:
+        """The (bids, asks) sides themselves, whatever the sync state: `levels` (price ticks -> lots)
+        and `best()`, updated in place by every diff and emptied on a resync. For a consumer that
+        reads the book without a copy of its own (the backtest venue, ADR-320); never write to them."""
+        return self._bids, self._asks
+
     def levels(self) -> tuple[dict[int, int], dict[int, int]]:
         """Copies of every (price ticks -> lots) level per side, whatever the sync state (for tests
         and for comparing books; trading code reads `best_bid` / `bids`, which refuse a stale book)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 from decimal import Decimal
+from typing import Protocol
 
 from grinder.core.enums import MarginType, Side
 from grinder.core.errors import ErrorCode
@@ -15,6 +16,15 @@ from grinder.venue.errors import VenueReject
 from grinder.venue.fill_rule import NO_BUY, NO_SELL
 from grinder.venue.orders import Order
 from grinder.venue.views import TradeView
+
+
+class L2Side(Protocol):
+    """One side of a depth book kept by its owner (the backtester's live book sync, ADR-320): its
+    levels (price ticks -> lots, no zero entries) and its best level."""
+
+    levels: dict[int, int]
+
+    def best(self) -> tuple[int, int] | None: ...
 
 
 class MarketState:
@@ -43,6 +53,7 @@ class MarketState:
         "im_other",
         "im_sell_lots",
         "im_sell_units",
+        "l2_shared",
         "last_funding_ms",
         "leverage",
         "margin_type",
@@ -89,6 +100,10 @@ class MarketState:
         self.asks: dict[int, int] = {}
         self.bid_heap: list[int] = []
         self.ask_heap: list[int] = []
+        # While not None, `bids`/`asks` are the `levels` of these sides of a book kept elsewhere (the
+        # backtester's live book sync, ADR-320): its owner applies every diff and the heaps above
+        # are unused. The first write of our own (a taker fill) takes a private copy (`own_l2`).
+        self.l2_shared: tuple[L2Side, L2Side] | None = None
         self.mark: Decimal | None = None
         self.funding_rate = ZERO
         self.next_funding_ms = 0  # 0 = unknown until the first mark price event
@@ -127,11 +142,23 @@ class MarketState:
         self.max_lots = int(rules.max_qty / step) if rules.max_qty > 0 else 0
 
     def set_l2(self, bids: dict[int, int], asks: dict[int, int]) -> None:
+        self.l2_shared = None
         self.bids, self.asks = bids, asks
         self.bid_heap = [-p for p in bids]
         self.ask_heap = list(asks)
         heapq.heapify(self.bid_heap)
         heapq.heapify(self.ask_heap)
+
+    def share_l2(self, bids: L2Side, asks: L2Side) -> None:
+        """Read the L2 levels from a book kept elsewhere, which applies every diff itself (ADR-320)."""
+        self.l2_shared = (bids, asks)
+        self.bids, self.asks = bids.levels, asks.levels
+        self.bid_heap, self.ask_heap = [], []
+
+    def own_l2(self) -> None:
+        """Before the venue writes a level itself: a private copy of shared levels (no-op if owned)."""
+        if self.l2_shared is not None:
+            self.set_l2(dict(self.bids), dict(self.asks))
 
     def put_bid(self, p: int, q: int) -> None:
         if p not in self.bids:
@@ -183,6 +210,9 @@ class MarketState:
 
     def best_l2_bid(self) -> int | None:
         """Highest price in `bids` (None when empty)."""
+        if self.l2_shared is not None:
+            best = self.l2_shared[0].best()
+            return None if best is None else best[0]
         heap, book = self.bid_heap, self.bids
         while heap:
             p = -heap[0]
@@ -193,6 +223,9 @@ class MarketState:
 
     def best_l2_ask(self) -> int | None:
         """Lowest price in `asks` (None when empty)."""
+        if self.l2_shared is not None:
+            best = self.l2_shared[1].best()
+            return None if best is None else best[0]
         heap, book = self.ask_heap, self.asks
         while heap:
             p = heap[0]

@@ -32,7 +32,7 @@ from grinder.core.events import (
     Trade,
 )
 from grinder.core.rules import SymbolRules
-from grinder.venue.book import MarketState, market_of, side_levels
+from grinder.venue.book import L2Side, MarketState, market_of, side_levels
 from grinder.venue.conditional import ConditionalOrders
 from grinder.venue.config import VenueConfig
 from grinder.venue.emission import UserEvents
@@ -157,20 +157,29 @@ class Venue:
         if self.conditional.orders:
             self.conditional.on_price(ev.symbol, t, last=m.rules.tick_size * p)
 
-    def on_depth_snapshot(self, ev: DepthSnapshot) -> None:
-        """Replace the L2 book; our orders' queue positions are re-observed at their levels."""
+    def on_depth_snapshot(self, ev: DepthSnapshot, shared: tuple[L2Side, L2Side] | None = None) -> None:
+        """Replace the L2 book; our orders' queue positions are re-observed at their levels.
+
+        `shared`: the (bids, asks) sides of a book that already holds this snapshot and will apply
+        every later diff before it is given here (the backtester's live book sync, ADR-320); the
+        venue then reads its levels instead of keeping a copy."""
         t = ev.transaction_time_ms
         m = self._market_at(ev.symbol, t)
         m.has_l2 = True
-        m.set_l2({p: q for p, q in ev.bids if q > 0}, {p: q for p, q in ev.asks if q > 0})
+        if shared is None:
+            m.set_l2({p: q for p, q in ev.bids if q > 0}, {p: q for p, q in ev.asks if q > 0})
+        else:
+            m.share_l2(*shared)
         self.matcher.after_l2_change(m, None, None, t)  # every level may have changed
 
     def on_depth_update(self, ev: DepthUpdate) -> None:
-        """Apply a depth diff (absolute quantities; 0 removes a level)."""
+        """Apply a depth diff (absolute quantities; 0 removes a level); with shared levels
+        (`on_depth_snapshot`) their owner has applied it already."""
         t = ev.transaction_time_ms
         m = self._market_at(ev.symbol, t)
         m.has_l2 = True
-        m.apply_diff(ev.bids, ev.asks)
+        if m.l2_shared is None:
+            m.apply_diff(ev.bids, ev.asks)
         if m.buys or m.sells:  # the changed prices matter only to our resting orders' queues
             self.matcher.after_l2_change(m, {p for p, _ in ev.bids}, {p for p, _ in ev.asks}, t)
         else:

@@ -156,6 +156,7 @@ class Matcher:
             return
         # L2 depth walk: touch first, then deeper levels, each at its own price, as far as the limit
         buy = o.side is Side.BUY
+        m.own_l2()  # the walk below writes levels: never into a book the venue only reads
         book, put = (m.asks, m.put_ask) if buy else (m.bids, m.put_bid)
         levels = side_levels(m, o.side)
         k = 0

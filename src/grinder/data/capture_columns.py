@@ -16,6 +16,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 import msgspec
 import numpy as np
@@ -44,6 +45,7 @@ _CHUNK = 1 << 22  # compressed bytes read at a time
 _COMBINED = msgspec.json.Decoder(CombinedMsg)
 _PREFIX = b'{"stream"'
 _FLAT = (BookTickerMsg, TradeMsg, AggTradeMsg)
+_TYPED = frozenset((*_FLAT, DepthUpdateMsg))
 _CACHE_LIMIT = 1 << 20  # distinct strings per grid remembered while loading one file
 
 
@@ -209,6 +211,12 @@ def _read(p: Path, rules: Mapping[str, SymbolRules]) -> SourceColumns:
     convs: dict[str, _Conv] = {}
     decode = _COMBINED.decode
     bad = (msgspec.ValidationError, msgspec.DecodeError)
+    # the per-line work of `out.add` / `_Conv.row`, written out for the common lines (ADR-321)
+    keys, syms, rows, sym_of = out.keys, out.sym, out.rows, out.sym_of
+    last_s: str | None = None
+    pc: _Units | None = None
+    qc: _Units | None = None
+    sym_no = 0
     for lineno, line in enumerate(gzip_lines(p), start=1):
         ns_text, _, raw = line.partition(b" ")
         raw = raw.strip()
@@ -220,18 +228,36 @@ def _read(p: Path, rules: Mapping[str, SymbolRules]) -> SourceColumns:
                 msg = decode(raw).data
             except bad:
                 msg = None
-        if isinstance(msg, (*_FLAT, DepthUpdateMsg)):
-            conv = convs.get(msg.s)
-            if conv is None and msg.s in rules:
-                conv = convs[msg.s] = _Conv(rules[msg.s])
-            if conv is not None:
+        kind = type(msg)
+        if kind in _TYPED:
+            typed = cast("BookTickerMsg | TradeMsg | AggTradeMsg | DepthUpdateMsg", msg)
+            s = typed.s
+            if s != last_s:
+                conv = convs.get(s)
+                if conv is None and s in rules:
+                    conv = convs[s] = _Conv(rules[s])
+                if conv is None:
+                    pc = qc = None
+                else:
+                    pc, qc = conv._pc, conv._qc
+                    sym_no = sym_of.setdefault(s, len(sym_of))
+                last_s = s
+            if pc is not None and qc is not None:
                 try:
                     key = int(ns_text)
-                    if isinstance(msg, DepthUpdateMsg):
-                        out.add_event(key, conv.depth(msg))
+                    if kind is BookTickerMsg:
+                        m = cast(BookTickerMsg, typed)
+                        row: Row = (m.T, QUOTE, pc[m.b], pc[m.a], qc[m.B], qc[m.A], m.u, m.E)
+                    elif kind is DepthUpdateMsg:
+                        out.add_event(key, convs[s].depth(cast(DepthUpdateMsg, typed)))
+                        symbol = s
+                        continue
                     else:
-                        out.add(key, msg.s, conv.row(msg))
-                    symbol = msg.s
+                        row = convs[s].row(cast("TradeMsg | AggTradeMsg", typed))
+                    keys.append(key)
+                    syms.append(sym_no)
+                    rows.append(row)
+                    symbol = s
                     continue
                 except ValueError:
                     pass  # off-grid or malformed: the live parser raises the error naming the line
@@ -239,4 +265,5 @@ def _read(p: Path, rules: Mapping[str, SymbolRules]) -> SourceColumns:
         if decoded is not None:
             symbol = getattr(decoded[1], "symbol", symbol)
             out.add_event(*decoded)
+            last_s = None  # `add_event` may have numbered a new symbol
     return out.source(str(p))

@@ -63,18 +63,19 @@ def test_backtest_book_equals_the_live_book_after_every_diff(capture_tape: Tape,
     assert crossed == 0
 
 
+_SNAP = DepthSnapshot(
+    symbol="BTCUSDT",
+    last_update_id=10,
+    bids=((599_990, 5), (599_980, 50)),
+    asks=((600_000, 1), (600_010, 2), (600_020, 30)),
+    event_time_ms=1_000,
+    transaction_time_ms=1_000,
+)
+
+
 def _l2_venue() -> Venue:
     v = Venue(VenueConfig(fill_model="queue"), {"BTCUSDT": btcusdt_rules()})
-    v.on_depth_snapshot(
-        DepthSnapshot(
-            symbol="BTCUSDT",
-            last_update_id=10,
-            bids=((599_990, 5), (599_980, 50)),
-            asks=((600_000, 1), (600_010, 2), (600_020, 30)),
-            event_time_ms=1_000,
-            transaction_time_ms=1_000,
-        )
-    )
+    v.on_depth_snapshot(_SNAP)
     return v
 
 
@@ -125,16 +126,6 @@ def test_the_venue_reads_the_sync_book_and_copies_it_before_a_taker_walk() -> No
     book.on_diff(DepthUpdate("BTCUSDT", 12, 12, 11, ((599_995, 0),), ((600_015, 6),), 1_003, 1_003))
     assert market.asks == {600_015: 6, 600_020: 29} and market.bids == book.levels()[0]
     assert v.best_bid_ask("BTCUSDT") == (599_990, 5, 600_015, 6)
-
-
-_SNAP = DepthSnapshot(
-    symbol="BTCUSDT",
-    last_update_id=10,
-    bids=((599_990, 5), (599_980, 50)),
-    asks=((600_000, 1), (600_010, 2), (600_020, 30)),
-    event_time_ms=1_000,
-    transaction_time_ms=1_000,
-)
 
 
 def _mirror(v: Venue, book: LocalOrderBook, change: DepthSnapshot | DepthUpdate) -> None:

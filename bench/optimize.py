@@ -28,7 +28,7 @@ the trial's size, so it bounds the speed-up hardest on tiny trials: at --quotes 
 decides whether a run shows 1.6x. A real search backtests hours or days of a symbol per trial (a day
 of BTCUSDT is ~23 M events), so the driver's share there is far smaller than in either setting.
 
-    python bench/optimize.py                      # 3 rounds x 12 trials per configuration
+    python bench/optimize.py                      # 5 alternating rounds x 12 trials per configuration
     python bench/optimize.py --quotes 3000 --trials 16    # tiny trials: the driver-bound case
 """
 
@@ -128,12 +128,12 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=12, help="complete trials per configuration and round")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of 1 and 2 workers")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds of 1 and 2 workers")
     ap.add_argument("--days", type=int, default=1, help="generated days of data")
     ap.add_argument("--quotes", type=int, default=12000, help="quotes per day (trades: a third of that)")
     args = ap.parse_args()
     if args.trials < 1 or args.rounds < 1:
-        raise SystemExit("bench/optimize.py: --trials and --rounds must be at least 1")
+        ap.error("--trials and --rounds must be at least 1")
     root = Path(tempfile.mkdtemp(prefix="grinder-bench-optimize-"))
     data = write_demo(root, days=args.days, quotes=args.quotes, trades=args.quotes // 3)
     job = TrialJob(DataSpec((str(data),)), (root / "base.toml").read_text(encoding="utf-8"), ())

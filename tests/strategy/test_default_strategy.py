@@ -203,3 +203,35 @@ async def test_klines_warm_up_and_its_graceful_degradation(caplog: pytest.LogCap
     assert "strategy_warm_up_unavailable" in caplog.text and "first closed bar" in caplog.text
     with pytest.raises(ValueError, match="kline row 0 is malformed"):
         bars_from_klines([["x"]], RULES, T0)
+
+
+def test_size_skew_keeps_the_size_of_levels_still_quoted_within_the_cap() -> None:
+    # 3 levels of 4 lots, cap 20, no anchor skew: a 4-lot buy fill scales new buy levels to 4 × 16/20
+    # = 3 lots. Shrinking the buys still quoted at the same prices changed no resting price for one
+    # quantity amend each (49 of 533 writes in a speed-10 demo); they keep their 4 lots while the
+    # room holds them and leaves the levels further out their scaled size (ADR-310)
+    g = GridConfig(spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("10"), order_qty=Decimal("0.004"),
+                   max_position=Decimal("0.02"), levels=3, anchor_skew_bps=Decimal(0), size_skew=True)  # fmt: skip
+    s = GridStrategy(SYM, RULES, StrategyConfig(grid=g))
+    s.on_event(book(MID - 1, MID + 1, T0))
+
+    def buys(qs: QuoteSet) -> list[tuple[int, int]]:
+        return sorted(((q.price_ticks, q.qty_lots) for q in qs.quotes if q.side is Side.BUY), reverse=True)
+
+    flat = buys(s.desired_quotes(0, T0))
+    assert [lots for _, lots in flat] == [4, 4, 4]
+    s.on_fill(fill(Side.BUY, flat[0][0], 4, T0))
+    after = buys(s.desired_quotes(4, T0 + 1))
+    assert after == flat  # before: [3, 3, 3], three quantity amends
+    # one step down (the mid moved past the band): the two levels still quoted keep 4 lots, the new
+    # outer level gets the scaled 3
+    step = flat[0][0] - flat[1][0]
+    m = MID - step * 6 // 5
+    s.on_event(book(m - 1, m + 1, T0 + 2))
+    moved = buys(s.desired_quotes(4, T0 + 2))
+    assert moved == [(flat[1][0], 4), (flat[2][0], 4), (flat[2][0] - step, 3)]
+    # near the cap the room still rules: 12 held, 8 lots of room; a kept level may not squeeze the
+    # levels further out below their scaled size (2, the minimum order here)
+    near = buys(s.desired_quotes(12, T0 + 3))
+    assert sum(lots for _, lots in near) + 12 <= 20
+    assert [lots for _, lots in near] == [4, 2, 2]

@@ -307,6 +307,12 @@ class GridStrategy:
     def _spacing_now(self) -> Fraction:
         return self._sp
 
+    def _resting_sizes(self, position_lots: int) -> dict[tuple[Side, int], int] | None:
+        """(side, price) -> lots of the last answer's grid quotes, for size skew to keep (ADR-310)."""
+        if not (self.cfg.grid.size_skew and position_lots and self._qs.quotes):
+            return None
+        return {(q.side, q.price_ticks): q.qty_lots for q in self._qs.quotes}
+
     def _set_band_empty(self) -> None:
         self._lo2, self._hi2 = 1, 0
         self._bid_lo, self._bid_hi, self._ask_lo, self._ask_hi = INT_MIN, INT_MAX, INT_MIN, INT_MAX
@@ -414,6 +420,7 @@ class GridStrategy:
                 sell_min_ticks=self._sell_min_ticks,
                 max_levels=(99, (self.cfg.grid.levels + 1) // 2, 1)[self._pressure],
                 skew_step_ticks=step,
+                resting=self._resting_sizes(position_lots),
             )
             reasons = tox.reasons()
             reason = QUOTING if not reasons else "QUOTING:" + ",".join(reasons)

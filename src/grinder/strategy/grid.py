@@ -195,7 +195,8 @@ class GridPolicy:
         skew_step_ticks: int = 0,
         resting: Mapping[tuple[Side, int], int] | None = None,
     ) -> GridBuild:
-        """Desired quotes for this state. A side whose spacing is None is not quoted (paused).
+        """Desired quotes for this state. A side whose spacing is None is not quoted (paused). Only
+        the `max_levels` nearest levels of a side are new; further ones only where `resting` has them.
 
         Position cap: every side is filled inside-out while the lots on that side (take-profits
         first) keep `position ± all of them` within ±max_position, so even if every resting order
@@ -236,13 +237,14 @@ class GridPolicy:
             top, crossed = self._quote_side(
                 True,
                 center,
-                self.offsets(anchor_ticks, buy_spacing_bps)[:max_levels],
+                self.offsets(anchor_ticks, buy_spacing_bps),
                 buy_room,
                 ask_ticks,
                 min(buy_max_ticks, tp_sell_min - 1),
                 max_pos - held if shrink_buy else -1,
                 quotes,
                 resting,
+                max_levels,
             )
             if top != INT_MIN:
                 ask_lo = max(ask_lo, top + 1)
@@ -251,13 +253,14 @@ class GridPolicy:
             top, crossed = self._quote_side(
                 False,
                 center,
-                self.offsets(anchor_ticks, sell_spacing_bps)[:max_levels],
+                self.offsets(anchor_ticks, sell_spacing_bps),
                 sell_room,
                 bid_ticks,
                 max(sell_min_ticks, tp_buy_max + 1),
                 max_pos - held if shrink_sell else -1,
                 quotes,
                 resting,
+                max_levels,
             )
             if top != INT_MAX:
                 bid_hi = min(bid_hi, top - 1)
@@ -276,13 +279,15 @@ class GridPolicy:
         keep_num: int,
         out: list[DesiredQuote],
         resting: Mapping[tuple[Side, int], int] | None = None,
+        max_levels: int = 99,
     ) -> tuple[int, int]:
         """Append one side's levels to `out`; returns (innermost quoted price, innermost withheld price).
 
         `touch` is the best ask (buys) or best bid (sells); `limit` the furthest-in price allowed
         (PERCENT_PRICE and our own take-profits); `keep_num` ≥ 0 scales sizes by keep_num / max, except
         that a level quoted in `resting` keeps its (larger, never above the unscaled) size while the
-        room allows it.
+        room allows it. Levels beyond `max_levels` (a thinned grid) are quoted only where `resting`
+        has them: thinning places no new outer level but cancels none that still rests (ADR-313).
         """
         symbol, post_only = self.symbol, self.cfg.post_only
         lo_px, hi_px, max_lots = self._min_ticks_price, self._max_ticks, self._max_qty_lots
@@ -301,6 +306,8 @@ class GridPolicy:
                     continue
             if p < lo_px or p > hi_px:
                 continue
+            if i >= max_levels and (resting is None or (side, p) not in resting):
+                continue  # thinned: no new outer level
             lots = self.base_lots(p)
             if keep_num >= 0:
                 if keep_num == 0:

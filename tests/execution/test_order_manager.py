@@ -109,6 +109,26 @@ def test_an_echo_of_an_earlier_amend_does_not_free_the_amend_in_flight() -> None
     assert wo.state is WorkingState.OPEN and wo.price_ticks == MID - 10
 
 
+def test_an_amend_answer_after_its_event_does_not_free_a_cancel_in_flight() -> None:
+    # the stream's AMENDMENT frees the order, the quote leaves and a cancel goes out; the amend's REST
+    # answer arrives only now: the order stays frozen for the cancel (freeing it sent the cancel
+    # twice, the second refused -2011: seen in a speed-10 demo)
+    m = om(price_tolerance_bps=0)
+    [b1] = placed(m, [quote(Side.BUY, "b1", MID - 20, 4)])
+    [a1] = m.plan(SYM, [quote(Side.BUY, "b1", MID - 15, 4)], mid_ticks=MID)
+    m.on_submitted(a1)
+    m.on_order_update(update(b1, OrderStatus.NEW, execution=ExecutionType.AMENDMENT, price=MID - 15))
+    [cancel] = m.plan(SYM, [], mid_ticks=MID)
+    assert isinstance(cancel, CancelOrder)
+    m.on_submitted(cancel)
+    m.on_result(result(a1))
+    wo = m.order(b1.client_order_id)
+    assert wo is not None and wo.state is WorkingState.PENDING_CANCEL
+    assert m.plan(SYM, [], mid_ticks=MID) == []  # not cancelled twice
+    m.on_result(result(cancel))
+    assert m.order(b1.client_order_id) is None
+
+
 def test_without_amend_a_change_is_cancel_then_place() -> None:
     m = om(amend_enabled=False, price_tolerance_bps=0)
     [b1] = placed(m, [quote(Side.BUY, "b1", MID - 12)])

@@ -227,6 +227,21 @@ def test_a_steady_writer_gets_the_whole_share_of_every_window() -> None:
     assert forced.available(300) == 0
 
 
+def test_a_writer_faster_than_the_minute_can_sustain_is_thinned_early() -> None:
+    # 10 writes a second: under the 10 s share (13.5/s) but over the minute's (540/min = 9/s). Held only
+    # to the windows, the grid thinned to one level only once the minute was 85 % spent (46 s) and
+    # then had nothing left for the rest of the minute: the speed-10 demo rested no order for its last
+    # 20 s. The pace check holds the last third of each window to a third of its limit: the 10 s
+    # window's 45 per 3.3 s thins the grid at 2.8 s, the minute's 180 per 20 s to one level at 15.4 s
+    # (ADR-312).
+    budget = WriteBudget(ExecutionConfig())
+    seen: dict[int, int] = {}
+    for t in range(0, 50_000, 100):
+        seen.setdefault(budget.pressure(t), t)
+        assert budget.take(t)
+    assert seen == {0: 0, 1: 2_800, 2: 15_400}  # the windows alone: {0: 0, 1: 8_200, 2: 46_000}
+
+
 def test_write_stats_figures() -> None:
     st = write_stats(
         [(0, "A"), (5_000, "A"), (9_999, "B"), (10_000, "B"), (70_000, "A")], rejected=1, duration_ms=120_000

@@ -203,3 +203,71 @@ async def test_klines_warm_up_and_its_graceful_degradation(caplog: pytest.LogCap
     assert "strategy_warm_up_unavailable" in caplog.text and "first closed bar" in caplog.text
     with pytest.raises(ValueError, match="kline row 0 is malformed"):
         bars_from_klines([["x"]], RULES, T0)
+
+
+def test_size_skew_keeps_the_size_of_levels_still_quoted_within_the_cap() -> None:
+    # 3 levels of 4 lots, cap 20, no anchor skew: a 4-lot buy fill scales new buy levels to 4 × 16/20
+    # = 3 lots. Shrinking the buys still quoted at the same prices changed no resting price for one
+    # quantity amend each (49 of 533 writes in a speed-10 demo); they keep their 4 lots while the
+    # room holds them and leaves the levels further out their scaled size (ADR-310)
+    g = GridConfig(spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("10"), order_qty=Decimal("0.004"),
+                   max_position=Decimal("0.02"), levels=3, anchor_skew_bps=Decimal(0), size_skew=True)  # fmt: skip
+    s = GridStrategy(SYM, RULES, StrategyConfig(grid=g))
+    s.on_event(book(MID - 1, MID + 1, T0))
+
+    def buys(qs: QuoteSet) -> list[tuple[int, int]]:
+        return sorted(((q.price_ticks, q.qty_lots) for q in qs.quotes if q.side is Side.BUY), reverse=True)
+
+    flat = buys(s.desired_quotes(0, T0))
+    assert [lots for _, lots in flat] == [4, 4, 4]
+    s.on_fill(fill(Side.BUY, flat[0][0], 4, T0))
+    after = buys(s.desired_quotes(4, T0 + 1))
+    # the filled b1 is a new order (scaled), the two still resting keep 4 (before: [3, 3, 3], two
+    # quantity amends)
+    assert after == [(flat[0][0], 3), flat[1], flat[2]]
+    # one step down (the mid moved past the band): the two levels still quoted keep 4 lots, the new
+    # outer level gets the scaled 3
+    step = flat[0][0] - flat[1][0]
+    m = MID - step * 6 // 5
+    s.on_event(book(m - 1, m + 1, T0 + 2))
+    moved = buys(s.desired_quotes(4, T0 + 2))
+    assert moved == [(flat[1][0], 4), (flat[2][0], 4), (flat[2][0] - step, 3)]
+    # near the cap the room still rules: 12 held, 8 lots of room; a kept level may not squeeze the
+    # levels further out below their scaled size (2, the minimum order here)
+    near = buys(s.desired_quotes(12, T0 + 3))
+    assert sum(lots for _, lots in near) + 12 <= 20
+    assert [lots for _, lots in near] == [4, 2, 2]
+
+
+def test_a_thinned_grid_places_no_new_outer_level_but_cancels_none_still_resting() -> None:
+    # 5 levels a side, then the write budget runs low (pressure 1: the 3 nearest levels a side).
+    # Dropping the outer levels from the quotes cancelled 4 resting orders (4 writes to save writes;
+    # in the speed-1 demo the pressure came and went and each swing cancelled and re-placed them,
+    # 91 cancels in 353 writes). A thinned grid now only stops adding outer levels (ADR-313)
+    g = GridConfig(spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("10"), order_qty=Decimal("0.002"),
+                   max_position=Decimal("1"), levels=5, anchor_skew_bps=Decimal(0), size_skew=False)  # fmt: skip
+    s = GridStrategy(SYM, RULES, StrategyConfig(grid=g, toxicity=ToxicityConfig(enabled=False)))
+    s.on_event(book(MID - 1, MID + 1, T0))
+
+    def buys(qs: QuoteSet) -> set[int]:
+        return {q.price_ticks for q in qs.quotes if q.side is Side.BUY}
+
+    step = 600  # 10 bps of 60 000.0
+    full = s.desired_quotes(0, T0)
+    assert buys(full) == {MID - i * step for i in range(1, 6)}
+    s.set_write_pressure(1)
+    assert s.desired_quotes(0, T0 + 1).quotes == full.quotes  # before: the 3 nearest a side only
+    # an outer level that fills is not placed again while the grid is thin
+    s.on_fill(fill(Side.BUY, MID - 5 * step, 2, T0 + 1))
+    assert buys(s.desired_quotes(2, T0 + 1)) == {MID - i * step for i in range(1, 5)}
+    # the mid moves up 2.5 steps (past the band, doubled under pressure): the anchor moves 3 steps.
+    # The 3 nearest buys are new; the old b1 and b2 are now levels 4 and 5 and stay; no new level
+    # 4 or 5 appears on the sell side
+    m = MID + 5 * step // 2
+    s.on_event(book(m - 1, m + 1, T0 + 2))
+    moved = s.desired_quotes(2, T0 + 2)
+    assert s.anchor_ticks == MID + 3 * step
+    assert buys(moved) == {MID + 2 * step, MID + step, MID, MID - step, MID - 2 * step}
+    assert {q.price_ticks for q in moved.quotes if q.side is Side.SELL} == {MID + i * step for i in (4, 5, 6)}
+    s.set_write_pressure(0)
+    assert len(s.desired_quotes(2, T0 + 3).quotes) == 10  # the full grid again

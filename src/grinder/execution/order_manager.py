@@ -501,7 +501,10 @@ class OrderManager:
                 return
             if target is not None:
                 wo.price_ticks, wo.qty_lots = target
-            wo.state = WorkingState.OPEN
+            if wo.state is not WorkingState.PENDING_CANCEL:
+                # (the user stream's AMENDMENT freed the order first and a cancel is in flight: it
+                # stays frozen for the cancel's answer; freeing it sent the cancel twice, -2011)
+                wo.state = WorkingState.OPEN
         elif res.outcome is Outcome.UNKNOWN:
             wo.state = WorkingState.UNKNOWN
             log.warning("order_outcome_unknown client_order_id=%s action=amend", wo.client_order_id)

@@ -4,9 +4,10 @@ Three sliding windows (ORDERS per 10 s, ORDERS per minute, REQUEST_WEIGHT per mi
 weighing 1), each capped at `write_share` of the exchange limit: a write is allowed only while
 fewer than that many were taken in the window before it, so no sliding window can exceed the
 share, and a steady writer may use all of it (ADR-262; the token buckets of ADR-171 allowed a
-steady rate of only half the share). `pressure` says how much of the tightest window is spent, so
-the strategy can quote fewer, wider levels before the budget runs out instead of bursting into
-it. Time comes from the caller (`now_ms`); a clock that steps back counts as no time passing.
+steady rate of only half the share). `pressure` says how much of the tightest window is spent, and
+how fast the last third of each window spent a third of its limit (ADR-312), so the strategy can
+quote fewer, wider levels before the budget runs out instead of bursting into it. Time comes from
+the caller (`now_ms`); a clock that steps back counts as no time passing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ PRESSURE_THIN = 1
 PRESSURE_THINNER = 2
 _THIN_LEFT = 0.4  # share of a window still free under which the grid thins
 _THINNER_LEFT = 0.15
+# pace: the last third of each window is also held to a third of its limit, for the pressure only
+# (a writer faster than the window can sustain thins before it spends the window and stalls)
+_PACE_PARTS = 3
 
 
 class _Window:
@@ -37,6 +41,15 @@ class _Window:
         while times and times[0] <= now_ms - self.window_ms:
             times.popleft()
         return self.limit - len(times)
+
+    def recent(self, now_ms: int, span_ms: int) -> int:
+        """Takes inside the last `span_ms` (newest first: stops at the first older one)."""
+        n = 0
+        for t in reversed(self._times):
+            if t <= now_ms - span_ms:
+                break
+            n += 1
+        return n
 
     def take(self, now_ms: int) -> None:
         times = self._times
@@ -77,8 +90,14 @@ class WriteBudget:
         return True
 
     def pressure(self, now_ms: int) -> int:
-        """0 while every window has at least 40 % left, 1 under 40 %, 2 under 15 %."""
+        """0 while every window has at least 40 % left, 1 under 40 %, 2 under 15 %; the same for the
+        last third of every window against a third of its limit (the pace a window can sustain: a
+        burst at the 10 s share spends the minute's in 40 s and then leaves nothing resting for 20 s,
+        ADR-312)."""
         left = min(w.available(now_ms) / w.limit for w in self._windows)
+        for w in self._windows:
+            part = w.limit / _PACE_PARTS
+            left = min(left, (part - w.recent(now_ms, w.window_ms // _PACE_PARTS)) / part)
         if left < _THINNER_LEFT:
             return PRESSURE_THINNER
         if left < _THIN_LEFT:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import sys
 import time
@@ -69,15 +70,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def demo_settings(sim: SimServer, out: Path, ops_port: int) -> EngineSettings:
-    """A small two-symbol grid sized just above each symbol's minimum notional."""
+def demo_settings(sim: SimServer, out: Path, ops_port: int, speed: float = 1.0) -> EngineSettings:
+    """A small two-symbol grid sized just above each symbol's minimum notional.
+
+    `speed` (the market's fast-forward): bars and look-back windows are wall-clock time, so at speed S
+    each holds S times as much market, whose range is about √S times a real one's. The thresholds
+    that read price movement per unit of time (the controller's NATR thresholds, the toxicity gate's
+    price impact and slide) are scaled by √S, so a fast-forwarded calm market is not taken for a
+    violent one (ADR-311)."""
     # FIXED 3 bps: tighter than a maker round trip's fees (the strategy warns), kept so demo runs stay
     # comparable across versions; the default strategy is ADAPTIVE with a fee floor (ADR-172)
     grid = GridConfig(levels=3, spacing_mode=SpacingMode.FIXED, spacing_bps=Decimal("3"),
                       order_notional=Decimal("110"), max_position=Decimal("0.01"),
                       reanchor_spacings=Decimal("1"), min_spacing_ticks=1)
-    btc = StrategyConfig(grid=grid, strategy_tag="demo")
-    eth = StrategyConfig(grid=dataclasses.replace(grid, max_position=Decimal("0.2")), strategy_tag="demo")
+    k = math.sqrt(speed)
+    base = StrategyConfig()
+    controller = dataclasses.replace(
+        base.controller,
+        pause_vol_bps=base.controller.pause_vol_bps * k,
+        widen_vol_bps=base.controller.widen_vol_bps * k,
+        tighten_vol_bps=base.controller.tighten_vol_bps * k,
+    )
+    toxicity = dataclasses.replace(
+        base.toxicity, impact_bps=base.toxicity.impact_bps * k, slide_bps=base.toxicity.slide_bps * k
+    )
+    btc = StrategyConfig(grid=grid, controller=controller, toxicity=toxicity, strategy_tag="demo")
+    eth = dataclasses.replace(btc, grid=dataclasses.replace(grid, max_position=Decimal("0.2")))
     from grinder.store import StoreConfig, Synchronous
 
     return EngineSettings(
@@ -129,7 +147,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     if ops_port and not _port_free(ops_port):
         print(f"port {ops_port} is busy; serving ops endpoints on a free port instead", flush=True)
         ops_port = 0
-    settings = demo_settings(sim, out, ops_port)
+    settings = demo_settings(sim, out, ops_port, args.speed)
     if args.strategy:
         settings = dataclasses.replace(settings, selection=select(None, args.strategy))
     holder: dict[str, Any] = {}

@@ -7,6 +7,7 @@ writes it. Nothing here reads time or market features; `GridStrategy` decides th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fractions import Fraction
@@ -192,15 +193,19 @@ class GridPolicy:
         sell_min_ticks: int = INT_MIN,
         max_levels: int = 99,
         skew_step_ticks: int = 0,
+        resting: Mapping[tuple[Side, int], int] | None = None,
     ) -> GridBuild:
-        """Desired quotes for this state. A side whose spacing is None is not quoted (paused).
+        """Desired quotes for this state. A side whose spacing is None is not quoted (paused). Only
+        the `max_levels` nearest levels of a side are new; further ones only where `resting` has them.
 
         Position cap: every side is filled inside-out while the lots on that side (take-profits
         first) keep `position ± all of them` within ±max_position, so even if every resting order
-        of one side fills the cap holds. Post-only: a buy must be < best ask and a sell > best bid;
-        a crossing level is withheld (not moved). `buy_max_ticks` / `sell_min_ticks` are the
-        PERCENT_PRICE bounds from the mark price (none by default). A grid level never crosses one
-        of our own take-profits (that would be a self-trade).
+        of one side fills the cap holds. `resting`: (side, price) -> lots of the last answer's quotes;
+        size skew keeps such a level's size while it fits the room, so a fill does not cost one
+        quantity amend per order left on the shrinking side (ADR-310). Post-only: a buy must be < best
+        ask and a sell > best bid; a crossing level is withheld (not moved). `buy_max_ticks` /
+        `sell_min_ticks` are the PERCENT_PRICE bounds from the mark price (none by default). A grid
+        level never crosses one of our own take-profits (that would be a self-trade).
         """
         max_pos = self.max_position_lots
         buy_room = max_pos - position_lots
@@ -232,12 +237,14 @@ class GridPolicy:
             top, crossed = self._quote_side(
                 True,
                 center,
-                self.offsets(anchor_ticks, buy_spacing_bps)[:max_levels],
+                self.offsets(anchor_ticks, buy_spacing_bps),
                 buy_room,
                 ask_ticks,
                 min(buy_max_ticks, tp_sell_min - 1),
                 max_pos - held if shrink_buy else -1,
                 quotes,
+                resting,
+                max_levels,
             )
             if top != INT_MIN:
                 ask_lo = max(ask_lo, top + 1)
@@ -246,12 +253,14 @@ class GridPolicy:
             top, crossed = self._quote_side(
                 False,
                 center,
-                self.offsets(anchor_ticks, sell_spacing_bps)[:max_levels],
+                self.offsets(anchor_ticks, sell_spacing_bps),
                 sell_room,
                 bid_ticks,
                 max(sell_min_ticks, tp_buy_max + 1),
                 max_pos - held if shrink_sell else -1,
                 quotes,
+                resting,
+                max_levels,
             )
             if top != INT_MAX:
                 bid_hi = min(bid_hi, top - 1)
@@ -269,11 +278,16 @@ class GridPolicy:
         limit: int,
         keep_num: int,
         out: list[DesiredQuote],
+        resting: Mapping[tuple[Side, int], int] | None = None,
+        max_levels: int = 99,
     ) -> tuple[int, int]:
         """Append one side's levels to `out`; returns (innermost quoted price, innermost withheld price).
 
         `touch` is the best ask (buys) or best bid (sells); `limit` the furthest-in price allowed
-        (PERCENT_PRICE and our own take-profits); `keep_num` ≥ 0 scales sizes by keep_num / max.
+        (PERCENT_PRICE and our own take-profits); `keep_num` ≥ 0 scales sizes by keep_num / max, except
+        that a level quoted in `resting` keeps its (larger, never above the unscaled) size while the
+        room allows it. Levels beyond `max_levels` (a thinned grid) are quoted only where `resting`
+        has them: thinning places no new outer level but cancels none that still rests (ADR-313).
         """
         symbol, post_only = self.symbol, self.cfg.post_only
         lo_px, hi_px, max_lots = self._min_ticks_price, self._max_ticks, self._max_qty_lots
@@ -292,13 +306,21 @@ class GridPolicy:
                     continue
             if p < lo_px or p > hi_px:
                 continue
+            if i >= max_levels and (resting is None or (side, p) not in resting):
+                continue  # thinned: no new outer level
             lots = self.base_lots(p)
             if keep_num >= 0:
                 if keep_num == 0:
                     break  # at the cap: nothing on the growing side
                 # scaled down, but never below one minimum order: a single small fill must not
                 # empty the side (the room check below still keeps the cap)
-                lots = max(lots * keep_num // max_pos, self.min_lots(p))
+                scaled = max(lots * keep_num // max_pos, self.min_lots(p))
+                # a level already quoted keeps its size while it fits the room: shrinking it would
+                # change no price that rests, for one write per order (ADR-310)
+                # (and leaves the levels further out their scaled size)
+                kept = resting.get((side, p), 0) if resting else 0
+                spare = room - (len(offsets) - i - 1) * scaled
+                lots = kept if scaled < kept <= min(lots, spare) else scaled
             if lots > max_lots:
                 lots = max_lots
             if lots > room:

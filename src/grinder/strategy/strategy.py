@@ -48,6 +48,7 @@ class GridStrategy:
         "_dirty",
         "_eval_ms",
         "_feed",
+        "_filled",
         "_floor",
         "_hi2",
         "_lo2",
@@ -122,6 +123,7 @@ class GridStrategy:
         self._set_band_empty()
         self._q_pos = 0
         self._pressure = 0
+        self._filled: set[tuple[Side, int]] = set()  # (side, price) of our fills since the last answer
         self._dirty = True
 
     # ----------------------------------------------------------------- inputs
@@ -164,6 +166,7 @@ class GridStrategy:
         if fill.symbol != self.symbol:
             raise ValueError(f"GridStrategy({self.symbol}) got a fill for {fill.symbol}")
         self._dirty = True
+        self._filled.add((fill.side, fill.price_ticks))
         if not self.cfg.grid.take_profit or fill.qty_lots <= 0:
             return
         parsed = parse_client_order_id(fill.client_order_id)
@@ -307,6 +310,20 @@ class GridStrategy:
     def _spacing_now(self) -> Fraction:
         return self._sp
 
+    def _last_quoted(
+        self, position_lots: int, filled: set[tuple[Side, int]]
+    ) -> dict[tuple[Side, int], int] | None:
+        """(side, price) -> lots of the last answer's quotes, for size skew to keep (ADR-310) and a
+        thinned grid to leave resting (ADR-313)."""
+        if not ((self._pressure or (self.cfg.grid.size_skew and position_lots)) and self._qs.quotes):
+            return None
+        # a level filled since is a new order if quoted again: scaled size, and not outside a thinned grid
+        return {
+            (q.side, q.price_ticks): q.qty_lots
+            for q in self._qs.quotes
+            if (q.side, q.price_ticks) not in filled
+        }
+
     def _set_band_empty(self) -> None:
         self._lo2, self._hi2 = 1, 0
         self._bid_lo, self._bid_hi, self._ask_lo, self._ask_hi = INT_MIN, INT_MAX, INT_MIN, INT_MAX
@@ -350,6 +367,7 @@ class GridStrategy:
     def _recompute(self, position_lots: int, now_ms: int) -> QuoteSet:
         self.recomputes += 1
         self._dirty = False
+        filled, self._filled = self._filled, set()
         self._q_pos = position_lots
         bid, ask = self._bid, self._ask
         if bid <= 0 or ask <= 0 or bid >= ask:
@@ -414,6 +432,7 @@ class GridStrategy:
                 sell_min_ticks=self._sell_min_ticks,
                 max_levels=(99, (self.cfg.grid.levels + 1) // 2, 1)[self._pressure],
                 skew_step_ticks=step,
+                resting=self._last_quoted(position_lots, filled),
             )
             reasons = tox.reasons()
             reason = QUOTING if not reasons else "QUOTING:" + ",".join(reasons)

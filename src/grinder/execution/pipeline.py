@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,13 +19,10 @@ from typing import Any
 import msgspec
 
 from grinder.api import (
-    QuietBandStrategy,
     ReportsStats,
     Strategy,
-    StrategyContext,
     StrategyFactory,
     WarmsUp,
-    WritePressureAware,
 )
 from grinder.core.blocks import BlockKind, BlockReason
 from grinder.core.commands import AmendOrder, CancelOrder, Command, CommandResult, Outcome, PlaceOrder
@@ -47,15 +44,13 @@ from grinder.execution import metrics
 from grinder.execution.config import ExecutionConfig
 from grinder.execution.order_manager import OrderManager, WorkingOrder
 from grinder.execution.refusal import SEARCH_SPAN_TICKS, RefusalBand, verdict_range
+from grinder.execution.symbol_state import INT_MAX, INT_MIN, NO_REACH, SymbolState, build_symbol_state
 from grinder.execution.write_budget import WriteBudget
 from grinder.risk.config import RiskConfig
 from grinder.risk.guard import RiskGuard, RiskReason, SymbolExposure
 
 log = logging.getLogger(__name__)
 
-_INT_MAX = 2**63 - 1
-_INT_MIN = -(2**63)
-_NO_REACH = (_INT_MAX, _INT_MIN)
 # The write-budget pressure is re-read on the first event at least this long after the last read.
 PRESSURE_REREAD_MS = 100
 
@@ -71,97 +66,6 @@ class BlockedCommand:
     @property
     def block(self) -> BlockReason:
         return BlockReason(BlockKind.RISK, self.reason)
-
-
-@dataclass(slots=True)
-class _SymbolState:
-    rules: SymbolRules
-    strategy: Strategy
-    band_of: Callable[[], QuietBand] | None = None  # QuietBandStrategy.quiet_band (else: plan every event)
-    thin: Callable[[int], None] | None = None  # WritePressureAware.set_write_pressure
-    position_lots: int = 0
-    bid_ticks: int | None = None
-    ask_ticks: int | None = None
-    mark_ticks: int | None = None
-    last_trade_ticks: int | None = None
-    band: QuietBand | None = None
-    dirty: bool = True  # plan on the next event regardless of the quiet band
-    planned_under_kill: bool = False  # kill-switch state of the last plan
-    # Inputs of the last plan when risk refused every command of it (see `_plan`), else None.
-    blocked_inputs: tuple[Any, ...] | None = None
-    # Where that refused plan would be refused again unchanged (grinder.execution.refusal), or None.
-    refused: RefusalBand | None = None
-    mode: str = ""
-    quote_reason: str = ""
-    entry_price: Decimal = Decimal(0)  # from ACCOUNT_UPDATE, for unrealized PnL
-    account_amount_lots: int = 0
-    pressure: int = 0  # write-budget pressure the last plan was made under
-    # Where the market reached our orders lately ([lowest ask or trade at or under our highest buy,
-    # highest bid or trade at or over our lowest sell]) in this and the previous crossed_hold_ms
-    # bucket of the clock: those orders may be filling and are left alone (ADR-170). Only events
-    # that reach an order count, so a backtest that skips quiet events sees the same holds.
-    reach_bucket: int = _INT_MIN
-    reach_now: tuple[int, int] = (_INT_MAX, _INT_MIN)
-    reach_prev: tuple[int, int] = (_INT_MAX, _INT_MIN)
-    fill_buy_from: int = _INT_MAX  # lowest price of our buy fills not yet followed by a newer book
-    fill_sell_to: int = _INT_MIN
-    fill_ms: int = 0
-    orders_version: int = -1  # OrderManager.version the bounds below were taken at
-    top_buy: int = _INT_MIN  # our highest buy, lowest sell (working or amending to)
-    low_sell: int = _INT_MAX
-    book_ms: int = 0  # transaction time of the last BookTicker (0: none seen, e.g. an L2-only feed)
-
-    def reach(self, lo: int, hi: int, now_ms: int, hold_ms: int) -> None:
-        """The market quoted or printed down to `lo` and up to `hi` at `now_ms`."""
-        if lo > self.top_buy and hi < self.low_sell:
-            return
-        self.roll(now_ms, hold_ms)
-        r_lo, r_hi = self.reach_now
-        self.reach_now = (
-            min(r_lo, lo) if lo <= self.top_buy else r_lo,
-            max(r_hi, hi) if hi >= self.low_sell else r_hi,
-        )
-
-    def roll(self, now_ms: int, hold_ms: int) -> None:
-        bucket = now_ms // hold_ms if hold_ms > 0 else now_ms
-        if bucket == self.reach_bucket:
-            return
-        self.reach_prev = self.reach_now if bucket == self.reach_bucket + 1 else (_INT_MAX, _INT_MIN)
-        self.reach_now = (_INT_MAX, _INT_MIN)
-        self.reach_bucket = bucket
-
-    def crossed(self, now_ms: int, hold_ms: int) -> tuple[int, int, int, int]:
-        """(buys at or above this and sells at or below this were reached by the book or a trade
-        within the last hold; no maker buy at or above this nor maker sell at or below this until a
-        book newer than our last fill there arrives)."""
-        self.roll(now_ms, hold_ms)
-        a, b = self.reach_now, self.reach_prev
-        return min(a[0], b[0]), max(a[1], b[1]), self.fill_buy_from, self.fill_sell_to
-
-    def on_own_fill(self, fill: Fill) -> None:
-        """Our fill at a price says the market was there, possibly before our book shows it."""
-        if fill.side is Side.BUY:
-            self.fill_buy_from = min(self.fill_buy_from, fill.price_ticks)
-        else:
-            self.fill_sell_to = max(self.fill_sell_to, fill.price_ticks)
-        self.fill_ms = max(self.fill_ms, fill.time_ms)
-
-    def on_book(self, ev: BookTicker) -> None:
-        if ev.transaction_time_ms >= self.fill_ms:  # the book is newer than our fills: it is the truth
-            self.fill_buy_from, self.fill_sell_to, self.fill_ms = _INT_MAX, _INT_MIN, 0
-            self.dirty = True  # what the fill held back may go now
-
-    @property
-    def reference_ticks(self) -> int | None:
-        """Last BookTicker mid, else the strategy's book mid (L2-only feeds), else mark, else last trade."""
-        if self.bid_ticks is not None and self.ask_ticks is not None:
-            return (self.bid_ticks + self.ask_ticks) // 2
-        mid2 = getattr(getattr(self.strategy, "features", None), "mid2", 0)
-        if isinstance(mid2, int) and mid2 > 0:
-            return mid2 // 2
-        if self.mark_ticks is not None:
-            return self.mark_ticks
-        return self.last_trade_ticks
 
 
 class TradingPipeline:
@@ -186,9 +90,9 @@ class TradingPipeline:
         self.orders = OrderManager(execution_config, id_factory)
         self.writes = WriteBudget(execution_config)  # per account: every symbol draws on it
         self._pressure = 0
-        self._pressure_ms = _INT_MIN
-        self._symbols: dict[str, _SymbolState] = {
-            sym: _build(strategy_factory, sym, rules, strategy_config)
+        self._pressure_ms = INT_MIN
+        self._symbols: dict[str, SymbolState] = {
+            sym: build_symbol_state(strategy_factory, sym, rules, strategy_config)
             for sym, rules in symbols_rules.items()
         }
         self._blocked: list[BlockedCommand] = []
@@ -231,8 +135,8 @@ class TradingPipeline:
             return []
         return self._plan(ev.symbol, st, now_ms)
 
-    def _order_bounds(self, symbol: str, st: _SymbolState) -> None:
-        top, low = _INT_MIN, _INT_MAX
+    def _order_bounds(self, symbol: str, st: SymbolState) -> None:
+        top, low = INT_MIN, INT_MAX
         for wo in self.orders.working_orders(symbol):
             prices = (wo.price_ticks, wo.amend_to[0]) if wo.amend_to is not None else (wo.price_ticks,)
             if wo.side is Side.BUY:
@@ -265,7 +169,7 @@ class TradingPipeline:
         sets the time of the last of those reads, so later reads happen when they would have."""
         self._pressure_ms = read_ms
 
-    def _needs_plan(self, st: _SymbolState, ev: MarketEvent, now_ms: int) -> bool:
+    def _needs_plan(self, st: SymbolState, ev: MarketEvent, now_ms: int) -> bool:
         if st.dirty and not self._refusal_holds(st, now_ms):
             return True
         band = st.band
@@ -288,7 +192,7 @@ class TradingPipeline:
             st.blocked_inputs = (bi[0], st.reference_ticks, *bi[2:])
         return False
 
-    def _refusal_holds(self, st: _SymbolState, now_ms: int) -> bool:
+    def _refusal_holds(self, st: SymbolState, now_ms: int) -> bool:
         """The last plan was refused whole and only the market moved since, inside its refusal band."""
         band = st.refused
         if band is None or st.blocked_inputs is None or st.fill_ms or now_ms >= band.until_ms:
@@ -310,7 +214,7 @@ class TradingPipeline:
             return None
         return band
 
-    def _plan(self, symbol: str, st: _SymbolState, now_ms: int) -> list[Command]:
+    def _plan(self, symbol: str, st: SymbolState, now_ms: int) -> list[Command]:
         st.pressure = self.write_pressure(now_ms)
         if st.thin is not None:
             st.thin(st.pressure)
@@ -397,7 +301,7 @@ class TradingPipeline:
         return approved
 
     @staticmethod
-    def _refused_again(st: _SymbolState, inputs: tuple[Any, ...]) -> bool:
+    def _refused_again(st: SymbolState, inputs: tuple[Any, ...]) -> bool:
         """The last plan was refused whole, and this one differs from it only in a reference price
         inside that plan's refusal band (its time ran out, e.g. on the strategy's evaluation grid, and
         the strategy answered the same): the same commands would be refused for the same reasons."""
@@ -413,7 +317,7 @@ class TradingPipeline:
         )
 
     def _refusal_band(
-        self, symbol: str, st: _SymbolState, refused: list[tuple[Command, str]], budget: int, now_ms: int
+        self, symbol: str, st: SymbolState, refused: list[tuple[Command, str]], budget: int, now_ms: int
     ) -> RefusalBand | None:
         """Where planning again would refuse the same commands for the same reasons (see
         grinder.execution.refusal), or None when something other than the mid could change that."""
@@ -435,7 +339,7 @@ class TradingPipeline:
         kill = st.planned_under_kill
         return RefusalBand(lo, hi, until, self.orders.version, st.position_lots, kill, crossed)
 
-    def _crossed_until(self, st: _SymbolState, now_ms: int) -> tuple[tuple[int, int, int, int] | None, int]:
+    def _crossed_until(self, st: SymbolState, now_ms: int) -> tuple[tuple[int, int, int, int] | None, int]:
         """The crossed-order hold a plan now uses, and until when it stays the same (it changes when
         its clock bucket ends while the market has reached our orders lately)."""
         until = st.band.until_ms if st.band is not None else now_ms
@@ -443,11 +347,11 @@ class TradingPipeline:
             return None, until
         hold = self.config.crossed_hold_ms
         crossed = st.crossed(now_ms, hold)
-        if st.reach_now != _NO_REACH or st.reach_prev != _NO_REACH:
+        if st.reach_now != NO_REACH or st.reach_prev != NO_REACH:
             until = min(until, (now_ms // hold + 1) * hold if hold > 0 else now_ms + 1)
         return crossed, until
 
-    def _renewed_refusal(self, st: _SymbolState, now_ms: int) -> RefusalBand | None:
+    def _renewed_refusal(self, st: SymbolState, now_ms: int) -> RefusalBand | None:
         """The refusal band again after its time ran out with the plan's inputs unchanged: the same
         prices hold while the crossed-order hold is still the one the refused plan was made with."""
         band = st.refused
@@ -688,21 +592,6 @@ _REPEATABLE_BLOCKS = frozenset(
         RiskReason.MAX_POSITION,
     }
 )
-
-
-def _build(make: StrategyFactory, symbol: str, rules: SymbolRules, config: Any) -> _SymbolState:
-    strategy = make(StrategyContext(symbol, rules, config))
-    if not isinstance(strategy, Strategy):
-        raise TypeError(
-            f"the strategy factory returned a {type(strategy).__name__} for {symbol}, which is not a "
-            "grinder.api.Strategy: it needs on_event, on_fill and desired_quotes"
-        )
-    return _SymbolState(
-        rules=rules,
-        strategy=strategy,
-        band_of=strategy.quiet_band if isinstance(strategy, QuietBandStrategy) else None,
-        thin=strategy.set_write_pressure if isinstance(strategy, WritePressureAware) else None,
-    )
 
 
 def _level_of(cmd: Command, orders: OrderManager) -> str:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from grinder.api import Strategy, StrategyContext, StrategyFactory
 from grinder.backtest.config import DEFAULT_FEED_LATENCY_MS, BacktestConfig
 from grinder.backtest.features import TapeFeatures, attach_tape_features
+from grinder.backtest.marks import Mark, emulable, equity_marks, first_risky, read_rows
 from grinder.backtest.scan import NO_BUY, NO_SELL, QuietScanner, SymbolGuard
 from grinder.binance.book import LocalOrderBook
 from grinder.core.clock import VirtualClock
@@ -226,6 +227,8 @@ class Backtest:
         self.min_skip_rows = MIN_SKIP_ROWS
         self._depth_rows: npt.NDArray[np.int64] = np.empty(0, np.int64)  # set by run() (QuietScanner)
         self._quote_rows: list[npt.NDArray[np.intp]] = []  # set by run()
+        self._marks: list[Mark] = []  # the equity re-marks the current skip makes itself (ADR-330)
+        self._emulate_marks = False
         self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
@@ -266,6 +269,7 @@ class Backtest:
                     backoff = 0
                 if j > i:
                     i = self._skip(i, j)
+                    self._marks = []
                     if i >= n:
                         break
                     if i < j:
@@ -416,7 +420,7 @@ class Backtest:
                 book.paused_since = None
 
     # ------------------------------------------------------------------ skipping
-    def _guards(self) -> tuple[list[SymbolGuard | None], int | None]:
+    def _guards(self, row: int) -> tuple[list[SymbolGuard | None], int | None]:
         """Per-symbol guard (None = this symbol cannot be skipped now) and the time the band expires."""
         until: int | None = None
         guards: list[SymbolGuard | None] = []
@@ -463,9 +467,12 @@ class Backtest:
                 until = min(until, nft)
         # The equity watch re-marks equity on the first event at least equity_refresh_ms after the
         # last re-mark; stopping there keeps the risk guard's view (and its timing) identical.
-        last = self.pipeline.last_equity_ms
-        due = (last if last is not None else self._last_row_ms) + self._refresh_ms
-        until = due if until is None else min(until, due)
+        # Past that row, when the skip can make the re-marks itself (ADR-330).
+        self._emulate_marks = emulable(self.pipeline, self._quote_rows, row)
+        if not self._emulate_marks:
+            last = self.pipeline.last_equity_ms
+            due = (last if last is not None else self._last_row_ms) + self._refresh_ms
+            until = due if until is None else min(until, due)
         if not self.pipeline.pressure_settled(self._last_row_ms):
             # The write-budget pressure may fall as the budget refills (a fuller grid): stop where a
             # per-event run would read it next.
@@ -486,11 +493,19 @@ class Backtest:
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
         if self.tape.kind[i] == OTHER:
             return i  # depth and mark rows are always processed
-        guards, until = self._guards()
+        guards, until = self._guards(i)
         if not guards or guards[0] is None:
             return i
         cross = all(_covers_depth(self.pipeline.quiet_state(sym)[0]) for sym in self.tape.symbols)
-        return scanner.next_active(i, guards, until, queue_model=self._queue_model, cross_depth=cross)
+        j = scanner.next_active(i, guards, until, queue_model=self._queue_model, cross_depth=cross)
+        if self._emulate_marks and j > i:
+            marks = equity_marks(self.tape, self._quote_rows, self.pipeline, i, j, self._refresh_ms)
+            risky = first_risky(self.pipeline, marks)
+            if risky is not None:
+                j = risky  # that re-mark is processed in full
+                marks = [m for m in marks if m[0] < j]
+            self._marks = marks
+        return j
 
     def _skip(self, start: int, stop: int) -> int:
         """Skip the quiet rows [start, stop); a depth diff among them is processed in its place (the
@@ -507,6 +522,8 @@ class Backtest:
                 before = self._quiet_signature()  # quiet rows change none of it (else: a band break)
             if d > s:
                 self._skip_quiet(s, d)
+                if before[5] != self.pipeline.last_equity_ms:
+                    before = self._quiet_signature()  # re-marks made over the quiet rows
             if not self._quiet_depth(d, before):
                 return d + 1
             s = d + 1
@@ -534,13 +551,26 @@ class Backtest:
             return False
         p = self.pipeline
         p.note_pressure_read(_last_read(clock_ms, i, i + 1, p.pressure_read_ms(), PRESSURE_REREAD_MS))
+        self._make_marks(i + 1)
         return True
+
+    def _make_marks(self, stop: int) -> None:
+        """The equity re-marks of the current skip on rows before `stop` (ADR-330)."""
+        marks = self._marks
+        n = 0
+        while n < len(marks) and marks[n][0] < stop:
+            _, t, equity = marks[n]
+            self.pipeline.note_equity_mark(equity, t)
+            n += 1
+        if n:
+            del marks[:n]
 
     def _skip_quiet(self, start: int, stop: int) -> None:
         """Skip quotes and trades [start, stop): deliver the last quote of each symbol, and set the
         write-pressure read time to what reading it on every one of those rows would have left."""
         last_read = self.pipeline.pressure_read_ms()
         read_ms = _last_read(self.tape.clock_ms, start, stop, last_read, PRESSURE_REREAD_MS)
+        self._make_marks(stop)  # before the hand-over: its quote is not due a re-mark after them
         self._deliver_skipped(start, stop)
         self.pipeline.note_pressure_read(read_ms)
         self.log.rows_skipped += stop - start
@@ -597,11 +627,6 @@ def _covers_depth(band: QuietBand | None) -> bool:
 def _last_read(clock_ms: npt.NDArray[np.int64], start: int, stop: int, last_ms: int, every_ms: int) -> int:
     """When the last read in rows [start, stop) happens for a value re-read on the first row at least
     `every_ms` after the previous read at `last_ms` (`last_ms` if none does)."""
-    if int(clock_ms[stop - 1]) - last_ms < every_ms:
-        return last_ms
-    while True:
-        k = int(np.searchsorted(clock_ms, last_ms + every_ms, side="left"))
-        k = max(k, start)
-        if k >= stop:
-            return last_ms
+    for k in read_rows(clock_ms, start, stop, last_ms, every_ms):
         last_ms = int(clock_ms[k])
+    return last_ms

@@ -466,11 +466,16 @@ class TradingPipeline:
 
     def equity(self) -> Decimal | None:
         """Wallet balance plus unrealized PnL of the account positions at reference prices."""
+        return self.equity_at({})
+
+    def equity_at(self, ref_ticks: Mapping[str, int]) -> Decimal | None:
+        """`equity()` with the reference prices of the symbols in `ref_ticks` replaced by those (what a
+        backtester that skipped quotes computes for a re-mark inside the skip)."""
         if self._wallet is None:
             return None
         total = self._wallet
-        for st in self._symbols.values():
-            ref = st.reference_ticks
+        for sym, st in self._symbols.items():
+            ref = ref_ticks.get(sym, st.reference_ticks)
             if st.account_amount_lots and ref is not None:
                 qty = st.rules.lots_to_qty(st.account_amount_lots)
                 total += qty * (st.rules.ticks_to_price(ref) - st.entry_price)
@@ -483,12 +488,17 @@ class TradingPipeline:
             return
         equity = self.equity()
         if equity is not None:
-            self._last_equity_ms = now_ms
-            was_engaged = self.guard.kill_switch_engaged
-            self.guard.on_equity(equity, now_ms)
-            if self.guard.kill_switch_engaged and not was_engaged:
-                for st in self._symbols.values():
-                    st.dirty = True
+            self.note_equity_mark(equity, now_ms)
+
+    def note_equity_mark(self, equity: Decimal, now_ms: int) -> None:
+        """Re-mark `equity` at `now_ms` for the equity watch (the risk guard's drawdown and daily-loss
+        latches). A backtester that skipped events calls it for the re-marks they would have made."""
+        self._last_equity_ms = now_ms
+        was_engaged = self.guard.kill_switch_engaged
+        self.guard.on_equity(equity, now_ms)
+        if self.guard.kill_switch_engaged and not was_engaged:
+            for st in self._symbols.values():
+                st.dirty = True
 
     # ----------------------------------------------------------------- RiskView
     def symbols(self) -> Iterable[str]:

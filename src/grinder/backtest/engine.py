@@ -513,7 +513,7 @@ class Backtest:
         Returns where the loop goes on: `stop`, or the row after a diff that changed anything the scan
         relied on (a command, a fill or block, an order, a band, something due in the venue)."""
         rows = self._depth_rows
-        k = int(np.searchsorted(rows, start))
+        k = int(rows.searchsorted(start))
         s = start
         before = None
         while k < len(rows) and rows[k] < stop:

@@ -205,7 +205,7 @@ class TapeFeatures(FeatureEngine):
 
     def _row(self) -> int:
         """Index of the symbol's last fed row at or before the cursor (-1: none yet)."""
-        return int(np.searchsorted(self._cols.rows, self.cursor, side="right")) - 1
+        return int(self._cols.rows.searchsorted(self.cursor, side="right")) - 1
 
     def _quote(self) -> int:
         r = self._row()

@@ -36,7 +36,7 @@ def read_rows(
     if int(clock_ms[stop - 1]) - last_ms < every_ms:
         return
     while True:
-        k = max(int(np.searchsorted(clock_ms, last_ms + every_ms, side="left")), start)
+        k = max(int(clock_ms.searchsorted(last_ms + every_ms, side="left")), start)
         if k >= stop:
             return
         yield k

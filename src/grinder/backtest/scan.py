@@ -115,11 +115,11 @@ class QuietScanner:
         stop = n
         if self.has_other:
             stops = self._stops if cross_depth else self._other
-            stop = int(stops[np.searchsorted(stops, start)])
+            stop = int(stops[stops.searchsorted(start)])
             if stop <= start:
                 return start
         if until_ms is not None:
-            stop = start + int(np.searchsorted(self.tape.clock_ms[start:stop], until_ms, side="left"))
+            stop = start + int(self.tape.clock_ms[start:stop].searchsorted(until_ms, side="left"))
             if stop <= start:
                 return start
         found = self._scan(start, stop, guards, queue_model, cross_depth)  # type: ignore[arg-type]

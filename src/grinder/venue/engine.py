@@ -264,7 +264,7 @@ class Venue:
             return start
         end = len(bid_ticks) if end is None else max(start, min(end, len(bid_ticks)))
         if self.sched.next_due_ms < NEVER:
-            end = min(end, int(np.searchsorted(times_ms, self.sched.next_due_ms, side="left")))
+            end = min(end, int(times_ms.searchsorted(self.sched.next_due_ms, side="left")))
             end = max(end, start)
         hit = end
         if m.buys or m.sells:
@@ -294,7 +294,7 @@ class Venue:
         m = self._market(symbol)
         end = len(price_ticks) if end is None else max(start, min(end, len(price_ticks)))
         if self.sched.next_due_ms < NEVER:
-            end = max(start, min(end, int(np.searchsorted(times_ms, self.sched.next_due_ms, side="left"))))
+            end = max(start, min(end, int(times_ms.searchsorted(self.sched.next_due_ms, side="left"))))
         hit = end
         if m.buys or m.sells:
             mb, ms = m.max_buy, m.min_sell

@@ -39,13 +39,11 @@ from grinder.core.clock import VirtualClock
 from grinder.core.commands import Command
 from grinder.core.enums import Side
 from grinder.core.events import (
-    AccountUpdate,
     BookTicker,
     DepthSnapshot,
     DepthUpdate,
     Fill,
     MarkPrice,
-    OrderUpdate,
     Trade,
 )
 from grinder.core.ids import ClientOrderIdFactory
@@ -231,7 +229,6 @@ class Backtest:
         self._quote_rows: list[npt.NDArray[np.intp]] = []  # set by run()
         self._marks: list[Mark] = []  # the equity re-marks the current skip makes itself (ADR-330)
         self._emulate_marks = False
-        self._handover: list[tuple[int, BookTicker] | None] = []  # per symbol (ADR-331)
         self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
@@ -255,7 +252,6 @@ class Backtest:
             np.flatnonzero(quotes & (tape.sym[:n] == si) if multi else quotes)
             for si in range(len(tape.symbols))
         ]
-        self._handover = [None] * len(tape.symbols)
         k = 0
         i = 0
         retry_at = 0
@@ -394,10 +390,8 @@ class Backtest:
         """The depth book the run keeps for `symbol` (what the venue's L2 mirrors)."""
         return self._books[symbol].sync
 
-    def _user_events(
-        self, row: int, now: int, events: list[OrderUpdate | AccountUpdate] | None = None
-    ) -> None:
-        for uev in self.venue.drain_events(now) if events is None else events:
+    def _user_events(self, row: int, now: int) -> None:
+        for uev in self.venue.drain_events(now):
             fill = self.pipeline.on_user_event(uev)
             if fill is not None:
                 self.log.fills.append(FillRecord(row, fill))
@@ -536,7 +530,6 @@ class Backtest:
             k += 1
         if stop > s:
             self._skip_quiet(s, stop)
-        self._hand_over()
         return stop
 
     def _quiet_depth(self, i: int, before: tuple[object, ...]) -> bool:
@@ -552,12 +545,8 @@ class Backtest:
         self._last_row_ms = now
         self.log.rows_processed += 1
         self._market_to_venue(ev, now)
-        events = self.venue.drain_events(now)
-        if events:
-            self._hand_over()  # fills reach the pipeline after the quotes before them, as per event
-        self._user_events(i, now, events)
+        self._user_events(i, now)
         if self._quiet_signature() != before:
-            self._hand_over()
             self._to_pipeline(i, ev, now)
             return False
         p = self.pipeline
@@ -602,15 +591,14 @@ class Backtest:
         )
 
     def _deliver_skipped(self, start: int, stop: int) -> None:
-        """Give the venue the last quote of each symbol among skipped rows, and keep it for the
-        pipeline's hand-over (`_hand_over`), which only the last of a skip's quotes needs (ADR-331).
+        """Give the venue and the pipeline the last quote of each symbol among skipped rows.
 
-        The hand-over always happens, even when the next processed row is a quote of the same
-        symbol: fills at that row reach the pipeline before its quote does, and the equity re-mark
-        they trigger uses the book the pipeline holds then (the skipped quote), as per event.
+        Always, even when the next processed row is a quote of the same symbol: fills at that row
+        reach the pipeline before its quote does, and the equity re-mark they trigger uses the
+        book the pipeline holds then (the skipped quote), exactly as in the per-event path.
         """
         tape = self.tape
-        for si, rows in enumerate(self._quote_rows):
+        for rows in self._quote_rows:
             k = int(rows.searchsorted(stop)) - 1
             q = int(rows[k]) if k >= 0 else -1
             if q < start:
@@ -620,49 +608,16 @@ class Backtest:
             now = int(tape.clock_ms[q])
             self.clock.set_ms(now)
             self.venue.on_book_ticker(ev)
-            events = self.venue.drain_events(now)
-            if events:
-                # the pipeline gets the quotes before this row, its user events, then this quote,
-                # as per event (a fill here breaks the band)
-                self._hand_over()
-                fills_before = len(self.log.fills)
-                self._user_events(q, now, events)
-                if len(self.log.fills) != fills_before:
-                    self.log.band_breaks += 1
-                    log.warning("backtest_band_break row=%d symbol=%s fills", q, ev.symbol)
-                self._handover[si] = (q, ev)
-                self._hand_over()
-            else:
-                self._handover[si] = (q, ev)
-
-    def _hand_over(self) -> None:
-        """The pipeline gets the last skipped quote of each symbol not handed over yet, at its time.
-        Its write-pressure read time stays what the skip set (`note_pressure_read`): a per-event
-        run's reads up to then include the one on this quote's row."""
-        pending = self._handover
-        if not any(pending):
-            return
-        p = self.pipeline
-        clock_ms = self.tape.clock_ms
-        read_ms = p.pressure_read_ms()
-        back_to = self.clock.now_ms()
-        for si, item in enumerate(pending):
-            if item is None:
-                continue
-            pending[si] = None
-            q, ev = item
-            now = int(clock_ms[q])
-            self.clock.set_ms(now)
+            fills_before = len(self.log.fills)
+            self._user_events(q, now)
             for tf in self._tape_features.values():
                 tf.cursor = q
-            cmds = p.on_market_event(ev, now)
-            if cmds:
+            cmds = self.pipeline.on_market_event(ev, now)
+            if cmds or len(self.log.fills) != fills_before:
                 # The strategy broke its quiet-band promise: act on it, exactly as per-event would not.
                 self.log.band_breaks += 1
                 log.warning("backtest_band_break row=%d symbol=%s commands=%d", q, ev.symbol, len(cmds))
                 self._send(q, now, cmds)
-        p.note_pressure_read(read_ms)
-        self.clock.set_ms(back_to)
 
 
 def _covers_depth(band: QuietBand | None) -> bool:

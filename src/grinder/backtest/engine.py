@@ -520,10 +520,8 @@ class Backtest:
             d = int(rows[k])
             if before is None:
                 before = self._quiet_signature()  # quiet rows change none of it (else: a band break)
-            if d > s:
-                self._skip_quiet(s, d)
-                if before[5] != self.pipeline.last_equity_ms:
-                    before = self._quiet_signature()  # re-marks made over the quiet rows
+            if d > s and self._skip_quiet(s, d):
+                before = self._quiet_signature()  # re-marks made over the quiet rows
             if not self._quiet_depth(d, before):
                 return d + 1
             s = d + 1
@@ -554,8 +552,8 @@ class Backtest:
         self._make_marks(i + 1)
         return True
 
-    def _make_marks(self, stop: int) -> None:
-        """The equity re-marks of the current skip on rows before `stop` (ADR-330)."""
+    def _make_marks(self, stop: int) -> int:
+        """Make the equity re-marks of the current skip on rows before `stop` (ADR-330); how many."""
         marks = self._marks
         n = 0
         while n < len(marks) and marks[n][0] < stop:
@@ -564,16 +562,19 @@ class Backtest:
             n += 1
         if n:
             del marks[:n]
+        return n
 
-    def _skip_quiet(self, start: int, stop: int) -> None:
+    def _skip_quiet(self, start: int, stop: int) -> bool:
         """Skip quotes and trades [start, stop): deliver the last quote of each symbol, and set the
-        write-pressure read time to what reading it on every one of those rows would have left."""
+        write-pressure read time to what reading it on every one of those rows would have left.
+        True when equity re-marks were made over these rows (ADR-330)."""
         last_read = self.pipeline.pressure_read_ms()
         read_ms = _last_read(self.tape.clock_ms, start, stop, last_read, PRESSURE_REREAD_MS)
-        self._make_marks(stop)  # before the hand-over: its quote is not due a re-mark after them
+        marked = self._make_marks(stop) > 0  # before the hand-over: its quote is due no re-mark after
         self._deliver_skipped(start, stop)
         self.pipeline.note_pressure_read(read_ms)
         self.log.rows_skipped += stop - start
+        return marked
 
     def _quiet_signature(self) -> tuple[object, ...]:
         """What a skip's scan was based on, beyond the market rows themselves."""

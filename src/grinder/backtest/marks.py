@@ -19,8 +19,8 @@ import numpy.typing as npt
 
 from grinder.data.tape import Tape
 from grinder.execution.pipeline import TradingPipeline
+from grinder.risk.guard import watch_equity
 
-_MS_PER_DAY = 86_400_000
 # A skip ends at any re-mark within this share of a loss limit (a re-mark processed in full is always
 # exact; the margin keeps this module's reading of the limits on the safe side of the guard's).
 _LIMIT_SHARE = Decimal("0.5")
@@ -44,9 +44,10 @@ def read_rows(
 
 
 def emulable(pipeline: TradingPipeline, quote_rows: Sequence[npt.NDArray[np.intp]], row: int) -> bool:
-    """Re-marks from row `row` on can be made from the tape: the watch has a wallet and a last re-mark,
-    and every symbol's reference price comes from a quote already seen (not a trade or a mark)."""
-    if pipeline.last_equity_ms is None or pipeline.equity() is None:
+    """Re-marks from row `row` on can be made from the tape: the watch has made a re-mark (so it has
+    a wallet, which is never unset), and every symbol's reference price comes from a quote already
+    seen (not a trade or a mark)."""
+    if pipeline.last_equity_ms is None:
         return False
     return all(len(rows) and int(rows[0]) < row for rows in quote_rows)
 
@@ -77,22 +78,18 @@ def equity_marks(
 
 def first_risky(pipeline: TradingPipeline, marks: Sequence[Mark]) -> int | None:
     """The row of the first re-mark that could engage the kill switch (DRAWDOWN, DAILY_LOSS, equity
-    at or below 0), following the guard's high-water mark and UTC-day start equity through `marks`;
-    None when none can (or the latch is engaged already: a re-mark then changes no decision)."""
+    at or below 0), following the guard's high-water mark and UTC-day start equity through `marks`
+    with the guard's own rule (`watch_equity`) at `_LIMIT_SHARE` of its limits; None when none can
+    (or the latch is engaged already: a re-mark then changes no decision)."""
     guard = pipeline.guard
     if guard.kill_switch_engaged:
         return None
     state = guard.trip_state()
     high, day, day_start = state.high_water, state.utc_day, state.day_start_equity
-    max_dd = Decimal(guard.config.max_drawdown_pct) * _LIMIT_SHARE
-    max_loss = Decimal(guard.config.daily_loss_limit) * _LIMIT_SHARE
+    max_dd = guard.config.max_drawdown_pct * _LIMIT_SHARE
+    max_loss = guard.config.daily_loss_limit * _LIMIT_SHARE
     for row, t, equity in marks:
-        if high is None or equity > high:
-            high = equity
-        if t // _MS_PER_DAY != day:
-            day, day_start = t // _MS_PER_DAY, equity
-        if equity <= 0 or high <= 0 or (high - equity) / high * 100 >= max_dd:
-            return row
-        if day_start is not None and day_start - equity >= max_loss:
+        high, day, day_start, trip = watch_equity(high, day, day_start, equity, t, max_dd, max_loss)
+        if trip is not None:
             return row
     return None

@@ -53,6 +53,30 @@ class KillReason(StrEnum):
     DAILY_LOSS = "DAILY_LOSS"
 
 
+def watch_equity(
+    high_water: Decimal | None,
+    day: int | None,
+    day_start: Decimal | None,
+    equity: Decimal,
+    now_ms: int,
+    max_drawdown_pct: Decimal,
+    daily_loss_limit: Decimal,
+) -> tuple[Decimal, int, Decimal | None, KillReason | None]:
+    """One re-mark of the equity watch, pure: the new high-water mark, UTC day and day-start equity,
+    and the latch the re-mark trips (DRAWDOWN before DAILY_LOSS; None). `RiskGuard.on_equity` applies
+    it; a backtest that makes the re-marks of skipped rows itself reads it ahead (ADR-330)."""
+    if high_water is None or equity > high_water:
+        high_water = equity
+    utc_day = now_ms // _MS_PER_DAY
+    if utc_day != day:
+        day_start = equity
+    if equity <= 0 or (high_water > 0 and (high_water - equity) / high_water * _HUNDRED >= max_drawdown_pct):
+        return high_water, utc_day, day_start, KillReason.DRAWDOWN
+    if day_start is not None and day_start - equity >= daily_loss_limit:
+        return high_water, utc_day, day_start, KillReason.DAILY_LOSS
+    return high_water, utc_day, day_start, None
+
+
 @dataclass(frozen=True, slots=True)
 class RiskDecision:
     allowed: bool
@@ -231,20 +255,15 @@ class RiskGuard:
         if not equity.is_finite():
             raise ValueError(f"equity {equity!r} is not a finite number; check the account feed")
         self._equity = equity
-        if self._high_water is None or equity > self._high_water:
-            self._high_water = equity
-        day = now_ms // _MS_PER_DAY
-        if day != self._day:
-            self._day = day
-            self._day_start_equity = equity
+        self._high_water, self._day, self._day_start_equity, trip = watch_equity(
+            self._high_water, self._day, self._day_start_equity, equity, now_ms,
+            self.config.max_drawdown_pct, self.config.daily_loss_limit,
+        )
         dd = self.drawdown_pct()
         if dd is not None:
             metrics.DRAWDOWN_RATIO.set(float(dd) / 100)
-        if equity <= 0 or (dd is not None and dd >= self.config.max_drawdown_pct):
-            self.engage_kill_switch(KillReason.DRAWDOWN)
-        start = self._day_start_equity
-        if start is not None and start - equity >= self.config.daily_loss_limit:
-            self.engage_kill_switch(KillReason.DAILY_LOSS)
+        if trip is not None:
+            self.engage_kill_switch(trip)
 
     # ----------------------------------------------------------------- rate budget
     def rate_budget_available(self, now_ms: int) -> int:

@@ -139,3 +139,40 @@ async def test_oversized_rest_body_is_refused_before_decoding(serve: Callable[[H
             await client.cancel_order("BTCUSDT", client_order_id="grinder_x")
     finally:
         await client.close()
+
+
+async def test_a_connection_stopped_during_its_handshake_closes_unread_and_ends_on_its_own(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    """A stop that lands while the socket is still opening (a SIGTERM during start-up) must not leave
+    the loop reading the new connection until its data timeout: nothing is delivered, the loop ends."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_handshake(request: web.Request) -> web.WebSocketResponse:
+        entered.set()
+        await release.wait()
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        for _ in range(3):
+            await ws.send_str('{"e":"hello"}')
+        async for _ in ws:  # answers the client's close
+            pass
+        return ws
+
+    host = await serve(slow_handshake)
+    delivered: list[str | bytes] = []
+    session = aiohttp.ClientSession()
+    conn = WsConnection("public", _url(f"ws://{host}/x"), delivered.append, config=BinanceConfig(),
+                        clock=WallClock(), rng=random.Random(1), session_factory=lambda: session)
+    task = asyncio.get_running_loop().create_task(conn.run())
+    try:
+        await asyncio.wait_for(entered.wait(), 5)
+        conn.stop()
+        release.set()
+        await asyncio.wait_for(task, 5)  # the market data timeout is longer than this
+        assert delivered == [] and conn.frames == 0 and conn.connects == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await session.close()

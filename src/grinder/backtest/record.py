@@ -26,6 +26,7 @@ from grinder.binance.config import BinanceConfig
 from grinder.binance.constants import StreamGroup
 from grinder.binance.rest import BinanceRestClient
 from grinder.binance.streams import MARKET_KINDS, MarketStreams
+from grinder.core.aio import wait_set
 from grinder.core.clock import Clock, WallClock
 from grinder.core.events import DepthSnapshot
 from grinder.core.rules import SymbolRules
@@ -120,8 +121,7 @@ class Recorder:
                         self.clock.now_ns(), f"{s.lower()}@{SNAPSHOT_STREAM}", snapshot_json(snap, rules[s])
                     )
                 log.info("recording_started symbols=%s out=%s", ",".join(self.symbols), self.writer.out_dir)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), duration_s)
+                await wait_set(self._stop, duration_s)
             finally:
                 await streams.stop()
         finally:

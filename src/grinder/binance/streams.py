@@ -27,6 +27,7 @@ from grinder.binance.constants import StreamGroup, stream_group
 from grinder.binance.errors import BinanceAPIError, MalformedMessage, RateLimitRefused
 from grinder.binance.parse import decode_stream_message
 from grinder.binance.sink import EventSink
+from grinder.core.aio import wait_set, within
 from grinder.core.clock import Clock, WallClock
 from grinder.core.events import BookTicker, DepthUpdate, MarkPrice, Trade
 from grinder.core.rules import SymbolRules
@@ -154,6 +155,8 @@ class WsConnection:
                     url, heartbeat=cfg.heartbeat_s, autoping=False, max_msg_size=cfg.max_frame_bytes,
                     compress=0,
                 ) as ws:  # pings answered in `_read`, so pongs are seen there too (liveness)
+                    if self._stop.is_set():
+                        continue  # stopped while the handshake ran: close it unread
                     self._ws = ws
                     self._force_reason = None
                     self.last_alive_ns = self._clock.monotonic_ns()
@@ -191,8 +194,7 @@ class WsConnection:
             delay = 0.0 if immediate else self._backoff.next()
             log.warning("ws_reconnect stream=%s reason=%s delay_s=%.3f", self.name, reason, delay)
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                await wait_set(self._stop, delay)
         log.info("ws_stopped stream=%s", self.name)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
@@ -440,7 +442,7 @@ class MarketStreams:
                 self._start_group(group)
 
     async def wait_connected(self, timeout_s: float = 10.0) -> None:
-        await asyncio.wait_for(asyncio.gather(*(c.connected.wait() for c in self._conns.values())), timeout_s)
+        await within(asyncio.gather(*(c.connected.wait() for c in self._conns.values())), timeout_s)
 
     async def stop(self) -> None:
         self._running = False

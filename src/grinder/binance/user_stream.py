@@ -32,6 +32,7 @@ from grinder.binance.schemas import ListenKeyExpired, OrderResponse, UserTrade
 from grinder.binance.sink import EventSink
 from grinder.binance.streams import STREAM_SESSION_TIMEOUT, WsConnection, _MalformedLog, stop_tasks
 from grinder.binance.units import grids_for
+from grinder.core.aio import within
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import ExecutionType, OrderStatus, PositionSide, Side
 from grinder.core.errors import ErrorCode
@@ -257,7 +258,7 @@ class UserDataStream:
 
     async def wait_connected(self, timeout_s: float = 10.0) -> None:
         assert self._conn is not None, "start() first"
-        await asyncio.wait_for(self._conn.connected.wait(), timeout_s)
+        await within(self._conn.connected.wait(), timeout_s)
 
     @property
     def connection(self) -> WsConnection | None:

@@ -39,6 +39,7 @@ from grinder.binance.errors import (
 from grinder.binance.rest import BinanceRestClient, order_params
 from grinder.binance.schemas import OrderResponse, RateLimitInfo
 from grinder.binance.streams import WsConnection
+from grinder.core.aio import within
 from grinder.core.clock import Clock, WallClock
 from grinder.core.commands import AmendOrder, PlaceOrder
 from grinder.core.errors import ErrorCode
@@ -170,7 +171,7 @@ class BinanceWsApiClient:
         if self._runner is None:
             self._runner = asyncio.get_running_loop().create_task(self._conn.run(), name="ws-api")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._conn.connected.wait(), self.connect_timeout_s)
+            await within(self._conn.connected.wait(), self.connect_timeout_s)
         return self.is_connected
 
     async def close(self) -> None:
@@ -252,7 +253,7 @@ class BinanceWsApiClient:
         if self.on_written is not None:
             self.on_written()
         try:
-            answer = await asyncio.wait_for(fut, self.timeout_s)
+            answer = await within(fut, self.timeout_s)
         except TimeoutError:
             self._pending.pop(req_id, None)
             raise make_api_error(0, None, f"no WebSocket API answer within {self.timeout_s}s",

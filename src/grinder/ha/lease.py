@@ -24,6 +24,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from grinder.core.aio import wait_set
 from grinder.core.clock import Clock, WallClock
 from grinder.ha import metrics
 from grinder.ha.config import HAConfig
@@ -319,8 +320,7 @@ class LeaderLease:
                 left_ms = (self._deadline_ns - self._clock.monotonic_ns()) // 1_000_000
                 delay_ms = max(1, min(delay_ms, left_ms))
             self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay_ms / 1000)
+            await wait_set(self._wake, delay_ms / 1000)
             await self.tick()
 
     async def stop(self) -> None:

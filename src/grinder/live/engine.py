@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from grinder.binance.user_stream import UserStreamResynced
+from grinder.core.aio import wait_set, within
 from grinder.core.clock import Clock, WallClock
 from grinder.core.enums import SafeMode
 from grinder.core.events import AccountUpdate, BookTicker, Fill, MarketEvent, OrderUpdate
@@ -126,8 +127,7 @@ class LiveEngine:
         try:
             await self.start()
             while not self._stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=0.25)
+                await wait_set(self._stop, 0.25)
                 self.housekeeping()
         finally:
             await self.shutdown()
@@ -172,7 +172,7 @@ class LiveEngine:
                 p.recovery.recover(self.clock.now_ms()) if p.recovery is not None else None)
             if last_look is not None:
                 try:
-                    await asyncio.wait_for(last_look, 5.0)
+                    await within(last_look, 5.0)
                 except Exception as exc:
                     log.warning("shutdown fill recovery failed error=%s: %s (the journal may lack fills "
                                 "the exchange lists; the next start recovers them)", type(exc).__name__, exc)

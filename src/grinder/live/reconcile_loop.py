@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from grinder.connector.binance_port import BinanceFuturesPort
 from grinder.connector.port import PositionState
+from grinder.core.aio import wait_set
 from grinder.core.clock import Clock
 from grinder.core.ids import is_grinder_order
 from grinder.core.rules import SymbolRules
@@ -97,8 +98,7 @@ class ReconcileLoop:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.interval_s)
+            await wait_set(self._wake, self.config.interval_s)
             self._wake.clear()
             reasons, self._reasons = self._reasons or {"interval"}, set()
             why = ",".join(sorted(reasons))

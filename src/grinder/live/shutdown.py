@@ -17,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from grinder.connector.port import PositionState
+from grinder.core.aio import within
 from grinder.live.operator import CancelReport, cancel_ours, leftovers_message, our_open_orders
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ async def stop_orders(engine: LiveEngine, deadline: float) -> CancelReport | Non
     """`cancel_on_shutdown` bounded by the shutdown deadline: past it, nothing is confirmed."""
     try:
         budget = max(1.0, deadline - engine.mono_s())
-        return await asyncio.wait_for(cancel_on_shutdown(engine, deadline), budget)
+        return await within(cancel_on_shutdown(engine, deadline), budget)
     except TimeoutError:
         return CancelReport("shutdown", query_error="no answer before [engine] shutdown_timeout_s")
     except Exception as exc:
@@ -75,7 +76,7 @@ async def report_leftovers(engine: LiveEngine, report: CancelReport | None) -> i
         return EXIT_OK
     positions: list[PositionState] = []
     try:
-        listed = await asyncio.wait_for(engine.parts.port.positions(), POSITIONS_TIMEOUT_S)
+        listed = await within(engine.parts.port.positions(), POSITIONS_TIMEOUT_S)
         positions = [ps for ps in listed if ps.symbol in engine.views]
     except Exception as exc:
         log.warning("shutdown: cannot read positions: %s", exc)

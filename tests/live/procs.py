@@ -132,6 +132,11 @@ class EngineProcess:
     def wait(self, timeout: float = 30) -> int:
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            tail = "\n".join(self.log_text().splitlines()[-40:])
+            raise AssertionError(f"the engine did not exit within {timeout}s; its log ends:\n{tail}") from None
         finally:
             self._log.close()
 

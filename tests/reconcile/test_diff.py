@@ -128,3 +128,23 @@ def test_flatten_needs_its_flag_and_one_way_mode() -> None:
     assert plan_remediation(
         found, [pos(5)], ReconcileConfig(remediation_enabled=True, flatten_enabled=True)
     ) == ([], [])
+
+
+def test_orders_that_changed_while_the_exchange_was_read_are_not_held_to_its_lists() -> None:
+    """The reconcile loop reads positions and open orders over a few requests; meanwhile the engine
+    places, amends and ends orders. Only orders open and unchanged at both looks are compared."""
+    def order(cid: str, price: int = 300000, in_flight: bool = False) -> ExpectedOrder:
+        return ExpectedOrder("BTCUSDT", cid, Side.BUY, price, 2, in_flight=in_flight)
+
+    stable, placed, ended, amended, stale = OURS_A, OURS_B, OURS_C, OURS_A[:-1] + "4", OURS_A[:-1] + "5"
+    before = ExpectedState.build([order(stable), order(ended), order(amended), order(stale)])
+    after = ExpectedState.build([order(stable), order(placed), order(amended, price=300010), order(stale)])
+    # The lists were read before `placed` was accepted and before `ended` and `amended` changed;
+    # `stable` is listed, `stale` is not (it really is gone: the one mismatch to report).
+    listed = [obs(stable, lots=2), obs(ended, lots=2), obs(amended, lots=2)]
+    found = find_mismatches(ExpectedState.across_read(before, after), listed, [])
+    assert [(m.kind, m.client_order_id) for m in found] == [(MismatchKind.ORDER_MISSING_ON_EXCHANGE, stale)]
+    # Held to the lists as if read in an instant, the same orders give three false alarms more.
+    naive = {(m.kind, m.client_order_id) for m in find_mismatches(after, listed, [])}
+    assert naive == {(MismatchKind.ORDER_MISSING_ON_EXCHANGE, stale), (MismatchKind.ORDER_MISSING_ON_EXCHANGE, placed),
+                     (MismatchKind.PRICE_MISMATCH, amended), (MismatchKind.ORDER_UNEXPECTED_ON_EXCHANGE, ended)}

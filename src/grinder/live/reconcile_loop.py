@@ -123,11 +123,13 @@ class ReconcileLoop:
             fills_seen = sum(v.fill_count for v in engine.views.values())
             port = engine.parts.connector
             symbols = set(self.rules)
+            before = self._expected()  # orders placed or ended while we read are not held to the lists
             positions = [p for p in await port.positions() if p.symbol in symbols]
             orders = [o for sym in sorted(symbols) for o in await port.open_orders(sym)]  # weight 1 each
             if not engine.may_reconcile:
                 return {}  # leadership changed while we read: this pass's view is not ours to act on
-            report = await self.reconciler.compare(self._expected(), orders, positions)
+            expected = ExpectedState.across_read(before, self._expected())
+            report = await self.reconciler.compare(expected, orders, positions)
             recheck: list[str] = []
             adopted: dict[str, int] = {}
             # A fill in flight on the stream at the read shows as a difference for one pass; a

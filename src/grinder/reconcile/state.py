@@ -67,6 +67,24 @@ class ExpectedState(msgspec.Struct, frozen=True):
             )
         return cls.build(orders, positions)
 
+    @classmethod
+    def across_read(cls, before: ExpectedState, after: ExpectedState) -> ExpectedState:
+        """What exchange lists read between two looks at our orders can be held to.
+
+        The lists may predate or postdate anything that happened while they were read. An order is
+        held to them only if it was open (not in flight), at the same price and size, at both
+        looks; one placed, amended or ended in between counts as in flight: not reported missing,
+        and not reported unexpected if the lists still show it. Positions are the later look's."""
+        orders = []
+        for cid, now in after.orders.items():
+            then = before.orders.get(cid)
+            settled = (then is not None and not then.in_flight and not now.in_flight
+                       and (then.price_ticks, then.qty_lots) == (now.price_ticks, now.qty_lots))
+            orders.append(now if settled else msgspec.structs.replace(now, in_flight=True))
+        orders += [msgspec.structs.replace(o, in_flight=True) for cid, o in before.orders.items()
+                   if cid not in after.orders]
+        return cls.build(orders, after.positions)
+
 
 class MismatchKind(StrEnum):
     ORDER_MISSING_ON_EXCHANGE = (

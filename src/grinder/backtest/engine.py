@@ -228,7 +228,6 @@ class Backtest:
         self._depth_rows: npt.NDArray[np.int64] = np.empty(0, np.int64)  # set by run() (QuietScanner)
         self._quote_rows: list[npt.NDArray[np.intp]] = []  # set by run()
         self._marks: list[Mark] = []  # the equity re-marks the current skip makes itself (ADR-330)
-        self._emulate_marks = False
         self.max_skip_backoff = MAX_SKIP_BACKOFF
 
     # ------------------------------------------------------------------ the loop
@@ -420,21 +419,22 @@ class Backtest:
                 book.paused_since = None
 
     # ------------------------------------------------------------------ skipping
-    def _guards(self, row: int) -> tuple[list[SymbolGuard | None], int | None]:
-        """Per-symbol guard (None = this symbol cannot be skipped now) and the time the band expires."""
+    def _guards(self, row: int) -> tuple[list[SymbolGuard | None], int | None, bool]:
+        """Per-symbol guard (None = this symbol cannot be skipped now), the time the band expires, and
+        whether a skip from `row` makes the equity re-marks itself (ADR-330)."""
         until: int | None = None
         guards: list[SymbolGuard | None] = []
         for sym in self.tape.symbols:
             band, dirty = self.pipeline.quiet_state(sym)
             fed = band is not None and band.must_feed_events and sym not in self._tape_features
             if band is None or band.is_empty or fed:
-                return [None], None
+                return [None], None, False
             # A plan the risk guard refused whole stays refused inside its refusal band.
             refused = self.pipeline.quiet_refusal(sym) if dirty else None
             if dirty and refused is None:
-                return [None], None
+                return [None], None, False
             if band.position_lots != self.pipeline.position_lots(sym):
-                return [None], None
+                return [None], None, False
             mb, ms = NO_BUY, NO_SELL
             for wo in self.pipeline.working_orders(sym):
                 prices = [wo.price_ticks] + ([wo.amend_to[0]] if wo.amend_to else [])
@@ -468,8 +468,8 @@ class Backtest:
         # The equity watch re-marks equity on the first event at least equity_refresh_ms after the
         # last re-mark; stopping there keeps the risk guard's view (and its timing) identical.
         # Past that row, when the skip can make the re-marks itself (ADR-330).
-        self._emulate_marks = emulable(self.pipeline, self._quote_rows, row)
-        if not self._emulate_marks:
+        emulate = emulable(self.pipeline, self._quote_rows, row)
+        if not emulate:
             last = self.pipeline.last_equity_ms
             due = (last if last is not None else self._last_row_ms) + self._refresh_ms
             until = due if until is None else min(until, due)
@@ -481,7 +481,7 @@ class Backtest:
         pending = self._pending_until()
         if pending is not None:
             until = pending if until is None else min(until, pending)
-        return guards, until
+        return guards, until, emulate
 
     def _pending_until(self) -> int | None:
         """When something in flight inside the venue comes due: a command reaching the matching engine
@@ -493,12 +493,12 @@ class Backtest:
     def _next_active(self, scanner: QuietScanner, i: int) -> int:
         if self.tape.kind[i] == OTHER:
             return i  # depth and mark rows are always processed
-        guards, until = self._guards(i)
+        guards, until, emulate = self._guards(i)
         if not guards or guards[0] is None:
             return i
         cross = all(_covers_depth(self.pipeline.quiet_state(sym)[0]) for sym in self.tape.symbols)
         j = scanner.next_active(i, guards, until, queue_model=self._queue_model, cross_depth=cross)
-        if self._emulate_marks and j > i:
+        if emulate and j > i:
             marks = equity_marks(self.tape, self._quote_rows, self.pipeline, i, j, self._refresh_ms)
             risky = first_risky(self.pipeline, marks)
             if risky is not None:

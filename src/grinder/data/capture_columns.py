@@ -214,8 +214,7 @@ def _read(p: Path, rules: Mapping[str, SymbolRules]) -> SourceColumns:
     # the per-line work of `out.add` / `_Conv.row`, written out for the common lines (ADR-321)
     keys, syms, rows, sym_of = out.keys, out.sym, out.rows, out.sym_of
     last_s: str | None = None
-    pc: _Units | None = None
-    qc: _Units | None = None
+    conv: _Conv | None = None  # the converter of `last_s` (None: a symbol without rules)
     sym_no = 0
     for lineno, line in enumerate(gzip_lines(p), start=1):
         ns_text, _, raw = line.partition(b" ")
@@ -236,24 +235,22 @@ def _read(p: Path, rules: Mapping[str, SymbolRules]) -> SourceColumns:
                 conv = convs.get(s)
                 if conv is None and s in rules:
                     conv = convs[s] = _Conv(rules[s])
-                if conv is None:
-                    pc = qc = None
-                else:
-                    pc, qc = conv._pc, conv._qc
+                if conv is not None:
                     sym_no = sym_of.setdefault(s, len(sym_of))
                 last_s = s
-            if pc is not None and qc is not None:
+            if conv is not None:
                 try:
                     key = int(ns_text)
                     if kind is BookTickerMsg:
                         m = cast(BookTickerMsg, typed)
+                        pc, qc = conv._pc, conv._qc
                         row: Row = (m.T, QUOTE, pc[m.b], pc[m.a], qc[m.B], qc[m.A], m.u, m.E)
                     elif kind is DepthUpdateMsg:
-                        out.add_event(key, convs[s].depth(cast(DepthUpdateMsg, typed)))
+                        out.add_event(key, conv.depth(cast(DepthUpdateMsg, typed)))
                         symbol = s
                         continue
                     else:
-                        row = convs[s].row(cast("TradeMsg | AggTradeMsg", typed))
+                        row = conv.row(cast("TradeMsg | AggTradeMsg", typed))
                     keys.append(key)
                     syms.append(sym_no)
                     rows.append(row)
